@@ -1,0 +1,62 @@
+import { Command, CommanderError } from "commander";
+import { describeError } from "../errors.ts";
+import { type CliIO, EXIT, UsageError } from "./io.ts";
+import { runCommand } from "./run-command.ts";
+
+const VERSION = "0.1.0";
+
+/** Builds the `taifeng` command tree. Actions store their exit code in `result.code`. */
+function buildProgram(io: CliIO, result: { code: number }): Command {
+  const program = new Command("taifeng")
+    .description("Taifeng: an embeddable agent runtime kernel")
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .showHelpAfterError("(run with --help for usage)");
+
+  program
+    .command("run")
+    .description("run one prompt through the engine and stream the result")
+    .argument("[prompt]", "the prompt; read from stdin when omitted")
+    .option(
+      "-m, --model <provider:model>",
+      "model to use: sim, sim:<script.json> (default: the built-in demo)",
+    )
+    .option("--json", "print every event as one JSON line on stdout")
+    .option("-s, --system <text>", "system instructions")
+    .option("--max-steps <n>", "most model calls in the turn")
+    .action(async (prompt: string | undefined, flags) => {
+      result.code = await runCommand(prompt, flags, io);
+    });
+  return program;
+}
+
+/** Runs the CLI with the given arguments (without `node` and the script). Returns the exit code. */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const result = { code: EXIT.ok as number };
+  const program = buildProgram(io, result);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return result.code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
+      ) {
+        return EXIT.ok;
+      }
+      return EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`taifeng: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr.write(`taifeng: ${describeError(err)}\n`);
+    return EXIT.failed;
+  }
+}

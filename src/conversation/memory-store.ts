@@ -1,0 +1,105 @@
+import { TaifengError } from "../errors.ts";
+import type { RolloutLine } from "../protocol/index.ts";
+import type { OpenedThread, ThreadInfo, ThreadMeta, ThreadStore, ThreadWriter } from "./store.ts";
+
+interface MemoryThread {
+  lines: RolloutLine[];
+  writer: MemoryWriter | undefined;
+}
+
+class MemoryWriter implements ThreadWriter {
+  closed = false;
+  readonly threadId: string;
+  private readonly thread: MemoryThread;
+
+  constructor(threadId: string, thread: MemoryThread) {
+    this.threadId = threadId;
+    this.thread = thread;
+  }
+
+  append(line: RolloutLine): void {
+    if (this.closed) throw new TaifengError("store_error", `writer for thread ${this.threadId} is closed`);
+    this.thread.lines.push(line);
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.thread.writer === this) this.thread.writer = undefined;
+  }
+}
+
+/**
+ * Keeps transcripts in memory: for tests and for hosts that persist elsewhere. Lines are
+ * stored by reference, so callers must not mutate items after appending them (the engine
+ * never does). Same locking contract as the file store: one writer per thread.
+ */
+export class MemoryThreadStore implements ThreadStore {
+  private readonly threads = new Map<string, MemoryThread>();
+
+  async create(meta: ThreadMeta): Promise<ThreadWriter> {
+    if (this.threads.has(meta.threadId)) {
+      throw new TaifengError("store_error", `thread ${meta.threadId} already exists`);
+    }
+    const thread: MemoryThread = {
+      lines: [{ ts: meta.createdAt, type: "thread_meta", payload: meta }],
+      writer: undefined,
+    };
+    this.threads.set(meta.threadId, thread);
+    const writer = new MemoryWriter(meta.threadId, thread);
+    thread.writer = writer;
+    return writer;
+  }
+
+  async open(threadId: string): Promise<OpenedThread> {
+    const thread = this.get(threadId);
+    if (thread.writer)
+      throw new TaifengError("thread_locked", `thread ${threadId} is already open for writing`);
+    const writer = new MemoryWriter(threadId, thread);
+    thread.writer = writer;
+    return { lines: thread.lines.slice(), writer, warnings: [] };
+  }
+
+  async read(threadId: string): Promise<RolloutLine[]> {
+    return this.get(threadId).lines.slice();
+  }
+
+  async exists(threadId: string): Promise<boolean> {
+    return this.threads.has(threadId);
+  }
+
+  async list(): Promise<ThreadInfo[]> {
+    const out: ThreadInfo[] = [];
+    for (const [threadId, thread] of this.threads) {
+      const first = thread.lines[0];
+      const meta = first?.type === "thread_meta" ? first.payload : undefined;
+      out.push({
+        threadId,
+        createdAt: meta?.createdAt ?? 0,
+        updatedAt: thread.lines.at(-1)?.ts ?? 0,
+        title: meta?.title,
+        parentThreadId: meta?.parent?.threadId,
+      });
+    }
+    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async delete(threadId: string): Promise<void> {
+    const thread = this.get(threadId);
+    if (thread.writer)
+      throw new TaifengError("thread_locked", `thread ${threadId} is open; close it before deleting`);
+    this.threads.delete(threadId);
+  }
+
+  async close(): Promise<void> {
+    for (const thread of this.threads.values()) await thread.writer?.close();
+  }
+
+  private get(threadId: string): MemoryThread {
+    const thread = this.threads.get(threadId);
+    if (!thread) throw new TaifengError("thread_not_found", `no thread ${threadId}`);
+    return thread;
+  }
+}

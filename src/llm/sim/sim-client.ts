@@ -1,0 +1,215 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Usage } from "../../protocol/index.ts";
+import { messageText, toolOutputText } from "../../protocol/index.ts";
+import { modelError } from "../errors.ts";
+import type { ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../types.ts";
+import { parseSimStep, type SimScript, type SimStep, type SimStepFn, type SimStepInput } from "./script.ts";
+
+/** Options for a SimClient. */
+export interface SimClientOptions {
+  /** The script: a parsed or raw script object, or a list of steps (objects or functions). */
+  readonly script:
+    | SimScript
+    | { steps: readonly (SimStepInput | SimStepFn)[] }
+    | readonly (SimStepInput | SimStepFn)[];
+  /** Reported as `sim:<name>`. Default `script`. */
+  readonly name?: string;
+  /** Used when the script is an object without onExhausted. */
+  readonly onExhausted?: "error" | "repeat_last";
+}
+
+type StepSource = SimStep | SimStepFn;
+
+/**
+ * A deterministic model for tests, examples and benchmarks. Each thread (keyed by
+ * `request.threadId`) consumes the script's steps in order, one per model call, so one
+ * SimClient can serve many sessions. Honours the ModelClient contract: it never throws,
+ * honours abort signals between chunks, and ends every stream with `finish` or `error`.
+ */
+export class SimClient implements ModelClient {
+  readonly id: string;
+  private readonly steps: StepSource[];
+  private readonly onExhausted: "error" | "repeat_last";
+  private readonly cursors = new Map<string, number>();
+
+  constructor(options: SimClientOptions) {
+    const raw = options.script;
+    const list: readonly (SimStepInput | SimStepFn | SimStep)[] = Array.isArray(raw)
+      ? raw
+      : (raw as { steps: readonly (SimStepInput | SimStepFn)[] }).steps;
+    const declared = Array.isArray(raw)
+      ? undefined
+      : (raw as { onExhausted?: "error" | "repeat_last" }).onExhausted;
+    this.onExhausted = declared ?? options.onExhausted ?? "error";
+    this.steps = list.map((step, i) =>
+      typeof step === "function" ? step : parseSimStep(step, `steps[${i}]`),
+    );
+    this.id = `sim:${options.name ?? "script"}`;
+  }
+
+  /** How many model calls the given thread has made. */
+  callsMade(threadId = ""): number {
+    return this.cursors.get(threadId) ?? 0;
+  }
+
+  stream(request: ModelRequest, options?: StreamOptions): AsyncIterable<ModelEvent> {
+    const key = request.threadId ?? "";
+    const index = this.cursors.get(key) ?? 0;
+    this.cursors.set(key, index + 1);
+    return this.play(request, index, options?.signal);
+  }
+
+  private resolveStep(request: ModelRequest, index: number): SimStep | string {
+    let source = this.steps[index];
+    if (source === undefined) {
+      if (this.onExhausted === "error" || this.steps.length === 0) {
+        return `SimClient script exhausted: call ${index + 1} but the script has ${this.steps.length} step(s)`;
+      }
+      source = this.steps[this.steps.length - 1] as StepSource;
+    }
+    if (typeof source !== "function") return source;
+    try {
+      const value = source(request, { index });
+      return parseSimStep(value, `steps[${index}] (function result)`);
+    } catch (err) {
+      return `SimClient step ${index} failed: ${(err as Error).message}`;
+    }
+  }
+
+  private async *play(
+    request: ModelRequest,
+    index: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ModelEvent> {
+    const step = this.resolveStep(request, index);
+    if (typeof step === "string") {
+      yield { type: "error", error: modelError("invalid_request", step) };
+      return;
+    }
+    if (step.delayMs > 0 && !(await wait(step.delayMs, signal))) {
+      yield abortedEvent();
+      return;
+    }
+    const chunks = planChunks(step, index);
+    const failAt = step.error ? step.error.afterChunks : -1;
+    let emitted = 0;
+    for (const chunk of chunks) {
+      if (emitted === failAt && step.error) {
+        yield { type: "error", error: simError(step.error) };
+        return;
+      }
+      if (signal?.aborted) {
+        yield abortedEvent();
+        return;
+      }
+      if (emitted > 0 && step.chunkDelayMs > 0 && !(await wait(step.chunkDelayMs, signal))) {
+        yield abortedEvent();
+        return;
+      }
+      yield chunk;
+      emitted++;
+    }
+    if (step.error) {
+      yield { type: "error", error: simError(step.error) };
+      return;
+    }
+    yield { type: "usage", usage: usageFor(step, request, chunks) };
+    const calls = step.toolCalls?.length ?? 0;
+    yield { type: "finish", reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop") };
+  }
+}
+
+function abortedEvent(): ModelEvent {
+  return { type: "error", error: modelError("aborted", "model call aborted") };
+}
+
+function simError(e: NonNullable<SimStep["error"]>): ReturnType<typeof modelError> {
+  const extra: { retryAfterMs?: number; status?: number } = {};
+  if (e.retryAfterMs !== undefined) extra.retryAfterMs = e.retryAfterMs;
+  if (e.status !== undefined) extra.status = e.status;
+  return modelError(e.code, e.message, extra);
+}
+
+async function wait(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return false;
+  try {
+    await sleep(ms, undefined, signal ? { signal } : undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Splits text into word-sized chunks, keeping whitespace attached to the preceding word. */
+export function wordChunks(text: string): string[] {
+  const out = text.match(/\S+\s*|\s+/g);
+  return out ?? [];
+}
+
+function toChunks(value: string | readonly string[] | undefined): readonly string[] {
+  if (value === undefined) return [];
+  return typeof value === "string" ? wordChunks(value) : value;
+}
+
+function planChunks(step: SimStep, stepIndex: number): ModelEvent[] {
+  const events: ModelEvent[] = [];
+  const reasoning = toChunks(step.reasoning);
+  for (const delta of reasoning) events.push({ type: "reasoning_delta", delta });
+  if (reasoning.length > 0) events.push({ type: "reasoning_end" });
+  for (const delta of toChunks(step.text)) events.push({ type: "text_delta", delta });
+  step.toolCalls?.forEach((call, i) => {
+    const callId = call.id ?? `call_${stepIndex + 1}_${i + 1}`;
+    const args = typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments);
+    events.push({ type: "tool_call_start", callId, name: call.name });
+    const pieces = Math.max(1, Math.min(call.chunks ?? 2, args.length));
+    const size = Math.ceil(args.length / pieces);
+    for (let at = 0; at < args.length; at += size) {
+      events.push({ type: "tool_call_delta", callId, delta: args.slice(at, at + size) });
+    }
+    events.push({ type: "tool_call_end", callId });
+  });
+  return events;
+}
+
+function requestChars(request: ModelRequest): number {
+  let chars = request.system.length;
+  for (const tool of request.tools) chars += tool.name.length + tool.description.length;
+  for (const item of request.items) {
+    switch (item.type) {
+      case "message":
+        chars += messageText(item).length;
+        break;
+      case "reasoning":
+        chars += item.text.length;
+        break;
+      case "function_call":
+        chars += item.name.length + item.arguments.length;
+        break;
+      case "function_call_output":
+        chars += toolOutputText(item.output).length;
+        break;
+      case "compaction":
+        chars += item.summary.length;
+        break;
+    }
+  }
+  return chars;
+}
+
+function usageFor(step: SimStep, request: ModelRequest, chunks: readonly ModelEvent[]): Usage {
+  const given = step.usage ?? {};
+  let outChars = 0;
+  let reasoningChars = 0;
+  for (const ev of chunks) {
+    if (ev.type === "text_delta" || ev.type === "tool_call_delta") outChars += ev.delta.length;
+    else if (ev.type === "reasoning_delta") reasoningChars += ev.delta.length;
+  }
+  const reasoningTokens = given.reasoningTokens ?? Math.ceil(reasoningChars / 4);
+  return {
+    inputTokens: given.inputTokens ?? Math.ceil(requestChars(request) / 4),
+    cachedInputTokens: given.cachedInputTokens ?? 0,
+    cacheWriteTokens: given.cacheWriteTokens ?? 0,
+    outputTokens: given.outputTokens ?? Math.ceil(outChars / 4) + reasoningTokens,
+    reasoningTokens,
+  };
+}

@@ -1,0 +1,95 @@
+import type { ErrorInfo, ProviderData, ResponseItem, Usage } from "../protocol/index.ts";
+
+/**
+ * The provider seam. A ModelClient turns a provider-neutral request into one normalized
+ * event stream. It is also the test seam: SimClient implements the same interface.
+ */
+
+/** A tool as the model sees it: name, description and JSON Schema of its input. */
+export interface ToolSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: Record<string, unknown>;
+}
+
+/** Ask the model for JSON matching a schema. */
+export interface ResponseFormat {
+  readonly type: "json_schema";
+  readonly name: string;
+  readonly schema: Record<string, unknown>;
+  readonly strict?: boolean;
+}
+
+/** Everything a provider needs for one model call. */
+export interface ModelRequest {
+  /** Stable instructions (system prompt, skill catalog, pinned state): the cached prefix. */
+  readonly system: string;
+  /** The history, oldest first. */
+  readonly items: readonly ResponseItem[];
+  /** Tools the model may call, in a deterministic order. */
+  readonly tools: readonly ToolSpec[];
+  readonly toolChoice?: "auto" | "none" | "required" | { readonly name: string };
+  readonly responseFormat?: ResponseFormat;
+  readonly maxOutputTokens?: number;
+  readonly temperature?: number;
+  readonly parallelToolCalls?: boolean;
+  /** The thread this call belongs to; providers use it as the prompt cache key. */
+  readonly threadId?: string;
+}
+
+/** Why a model call ended. */
+export type FinishReason = "stop" | "tool_calls" | "length" | "content_filter" | "refusal";
+
+/** Classified model failures; retryable ones are marked in RETRYABLE_MODEL_ERRORS. */
+export type ModelErrorCode =
+  | "rate_limit"
+  | "overloaded"
+  | "server"
+  | "timeout"
+  | "network"
+  | "context_overflow"
+  | "auth"
+  | "quota"
+  | "invalid_request"
+  | "content_filter"
+  | "aborted"
+  | "unknown";
+
+/**
+ * One normalized streaming event. Contract for producers:
+ * - the stream never throws once iteration starts: failures arrive as a final `error`;
+ * - after `finish` or `error` nothing follows; a stream that ends without either is
+ *   treated by consumers as a `network` error;
+ * - `tool_call_delta`/`tool_call_end` refer to a `callId` announced by `tool_call_start`;
+ * - `*_end` events are optional for text and reasoning and carry provider data to round-trip.
+ */
+export type ModelEvent =
+  | { readonly type: "text_delta"; readonly delta: string }
+  | { readonly type: "text_end"; readonly providerData?: ProviderData }
+  | { readonly type: "reasoning_delta"; readonly delta: string }
+  | { readonly type: "reasoning_end"; readonly providerData?: ProviderData }
+  | { readonly type: "tool_call_start"; readonly callId: string; readonly name: string }
+  | { readonly type: "tool_call_delta"; readonly callId: string; readonly delta: string }
+  | {
+      readonly type: "tool_call_end";
+      readonly callId: string;
+      /** The complete arguments; when absent, the concatenated deltas are used. */
+      readonly arguments?: string;
+      readonly providerData?: ProviderData;
+    }
+  | { readonly type: "usage"; readonly usage: Usage }
+  | { readonly type: "retry"; readonly attempt: number; readonly delayMs: number; readonly error: ErrorInfo }
+  | { readonly type: "finish"; readonly reason: FinishReason; readonly providerData?: ProviderData }
+  | { readonly type: "error"; readonly error: ErrorInfo };
+
+/** Options for one call. */
+export interface StreamOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** A model behind one provider. Implementations must honour the ModelEvent contract. */
+export interface ModelClient {
+  /** `provider:model`, e.g. `openai:gpt-5-mini` or `sim:demo`. */
+  readonly id: string;
+  stream(request: ModelRequest, options?: StreamOptions): AsyncIterable<ModelEvent>;
+}

@@ -1,0 +1,316 @@
+import { MemoryThreadStore } from "../conversation/memory-store.ts";
+import { replayRollout } from "../conversation/replay.ts";
+import type { ThreadStore } from "../conversation/store.ts";
+import { ThreadLog } from "../conversation/thread-log.ts";
+import { describeError, TaifengError } from "../errors.ts";
+import type { ModelClient } from "../llm/types.ts";
+import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
+import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
+import { type Tool, ToolSet } from "../tool/define.ts";
+import type { ToolGate } from "../tool/scheduler.ts";
+import { compileOutput, type OutputSpec, taskFinishTool } from "./completion.ts";
+import { EventHub, type EventListener } from "./event-hub.ts";
+import { closeCrashedTurn, type EngineCore, processQueued } from "./process.ts";
+import { PendingRequests } from "./requests.ts";
+import type { TurnSettings } from "./turn.ts";
+
+/** Options for `AgentEngine.open`. Only `model` is required. */
+export interface EngineOptions {
+  /** The model every turn samples (until an override_context op changes it). */
+  readonly model: ModelClient;
+  /** Resolves `override_context.model` specs such as `sim:script.json`. */
+  readonly resolveModel?: (spec: string) => Promise<ModelClient>;
+  readonly tools?: Iterable<Tool>;
+  /** System instructions: the stable head of every prompt. */
+  readonly system?: string;
+  /** Where the transcript lives; default: a private in-memory store. */
+  readonly store?: ThreadStore;
+  /** Resume this thread if it exists in the store, else create it with this id. */
+  readonly threadId?: string;
+  readonly title?: string;
+  /** The thread's working directory, given to tools. Default `process.cwd()`. */
+  readonly cwd?: string;
+  /** Model calls per turn before it fails with `max_steps`. Default 50. */
+  readonly maxSteps?: number;
+  /** Concurrency-safe tool calls running at once. Default 8. */
+  readonly maxParallelTools?: number;
+  /** Timeout for tools that set none, in ms; 0 = none. Default 600000. */
+  readonly toolTimeoutMs?: number;
+  /** Start read-only, concurrency-safe tools while the model is still streaming. Default true. */
+  readonly startToolsDuringStream?: boolean;
+  /** `task_finish`: a turn ends only when the model calls task_finish. Default `natural`. */
+  readonly completion?: "natural" | "task_finish";
+  /** Validate the final answer against this schema (structured output). */
+  readonly output?: OutputSpec;
+  /** How often the model may correct an answer that fails `output`. Default 2. */
+  readonly outputRetries?: number;
+  /** Decides whether each tool call may run (permission seam). */
+  readonly gate?: ToolGate;
+  /** Finished submissions whose events stay available to late subscribers. Default 32. */
+  readonly retainSubmissions?: number;
+  /** Listeners attached before the first event (sinks). */
+  readonly listeners?: readonly EventListener[];
+  /** Called when a listener throws. */
+  readonly onListenerError?: (err: unknown) => void;
+}
+
+/** Where an engine is in its life. */
+export type EngineStatus = "idle" | "running" | "closed";
+
+/**
+ * The actor that owns one thread. Every change arrives through `submit`; every effect
+ * leaves as an Event. Turn-starting ops (user_input, rewind, compact, override_context)
+ * run one at a time in submission order; control ops (steer, interrupt, approval,
+ * user_input_answer) apply immediately. Nothing about a turn throws: failures are events.
+ */
+export class AgentEngine {
+  readonly threadId: string;
+  private readonly core: EngineCore;
+
+  private constructor(core: EngineCore) {
+    this.core = core;
+    this.threadId = core.log.threadId;
+  }
+
+  /**
+   * Opens a thread: resumes `threadId` from the store when it exists (closing a turn that a
+   * crash left open), otherwise creates it. Emits `thread_opened`.
+   * Throws TaifengError `thread_locked` or `store_error`.
+   */
+  static async open(options: EngineOptions): Promise<AgentEngine> {
+    const store = options.store ?? new MemoryThreadStore();
+    const cwd = options.cwd ?? process.cwd();
+    let log: ThreadLog;
+    let warnings: string[] = [];
+    let replayed: ReturnType<typeof replayRollout> | undefined;
+    if (options.threadId !== undefined && (await store.exists(options.threadId))) {
+      const opened = await store.open(options.threadId);
+      try {
+        replayed = replayRollout(opened.lines);
+      } catch (err) {
+        await opened.writer.close();
+        throw new TaifengError(
+          "store_error",
+          `thread ${options.threadId} cannot be replayed: ${describeError(err)}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      log = new ThreadLog(options.threadId, opened.writer, replayed);
+      warnings = opened.warnings;
+    } else {
+      const threadId = options.threadId ?? newId("thr");
+      const meta: Parameters<ThreadStore["create"]>[0] = {
+        schemaVersion: SCHEMA_VERSION,
+        threadId,
+        createdAt: Date.now(),
+        cwd,
+      };
+      if (options.title !== undefined) meta.title = options.title;
+      log = new ThreadLog(threadId, await store.create(meta));
+    }
+    const extraTools = options.completion === "task_finish" ? [taskFinishTool()] : [];
+    const settings: TurnSettings = {
+      maxSteps: options.maxSteps ?? 50,
+      maxParallelTools: options.maxParallelTools ?? 8,
+      toolTimeoutMs: options.toolTimeoutMs ?? 600_000,
+      startToolsDuringStream: options.startToolsDuringStream ?? true,
+      completion: options.completion ?? "natural",
+      cwd,
+      output: options.output ? compileOutput(options.output) : undefined,
+      outputRetries: options.outputRetries ?? 2,
+    };
+    const hub = new EventHub({
+      retain: options.retainSubmissions ?? 32,
+      ...(options.onListenerError ? { onListenerError: options.onListenerError } : {}),
+    });
+    for (const listener of options.listeners ?? []) hub.on(listener);
+    const core: EngineCore = {
+      log,
+      hub,
+      model: options.model,
+      resolveModel: options.resolveModel,
+      system: options.system ?? "",
+      tools: new ToolSet([...(options.tools ?? []), ...extraTools]),
+      settings,
+      gate: options.gate,
+      requests: new PendingRequests(),
+      queue: [],
+      steers: [],
+      current: undefined,
+      pumping: false,
+      status: "idle",
+      seq: 0,
+      lastActivity: Date.now(),
+      permissionMode: undefined,
+      shutdown: undefined,
+    };
+    const engine = new AgentEngine(core);
+    engine.emitEngine({ type: "thread_opened", resumed: replayed !== undefined, turns: log.turnCount });
+    for (const message of warnings)
+      engine.emitEngine({ type: "warning", code: "transcript_repaired", message });
+    if (replayed?.openTurn) await closeCrashedTurn(core, replayed.openTurn);
+    return engine;
+  }
+
+  /** `idle`, `running` (a turn or queued work) or `closed`. */
+  get status(): EngineStatus {
+    return this.core.status;
+  }
+
+  /** True when nothing is running, queued or waiting on a person. */
+  get idle(): boolean {
+    const c = this.core;
+    return c.status === "idle" && c.queue.length === 0 && c.current === undefined && c.requests.size === 0;
+  }
+
+  /** Milliseconds-since-epoch of the last submission or turn end. */
+  get lastActivity(): number {
+    return this.core.lastActivity;
+  }
+
+  /** The model's current view of the thread. Do not mutate. */
+  get items(): EngineCore["log"]["items"] {
+    return this.core.log.items;
+  }
+
+  /** The model id used by the next turn. */
+  get modelId(): string {
+    return this.core.model.id;
+  }
+
+  /**
+   * Submits an op (or a plain string, meaning user_input) and returns its id at once.
+   * Throws TaifengError `invalid_op` for a malformed op and `engine_closed` after shutdown.
+   */
+  submit(op: Op | string): SubmissionId {
+    const c = this.core;
+    if (c.status === "closed" || c.shutdown)
+      throw new TaifengError("engine_closed", `engine for thread ${this.threadId} is closed`);
+    const parsed = OpSchema.safeParse(typeof op === "string" ? { type: "user_input", text: op } : op);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "op"}: ${i.message}`).join("; ");
+      throw new TaifengError("invalid_op", `invalid op: ${detail}`);
+    }
+    const id = newId("sub");
+    c.hub.open(id);
+    c.lastActivity = Date.now();
+    applyOp(c, id, parsed.data);
+    return id;
+  }
+
+  /**
+   * The events of one submission, from its first; the iteration ends when the submission
+   * is done. Any number of subscribers, at any time while the submission is retained.
+   */
+  subscribe(submissionId: SubmissionId): AsyncIterableIterator<Event> {
+    return this.core.hub.subscribe(submissionId);
+  }
+
+  /** Every event of this engine from now on, until it closes. */
+  events(): AsyncIterableIterator<Event> {
+    return this.core.hub.stream();
+  }
+
+  /** Adds a synchronous listener for every event; returns a function that removes it. */
+  on(listener: EventListener): () => void {
+    return this.core.hub.on(listener);
+  }
+
+  /** Submits and collects the submission's events until it is done. */
+  async submitAndWait(op: Op | string): Promise<Event[]> {
+    const id = this.submit(op);
+    const out: Event[] = [];
+    for await (const ev of this.subscribe(id)) out.push(ev);
+    return out;
+  }
+
+  /**
+   * Shuts down: interrupts a running turn, rejects queued work, flushes and releases the
+   * thread. Resolves when `shutdown_complete` has been emitted. Idempotent.
+   */
+  async close(): Promise<void> {
+    const c = this.core;
+    if (c.status === "closed") return;
+    if (!c.shutdown) this.submit({ type: "shutdown" });
+    await c.shutdown?.done;
+  }
+
+  private emitEngine(msg: EventMsg): void {
+    const c = this.core;
+    const ev: Event = {
+      submissionId: undefined,
+      threadId: this.threadId,
+      turnId: undefined,
+      seq: c.seq++,
+      ts: Date.now(),
+      msg,
+    };
+    c.log.record(ev);
+    c.hub.publish(ev);
+  }
+}
+
+function applyOp(c: EngineCore, id: string, op: Op): void {
+  const reply = (msg: EventMsg) => {
+    const ev: Event = {
+      submissionId: id,
+      threadId: c.log.threadId,
+      turnId: undefined,
+      seq: c.seq++,
+      ts: Date.now(),
+      msg,
+    };
+    c.log.record(ev);
+    c.hub.publish(ev);
+    c.hub.end(id);
+  };
+  switch (op.type) {
+    case "steer":
+      if (c.current) {
+        c.steers.push(op.text);
+        reply({ type: "op_applied", op: op.type });
+        return;
+      }
+      break;
+    case "interrupt":
+      if (!c.current) {
+        reply({ type: "op_rejected", op: op.type, code: "no_active_turn", message: "no turn is running" });
+        return;
+      }
+      c.current.reason = "interrupt";
+      c.current.controller.abort();
+      reply({ type: "op_applied", op: op.type });
+      return;
+    case "approval":
+    case "user_input_answer": {
+      const kind = op.type === "approval" ? "approval" : "user_input";
+      if (!c.requests.resolve(kind, op.requestId, op)) {
+        reply({
+          type: "op_rejected",
+          op: op.type,
+          code: "unknown_request",
+          message: `no pending request ${op.requestId}`,
+        });
+        return;
+      }
+      reply({ type: "op_applied", op: op.type });
+      return;
+    }
+    case "shutdown": {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      c.shutdown = { submissionId: id, done, resolve };
+      if (c.current) {
+        c.current.reason = "shutdown";
+        c.current.controller.abort();
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  c.queue.push({ id, op });
+  void processQueued(c);
+}

@@ -1,0 +1,188 @@
+import { TaifengError } from "../errors.ts";
+import type { Event } from "../protocol/index.ts";
+
+/** A synchronous event observer (sinks, UIs). It must not throw; errors are reported and dropped. */
+export type EventListener = (event: Event) => void;
+
+interface SubmissionLog {
+  readonly events: Event[];
+  done: boolean;
+  wake: (() => void) | undefined;
+}
+
+const DONE: IteratorResult<Event> = { done: true, value: undefined };
+
+/**
+ * Fans events out to listeners, per-submission subscribers and whole-engine streams.
+ * Each submission's events are buffered from its start, so a late subscriber still sees
+ * all of them; the logs of the last `retain` finished submissions are kept.
+ */
+export class EventHub {
+  private readonly listeners = new Set<EventListener>();
+  private readonly logs = new Map<string, SubmissionLog>();
+  private readonly finished: string[] = [];
+  private readonly streams = new Set<EventStream>();
+  private readonly retain: number;
+  private readonly onListenerError: (err: unknown) => void;
+  private closed = false;
+
+  constructor(options: { retain: number; onListenerError?: (err: unknown) => void }) {
+    this.retain = options.retain;
+    this.onListenerError = options.onListenerError ?? (() => {});
+  }
+
+  /** Starts buffering events of a submission. */
+  open(submissionId: string): void {
+    this.logs.set(submissionId, { events: [], done: false, wake: undefined });
+  }
+
+  /** Delivers one event to everyone interested. */
+  publish(event: Event): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+    if (event.submissionId !== undefined) {
+      const log = this.logs.get(event.submissionId);
+      if (log && !log.done) {
+        log.events.push(event);
+        const wake = log.wake;
+        if (wake) {
+          log.wake = undefined;
+          wake();
+        }
+      }
+    }
+    for (const stream of this.streams) stream.push(event);
+  }
+
+  /** Marks a submission finished: its subscribers end after its last event. */
+  end(submissionId: string): void {
+    const log = this.logs.get(submissionId);
+    if (!log || log.done) return;
+    log.done = true;
+    const wake = log.wake;
+    log.wake = undefined;
+    wake?.();
+    this.finished.push(submissionId);
+    while (this.finished.length > this.retain) this.logs.delete(this.finished.shift() as string);
+  }
+
+  /** True while the submission has not finished. */
+  isOpen(submissionId: string): boolean {
+    const log = this.logs.get(submissionId);
+    return log !== undefined && !log.done;
+  }
+
+  /**
+   * The events of one submission from its start; the iteration ends when the submission
+   * is done. Throws TaifengError `invalid_op` for an id that is unknown or no longer retained.
+   */
+  subscribe(submissionId: string): AsyncIterableIterator<Event> {
+    const log = this.logs.get(submissionId);
+    if (!log) throw new TaifengError("invalid_op", `unknown or expired submission ${submissionId}`);
+    let index = 0;
+    const iterator: AsyncIterableIterator<Event> = {
+      next(): Promise<IteratorResult<Event>> {
+        if (index < log.events.length)
+          return Promise.resolve({ done: false, value: log.events[index++] as Event });
+        if (log.done) return Promise.resolve(DONE);
+        return new Promise((resolve) => {
+          const previous = log.wake;
+          log.wake = () => {
+            previous?.();
+            resolve(index < log.events.length ? { done: false, value: log.events[index++] as Event } : DONE);
+          };
+        });
+      },
+      return(): Promise<IteratorResult<Event>> {
+        index = Number.POSITIVE_INFINITY;
+        return Promise.resolve(DONE);
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /** Every event from now until the engine closes (or the consumer stops iterating). */
+  stream(): AsyncIterableIterator<Event> {
+    const stream = new EventStream(() => this.streams.delete(stream));
+    if (this.closed) stream.close();
+    else this.streams.add(stream);
+    return stream;
+  }
+
+  /** Adds a synchronous listener; returns a function that removes it. */
+  on(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Ends every stream and open subscription. */
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.logs.keys()]) this.end(id);
+    for (const stream of this.streams) stream.close();
+    this.streams.clear();
+  }
+}
+
+/** An unbounded queue of events with an async iterator on top. */
+class EventStream implements AsyncIterableIterator<Event> {
+  private queue: Event[] = [];
+  private head = 0;
+  private closed = false;
+  private waiter: ((r: IteratorResult<Event>) => void) | undefined;
+  private readonly detach: () => void;
+
+  constructor(detach: () => void) {
+    this.detach = detach;
+  }
+
+  push(event: Event): void {
+    if (this.closed) return;
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter({ done: false, value: event });
+      return;
+    }
+    this.queue.push(event);
+  }
+
+  close(): void {
+    this.closed = true;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.(DONE);
+  }
+
+  next(): Promise<IteratorResult<Event>> {
+    if (this.head < this.queue.length) {
+      const value = this.queue[this.head++] as Event;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      return Promise.resolve({ done: false, value });
+    }
+    if (this.closed) return Promise.resolve(DONE);
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  return(): Promise<IteratorResult<Event>> {
+    this.close();
+    this.queue = [];
+    this.detach();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Event> {
+    return this;
+  }
+}

@@ -1,0 +1,367 @@
+import type { ThreadLog } from "../conversation/thread-log.ts";
+import { describeError } from "../errors.ts";
+import { ResponseAssembler } from "../llm/assemble.ts";
+import { modelError } from "../llm/errors.ts";
+import type { ModelClient, ModelEvent, ModelRequest } from "../llm/types.ts";
+import type {
+  ErrorInfo,
+  EventMsg,
+  EventMsgOf,
+  FilePart,
+  FunctionCallOutputItem,
+  ImagePart,
+  MessageItem,
+  Usage,
+} from "../protocol/index.ts";
+import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
+import type { ToolSet } from "../tool/define.ts";
+import { ToolBatch, type ToolGate } from "../tool/scheduler.ts";
+import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
+
+/** Settings a turn runs with (fixed for the whole turn, so its prompt prefix is stable). */
+export interface TurnSettings {
+  readonly maxSteps: number;
+  readonly maxParallelTools: number;
+  readonly toolTimeoutMs: number;
+  readonly startToolsDuringStream: boolean;
+  readonly completion: "natural" | "task_finish";
+  readonly cwd: string;
+  readonly output: CompiledOutput | undefined;
+  /** Times the model may retry an answer that fails the output schema. */
+  readonly outputRetries: number;
+}
+
+/** Everything a turn needs from its engine. */
+export interface TurnEnv {
+  readonly threadId: string;
+  readonly turnId: string;
+  readonly model: ModelClient;
+  readonly system: string;
+  readonly tools: ToolSet;
+  readonly log: ThreadLog;
+  readonly settings: TurnSettings;
+  readonly signal: AbortSignal;
+  readonly gate: ToolGate | undefined;
+  emit(msg: EventMsg): void;
+  /** Steer messages received since the last call; the turn delivers them at its next model call. */
+  takeSteers(): string[];
+  hasSteers(): boolean;
+  /** Why the turn's signal fired. */
+  abortReason(): EventMsgOf<"turn_aborted">["reason"];
+}
+
+/** The user's message that starts a turn. */
+export interface TurnInput {
+  readonly text: string;
+  readonly images?: readonly ImagePart[] | undefined;
+  readonly files?: readonly FilePart[] | undefined;
+}
+
+/** How a turn ended: the terminal event to persist and publish. */
+export type TurnEnd = EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">;
+
+const REPEAT_WARN_AT = 3;
+
+/**
+ * Runs one turn: samples the model, schedules its tool calls, appends everything to the
+ * thread log, and loops until the model stops calling tools (or calls task_finish), the
+ * step budget runs out, the model fails or the turn is aborted. Never throws for
+ * expected failures; returns the terminal event.
+ */
+export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> {
+  const started = performance.now();
+  const usage = emptyUsage();
+  const repeats = new Map<string, number>();
+  let steps = 0;
+  let lastText = "";
+  let outputAttempts = 0;
+  const elapsed = () => Math.round(performance.now() - started);
+  const fail = (error: ErrorInfo): TurnEnd => ({
+    type: "turn_failed",
+    error,
+    steps,
+    usage,
+    durationMs: elapsed(),
+  });
+  const aborted = (): TurnEnd => ({
+    type: "turn_aborted",
+    reason: env.abortReason(),
+    message: abortMessage(env.abortReason()),
+    steps,
+    usage,
+    durationMs: elapsed(),
+  });
+  const content: MessageItem["content"] = [{ type: "text", text: input.text }];
+  if (input.images) content.push(...input.images);
+  if (input.files) content.push(...input.files);
+  env.log.append({ type: "message", role: "user", content });
+  const attachments = content.length - 1;
+  env.emit(
+    attachments > 0
+      ? { type: "user_message", kind: "input", text: input.text, attachments }
+      : { type: "user_message", kind: "input", text: input.text },
+  );
+
+  for (;;) {
+    if (env.signal.aborted) return aborted();
+    for (const text of env.takeSteers()) {
+      env.log.append(textMessage("user", text));
+      env.emit({ type: "user_message", kind: "steer", text });
+    }
+    if (steps >= env.settings.maxSteps) {
+      return fail({
+        code: "max_steps",
+        message: `the turn used its budget of ${env.settings.maxSteps} model calls without finishing`,
+        source: "engine",
+      });
+    }
+    steps++;
+    const step = await sampleStep(env, steps);
+    if (step.usage) addUsage(usage, step.usage);
+    if (step.kind === "aborted") return aborted();
+    if (step.kind === "failed") return fail(step.error);
+    if (step.text !== "") lastText = step.text;
+
+    for (const call of step.callNames) {
+      const n = (repeats.get(call) ?? 0) + 1;
+      repeats.set(call, n);
+      if (n === REPEAT_WARN_AT) {
+        env.emit({
+          type: "warning",
+          code: "repeated_tool_call",
+          message: `the model made the same tool call ${n} times in this turn: ${call.slice(0, 200)}`,
+        });
+      }
+    }
+    if (step.finishedWith !== undefined) {
+      return { type: "turn_completed", text: step.finishedWith, steps, usage, durationMs: elapsed() };
+    }
+    if (step.callNames.length > 0) continue;
+    if (env.settings.completion === "task_finish") {
+      env.log.append(
+        textMessage(
+          "system",
+          `Continue working. When the task is done, call ${TASK_FINISH} with your final answer.`,
+        ),
+      );
+      continue;
+    }
+    if (env.signal.aborted) return aborted();
+    const output = env.settings.output;
+    if (output) {
+      const checked = output.check(lastText);
+      if (!checked.ok) {
+        if (outputAttempts >= env.settings.outputRetries) {
+          return fail({ code: "invalid_output", message: checked.message, source: "engine" });
+        }
+        outputAttempts++;
+        env.log.append(
+          textMessage(
+            "system",
+            `Your answer was rejected: ${checked.message}. Reply with only the corrected JSON.`,
+          ),
+        );
+        continue;
+      }
+      return {
+        type: "turn_completed",
+        text: lastText,
+        output: checked.value,
+        steps,
+        usage,
+        durationMs: elapsed(),
+      };
+    }
+    // A steer that arrived during the last call is delivered with one more call.
+    if (env.hasSteers()) continue;
+    return { type: "turn_completed", text: lastText, steps, usage, durationMs: elapsed() };
+  }
+}
+
+function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
+  switch (reason) {
+    case "interrupt":
+      return "the turn was interrupted";
+    case "shutdown":
+      return "the engine shut down during the turn";
+    case "crash":
+      return "the process stopped during the turn";
+    case "timeout":
+      return "the turn exceeded its time limit";
+  }
+}
+
+type StepResult =
+  | { kind: "aborted"; usage: Usage | undefined }
+  | { kind: "failed"; error: ErrorInfo; usage: Usage | undefined }
+  | {
+      kind: "ok";
+      usage: Usage | undefined;
+      text: string;
+      /** name + arguments of each call, for the repeat detector. */
+      callNames: string[];
+      /** Set when task_finish succeeded: the final answer. */
+      finishedWith: string | undefined;
+    };
+
+function buildRequest(env: TurnEnv): ModelRequest {
+  const request: {
+    -readonly [K in keyof ModelRequest]: ModelRequest[K];
+  } = {
+    system: env.system,
+    items: env.log.items.slice(),
+    tools: env.tools.specs,
+    threadId: env.threadId,
+  };
+  if (env.settings.output) request.responseFormat = env.settings.output.format;
+  return request;
+}
+
+/** One model call plus the tool calls it asked for. */
+async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
+  const modelId = env.model.id;
+  env.emit({ type: "model_call_started", step, model: modelId });
+  const t0 = performance.now();
+  const assembler = new ResponseAssembler();
+  const batch = new ToolBatch({
+    tools: env.tools,
+    signal: env.signal,
+    threadId: env.threadId,
+    turnId: env.turnId,
+    cwd: env.settings.cwd,
+    emit: env.emit,
+    maxParallel: env.settings.maxParallelTools,
+    defaultTimeoutMs: env.settings.toolTimeoutMs,
+    gate: env.gate,
+    startDuringStream: env.settings.startToolsDuringStream,
+  });
+  const failure = await consumeStream(env, step, buildRequest(env), assembler, batch);
+  const res = assembler.result();
+  const usage = res.usage;
+  const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+  const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) =>
+    env.emit({
+      type: "model_call_completed",
+      step,
+      model: modelId,
+      finishReason,
+      usage: usage ?? emptyUsage(),
+      durationMs,
+    });
+
+  if (env.signal.aborted) {
+    // Keep what the model said before the interrupt, and close every call it made.
+    const outputs = await batch.cancel("the turn was interrupted");
+    appendAll(env, res.items, outputs);
+    completed("aborted");
+    return { kind: "aborted", usage };
+  }
+  const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
+  if (error) {
+    await batch.cancel("the model call failed");
+    completed("error");
+    return { kind: "failed", error, usage };
+  }
+  for (const item of res.items) env.log.append(item);
+  if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
+  completed(res.finish ?? "stop");
+  if (res.calls.length === 0)
+    return { kind: "ok", usage, text: res.text, callNames: [], finishedWith: undefined };
+
+  const outputs = await batch.close();
+  for (const out of outputs) env.log.append(out);
+  if (env.signal.aborted) return { kind: "aborted", usage };
+  let finishedWith: string | undefined;
+  res.calls.forEach((call, i) => {
+    if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
+  });
+  return {
+    kind: "ok",
+    usage,
+    text: res.text,
+    callNames: res.calls.map((c) => `${c.name} ${c.arguments}`),
+    finishedWith,
+  };
+}
+
+function appendAll(
+  env: TurnEnv,
+  items: ReturnType<ResponseAssembler["result"]>["items"],
+  outputs: FunctionCallOutputItem[],
+) {
+  for (const item of items) env.log.append(item);
+  for (const out of outputs) env.log.append(out);
+}
+
+function parseFinish(args: string): string {
+  try {
+    const value = JSON.parse(args) as { result?: unknown };
+    return typeof value.result === "string" ? value.result : "";
+  } catch {
+    return "";
+  }
+}
+
+function streamCut(): ErrorInfo {
+  return modelError("network", "the model stream ended without a finish event");
+}
+
+/**
+ * Reads the model stream into the assembler, handing completed calls to the batch and
+ * streaming deltas as events. Stops promptly on abort even if the client ignores its
+ * signal. Returns an error only when the client broke its contract by throwing.
+ */
+async function consumeStream(
+  env: TurnEnv,
+  step: number,
+  request: ModelRequest,
+  assembler: ResponseAssembler,
+  batch: ToolBatch,
+): Promise<ErrorInfo | undefined> {
+  const signal = env.signal;
+  let iterator: AsyncIterator<ModelEvent> | undefined;
+  let onAbort: (() => void) | undefined;
+  const abortPromise = new Promise<"aborted">((resolve) => {
+    onAbort = () => resolve("aborted");
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    iterator = env.model.stream(request, { signal })[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([iterator.next(), abortPromise]);
+      if (next === "aborted") return undefined;
+      if (next.done) return undefined;
+      const ev = next.value;
+      switch (ev.type) {
+        case "text_delta":
+          if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
+          break;
+        case "reasoning_delta":
+          if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
+          break;
+        case "retry":
+          env.emit({
+            type: "model_retry",
+            step,
+            model: env.model.id,
+            attempt: ev.attempt,
+            delayMs: ev.delayMs,
+            error: ev.error,
+          });
+          break;
+        default:
+          break;
+      }
+      const call = assembler.push(ev);
+      if (call) batch.add(call);
+      if (ev.type === "finish" || ev.type === "error") return undefined;
+    }
+  } catch (err) {
+    return modelError("unknown", `the model client threw: ${describeError(err)}`);
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+    // Release the provider's resources; a misbehaving client must not block the turn.
+    iterator?.return?.()?.catch(() => {});
+  }
+}

@@ -1,0 +1,328 @@
+import { z } from "zod";
+import { ToolOutput } from "./items.ts";
+import { ApprovalDecision } from "./ops.ts";
+import { ErrorInfo, Usage } from "./usage.ts";
+
+/**
+ * EventMsg: everything observers see (UIs, telemetry, logs). Lifecycle events come in
+ * pairs (`*_started` / `*_completed`); deltas stream text and are never persisted.
+ * Which variants are persisted is decided by the exhaustive table in
+ * `src/conversation/persist-policy.ts`.
+ */
+
+const StepFields = { step: z.number().int().positive(), model: z.string() };
+
+/** Opened or resumed a thread. Engine-level: carries no submissionId. */
+export const ThreadOpened = z.object({
+  type: z.literal("thread_opened"),
+  resumed: z.boolean(),
+  /** Turns visible to the model after replay (rolled-back turns excluded). */
+  turns: z.number().int().nonnegative(),
+});
+
+/** A turn began. Always followed by exactly one turn_completed | turn_failed | turn_aborted. */
+export const TurnStarted = z.object({ type: z.literal("turn_started"), model: z.string() });
+
+/** A user message entered the history: the turn's input, or a steer delivered mid-turn. */
+export const UserMessage = z.object({
+  type: z.literal("user_message"),
+  kind: z.enum(["input", "steer"]),
+  text: z.string(),
+  attachments: z.number().int().nonnegative().optional(),
+});
+
+/** The turn ended normally. `text` is the final answer (last assistant text, or task_finish's result). */
+export const TurnCompleted = z.object({
+  type: z.literal("turn_completed"),
+  text: z.string(),
+  /** Parsed structured output, when the turn asked for one. */
+  output: z.unknown().optional(),
+  steps: z.number().int().nonnegative(),
+  usage: Usage,
+  costUsd: z.number().nonnegative().optional(),
+  durationMs: z.number().nonnegative(),
+});
+
+/** The turn ended with an error (model failure after retries, step budget, store failure...). */
+export const TurnFailed = z.object({
+  type: z.literal("turn_failed"),
+  error: ErrorInfo,
+  steps: z.number().int().nonnegative(),
+  usage: Usage,
+  costUsd: z.number().nonnegative().optional(),
+  durationMs: z.number().nonnegative(),
+});
+
+/** The turn was cancelled. Every call it left open has already received a synthetic output. */
+export const TurnAborted = z.object({
+  type: z.literal("turn_aborted"),
+  reason: z.enum(["interrupt", "shutdown", "crash", "timeout"]),
+  message: z.string(),
+  steps: z.number().int().nonnegative(),
+  usage: Usage,
+  durationMs: z.number().nonnegative(),
+});
+
+/** A model call (one step of the turn) began. */
+export const ModelCallStarted = z.object({ type: z.literal("model_call_started"), ...StepFields });
+
+/** A chunk of assistant text. Not persisted. */
+export const AssistantText = z.object({ type: z.literal("assistant_text"), delta: z.string() });
+
+/** A chunk of model reasoning. Not persisted. */
+export const ReasoningDelta = z.object({ type: z.literal("reasoning_delta"), delta: z.string() });
+
+/** The full assistant text of one model call (emitted only when non-empty). */
+export const AssistantMessage = z.object({ type: z.literal("assistant_message"), text: z.string() });
+
+/** A model call ended; its usage and cost. */
+export const ModelCallCompleted = z.object({
+  type: z.literal("model_call_completed"),
+  ...StepFields,
+  finishReason: z.enum(["stop", "tool_calls", "length", "content_filter", "refusal", "error", "aborted"]),
+  usage: Usage,
+  costUsd: z.number().nonnegative().optional(),
+  durationMs: z.number().nonnegative(),
+});
+
+/** A model call failed with a retryable error and will be tried again after `delayMs`. */
+export const ModelRetry = z.object({
+  type: z.literal("model_retry"),
+  ...StepFields,
+  attempt: z.number().int().positive(),
+  delayMs: z.number().nonnegative(),
+  error: ErrorInfo,
+});
+
+/** The engine accepted a tool call and is about to run it (after validation and permission). */
+export const ToolCallStarted = z.object({
+  type: z.literal("tool_call_started"),
+  callId: z.string(),
+  name: z.string(),
+  input: z.unknown(),
+});
+
+/** Progress reported by a running tool through `ctx.progress`. Not persisted. */
+export const ToolCallProgress = z.object({
+  type: z.literal("tool_call_progress"),
+  callId: z.string(),
+  name: z.string(),
+  data: z.unknown(),
+});
+
+/** How a tool call ended. */
+export const ToolCallStatus = z.enum([
+  "ok",
+  "error",
+  "invalid_input",
+  "timeout",
+  "aborted",
+  "denied",
+  "unknown_tool",
+]);
+export type ToolCallStatus = z.infer<typeof ToolCallStatus>;
+
+/** A tool call ended; `output` is exactly what the model will see. Emitted once per call. */
+export const ToolCallCompleted = z.object({
+  type: z.literal("tool_call_completed"),
+  callId: z.string(),
+  name: z.string(),
+  output: ToolOutput,
+  isError: z.boolean(),
+  status: ToolCallStatus,
+  durationMs: z.number().nonnegative(),
+});
+
+/** A skill began running (activation through call_skill or a composite plan). */
+export const SkillStarted = z.object({
+  type: z.literal("skill_started"),
+  name: z.string(),
+  callId: z.string().optional(),
+  depth: z.number().int().nonnegative(),
+});
+
+/** A skill ended. */
+export const SkillCompleted = z.object({
+  type: z.literal("skill_completed"),
+  name: z.string(),
+  callId: z.string().optional(),
+  ok: z.boolean(),
+  durationMs: z.number().nonnegative(),
+});
+
+/** A tool call needs a decision; the call waits for an `approval` op (or a timeout, which denies). */
+export const PermissionRequested = z.object({
+  type: z.literal("permission_requested"),
+  requestId: z.string(),
+  callId: z.string(),
+  tool: z.string(),
+  input: z.unknown(),
+  rule: z.string().optional(),
+  reason: z.string().optional(),
+  /** Rules an "always allow" answer would add, e.g. `Bash(npm run test:*)`. */
+  suggestions: z.array(z.string()),
+});
+
+/** A permission request was answered (by the user, a hook, a timeout or the engine). */
+export const PermissionResolved = z.object({
+  type: z.literal("permission_resolved"),
+  requestId: z.string(),
+  decision: ApprovalDecision,
+  by: z.enum(["user", "timeout", "hook", "callback", "abort"]),
+  reason: z.string().optional(),
+});
+
+/** The model (through ask_user) needs an answer; the turn waits for a `user_input_answer` op. */
+export const UserInputRequested = z.object({
+  type: z.literal("user_input_requested"),
+  requestId: z.string(),
+  callId: z.string().optional(),
+  question: z.string(),
+  options: z.array(z.string()).optional(),
+});
+
+const CompactionTrigger = z.enum(["manual", "pre_sampling", "mid_turn", "overflow"]);
+
+/** Compaction began. */
+export const CompactionStarted = z.object({
+  type: z.literal("compaction_started"),
+  strategy: z.string(),
+  trigger: CompactionTrigger,
+  tokensBefore: z.number().int().nonnegative(),
+});
+
+/** Compaction ended, with its cost to the prompt cache. */
+export const CompactionCompleted = z.object({
+  type: z.literal("compaction_completed"),
+  strategy: z.string(),
+  trigger: CompactionTrigger,
+  tokensBefore: z.number().int().nonnegative(),
+  tokensAfter: z.number().int().nonnegative(),
+  /** Cached prefix tokens the rewrite invalidated (0 when the prefix was kept). */
+  cachedTokensInvalidated: z.number().int().nonnegative(),
+});
+
+/** A child agent was spawned. */
+export const ChildSpawned = z.object({
+  type: z.literal("child_spawned"),
+  childThreadId: z.string(),
+  name: z.string(),
+  callId: z.string().optional(),
+});
+
+/** A child agent finished. */
+export const ChildCompleted = z.object({
+  type: z.literal("child_completed"),
+  childThreadId: z.string(),
+  name: z.string(),
+  status: z.enum(["completed", "failed", "aborted"]),
+  text: z.string().optional(),
+});
+
+/** A message between peer agents. */
+export const PeerMessage = z.object({
+  type: z.literal("peer_message"),
+  from: z.string(),
+  to: z.string(),
+  text: z.string(),
+});
+
+/** A control op took effect (steer queued, interrupt delivered, approval recorded...). */
+export const OpApplied = z.object({ type: z.literal("op_applied"), op: z.string() });
+
+/** An op could not apply; nothing changed. */
+export const OpRejected = z.object({
+  type: z.literal("op_rejected"),
+  op: z.string(),
+  code: z.string(),
+  message: z.string(),
+});
+
+/** A rewind took effect. */
+export const ThreadRewound = z.object({
+  type: z.literal("thread_rewound"),
+  turns: z.number().int().positive(),
+  remainingTurns: z.number().int().nonnegative(),
+});
+
+/** Settings for following turns changed. */
+export const ContextOverridden = z.object({
+  type: z.literal("context_overridden"),
+  model: z.string().optional(),
+  cwd: z.string().optional(),
+  permissionMode: z.string().optional(),
+});
+
+/** The engine stopped; no more events follow. */
+export const ShutdownComplete = z.object({ type: z.literal("shutdown_complete") });
+
+/** Something worth attention that did not stop anything (torn transcript line, loop detected...). */
+export const Warning = z.object({ type: z.literal("warning"), code: z.string(), message: z.string() });
+
+/** A failure that did not end a turn (a hook crashed, a sink failed...). */
+export const ErrorEvent = z.object({ type: z.literal("error"), error: ErrorInfo });
+
+/** Every event message. */
+export const EventMsg = z.discriminatedUnion("type", [
+  ThreadOpened,
+  TurnStarted,
+  UserMessage,
+  TurnCompleted,
+  TurnFailed,
+  TurnAborted,
+  ModelCallStarted,
+  AssistantText,
+  ReasoningDelta,
+  AssistantMessage,
+  ModelCallCompleted,
+  ModelRetry,
+  ToolCallStarted,
+  ToolCallProgress,
+  ToolCallCompleted,
+  SkillStarted,
+  SkillCompleted,
+  PermissionRequested,
+  PermissionResolved,
+  UserInputRequested,
+  CompactionStarted,
+  CompactionCompleted,
+  ChildSpawned,
+  ChildCompleted,
+  PeerMessage,
+  OpApplied,
+  OpRejected,
+  ThreadRewound,
+  ContextOverridden,
+  ShutdownComplete,
+  Warning,
+  ErrorEvent,
+]);
+export type EventMsg = z.infer<typeof EventMsg>;
+export type EventMsgType = EventMsg["type"];
+/** The EventMsg variant with the given type. */
+export type EventMsgOf<T extends EventMsgType> = Extract<EventMsg, { type: T }>;
+
+/**
+ * The envelope of every observable effect. `seq` increases by one per event within an
+ * engine; `ts` is milliseconds since the epoch. `submissionId` is absent only on
+ * engine-level events (`thread_opened`, warnings raised while opening a thread).
+ */
+export const Event = z.object({
+  submissionId: z.string().optional(),
+  threadId: z.string(),
+  turnId: z.string().optional(),
+  seq: z.number().int().nonnegative(),
+  ts: z.number(),
+  msg: EventMsg,
+});
+export type Event = z.infer<typeof Event>;
+
+/** The message types that end a turn. */
+export const TURN_END_TYPES = ["turn_completed", "turn_failed", "turn_aborted"] as const;
+
+/** True for turn_completed, turn_failed and turn_aborted. */
+export function isTurnEnd(
+  msg: EventMsg,
+): msg is EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted"> {
+  return msg.type === "turn_completed" || msg.type === "turn_failed" || msg.type === "turn_aborted";
+}

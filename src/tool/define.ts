@@ -1,0 +1,167 @@
+import { z } from "zod";
+import { describeError, TaifengError } from "../errors.ts";
+import type { ToolSpec } from "../llm/types.ts";
+import type { ToolOutput } from "../protocol/index.ts";
+
+/** What a running tool can see and use. */
+export interface ToolContext {
+  /** Aborted when the turn is interrupted or the tool's timeout fires. Pass it to every async call. */
+  readonly signal: AbortSignal;
+  readonly threadId: string;
+  readonly turnId: string;
+  readonly callId: string;
+  /** The working directory of the thread. */
+  readonly cwd: string;
+  /** Reports progress; observers receive it as `tool_call_progress`. Never persisted. */
+  progress(data: unknown): void;
+}
+
+/**
+ * What `execute` may return: a string (the output), `{ output, isError }` for images or to
+ * flag a failure the model should see, or any other JSON value (sent as JSON text).
+ */
+export type ToolResult = string | { readonly output: ToolOutput; readonly isError?: boolean } | unknown;
+
+/** A JSON Schema object describing a tool's input. */
+export type JsonSchema = Record<string, unknown>;
+
+/** The result of checking a tool's input. */
+export type ParseResult<I> =
+  | { readonly ok: true; readonly value: I }
+  | { readonly ok: false; readonly message: string };
+
+/** A tool the engine can schedule. Build one with `defineTool`. */
+export interface Tool<I = unknown> {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the input, as sent to the model. */
+  readonly parameters: JsonSchema;
+  /** Has no side effects; may run in plan mode and start while the model is still streaming. */
+  readonly readOnly: boolean;
+  /** May run at the same time as other concurrency-safe calls. */
+  readonly concurrencySafe: boolean;
+  /** Per-call time limit; the engine default applies when absent. */
+  readonly timeoutMs: number | undefined;
+  /** Validates raw input; the message is written for the model. */
+  parse(input: unknown): ParseResult<I>;
+  execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
+}
+
+/** Options for `defineTool`. `schema` is a zod schema or a JSON Schema object. */
+export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
+  readonly name: string;
+  readonly description: string;
+  readonly schema: S;
+  readonly readOnly?: boolean;
+  /** Defaults to `readOnly`. */
+  readonly concurrencySafe?: boolean;
+  readonly timeoutMs?: number;
+  execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
+}
+
+/** The input type a schema describes (unknown for JSON Schema). */
+export type InputOf<S> = S extends z.ZodType ? z.output<S> : Record<string, unknown>;
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/**
+ * Defines a tool. Input is validated before `execute` runs; invalid input and thrown
+ * errors become outputs the model can read (see the scheduler), so `execute` may throw.
+ * Throws TaifengError `invalid_tool` for a bad name or an unusable schema.
+ */
+export function defineTool<S extends z.ZodType | JsonSchema>(def: ToolDefinition<S>): Tool<InputOf<S>> {
+  if (!TOOL_NAME.test(def.name)) {
+    throw new TaifengError("invalid_tool", `tool name "${def.name}" must match ${TOOL_NAME.source}`);
+  }
+  const isZod = typeof def.schema === "object" && def.schema !== null && "_zod" in def.schema;
+  let validator: z.ZodType;
+  let parameters: JsonSchema;
+  try {
+    if (isZod) {
+      validator = def.schema as z.ZodType;
+      parameters = z.toJSONSchema(validator, { io: "input", target: "draft-2020-12" }) as JsonSchema;
+      delete parameters.$schema;
+    } else {
+      parameters = def.schema as JsonSchema;
+      validator = z.fromJSONSchema(parameters as Parameters<typeof z.fromJSONSchema>[0]);
+    }
+  } catch (err) {
+    throw new TaifengError(
+      "invalid_tool",
+      `tool "${def.name}" has an unusable schema: ${describeError(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (parameters.type !== "object") {
+    throw new TaifengError("invalid_tool", `tool "${def.name}": the input schema must describe an object`);
+  }
+  const readOnly = def.readOnly ?? false;
+  return {
+    name: def.name,
+    description: def.description,
+    parameters,
+    readOnly,
+    concurrencySafe: def.concurrencySafe ?? readOnly,
+    timeoutMs: def.timeoutMs,
+    parse(input: unknown): ParseResult<InputOf<S>> {
+      const result = validator.safeParse(input);
+      if (result.success) return { ok: true, value: result.data as InputOf<S> };
+      return { ok: false, message: formatIssues(def.name, result.error.issues) };
+    },
+    execute: def.execute,
+  };
+}
+
+function formatIssues(tool: string, issues: readonly z.core.$ZodIssue[]): string {
+  const lines = issues.slice(0, 8).map((issue) => {
+    const path = issue.path.length === 0 ? "(input)" : issue.path.map(String).join(".");
+    return `- ${path}: ${issue.message}`;
+  });
+  return `Invalid input for tool ${tool}:\n${lines.join("\n")}\nFix the arguments and call the tool again.`;
+}
+
+/** The spec the model sees. */
+export function toolSpec(tool: Tool): ToolSpec {
+  return { name: tool.name, description: tool.description, parameters: tool.parameters };
+}
+
+/**
+ * An immutable set of tools keyed by name. Specs are sorted by name so the prompt prefix
+ * does not depend on registration order. Throws TaifengError `invalid_tool` on duplicates.
+ */
+export class ToolSet {
+  private readonly byName: ReadonlyMap<string, Tool>;
+  /** Specs in deterministic (name) order. */
+  readonly specs: readonly ToolSpec[];
+
+  constructor(tools: Iterable<Tool>) {
+    const map = new Map<string, Tool>();
+    for (const tool of tools) {
+      if (map.has(tool.name)) throw new TaifengError("invalid_tool", `two tools are named "${tool.name}"`);
+      map.set(tool.name, tool);
+    }
+    this.byName = map;
+    this.specs = [...map.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map(toolSpec);
+  }
+
+  get(name: string): Tool | undefined {
+    return this.byName.get(name);
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  /** A new set with `extra` added (names must not collide). */
+  with(extra: Iterable<Tool>): ToolSet {
+    return new ToolSet([...this.byName.values(), ...extra]);
+  }
+
+  [Symbol.iterator](): IterableIterator<Tool> {
+    return this.byName.values();
+  }
+}

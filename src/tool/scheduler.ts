@@ -1,0 +1,300 @@
+import { describeError } from "../errors.ts";
+import type {
+  EventMsg,
+  FunctionCallItem,
+  FunctionCallOutputItem,
+  ToolCallStatus,
+  ToolOutput,
+} from "../protocol/index.ts";
+import type { Tool, ToolContext, ToolSet } from "./define.ts";
+import { normalizeResult } from "./result.ts";
+
+/**
+ * A decision on whether a prepared call may run: the permission seam. `input` replaces the
+ * parsed input when a gate edits it (e.g. an approval with edited input).
+ */
+export type GateDecision =
+  | { readonly allow: true; readonly input?: unknown }
+  | { readonly allow: false; readonly message: string };
+
+/** Decides whether a call may run. May wait (for a human); must honour `signal`. */
+export type ToolGate = (call: {
+  tool: Tool;
+  callId: string;
+  input: unknown;
+  signal: AbortSignal;
+}) => Promise<GateDecision>;
+
+/** What a batch needs from the turn that owns it. */
+export interface ToolBatchEnv {
+  readonly tools: ToolSet;
+  /** The turn's signal: aborting it settles every open call with a synthetic output. */
+  readonly signal: AbortSignal;
+  readonly threadId: string;
+  readonly turnId: string;
+  readonly cwd: string;
+  /** Emits tool events on the engine bus. */
+  readonly emit: (msg: EventMsg) => void;
+  /** Most concurrency-safe calls running at once. */
+  readonly maxParallel: number;
+  /** Timeout for tools that set none; 0 = none. */
+  readonly defaultTimeoutMs: number;
+  readonly gate?: ToolGate | undefined;
+  /** Start read-only, concurrency-safe calls before the model stream ends. */
+  readonly startDuringStream: boolean;
+}
+
+type Phase = "preparing" | "waiting" | "running" | "done";
+
+interface Entry {
+  readonly index: number;
+  readonly call: FunctionCallItem;
+  phase: Phase;
+  tool: Tool | undefined;
+  input: unknown;
+  shared: boolean;
+  /** Eligible to run before the stream closes. */
+  early: boolean;
+  /** When the call was received (tool_call_started). */
+  receivedAt: number;
+  /** When execution began (0 until then). */
+  startedAt: number;
+  raw: unknown;
+  rawOk: boolean;
+  output: FunctionCallOutputItem | undefined;
+  controller: AbortController | undefined;
+  settle: (() => void) | undefined;
+}
+
+/**
+ * Schedules the tool calls of one model response. Calls are prepared (parsed, validated,
+ * gated) one at a time in the order the model emitted them; execution follows a FIFO
+ * read/write discipline: concurrency-safe calls share the lock (up to `maxParallel`),
+ * the others run alone, and no call overtakes an earlier exclusive one. Outputs are
+ * returned in emission order. Every call ends with exactly one `tool_call_completed`.
+ */
+export class ToolBatch {
+  private readonly entries: Entry[] = [];
+  private streamClosed = false;
+  private running = 0;
+  private exclusiveRunning = false;
+  private prepChain: Promise<void> = Promise.resolve();
+  private readonly settled: Promise<void>[] = [];
+  private readonly onAbort = () => this.abortAll();
+  private readonly env: ToolBatchEnv;
+
+  constructor(env: ToolBatchEnv) {
+    this.env = env;
+    env.signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** Number of calls added so far. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Adds a completed call from the model stream (in emission order). */
+  add(call: FunctionCallItem): void {
+    let raw: unknown;
+    let rawOk = true;
+    try {
+      raw = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments);
+    } catch {
+      rawOk = false;
+      raw = call.arguments;
+    }
+    const entry: Entry = {
+      index: this.entries.length,
+      call,
+      phase: "preparing",
+      tool: this.env.tools.get(call.name),
+      input: undefined,
+      shared: false,
+      early: false,
+      receivedAt: performance.now(),
+      startedAt: 0,
+      raw,
+      rawOk,
+      output: undefined,
+      controller: undefined,
+      settle: undefined,
+    };
+    this.entries.push(entry);
+    this.env.emit({ type: "tool_call_started", callId: call.callId, name: call.name, input: raw });
+    this.settled.push(new Promise<void>((resolve) => (entry.settle = resolve)));
+    this.prepChain = this.prepChain.then(() => this.prepare(entry));
+  }
+
+  /**
+   * Declares the model stream finished successfully, lets deferred calls run, and resolves
+   * with one output per call in emission order once all have settled.
+   */
+  async close(): Promise<FunctionCallOutputItem[]> {
+    this.streamClosed = true;
+    this.pump();
+    await Promise.all(this.settled);
+    this.env.signal.removeEventListener("abort", this.onAbort);
+    return this.entries.map((e) => e.output as FunctionCallOutputItem);
+  }
+
+  /**
+   * Settles every call that has not finished with a synthetic output (the stream failed or
+   * the turn was aborted) and resolves with all outputs in emission order.
+   */
+  async cancel(reason: string): Promise<FunctionCallOutputItem[]> {
+    for (const entry of this.entries) if (entry.phase !== "done") this.cancelEntry(entry, reason);
+    await Promise.all(this.settled);
+    this.env.signal.removeEventListener("abort", this.onAbort);
+    return this.entries.map((e) => e.output as FunctionCallOutputItem);
+  }
+
+  private abortAll(): void {
+    for (const entry of this.entries)
+      if (entry.phase !== "done") this.cancelEntry(entry, "the turn was interrupted");
+  }
+
+  private cancelEntry(entry: Entry, reason: string): void {
+    if (entry.phase === "running") {
+      const secs = ((performance.now() - entry.startedAt) / 1000).toFixed(1);
+      entry.controller?.abort();
+      this.finish(entry, `Tool call aborted after ${secs} s: ${reason}.`, true, "aborted");
+    } else {
+      this.finish(entry, `Tool call not run: ${reason}.`, true, "aborted");
+    }
+  }
+
+  private async prepare(entry: Entry): Promise<void> {
+    if (entry.phase === "done") return;
+    const { call, raw, rawOk } = entry;
+    const tool = entry.tool;
+    if (!tool) {
+      const names = [...this.env.tools].map((t) => t.name).join(", ");
+      return this.finish(
+        entry,
+        `Unknown tool "${call.name}". Available tools: ${names || "none"}.`,
+        true,
+        "unknown_tool",
+      );
+    }
+    if (!rawOk) {
+      return this.finish(
+        entry,
+        `Invalid input for tool ${tool.name}: the arguments are not valid JSON. Send one JSON object matching the tool's schema.`,
+        true,
+        "invalid_input",
+      );
+    }
+    const parsed = tool.parse(raw);
+    if (!parsed.ok) return this.finish(entry, parsed.message, true, "invalid_input");
+    let input = parsed.value;
+    if (this.env.gate) {
+      let decision: GateDecision;
+      try {
+        decision = await this.env.gate({ tool, callId: call.callId, input, signal: this.env.signal });
+      } catch (err) {
+        decision = { allow: false, message: `Permission check failed: ${describeError(err)}` };
+      }
+      if ((entry.phase as Phase) === "done") return;
+      if (!decision.allow) return this.finish(entry, decision.message, true, "denied");
+      if (decision.input !== undefined) {
+        const edited = tool.parse(decision.input);
+        if (!edited.ok) return this.finish(entry, edited.message, true, "invalid_input");
+        input = edited.value;
+      }
+    }
+    entry.input = input;
+    entry.shared = tool.concurrencySafe;
+    entry.early = this.env.startDuringStream && tool.readOnly && tool.concurrencySafe;
+    entry.phase = "waiting";
+    this.pump();
+  }
+
+  /** Starts every waiting call the FIFO read/write discipline allows. */
+  private pump(): void {
+    for (const entry of this.entries) {
+      if (entry.phase === "done" || entry.phase === "running") continue;
+      if (entry.phase === "preparing") return;
+      if (!this.streamClosed && !entry.early) return;
+      if (entry.shared) {
+        if (this.exclusiveRunning || this.running >= this.env.maxParallel) return;
+        this.start(entry);
+      } else {
+        if (this.running > 0) return;
+        this.exclusiveRunning = true;
+        this.start(entry);
+        return;
+      }
+    }
+  }
+
+  private start(entry: Entry): void {
+    const tool = entry.tool as Tool;
+    entry.phase = "running";
+    entry.startedAt = performance.now();
+    this.running++;
+    const controller = new AbortController();
+    entry.controller = controller;
+    const timeoutMs = tool.timeoutMs ?? this.env.defaultTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        controller.abort(new Error("timeout"));
+        this.finish(entry, `Tool ${tool.name} timed out after ${formatSecs(timeoutMs)} s.`, true, "timeout");
+      }, timeoutMs);
+    }
+    const ctx: ToolContext = {
+      signal: controller.signal,
+      threadId: this.env.threadId,
+      turnId: this.env.turnId,
+      callId: entry.call.callId,
+      cwd: this.env.cwd,
+      progress: (data) => {
+        if (entry.phase === "running")
+          this.env.emit({ type: "tool_call_progress", callId: entry.call.callId, name: tool.name, data });
+      },
+    };
+    let pending: Promise<unknown>;
+    try {
+      pending = Promise.resolve(tool.execute(entry.input as never, ctx));
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (value) => {
+        const result = normalizeResult(value);
+        this.finish(entry, result.output, result.isError, result.isError ? "error" : "ok");
+      },
+      (err: unknown) => this.finish(entry, `Tool ${tool.name} failed: ${describeError(err)}`, true, "error"),
+    );
+    pending.finally(() => clearTimeout(timer)).catch(() => {});
+  }
+
+  private finish(entry: Entry, output: ToolOutput, isError: boolean, status: ToolCallStatus): void {
+    if (entry.phase === "done") return;
+    const wasRunning = entry.phase === "running";
+    entry.phase = "done";
+    const item: FunctionCallOutputItem = { type: "function_call_output", callId: entry.call.callId, output };
+    if (isError) item.isError = true;
+    entry.output = item;
+    const durationMs = Math.round((performance.now() - entry.receivedAt) * 1000) / 1000;
+    this.env.emit({
+      type: "tool_call_completed",
+      callId: entry.call.callId,
+      name: entry.call.name,
+      output,
+      isError,
+      status,
+      durationMs,
+    });
+    entry.settle?.();
+    if (wasRunning) {
+      this.running--;
+      if (!entry.shared) this.exclusiveRunning = false;
+      this.pump();
+    }
+  }
+}
+
+function formatSecs(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
+}
