@@ -4,8 +4,8 @@ import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
-import type { ToolSet } from "../tool/define.ts";
-import type { ToolGate } from "../tool/scheduler.ts";
+import type { ToolSet, UserAnswer } from "../tool/define.ts";
+import type { AskUser, ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
 import type { PendingRequests } from "./requests.ts";
 import { runTurn, type TurnEnd, type TurnEnv, type TurnInput, type TurnSettings } from "./turn.ts";
@@ -148,6 +148,7 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     settings: c.settings,
     signal: controller.signal,
     gate: c.gate,
+    askUser: (request) => askUser(c, submissionId, turnId, request),
     emit: (msg) => emit(c, submissionId, turnId, msg),
     takeSteers: () => {
       const out = c.steers;
@@ -179,6 +180,33 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     c.queue.unshift({ id, op: { type: "user_input", text } });
   }
   await finishTurn(c, submissionId, turnId, end);
+}
+
+/**
+ * Emits `user_input_requested` for a tool call and waits for the matching
+ * `user_input_answer` op (applied through `PendingRequests`) or the call's abort.
+ */
+async function askUser(
+  c: EngineCore,
+  submissionId: string,
+  turnId: string,
+  request: Parameters<AskUser>[0],
+): Promise<UserAnswer> {
+  const requestId = newId("req");
+  const msg: EventMsg = {
+    type: "user_input_requested",
+    requestId,
+    callId: request.callId,
+    question: request.question,
+  };
+  if (request.options && request.options.length > 0) msg.options = [...request.options];
+  emit(c, submissionId, turnId, msg);
+  const result = await c.requests.wait<Extract<Op, { type: "user_input_answer" }>>(
+    "user_input",
+    requestId,
+    request.signal,
+  );
+  return result.kind === "answered" ? { kind: "answered", answer: result.value.answer } : result;
 }
 
 /** Records the turn's end, makes the transcript durable, then publishes the end event. */

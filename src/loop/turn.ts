@@ -15,7 +15,7 @@ import type {
 } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
-import { ToolBatch, type ToolGate } from "../tool/scheduler.ts";
+import { type AskUser, ToolBatch, type ToolGate } from "../tool/scheduler.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
 
 /** Settings a turn runs with (fixed for the whole turn, so its prompt prefix is stable). */
@@ -42,6 +42,8 @@ export interface TurnEnv {
   readonly settings: TurnSettings;
   readonly signal: AbortSignal;
   readonly gate: ToolGate | undefined;
+  /** Lets tools ask the user a question (ask_user); absent = no one to ask. */
+  readonly askUser?: AskUser | undefined;
   emit(msg: EventMsg): void;
   /** Steer messages received since the last call; the turn delivers them at its next model call. */
   takeSteers(): string[];
@@ -234,6 +236,7 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
     defaultTimeoutMs: env.settings.toolTimeoutMs,
     gate: env.gate,
     startDuringStream: env.settings.startToolsDuringStream,
+    askUser: env.askUser,
   });
   const failure = await consumeStream(env, step, buildRequest(env), assembler, batch);
   const res = assembler.result();

@@ -14,6 +14,28 @@ export interface ToolContext {
   readonly cwd: string;
   /** Reports progress; observers receive it as `tool_call_progress`. Never persisted. */
   progress(data: unknown): void;
+  /**
+   * Asks the person driving the thread a question and waits for the answer: the engine
+   * emits `user_input_requested` and resolves on a `user_input_answer` op. Absent when no
+   * one can answer (e.g. a batch run). Never rejects: abort and timeout come back as data.
+   */
+  readonly askUser?: (question: string, options?: readonly string[]) => Promise<UserAnswer>;
+}
+
+/** The outcome of `ToolContext.askUser`. */
+export type UserAnswer =
+  | { readonly kind: "answered"; readonly answer: string }
+  | { readonly kind: "aborted" }
+  | { readonly kind: "timeout" };
+
+/**
+ * How permission rules see a tool: `rule` is the rule name it is matched under (`Bash`,
+ * `Read`, `Edit`, `WebFetch`...) and `subjects` the values rule patterns match against
+ * (the command, the paths, the url). A tool without one is matched by its own name.
+ */
+export interface ToolPermission<I = unknown> {
+  readonly rule: string;
+  subjects(input: I): readonly string[];
 }
 
 /**
@@ -42,6 +64,8 @@ export interface Tool<I = unknown> {
   readonly concurrencySafe: boolean;
   /** Per-call time limit; the engine default applies when absent. */
   readonly timeoutMs: number | undefined;
+  /** The permission identity rules match (absent: the tool's own name, no subjects). */
+  readonly permission?: ToolPermission<I> | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
   execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
@@ -56,6 +80,7 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   /** Defaults to `readOnly`. */
   readonly concurrencySafe?: boolean;
   readonly timeoutMs?: number;
+  readonly permission?: ToolPermission<InputOf<S>>;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }
 
@@ -105,6 +130,7 @@ export function defineTool<S extends z.ZodType | JsonSchema>(def: ToolDefinition
     readOnly,
     concurrencySafe: def.concurrencySafe ?? readOnly,
     timeoutMs: def.timeoutMs,
+    permission: def.permission,
     parse(input: unknown): ParseResult<InputOf<S>> {
       const result = validator.safeParse(input);
       if (result.success) return { ok: true, value: result.data as InputOf<S> };

@@ -6,7 +6,7 @@ import type {
   ToolCallStatus,
   ToolOutput,
 } from "../protocol/index.ts";
-import type { Tool, ToolContext, ToolSet } from "./define.ts";
+import type { Tool, ToolContext, ToolSet, UserAnswer } from "./define.ts";
 import { normalizeResult } from "./result.ts";
 
 /**
@@ -42,7 +42,17 @@ export interface ToolBatchEnv {
   readonly gate?: ToolGate | undefined;
   /** Start read-only, concurrency-safe calls before the model stream ends. */
   readonly startDuringStream: boolean;
+  /** Asks the user a question on behalf of a call (see `ToolContext.askUser`); absent = no one to ask. */
+  readonly askUser?: AskUser | undefined;
 }
+
+/** Emits `user_input_requested` for a call and waits for the answer (or abort/timeout). */
+export type AskUser = (request: {
+  callId: string;
+  question: string;
+  options: readonly string[] | undefined;
+  signal: AbortSignal;
+}) => Promise<UserAnswer>;
 
 type Phase = "preparing" | "waiting" | "running" | "done";
 
@@ -242,6 +252,7 @@ export class ToolBatch {
         this.finish(entry, `Tool ${tool.name} timed out after ${formatSecs(timeoutMs)} s.`, true, "timeout");
       }, timeoutMs);
     }
+    const askUser = this.env.askUser;
     const ctx: ToolContext = {
       signal: controller.signal,
       threadId: this.env.threadId,
@@ -252,6 +263,12 @@ export class ToolBatch {
         if (entry.phase === "running")
           this.env.emit({ type: "tool_call_progress", callId: entry.call.callId, name: tool.name, data });
       },
+      ...(askUser
+        ? {
+            askUser: (question: string, options?: readonly string[]) =>
+              askUser({ callId: entry.call.callId, question, options, signal: controller.signal }),
+          }
+        : {}),
     };
     let pending: Promise<unknown>;
     try {
