@@ -87,3 +87,11 @@ export type RunResult =
       readonly message: string;
       readonly sandbox: SandboxInfo;
     };
+
+/** The variant of RunResult for a command that never ran. */
+export type RunFailure = Extract<RunResult, { readonly message: string }>;
+
+/** True when the command never ran (spawn failed or the sandbox is unavailable). */
+export function isRunFailure(result: RunResult): result is RunFailure {
+  return "message" in result;
+}
