@@ -57,9 +57,9 @@ describe("read_file", () => {
       isError: true,
       text: "src is a directory. Use list_files to see its contents.",
     });
-    const escape = await callTool(tool("read_file"), { path: "../etc/passwd" });
-    expect(escape.isError).toBe(true);
-    expect(escape.text).toContain("climbs above the workspace root");
+    const escaped = await callTool(tool("read_file"), { path: "../etc/passwd" });
+    expect(escaped.isError).toBe(true);
+    expect(escaped.text).toContain("climbs above the workspace root");
   });
 });
 
@@ -211,13 +211,13 @@ describe("file tools on a local workspace", () => {
     const set = builtinTools();
     const ctx = toolContext({ cwd: dir });
     expect((await callTool(toolNamed(set.tools, "read_file"), { path: "a.txt" }, ctx)).text).toBe("1\thello");
-    const escape = await callTool(
+    const escaped = await callTool(
       toolNamed(set.tools, "write_file"),
       { path: "/tmp/escape.txt", content: "x" },
       ctx,
     );
-    expect(escape.isError).toBe(true);
-    expect(escape.text).toContain("outside the workspace");
+    expect(escaped.isError).toBe(true);
+    expect(escaped.text).toContain("outside the workspace");
     await callTool(
       toolNamed(set.tools, "edit_file"),
       { path: "a.txt", old_string: "hello", new_string: "bye" },
