@@ -53,7 +53,8 @@ export function grepTool(
             ? await searchWithRipgrep(rg, root, req, ctx.signal)
             : await searchWithJs(ws, req, ctx.signal);
         if (!result.ok) return failure(result.message);
-        if (result.lines.length === 0) return `No matches for /${input.pattern}/ in ${req.path || "."}.`;
+        if (result.lines.length === 0)
+          return `No matches for /${input.pattern}/ in ${req.path === "" ? "the workspace" : req.path}.`;
         const out = result.lines.join("\n");
         return result.capped
           ? `${out}\n[Stopped at ${req.maxResults} results: narrow the pattern, path or glob, or raise max_results.]`
