@@ -33,8 +33,8 @@ const benign = corpus.filter((c) => c.verdict === "allow");
 
 describe("command defense corpus", () => {
   it("is large and covers every category", () => {
-    expect(dangerous.length).toBeGreaterThan(200);
-    expect(benign.length).toBeGreaterThan(190);
+    expect(dangerous.length).toBeGreaterThanOrEqual(290);
+    expect(benign.length).toBeGreaterThanOrEqual(210);
     const categories = new Set(dangerous.map((c) => c.category));
     expect([...categories].sort()).toEqual([
       "credential_exfiltration",
