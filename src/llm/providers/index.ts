@@ -56,7 +56,7 @@ export const BUILTIN_PROVIDERS: Readonly<Record<string, BuiltinProvider>> = {
   },
   anthropic: {
     keyVars: ["ANTHROPIC_API_KEY"],
-    defaultModel: "claude-sonnet-4-5",
+    defaultModel: "claude-haiku-4-5",
     keyOptionalWithBaseUrl: false,
     create: (model, apiKey, o) => createAnthropic({ model, apiKey: apiKey ?? "", ...common(o) }),
   },
