@@ -100,9 +100,10 @@ describe("AI SDK bridge", () => {
         { type: "function_call_output", callId: call.callId, output: "Sunny" },
       ],
     });
-    const signature = (
-      fixtureLines(file)[0]?.candidates as { content: { parts: { thoughtSignature: string }[] } }[]
-    )[0]?.content.parts[0]?.thoughtSignature;
+    const firstLine = fixtureLines(file)[0] as {
+      candidates: { content: { parts: { thoughtSignature: string }[] } }[];
+    };
+    const signature = firstLine.candidates[0]?.content.parts[0]?.thoughtSignature;
     const contents = server.requests[1]?.body.contents as {
       role: string;
       parts: Record<string, unknown>[];

@@ -30,8 +30,11 @@ const files = [
 function breakpoints(body: Record<string, unknown>): string[] {
   const found: string[] = [];
   const walk = (v: unknown, path: string) => {
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
-    else if (v && typeof v === "object") {
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, `${path}[${i}]`);
+      });
+    } else if (v && typeof v === "object") {
       for (const [k, x] of Object.entries(v)) {
         if (k === "cache_control") found.push(path);
         else walk(x, path === "" ? k : `${path}.${k}`);

@@ -157,7 +157,8 @@ describe("Chat Completions follow-up requests", () => {
       json_schema: { name: "answer", schema: responseFormat.schema, strict: false },
     });
     expect(server.requests[1]?.body.response_format).toEqual({ type: "json_object" });
-    const system = (server.requests[1]?.body.messages as { content: string }[])[0]?.content ?? "";
+    const sentMessages = (server.requests[1]?.body.messages ?? []) as { content: string }[];
+    const system = sentMessages[0]?.content ?? "";
     expect(system).toContain(JSON.stringify(responseFormat.schema));
   });
 
