@@ -21,8 +21,8 @@ export type Framing = "chat" | "responses" | "anthropic" | "gemini";
 export type Reply =
   /** A fixture file replayed with its framing. `cutAfter` sends only the first N lines and then resets the socket. */
   | { kind: "fixture"; file: string; framing: Framing; cutAfter?: number; endAfter?: number }
-  /** Raw SSE text chunks, then the response ends (or the socket resets with `reset`). */
-  | { kind: "raw"; chunks: readonly string[]; reset?: boolean }
+  /** Raw SSE text chunks, then the response ends, resets (`reset`) or stays open and silent (`hold`). */
+  | { kind: "raw"; chunks: readonly string[]; reset?: boolean; hold?: boolean }
   /** An HTTP error with a JSON body. */
   | { kind: "status"; status: number; body: unknown; headers?: Record<string, string> }
   /** Waits before answering with `then` (a first byte slower than the client's timeout). */
@@ -156,7 +156,7 @@ export class ReplayServer {
         res.writeHead(200, SSE_HEADERS);
         for (const c of reply.chunks) res.write(c);
         if (reply.reset) await resetAfterFlush(res);
-        else res.end();
+        else if (!reply.hold) res.end();
         return;
       case "fixture": {
         const framed = framedFixture(reply.file, reply.framing);
