@@ -14,7 +14,11 @@ describe("classifyFacts", () => {
     ["401", { message: "bad key", status: 401 }, "auth"],
     ["413", { message: "too large", status: 413 }, "context_overflow"],
     ["400 context", { message: "maximum context length is 8192 tokens", status: 400 }, "context_overflow"],
-    ["400 policy", { message: "Invalid prompt: flagged by our content policy", status: 400 }, "content_filter"],
+    [
+      "400 policy",
+      { message: "Invalid prompt: flagged by our content policy", status: 400 },
+      "content_filter",
+    ],
     ["400 other", { message: "Unknown parameter", status: 400 }, "invalid_request"],
     ["stream overloaded_error", { message: "Overloaded", type: "overloaded_error" }, "overloaded"],
     ["ECONNRESET", { message: "socket hang up", systemCode: "ECONNRESET" }, "network"],
@@ -24,7 +28,9 @@ describe("classifyFacts", () => {
     it(`${name} -> ${code}`, () => {
       const info = classifyFacts(facts);
       expect(info.code).toBe(code);
-      expect(info.retryable).toBe(["rate_limit", "overloaded", "server", "timeout", "network"].includes(code));
+      expect(info.retryable).toBe(
+        ["rate_limit", "overloaded", "server", "timeout", "network"].includes(code),
+      );
     });
   }
 });
@@ -42,18 +48,37 @@ describe("retryAfterFromHeaders", () => {
 describe("errorFacts and classifyError", () => {
   it("reads Google's JSON-in-message errors with RetryInfo", () => {
     const err = Object.assign(
-      new Error(JSON.stringify({ error: { code: 429, message: "Quota exceeded", status: "RESOURCE_EXHAUSTED", details: [{ retryDelay: "12s" }] } })),
+      new Error(
+        JSON.stringify({
+          error: {
+            code: 429,
+            message: "Quota exceeded",
+            status: "RESOURCE_EXHAUSTED",
+            details: [{ retryDelay: "12s" }],
+          },
+        }),
+      ),
       { status: 429 },
     );
-    expect(errorFacts(err)).toMatchObject({ message: "Quota exceeded", status: 429, type: "RESOURCE_EXHAUSTED", retryAfterMs: 12000 });
-    expect(classifyError(err, undefined, "google:x")).toMatchObject({ code: "rate_limit", retryAfterMs: 12000 });
+    expect(errorFacts(err)).toMatchObject({
+      message: "Quota exceeded",
+      status: 429,
+      type: "RESOURCE_EXHAUSTED",
+      retryAfterMs: 12000,
+    });
+    expect(classifyError(err, undefined, "google:x")).toMatchObject({
+      code: "rate_limit",
+      retryAfterMs: 12000,
+    });
   });
 
   it("tells a timeout the provider imposed from a caller abort", () => {
     expect(classifyError(new Error("aborted"), "first_byte_timeout").code).toBe("timeout");
     expect(classifyError(new Error("aborted"), "idle_timeout").code).toBe("timeout");
     expect(classifyError(new Error("aborted"), "user").code).toBe("aborted");
-    expect(classifyError(new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } })).code).toBe("network");
+    expect(classifyError(new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } })).code).toBe(
+      "network",
+    );
     expect(classifyError(new SyntaxError("Unexpected token")).code).toBe("server");
   });
 });

@@ -63,12 +63,17 @@ describe("withRetry", () => {
 
   it("stops after maxAttempts and reports the last error", async () => {
     const sim = new SimClient({ script: [{ error: { code: "server" } }], onExhausted: "repeat_last" });
-    expect(await events(withRetry(sim, { ...fast, maxAttempts: 2 }))).toEqual(["retry#1 server 1", "error server"]);
+    expect(await events(withRetry(sim, { ...fast, maxAttempts: 2 }))).toEqual([
+      "retry#1 server 1",
+      "error server",
+    ]);
     expect(sim.callsMade("t")).toBe(2);
   });
 
   it("never retries after output was streamed, nor non-retryable errors", async () => {
-    const cut = new SimClient({ script: [{ text: "half done", error: { code: "network", afterChunks: 1 } }, { text: "x" }] });
+    const cut = new SimClient({
+      script: [{ text: "half done", error: { code: "network", afterChunks: 1 } }, { text: "x" }],
+    });
     expect(await events(withRetry(cut, fast))).toEqual(["text half ", "error network"]);
     const auth = new SimClient({ script: [{ error: { code: "auth" } }, { text: "x" }] });
     expect(await events(withRetry(auth, fast))).toEqual(["error auth"]);

@@ -267,7 +267,7 @@ describe("broken streams", () => {
   });
 
   it("a first byte slower than the timeout times out and is retried", async () => {
-    server.queue({ kind: "delay", ms: 5000, then: TEXT }, TEXT);
+    server.queue({ kind: "delay", ms: 5000, reply: TEXT }, TEXT);
     const { events } = await run(chat({ firstByteMs: 100 }));
     expect(summary(events)).toEqual({ retries: ["timeout"], end: "finish:stop", requests: 2 });
   });

@@ -25,8 +25,8 @@ export type Reply =
   | { kind: "raw"; chunks: readonly string[]; reset?: boolean; hold?: boolean }
   /** An HTTP error with a JSON body. */
   | { kind: "status"; status: number; body: unknown; headers?: Record<string, string> }
-  /** Waits before answering with `then` (a first byte slower than the client's timeout). */
-  | { kind: "delay"; ms: number; then: Reply };
+  /** Waits before answering with `reply` (a first byte slower than the client's timeout). */
+  | { kind: "delay"; ms: number; reply: Reply };
 
 /** A request the server received. */
 export interface RecordedRequest {
@@ -147,7 +147,7 @@ export class ReplayServer {
           this.timers.add(t);
         });
         if (res.destroyed) return;
-        return this.play(reply.then, res);
+        return this.play(reply.reply, res);
       case "status":
         res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
         res.end(JSON.stringify(reply.body));

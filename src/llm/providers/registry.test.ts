@@ -32,10 +32,12 @@ describe("createModel / ModelRegistry", () => {
     expect((await failure(createModel("gemini:gemini-2.5-flash", { env: {} }))).message).toContain(
       "set GEMINI_API_KEY or GOOGLE_API_KEY",
     );
-    expect((await failure(createModel("openai", { env: {}, apiKeyEnv: "MOONSHOT_API_KEY" }))).message).toContain(
-      "set MOONSHOT_API_KEY",
+    expect(
+      (await failure(createModel("openai", { env: {}, apiKeyEnv: "MOONSHOT_API_KEY" }))).message,
+    ).toContain("set MOONSHOT_API_KEY");
+    expect((await failure(createModel("nope:x", { env: {} }))).message).toContain(
+      "known providers: anthropic, deepseek",
     );
-    expect((await failure(createModel("nope:x", { env: {} }))).message).toContain("known providers: anthropic, deepseek");
   });
 
   it("reads the key from the named variable and sends requests to --base-url", async () => {
@@ -79,9 +81,9 @@ describe("createModel / ModelRegistry", () => {
       env: { OPENAI_API_KEY: "o", ANTHROPIC_API_KEY: "a" },
     });
     const { events, result } = await collect(client, request("hi"));
-    expect(events.filter((e) => e.type === "retry").map((e) => (e.type === "retry" ? e.error.code : ""))).toEqual([
-      "auth",
-    ]);
+    expect(
+      events.filter((e) => e.type === "retry").map((e) => (e.type === "retry" ? e.error.code : "")),
+    ).toEqual(["auth"]);
     expect(result.finish).toBe("stop");
     expect(server.requests.map((r) => r.path)).toEqual(["/chat/completions", "/v1/messages"]);
   });
@@ -90,8 +92,12 @@ describe("createModel / ModelRegistry", () => {
 describe("defaultModelFromEnv", () => {
   it("picks the first provider whose key is set", () => {
     expect(defaultModelFromEnv({})).toBeUndefined();
-    expect(defaultModelFromEnv({ GOOGLE_API_KEY: "g", DEEPSEEK_API_KEY: "d" })).toBe("google:gemini-2.5-flash");
-    expect(defaultModelFromEnv({ ANTHROPIC_API_KEY: "a", OPENAI_API_KEY: " " })).toBe("anthropic:claude-haiku-4-5");
+    expect(defaultModelFromEnv({ GOOGLE_API_KEY: "g", DEEPSEEK_API_KEY: "d" })).toBe(
+      "google:gemini-2.5-flash",
+    );
+    expect(defaultModelFromEnv({ ANTHROPIC_API_KEY: "a", OPENAI_API_KEY: " " })).toBe(
+      "anthropic:claude-haiku-4-5",
+    );
     expect(defaultModelFromEnv({ OPENAI_API_KEY: "o", ANTHROPIC_API_KEY: "a" })).toBe("openai:gpt-5-mini");
   });
 });
