@@ -312,5 +312,7 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
       break;
   }
   c.queue.push({ id, op });
-  void processQueued(c);
+  // Deferred so that submit() never emits turn events synchronously: callers can attach
+  // listeners or streams right after submitting without missing the start of the turn.
+  if (!c.pumping) queueMicrotask(() => void processQueued(c));
 }

@@ -76,6 +76,7 @@ interface Entry {
 export class ToolBatch {
   private readonly entries: Entry[] = [];
   private streamClosed = false;
+  private cancelled = false;
   private running = 0;
   private exclusiveRunning = false;
   private prepChain: Promise<void> = Promise.resolve();
@@ -142,6 +143,7 @@ export class ToolBatch {
    * the turn was aborted) and resolves with all outputs in emission order.
    */
   async cancel(reason: string): Promise<FunctionCallOutputItem[]> {
+    this.cancelled = true;
     for (const entry of this.entries) if (entry.phase !== "done") this.cancelEntry(entry, reason);
     await Promise.all(this.settled);
     this.env.signal.removeEventListener("abort", this.onAbort);
@@ -149,15 +151,20 @@ export class ToolBatch {
   }
 
   private abortAll(): void {
+    this.cancelled = true;
     for (const entry of this.entries)
       if (entry.phase !== "done") this.cancelEntry(entry, "the turn was interrupted");
   }
 
   private cancelEntry(entry: Entry, reason: string): void {
     if (entry.phase === "running") {
-      const secs = ((performance.now() - entry.startedAt) / 1000).toFixed(1);
       entry.controller?.abort();
-      this.finish(entry, `Tool call aborted after ${secs} s: ${reason}.`, true, "aborted");
+      this.finish(
+        entry,
+        `Tool call aborted after ${formatDuration(performance.now() - entry.startedAt)}: ${reason}.`,
+        true,
+        "aborted",
+      );
     } else {
       this.finish(entry, `Tool call not run: ${reason}.`, true, "aborted");
     }
@@ -211,6 +218,7 @@ export class ToolBatch {
 
   /** Starts every waiting call the FIFO read/write discipline allows. */
   private pump(): void {
+    if (this.cancelled) return;
     for (const entry of this.entries) {
       if (entry.phase === "done" || entry.phase === "running") continue;
       if (entry.phase === "preparing") return;
@@ -239,7 +247,12 @@ export class ToolBatch {
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         controller.abort(new Error("timeout"));
-        this.finish(entry, `Tool ${tool.name} timed out after ${formatSecs(timeoutMs)} s.`, true, "timeout");
+        this.finish(
+          entry,
+          `Tool ${tool.name} timed out after ${formatDuration(timeoutMs)}.`,
+          true,
+          "timeout",
+        );
       }, timeoutMs);
     }
     const ctx: ToolContext = {
@@ -295,6 +308,8 @@ export class ToolBatch {
   }
 }
 
-function formatSecs(ms: number): string {
-  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
+/** `850 ms`, `2.3 s`, `95 s`: how long something took, for messages the model reads. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
