@@ -54,6 +54,8 @@ export interface EngineOptions {
   readonly onListenerError?: (err: unknown) => void;
 }
 
+const SHUTDOWN: Op = { type: "shutdown" };
+
 /** Where an engine is in its life. */
 export type EngineStatus = "idle" | "running" | "closed";
 
@@ -132,7 +134,10 @@ export class AgentEngine {
       model: options.model,
       resolveModel: options.resolveModel,
       system: options.system ?? "",
-      tools: new ToolSet([...(options.tools ?? []), ...extraTools]),
+      tools:
+        options.tools instanceof ToolSet && extraTools.length === 0
+          ? options.tools
+          : new ToolSet([...(options.tools ?? []), ...extraTools]),
       settings,
       gate: options.gate,
       requests: new PendingRequests(),
@@ -188,15 +193,20 @@ export class AgentEngine {
     const c = this.core;
     if (c.status === "closed" || c.shutdown)
       throw new TaifengError("engine_closed", `engine for thread ${this.threadId} is closed`);
-    const parsed = OpSchema.safeParse(typeof op === "string" ? { type: "user_input", text: op } : op);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "op"}: ${i.message}`).join("; ");
-      throw new TaifengError("invalid_op", `invalid op: ${detail}`);
+    let valid: Op;
+    if (typeof op === "string") valid = { type: "user_input", text: op };
+    else {
+      const parsed = OpSchema.safeParse(op);
+      if (!parsed.success) {
+        const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "op"}: ${i.message}`).join("; ");
+        throw new TaifengError("invalid_op", `invalid op: ${detail}`);
+      }
+      valid = parsed.data;
     }
     const id = newId("sub");
     c.hub.open(id);
     c.lastActivity = Date.now();
-    applyOp(c, id, parsed.data);
+    applyOp(c, id, valid);
     return id;
   }
 
@@ -233,7 +243,7 @@ export class AgentEngine {
   async close(): Promise<void> {
     const c = this.core;
     if (c.status === "closed") return;
-    if (!c.shutdown) this.submit({ type: "shutdown" });
+    if (!c.shutdown) this.submit(SHUTDOWN);
     await c.shutdown?.done;
   }
 
@@ -312,5 +322,7 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
       break;
   }
   c.queue.push({ id, op });
-  void processQueued(c);
+  // Deferred so that submit() never emits turn events synchronously: callers can attach
+  // listeners or streams right after submitting without missing the start of the turn.
+  if (!c.pumping) queueMicrotask(() => void processQueued(c));
 }

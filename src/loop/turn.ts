@@ -335,10 +335,11 @@ function streamCut(): ErrorInfo {
 
 /**
  * Reads the model stream into the assembler, handing completed calls to the batch and
- * streaming deltas as events. Stops promptly on abort even if the client ignores its
- * signal. Returns an error only when the client broke its contract by throwing.
+ * streaming deltas as events. Resolves when the stream ends or at once on abort, even if the
+ * client ignores its signal (later events of an abandoned stream are dropped). Returns an
+ * error only when the client broke its contract by throwing.
  */
-async function consumeStream(
+function consumeStream(
   env: TurnEnv,
   step: number,
   request: ModelRequest,
@@ -346,49 +347,57 @@ async function consumeStream(
   batch: ToolBatch,
 ): Promise<ErrorInfo | undefined> {
   const signal = env.signal;
+  if (signal.aborted) return Promise.resolve(undefined);
+  let stopped = false;
   let iterator: AsyncIterator<ModelEvent> | undefined;
-  let onAbort: (() => void) | undefined;
-  const abortPromise = new Promise<"aborted">((resolve) => {
-    onAbort = () => resolve("aborted");
-    if (signal.aborted) resolve("aborted");
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    iterator = env.model.stream(request, { signal })[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await Promise.race([iterator.next(), abortPromise]);
-      if (next === "aborted") return undefined;
-      if (next.done) return undefined;
-      const ev = next.value;
-      switch (ev.type) {
-        case "text_delta":
-          if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
-          break;
-        case "reasoning_delta":
-          if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
-          break;
-        case "retry":
-          env.emit({
-            type: "model_retry",
-            step,
-            model: env.model.id,
-            attempt: ev.attempt,
-            delayMs: ev.delayMs,
-            error: ev.error,
-          });
-          break;
-        default:
-          break;
+  // One promise for the whole stream (not one per chunk): the pump runs detached and the
+  // turn waits for whichever comes first, the end of the stream or the abort.
+  return new Promise<ErrorInfo | undefined>((resolve) => {
+    const stop = (result: ErrorInfo | undefined) => {
+      if (stopped) return;
+      stopped = true;
+      signal.removeEventListener("abort", onAbort);
+      // Release the provider's resources; a misbehaving client must not block the turn.
+      iterator?.return?.()?.catch(() => {});
+      resolve(result);
+    };
+    const onAbort = () => stop(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const pump = async () => {
+      const it = env.model.stream(request, { signal })[Symbol.asyncIterator]();
+      iterator = it;
+      for (;;) {
+        const next = await it.next();
+        if (stopped) return;
+        if (next.done) return stop(undefined);
+        const ev = next.value;
+        switch (ev.type) {
+          case "text_delta":
+            if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
+            break;
+          case "reasoning_delta":
+            if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
+            break;
+          case "retry":
+            env.emit({
+              type: "model_retry",
+              step,
+              model: env.model.id,
+              attempt: ev.attempt,
+              delayMs: ev.delayMs,
+              error: ev.error,
+            });
+            break;
+          default:
+            break;
+        }
+        const call = assembler.push(ev);
+        if (call) batch.add(call);
+        if (ev.type === "finish" || ev.type === "error") return stop(undefined);
       }
-      const call = assembler.push(ev);
-      if (call) batch.add(call);
-      if (ev.type === "finish" || ev.type === "error") return undefined;
-    }
-  } catch (err) {
-    return modelError("unknown", `the model client threw: ${describeError(err)}`);
-  } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
-    // Release the provider's resources; a misbehaving client must not block the turn.
-    iterator?.return?.()?.catch(() => {});
-  }
+    };
+    pump().catch((err: unknown) =>
+      stop(modelError("unknown", `the model client threw: ${describeError(err)}`)),
+    );
+  });
 }

@@ -76,46 +76,86 @@ export class SimClient implements ModelClient {
     }
   }
 
-  private async *play(
+  private play(
     request: ModelRequest,
     index: number,
     signal: AbortSignal | undefined,
-  ): AsyncGenerator<ModelEvent> {
+  ): AsyncIterable<ModelEvent> {
     const step = this.resolveStep(request, index);
-    if (typeof step === "string") {
-      yield { type: "error", error: modelError("invalid_request", step) };
-      return;
-    }
-    if (step.delayMs > 0 && !(await wait(step.delayMs, signal))) {
-      yield abortedEvent();
-      return;
-    }
+    if (typeof step === "string")
+      return new SimStream([{ type: "error", error: modelError("invalid_request", step) }], [0], signal);
     const chunks = planChunks(step, index);
+    const events: ModelEvent[] = [];
+    const delays: number[] = [];
     const failAt = step.error ? step.error.afterChunks : -1;
-    let emitted = 0;
-    for (const chunk of chunks) {
-      if (emitted === failAt && step.error) {
-        yield { type: "error", error: simError(step.error) };
-        return;
-      }
-      if (signal?.aborted) {
-        yield abortedEvent();
-        return;
-      }
-      if (emitted > 0 && step.chunkDelayMs > 0 && !(await wait(step.chunkDelayMs, signal))) {
-        yield abortedEvent();
-        return;
-      }
-      yield chunk;
-      emitted++;
+    for (let i = 0; i < chunks.length && i !== failAt; i++) {
+      events.push(chunks[i] as ModelEvent);
+      delays.push(i === 0 ? step.delayMs : step.chunkDelayMs);
     }
     if (step.error) {
-      yield { type: "error", error: simError(step.error) };
-      return;
+      events.push({ type: "error", error: simError(step.error) });
+      delays.push(events.length === 1 ? step.delayMs : 0);
+    } else {
+      const calls = step.toolCalls?.length ?? 0;
+      events.push({ type: "usage", usage: usageFor(step, request, chunks) });
+      delays.push(events.length === 1 ? step.delayMs : 0);
+      events.push({ type: "finish", reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop") });
+      delays.push(0);
     }
-    yield { type: "usage", usage: usageFor(step, request, chunks) };
-    const calls = step.toolCalls?.length ?? 0;
-    yield { type: "finish", reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop") };
+    return new SimStream(events, delays, signal);
+  }
+}
+
+const DONE: IteratorResult<ModelEvent> = { done: true, value: undefined };
+
+/**
+ * Plays a planned list of events, waiting `delays[i]` ms before event i. A plain iterator
+ * rather than an async generator: most events are ready at once and are handed out without
+ * generator machinery. An abort ends the stream with an `aborted` error.
+ */
+class SimStream implements AsyncIterableIterator<ModelEvent> {
+  private index = 0;
+  private finished = false;
+  private readonly events: readonly ModelEvent[];
+  private readonly delays: readonly number[];
+  private readonly signal: AbortSignal | undefined;
+
+  constructor(events: readonly ModelEvent[], delays: readonly number[], signal: AbortSignal | undefined) {
+    this.events = events;
+    this.delays = delays;
+    this.signal = signal;
+  }
+
+  next(): Promise<IteratorResult<ModelEvent>> {
+    if (this.finished) return Promise.resolve(DONE);
+    if (this.signal?.aborted) return Promise.resolve(this.abort());
+    const delay = this.delays[this.index] ?? 0;
+    if (delay > 0) return wait(delay, this.signal).then((ok) => (ok ? this.take() : this.abort()));
+    return Promise.resolve(this.take());
+  }
+
+  return(): Promise<IteratorResult<ModelEvent>> {
+    this.finished = true;
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ModelEvent> {
+    return this;
+  }
+
+  private take(): IteratorResult<ModelEvent> {
+    const value = this.events[this.index++];
+    if (value === undefined) {
+      this.finished = true;
+      return DONE;
+    }
+    if (this.index >= this.events.length) this.finished = true;
+    return { done: false, value };
+  }
+
+  private abort(): IteratorResult<ModelEvent> {
+    this.finished = true;
+    return { done: false, value: abortedEvent() };
   }
 }
 
