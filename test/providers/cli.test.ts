@@ -1,17 +1,14 @@
 import { PassThrough } from "node:stream";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CliIO } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/program.ts";
 import type { Event } from "../../src/protocol/index.ts";
-import { expectedAnthropic, expectedChat } from "./expected.ts";
-import { ReplayServer } from "./replay-server.ts";
+import { expectedAnthropic, expectedChat, useReplayServer } from "./expected.ts";
+import type { ReplayServer } from "./replay-server.ts";
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 function io(env: Record<string, string>): { io: CliIO; out: () => string; err: () => string } {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { costOf, ModelCatalog } from "../../src/llm/catalog.ts";
 import { createDeepSeek } from "../../src/llm/providers/deepseek.ts";
@@ -6,8 +6,8 @@ import { createModel } from "../../src/llm/resolve.ts";
 import { AgentEngine } from "../../src/loop/engine.ts";
 import { defineTool } from "../../src/tool/define.ts";
 import { recorder, shape } from "../helpers/events.ts";
-import { expectedAnthropic, expectedChat } from "./expected.ts";
-import { fixtureLines as fixtureLinesOf, ReplayServer } from "./replay-server.ts";
+import { expectedAnthropic, expectedChat, useReplayServer } from "./expected.ts";
+import { fixtureLines as fixtureLinesOf, type ReplayServer } from "./replay-server.ts";
 
 /**
  * A real provider behind the engine: DeepSeek's recorded tool call and answer, replayed
@@ -16,11 +16,8 @@ import { fixtureLines as fixtureLinesOf, ReplayServer } from "./replay-server.ts
  */
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 const TOOL_CALL = "deepseek__deepseek-tool-call.chunks.txt";

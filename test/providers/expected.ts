@@ -1,7 +1,9 @@
+import { afterEach, beforeEach, expect } from "vitest";
 import { type AssembledResponse, ResponseAssembler } from "../../src/llm/assemble.ts";
+import { costOf, type ModelPrices } from "../../src/llm/catalog.ts";
 import type { FinishReason, ModelClient, ModelEvent, ModelRequest } from "../../src/llm/types.ts";
 import type { Usage } from "../../src/protocol/index.ts";
-import { fixtureLines } from "./replay-server.ts";
+import { fixtureLines, ReplayServer } from "./replay-server.ts";
 
 /**
  * What a fixture file says the model produced, read straight from its payloads (not
@@ -231,4 +233,40 @@ export function terminalOf(events: readonly ModelEvent[]): ModelEvent {
   const last = events.at(-1) as ModelEvent;
   if (last !== terminals[0]) throw new Error("the terminal event is not the last event");
   return last;
+}
+
+/** Starts a replay server before each test of the file (handed to `set`) and closes it after. */
+export function useReplayServer(set: (server: ReplayServer) => void): void {
+  let current: ReplayServer | undefined;
+  beforeEach(async () => {
+    current = await ReplayServer.start();
+    set(current);
+  });
+  afterEach(async () => {
+    await current?.close();
+  });
+}
+
+/**
+ * Asserts that an assembled response is what the fixture says: text, reasoning, calls
+ * (with their ids unless the stream has none), finish, usage, and the cost at `prices`.
+ */
+export function expectReplayed(
+  result: AssembledResponse,
+  expected: Expected,
+  options: { callIds: boolean; prices: ModelPrices | undefined },
+): void {
+  expect(result.error).toBeUndefined();
+  expect(result.text).toBe(expected.text);
+  expect(reasoningText(result)).toBe(expected.reasoning);
+  const calls = (list: { callId: string | undefined; name: string; args: string }[]) =>
+    list.map((c) =>
+      options.callIds ? { callId: c.callId, name: c.name, args: c.args } : { name: c.name, args: c.args },
+    );
+  expect(calls(result.calls.map((c) => ({ callId: c.callId, name: c.name, args: c.arguments })))).toEqual(
+    calls(expected.calls),
+  );
+  expect(result.finish).toBe(expected.finish);
+  expect(result.usage).toEqual(expected.usage);
+  expect(result.costUsd).toEqual(options.prices ? costOf(expected.usage, options.prices) : undefined);
 }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { withFallback } from "../../src/llm/fallback.ts";
 import { createAnthropic } from "../../src/llm/providers/anthropic.ts";
 import { createDeepSeek } from "../../src/llm/providers/deepseek.ts";
@@ -8,8 +8,8 @@ import { OPENAI_DIALECT } from "../../src/llm/providers/openai-chat-request.ts";
 import type { ProviderTimeouts } from "../../src/llm/providers/runtime.ts";
 import { type RetryPolicy, withRetry } from "../../src/llm/retry.ts";
 import type { ModelClient, ModelEvent } from "../../src/llm/types.ts";
-import { collect, terminalOf, request as userRequest } from "./expected.ts";
-import { ReplayServer } from "./replay-server.ts";
+import { collect, terminalOf, useReplayServer, request as userRequest } from "./expected.ts";
+import type { ReplayServer } from "./replay-server.ts";
 
 /**
  * Fault injection: every failure a provider can produce over HTTP ends in a classified
@@ -18,11 +18,8 @@ import { ReplayServer } from "./replay-server.ts";
  */
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 const FAST: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 4, maxRetryAfterMs: 1000 };

@@ -1,6 +1,6 @@
 import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   collect,
   expectedChat,
@@ -8,16 +8,14 @@ import {
   reasoningText,
   request,
   terminalOf,
+  useReplayServer,
 } from "../../../test/providers/expected.ts";
-import { fixtureLines, ReplayServer } from "../../../test/providers/replay-server.ts";
+import { fixtureLines, type ReplayServer } from "../../../test/providers/replay-server.ts";
 import { aiSdkModel } from "./ai-sdk.ts";
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 function compatible(name: string) {

@@ -1,22 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   collect,
   expectedAnthropic,
-  reasoningText,
+  expectReplayed,
   request,
   terminalOf,
+  useReplayServer,
 } from "../../../test/providers/expected.ts";
-import { fixtureLines, ReplayServer } from "../../../test/providers/replay-server.ts";
+import { fixtureLines, type ReplayServer } from "../../../test/providers/replay-server.ts";
 import type { ResponseItem } from "../../protocol/index.ts";
-import { costOf, ModelCatalog } from "../catalog.ts";
+import { ModelCatalog } from "../catalog.ts";
 import { createAnthropic } from "./anthropic.ts";
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 const files = [
@@ -57,15 +55,8 @@ describe("Anthropic Messages replay through the Anthropic SDK", () => {
       const { events, result } = await collect(client, request("Weather?"));
       const expected = expectedAnthropic(file);
       terminalOf(events);
-      expect(result.text).toBe(expected.text);
-      expect(reasoningText(result)).toBe(expected.reasoning);
-      expect(result.calls.map((c) => ({ callId: c.callId, name: c.name, args: c.arguments }))).toEqual(
-        expected.calls.map((c) => ({ callId: c.callId, name: c.name, args: c.args })),
-      );
-      expect(result.finish).toBe(expected.finish);
-      expect(result.usage).toEqual(expected.usage);
       const prices = new ModelCatalog().lookup("anthropic", "claude-haiku-4-5")?.prices;
-      expect(result.costUsd).toBe(costOf(expected.usage, prices ?? { input: 0, output: 0 }));
+      expectReplayed(result, expected, { callIds: true, prices });
       const sent = server.requests[0];
       expect(sent?.path).toBe("/v1/messages");
       expect(sent?.headers.authorization).toBe("Bearer sk-test");

@@ -1,23 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   collect,
   expectedGemini,
-  reasoningText,
+  expectReplayed,
   request,
   terminalOf,
+  useReplayServer,
 } from "../../../test/providers/expected.ts";
-import { fixtureLines, ReplayServer } from "../../../test/providers/replay-server.ts";
+import { fixtureLines, type ReplayServer } from "../../../test/providers/replay-server.ts";
 import type { ResponseItem } from "../../protocol/index.ts";
-import { costOf, ModelCatalog } from "../catalog.ts";
+import { ModelCatalog } from "../catalog.ts";
 import { createGemini } from "./gemini.ts";
 import { SKIP_SIGNATURE } from "./gemini-request.ts";
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 const files = [
@@ -44,15 +42,10 @@ describe("Gemini replay through @google/genai", () => {
       const { events, result } = await collect(client, request("How many r's in strawberry?"));
       const expected = expectedGemini(file);
       terminalOf(events);
-      expect(result.text).toBe(expected.text);
-      expect(reasoningText(result)).toBe(expected.reasoning);
-      expect(result.calls.map((c) => ({ name: c.name, args: c.arguments }))).toEqual(
-        expected.calls.map((c) => ({ name: c.name, args: c.args })),
-      );
-      expect(result.finish).toBe(expected.finish);
-      expect(result.usage).toEqual(expected.usage);
-      const prices = new ModelCatalog().lookup("google", model)?.prices;
-      expect(result.costUsd).toBe(costOf(expected.usage, prices ?? { input: 0, output: 0 }));
+      expectReplayed(result, expected, {
+        callIds: false,
+        prices: new ModelCatalog().lookup("google", model)?.prices,
+      });
       // Every signature in the stream is kept on some item for the next request.
       const kept = result.items.flatMap((i) => {
         const sig = (i.providerData?.google as { thoughtSignature?: string } | undefined)?.thoughtSignature;

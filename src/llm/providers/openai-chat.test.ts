@@ -1,38 +1,24 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   collect,
-  type Expected,
   expectedChat,
-  reasoningText,
+  expectReplayed,
   request,
   terminalOf,
+  useReplayServer,
 } from "../../../test/providers/expected.ts";
-import { ReplayServer } from "../../../test/providers/replay-server.ts";
+import type { ReplayServer } from "../../../test/providers/replay-server.ts";
 import type { ResponseItem } from "../../protocol/index.ts";
-import { costOf, ModelCatalog } from "../catalog.ts";
+import { ModelCatalog } from "../catalog.ts";
 import type { ModelClient } from "../types.ts";
 import { createDeepSeek } from "./deepseek.ts";
 import { createOpenAIChat } from "./openai-chat.ts";
 import { COMPATIBLE_DIALECT, OPENAI_DIALECT } from "./openai-chat-request.ts";
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
+useReplayServer((s) => {
+  server = s;
 });
-afterEach(async () => {
-  await server.close();
-});
-
-function check(result: Awaited<ReturnType<typeof collect>>["result"], expected: Expected) {
-  expect(result.text).toBe(expected.text);
-  expect(reasoningText(result)).toBe(expected.reasoning);
-  expect(result.calls.map((c) => ({ callId: c.callId, name: c.name, args: c.arguments }))).toEqual(
-    expected.calls.map((c) => ({ callId: c.callId, name: c.name, args: c.args })),
-  );
-  expect(result.finish).toBe(expected.finish);
-  expect(result.usage).toEqual(expected.usage);
-  expect(result.error).toBeUndefined();
-}
 
 const cases = [
   { file: "openai__openai-text.chunks.txt", model: "gpt-4.1-nano-2025-04-14", provider: "openai" },
@@ -59,16 +45,15 @@ describe("Chat Completions replay through the OpenAI SDK", () => {
       const client = await clientFor(c);
       const { events, result } = await collect(client, request("What is the weather?"));
       const expected = expectedChat(c.file);
-      check(result, expected);
-      terminalOf(events);
-      // Tool arguments arrive as deltas, never as one final blob.
-      const deltas = events.filter((e) => e.type === "tool_call_delta").length;
-      expect(deltas).toBeGreaterThanOrEqual(expected.calls.length);
       const prices = new ModelCatalog().lookup(
         c.provider === "deepseek" ? "deepseek" : "openai",
         c.model,
       )?.prices;
-      expect(result.costUsd).toEqual(prices ? costOf(expected.usage, prices) : undefined);
+      expectReplayed(result, expected, { callIds: true, prices });
+      terminalOf(events);
+      // Tool arguments arrive as deltas, never as one final blob.
+      const deltas = events.filter((e) => e.type === "tool_call_delta").length;
+      expect(deltas).toBeGreaterThanOrEqual(expected.calls.length);
       const sent = server.requests[0];
       expect(sent?.path).toBe("/chat/completions");
       expect(sent?.headers.authorization).toBe("Bearer test-key");

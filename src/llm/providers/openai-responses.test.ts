@@ -1,22 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   collect,
   expectedResponses,
-  reasoningText,
+  expectReplayed,
   request,
   terminalOf,
+  useReplayServer,
 } from "../../../test/providers/expected.ts";
-import { fixtureLines, ReplayServer } from "../../../test/providers/replay-server.ts";
+import { fixtureLines, type ReplayServer } from "../../../test/providers/replay-server.ts";
 import type { ResponseItem } from "../../protocol/index.ts";
-import { costOf, ModelCatalog } from "../catalog.ts";
+import { ModelCatalog } from "../catalog.ts";
 import { createOpenAIResponses } from "./openai-responses.ts";
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 const files = [
@@ -33,15 +31,10 @@ describe("Responses API replay through the OpenAI SDK", () => {
       const { events, result } = await collect(client, request("Weather?"));
       const expected = expectedResponses(file);
       terminalOf(events);
-      expect(result.text).toBe(expected.text);
-      expect(reasoningText(result)).toBe(expected.reasoning);
-      expect(result.calls.map((c) => ({ callId: c.callId, name: c.name, args: c.arguments }))).toEqual(
-        expected.calls.map((c) => ({ callId: c.callId, name: c.name, args: c.args })),
-      );
-      expect(result.finish).toBe(expected.finish);
-      expect(result.usage).toEqual(expected.usage);
-      const prices = new ModelCatalog().lookup("openai", model)?.prices;
-      expect(result.costUsd).toBe(costOf(expected.usage, prices ?? { input: 0, output: 0 }));
+      expectReplayed(result, expected, {
+        callIds: true,
+        prices: new ModelCatalog().lookup("openai", model)?.prices,
+      });
       const sent = server.requests[0]?.body ?? {};
       expect(server.requests[0]?.path).toBe("/responses");
       expect(sent.store).toBe(false);

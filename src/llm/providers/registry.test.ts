@@ -1,16 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { collect, request, terminalOf } from "../../../test/providers/expected.ts";
-import { ReplayServer } from "../../../test/providers/replay-server.ts";
+import { describe, expect, it } from "vitest";
+import { collect, request, terminalOf, useReplayServer } from "../../../test/providers/expected.ts";
+import type { ReplayServer } from "../../../test/providers/replay-server.ts";
 import { isTaifengError } from "../../errors.ts";
 import { createModel, ModelRegistry } from "../resolve.ts";
 import { defaultModelFromEnv } from "./index.ts";
 
 let server: ReplayServer;
-beforeEach(async () => {
-  server = await ReplayServer.start();
-});
-afterEach(async () => {
-  await server.close();
+useReplayServer((s) => {
+  server = s;
 });
 
 async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
