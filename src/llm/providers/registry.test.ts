@@ -4,6 +4,7 @@ import type { ReplayServer } from "../../../test/providers/replay-server.ts";
 import { isTaifengError } from "../../errors.ts";
 import { createModel, ModelRegistry } from "../resolve.ts";
 import { defaultModelFromEnv } from "./index.ts";
+import { loadSdk } from "./runtime.ts";
 
 let server: ReplayServer;
 useReplayServer((s) => {
@@ -83,6 +84,17 @@ describe("createModel / ModelRegistry", () => {
     ).toEqual(["auth"]);
     expect(result.finish).toBe("stop");
     expect(server.requests.map((r) => r.path)).toEqual(["/chat/completions", "/v1/messages"]);
+  });
+});
+
+describe("loadSdk", () => {
+  it("turns a missing optional SDK into an install hint", async () => {
+    const pkg = "@taifeng-test/not-installed-sdk";
+    const missing = () => import(/* @vite-ignore */ pkg) as Promise<unknown>;
+    expect(await failure(loadSdk("@acme/sdk", "acme", missing))).toEqual({
+      code: "invalid_config",
+      message: 'the acme provider needs the "@acme/sdk" package: npm install @acme/sdk',
+    });
   });
 });
 
