@@ -1,3 +1,4 @@
+import type { ContextEnv, ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import { ResponseAssembler } from "../llm/assemble.ts";
@@ -42,6 +43,8 @@ export interface TurnEnv {
   readonly settings: TurnSettings;
   readonly signal: AbortSignal;
   readonly gate: ToolGate | undefined;
+  /** Keeps the prompt inside the context window; absent when context management is off. */
+  readonly context: ContextManager | undefined;
   emit(msg: EventMsg): void;
   /** Steer messages received since the last call; the turn delivers them at its next model call. */
   takeSteers(): string[];
@@ -75,6 +78,7 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
   let steps = 0;
   let lastText = "";
   let outputAttempts = 0;
+  let overflowRetried = false;
   const elapsed = () => Math.round(performance.now() - started);
   const fail = (error: ErrorInfo): TurnEnd => ({
     type: "turn_failed",
@@ -115,11 +119,25 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
         source: "engine",
       });
     }
+    if (env.context) {
+      const spent = await env.context.beforeCall(contextEnv(env), steps === 0 ? "pre_sampling" : "mid_turn");
+      if (spent) addUsage(usage, spent);
+      if (env.signal.aborted) return aborted();
+    }
     steps++;
     const step = await sampleStep(env, steps);
     if (step.usage) addUsage(usage, step.usage);
     if (step.kind === "aborted") return aborted();
-    if (step.kind === "failed") return fail(step.error);
+    if (step.kind === "failed") {
+      // Reactive overflow recovery: compact hard and try the call once more.
+      if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
+        overflowRetried = true;
+        const spent = await env.context.compact(contextEnv(env), "overflow", true);
+        if (spent) addUsage(usage, spent);
+        continue;
+      }
+      return fail(step.error);
+    }
     if (step.text !== "") lastText = step.text;
 
     for (const call of step.callNames) {
@@ -176,6 +194,18 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
     if (env.hasSteers()) continue;
     return { type: "turn_completed", text: lastText, steps, usage, durationMs: elapsed() };
   }
+}
+
+function contextEnv(env: TurnEnv): ContextEnv {
+  return {
+    threadId: env.threadId,
+    system: env.system,
+    tools: env.tools.specs,
+    log: env.log,
+    model: env.model,
+    signal: env.signal,
+    emit: env.emit,
+  };
 }
 
 function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
@@ -235,9 +265,11 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
     gate: env.gate,
     startDuringStream: env.settings.startToolsDuringStream,
   });
-  const failure = await consumeStream(env, step, buildRequest(env), assembler, batch);
+  const request = buildRequest(env);
+  const failure = await consumeStream(env, step, request, assembler, batch);
   const res = assembler.result();
   const usage = res.usage;
+  env.context?.afterCall(env.context.estimator.raw(request.system, request.tools, request.items), usage);
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
   const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) =>
     env.emit({
