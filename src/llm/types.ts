@@ -35,6 +35,11 @@ export interface ModelRequest {
   readonly parallelToolCalls?: boolean;
   /** The thread this call belongs to; providers use it as the prompt cache key. */
   readonly threadId?: string;
+  /**
+   * Why the engine makes this call: a step of a turn (default) or a compaction summary.
+   * Routers may send summaries to a cheaper model; the simulator answers them separately.
+   */
+  readonly purpose?: "turn" | "compaction";
 }
 
 /** Why a model call ended. */

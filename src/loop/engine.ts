@@ -1,3 +1,5 @@
+import { ContextManager, type ContextOptions } from "../context/manager.ts";
+import { counterFor } from "../context/tokens.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
 import { replayRollout } from "../conversation/replay.ts";
 import type { ThreadStore } from "../conversation/store.ts";
@@ -44,6 +46,12 @@ export interface EngineOptions {
   readonly output?: OutputSpec;
   /** How often the model may correct an answer that fails `output`. Default 2. */
   readonly outputRetries?: number;
+  /**
+   * Context window budget and compaction (on by default with a 128k window; pass `false` to
+   * turn it off). The token counter defaults to the model's exact tokenizer when one is
+   * available offline (OpenAI families), else a calibrated heuristic.
+   */
+  readonly context?: ContextOptions | false;
   /** Decides whether each tool call may run (permission seam). */
   readonly gate?: ToolGate;
   /** Finished submissions whose events stay available to late subscribers. Default 32. */
@@ -140,6 +148,13 @@ export class AgentEngine {
           : new ToolSet([...(options.tools ?? []), ...extraTools]),
       settings,
       gate: options.gate,
+      context:
+        options.context === false
+          ? undefined
+          : new ContextManager({
+              ...options.context,
+              counter: options.context?.counter ?? (await counterFor(options.model.id)),
+            }),
       requests: new PendingRequests(),
       queue: [],
       steers: [],

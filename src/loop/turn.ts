@@ -1,3 +1,4 @@
+import type { ContextEnv, ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import { ResponseAssembler } from "../llm/assemble.ts";
@@ -42,6 +43,8 @@ export interface TurnEnv {
   readonly settings: TurnSettings;
   readonly signal: AbortSignal;
   readonly gate: ToolGate | undefined;
+  /** Keeps the prompt inside the context window; absent when context management is off. */
+  readonly context: ContextManager | undefined;
   emit(msg: EventMsg): void;
   /** Steer messages received since the last call; the turn delivers them at its next model call. */
   takeSteers(): string[];
@@ -77,6 +80,7 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
   let steps = 0;
   let lastText = "";
   let outputAttempts = 0;
+  let overflowRetried = false;
   const elapsed = () => Math.round(performance.now() - started);
   const fail = (error: ErrorInfo): TurnEnd => ({
     type: "turn_failed",
@@ -118,12 +122,26 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
         source: "engine",
       });
     }
+    if (env.context) {
+      const spent = await env.context.beforeCall(contextEnv(env), steps === 0 ? "pre_sampling" : "mid_turn");
+      if (spent) addUsage(usage, spent);
+      if (env.signal.aborted) return aborted();
+    }
     steps++;
     const step = await sampleStep(env, steps);
     if (step.usage) addUsage(usage, step.usage);
     if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
     if (step.kind === "aborted") return aborted();
-    if (step.kind === "failed") return fail(step.error);
+    if (step.kind === "failed") {
+      // Reactive overflow recovery: compact hard and try the call once more.
+      if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
+        overflowRetried = true;
+        const spent = await env.context.compact(contextEnv(env), "overflow", true);
+        if (spent) addUsage(usage, spent);
+        continue;
+      }
+      return fail(step.error);
+    }
     if (step.text !== "") lastText = step.text;
 
     for (const call of step.callNames) {
@@ -201,6 +219,18 @@ function withCost(costUsd: number | undefined): { costUsd?: number } {
   return costUsd === undefined ? {} : { costUsd };
 }
 
+function contextEnv(env: TurnEnv): ContextEnv {
+  return {
+    threadId: env.threadId,
+    system: env.system,
+    tools: env.tools.specs,
+    log: env.log,
+    model: env.model,
+    signal: env.signal,
+    emit: env.emit,
+  };
+}
+
 function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
   switch (reason) {
     case "interrupt":
@@ -259,10 +289,12 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
     gate: env.gate,
     startDuringStream: env.settings.startToolsDuringStream,
   });
-  const failure = await consumeStream(env, step, buildRequest(env), assembler, batch);
+  const request = buildRequest(env);
+  const failure = await consumeStream(env, step, request, assembler, batch);
   const res = assembler.result();
   const usage = res.usage;
   const costUsd = res.costUsd;
+  env.context?.afterCall(env.context.estimator.raw(request.system, request.tools, request.items), usage);
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
   const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) =>
     env.emit({

@@ -3,7 +3,9 @@ import type { Usage } from "../../protocol/index.ts";
 import { messageText, toolOutputText } from "../../protocol/index.ts";
 import { modelError } from "../errors.ts";
 import type { ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../types.ts";
+import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 import { parseSimStep, type SimScript, type SimStep, type SimStepFn, type SimStepInput } from "./script.ts";
+import { simSummary } from "./summary.ts";
 
 /** Options for a SimClient. */
 export interface SimClientOptions {
@@ -16,6 +18,16 @@ export interface SimClientOptions {
   readonly name?: string;
   /** Used when the script is an object without onExhausted. */
   readonly onExhausted?: "error" | "repeat_last";
+  /**
+   * Simulate a provider prompt cache: usage then reports cached and written input tokens the
+   * way the real API would (explicit `usage` values in a step still win).
+   */
+  readonly cache?: PrefixCacheOptions | PrefixCache;
+  /**
+   * Answers compaction requests (`purpose: "compaction"`), which do not consume script steps.
+   * Default: `simSummary`, which keeps user requests and every line marked `NOTE:`.
+   */
+  readonly summarize?: (request: ModelRequest) => string;
 }
 
 type StepSource = SimStep | SimStepFn;
@@ -31,6 +43,8 @@ export class SimClient implements ModelClient {
   private readonly steps: StepSource[];
   private readonly onExhausted: "error" | "repeat_last";
   private readonly cursors = new Map<string, number>();
+  private readonly cache: PrefixCache | undefined;
+  private readonly summarize: (request: ModelRequest) => string;
 
   constructor(options: SimClientOptions) {
     const raw = options.script;
@@ -45,6 +59,13 @@ export class SimClient implements ModelClient {
       typeof step === "function" ? step : parseSimStep(step, `steps[${i}]`),
     );
     this.id = `sim:${options.name ?? "script"}`;
+    this.cache =
+      options.cache instanceof PrefixCache
+        ? options.cache
+        : options.cache
+          ? new PrefixCache(options.cache)
+          : undefined;
+    this.summarize = options.summarize ?? simSummary;
   }
 
   /** How many model calls the given thread has made. */
@@ -53,6 +74,16 @@ export class SimClient implements ModelClient {
   }
 
   stream(request: ModelRequest, options?: StreamOptions): AsyncIterable<ModelEvent> {
+    if (request.purpose === "compaction") {
+      let text: string;
+      try {
+        text = this.summarize(request);
+      } catch (err) {
+        const error = modelError("invalid_request", `SimClient summarizer failed: ${(err as Error).message}`);
+        return new SimStream([{ type: "error", error }], [0], options?.signal);
+      }
+      return this.play(request, -1, options?.signal, { text, delayMs: 0, chunkDelayMs: 0 });
+    }
     const key = request.threadId ?? "";
     const index = this.cursors.get(key) ?? 0;
     this.cursors.set(key, index + 1);
@@ -80,8 +111,9 @@ export class SimClient implements ModelClient {
     request: ModelRequest,
     index: number,
     signal: AbortSignal | undefined,
+    fixed?: SimStep,
   ): AsyncIterable<ModelEvent> {
-    const step = this.resolveStep(request, index);
+    const step = fixed ?? this.resolveStep(request, index);
     if (typeof step === "string")
       return new SimStream([{ type: "error", error: modelError("invalid_request", step) }], [0], signal);
     const chunks = planChunks(step, index);
@@ -97,7 +129,7 @@ export class SimClient implements ModelClient {
       delays.push(events.length === 1 ? step.delayMs : 0);
     } else {
       const calls = step.toolCalls?.length ?? 0;
-      events.push({ type: "usage", usage: usageFor(step, request, chunks) });
+      events.push({ type: "usage", usage: usageFor(step, request, chunks, this.cache) });
       delays.push(events.length === 1 ? step.delayMs : 0);
       events.push({ type: "finish", reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop") });
       delays.push(0);
@@ -236,8 +268,14 @@ function requestChars(request: ModelRequest): number {
   return chars;
 }
 
-function usageFor(step: SimStep, request: ModelRequest, chunks: readonly ModelEvent[]): Usage {
+function usageFor(
+  step: SimStep,
+  request: ModelRequest,
+  chunks: readonly ModelEvent[],
+  cache: PrefixCache | undefined,
+): Usage {
   const given = step.usage ?? {};
+  const cached = cache?.account(request);
   let outChars = 0;
   let reasoningChars = 0;
   for (const ev of chunks) {
@@ -246,9 +284,9 @@ function usageFor(step: SimStep, request: ModelRequest, chunks: readonly ModelEv
   }
   const reasoningTokens = given.reasoningTokens ?? Math.ceil(reasoningChars / 4);
   return {
-    inputTokens: given.inputTokens ?? Math.ceil(requestChars(request) / 4),
-    cachedInputTokens: given.cachedInputTokens ?? 0,
-    cacheWriteTokens: given.cacheWriteTokens ?? 0,
+    inputTokens: given.inputTokens ?? cached?.inputTokens ?? Math.ceil(requestChars(request) / 4),
+    cachedInputTokens: given.cachedInputTokens ?? cached?.cachedInputTokens ?? 0,
+    cacheWriteTokens: given.cacheWriteTokens ?? cached?.cacheWriteTokens ?? 0,
     outputTokens: given.outputTokens ?? Math.ceil(outChars / 4) + reasoningTokens,
     reasoningTokens,
   };
