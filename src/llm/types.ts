@@ -82,7 +82,12 @@ export type ModelEvent =
       readonly arguments?: string;
       readonly providerData?: ProviderData;
     }
-  | { readonly type: "usage"; readonly usage: Usage }
+  | {
+      readonly type: "usage";
+      readonly usage: Usage;
+      /** What the call cost in USD, when the model's prices are known (see ModelCatalog). */
+      readonly costUsd?: number;
+    }
   | { readonly type: "retry"; readonly attempt: number; readonly delayMs: number; readonly error: ErrorInfo }
   | { readonly type: "finish"; readonly reason: FinishReason; readonly providerData?: ProviderData }
   | { readonly type: "error"; readonly error: ErrorInfo };

@@ -74,6 +74,8 @@ const REPEAT_WARN_AT = 3;
 export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> {
   const started = performance.now();
   const usage = emptyUsage();
+  // Summed over the turn's calls; stays undefined when no call reported a cost.
+  let costUsd: number | undefined;
   const repeats = new Map<string, number>();
   let steps = 0;
   let lastText = "";
@@ -85,6 +87,7 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
     error,
     steps,
     usage,
+    ...withCost(costUsd),
     durationMs: elapsed(),
   });
   const aborted = (): TurnEnd => ({
@@ -127,6 +130,7 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
     steps++;
     const step = await sampleStep(env, steps);
     if (step.usage) addUsage(usage, step.usage);
+    if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
     if (step.kind === "aborted") return aborted();
     if (step.kind === "failed") {
       // Reactive overflow recovery: compact hard and try the call once more.
@@ -152,7 +156,14 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
       }
     }
     if (step.finishedWith !== undefined) {
-      return { type: "turn_completed", text: step.finishedWith, steps, usage, durationMs: elapsed() };
+      return {
+        type: "turn_completed",
+        text: step.finishedWith,
+        steps,
+        usage,
+        ...withCost(costUsd),
+        durationMs: elapsed(),
+      };
     }
     if (step.callNames.length > 0) continue;
     if (env.settings.completion === "task_finish") {
@@ -187,13 +198,25 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
         output: checked.value,
         steps,
         usage,
+        ...withCost(costUsd),
         durationMs: elapsed(),
       };
     }
     // A steer that arrived during the last call is delivered with one more call.
     if (env.hasSteers()) continue;
-    return { type: "turn_completed", text: lastText, steps, usage, durationMs: elapsed() };
+    return {
+      type: "turn_completed",
+      text: lastText,
+      steps,
+      usage,
+      ...withCost(costUsd),
+      durationMs: elapsed(),
+    };
   }
+}
+
+function withCost(costUsd: number | undefined): { costUsd?: number } {
+  return costUsd === undefined ? {} : { costUsd };
 }
 
 function contextEnv(env: TurnEnv): ContextEnv {
@@ -222,11 +245,12 @@ function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
 }
 
 type StepResult =
-  | { kind: "aborted"; usage: Usage | undefined }
-  | { kind: "failed"; error: ErrorInfo; usage: Usage | undefined }
+  | { kind: "aborted"; usage: Usage | undefined; costUsd: number | undefined }
+  | { kind: "failed"; error: ErrorInfo; usage: Usage | undefined; costUsd: number | undefined }
   | {
       kind: "ok";
       usage: Usage | undefined;
+      costUsd: number | undefined;
       text: string;
       /** name + arguments of each call, for the repeat detector. */
       callNames: string[];
@@ -269,6 +293,7 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
   const failure = await consumeStream(env, step, request, assembler, batch);
   const res = assembler.result();
   const usage = res.usage;
+  const costUsd = res.costUsd;
   env.context?.afterCall(env.context.estimator.raw(request.system, request.tools, request.items), usage);
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
   const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) =>
@@ -278,6 +303,7 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
       model: modelId,
       finishReason,
       usage: usage ?? emptyUsage(),
+      ...withCost(costUsd),
       durationMs,
     });
 
@@ -286,23 +312,23 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
     const outputs = await batch.cancel("the turn was interrupted");
     appendAll(env, res.items, outputs);
     completed("aborted");
-    return { kind: "aborted", usage };
+    return { kind: "aborted", usage, costUsd };
   }
   const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
   if (error) {
     await batch.cancel("the model call failed");
     completed("error");
-    return { kind: "failed", error, usage };
+    return { kind: "failed", error, usage, costUsd };
   }
   for (const item of res.items) env.log.append(item);
   if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
   completed(res.finish ?? "stop");
   if (res.calls.length === 0)
-    return { kind: "ok", usage, text: res.text, callNames: [], finishedWith: undefined };
+    return { kind: "ok", usage, costUsd, text: res.text, callNames: [], finishedWith: undefined };
 
   const outputs = await batch.close();
   for (const out of outputs) env.log.append(out);
-  if (env.signal.aborted) return { kind: "aborted", usage };
+  if (env.signal.aborted) return { kind: "aborted", usage, costUsd };
   let finishedWith: string | undefined;
   res.calls.forEach((call, i) => {
     if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
@@ -310,6 +336,7 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
   return {
     kind: "ok",
     usage,
+    costUsd,
     text: res.text,
     callNames: res.calls.map((c) => `${c.name} ${c.arguments}`),
     finishedWith,

@@ -13,6 +13,21 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/** Provider keys are removed so that `taifeng run` without `--model` stays on the simulator. */
+const PROVIDER_KEYS = [
+  "OPENAI_API_KEY",
+  "ANTHROPIC_API_KEY",
+  "GEMINI_API_KEY",
+  "GOOGLE_API_KEY",
+  "DEEPSEEK_API_KEY",
+];
+
+function hermeticEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of PROVIDER_KEYS) delete env[key];
+  return env;
+}
+
 /** Starts `taifeng` as a real child process (Node runs the TypeScript source directly). */
 export function startCli(
   args: readonly string[],
@@ -20,7 +35,7 @@ export function startCli(
 ): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    env: { ...hermeticEnv(), NO_COLOR: "1", ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stdout = "";
