@@ -181,7 +181,8 @@ export class ContextManager {
         summarize: (toSummarize, instructions) => {
           start();
           // Leave room for the instructions and the summary itself.
-          const budget = (this.usableWindow * 0.9) / this.estimator.calibration - head - this.estimator.text(instructions);
+          const budget =
+            (this.usableWindow * 0.9) / this.estimator.calibration - head - this.estimator.text(instructions);
           return summarizeWithModel(env, toSummarize, instructions, { estimator: this.estimator, budget });
         },
       });

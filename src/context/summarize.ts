@@ -10,7 +10,11 @@ import { itemText, type TokenEstimator } from "./tokens.ts";
  * summary requests only: a summary of a history that no longer fits the window must still
  * be possible, even if it cannot reuse the cached prefix.
  */
-export function fitForSummary(items: readonly ResponseItem[], estimator: TokenEstimator, budget: number): readonly ResponseItem[] {
+export function fitForSummary(
+  items: readonly ResponseItem[],
+  estimator: TokenEstimator,
+  budget: number,
+): readonly ResponseItem[] {
   let total = estimator.items(items);
   if (total <= budget) return items;
   const order = items
