@@ -139,6 +139,14 @@ export class SimClient implements ModelClient {
     fixed?: SimStep,
   ): AsyncIterable<ModelEvent> {
     const step = fixed ?? this.resolveStep(request, index);
+    if (typeof step !== "string" && step.events) {
+      const events = step.events as unknown as ModelEvent[];
+      return new SimStream(
+        events,
+        events.map((_, i) => (i === 0 ? step.delayMs : step.chunkDelayMs)),
+        signal,
+      );
+    }
     if (typeof step === "string")
       return new SimStream([{ type: "error", error: modelError("invalid_request", step) }], [0], signal);
     const chunks = planChunks(step, index);
