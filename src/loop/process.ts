@@ -1,3 +1,4 @@
+import type { ContextManager } from "../context/manager.ts";
 import type { OpenTurn } from "../conversation/replay.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
@@ -28,6 +29,7 @@ export interface EngineCore {
   readonly tools: ToolSet;
   settings: TurnSettings;
   readonly gate: ToolGate | undefined;
+  readonly context: ContextManager | undefined;
   readonly requests: PendingRequests;
   readonly queue: Submission[];
   steers: string[];
@@ -104,13 +106,7 @@ async function processOne(c: EngineCore, sub: Submission): Promise<void> {
     case "rewind":
       return rewind(c, sub.id, op.turns);
     case "compact":
-      emit(c, sub.id, undefined, {
-        type: "op_rejected",
-        op: op.type,
-        code: "compaction_unavailable",
-        message: "no compaction strategy is configured for this engine",
-      });
-      return;
+      return compactNow(c, sub.id);
     case "override_context":
       return overrideContext(c, sub.id, op);
     case "shutdown":
@@ -148,6 +144,7 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     settings: c.settings,
     signal: controller.signal,
     gate: c.gate,
+    context: c.context,
     askUser: (request) => askUser(c, submissionId, turnId, request),
     emit: (msg) => emit(c, submissionId, turnId, msg),
     takeSteers: () => {
@@ -236,6 +233,32 @@ async function finishTurn(c: EngineCore, submissionId: string, turnId: string, e
     };
   }
   c.hub.publish(ev);
+}
+
+async function compactNow(c: EngineCore, submissionId: string): Promise<void> {
+  if (!c.context) {
+    emit(c, submissionId, undefined, {
+      type: "op_rejected",
+      op: "compact",
+      code: "compaction_unavailable",
+      message: "context management is off for this engine",
+    });
+    return;
+  }
+  await c.context.compact(
+    {
+      threadId: c.log.threadId,
+      system: c.system,
+      tools: c.tools.specs,
+      log: c.log,
+      model: c.model,
+      signal: new AbortController().signal,
+      emit: (msg) => emit(c, submissionId, undefined, msg),
+    },
+    "manual",
+    true,
+  );
+  await c.log.flush();
 }
 
 async function rewind(c: EngineCore, submissionId: string, turns: number): Promise<void> {

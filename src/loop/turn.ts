@@ -1,22 +1,12 @@
+import type { ContextEnv, ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
-import { describeError } from "../errors.ts";
-import { ResponseAssembler } from "../llm/assemble.ts";
-import { modelError } from "../llm/errors.ts";
-import type { ModelClient, ModelEvent, ModelRequest } from "../llm/types.ts";
-import type {
-  ErrorInfo,
-  EventMsg,
-  EventMsgOf,
-  FilePart,
-  FunctionCallOutputItem,
-  ImagePart,
-  MessageItem,
-  Usage,
-} from "../protocol/index.ts";
+import type { ModelClient } from "../llm/types.ts";
+import type { ErrorInfo, EventMsg, EventMsgOf, FilePart, ImagePart, MessageItem } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
-import { type AskUser, ToolBatch, type ToolGate } from "../tool/scheduler.ts";
+import type { AskUser, ToolGate } from "../tool/scheduler.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
+import { sampleStep } from "./step.ts";
 
 /** Settings a turn runs with (fixed for the whole turn, so its prompt prefix is stable). */
 export interface TurnSettings {
@@ -42,6 +32,8 @@ export interface TurnEnv {
   readonly settings: TurnSettings;
   readonly signal: AbortSignal;
   readonly gate: ToolGate | undefined;
+  /** Keeps the prompt inside the context window; absent when context management is off. */
+  readonly context: ContextManager | undefined;
   /** Lets tools ask the user a question (ask_user); absent = no one to ask. */
   readonly askUser?: AskUser | undefined;
   emit(msg: EventMsg): void;
@@ -73,16 +65,20 @@ const REPEAT_WARN_AT = 3;
 export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> {
   const started = performance.now();
   const usage = emptyUsage();
+  // Summed over the turn's calls; stays undefined when no call reported a cost.
+  let costUsd: number | undefined;
   const repeats = new Map<string, number>();
   let steps = 0;
   let lastText = "";
   let outputAttempts = 0;
+  let overflowRetried = false;
   const elapsed = () => Math.round(performance.now() - started);
   const fail = (error: ErrorInfo): TurnEnd => ({
     type: "turn_failed",
     error,
     steps,
     usage,
+    ...withCost(costUsd),
     durationMs: elapsed(),
   });
   const aborted = (): TurnEnd => ({
@@ -117,11 +113,26 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
         source: "engine",
       });
     }
+    if (env.context) {
+      const spent = await env.context.beforeCall(contextEnv(env), steps === 0 ? "pre_sampling" : "mid_turn");
+      if (spent) addUsage(usage, spent);
+      if (env.signal.aborted) return aborted();
+    }
     steps++;
     const step = await sampleStep(env, steps);
     if (step.usage) addUsage(usage, step.usage);
+    if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
     if (step.kind === "aborted") return aborted();
-    if (step.kind === "failed") return fail(step.error);
+    if (step.kind === "failed") {
+      // Reactive overflow recovery: compact hard and try the call once more.
+      if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
+        overflowRetried = true;
+        const spent = await env.context.compact(contextEnv(env), "overflow", true);
+        if (spent) addUsage(usage, spent);
+        continue;
+      }
+      return fail(step.error);
+    }
     if (step.text !== "") lastText = step.text;
 
     for (const call of step.callNames) {
@@ -136,7 +147,14 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
       }
     }
     if (step.finishedWith !== undefined) {
-      return { type: "turn_completed", text: step.finishedWith, steps, usage, durationMs: elapsed() };
+      return {
+        type: "turn_completed",
+        text: step.finishedWith,
+        steps,
+        usage,
+        ...withCost(costUsd),
+        durationMs: elapsed(),
+      };
     }
     if (step.callNames.length > 0) continue;
     if (env.settings.completion === "task_finish") {
@@ -171,13 +189,38 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
         output: checked.value,
         steps,
         usage,
+        ...withCost(costUsd),
         durationMs: elapsed(),
       };
     }
     // A steer that arrived during the last call is delivered with one more call.
     if (env.hasSteers()) continue;
-    return { type: "turn_completed", text: lastText, steps, usage, durationMs: elapsed() };
+    return {
+      type: "turn_completed",
+      text: lastText,
+      steps,
+      usage,
+      ...withCost(costUsd),
+      durationMs: elapsed(),
+    };
   }
+}
+
+/** `{ costUsd }` when the cost is known, else nothing (the field is optional on events). */
+export function withCost(costUsd: number | undefined): { costUsd?: number } {
+  return costUsd === undefined ? {} : { costUsd };
+}
+
+function contextEnv(env: TurnEnv): ContextEnv {
+  return {
+    threadId: env.threadId,
+    system: env.system,
+    tools: env.tools.specs,
+    log: env.log,
+    model: env.model,
+    signal: env.signal,
+    emit: env.emit,
+  };
 }
 
 function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
@@ -190,181 +233,5 @@ function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
       return "the process stopped during the turn";
     case "timeout":
       return "the turn exceeded its time limit";
-  }
-}
-
-type StepResult =
-  | { kind: "aborted"; usage: Usage | undefined }
-  | { kind: "failed"; error: ErrorInfo; usage: Usage | undefined }
-  | {
-      kind: "ok";
-      usage: Usage | undefined;
-      text: string;
-      /** name + arguments of each call, for the repeat detector. */
-      callNames: string[];
-      /** Set when task_finish succeeded: the final answer. */
-      finishedWith: string | undefined;
-    };
-
-function buildRequest(env: TurnEnv): ModelRequest {
-  const request: {
-    -readonly [K in keyof ModelRequest]: ModelRequest[K];
-  } = {
-    system: env.system,
-    items: env.log.items.slice(),
-    tools: env.tools.specs,
-    threadId: env.threadId,
-  };
-  if (env.settings.output) request.responseFormat = env.settings.output.format;
-  return request;
-}
-
-/** One model call plus the tool calls it asked for. */
-async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
-  const modelId = env.model.id;
-  env.emit({ type: "model_call_started", step, model: modelId });
-  const t0 = performance.now();
-  const assembler = new ResponseAssembler();
-  const batch = new ToolBatch({
-    tools: env.tools,
-    signal: env.signal,
-    threadId: env.threadId,
-    turnId: env.turnId,
-    cwd: env.settings.cwd,
-    emit: env.emit,
-    maxParallel: env.settings.maxParallelTools,
-    defaultTimeoutMs: env.settings.toolTimeoutMs,
-    gate: env.gate,
-    startDuringStream: env.settings.startToolsDuringStream,
-    askUser: env.askUser,
-  });
-  const failure = await consumeStream(env, step, buildRequest(env), assembler, batch);
-  const res = assembler.result();
-  const usage = res.usage;
-  const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-  const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) =>
-    env.emit({
-      type: "model_call_completed",
-      step,
-      model: modelId,
-      finishReason,
-      usage: usage ?? emptyUsage(),
-      durationMs,
-    });
-
-  if (env.signal.aborted) {
-    // Keep what the model said before the interrupt, and close every call it made.
-    const outputs = await batch.cancel("the turn was interrupted");
-    appendAll(env, res.items, outputs);
-    completed("aborted");
-    return { kind: "aborted", usage };
-  }
-  const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
-  if (error) {
-    await batch.cancel("the model call failed");
-    completed("error");
-    return { kind: "failed", error, usage };
-  }
-  for (const item of res.items) env.log.append(item);
-  if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
-  completed(res.finish ?? "stop");
-  if (res.calls.length === 0)
-    return { kind: "ok", usage, text: res.text, callNames: [], finishedWith: undefined };
-
-  const outputs = await batch.close();
-  for (const out of outputs) env.log.append(out);
-  if (env.signal.aborted) return { kind: "aborted", usage };
-  let finishedWith: string | undefined;
-  res.calls.forEach((call, i) => {
-    if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
-  });
-  return {
-    kind: "ok",
-    usage,
-    text: res.text,
-    callNames: res.calls.map((c) => `${c.name} ${c.arguments}`),
-    finishedWith,
-  };
-}
-
-function appendAll(
-  env: TurnEnv,
-  items: ReturnType<ResponseAssembler["result"]>["items"],
-  outputs: FunctionCallOutputItem[],
-) {
-  for (const item of items) env.log.append(item);
-  for (const out of outputs) env.log.append(out);
-}
-
-function parseFinish(args: string): string {
-  try {
-    const value = JSON.parse(args) as { result?: unknown };
-    return typeof value.result === "string" ? value.result : "";
-  } catch {
-    return "";
-  }
-}
-
-function streamCut(): ErrorInfo {
-  return modelError("network", "the model stream ended without a finish event");
-}
-
-/**
- * Reads the model stream into the assembler, handing completed calls to the batch and
- * streaming deltas as events. Stops promptly on abort even if the client ignores its
- * signal. Returns an error only when the client broke its contract by throwing.
- */
-async function consumeStream(
-  env: TurnEnv,
-  step: number,
-  request: ModelRequest,
-  assembler: ResponseAssembler,
-  batch: ToolBatch,
-): Promise<ErrorInfo | undefined> {
-  const signal = env.signal;
-  let iterator: AsyncIterator<ModelEvent> | undefined;
-  let onAbort: (() => void) | undefined;
-  const abortPromise = new Promise<"aborted">((resolve) => {
-    onAbort = () => resolve("aborted");
-    if (signal.aborted) resolve("aborted");
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    iterator = env.model.stream(request, { signal })[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await Promise.race([iterator.next(), abortPromise]);
-      if (next === "aborted") return undefined;
-      if (next.done) return undefined;
-      const ev = next.value;
-      switch (ev.type) {
-        case "text_delta":
-          if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
-          break;
-        case "reasoning_delta":
-          if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
-          break;
-        case "retry":
-          env.emit({
-            type: "model_retry",
-            step,
-            model: env.model.id,
-            attempt: ev.attempt,
-            delayMs: ev.delayMs,
-            error: ev.error,
-          });
-          break;
-        default:
-          break;
-      }
-      const call = assembler.push(ev);
-      if (call) batch.add(call);
-      if (ev.type === "finish" || ev.type === "error") return undefined;
-    }
-  } catch (err) {
-    return modelError("unknown", `the model client threw: ${describeError(err)}`);
-  } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
-    // Release the provider's resources; a misbehaving client must not block the turn.
-    iterator?.return?.()?.catch(() => {});
   }
 }
