@@ -124,11 +124,9 @@ export {
   type ToolResult,
   ToolSet,
   toolSpec,
-  type UserAnswer,
 } from "./tool/define.ts";
 export { limitOutput, type OutputLimit } from "./tool/output-limit.ts";
 export {
-  type AskUser,
   type GateDecision,
   ToolBatch,
   type ToolBatchEnv,

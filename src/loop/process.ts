@@ -5,8 +5,8 @@ import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
-import type { ToolSet, UserAnswer } from "../tool/define.ts";
-import type { AskUser, ToolGate } from "../tool/scheduler.ts";
+import type { ToolSet } from "../tool/define.ts";
+import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
 import type { PendingRequests } from "./requests.ts";
 import { runTurn, type TurnEnd, type TurnEnv, type TurnInput, type TurnSettings } from "./turn.ts";
@@ -181,15 +181,16 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
 
 /**
  * Emits `user_input_requested` for a tool call and waits for the matching
- * `user_input_answer` op (applied through `PendingRequests`) or the call's abort.
+ * `user_input_answer` op (applied through `PendingRequests`); rejects when the call is
+ * cancelled first.
  */
 async function askUser(
   c: EngineCore,
   submissionId: string,
   turnId: string,
-  request: Parameters<AskUser>[0],
-): Promise<UserAnswer> {
-  const requestId = newId("req");
+  request: Parameters<NonNullable<ToolBatchEnv["askUser"]>>[0],
+): Promise<string> {
+  const requestId = newId("ask");
   const msg: EventMsg = {
     type: "user_input_requested",
     requestId,
@@ -198,12 +199,9 @@ async function askUser(
   };
   if (request.options && request.options.length > 0) msg.options = [...request.options];
   emit(c, submissionId, turnId, msg);
-  const result = await c.requests.wait<Extract<Op, { type: "user_input_answer" }>>(
-    "user_input",
-    requestId,
-    request.signal,
-  );
-  return result.kind === "answered" ? { kind: "answered", answer: result.value.answer } : result;
+  const result = await c.requests.wait<{ answer: string }>("user_input", requestId, request.signal);
+  if (result.kind === "answered") return result.value.answer;
+  throw new Error("the question was cancelled before it was answered");
 }
 
 /** Records the turn's end, makes the transcript durable, then publishes the end event. */

@@ -15,27 +15,23 @@ export interface ToolContext {
   /** Reports progress; observers receive it as `tool_call_progress`. Never persisted. */
   progress(data: unknown): void;
   /**
-   * Asks the person driving the thread a question and waits for the answer: the engine
-   * emits `user_input_requested` and resolves on a `user_input_answer` op. Absent when no
-   * one can answer (e.g. a batch run). Never rejects: abort and timeout come back as data.
+   * Asks the user a question and waits for the answer (emits `user_input_requested`; the
+   * answer arrives as a `user_input_answer` op). Absent when the engine has no one to ask.
+   * Rejects when the call is cancelled.
    */
-  readonly askUser?: (question: string, options?: readonly string[]) => Promise<UserAnswer>;
+  readonly askUser?: ((question: string, options?: readonly string[]) => Promise<string>) | undefined;
 }
 
-/** The outcome of `ToolContext.askUser`. */
-export type UserAnswer =
-  | { readonly kind: "answered"; readonly answer: string }
-  | { readonly kind: "aborted" }
-  | { readonly kind: "timeout" };
-
 /**
- * How permission rules see a tool: `rule` is the rule name it is matched under (`Bash`,
- * `Read`, `Edit`, `WebFetch`...) and `subjects` the values rule patterns match against
- * (the command, the paths, the url). A tool without one is matched by its own name.
+ * How a tool presents itself to permission rules. `rule` is the rule name that governs it:
+ * `Bash` (a shell command), `Read` or `Edit` (file paths), `WebFetch` (a URL), or any other
+ * name. `field` is the input field holding the command, path or URL; `subjects` replaces it
+ * for tools that touch several values or compute them (every one must pass).
  */
-export interface ToolPermission<I = unknown> {
+export interface ToolPermission {
   readonly rule: string;
-  subjects(input: I): readonly string[];
+  readonly field?: string;
+  readonly subjects?: (input: unknown) => readonly string[];
 }
 
 /**
@@ -64,8 +60,8 @@ export interface Tool<I = unknown> {
   readonly concurrencySafe: boolean;
   /** Per-call time limit; the engine default applies when absent. */
   readonly timeoutMs: number | undefined;
-  /** The permission identity rules match (absent: the tool's own name, no subjects). */
-  readonly permission?: ToolPermission<I> | undefined;
+  /** How permission rules see this tool (absent: rules match it by its own name). */
+  readonly permission?: ToolPermission | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
   execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
@@ -80,7 +76,7 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   /** Defaults to `readOnly`. */
   readonly concurrencySafe?: boolean;
   readonly timeoutMs?: number;
-  readonly permission?: ToolPermission<InputOf<S>>;
+  readonly permission?: ToolPermission;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }
 

@@ -6,7 +6,7 @@ import type {
   ToolCallStatus,
   ToolOutput,
 } from "../protocol/index.ts";
-import type { Tool, ToolContext, ToolSet, UserAnswer } from "./define.ts";
+import type { Tool, ToolContext, ToolSet } from "./define.ts";
 import { normalizeResult } from "./result.ts";
 
 /**
@@ -42,17 +42,16 @@ export interface ToolBatchEnv {
   readonly gate?: ToolGate | undefined;
   /** Start read-only, concurrency-safe calls before the model stream ends. */
   readonly startDuringStream: boolean;
-  /** Asks the user a question on behalf of a call (see `ToolContext.askUser`); absent = no one to ask. */
-  readonly askUser?: AskUser | undefined;
+  /** Backs `ToolContext.askUser`; absent = tools cannot ask. */
+  readonly askUser?:
+    | ((request: {
+        callId: string;
+        question: string;
+        options?: readonly string[] | undefined;
+        signal: AbortSignal;
+      }) => Promise<string>)
+    | undefined;
 }
-
-/** Emits `user_input_requested` for a call and waits for the answer (or abort/timeout). */
-export type AskUser = (request: {
-  callId: string;
-  question: string;
-  options: readonly string[] | undefined;
-  signal: AbortSignal;
-}) => Promise<UserAnswer>;
 
 type Phase = "preparing" | "waiting" | "running" | "done";
 
@@ -287,7 +286,6 @@ export class ToolBatch {
         );
       }, timeoutMs);
     }
-    const askUser = this.env.askUser;
     const ctx: ToolContext = {
       signal: controller.signal,
       threadId: this.env.threadId,
@@ -298,12 +296,7 @@ export class ToolBatch {
         if (entry.phase === "running")
           this.env.emit({ type: "tool_call_progress", callId: entry.call.callId, name: tool.name, data });
       },
-      ...(askUser
-        ? {
-            askUser: (question: string, options?: readonly string[]) =>
-              askUser({ callId: entry.call.callId, question, options, signal: controller.signal }),
-          }
-        : {}),
+      askUser: bindAskUser(this.env, entry.call.callId, controller.signal),
     };
     let pending: Promise<unknown>;
     try {
@@ -351,4 +344,11 @@ export class ToolBatch {
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
+/** The shape `ToolContext.askUser` exposes, bound to one call. */
+function bindAskUser(env: ToolBatchEnv, callId: string, signal: AbortSignal): ToolContext["askUser"] {
+  const ask = env.askUser;
+  if (!ask) return undefined;
+  return (question, options) => ask({ callId, question, options, signal });
 }

@@ -226,3 +226,29 @@ describe("file tools on a local workspace", () => {
     expect(await readFile(join(dir, "a.txt"), "utf8")).toBe("bye\n");
   });
 });
+
+describe("permission identities", () => {
+  it("declare the rule name and the input they are matched on", () => {
+    const identities = Object.fromEntries(
+      builtinTools().tools.map((t) => [
+        t.name,
+        t.permission ? { rule: t.permission.rule, field: t.permission.field } : undefined,
+      ]),
+    );
+    expect(identities).toMatchObject({
+      bash: { rule: "Bash", field: "command" },
+      read_file: { rule: "Read", field: "path" },
+      list_files: { rule: "Read" },
+      grep: { rule: "Read" },
+      write_file: { rule: "Edit", field: "path" },
+      edit_file: { rule: "Edit", field: "path" },
+      apply_patch: { rule: "Edit" },
+      http_request: { rule: "WebFetch", field: "url" },
+      ask_user: undefined,
+      todo_write: undefined,
+    });
+    const list = toolNamed(builtinTools().tools, "list_files");
+    expect(list.permission?.subjects?.({})).toEqual(["."]);
+    expect(list.permission?.subjects?.({ path: "src" })).toEqual(["src"]);
+  });
+});

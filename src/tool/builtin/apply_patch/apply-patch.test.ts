@@ -190,7 +190,7 @@ describe("apply_patch", () => {
   it("declares the paths it touches for permission rules", () => {
     const tool = toolNamed(builtinTools().tools, "apply_patch");
     const input = tool.parse({ patch: "--- a/x.ts\n+++ b/y.ts\n--- /dev/null\n+++ b/z.ts\n@@\n+z\n" });
-    expect(input.ok && tool.permission?.subjects(input.value)).toEqual(["x.ts", "y.ts", "z.ts"]);
+    expect(input.ok && tool.permission?.subjects?.(input.value)).toEqual(["x.ts", "y.ts", "z.ts"]);
     expect(tool.permission?.rule).toBe("Edit");
     void toolContext;
   });

@@ -108,7 +108,7 @@ export function applyPatchTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     name: "apply_patch",
     description: loadDescription(import.meta.url),
     schema: Input,
-    permission: { rule: "Edit", subjects: (input) => patchPaths(input.patch) },
+    permission: { rule: "Edit", subjects: (input) => patchPaths((input as { patch: string }).patch) },
     async execute(input, ctx) {
       let files: FilePatch[];
       try {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { describeError } from "../../../errors.ts";
 import { defineTool, type Tool } from "../../define.ts";
 import { loadDescription } from "../describe.ts";
 import { failure } from "../env.ts";
@@ -24,16 +25,10 @@ export function askUserTool(): Tool<z.output<typeof Input>> {
           "No user can answer questions in this session. Make a reasonable choice, state your assumption, and continue.",
         );
       }
-      const answer = await ctx.askUser(input.question, input.options);
-      switch (answer.kind) {
-        case "answered":
-          return `The user answered: ${answer.answer}`;
-        case "timeout":
-          return failure(
-            "The user did not answer in time. Make a reasonable choice, state your assumption, and continue.",
-          );
-        case "aborted":
-          return failure("The question was cancelled.");
+      try {
+        return `The user answered: ${await ctx.askUser(input.question, input.options)}`;
+      } catch (err) {
+        return failure(`The question was not answered: ${describeError(err)}.`);
       }
     },
   });

@@ -59,7 +59,7 @@ export function bashTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     schema: Input,
     // The tool enforces its own limit (with a better message); the engine's is a backstop.
     timeoutMs: maxTimeout + 30_000,
-    permission: { rule: "Bash", subjects: (input) => [input.command] },
+    permission: { rule: "Bash", field: "command" },
     async execute(input, ctx) {
       if (env.options.commandDefense !== false) {
         const refusal = defenseRefusal(input.command);

@@ -48,7 +48,7 @@ export function editFileTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     name: "edit_file",
     description: loadDescription(import.meta.url),
     schema: Input,
-    permission: { rule: "Edit", subjects: (input) => [input.path] },
+    permission: { rule: "Edit", field: "path" },
     async execute(input, ctx) {
       if (input.old_string === "") return failure("old_string is empty. To create a file use write_file.");
       if (input.old_string === input.new_string)

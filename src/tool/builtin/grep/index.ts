@@ -30,7 +30,7 @@ export function grepTool(
     description: loadDescription(import.meta.url),
     schema: Input,
     readOnly: true,
-    permission: { rule: "Read", subjects: (input) => [input.path ?? "."] },
+    permission: { rule: "Read", subjects: (input) => [(input as { path?: string }).path ?? "."] },
     async execute(input, ctx) {
       const ws = env.workspace(ctx);
       try {

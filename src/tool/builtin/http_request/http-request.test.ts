@@ -100,8 +100,6 @@ describe("http_request", () => {
   });
 
   it("declares WebFetch with the url for permission rules", () => {
-    const parsed = tool.parse({ url: "https://example.com/a" });
-    expect(tool.permission?.rule).toBe("WebFetch");
-    expect(parsed.ok && tool.permission?.subjects(parsed.value)).toEqual(["https://example.com/a"]);
+    expect(tool.permission).toEqual({ rule: "WebFetch", field: "url" });
   });
 });

@@ -69,7 +69,7 @@ export function httpRequestTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     schema: Input,
     concurrencySafe: true,
     timeoutMs: 150_000,
-    permission: { rule: "WebFetch", subjects: (input) => [input.url] },
+    permission: { rule: "WebFetch", field: "url" },
     async execute(input, ctx) {
       let url = new URL(input.url);
       if (url.protocol !== "http:" && url.protocol !== "https:")

@@ -19,7 +19,7 @@ export function listFilesTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     description: loadDescription(import.meta.url),
     schema: Input,
     readOnly: true,
-    permission: { rule: "Read", subjects: (input) => [input.path ?? "."] },
+    permission: { rule: "Read", subjects: (input) => [(input as { path?: string }).path ?? "."] },
     async execute(input, ctx) {
       const ws = env.workspace(ctx);
       const depth = input.depth ?? 3;

@@ -22,7 +22,7 @@ export function readFileTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     description: loadDescription(import.meta.url),
     schema: Input,
     readOnly: true,
-    permission: { rule: "Read", subjects: (input) => [input.path] },
+    permission: { rule: "Read", field: "path" },
     async execute(input, ctx) {
       const ws = env.workspace(ctx);
       let rel: string;

@@ -16,7 +16,7 @@ export function writeFileTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     name: "write_file",
     description: loadDescription(import.meta.url),
     schema: Input,
-    permission: { rule: "Edit", subjects: (input) => [input.path] },
+    permission: { rule: "Edit", field: "path" },
     async execute(input, ctx) {
       const ws = env.workspace(ctx);
       try {
