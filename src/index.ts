@@ -83,6 +83,7 @@ export { EnginePool, type PoolOptions, type SessionOptions } from "./loop/pool.t
 export { type RunOptions, type RunResult, type RunStream, run, stream } from "./loop/run.ts";
 export type { TurnInput } from "./loop/turn.ts";
 export { assessCommand, describeAssessment } from "./permission/defense/assess.ts";
+export { type DefenseCheckResult, defenseCommandCheck } from "./permission/defense/check.ts";
 export {
   CommandAssessment,
   DefenseCategory,

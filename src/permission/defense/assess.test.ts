@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { assessCommand, describeAssessment } from "./assess.ts";
+import { defenseCommandCheck } from "./check.ts";
 import { CommandAssessment } from "./types.ts";
 
 describe("assessCommand", () => {
@@ -63,5 +64,17 @@ describe("assessCommand", () => {
       "deny:\ncritical destructive_delete: deletes the filesystem root recursively [rm -rf /]",
     );
     expect(describeAssessment(assessCommand("ls"))).toBe("allowed: no dangerous pattern found");
+  });
+});
+
+describe("defenseCommandCheck", () => {
+  it("gives a permission layer the verdict, the top category and every reason", () => {
+    expect(defenseCommandCheck("git push -f && sudo reboot")).toEqual({
+      verdict: "deny",
+      category: "privilege_escalation",
+      reason:
+        "privilege_escalation: runs as another user through sudo [sudo reboot]; shutdown_reboot: reboot stops or restarts the machine [sudo reboot]; git_destructive: git push --force rewrites the remote branch [git push -f]",
+    });
+    expect(defenseCommandCheck("npm install")).toEqual({ verdict: "allow" });
   });
 });
