@@ -1,9 +1,11 @@
+import { createInterface } from "node:readline/promises";
 import { isTaifengError } from "../errors.ts";
 import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
 import type { Event } from "../protocol/index.ts";
+import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
@@ -18,6 +20,7 @@ export interface RunFlags {
   readonly json?: boolean;
   readonly system?: string;
   readonly maxSteps?: string;
+  readonly sandbox?: string;
 }
 
 /**
@@ -68,14 +71,26 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     ? (ev: Event) => io.stdout.write(`${JSON.stringify(ev)}\n`)
     : createRenderer({ out: io.stdout, err: io.stderr, color: wantsColor(io.stderr, io.env) });
 
+  const sandbox =
+    flags.sandbox === undefined ? 0 : flags.sandbox === "0" ? 0 : flags.sandbox === "1" ? 1 : undefined;
+  if (sandbox === undefined) throw new UsageError(`--sandbox must be 0 or 1, got "${flags.sandbox}"`);
+  // ask_user needs someone at a terminal to answer.
+  const interactive = io.stdin.isTTY === true;
+  const builtins = builtinTools({
+    sandbox: { level: sandbox },
+    only: BUILTIN_TOOL_NAMES.filter((name) => name !== "task_finish" && (interactive || name !== "ask_user")),
+  });
   const engine = await AgentEngine.open({
     model,
-    tools: demoTools(),
+    tools: [...builtins.tools, ...demoTools()],
     cwd: io.cwd,
     listeners: [write],
     ...(flags.system !== undefined ? { system: flags.system } : {}),
     ...(maxSteps !== undefined ? { maxSteps } : {}),
   });
+  const removeAsk = interactive
+    ? engine.on((ev) => ev.msg.type === "user_input_requested" && void answer(engine, ev.msg, io))
+    : () => {};
   let interrupted = false;
   const removeHandler = io.onInterrupt(() => {
     if (interrupted) return; // a second Ctrl-C is handled by the entry point
@@ -92,7 +107,26 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     }
   } finally {
     removeHandler();
+    removeAsk();
     await engine.close();
+    await builtins.close();
   }
   return code;
+}
+
+/** Asks the question on the terminal and submits the answer. */
+async function answer(
+  engine: AgentEngine,
+  msg: Extract<Event["msg"], { type: "user_input_requested" }>,
+  io: CliIO,
+): Promise<void> {
+  const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
+  try {
+    const options = msg.options?.length ? ` [${msg.options.join(" / ")}]` : "";
+    const reply = await rl.question(`? ${msg.question}${options}\n> `);
+    if (engine.status !== "closed")
+      engine.submit({ type: "user_input_answer", requestId: msg.requestId, answer: reply });
+  } finally {
+    rl.close();
+  }
 }

@@ -6,7 +6,7 @@ import type { ModelClient } from "../llm/types.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
-import type { ToolGate } from "../tool/scheduler.ts";
+import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
 import type { PendingRequests } from "./requests.ts";
 import { runTurn, type TurnEnd, type TurnEnv, type TurnInput, type TurnSettings } from "./turn.ts";
@@ -145,6 +145,7 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     signal: controller.signal,
     gate: c.gate,
     context: c.context,
+    askUser: (request) => askUser(c, submissionId, turnId, request),
     emit: (msg) => emit(c, submissionId, turnId, msg),
     takeSteers: () => {
       const out = c.steers;
@@ -176,6 +177,31 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     c.queue.unshift({ id, op: { type: "user_input", text } });
   }
   await finishTurn(c, submissionId, turnId, end);
+}
+
+/**
+ * Emits `user_input_requested` for a tool call and waits for the matching
+ * `user_input_answer` op (applied through `PendingRequests`); rejects when the call is
+ * cancelled first.
+ */
+async function askUser(
+  c: EngineCore,
+  submissionId: string,
+  turnId: string,
+  request: Parameters<NonNullable<ToolBatchEnv["askUser"]>>[0],
+): Promise<string> {
+  const requestId = newId("ask");
+  const msg: EventMsg = {
+    type: "user_input_requested",
+    requestId,
+    callId: request.callId,
+    question: request.question,
+  };
+  if (request.options && request.options.length > 0) msg.options = [...request.options];
+  emit(c, submissionId, turnId, msg);
+  const result = await c.requests.wait<{ answer: string }>("user_input", requestId, request.signal);
+  if (result.kind === "answered") return result.value.answer;
+  throw new Error("the question was cancelled before it was answered");
 }
 
 /** Records the turn's end, makes the transcript durable, then publishes the end event. */

@@ -54,6 +54,7 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
     defaultTimeoutMs: env.settings.toolTimeoutMs,
     gate: env.gate,
     startDuringStream: env.settings.startToolsDuringStream,
+    askUser: env.askUser,
   });
   const request = buildRequest(env);
   const failure = await consumeStream(env, step, request, assembler, batch);

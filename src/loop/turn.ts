@@ -4,7 +4,7 @@ import type { ModelClient } from "../llm/types.ts";
 import type { ErrorInfo, EventMsg, EventMsgOf, FilePart, ImagePart, MessageItem } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
-import type { ToolGate } from "../tool/scheduler.ts";
+import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
 import { sampleStep } from "./step.ts";
 
@@ -34,6 +34,8 @@ export interface TurnEnv {
   readonly gate: ToolGate | undefined;
   /** Keeps the prompt inside the context window; absent when context management is off. */
   readonly context: ContextManager | undefined;
+  /** Backs `ToolContext.askUser`. */
+  readonly askUser?: ToolBatchEnv["askUser"];
   emit(msg: EventMsg): void;
   /** Steer messages received since the last call; the turn delivers them at its next model call. */
   takeSteers(): string[];

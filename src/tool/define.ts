@@ -14,6 +14,24 @@ export interface ToolContext {
   readonly cwd: string;
   /** Reports progress; observers receive it as `tool_call_progress`. Never persisted. */
   progress(data: unknown): void;
+  /**
+   * Asks the user a question and waits for the answer (emits `user_input_requested`; the
+   * answer arrives as a `user_input_answer` op). Absent when the engine has no one to ask.
+   * Rejects when the call is cancelled.
+   */
+  readonly askUser?: ((question: string, options?: readonly string[]) => Promise<string>) | undefined;
+}
+
+/**
+ * How a tool presents itself to permission rules. `rule` is the rule name that governs it:
+ * `Bash` (a shell command), `Read` or `Edit` (file paths), `WebFetch` (a URL), or any other
+ * name. `field` is the input field holding the command, path or URL; `subjects` replaces it
+ * for tools that touch several values or compute them (every one must pass).
+ */
+export interface ToolPermission {
+  readonly rule: string;
+  readonly field?: string;
+  readonly subjects?: (input: unknown) => readonly string[];
 }
 
 /**
@@ -42,6 +60,8 @@ export interface Tool<I = unknown> {
   readonly concurrencySafe: boolean;
   /** Per-call time limit; the engine default applies when absent. */
   readonly timeoutMs: number | undefined;
+  /** How permission rules see this tool (absent: rules match it by its own name). */
+  readonly permission?: ToolPermission | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
   execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
@@ -56,6 +76,7 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   /** Defaults to `readOnly`. */
   readonly concurrencySafe?: boolean;
   readonly timeoutMs?: number;
+  readonly permission?: ToolPermission;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }
 
@@ -105,6 +126,7 @@ export function defineTool<S extends z.ZodType | JsonSchema>(def: ToolDefinition
     readOnly,
     concurrencySafe: def.concurrencySafe ?? readOnly,
     timeoutMs: def.timeoutMs,
+    permission: def.permission,
     parse(input: unknown): ParseResult<InputOf<S>> {
       const result = validator.safeParse(input);
       if (result.success) return { ok: true, value: result.data as InputOf<S> };

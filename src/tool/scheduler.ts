@@ -42,6 +42,15 @@ export interface ToolBatchEnv {
   readonly gate?: ToolGate | undefined;
   /** Start read-only, concurrency-safe calls before the model stream ends. */
   readonly startDuringStream: boolean;
+  /** Backs `ToolContext.askUser`; absent = tools cannot ask. */
+  readonly askUser?:
+    | ((request: {
+        callId: string;
+        question: string;
+        options?: readonly string[] | undefined;
+        signal: AbortSignal;
+      }) => Promise<string>)
+    | undefined;
 }
 
 type Phase = "preparing" | "waiting" | "running" | "done";
@@ -287,6 +296,7 @@ export class ToolBatch {
         if (entry.phase === "running")
           this.env.emit({ type: "tool_call_progress", callId: entry.call.callId, name: tool.name, data });
       },
+      askUser: bindAskUser(this.env, entry.call.callId, controller.signal),
     };
     let pending: Promise<unknown>;
     try {
@@ -334,4 +344,11 @@ export class ToolBatch {
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
+/** The shape `ToolContext.askUser` exposes, bound to one call. */
+function bindAskUser(env: ToolBatchEnv, callId: string, signal: AbortSignal): ToolContext["askUser"] {
+  const ask = env.askUser;
+  if (!ask) return undefined;
+  return (question, options) => ask({ callId, question, options, signal });
 }
