@@ -5,6 +5,7 @@ import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
+import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
@@ -30,6 +31,7 @@ export interface EngineCore {
   settings: TurnSettings;
   readonly gate: ToolGate | undefined;
   readonly context: ContextManager | undefined;
+  readonly artifacts: ArtifactStore;
   readonly requests: PendingRequests;
   readonly queue: Submission[];
   steers: string[];
@@ -145,6 +147,7 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     signal: controller.signal,
     gate: c.gate,
     context: c.context,
+    artifacts: c.artifacts,
     askUser: (request) => askUser(c, submissionId, turnId, request),
     emit: (msg) => emit(c, submissionId, turnId, msg),
     takeSteers: () => {

@@ -55,6 +55,7 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
     gate: env.gate,
     startDuringStream: env.settings.startToolsDuringStream,
     askUser: env.askUser,
+    artifacts: env.artifacts,
   });
   const request = buildRequest(env);
   const failure = await consumeStream(env, step, request, assembler, batch);
