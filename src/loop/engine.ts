@@ -10,6 +10,7 @@ import { type Tool, ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import { compileOutput, type OutputSpec, taskFinishTool } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
+import type { PrepareTurn } from "./prefix.ts";
 import { closeCrashedTurn, type EngineCore, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
 import type { TurnSettings } from "./turn.ts";
@@ -46,6 +47,11 @@ export interface EngineOptions {
   readonly outputRetries?: number;
   /** Decides whether each tool call may run (permission seam). */
   readonly gate?: ToolGate;
+  /**
+   * Builds each turn's stable prefix from `system` and `tools`, once at the start of the
+   * turn (the skill catalog plugs in here). See PrepareTurn.
+   */
+  readonly prepareTurn?: PrepareTurn;
   /** Finished submissions whose events stay available to late subscribers. Default 32. */
   readonly retainSubmissions?: number;
   /** Listeners attached before the first event (sinks). */
@@ -140,6 +146,7 @@ export class AgentEngine {
           : new ToolSet([...(options.tools ?? []), ...extraTools]),
       settings,
       gate: options.gate,
+      prepareTurn: options.prepareTurn,
       requests: new PendingRequests(),
       queue: [],
       steers: [],

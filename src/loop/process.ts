@@ -2,11 +2,12 @@ import type { OpenTurn } from "../conversation/replay.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
-import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
+import type { Event, EventMsg, EventMsgOf, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
+import type { PrepareTurn, TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
 import { runTurn, type TurnEnd, type TurnEnv, type TurnInput, type TurnSettings } from "./turn.ts";
 
@@ -28,6 +29,8 @@ export interface EngineCore {
   readonly tools: ToolSet;
   settings: TurnSettings;
   readonly gate: ToolGate | undefined;
+  /** Builds each turn's stable prefix from `system` and `tools` (see PrepareTurn). */
+  readonly prepareTurn: PrepareTurn | undefined;
   readonly requests: PendingRequests;
   readonly queue: Submission[];
   steers: string[];
@@ -138,28 +141,33 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
   };
   if (c.permissionMode !== undefined) context.permissionMode = c.permissionMode;
   c.log.beginTurn(context);
-  const env: TurnEnv = {
-    threadId: c.log.threadId,
-    turnId,
-    model,
-    system: c.system,
-    tools: c.tools,
-    log: c.log,
-    settings: c.settings,
-    signal: controller.signal,
-    gate: c.gate,
-    emit: (msg) => emit(c, submissionId, turnId, msg),
-    takeSteers: () => {
-      const out = c.steers;
-      c.steers = [];
-      return out;
-    },
-    hasSteers: () => c.steers.length > 0,
-    abortReason: () => current.reason,
-  };
+  const emitTurn = (msg: EventMsg) => void emit(c, submissionId, turnId, msg);
   let end: TurnEnd;
   try {
-    end = await runTurn(env, input);
+    const prefix = await prepareTurn(c, { turnId, model, signal: controller.signal, emit: emitTurn });
+    if (prefix.type === "turn_failed") end = prefix;
+    else {
+      const env: TurnEnv = {
+        threadId: c.log.threadId,
+        turnId,
+        model,
+        system: prefix.system,
+        tools: prefix.tools,
+        log: c.log,
+        settings: c.settings,
+        signal: controller.signal,
+        gate: c.gate,
+        emit: emitTurn,
+        takeSteers: () => {
+          const out = c.steers;
+          c.steers = [];
+          return out;
+        },
+        hasSteers: () => c.steers.length > 0,
+        abortReason: () => current.reason,
+      };
+      end = await runTurn(env, input);
+    }
   } catch (err) {
     end = {
       type: "turn_failed",
@@ -179,6 +187,42 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     c.queue.unshift({ id, op: { type: "user_input", text } });
   }
   await finishTurn(c, submissionId, turnId, end);
+}
+
+/** The turn's prefix: the engine's own, or what its PrepareTurn built (a throw fails the turn). */
+async function prepareTurn(
+  c: EngineCore,
+  turn: { turnId: string; model: ModelClient; signal: AbortSignal; emit: (msg: EventMsg) => void },
+): Promise<(TurnPrefix & { type: "prefix" }) | EventMsgOf<"turn_failed">> {
+  if (!c.prepareTurn) return { type: "prefix", system: c.system, tools: c.tools };
+  const started = performance.now();
+  try {
+    const prefix = await c.prepareTurn({
+      threadId: c.log.threadId,
+      turnId: turn.turnId,
+      system: c.system,
+      tools: c.tools,
+      model: turn.model,
+      cwd: c.settings.cwd,
+      gate: c.gate,
+      resolveModel: c.resolveModel,
+      signal: turn.signal,
+      emit: turn.emit,
+    });
+    return { type: "prefix", system: prefix.system, tools: prefix.tools };
+  } catch (err) {
+    return {
+      type: "turn_failed",
+      error: {
+        code: "prepare_failed",
+        message: `the turn could not be prepared: ${describeError(err)}`,
+        source: "engine",
+      },
+      steps: 0,
+      usage: emptyUsage(),
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
 }
 
 /** Records the turn's end, makes the transcript durable, then publishes the end event. */
