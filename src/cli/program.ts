@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
 import { runCommand } from "./run-command.ts";
+import { collect, registerSkillsCommand } from "./skills-command.ts";
 
 const VERSION = "0.1.0";
 
@@ -28,9 +29,16 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")
+    .option(
+      "--skills <dir>",
+      "add a skills folder (repeatable; project and user skills are always searched)",
+      collect,
+      [],
+    )
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
     });
+  registerSkillsCommand(program, io, result);
   return program;
 }
 
