@@ -20,14 +20,26 @@ describe("taifeng skills validate", () => {
       const res = await runCli(["skills", "validate", FIXTURE_SKILLS, "--json", ...mode]);
       expect(res.code).toBe(0);
       const doc = JSON.parse(res.stdout);
-      expect(doc).toMatchObject({ dir: FIXTURE_SKILLS, mode: mode.length ? "strict" : "lenient", ok: true, problems: [] });
-      expect(doc.skills.map((s: { name: string; ok: boolean; warnings: number }) => [s.name, s.ok, s.warnings])).toEqual([
+      expect(doc).toMatchObject({
+        dir: FIXTURE_SKILLS,
+        mode: mode.length ? "strict" : "lenient",
+        ok: true,
+        problems: [],
+      });
+      expect(
+        doc.skills.map((s: { name: string; ok: boolean; warnings: number }) => [s.name, s.ok, s.warnings]),
+      ).toEqual([
         ["brand-guidelines", true, 0],
         ["internal-comms", true, 0],
         ["mcp-builder", true, 0],
         ["webapp-testing", true, 1],
       ]);
-      expect(doc.skills[3].problems[0]).toMatchObject({ severity: "warning", code: "missing_reference", line: 12, column: 4 });
+      expect(doc.skills[3].problems[0]).toMatchObject({
+        severity: "warning",
+        code: "missing_reference",
+        line: 12,
+        column: 4,
+      });
     }
   });
 
@@ -41,7 +53,12 @@ describe("taifeng skills validate", () => {
     await writeSkill(dir, "helper", CLAUDE_STYLE);
     const lenient = await runCli(["skills", "validate", dir, "--json"]);
     expect(lenient.code).toBe(0);
-    expect(JSON.parse(lenient.stdout).skills[0]).toMatchObject({ name: "helper", ok: true, errors: 0, warnings: 0 });
+    expect(JSON.parse(lenient.stdout).skills[0]).toMatchObject({
+      name: "helper",
+      ok: true,
+      errors: 0,
+      warnings: 0,
+    });
     const strict = await runCli(["skills", "validate", dir, "--json", "--strict"]);
     expect(strict.code).toBe(1);
     const skill = JSON.parse(strict.stdout).skills[0];
@@ -77,31 +94,66 @@ describe("taifeng skills ls", () => {
     const project = join(dir, "project");
     const home = join(dir, "home");
     const extra = join(dir, "extra");
-    await writeSkill(join(project, ".taifeng", "skills"), "deploy", "name: deploy\ndescription: Project deploy.");
+    await writeSkill(
+      join(project, ".taifeng", "skills"),
+      "deploy",
+      "name: deploy\ndescription: Project deploy.",
+    );
     await writeSkill(join(project, ".agents", "skills"), "review", "name: review\ndescription: Reviews.");
     await writeSkill(join(home, ".taifeng", "skills"), "deploy", "name: deploy\ndescription: User deploy.");
-    await writeSkill(join(home, ".taifeng", "skills"), "gpu", "name: gpu\ndescription: G.\ntaifeng:\n  requires: { bins: [definitely-not-installed-xyz] }");
+    await writeSkill(
+      join(home, ".taifeng", "skills"),
+      "gpu",
+      "name: gpu\ndescription: G.\ntaifeng:\n  requires: { bins: [definitely-not-installed-xyz] }",
+    );
     await writeSkill(extra, "review", "name: review\ndescription: Host review.");
-    const res = await runCli(["skills", "ls", "--json", "--skills", extra], { cwd: project, env: { HOME: home } });
+    const res = await runCli(["skills", "ls", "--json", "--skills", extra], {
+      cwd: project,
+      env: { HOME: home },
+    });
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.stdout);
-    expect(doc.roots.map((r: { source: string }) => r.source)).toEqual(["host", "project", "project", "user"]);
-    expect(doc.skills.map((s: { name: string; source: string; status: string; reasons: string[] }) => [s.name, s.source, s.status, s.reasons])).toEqual([
+    expect(doc.roots.map((r: { source: string }) => r.source)).toEqual([
+      "host",
+      "project",
+      "project",
+      "user",
+    ]);
+    expect(
+      doc.skills.map((s: { name: string; source: string; status: string; reasons: string[] }) => [
+        s.name,
+        s.source,
+        s.status,
+        s.reasons,
+      ]),
+    ).toEqual([
       ["review", "host", "ok", []],
       ["deploy", "project", "ok", []],
       ["review", "project", "shadowed", [`shadowed by ${join(extra, "review", "SKILL.md")}`]],
-      ["deploy", "user", "shadowed", [`shadowed by ${join(project, ".taifeng", "skills", "deploy", "SKILL.md")}`]],
+      [
+        "deploy",
+        "user",
+        "shadowed",
+        [`shadowed by ${join(project, ".taifeng", "skills", "deploy", "SKILL.md")}`],
+      ],
       ["gpu", "user", "ineligible", ["needs `definitely-not-installed-xyz` on PATH"]],
     ]);
     const human = await runCli(["skills", "ls"], { cwd: project, env: { HOME: home } });
-    expect(human.stdout).toContain("gpu     user     ineligible: needs `definitely-not-installed-xyz` on PATH");
+    expect(human.stdout).toContain(
+      "gpu     user     ineligible: needs `definitely-not-installed-xyz` on PATH",
+    );
   });
 });
 
 describe("taifeng run --skills", () => {
   it("puts the skills in the prefix: the model reads and calls them (skill on its own sim model)", async () => {
     const skills = join(dir, "skills");
-    await writeSkill(skills, "greet", "name: greet\ndescription: Greets people.\nmodel: sim:greet.json", "Greet warmly.");
+    await writeSkill(
+      skills,
+      "greet",
+      "name: greet\ndescription: Greets people.\nmodel: sim:greet.json",
+      "Greet warmly.",
+    );
     await writeFile(join(dir, "greet.json"), JSON.stringify([{ text: "Hello from the greet skill" }]));
     await writeFile(
       join(dir, "root.json"),
@@ -111,10 +163,16 @@ describe("taifeng run --skills", () => {
         { text: "All done." },
       ]),
     );
-    const res = await runCli(["run", "--json", "--skills", skills, "--model", "sim:root.json", "hi"], { cwd: dir, env: { HOME: dir } });
+    const res = await runCli(["run", "--json", "--skills", skills, "--model", "sim:root.json", "hi"], {
+      cwd: dir,
+      env: { HOME: dir },
+    });
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
-    const events = res.stdout.trim().split("\n").map((l) => Event.parse(JSON.parse(l)));
+    const events = res.stdout
+      .trim()
+      .split("\n")
+      .map((l) => Event.parse(JSON.parse(l)));
     const done = events.filter((e) => e.msg.type === "tool_call_completed").map((e) => e.msg);
     expect(done).toMatchObject([
       { name: "read_skill", status: "ok", output: expect.stringContaining("# Skill: greet\n") },
@@ -124,7 +182,10 @@ describe("taifeng run --skills", () => {
       { type: "skill_started", name: "greet", depth: 0 },
       { type: "skill_completed", name: "greet", ok: true },
     ]);
-    const human = await runCli(["run", "--skills", skills, "--model", "sim:root.json", "hi"], { cwd: dir, env: { HOME: dir } });
+    const human = await runCli(["run", "--skills", skills, "--model", "sim:root.json", "hi"], {
+      cwd: dir,
+      env: { HOME: dir },
+    });
     expect(human.code).toBe(0);
     expect(human.stderr).toContain("◆ skill greet");
     expect(human.stderr).toMatch(/◇ skill greet \(\d+ ms\)/);
