@@ -32,6 +32,7 @@ describe.each(["watch", "refresh"] as const)("hot reload (%s)", (mode) => {
       defaults: false,
       watch: mode === "watch",
       debounceMs: 20,
+      checkIntervalMs: 0,
     });
     // Resolves with the first snapshot that has both edits (a watcher may reload in between).
     const changed = (): Promise<SkillSnapshot> =>
@@ -55,8 +56,9 @@ describe.each(["watch", "refresh"] as const)("hot reload (%s)", (mode) => {
           "Write notes, version two.",
         );
         await writeSkill(dir, "todo", "name: todo\ndescription: Tracks todos.");
-        // Watching reloads by itself; otherwise force a reload mid-turn to prove the turn ignores it.
-        if (mode === "refresh") await runtime.registry.reload();
+        // Watching reloads by itself; otherwise another engine's turn starting now would
+        // refresh the shared registry: do that mid-turn to prove this turn ignores it.
+        if (mode === "refresh") await runtime.registry.refresh();
         const snapshot = await reloaded;
         return `reloaded to version ${snapshot.version}`;
       },

@@ -46,8 +46,9 @@ function shorten(text: string, cap: number | undefined): string {
  * Renders the skill catalog for the stable prompt prefix: one line per skill with its name,
  * description (plus `when_to_use`) and location, sorted by name so that the same skills
  * always give the same bytes. To fit `budgetTokens`, descriptions are shortened to the
- * largest common length that fits (down to 60 characters); if that is not enough, the
- * remaining skills are listed by name only, and past that only counted. Pass only the
+ * largest common length that fits (down to 60 characters); if that is not enough, the first
+ * skills keep a short description and the rest are listed by name only; if even the names do
+ * not fit, as many names as fit are listed and the rest counted. Pass only the
  * skills the model may see (usable, not `disable-model-invocation`).
  */
 export function renderCatalog(skills: readonly Skill[], options: CatalogOptions = {}): Catalog {
@@ -101,10 +102,18 @@ export function renderCatalog(skills: readonly Skill[], options: CatalogOptions 
     );
   }
   // Even short descriptions overflow: describe as many as fit, then names, then a count.
-  // Both searches are binary: the rendered size grows with each count.
-  const count = largest(0, n, (k) => fits(render(k, MIN_DESCRIPTION, 0)));
-  const names = largest(0, n - count, (k) => fits(render(count, MIN_DESCRIPTION, k)));
-  return result(count, MIN_DESCRIPTION, names);
+  // Every skill should stay discoverable: keep all names and describe as many as still fit;
+  // only when the names alone overflow, list as many names as fit and count the rest. Both
+  // searches are binary: the rendered size grows with each count.
+  if (fits(render(0, MIN_DESCRIPTION, n))) {
+    const count = largest(0, n, (k) => fits(render(k, MIN_DESCRIPTION, n - k)));
+    return result(count, MIN_DESCRIPTION, n - count);
+  }
+  return result(
+    0,
+    MIN_DESCRIPTION,
+    largest(0, n, (k) => fits(render(0, MIN_DESCRIPTION, k))),
+  );
 }
 
 /** The largest k in [lo, hi] with ok(k), given ok is true up to some point and false after (ok(lo) assumed). */

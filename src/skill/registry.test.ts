@@ -12,7 +12,7 @@ beforeEach(async () => {
 afterEach(() => cleanup());
 
 const open = (extra: Partial<Parameters<typeof SkillRegistry.open>[0]> = {}) =>
-  SkillRegistry.open({ dirs: [dir], defaults: false, ...extra });
+  SkillRegistry.open({ dirs: [dir], defaults: false, checkIntervalMs: 0, ...extra });
 
 function nextChange(registry: SkillRegistry): Promise<SkillSnapshot> {
   return new Promise((resolve) => {
@@ -50,11 +50,17 @@ describe("skill registry", () => {
     expect(v4.version).toBe(4);
   });
 
-  it("notices a changed bundled file too", async () => {
+  it("notices bundled files being added (directory times), not in-place edits of them (read live anyway)", async () => {
     await writeSkill(dir, "a", "name: a\ndescription: A", "body", { "reference/x.md": "one" });
     const registry = await open();
+    const first = registry.current;
     await writeFile(join(dir, "a", "reference", "x.md"), "three");
-    expect((await registry.refresh()).skills.get("a")?.files).toEqual([{ path: "reference/x.md", bytes: 5 }]);
+    expect(await registry.refresh()).toBe(first);
+    await writeFile(join(dir, "a", "reference", "y.md"), "new");
+    expect((await registry.refresh()).skills.get("a")?.files).toEqual([
+      { path: "reference/x.md", bytes: 5 },
+      { path: "reference/y.md", bytes: 3 },
+    ]);
   });
 
   it("reloads in the background when watching, and refresh waits for it", async () => {
@@ -73,6 +79,20 @@ describe("skill registry", () => {
       registry.close();
     }
     expect(registry.watching).toBe(false);
+  });
+
+  it("checks the disk at most once per checkIntervalMs, sharing one check between callers", async () => {
+    await writeSkill(dir, "a", "name: a\ndescription: A");
+    const registry = await open({ checkIntervalMs: 60_000 });
+    const first = registry.current;
+    await writeSkill(dir, "a", "name: a\ndescription: A, edited");
+    expect(await registry.refresh()).toBe(first);
+    expect((await registry.reload()).skills.get("a")?.manifest.description).toBe("A, edited");
+    const eager = await open();
+    await writeSkill(dir, "a", "name: a\ndescription: A, again");
+    const [x, y] = await Promise.all([eager.refresh(), eager.refresh()]);
+    expect(x).toBe(y);
+    expect(x.skills.get("a")?.manifest.description).toBe("A, again");
   });
 
   it("serializes concurrent reloads", async () => {

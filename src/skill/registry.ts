@@ -28,6 +28,11 @@ export interface SkillRegistryOptions extends SkillDiscoveryOptions, LoadSkillsO
   readonly debounceMs?: number;
   /** Called when watching fails and the registry falls back to checking between turns. */
   readonly onWatchError?: (err: unknown) => void;
+  /**
+   * Not watching: the least time between two disk checks by `refresh()` (checks are shared by
+   * every engine using the registry). Default 1,000 ms; 0 checks at every call.
+   */
+  readonly checkIntervalMs?: number;
 }
 
 /**
@@ -46,6 +51,8 @@ export class SkillRegistry {
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SkillSnapshot> | undefined;
+  private checking: Promise<SkillSnapshot> | undefined;
+  private checkedAt = 0;
   private again = false;
   private readonly listeners = new Set<(snapshot: SkillSnapshot) => void>();
 
@@ -59,6 +66,7 @@ export class SkillRegistry {
     this.roots = roots;
     this.snapshot = toSnapshot(load, 1);
     this.print = print;
+    this.checkedAt = performance.now();
   }
 
   /** Loads the skills once. Never throws for bad skills: they are reported in the snapshot. */
@@ -113,14 +121,24 @@ export class SkillRegistry {
 
   /**
    * Between turns: brings the snapshot up to date and returns it. Watching: reloads only
-   * if a file event arrived (waiting for a reload already running). Not watching: compares
-   * the roots' stat fingerprint (paths, sizes, modification times) and reloads on change.
+   * if a file event arrived (waiting for a reload already running). Not watching: at most
+   * once per `checkIntervalMs`, compares the roots' fingerprint (see `fingerprint`) and
+   * reloads on change; concurrent callers share one check.
    */
   async refresh(): Promise<SkillSnapshot> {
     if (this.running) await this.running;
     if (this.watching) return this.dirty ? this.reload() : this.snapshot;
-    if ((await fingerprint(this.roots)) !== this.print) return this.reload();
-    return this.snapshot;
+    if (this.checking) return this.checking;
+    if (performance.now() - this.checkedAt < (this.options.checkIntervalMs ?? 1000)) return this.snapshot;
+    this.checking = (async () => {
+      try {
+        return (await fingerprint(this.roots)) !== this.print ? await this.reload() : this.snapshot;
+      } finally {
+        this.checkedAt = performance.now();
+        this.checking = undefined;
+      }
+    })();
+    return this.checking;
   }
 
   /**
@@ -199,34 +217,39 @@ function summary(load: SkillLoad): unknown {
 }
 
 const PRINT_DEPTH = 6;
-const PRINT_ENTRIES = 20_000;
 
-/** A cheap summary of everything under the roots (paths, sizes, mtimes) to detect edits without watching. */
+/**
+ * A cheap summary of the skill trees to detect edits without watching: the modification time
+ * of every directory (it changes when an entry is added, removed or renamed, which includes an
+ * editor's save-by-rename) and the size and times of every SKILL.md (in-place edits).
+ * In-place edits of other bundled files are not noticed, and need not be: they are read from
+ * disk when used; only their listed sizes could be stale.
+ */
 export async function fingerprint(roots: readonly SkillRoot[]): Promise<string> {
   const parts: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
-    if (depth > PRINT_DEPTH || parts.length > PRINT_ENTRIES) return;
     let entries: import("node:fs").Dirent[];
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      const [info, list] = await Promise.all([stat(dir), readdir(dir, { withFileTypes: true })]);
+      parts.push(`${dir}/:${info.mtimeMs}`);
+      entries = list;
     } catch {
-      parts.push(`${dir}:-`);
+      parts.push(`${dir}/:-`);
       return;
     }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name !== ".git" && entry.name !== "node_modules") await walk(path, depth + 1);
-        continue;
-      }
-      try {
-        const info = await stat(path);
-        parts.push(`${path}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`);
-      } catch {
-        parts.push(`${path}:?`);
-      }
-    }
+    await Promise.all(
+      entries.map(async (entry) => {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (depth < PRINT_DEPTH && entry.name !== ".git" && entry.name !== "node_modules")
+            await walk(path, depth + 1);
+        } else if (entry.name === "SKILL.md") {
+          const info = await stat(path).catch(() => undefined);
+          parts.push(info ? `${path}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : `${path}:?`);
+        }
+      }),
+    );
   };
-  for (const root of roots) await walk(root.path, 0);
+  await Promise.all(roots.map((root) => walk(root.path, 0)));
   return parts.sort().join("\n");
 }
