@@ -198,6 +198,26 @@ describe("skill scripts and eligibility in a turn", () => {
     await engine.close();
   });
 
+  it("fails the turn with a clear error when a host tool takes a skill tool's name", async () => {
+    await writeSkill(dir, "a", "name: a\ndescription: A.");
+    const skills = await SkillRuntime.open({ dirs: [dir], defaults: false });
+    const engine = await AgentEngine.open({
+      model: agentsModel({ root: [{ text: ["never"] }] }),
+      tools: [echoTool("read_skill")],
+      ...skills.engineOptions(),
+    });
+    const events = await engine.submitAndWait("go");
+    expect(events.map((e) => e.msg.type)).toEqual(["turn_started", "turn_failed"]);
+    expect(events[1]?.msg).toMatchObject({
+      error: {
+        code: "prepare_failed",
+        source: "engine",
+        message: 'the turn could not be prepared: two tools are named "read_skill"',
+      },
+    });
+    await engine.close();
+  });
+
   it("adds nothing to the prefix when no skill is usable", async () => {
     const skills = await SkillRuntime.open({ dirs: [dir], defaults: false });
     const requests: ModelRequest[] = [];

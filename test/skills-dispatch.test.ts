@@ -103,6 +103,23 @@ describe("call_skill", () => {
     await engine.close();
   });
 
+  it("substitutes $ARGUMENTS in the body with the input, as Claude Code does", async () => {
+    await writeSkill(
+      dir,
+      "fix",
+      "name: fix\ndescription: Fixes an issue.",
+      "Fix issue $ARGUMENTS, then report on $ARGUMENTS.",
+    );
+    const { engine, requests } = await setup({
+      root: [call("fix", "#42"), { text: ["ok"] }],
+      fix: [{ text: ["fixed"] }],
+    });
+    await engine.submitAndWait("go");
+    const child = requests.find((r) => r.system.includes('running the skill "fix"'));
+    expect(child?.system).toContain("Fix issue #42, then report on #42.");
+    await engine.close();
+  });
+
   it("refuses a cycle anywhere in the call chain and lets the caller carry on", async () => {
     await writeSkill(dir, "ping", "name: ping\ndescription: Ping.");
     await writeSkill(dir, "pong", "name: pong\ndescription: Pong.");

@@ -260,7 +260,7 @@ async function runChild(
   const gate = scope.core.gateForSkill(skill, scope.gate);
   const engine = await AgentEngine.open({
     model,
-    system: skillSystem(skill, "child", catalog),
+    system: skillSystem(skill, "child", catalog, input),
     tools,
     cwd: req.cwd,
     maxSteps: scope.core.childMaxSteps,
@@ -296,9 +296,10 @@ async function runChild(
 
 /**
  * The system prompt of a skill's own turn: its instructions, where it lives and what it
- * bundles, and (when the skill tools are available) the catalog.
+ * bundles, and (when the skill tools are available) the catalog. As in Claude Code, `$ARGUMENTS`
+ * in the body is replaced by the skill's input when one is given.
  */
-export function skillSystem(skill: Skill, role: "child" | "entry", catalog: string): string {
+export function skillSystem(skill: Skill, role: "child" | "entry", catalog: string, input?: string): string {
   const intro =
     role === "child"
       ? `You are running the skill "${skill.name}" as a sub-task for another agent. Follow the skill's instructions below. Your final message is returned to the caller as the skill's result, so make it complete and self-contained.`
@@ -307,7 +308,7 @@ export function skillSystem(skill: Skill, role: "child" | "entry", catalog: stri
   const parts = [
     intro,
     `Skill folder: ${skill.dir} (bundled files: ${files}; read them with read_skill and a path, or your file tools).`,
-    `<skill_instructions name="${skill.name}">\n${skill.body.trim()}\n</skill_instructions>`,
+    `<skill_instructions name="${skill.name}">\n${(input === undefined ? skill.body : skill.body.replaceAll("$ARGUMENTS", input)).trim()}\n</skill_instructions>`,
   ];
   if (catalog !== "") parts.push(catalog.trimEnd());
   return `${parts.join("\n\n")}\n`;

@@ -58,9 +58,9 @@ describe("skill discovery", () => {
     const load = await loadSkills([{ path: dir, source: "host", required: true }], { host });
     expect(load.skills.get("same")?.dir).toBe(join(dir, "one"));
     const second = load.reports.find((r) => r.dir === join(dir, "two"));
-    expect(second?.problems.map((p) => `${p.severity} ${p.code}`)).toEqual([
-      "warning name_mismatch",
-      "error duplicate_name",
+    expect(second?.problems.map((p) => `${p.severity} ${p.code} ${p.line}:${p.column}`)).toEqual([
+      "warning name_mismatch 2:7",
+      "error duplicate_name 2:7",
     ]);
   });
 
@@ -108,6 +108,26 @@ describe("skill discovery", () => {
     ]);
     const runnerProblem = lenient.skills.get("runner")?.problems[0];
     expect(runnerProblem).toMatchObject({ code: "invalid_plan", line: 7 });
+    // Naming a skill that exists but is ineligible is not a problem in the file (only here);
+    // naming one that does not exist is.
+    expect(lenient.skills.get("combo")?.problems.map((p) => `${p.code} ${p.line} ${p.message}`)).toEqual([
+      'invalid_plan 8 plan step steps[1] calls skill "nowhere", which does not exist',
+    ]);
+    await writeSkill(
+      dir,
+      "orphan",
+      "name: orphan\ndescription: d\ntaifeng:\n  plan:\n    steps:\n      - skill: nowhere",
+    );
+    const again = await loadSkills(roots, { host });
+    expect(again.skills.get("orphan")?.problems).toMatchObject([
+      {
+        severity: "error",
+        code: "invalid_plan",
+        line: 7,
+        column: 9,
+        message: 'plan step steps[0] calls skill "nowhere", which does not exist',
+      },
+    ]);
     const strict = await loadSkills(roots, { host, mode: "strict" });
     expect(strict.skills.get("Loose")?.ineligible[0]).toMatch(
       /^invalid in strict mode: `name` "Loose" must be/,

@@ -5,7 +5,7 @@ import { listBundledFiles, missingReferences } from "./bundle.ts";
 import { binaryFinder, checkRequirements, currentHost, type HostEnvironment } from "./eligibility.ts";
 import { parseFrontMatter } from "./frontmatter.ts";
 import { checkManifest } from "./manifest.ts";
-import { planScripts, planSkills } from "./plan.ts";
+import { planScripts, planSkillSteps } from "./plan.ts";
 import type { Skill, SkillMode, SkillProblem, SkillSource } from "./types.ts";
 
 /** A directory skills are discovered in. */
@@ -134,6 +134,13 @@ export async function loadSkillFolder(dir: string, options: LoadSkillOptions = {
       }
     }
   }
+  const lines: Record<string, { line: number; column: number }> = {};
+  const at = fm.value.locate(["name"]);
+  if (at && fields(fm.value.data).name !== undefined) lines.name = at;
+  for (const { label } of manifest.plan ? planSkillSteps(manifest.plan) : []) {
+    const step = fm.value.locate(["taifeng", "plan", ...pathOf(label)]);
+    if (step) lines[label] = step;
+  }
   const skill: Skill = {
     name: manifest.name,
     dir,
@@ -144,8 +151,13 @@ export async function loadSkillFolder(dir: string, options: LoadSkillOptions = {
     files,
     problems,
     ineligible: [],
+    lines,
   };
   return { name: manifest.name, dir, file, source, skill, problems };
+}
+
+function fields(data: unknown): Record<string, unknown> {
+  return typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
 }
 
 function pathOf(label: string): (string | number)[] {
@@ -222,6 +234,8 @@ export async function loadSkills(
           code: "duplicate_name",
           message: `another skill in the same place is named "${skill.name}" (${first.file})`,
           file: skill.file,
+          line: skill.lines?.name?.line,
+          column: skill.lines?.name?.column,
         });
         skill = { ...skill, shadowedBy: first.file, problems: [...skill.problems, ...extra] };
       } else if (first) {
@@ -230,6 +244,8 @@ export async function loadSkills(
           code: "shadowed",
           message: `shadowed by ${first.file} (${first.source} skills take precedence)`,
           file: skill.file,
+          line: skill.lines?.name?.line,
+          column: skill.lines?.name?.column,
         });
         skill = { ...skill, shadowedBy: first.file, problems: [...skill.problems, ...extra] };
       } else {
@@ -288,33 +304,33 @@ async function decideEligibility(
       reasons.push(...(await checkRequirements(skill.manifest.requires, host, hasBinary)));
     if (reasons.length > 0) skills.set(name, { ...skill, ineligible: reasons });
   }
-  // A composite is usable only when every skill its plan calls is; repeat until stable.
+  // A composite is usable only when every skill its plan calls is; repeat until stable. A step
+  // naming a skill that does not exist is an error in the file; one naming an ineligible skill
+  // only makes the composite ineligible here (on another machine it may be fine).
   for (let changed = true; changed; ) {
     changed = false;
     for (const [name, skill] of skills) {
       if (!skill.manifest.plan || skill.ineligible.length > 0) continue;
-      for (const callee of planSkills(skill.manifest.plan)) {
+      const problems = [...skill.problems];
+      let reason: string | undefined;
+      for (const { skill: callee, label } of planSkillSteps(skill.manifest.plan)) {
         const target = skills.get(callee);
-        const why = !target
-          ? "does not exist"
-          : target.ineligible.length > 0
-            ? `is not available (${target.ineligible[0]})`
-            : undefined;
-        if (why === undefined) continue;
-        const problem: SkillProblem = {
+        if (target && target.ineligible.length === 0) continue;
+        reason ??= `its plan calls "${callee}", which ${target ? `is not available (${target.ineligible[0]})` : "does not exist"}`;
+        if (target) continue;
+        const at = skill.lines?.[label];
+        problems.push({
           severity: "error",
           code: "invalid_plan",
-          message: `the plan calls skill "${callee}", which ${why}`,
+          message: `plan step ${label} calls skill "${callee}", which does not exist`,
           file: skill.file,
-        };
-        skills.set(name, {
-          ...skill,
-          problems: [...skill.problems, problem],
-          ineligible: [`its plan calls "${callee}", which ${why}`],
+          line: at?.line,
+          column: at?.column,
         });
-        changed = true;
-        break;
       }
+      if (reason === undefined) continue;
+      skills.set(name, { ...skill, problems, ineligible: [reason] });
+      changed = true;
     }
   }
 }

@@ -317,17 +317,22 @@ function labelOf(path: Path): string {
   return out;
 }
 
-/** Every skill a plan calls (for catalog checks and static cycle detection). */
-export function planSkills(plan: Plan): string[] {
-  const out = new Set<string>();
+/** Every skill step of a plan, in declaration order. */
+export function planSkillSteps(plan: Plan): { skill: string; label: string }[] {
+  const out: { skill: string; label: string }[] = [];
   const walk = (steps: readonly PlanStep[]) => {
     for (const step of steps) {
-      if (step.kind === "skill") out.add(step.skill);
+      if (step.kind === "skill") out.push({ skill: step.skill, label: step.label });
       else if (step.kind === "serial" || step.kind === "parallel") walk(step.steps);
     }
   };
   walk(plan.steps);
-  return [...out];
+  return out;
+}
+
+/** Every skill a plan calls, once each. */
+export function planSkills(plan: Plan): string[] {
+  return [...new Set(planSkillSteps(plan).map((s) => s.skill))];
 }
 
 /** Every script a plan runs. */

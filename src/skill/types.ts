@@ -78,6 +78,8 @@ export interface Skill {
   readonly ineligible: readonly string[];
   /** The path of the skill that shadows this one (same name, higher precedence). */
   readonly shadowedBy?: string | undefined;
+  /** Where notable parts sit in SKILL.md, for problems found after parsing: `name`, and plan step labels. */
+  readonly lines?: Readonly<Record<string, { readonly line: number; readonly column: number }>> | undefined;
 }
 
 /** True when a skill can be used: no shadowing and no eligibility problem. */
