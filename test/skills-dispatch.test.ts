@@ -353,20 +353,24 @@ describe("call_skill: allowed tools, model, cancellation", () => {
     await engine.close();
   });
 
-  it("an interrupt cancels the child turn: skill_completed (aborted) comes before the call's own output", async () => {
+  it("an interrupt cancels nested child turns: inner skills complete first, then the call's own output", async () => {
+    await writeSkill(dir, "outer", "name: outer\ndescription: O.");
     await writeSkill(dir, "slow", "name: slow\ndescription: S.");
     const { engine, events } = await setup({
-      root: [call("slow")],
+      root: [call("outer")],
+      outer: [call("slow")],
       slow: [{ text: ["never"], delayMs: 60_000 }],
     });
-    const started = nextEvent(engine, (e) => e.msg.type === "skill_started");
+    const started = nextEvent(engine, (e) => e.msg.type === "skill_started" && e.msg.name === "slow");
     const id = engine.submit("go");
     await started;
     engine.submit({ type: "interrupt" });
     for await (const _ of engine.subscribe(id));
-    expect(skillShape(ofSubmission(events, id)).slice(-4)).toEqual([
-      "skill_started slow depth=0 chain=-",
+    expect(skillShape(ofSubmission(events, id)).slice(-6)).toEqual([
+      "skill_started slow depth=1 chain=outer",
       "skill_completed slow failed: aborted",
+      "progress outer tool_call_completed call_skill",
+      "skill_completed outer failed: aborted",
       "tool_call_completed call_skill aborted",
       "turn_aborted",
     ]);

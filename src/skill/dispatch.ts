@@ -271,10 +271,9 @@ async function runChild(
       ? [(ev) => FORWARDED.has(ev.msg.type) && progress({ skill: skill.name, depth, event: ev.msg })]
       : [],
   });
-  const onAbort = () => {
-    if (engine.status !== "closed")
-      engine.submit({ type: "interrupt", reason: "the skill call was cancelled" });
-  };
+  // Shutting the child down (rather than interrupting it) also covers a turn that is queued
+  // but not started yet: it is rejected instead of running to completion.
+  const onAbort = () => void engine.close();
   try {
     const id = engine.submit(input.trim() === "" ? `Run the skill "${skill.name}" as instructed.` : input);
     if (signal.aborted) onAbort();
@@ -284,7 +283,8 @@ async function runChild(
     if (end) addUsage(usage, end.usage);
     if (end?.type === "turn_completed")
       return { ok: true, output: end.text === "" ? "(the skill returned no text)" : end.text };
-    if (end?.type === "turn_aborted") return refuse("aborted", `Skill "${skill.name}" was cancelled.`);
+    if (end?.type === "turn_aborted" || signal.aborted)
+      return refuse("aborted", `Skill "${skill.name}" was cancelled.`);
     if (end?.type === "turn_failed")
       return refuse("failed", `Skill "${skill.name}" failed (${end.error.code}): ${end.error.message}`);
     return refuse("failed", `Skill "${skill.name}" ended without a result.`);
