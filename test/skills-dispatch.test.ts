@@ -334,6 +334,22 @@ describe("call_skill: allowed tools, model, cancellation", () => {
     await engine.close();
   });
 
+  it("never lets a nested skill escape its caller's allowed-tools", async () => {
+    await writeSkill(dir, "wrapper", "name: wrapper\ndescription: W.\nallowed-tools: Skill");
+    await writeSkill(dir, "open-ended", "name: open-ended\ndescription: O.");
+    const { engine, requests } = await setup({
+      root: [call("wrapper"), { text: ["end"] }],
+      wrapper: [call("open-ended"), { text: ["wrapped"] }],
+      "open-ended": [{ text: ["inner"] }],
+    });
+    await engine.submitAndWait("go");
+    const tools = (skill: string) =>
+      requests.find((r) => r.system.includes(`running the skill "${skill}"`))?.tools.map((t) => t.name);
+    expect(tools("wrapper")).toEqual(["call_skill", "read_skill"]);
+    expect(tools("open-ended")).toEqual(["call_skill", "read_skill"]);
+    await engine.close();
+  });
+
   it("runs a skill on the model it names, through the engine's resolver", async () => {
     await writeSkill(dir, "fast", "name: fast\ndescription: F.\nmodel: sim:fast");
     const runtime = await SkillRuntime.open({ dirs: [dir], defaults: false });

@@ -142,7 +142,16 @@ export async function activate(scope: SkillScope, req: ActivationRequest): Promi
   try {
     result = skill.manifest.plan
       ? await runPlan(skill.manifest.plan, {
-          scope: { ...scope, chain: [...scope.chain, skill.name], allowedSkills: undefined },
+          // A plan may call any skill (its author chose them), but its steps get no more
+          // tools than the composite's allowed-tools grant.
+          scope: {
+            ...scope,
+            chain: [...scope.chain, skill.name],
+            allowedSkills: undefined,
+            baseTools: new ToolSet(
+              grantTools(scope.baseTools, skill.manifest.allowedTools, scope.core.aliases).tools,
+            ),
+          },
           skill,
           input: activation.input,
           callId: req.callId,
@@ -247,11 +256,13 @@ async function runChild(
     }
   }
   const grant = grantTools(scope.baseTools, skill.manifest.allowedTools, scope.core.aliases);
+  // Narrowing is transitive: skills this one calls inherit its tools, never more.
   const childScope: SkillScope = {
     ...scope,
     chain: [...scope.chain, skill.name],
     allowedSkills: grant.skills,
     model,
+    baseTools: new ToolSet(grant.tools),
   };
   const tools = new ToolSet(grant.skillTools ? [...grant.tools, ...skillTools(childScope)] : grant.tools);
   const catalog = grant.skillTools ? scope.core.catalog(scope.snapshot).text : "";
