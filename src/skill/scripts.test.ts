@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,12 +15,17 @@ afterAll(() => cleanup());
 const run = subprocessRunner();
 const never = new AbortController().signal;
 
+/** True while the process runs (a zombie, killed but not yet reaped by init, counts as gone). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }
 
@@ -79,7 +85,7 @@ describe("subprocess script runner", () => {
     const pidFile = join(dir, "grandchild.pid");
     const path = join(dir, "spawner.sh");
     await writeFile(path, `sleep 30 &\necho $! > "${pidFile}"\nwait\n`);
-    const r = await run({ path, args: [], cwd: dir, signal: never, timeoutMs: 300 });
+    const r = await run({ path, args: [], cwd: dir, signal: never, timeoutMs: 1000 });
     expect(r).toMatchObject({ timedOut: true, exitCode: null, signal: "SIGTERM" });
     const grandchild = Number((await readFile(pidFile, "utf8")).trim());
     await waitFor(async () => !alive(grandchild));
