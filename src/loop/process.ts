@@ -141,33 +141,32 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
   };
   if (c.permissionMode !== undefined) context.permissionMode = c.permissionMode;
   c.log.beginTurn(context);
-  const emitTurn = (msg: EventMsg) => void emit(c, submissionId, turnId, msg);
+  const env: TurnEnv = {
+    threadId: c.log.threadId,
+    turnId,
+    model,
+    system: c.system,
+    tools: c.tools,
+    log: c.log,
+    settings: c.settings,
+    signal: controller.signal,
+    gate: c.gate,
+    emit: (msg) => emit(c, submissionId, turnId, msg),
+    takeSteers: () => {
+      const out = c.steers;
+      c.steers = [];
+      return out;
+    },
+    hasSteers: () => c.steers.length > 0,
+    abortReason: () => current.reason,
+  };
   let end: TurnEnd;
   try {
-    const prefix = await prepareTurn(c, { turnId, model, signal: controller.signal, emit: emitTurn });
-    if (prefix.type === "turn_failed") end = prefix;
-    else {
-      const env: TurnEnv = {
-        threadId: c.log.threadId,
-        turnId,
-        model,
-        system: prefix.system,
-        tools: prefix.tools,
-        log: c.log,
-        settings: c.settings,
-        signal: controller.signal,
-        gate: c.gate,
-        emit: emitTurn,
-        takeSteers: () => {
-          const out = c.steers;
-          c.steers = [];
-          return out;
-        },
-        hasSteers: () => c.steers.length > 0,
-        abortReason: () => current.reason,
-      };
-      end = await runTurn(env, input);
-    }
+    const prefix = await prepareTurn(c, env);
+    end =
+      "type" in prefix
+        ? prefix
+        : await runTurn({ ...env, system: prefix.system, tools: prefix.tools }, input);
   } catch (err) {
     end = {
       type: "turn_failed",
@@ -190,11 +189,8 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
 }
 
 /** The turn's prefix: the engine's own, or what its PrepareTurn built (a throw fails the turn). */
-async function prepareTurn(
-  c: EngineCore,
-  turn: { turnId: string; model: ModelClient; signal: AbortSignal; emit: (msg: EventMsg) => void },
-): Promise<(TurnPrefix & { type: "prefix" }) | EventMsgOf<"turn_failed">> {
-  if (!c.prepareTurn) return { type: "prefix", system: c.system, tools: c.tools };
+async function prepareTurn(c: EngineCore, turn: TurnEnv): Promise<TurnPrefix | EventMsgOf<"turn_failed">> {
+  if (!c.prepareTurn) return { system: c.system, tools: c.tools };
   const started = performance.now();
   try {
     const prefix = await c.prepareTurn({
@@ -209,7 +205,7 @@ async function prepareTurn(
       signal: turn.signal,
       emit: turn.emit,
     });
-    return { type: "prefix", system: prefix.system, tools: prefix.tools };
+    return { system: prefix.system, tools: prefix.tools };
   } catch (err) {
     return {
       type: "turn_failed",
