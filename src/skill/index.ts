@@ -1,5 +1,8 @@
-/** The skills subsystem: SKILL.md loading, catalog, read_skill / call_skill, plans, scripts, hot reload. */
-export { isInside, listBundledFiles, missingReferences, resolveInside } from "./bundle.ts";
+/**
+ * The skills subsystem's public surface: loading and checking SKILL.md folders, the live
+ * registry, the runtime that plugs skills into engines and pools, the catalog, the seams
+ * (permission, hooks, script runner) and the plan format.
+ */
 export {
   type Catalog,
   type CatalogOptions,
@@ -7,7 +10,6 @@ export {
   estimateTokensByChars,
   renderCatalog,
 } from "./catalog.ts";
-export { type ActivationResult, activate, skillSystem } from "./dispatch.ts";
 export { checkRequirements, currentHost, type HostEnvironment } from "./eligibility.ts";
 export { type FrontMatter, type FrontMatterResult, type Position, parseFrontMatter } from "./frontmatter.ts";
 export {
@@ -26,13 +28,12 @@ export {
   checkManifest,
   type ManifestResult,
   SPEC_FIELDS,
-  splitToolList,
   TAIFENG_FIELD,
 } from "./manifest.ts";
 export { type Condition, type Plan, type PlanIssue, type PlanStep, parsePlan } from "./plan.ts";
-export { fingerprint, SkillRegistry, type SkillRegistryOptions, type SkillSnapshot } from "./registry.ts";
+export { SkillRegistry, type SkillRegistryOptions, type SkillSnapshot } from "./registry.ts";
 export { SkillRuntime, type SkillRuntimeOptions } from "./runtime.ts";
-export { DEFAULT_TOOL_ALIASES, grantTools, type ToolGrant } from "./scope.ts";
+export { DEFAULT_TOOL_ALIASES } from "./scope.ts";
 export {
   commandFor,
   formatScriptResult,
@@ -50,7 +51,7 @@ export type {
   SkillOutcome,
   SkillVia,
 } from "./seams.ts";
-export { describeSkill, SKILL_TOOL_NAMES, skillTools } from "./tools.ts";
+export { SKILL_TOOL_NAMES } from "./tools.ts";
 export {
   type BundledFile,
   isUsable,
