@@ -78,9 +78,9 @@ export function findSkill(scope: SkillScope, name: string, via: SkillVia): Skill
  * Runs a skill: lookup and eligibility, depth limit, cycle check, `authorizeSkill`, the
  * skill_start hook, then `skill_started` -> the child turn (atomic skill) or the plan
  * (composite) -> `skill_completed` -> the skill_end hook. Refusals emit nothing and return a
- * message for the caller. Never throws. Cancellation: when `signal` aborts, the child turn is
- * interrupted and `skill_completed` (ok false) is emitted at once, before the caller's own
- * completion event.
+ * message for the caller. Never throws. Cancellation: when `signal` aborts, the child engine
+ * is shut down (nested skills complete first) and `skill_completed` (ok false, `aborted`) is
+ * emitted at once, before the caller's own completion event.
  */
 export async function activate(scope: SkillScope, req: ActivationRequest): Promise<ActivationResult> {
   const found = findSkill(scope, req.name, req.via);
