@@ -29,6 +29,8 @@ export type TaifengErrorCode =
   | "missing_api_key"
   /** Two tools share a name, or a tool definition is invalid. */
   | "invalid_tool"
+  /** No usable skill has that name (unknown, invalid or ineligible; the message says which). */
+  | "unknown_skill"
   /** `run()`: the turn ended with turn_failed (details.error has the cause). */
   | "turn_failed"
   /** `run()`: the turn was interrupted. */

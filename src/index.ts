@@ -79,7 +79,8 @@ export {
 } from "./loop/completion.ts";
 export { AgentEngine, type EngineOptions, type EngineStatus } from "./loop/engine.ts";
 export type { EventListener } from "./loop/event-hub.ts";
-export { EnginePool, type PoolOptions, type SessionOptions } from "./loop/pool.ts";
+export { EnginePool, type EntrySkillResolver, type PoolOptions, type SessionOptions } from "./loop/pool.ts";
+export type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "./loop/prefix.ts";
 export { type RunOptions, type RunResult, type RunStream, run, stream } from "./loop/run.ts";
 export type { TurnInput } from "./loop/turn.ts";
 export { assessCommand, describeAssessment } from "./permission/defense/assess.ts";
@@ -104,6 +105,7 @@ export {
   SandboxLevel,
   SandboxPolicy,
 } from "./sandbox/types.ts";
+export * from "./skill/index.ts";
 export {
   type ArtifactRef,
   type ArtifactStore,

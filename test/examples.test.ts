@@ -23,6 +23,22 @@ describe("examples (no API key)", () => {
     expect(res.out).toContain("run() -> It is 18 °C and clear in Paris.");
   });
 
+  it("skills loads SKILL.md folders, runs a composite plan and hot-reloads the catalog", () => {
+    const res = runExample("skills.ts");
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.out).toContain("skill brief (composite): ");
+    expect(res.out).toContain('[tool] read_skill {"name":"brief"}');
+    expect(res.out).toContain("  [skill] summarize started (in brief)");
+    expect(res.out).toContain("  [plan] brief steps[1]: ok");
+    expect(res.out).toContain(
+      "Here is your brief:\nTaifeng Runs Agents, Skills Included\nA one-sentence summary of 43 words about Taifeng.\n(43 words, 4 sentence(s), long)",
+    );
+    expect(res.out).toContain(
+      "[assistant] The catalog now says: Summarizes a text in one sentence (edited).",
+    );
+  });
+
   it("parallel-tools overlaps the fetches and serializes the saves", () => {
     const res = runExample("parallel-tools.ts");
     expect(res.code).toBe(0);

@@ -3,6 +3,7 @@ import { describeError } from "../errors.ts";
 import { defenseCheckCommand } from "./defense-command.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
 import { runCommand } from "./run-command.ts";
+import { collect, registerSkillsCommand } from "./skills-command.ts";
 
 const VERSION = "0.1.0";
 
@@ -35,6 +36,12 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       "--sandbox <level>",
       "sandbox level for bash: 0 (subprocess, default) or 1 (bubblewrap / sandbox-exec)",
     )
+    .option(
+      "--skills <dir>",
+      "add a skills folder (repeatable; project and user skills are always searched)",
+      collect,
+      [],
+    )
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
     });
@@ -48,6 +55,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .action(async (command: string | undefined, flags) => {
       result.code = await defenseCheckCommand(command, flags, io);
     });
+  registerSkillsCommand(program, io, result);
   return program;
 }
 

@@ -55,6 +55,18 @@ export function createRenderer(target: RenderTarget): (ev: Event) => void {
         );
         break;
       }
+      case "skill_started":
+        endLine();
+        target.err.write(
+          `${cyan("◆")} skill ${msg.name}${msg.depth > 0 ? dim(` (in ${(msg.chain ?? []).join(" > ")})`) : ""}\n`,
+        );
+        break;
+      case "skill_completed":
+        endLine();
+        target.err.write(
+          `  ${msg.ok ? dim("◇") : red("✗")} skill ${msg.name}${msg.ok ? "" : `: ${oneLine(msg.error ?? "failed", 100)}`} ${dim(`(${Math.round(msg.durationMs)} ms)`)}\n`,
+        );
+        break;
       case "model_retry":
         endLine();
         target.err.write(

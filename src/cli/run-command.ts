@@ -5,10 +5,12 @@ import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
 import type { Event } from "../protocol/index.ts";
+import { SkillRuntime } from "../skill/runtime.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
+import { formatProblem } from "./skills-command.ts";
 
 /** Flags of `taifeng run`. */
 export interface RunFlags {
@@ -21,6 +23,8 @@ export interface RunFlags {
   readonly system?: string;
   readonly maxSteps?: string;
   readonly sandbox?: string;
+  /** Extra skills folders (`--skills`, repeatable). */
+  readonly skills?: readonly string[];
 }
 
 /**
@@ -56,6 +60,26 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
 }
 
 /**
+ * The skills a run sees: `--skills` folders, then the project's and the user's. A missing
+ * `--skills` folder is a usage error; a skill that cannot load is reported on stderr.
+ */
+async function openSkills(dirs: readonly string[], io: CliIO): Promise<SkillRuntime> {
+  const skills = await SkillRuntime.open({
+    dirs,
+    cwd: io.cwd,
+    ...(io.env.HOME ? { home: io.env.HOME } : {}),
+    host: { env: io.env, platform: process.platform },
+  });
+  const load = skills.registry.current;
+  const missing = load.problems.find((p) => p.code === "root_missing");
+  if (missing) throw new UsageError(missing.message);
+  for (const report of load.reports)
+    for (const p of report.problems)
+      if (p.severity === "error") io.stderr.write(`taifeng: skill ${formatProblem(p, io.cwd)}\n`);
+  return skills;
+}
+
+/**
  * `taifeng run [PROMPT]`: runs one turn and streams it. Returns the exit code: 0 completed,
  * 1 failed, 2 bad usage, 130 interrupted with Ctrl-C.
  */
@@ -80,11 +104,14 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     sandbox: { level: sandbox },
     only: BUILTIN_TOOL_NAMES.filter((name) => name !== "task_finish" && (interactive || name !== "ask_user")),
   });
+  const skills = await openSkills(flags.skills ?? [], io);
   const engine = await AgentEngine.open({
     model,
     tools: [...builtins.tools, ...demoTools()],
     cwd: io.cwd,
     listeners: [write],
+    resolveModel: (spec) => resolveModel(spec, flags, io),
+    ...skills.engineOptions(),
     ...(flags.system !== undefined ? { system: flags.system } : {}),
     ...(maxSteps !== undefined ? { maxSteps } : {}),
   });

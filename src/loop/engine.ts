@@ -13,6 +13,7 @@ import type { Tool } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import { compileOutput, type OutputSpec } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
+import type { PrepareTurn } from "./prefix.ts";
 import { closeCrashedTurn, type EngineCore, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
 import { engineTools } from "./tool-setup.ts";
@@ -64,6 +65,11 @@ export interface EngineOptions {
   readonly artifacts?: ArtifactStore;
   /** Decides whether each tool call may run (permission seam). */
   readonly gate?: ToolGate;
+  /**
+   * Builds each turn's stable prefix from `system` and `tools`, once at the start of the
+   * turn (the skill catalog plugs in here). See PrepareTurn.
+   */
+  readonly prepareTurn?: PrepareTurn;
   /** Finished submissions whose events stay available to late subscribers. Default 32. */
   readonly retainSubmissions?: number;
   /** Listeners attached before the first event (sinks). */
@@ -164,6 +170,8 @@ export class AgentEngine {
               ...options.context,
               counter: options.context?.counter ?? (await counterFor(options.model.id)),
             }),
+      prepareTurn: options.prepareTurn,
+      lastPrefix: undefined,
       requests: new PendingRequests(),
       queue: [],
       steers: [],

@@ -4,8 +4,17 @@ import { TaifengError } from "../errors.ts";
 import type { SessionId } from "../protocol/index.ts";
 import { AgentEngine, type EngineOptions } from "./engine.ts";
 
+/**
+ * Turns an entry skill name into the engine options of the agent it defines (system prompt,
+ * tools, model...). `base` is what the engine would be opened with otherwise. Implemented by
+ * the skills runtime (`SkillRuntime.entryOptions`); throws TaifengError `unknown_skill`.
+ */
+export type EntrySkillResolver = (name: string, base: EngineOptions) => Promise<Partial<EngineOptions>>;
+
 /** Options for an EnginePool: engine defaults plus pool limits. */
 export interface PoolOptions extends Omit<EngineOptions, "threadId" | "store"> {
+  /** Resolves `getOrCreate({ entrySkill })`; without it an entry skill is a configuration error. */
+  readonly entrySkills?: EntrySkillResolver;
   /** Shared by every engine of the pool. Default: one in-memory store. */
   readonly store?: ThreadStore;
   /** Most live engines; idle ones are evicted (least recently used first) to make room. Default 1024. */
@@ -17,6 +26,12 @@ export interface PoolOptions extends Omit<EngineOptions, "threadId" | "store"> {
 /** Per-session overrides for `getOrCreate`. */
 export interface SessionOptions extends Partial<Omit<EngineOptions, "store">> {
   readonly sessionId: SessionId;
+  /**
+   * Open the session as the agent this skill defines (its body as the system prompt, its
+   * allowed tools and model). Applies when the engine is opened; a live session keeps its
+   * engine. Explicit session overrides win over the skill's options.
+   */
+  readonly entrySkill?: string;
 }
 
 /**
@@ -83,14 +98,16 @@ export class EnginePool {
 
   private async open(session: SessionOptions): Promise<AgentEngine> {
     await this.makeRoom();
-    const { sessionId, ...overrides } = session;
+    const { sessionId, entrySkill, ...overrides } = session;
     const threadId = overrides.threadId ?? this.threads.get(sessionId);
-    const engine = await AgentEngine.open({
-      ...this.options,
-      ...overrides,
-      store: this.store,
-      ...(threadId !== undefined ? { threadId } : {}),
-    });
+    const { entrySkills, maxEngines: _max, idleTimeoutMs: _idle, ...defaults } = this.options;
+    let base: EngineOptions = { ...defaults, ...overrides, store: this.store };
+    if (entrySkill !== undefined) {
+      if (!entrySkills)
+        throw new TaifengError("invalid_config", `entry skill "${entrySkill}": this pool has no skills`);
+      base = { ...defaults, ...(await entrySkills(entrySkill, base)), ...overrides, store: this.store };
+    }
+    const engine = await AgentEngine.open({ ...base, ...(threadId !== undefined ? { threadId } : {}) });
     this.engines.set(sessionId, engine);
     this.threads.delete(sessionId);
     this.threads.set(sessionId, engine.threadId);

@@ -9,6 +9,7 @@ import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
+import { type PrepareTurn, resolvePrefix, type TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
 import { runTurn, type TurnEnd, type TurnEnv, type TurnInput, type TurnSettings } from "./turn.ts";
 
@@ -32,6 +33,10 @@ export interface EngineCore {
   readonly gate: ToolGate | undefined;
   readonly context: ContextManager | undefined;
   readonly artifacts: ArtifactStore;
+  /** Builds each turn's stable prefix from `system` and `tools` (see PrepareTurn). */
+  readonly prepareTurn: PrepareTurn | undefined;
+  /** The prefix the last turn ran with (skills may add to it), reused by the compact op. */
+  lastPrefix: TurnPrefix | undefined;
   readonly requests: PendingRequests;
   readonly queue: Submission[];
   steers: string[];
@@ -160,7 +165,12 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
   };
   let end: TurnEnd;
   try {
-    end = await runTurn(env, input);
+    const prefix = await resolvePrefix(c, env);
+    if (!("type" in prefix)) c.lastPrefix = prefix;
+    end =
+      "type" in prefix
+        ? prefix
+        : await runTurn({ ...env, system: prefix.system, tools: prefix.tools }, input);
   } catch (err) {
     end = {
       type: "turn_failed",
@@ -249,8 +259,8 @@ async function compactNow(c: EngineCore, submissionId: string): Promise<void> {
   await c.context.compact(
     {
       threadId: c.log.threadId,
-      system: c.system,
-      tools: c.tools.specs,
+      system: c.lastPrefix?.system ?? c.system,
+      tools: (c.lastPrefix?.tools ?? c.tools).specs,
       log: c.log,
       model: c.model,
       signal: new AbortController().signal,

@@ -133,21 +133,29 @@ export const ToolCallCompleted = z.object({
   durationMs: z.number().nonnegative(),
 });
 
-/** A skill began running (activation through call_skill or a composite plan). */
+/**
+ * A skill began running (activation through call_skill or a composite plan step). Nested
+ * activations are reported on the root engine's bus too: `callId` is the root tool call that
+ * led here, `chain` the skills above this one (outermost first; `depth` is its length).
+ * Always followed by one skill_completed with the same name and callId.
+ */
 export const SkillStarted = z.object({
   type: z.literal("skill_started"),
   name: z.string(),
   callId: z.string().optional(),
   depth: z.number().int().nonnegative(),
+  chain: z.array(z.string()).optional(),
 });
 
-/** A skill ended. */
+/** A skill ended. `error` says why when `ok` is false; `usage` totals its child turns' model calls. */
 export const SkillCompleted = z.object({
   type: z.literal("skill_completed"),
   name: z.string(),
   callId: z.string().optional(),
   ok: z.boolean(),
   durationMs: z.number().nonnegative(),
+  error: z.string().optional(),
+  usage: Usage.optional(),
 });
 
 /** A tool call needs a decision; the call waits for an `approval` op (or a timeout, which denies). */
