@@ -1,0 +1,389 @@
+import { mkdirSync } from "node:fs";
+import { type FileHandle, open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { describeError, TaifengError } from "../errors.ts";
+import type { RolloutLine } from "../protocol/index.ts";
+import { ThreadDirectory } from "./directory.ts";
+import { parseTranscript } from "./jsonl-reader.ts";
+import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
+import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
+import type {
+  Durability,
+  OpenedThread,
+  ThreadMeta,
+  ThreadQuery,
+  ThreadStore,
+  ThreadWriter,
+} from "./store.ts";
+import { summarizeThread, type ThreadInfo, ThreadSummarizer } from "./summary.ts";
+
+/** Options for a JsonlThreadStore. Only `dir` is required. */
+export interface JsonlStoreOptions {
+  /** Directory holding `<threadId>.jsonl` transcripts, their lock files and `index.sqlite`. Created if missing. */
+  readonly dir: string;
+  /** Default `turn`. See Durability. */
+  readonly durability?: Durability;
+  /** Longest time appended lines wait before a background write (modes `turn`, `none`). Default 25 ms. */
+  readonly batchDelayMs?: number;
+  /** Queued bytes that trigger a write at once. Default 256 KiB. */
+  readonly maxBatchBytes?: number;
+  /** Keep the SQLite thread directory up to date. Default true. */
+  readonly index?: boolean;
+  /** Hears about problems that lose nothing: an index rebuilt, a row that could not be updated. */
+  readonly onWarning?: (message: string) => void;
+  /**
+   * Called whenever a thread's lines reach the durability the mode promises: fsynced under
+   * `turn` (at each flush) and `item` (after every batch), written to the OS under `none`.
+   * Lines counted here are acknowledged: they survive a crash (see the persistence guide).
+   */
+  readonly onCommitted?: (commit: CommitInfo) => void;
+}
+
+/** What an index rebuild or reconciliation did. */
+export interface IndexReport {
+  /** Threads in the index afterwards. */
+  readonly threads: number;
+  /** Transcripts (re)read because their row was missing or out of date. */
+  readonly reindexed: number;
+  /** Transcripts that could not be read, with the reason; they have no row. */
+  readonly skipped: { readonly threadId: string; readonly error: string }[];
+}
+
+const THREAD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const SUFFIX = ".jsonl";
+const INDEX_FILE = "index.sqlite";
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+/**
+ * The default store: one append-only JSONL file per thread (the truth) plus a SQLite thread
+ * directory (an index rebuilt from the files whenever it is missing, corrupt or stale).
+ * One writer per thread: this store refuses a second writer in the process, and an exclusive
+ * lock file refuses one in any other process (TaifengError `thread_locked`); reading never
+ * needs the lock. See docs/guides/persistence.md.
+ */
+export class JsonlThreadStore implements ThreadStore {
+  readonly dir: string;
+  readonly durability: Durability;
+  private readonly options: JsonlStoreOptions;
+  private readonly self: ProcessIdentity;
+  private readonly writers = new Map<string, JsonlWriter>();
+  private readonly reserved = new Set<string>();
+  private directory: ThreadDirectory | undefined;
+  private reconciling: Promise<IndexReport> | undefined;
+  private closed = false;
+
+  constructor(options: JsonlStoreOptions) {
+    this.options = options;
+    this.dir = options.dir;
+    this.durability = options.durability ?? "turn";
+    this.self = currentProcess();
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (err) {
+      throw new TaifengError(
+        "store_error",
+        `cannot create storage directory ${this.dir}: ${describeError(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** The transcript file of a thread. Throws TaifengError `store_error` for an id unfit for a file name. */
+  pathOf(threadId: string): string {
+    if (!THREAD_ID.test(threadId)) {
+      throw new TaifengError(
+        "store_error",
+        `invalid thread id ${JSON.stringify(threadId)}: use 1-128 letters, digits, "_", "-" or ".", starting with a letter or digit`,
+      );
+    }
+    return join(this.dir, `${threadId}${SUFFIX}`);
+  }
+
+  async create(meta: ThreadMeta): Promise<ThreadWriter> {
+    const path = this.pathOf(meta.threadId);
+    return this.reserve(meta.threadId, async () => {
+      const lock = await this.lock(meta.threadId);
+      let handle: FileHandle | undefined;
+      try {
+        handle = await open(path, "wx+").catch((err: unknown) => {
+          if (errno(err) === "EEXIST")
+            throw new TaifengError("store_error", `thread ${meta.threadId} already exists (${path})`);
+          throw this.ioError("creating", path, err);
+        });
+        const line: RolloutLine = { ts: meta.createdAt, type: "thread_meta", payload: meta };
+        const buf = Buffer.from(`${JSON.stringify(line)}\n`, "utf8");
+        await handle.write(buf, 0, buf.length, 0);
+        const summarizer = new ThreadSummarizer(meta, meta.createdAt);
+        return this.startWriter(
+          { threadId: meta.threadId, path, handle, offset: buf.length, lines: 1 },
+          lock,
+          summarizer,
+          true,
+        );
+      } catch (err) {
+        await handle?.close().catch(() => {});
+        await lock.release();
+        throw err;
+      }
+    });
+  }
+
+  async open(threadId: string): Promise<OpenedThread> {
+    const path = this.pathOf(threadId);
+    return this.reserve(threadId, async () => {
+      const lock = await this.lock(threadId);
+      let handle: FileHandle | undefined;
+      try {
+        handle = await open(path, "r+").catch((err: unknown) => {
+          if (errno(err) === "ENOENT")
+            throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
+          throw this.ioError("opening", path, err);
+        });
+        const parsed = parseTranscript(await handle.readFile(), path);
+        const first = parsed.lines[0];
+        if (first?.type !== "thread_meta") {
+          throw new TaifengError(
+            "store_error",
+            `transcript ${path} has no complete first line: the process creating it stopped at once; delete the file`,
+          );
+        }
+        const warnings: string[] = [];
+        if (parsed.tornBytes > 0) {
+          await handle.truncate(parsed.validBytes);
+          if (this.durability !== "none") await handle.datasync();
+          warnings.push(
+            `transcript ${path} ended with ${parsed.tornBytes} bytes of an incomplete line (a write cut by a crash, never acknowledged); they were removed`,
+          );
+        }
+        const summarizer = new ThreadSummarizer(first.payload, first.ts);
+        for (let i = 1; i < parsed.lines.length; i++) summarizer.push(parsed.lines[i] as RolloutLine);
+        const file = { threadId, path, handle, offset: parsed.validBytes, lines: parsed.lines.length };
+        const writer = this.startWriter(file, lock, summarizer, false);
+        return { lines: parsed.lines, writer, warnings };
+      } catch (err) {
+        await handle?.close().catch(() => {});
+        await lock.release();
+        throw err;
+      }
+    });
+  }
+
+  async read(threadId: string): Promise<RolloutLine[]> {
+    const path = this.pathOf(threadId);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      if (errno(err) === "ENOENT")
+        throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
+      throw this.ioError("reading", path, err);
+    }
+    return parseTranscript(buf, path).lines;
+  }
+
+  async exists(threadId: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(threadId));
+      return true;
+    } catch (err) {
+      if (errno(err) === "ENOENT") return false;
+      throw err;
+    }
+  }
+
+  /** Threads from the SQLite directory, after bringing it up to date with the files. */
+  async list(query: ThreadQuery = {}): Promise<ThreadInfo[]> {
+    const index = this.index();
+    if (!index) return this.listByScanning(query);
+    await this.reconcile();
+    return index.query(query);
+  }
+
+  /** One thread's directory row (after reconciling), or undefined when it does not exist. */
+  async info(threadId: string): Promise<ThreadInfo | undefined> {
+    this.pathOf(threadId);
+    const index = this.index();
+    if (!index) return (await this.exists(threadId)) ? summarizeThread(await this.read(threadId)) : undefined;
+    await this.reconcile();
+    return index.get(threadId);
+  }
+
+  async delete(threadId: string): Promise<void> {
+    const path = this.pathOf(threadId);
+    await this.reserve(threadId, async () => {
+      const lock = await this.lock(threadId);
+      try {
+        await unlink(path).catch((err: unknown) => {
+          if (errno(err) === "ENOENT")
+            throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
+          throw this.ioError("deleting", path, err);
+        });
+        this.safely(() => this.index()?.remove(threadId));
+      } finally {
+        await lock.release();
+      }
+    });
+  }
+
+  /**
+   * Re-creates the thread directory from the transcripts: every row is dropped and every
+   * `.jsonl` file read again. Corrupt transcripts are reported in `skipped`.
+   */
+  async rebuildIndex(): Promise<IndexReport> {
+    const index = this.index();
+    if (!index) throw new TaifengError("store_error", "this store was opened with index: false");
+    await this.reconciling?.catch(() => {});
+    index.clear();
+    return this.reconcile();
+  }
+
+  /** Brings the directory up to date: indexes new or grown transcripts, drops rows of deleted ones. */
+  reconcile(): Promise<IndexReport> {
+    this.reconciling ??= this.reconcileNow().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const results = await Promise.allSettled([...this.writers.values()].map((w) => w.close()));
+    this.directory?.close();
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  private async reconcileNow(): Promise<IndexReport> {
+    const index = this.index();
+    if (!index) return { threads: 0, reindexed: 0, skipped: [] };
+    const names = (await readdir(this.dir)).filter((n) => n.endsWith(SUFFIX));
+    const indexed = index.indexedBytes();
+    const fresh: { info: ThreadInfo; bytes: number }[] = [];
+    const skipped: { threadId: string; error: string }[] = [];
+    const present = new Set<string>();
+    for (const name of names) {
+      const threadId = name.slice(0, -SUFFIX.length);
+      if (!THREAD_ID.test(threadId)) continue;
+      present.add(threadId);
+      if (this.writers.has(threadId)) continue; // its writer updates the row on every flush
+      try {
+        const size = (await stat(join(this.dir, name))).size;
+        if (indexed.get(threadId) === size) continue;
+        fresh.push({ info: summarizeThread(await this.read(threadId)), bytes: size });
+      } catch (err) {
+        if (errno(err) === "ENOENT") present.delete(threadId);
+        else skipped.push({ threadId, error: describeError(err) });
+      }
+    }
+    index.transaction(() => {
+      for (const { info, bytes } of fresh) index.upsert(info, bytes);
+      for (const threadId of indexed.keys()) if (!present.has(threadId)) index.remove(threadId);
+      for (const { threadId } of skipped) index.remove(threadId);
+    });
+    for (const { threadId, error } of skipped) this.warn(`thread ${threadId} is not indexed: ${error}`);
+    return { threads: index.indexedBytes().size, reindexed: fresh.length, skipped };
+  }
+
+  private async listByScanning(query: ThreadQuery): Promise<ThreadInfo[]> {
+    const search = query.search?.toLowerCase();
+    const out: ThreadInfo[] = [];
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith(SUFFIX)) continue;
+      const info = summarizeThread(await this.read(name.slice(0, -SUFFIX.length)));
+      if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
+      if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
+      out.push(info);
+    }
+    out.sort((a, b) => b.updatedAt - a.updatedAt);
+    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+  }
+
+  private index(): ThreadDirectory | undefined {
+    if (this.options.index === false) return undefined;
+    this.directory ??= new ThreadDirectory(join(this.dir, INDEX_FILE), (m) => this.warn(m));
+    return this.directory;
+  }
+
+  private startWriter(
+    file: { threadId: string; path: string; handle: FileHandle; offset: number; lines: number },
+    lock: HeldLock,
+    summarizer: ThreadSummarizer,
+    created: boolean,
+  ): JsonlWriter {
+    const { threadId, offset } = file;
+    const writer = new JsonlWriter({
+      ...file,
+      durability: this.durability,
+      batchDelayMs: this.options.batchDelayMs ?? 25,
+      maxBatchBytes: this.options.maxBatchBytes ?? 256 * 1024,
+      lock,
+      summarizer,
+      ...(created && this.durability !== "none" ? { syncDirectory: () => syncDirectory(this.dir) } : {}),
+      onFlushed: (info, bytes) => this.safely(() => this.index()?.upsert(info, bytes)),
+      onCommitted: this.options.onCommitted,
+      onClosed: () => {
+        if (this.writers.get(threadId) === writer) this.writers.delete(threadId);
+      },
+    });
+    this.writers.set(threadId, writer);
+    this.safely(() => this.index()?.upsert(summarizer.info(), offset));
+    return writer;
+  }
+
+  /** Runs `fn` with the thread reserved against a second writer in this process. */
+  private async reserve<T>(threadId: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new TaifengError("store_error", `the store for ${this.dir} is closed`);
+    if (this.writers.has(threadId) || this.reserved.has(threadId)) {
+      throw new TaifengError(
+        "thread_locked",
+        `thread ${threadId} is already open for writing in this process`,
+      );
+    }
+    this.reserved.add(threadId);
+    try {
+      return await fn();
+    } finally {
+      this.reserved.delete(threadId);
+    }
+  }
+
+  private lock(threadId: string): Promise<HeldLock> {
+    return acquireLock(join(this.dir, `${threadId}.lock`), `thread ${threadId}`, this.self);
+  }
+
+  /** Index updates never fail a write: the JSONL is the truth and the next list reconciles. */
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.warn(`the thread index could not be updated: ${describeError(err)}`);
+    }
+  }
+
+  private warn(message: string): void {
+    this.options.onWarning?.(message);
+  }
+
+  private ioError(action: string, path: string, err: unknown): TaifengError {
+    return new TaifengError(
+      "store_error",
+      `${action} transcript ${path} failed (${errno(err) ?? "error"}): ${describeError(err)}`,
+      { cause: err, details: { path, code: errno(err) } },
+    );
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
