@@ -19,6 +19,7 @@ export class ThreadLog {
   /** The effective settings of the last turn_context written or replayed. */
   private context: TurnContext | undefined;
   private open: OpenTurnIds | undefined;
+  private closing = false;
 
   constructor(threadId: string, writer: ThreadWriter, replayed?: ReplayedThread) {
     this.threadId = threadId;
@@ -67,8 +68,12 @@ export class ThreadLog {
     this.writer.append({ ts: Date.now(), type: "response_item", payload: item });
   }
 
-  /** Persists the event when the persistence policy says so; a turn end closes the open turn. */
+  /**
+   * Persists the event when the persistence policy says so; a turn end closes the open turn.
+   * Events raised once the log is closing (e.g. the error of a failed close) are not persisted.
+   */
   record(event: Event): void {
+    if (this.closing) return;
     const payload = persistedEvent(event, this.open);
     if (payload === undefined) return;
     this.writer.append({ ts: event.ts, type: "event", payload });
@@ -105,6 +110,7 @@ export class ThreadLog {
   }
 
   close(): Promise<void> {
+    this.closing = true;
     return this.writer.close();
   }
 }
