@@ -26,7 +26,10 @@ function model(config: ChildConfig): ModelClient {
     async *stream(request, options) {
       for await (const ev of sim.stream(request, options)) {
         if (ev.type === "tool_call_end") {
-          yield { ...ev, providerData: { sim: { signature: `sig-${ev.callId}`, zeta: [3, 1], alpha: { b: 1, a: 2 } } } };
+          yield {
+            ...ev,
+            providerData: { sim: { signature: `sig-${ev.callId}`, zeta: [3, 1], alpha: { b: 1, a: 2 } } },
+          };
         } else yield ev;
       }
     },

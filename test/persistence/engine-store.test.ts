@@ -38,7 +38,9 @@ function model(requests: ModelRequest[] = []): SimClient {
     requests.push(request);
     const last = request.items.at(-1);
     if (last?.type === "message" && last.role === "user")
-      return { toolCalls: [{ id: `call_${request.items.length}`, name: "lookup", arguments: { word: "kernel" } }] };
+      return {
+        toolCalls: [{ id: `call_${request.items.length}`, name: "lookup", arguments: { word: "kernel" } }],
+      };
     return { text: "Defined." };
   };
   return new SimClient({ name: "t", script: { steps: [step], onExhausted: "repeat_last" } });
@@ -65,14 +67,14 @@ async function open(threadId: string, events: Event[] = [], requests: ModelReque
 
 const TURN = [
   "turn_started",
-  "user_message input \"q\"",
+  'user_message input "q"',
   "model_call_started 1",
   "tool_call_started lookup CALL",
   "tool_call_completed lookup CALL ok",
   "model_call_completed 1 tool_calls",
   "model_call_started 2",
-  "assistant_text \"Defined.\"",
-  "assistant_message \"Defined.\"",
+  'assistant_text "Defined."',
+  'assistant_message "Defined."',
   "model_call_completed 2 stop",
   "turn_completed",
 ];
@@ -101,7 +103,11 @@ describe("an engine on the JSONL store", () => {
   it("closes a turn cut by a crash: synthetic outputs for dangling calls, then turn_aborted", async () => {
     const store = new JsonlThreadStore({ dir });
     const writer = await store.create({ schemaVersion: 1, threadId: "thr_c", createdAt: 1 });
-    writer.append({ ts: 2, type: "turn_context", payload: { turnId: "turn_x", submissionId: "sub_x", model: "sim:t" } });
+    writer.append({
+      ts: 2,
+      type: "turn_context",
+      payload: { turnId: "turn_x", submissionId: "sub_x", model: "sim:t" },
+    });
     writer.append({ ts: 3, type: "response_item", payload: textMessage("user", "q") });
     writer.append({
       ts: 4,
@@ -159,7 +165,12 @@ describe("an engine on the JSONL store", () => {
 
 describe("EnginePool with a storage dir", () => {
   it("brings an evicted session back from disk, and lists its thread", async () => {
-    const pool = await EnginePool.create({ model: model(), tools: [lookup], storageDir: dir, idleTimeoutMs: 0 });
+    const pool = await EnginePool.create({
+      model: model(),
+      tools: [lookup],
+      storageDir: dir,
+      idleTimeoutMs: 0,
+    });
     const engine = await pool.getOrCreate({ sessionId: "s1" });
     await engine.submitAndWait("Explain kernels");
     const threadId = engine.threadId;

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JsonlThreadStore } from "../../src/conversation/jsonl-store.ts";
 import { danglingCalls } from "../../src/conversation/replay.ts";
 import { isTaifengError } from "../../src/errors.ts";
-import { readAfterCrash, type RunningChild, startChild, turnHash } from "./child-process.ts";
+import { type RunningChild, readAfterCrash, startChild, turnHash } from "./child-process.ts";
 
 let dir: string;
 let running: RunningChild[] = [];
@@ -38,14 +38,18 @@ describe("two processes and one thread", () => {
     const error = second.messages.find((m) => m.type === "error");
     expect(error).toMatchObject({ code: "thread_locked" });
     expect(error?.type === "error" && error.message).toMatch(
-      new RegExp(`thread thr_shared is locked for writing by process ${first.process.pid} on .* since .*lock file .*thr_shared\\.lock`),
+      new RegExp(
+        `thread thr_shared is locked for writing by process ${first.process.pid} on .* since .*lock file .*thr_shared\\.lock`,
+      ),
     );
 
     // A reader in another process sees the holder's turns, complete.
     const reader = new JsonlThreadStore({ dir });
     const lines = await reader.read("thr_shared");
     expect(lines.filter((l) => l.type === "turn_context")).toHaveLength(5);
-    await expect(reader.open("thr_shared")).rejects.toSatisfy((e: unknown) => isTaifengError(e, "thread_locked"));
+    await expect(reader.open("thr_shared")).rejects.toSatisfy((e: unknown) =>
+      isTaifengError(e, "thread_locked"),
+    );
 
     first.process.kill("SIGKILL");
     await first.exited;
@@ -67,7 +71,10 @@ describe("a full disk", () => {
   it("fails the turn with the errno and leaves a valid file holding every acknowledged turn", async () => {
     // RLIMIT_FSIZE makes write(2) fail with EFBIG past 20 x 512 bytes, like a full disk does
     // with ENOSPC; SIGXFSZ is ignored so the process sees the error instead of dying.
-    const child = start({ dir, threadId: "thr_full", startTurn: 1, turns: null }, "trap '' XFSZ; ulimit -f 20;");
+    const child = start(
+      { dir, threadId: "thr_full", startTurn: 1, turns: null },
+      "trap '' XFSZ; ulimit -f 20;",
+    );
     expect(await child.exited).toBe(4);
     const failed = child.messages.find((m) => m.type === "turn_end");
     expect(failed).toMatchObject({ type: "turn_end", end: "turn_failed" });
@@ -86,7 +93,12 @@ describe("a full disk", () => {
     // With room again, the thread resumes where its transcript ends.
     const resumed = start({ dir, threadId: "thr_full", startTurn: 100, turns: 1 });
     expect(await resumed.exited, resumed.stderr()).toBe(0);
-    expect(resumed.messages[0]).toMatchObject({ type: "opened", resumed: true, turns: acks.length, dangling: 0 });
+    expect(resumed.messages[0]).toMatchObject({
+      type: "opened",
+      resumed: true,
+      turns: acks.length,
+      dangling: 0,
+    });
     const final = readAfterCrash(path);
     expect(final.replay.turns).toHaveLength(acks.length + 1);
     expect(danglingCalls(final.replay.items)).toEqual([]);

@@ -23,11 +23,24 @@ describe("resume in another process", () => {
 
     // The same conversation, killed with SIGKILL after two acknowledged turns, resumed by a new process.
     const resumed = join(dir, "resumed.log");
-    const first = startChild({ ...common, dir: join(dir, "b"), startTurn: 1, turns: 2, hold: true, requestLog: resumed });
+    const first = startChild({
+      ...common,
+      dir: join(dir, "b"),
+      startTurn: 1,
+      turns: 2,
+      hold: true,
+      requestLog: resumed,
+    });
     await first.waitFor("holding");
     first.process.kill("SIGKILL");
     await first.exited;
-    const second = startChild({ ...common, dir: join(dir, "b"), startTurn: 3, turns: 2, requestLog: resumed });
+    const second = startChild({
+      ...common,
+      dir: join(dir, "b"),
+      startTurn: 3,
+      turns: 2,
+      requestLog: resumed,
+    });
     expect(await second.exited, second.stderr()).toBe(0);
     expect(second.messages[0]).toMatchObject({ type: "opened", resumed: true, turns: 2, dangling: 0 });
 
