@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
 import { runCommand } from "./run-command.ts";
+import { registerThreadsCommand } from "./threads-command.ts";
 
 const VERSION = "0.1.0";
 
@@ -28,9 +29,12 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")
+    .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
+    .option("--thread <id>", "continue this stored thread")
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
     });
+  registerThreadsCommand(program, io);
   return program;
 }
 

@@ -6,6 +6,7 @@ import type { Event } from "../protocol/index.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
+import { openStorage } from "./threads-command.ts";
 
 /** Flags of `taifeng run`. */
 export interface RunFlags {
@@ -13,6 +14,8 @@ export interface RunFlags {
   readonly json?: boolean;
   readonly system?: string;
   readonly maxSteps?: string;
+  readonly storage?: string;
+  readonly thread?: string;
 }
 
 /** The model spec used when `--model` is absent. */
@@ -53,14 +56,26 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     ? (ev: Event) => io.stdout.write(`${JSON.stringify(ev)}\n`)
     : createRenderer({ out: io.stdout, err: io.stderr, color: wantsColor(io.stderr, io.env) });
 
-  const engine = await AgentEngine.open({
-    model,
-    tools: demoTools(),
-    cwd: io.cwd,
-    listeners: [write],
-    ...(flags.system !== undefined ? { system: flags.system } : {}),
-    ...(maxSteps !== undefined ? { maxSteps } : {}),
-  });
+  const store = openStorage(flags.storage, io);
+  let engine: AgentEngine;
+  try {
+    if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
+      throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
+    }
+    engine = await AgentEngine.open({
+      model,
+      tools: demoTools(),
+      cwd: io.cwd,
+      store,
+      listeners: [write],
+      ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
+      ...(flags.system !== undefined ? { system: flags.system } : {}),
+      ...(maxSteps !== undefined ? { maxSteps } : {}),
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   let interrupted = false;
   const removeHandler = io.onInterrupt(() => {
     if (interrupted) return; // a second Ctrl-C is handled by the entry point
@@ -78,6 +93,8 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   } finally {
     removeHandler();
     await engine.close();
+    await store.close();
   }
+  if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
   return code;
 }

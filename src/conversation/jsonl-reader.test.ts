@@ -57,7 +57,9 @@ describe("parseTranscript", () => {
 
   it("refuses a bad line followed by good ones, naming the file and line", () => {
     const buf = Buffer.from(`${text(meta)}{"ts":2,"type":\n${text(user)}`);
-    expect(failure(() => parseTranscript(buf, "/s/t.jsonl"))).toMatch(/transcript \/s\/t\.jsonl is corrupt at line 2: not JSON/);
+    expect(failure(() => parseTranscript(buf, "/s/t.jsonl"))).toMatch(
+      /transcript \/s\/t\.jsonl is corrupt at line 2: not JSON/,
+    );
   });
 
   it("refuses JSON that breaks the schema, naming the line and field", () => {
@@ -77,7 +79,8 @@ describe("parseTranscript", () => {
   });
 
   it("returns lines as written, keeping key order that differs from the schema's", () => {
-    const reordered = '{"payload":{"output":"ok","callId":"c1","type":"function_call_output"},"type":"response_item","ts":5}';
+    const reordered =
+      '{"payload":{"output":"ok","callId":"c1","type":"function_call_output"},"type":"response_item","ts":5}';
     const parsed = parseTranscript(Buffer.from(`${text(meta)}${reordered}\n`), "t.jsonl");
     expect(JSON.stringify(parsed.lines[1])).toBe(reordered);
   });

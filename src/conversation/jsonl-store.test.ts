@@ -1,11 +1,19 @@
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isTaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
-import { JsonlThreadStore, type JsonlStoreOptions } from "./jsonl-store.ts";
+import { type JsonlStoreOptions, JsonlThreadStore } from "./jsonl-store.ts";
 import { JsonlWriter } from "./jsonl-writer.ts";
 import type { HeldLock } from "./lock-file.ts";
 import type { ThreadMeta } from "./store.ts";
@@ -51,7 +59,13 @@ function turnLines(n: number, text = `question ${n}`): RolloutLine[] {
         msg: {
           type: "turn_completed",
           steps: 1,
-          usage: { inputTokens: 10, cachedInputTokens: 4, cacheWriteTokens: 0, outputTokens: 2, reasoningTokens: 0 },
+          usage: {
+            inputTokens: 10,
+            cachedInputTokens: 4,
+            cacheWriteTokens: 0,
+            outputTokens: 2,
+            reasoningTokens: 0,
+          },
           durationMs: 1,
         },
       },
@@ -104,7 +118,11 @@ describe("JsonlThreadStore", () => {
 
   it("under durability item commits every batch on its own, sharing one sync per batch", async () => {
     const commits: number[] = [];
-    const store = makeStore({ durability: "item", batchDelayMs: 60_000, onCommitted: (c) => commits.push(c.lines) });
+    const store = makeStore({
+      durability: "item",
+      batchDelayMs: 60_000,
+      onCommitted: (c) => commits.push(c.lines),
+    });
     const writer = await store.create(meta("thr_a"));
     for (const line of turnLines(1)) writer.append(line);
     await new Promise((r) => setTimeout(r, 50));
@@ -128,8 +146,12 @@ describe("JsonlThreadStore", () => {
   it("refuses a second writer in the process and in another store instance", async () => {
     const store = makeStore();
     const writer = await store.create(meta("thr_a"));
-    expect(await code(store.open("thr_a"))).toMatch(/^thread_locked: thread thr_a is already open for writing in this process/);
-    expect(await code(makeStore().open("thr_a"))).toMatch(/^thread_locked: thread thr_a is locked for writing by process/);
+    expect(await code(store.open("thr_a"))).toMatch(
+      /^thread_locked: thread thr_a is already open for writing in this process/,
+    );
+    expect(await code(makeStore().open("thr_a"))).toMatch(
+      /^thread_locked: thread thr_a is locked for writing by process/,
+    );
     await writer.close();
     const again = await makeStore().open("thr_a");
     expect(again.lines).toHaveLength(1);
@@ -168,7 +190,9 @@ describe("JsonlThreadStore", () => {
     await (await store.create(meta("thr_a"))).close();
     appendFileSync(join(dir, "thr_a.jsonl"), "not json\n{}\n");
     const before = fileText("thr_a");
-    expect(await code(store.open("thr_a"))).toMatch(/^store_error: transcript .*thr_a\.jsonl is corrupt at line 2/);
+    expect(await code(store.open("thr_a"))).toMatch(
+      /^store_error: transcript .*thr_a\.jsonl is corrupt at line 2/,
+    );
     expect(fileText("thr_a")).toBe(before);
     const retry = await code(store.open("thr_a"));
     expect(retry).toMatch(/corrupt at line 2/); // the lock was released
@@ -210,7 +234,8 @@ describe("thread directory", () => {
   it("keeps rows current as writers flush, with turns, usage, status and derived titles", async () => {
     const store = makeStore();
     const writer = await store.create(meta("thr_a"));
-    for (const line of [...turnLines(1, "Plan a trip to Lyon\nwith details"), ...turnLines(2)]) writer.append(line);
+    for (const line of [...turnLines(1, "Plan a trip to Lyon\nwith details"), ...turnLines(2)])
+      writer.append(line);
     await writer.flush();
     expect(await store.list()).toEqual([
       {
@@ -220,12 +245,18 @@ describe("thread directory", () => {
         updatedAt: 1_002,
         turns: 2,
         status: "idle",
-        usage: { inputTokens: 20, cachedInputTokens: 8, cacheWriteTokens: 0, outputTokens: 4, reasoningTokens: 0 },
+        usage: {
+          inputTokens: 20,
+          cachedInputTokens: 8,
+          cacheWriteTokens: 0,
+          outputTokens: 4,
+          reasoningTokens: 0,
+        },
         parentThreadId: undefined,
         parentTurns: undefined,
       },
     ]);
-    writer.append((turnLines(3)[0] as RolloutLine));
+    writer.append(turnLines(3)[0] as RolloutLine);
     await writer.flush();
     expect((await store.info("thr_a"))?.status).toBe("running");
     await writer.close();
@@ -234,9 +265,12 @@ describe("thread directory", () => {
   it("searches titles (case-insensitive, LIKE wildcards taken literally) and filters forks", async () => {
     const store = makeStore();
     await (await store.create(meta("thr_a", { title: "Budget 100% review" }))).close();
-    await (await store.create(meta("thr_b", { title: "budget_draft", parent: { threadId: "thr_a", turns: 0 } }))).close();
+    await (
+      await store.create(meta("thr_b", { title: "budget_draft", parent: { threadId: "thr_a", turns: 0 } }))
+    ).close();
     await (await store.create(meta("thr_c", { title: "Other" }))).close();
-    const ids = async (q: Parameters<JsonlThreadStore["list"]>[0]) => (await store.list(q)).map((t) => t.threadId).sort();
+    const ids = async (q: Parameters<JsonlThreadStore["list"]>[0]) =>
+      (await store.list(q)).map((t) => t.threadId).sort();
     expect(await ids({ search: "BUDGET" })).toEqual(["thr_a", "thr_b"]);
     expect(await ids({ search: "100%" })).toEqual(["thr_a"]);
     expect(await ids({ search: "t_d" })).toEqual(["thr_b"]);
@@ -273,7 +307,9 @@ describe("thread directory", () => {
     const warnings: string[] = [];
     const second = makeStore({ onWarning: (m) => warnings.push(m) });
     expect(await second.list()).toEqual(before);
-    expect(warnings).toEqual([expect.stringMatching(/index\.sqlite is unreadable .*; rebuilding it from the transcripts/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/index\.sqlite is unreadable .*; rebuilding it from the transcripts/),
+    ]);
   });
 
   it("rebuildIndex re-reads every transcript and reports the unreadable ones", async () => {
@@ -284,7 +320,9 @@ describe("thread directory", () => {
     const report = await store.rebuildIndex();
     expect(report.threads).toBe(2);
     expect(report.reindexed).toBe(2);
-    expect(report.skipped).toEqual([{ threadId: "thr_bad", error: expect.stringMatching(/corrupt at line 1/) }]);
+    expect(report.skipped).toEqual([
+      { threadId: "thr_bad", error: expect.stringMatching(/corrupt at line 1/) },
+    ]);
   });
 });
 

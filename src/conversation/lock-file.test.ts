@@ -30,7 +30,10 @@ function deadPid(): number {
 }
 
 function writeOwner(path: string, owner: Partial<LockOwner>): void {
-  writeFileSync(path, JSON.stringify({ host: self.host, token: "t-old", since: 1_700_000_000_000, ...owner }));
+  writeFileSync(
+    path,
+    JSON.stringify({ host: self.host, token: "t-old", since: 1_700_000_000_000, ...owner }),
+  );
 }
 
 async function lockError(path: string): Promise<string> {
@@ -77,12 +80,15 @@ describe("acquireLock", () => {
     expect(existsSync(`${path}.takeover`)).toBe(false);
   });
 
-  it.skipIf(!existsSync("/proc/self/stat"))("takes over a lock whose pid now belongs to another process", async () => {
-    const path = join(dir, "x.lock");
-    writeOwner(path, { pid: liveChild(), start: "1" });
-    const lock = await acquireLock(path, "thread x", self);
-    expect(lock.owner.pid).toBe(process.pid);
-  });
+  it.skipIf(!existsSync("/proc/self/stat"))(
+    "takes over a lock whose pid now belongs to another process",
+    async () => {
+      const path = join(dir, "x.lock");
+      writeOwner(path, { pid: liveChild(), start: "1" });
+      const lock = await acquireLock(path, "thread x", self);
+      expect(lock.owner.pid).toBe(process.pid);
+    },
+  );
 
   it("never takes over a lock held on another host", async () => {
     const path = join(dir, "x.lock");
@@ -111,6 +117,7 @@ describe("acquireLock", () => {
     const results = await Promise.allSettled(contenders.map((c) => acquireLock(path, "thread x", c)));
     const won = results.filter((r) => r.status === "fulfilled");
     expect(won).toHaveLength(1);
-    for (const r of results) if (r.status === "rejected") expect(isTaifengError(r.reason, "thread_locked")).toBe(true);
+    for (const r of results)
+      if (r.status === "rejected") expect(isTaifengError(r.reason, "thread_locked")).toBe(true);
   });
 });

@@ -5,12 +5,18 @@ import { MemoryThreadStore } from "./memory-store.ts";
 import { replayRollout } from "./replay.ts";
 import { ThreadLog } from "./thread-log.ts";
 
-const meta: RolloutLine = { ts: 1, type: "thread_meta", payload: { schemaVersion: 1, threadId: "t", createdAt: 1 } };
+const meta: RolloutLine = {
+  ts: 1,
+  type: "thread_meta",
+  payload: { schemaVersion: 1, threadId: "t", createdAt: 1 },
+};
 const item = (payload: ResponseItem): RolloutLine => ({ ts: 2, type: "response_item", payload });
 const ended: RolloutLine = {
   ts: 3,
   type: "event",
-  payload: { msg: { type: "turn_completed", steps: 1, usage: { ...emptyUsage(), inputTokens: 3 }, durationMs: 0 } },
+  payload: {
+    msg: { type: "turn_completed", steps: 1, usage: { ...emptyUsage(), inputTokens: 3 }, durationMs: 0 },
+  },
 };
 
 describe("replayRollout", () => {
@@ -57,7 +63,11 @@ describe("replayRollout", () => {
       ctx("a"),
       item(textMessage("user", "1")),
       ended,
-      { ts: 4, type: "compacted", payload: { strategy: "s", replacementHistory: [textMessage("system", "sum")] } },
+      {
+        ts: 4,
+        type: "compacted",
+        payload: { strategy: "s", replacementHistory: [textMessage("system", "sum")] },
+      },
       ctx("b"),
       item(textMessage("user", "2")),
       ended,
@@ -97,7 +107,10 @@ describe("ThreadLog line format", () => {
     log.record(end("a", "s1"));
     log.beginTurn({ turnId: "b", submissionId: "s2", model: "m", cwd: "/w" });
     log.record({ ...end("b", "s2"), msg: { type: "warning", code: "w", message: "m" } });
-    log.record({ ...end("a", "s9"), msg: { type: "error", error: { code: "e", message: "m", source: "store" } } });
+    log.record({
+      ...end("a", "s9"),
+      msg: { type: "error", error: { code: "e", message: "m", source: "store" } },
+    });
     log.record(end("b", "s2"));
     log.beginTurn({ turnId: "c", model: "m2", cwd: "/w", permissionMode: "plan" });
     const lines = (await store.read("t")).slice(1).map((l) => l.payload);
@@ -106,7 +119,11 @@ describe("ThreadLog line format", () => {
       { msg: { type: "turn_completed", steps: 1, usage: emptyUsage(), durationMs: 0 } },
       { turnId: "b", submissionId: "s2" },
       { msg: { type: "warning", code: "w", message: "m" } },
-      { turnId: "a", submissionId: "s9", msg: { type: "error", error: { code: "e", message: "m", source: "store" } } },
+      {
+        turnId: "a",
+        submissionId: "s9",
+        msg: { type: "error", error: { code: "e", message: "m", source: "store" } },
+      },
       { msg: { type: "turn_completed", steps: 1, usage: emptyUsage(), durationMs: 0 } },
       { turnId: "c", model: "m2", permissionMode: "plan" },
     ]);

@@ -9,7 +9,11 @@ const usage = (n: number) => ({
   outputTokens: 1,
   reasoningTokens: 0,
 });
-const meta: RolloutLine = { ts: 10, type: "thread_meta", payload: { schemaVersion: 1, threadId: "t", createdAt: 10 } };
+const meta: RolloutLine = {
+  ts: 10,
+  type: "thread_meta",
+  payload: { schemaVersion: 1, threadId: "t", createdAt: 10 },
+};
 const ctx = (id: string, ts = 20): RolloutLine => ({ ts, type: "turn_context", payload: { turnId: id } });
 const user = (text: string): RolloutLine => ({
   ts: 21,
@@ -19,7 +23,11 @@ const user = (text: string): RolloutLine => ({
 const end = (type: "turn_completed" | "turn_failed" | "turn_aborted", n: number, ts = 30): RolloutLine => {
   const base = { steps: 1, usage: usage(n), durationMs: 1 };
   if (type === "turn_failed")
-    return { ts, type: "event", payload: { msg: { type, ...base, error: { code: "x", message: "x", source: "model" } } } };
+    return {
+      ts,
+      type: "event",
+      payload: { msg: { type, ...base, error: { code: "x", message: "x", source: "model" } } },
+    };
   if (type === "turn_aborted")
     return { ts, type: "event", payload: { msg: { type, ...base, reason: "interrupt", message: "m" } } };
   return { ts, type: "event", payload: { msg: { type, ...base } } };
@@ -28,14 +36,35 @@ const permission: RolloutLine = {
   ts: 25,
   type: "event",
   payload: {
-    msg: { type: "permission_requested", requestId: "r1", callId: "c1", tool: "bash", input: {}, suggestions: [] },
+    msg: {
+      type: "permission_requested",
+      requestId: "r1",
+      callId: "c1",
+      tool: "bash",
+      input: {},
+      suggestions: [],
+    },
   },
 };
 
 describe("summarizeThread", () => {
   it("counts visible turns, totals every ended turn's usage and takes the last line's time", () => {
-    const info = summarizeThread([meta, ctx("a"), user("Hi"), end("turn_completed", 5), ctx("b"), end("turn_aborted", 7, 99)]);
-    expect(info).toMatchObject({ threadId: "t", title: "Hi", createdAt: 10, updatedAt: 99, turns: 2, status: "idle" });
+    const info = summarizeThread([
+      meta,
+      ctx("a"),
+      user("Hi"),
+      end("turn_completed", 5),
+      ctx("b"),
+      end("turn_aborted", 7, 99),
+    ]);
+    expect(info).toMatchObject({
+      threadId: "t",
+      title: "Hi",
+      createdAt: 10,
+      updatedAt: 99,
+      turns: 2,
+      status: "idle",
+    });
     expect(info.usage.inputTokens).toBe(12);
   });
 
@@ -49,9 +78,9 @@ describe("summarizeThread", () => {
     };
     expect(summarizeThread([meta, ctx("a"), permission, resolved]).status).toBe("running");
     expect(summarizeThread([meta, ctx("a"), end("turn_failed", 1)]).status).toBe("failed");
-    expect(summarizeThread([meta, ctx("a"), end("turn_failed", 1), ctx("b"), end("turn_completed", 1)]).status).toBe(
-      "idle",
-    );
+    expect(
+      summarizeThread([meta, ctx("a"), end("turn_failed", 1), ctx("b"), end("turn_completed", 1)]).status,
+    ).toBe("idle");
   });
 
   it("drops rolled-back turns from the count but keeps their usage, and folds checkpoints", () => {
@@ -69,7 +98,9 @@ describe("summarizeThread", () => {
     const info = summarizeThread(lines);
     expect(info.turns).toBe(1); // the checkpointed turn cannot be rolled back
     expect(info.usage.inputTokens).toBe(7);
-    expect(summarizeThread([meta, ctx("a"), { ts: 1, type: "rollback", payload: { turns: 1 } }]).status).toBe("idle");
+    expect(summarizeThread([meta, ctx("a"), { ts: 1, type: "rollback", payload: { turns: 1 } }]).status).toBe(
+      "idle",
+    );
   });
 
   it("prefers the title given at creation", () => {

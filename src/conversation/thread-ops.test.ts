@@ -38,7 +38,13 @@ function turn(n: number, open = false): RolloutLine[] {
 }
 
 async function seed(store: ThreadStore, lines: RolloutLine[]): Promise<void> {
-  const writer = await store.create({ schemaVersion: 1, threadId: "src", createdAt: 1, title: "Source", cwd: "/w" });
+  const writer = await store.create({
+    schemaVersion: 1,
+    threadId: "src",
+    createdAt: 1,
+    title: "Source",
+    cwd: "/w",
+  });
   for (const line of lines) writer.append(line);
   await writer.close();
 }
@@ -114,7 +120,11 @@ describe("rewindThread", () => {
 
   it("refuses to rewind past a checkpoint or while a writer holds the thread", async () => {
     const store = jsonlStore();
-    const checkpoint: RolloutLine = { ts: 5, type: "compacted", payload: { strategy: "s", replacementHistory: [] } };
+    const checkpoint: RolloutLine = {
+      ts: 5,
+      type: "compacted",
+      payload: { strategy: "s", replacementHistory: [] },
+    };
     await seed(store, [...turn(1), checkpoint, ...turn(2)]);
     expect(await failure(rewindThread(store, "src", 2))).toBe(
       "invalid_op: cannot rewind 2 turn(s) of thread src: 1 can be rewound",
@@ -122,14 +132,26 @@ describe("rewindThread", () => {
     const held = await store.open("src");
     expect(await failure(rewindThread(store, "src", 1))).toMatch(/^thread_locked/);
     await held.writer.close();
-    expect(await failure(rewindThread(store, "src", 0))).toMatch(/^invalid_op: rewind needs a positive whole number/);
+    expect(await failure(rewindThread(store, "src", 0))).toMatch(
+      /^invalid_op: rewind needs a positive whole number/,
+    );
   });
 });
 
 describe("visibleTurnEnds", () => {
   it("maps each visible turn to the line of its end event", () => {
-    const meta: RolloutLine = { ts: 0, type: "thread_meta", payload: { schemaVersion: 1, threadId: "t", createdAt: 0 } };
-    const lines = [meta, ...turn(1), ...turn(2), { ts: 9, type: "rollback", payload: { turns: 1 } } as RolloutLine, ...turn(3, true)];
+    const meta: RolloutLine = {
+      ts: 0,
+      type: "thread_meta",
+      payload: { schemaVersion: 1, threadId: "t", createdAt: 0 },
+    };
+    const lines = [
+      meta,
+      ...turn(1),
+      ...turn(2),
+      { ts: 9, type: "rollback", payload: { turns: 1 } } as RolloutLine,
+      ...turn(3, true),
+    ];
     expect(visibleTurnEnds(lines)).toEqual([4, -1]);
   });
 });
