@@ -1,5 +1,6 @@
 import { TaifengError } from "../errors.ts";
 import { RolloutLine, SCHEMA_VERSION } from "../protocol/index.ts";
+import { isCommonLine } from "./line-check.ts";
 
 /** A transcript file parsed and validated. */
 export interface ParsedTranscript {
@@ -62,7 +63,9 @@ function checkMeta(path: string, line: RolloutLine): void {
  * newline are a torn line, and so are trailing lines that are not JSON at all (garbage a
  * power loss can leave); both are reported in `tornBytes`, never returned. A line that is not
  * JSON but is followed by valid lines, or JSON that breaks the RolloutLine schema, is
- * corruption: throws TaifengError `store_error` naming the file and line. Lines are returned
+ * corruption: throws TaifengError `store_error` naming the file and line (every line is
+ * validated against the schema; common shapes through a cheaper equivalent check, see
+ * line-check.ts). Lines are returned
  * as parsed, not re-built by the schema, so their key order (and a resumed prompt) is exactly
  * what was written. Throws for a file written by a newer schema version.
  */
@@ -86,8 +89,10 @@ export function parseTranscript(buf: Buffer, path: string): ParsedTranscript {
   const lines: RolloutLine[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
-    const checked = RolloutLine.safeParse(value);
-    if (!checked.success) throw corrupt(path, i + 1, issueText(checked.error));
+    if (!isCommonLine(value)) {
+      const checked = RolloutLine.safeParse(value);
+      if (!checked.success) throw corrupt(path, i + 1, issueText(checked.error));
+    }
     lines[i] = value as RolloutLine;
   }
   const first = lines[0];

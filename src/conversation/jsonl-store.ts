@@ -29,6 +29,11 @@ export interface JsonlStoreOptions {
   readonly maxBatchBytes?: number;
   /** Keep the SQLite thread directory up to date. Default true. */
   readonly index?: boolean;
+  /**
+   * Rows of flushed threads are written to the directory in one transaction at most this
+   * often (and before every listing and on close). Default 200 ms.
+   */
+  readonly indexDelayMs?: number;
   /** Hears about problems that lose nothing: an index rebuilt, a row that could not be updated. */
   readonly onWarning?: (message: string) => void;
   /**
@@ -73,6 +78,8 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly reserved = new Set<string>();
   private directory: ThreadDirectory | undefined;
   private reconciling: Promise<IndexReport> | undefined;
+  private readonly pendingRows = new Map<string, { info: ThreadInfo; bytes: number }>();
+  private indexTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(options: JsonlStoreOptions) {
@@ -213,6 +220,21 @@ export class JsonlThreadStore implements ThreadStore {
     return index.get(threadId);
   }
 
+  /** Writes the queued directory rows now (listing does this by itself). */
+  flushIndex(): void {
+    if (this.indexTimer) clearTimeout(this.indexTimer);
+    this.indexTimer = undefined;
+    if (this.pendingRows.size === 0) return;
+    const rows = [...this.pendingRows.values()];
+    this.pendingRows.clear();
+    this.safely(() => {
+      const index = this.index();
+      index?.transaction(() => {
+        for (const row of rows) index.upsert(row.info, row.bytes);
+      });
+    });
+  }
+
   async delete(threadId: string): Promise<void> {
     const path = this.pathOf(threadId);
     await this.reserve(threadId, async () => {
@@ -223,6 +245,7 @@ export class JsonlThreadStore implements ThreadStore {
             throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
           throw this.ioError("deleting", path, err);
         });
+        this.pendingRows.delete(threadId);
         this.safely(() => this.index()?.remove(threadId));
       } finally {
         await lock.release();
@@ -238,6 +261,7 @@ export class JsonlThreadStore implements ThreadStore {
     const index = this.index();
     if (!index) throw new TaifengError("store_error", "this store was opened with index: false");
     await this.reconciling?.catch(() => {});
+    this.pendingRows.clear();
     index.clear();
     return this.reconcile();
   }
@@ -254,6 +278,7 @@ export class JsonlThreadStore implements ThreadStore {
     if (this.closed) return;
     this.closed = true;
     const results = await Promise.allSettled([...this.writers.values()].map((w) => w.close()));
+    this.flushIndex();
     this.directory?.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -262,6 +287,7 @@ export class JsonlThreadStore implements ThreadStore {
   private async reconcileNow(): Promise<IndexReport> {
     const index = this.index();
     if (!index) return { threads: 0, reindexed: 0, skipped: [] };
+    this.flushIndex();
     const names = (await readdir(this.dir)).filter((n) => n.endsWith(SUFFIX));
     const indexed = index.indexedBytes();
     const fresh: { info: ThreadInfo; bytes: number }[] = [];
@@ -271,7 +297,12 @@ export class JsonlThreadStore implements ThreadStore {
       const threadId = name.slice(0, -SUFFIX.length);
       if (!THREAD_ID.test(threadId)) continue;
       present.add(threadId);
-      if (this.writers.has(threadId)) continue; // its writer updates the row on every flush
+      const writer = this.writers.get(threadId);
+      if (writer) {
+        // Its writer updates the row on every flush; after a rebuild it has none yet.
+        if (!indexed.has(threadId)) fresh.push({ info: writer.summary(), bytes: writer.bytesWritten });
+        continue;
+      }
       try {
         const size = (await stat(join(this.dir, name))).size;
         if (indexed.get(threadId) === size) continue;
@@ -325,15 +356,24 @@ export class JsonlThreadStore implements ThreadStore {
       lock,
       summarizer,
       ...(created && this.durability !== "none" ? { syncDirectory: () => syncDirectory(this.dir) } : {}),
-      onFlushed: (info, bytes) => this.safely(() => this.index()?.upsert(info, bytes)),
+      onFlushed: (info, bytes) => this.queueRow(info, bytes),
       onCommitted: this.options.onCommitted,
       onClosed: () => {
         if (this.writers.get(threadId) === writer) this.writers.delete(threadId);
       },
     });
     this.writers.set(threadId, writer);
-    this.safely(() => this.index()?.upsert(summarizer.info(), offset));
+    this.queueRow(summarizer.info(), offset);
     return writer;
+  }
+
+  private queueRow(info: ThreadInfo, bytes: number): void {
+    if (this.options.index === false) return;
+    this.pendingRows.set(info.threadId, { info, bytes });
+    if (!this.indexTimer) {
+      this.indexTimer = setTimeout(() => this.flushIndex(), this.options.indexDelayMs ?? 200);
+      this.indexTimer.unref();
+    }
   }
 
   /** Runs `fn` with the thread reserved against a second writer in this process. */

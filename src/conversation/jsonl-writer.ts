@@ -1,3 +1,4 @@
+import { ftruncateSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { describeError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
@@ -47,6 +48,10 @@ export interface CommitInfo {
  * durability mode, one fsync), so lines appended while a write or sync is in flight share
  * the next one. A failed write is cut back with ftruncate, so the file always ends with a
  * complete line; the lines stay queued and the next flush tries them again.
+ *
+ * The write itself is synchronous (a page-cache write of a batch takes microseconds, ten
+ * times less than a round trip through libuv's thread pool); only fsync, which waits for
+ * the disk, runs asynchronously. See docs/decisions/0301-jsonl-writer.md.
  */
 export class JsonlWriter implements ThreadWriter {
   readonly threadId: string;
@@ -81,6 +86,11 @@ export class JsonlWriter implements ThreadWriter {
   /** Bytes known to be on stable storage (fsynced). */
   get bytesDurable(): number {
     return this.synced;
+  }
+
+  /** The thread's summary, counting every appended line. */
+  summary(): ThreadInfo {
+    return this.init.summarizer.info();
   }
 
   /** The last background write or sync failure, if the next flush has not cleared it. */
@@ -184,9 +194,9 @@ export class JsonlWriter implements ThreadWriter {
       this.queuedChars = 0;
       const buf = Buffer.from(batch.join(""), "utf8");
       try {
-        await writeFully(this.init.handle, buf, this.offset);
+        writeFully(this.init.handle.fd, buf, this.offset);
       } catch (err) {
-        await this.cutBack();
+        this.cutBack();
         this.queue = batch.concat(this.queue);
         for (const text of batch) this.queuedChars += text.length;
         this.lastError = this.storeError("appending to", err);
@@ -218,9 +228,9 @@ export class JsonlWriter implements ThreadWriter {
   }
 
   /** Removes a partly written batch so the file ends with a complete line. */
-  private async cutBack(): Promise<void> {
+  private cutBack(): void {
     try {
-      await this.init.handle.truncate(this.offset);
+      ftruncateSync(this.init.handle.fd, this.offset);
     } catch {
       // The next open truncates a torn tail anyway.
     }
@@ -237,10 +247,7 @@ export class JsonlWriter implements ThreadWriter {
   }
 }
 
-async function writeFully(handle: FileHandle, buf: Buffer, position: number): Promise<void> {
+function writeFully(fd: number, buf: Buffer, position: number): void {
   let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await handle.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
-  }
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
 }
