@@ -4,7 +4,7 @@
  */
 
 export { type ParsedTranscript, parseTranscript } from "./conversation/jsonl-reader.ts";
-export { type IndexReport, type JsonlStoreOptions, JsonlThreadStore } from "./conversation/jsonl-store.ts";
+export { type JsonlStoreOptions, JsonlThreadStore } from "./conversation/jsonl-store.ts";
 export type { CommitInfo } from "./conversation/jsonl-writer.ts";
 export { MemoryThreadStore } from "./conversation/memory-store.ts";
 export { EVENT_PERSISTENCE, persistedEvent, shouldPersist } from "./conversation/persist-policy.ts";
@@ -27,6 +27,7 @@ export type {
   ThreadStore,
   ThreadWriter,
 } from "./conversation/store.ts";
+export type { IndexReport } from "./conversation/store-index.ts";
 export { summarizeThread } from "./conversation/summary.ts";
 export {
   type ForkOptions,

@@ -3,7 +3,6 @@ import { type FileHandle, open, readdir, readFile, stat, unlink } from "node:fs/
 import { join } from "node:path";
 import { describeError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
-import { ThreadDirectory } from "./directory.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
 import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
@@ -15,6 +14,7 @@ import type {
   ThreadStore,
   ThreadWriter,
 } from "./store.ts";
+import { type IndexReport, StoreIndex } from "./store-index.ts";
 import { summarizeThread, type ThreadInfo, ThreadSummarizer } from "./summary.ts";
 
 /** Options for a JsonlThreadStore. Only `dir` is required. */
@@ -44,16 +44,6 @@ export interface JsonlStoreOptions {
   readonly onCommitted?: (commit: CommitInfo) => void;
 }
 
-/** What an index rebuild or reconciliation did. */
-export interface IndexReport {
-  /** Threads in the index afterwards. */
-  readonly threads: number;
-  /** Transcripts (re)read because their row was missing or out of date. */
-  readonly reindexed: number;
-  /** Transcripts that could not be read, with the reason; they have no row. */
-  readonly skipped: { readonly threadId: string; readonly error: string }[];
-}
-
 const THREAD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const SUFFIX = ".jsonl";
 const INDEX_FILE = "index.sqlite";
@@ -76,10 +66,7 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly self: ProcessIdentity;
   private readonly writers = new Map<string, JsonlWriter>();
   private readonly reserved = new Set<string>();
-  private directory: ThreadDirectory | undefined;
-  private reconciling: Promise<IndexReport> | undefined;
-  private readonly pendingRows = new Map<string, { info: ThreadInfo; bytes: number }>();
-  private indexTimer: NodeJS.Timeout | undefined;
+  private readonly index: StoreIndex | undefined;
   private closed = false;
 
   constructor(options: JsonlStoreOptions) {
@@ -87,6 +74,17 @@ export class JsonlThreadStore implements ThreadStore {
     this.dir = options.dir;
     this.durability = options.durability ?? "turn";
     this.self = currentProcess();
+    this.index =
+      options.index === false
+        ? undefined
+        : new StoreIndex({
+            path: join(this.dir, INDEX_FILE),
+            delayMs: options.indexDelayMs ?? 200,
+            warn: (message) => this.warn(message),
+            transcripts: () => this.transcripts(),
+            read: (threadId) => this.read(threadId),
+            live: (threadId) => this.writers.get(threadId),
+          });
     try {
       mkdirSync(this.dir, { recursive: true });
     } catch (err) {
@@ -205,34 +203,24 @@ export class JsonlThreadStore implements ThreadStore {
 
   /** Threads from the SQLite directory, after bringing it up to date with the files. */
   async list(query: ThreadQuery = {}): Promise<ThreadInfo[]> {
-    const index = this.index();
-    if (!index) return this.listByScanning(query);
-    await this.reconcile();
-    return index.query(query);
+    if (this.index) return this.index.query(query);
+    const search = query.search?.toLowerCase();
+    const out: ThreadInfo[] = [];
+    for (const { threadId } of await this.transcripts()) {
+      const info = summarizeThread(await this.read(threadId));
+      if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
+      if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
+      out.push(info);
+    }
+    out.sort((a, b) => b.updatedAt - a.updatedAt);
+    return query.limit !== undefined ? out.slice(0, query.limit) : out;
   }
 
   /** One thread's directory row (after reconciling), or undefined when it does not exist. */
   async info(threadId: string): Promise<ThreadInfo | undefined> {
     this.pathOf(threadId);
-    const index = this.index();
-    if (!index) return (await this.exists(threadId)) ? summarizeThread(await this.read(threadId)) : undefined;
-    await this.reconcile();
-    return index.get(threadId);
-  }
-
-  /** Writes the queued directory rows now (listing does this by itself). */
-  flushIndex(): void {
-    if (this.indexTimer) clearTimeout(this.indexTimer);
-    this.indexTimer = undefined;
-    if (this.pendingRows.size === 0) return;
-    const rows = [...this.pendingRows.values()];
-    this.pendingRows.clear();
-    this.safely(() => {
-      const index = this.index();
-      index?.transaction(() => {
-        for (const row of rows) index.upsert(row.info, row.bytes);
-      });
-    });
+    if (this.index) return this.index.get(threadId);
+    return (await this.exists(threadId)) ? summarizeThread(await this.read(threadId)) : undefined;
   }
 
   async delete(threadId: string): Promise<void> {
@@ -245,8 +233,7 @@ export class JsonlThreadStore implements ThreadStore {
             throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
           throw this.ioError("deleting", path, err);
         });
-        this.pendingRows.delete(threadId);
-        this.safely(() => this.index()?.remove(threadId));
+        this.index?.remove(threadId);
       } finally {
         await lock.release();
       }
@@ -258,87 +245,27 @@ export class JsonlThreadStore implements ThreadStore {
    * `.jsonl` file read again. Corrupt transcripts are reported in `skipped`.
    */
   async rebuildIndex(): Promise<IndexReport> {
-    const index = this.index();
-    if (!index) throw new TaifengError("store_error", "this store was opened with index: false");
-    await this.reconciling?.catch(() => {});
-    this.pendingRows.clear();
-    index.clear();
-    return this.reconcile();
-  }
-
-  /** Brings the directory up to date: indexes new or grown transcripts, drops rows of deleted ones. */
-  reconcile(): Promise<IndexReport> {
-    this.reconciling ??= this.reconcileNow().finally(() => {
-      this.reconciling = undefined;
-    });
-    return this.reconciling;
+    if (!this.index) throw new TaifengError("store_error", "this store was opened with index: false");
+    return this.index.rebuild();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const results = await Promise.allSettled([...this.writers.values()].map((w) => w.close()));
-    this.flushIndex();
-    this.directory?.close();
+    this.index?.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
   }
 
-  private async reconcileNow(): Promise<IndexReport> {
-    const index = this.index();
-    if (!index) return { threads: 0, reindexed: 0, skipped: [] };
-    this.flushIndex();
-    const names = (await readdir(this.dir)).filter((n) => n.endsWith(SUFFIX));
-    const indexed = index.indexedBytes();
-    const fresh: { info: ThreadInfo; bytes: number }[] = [];
-    const skipped: { threadId: string; error: string }[] = [];
-    const present = new Set<string>();
-    for (const name of names) {
-      const threadId = name.slice(0, -SUFFIX.length);
-      if (!THREAD_ID.test(threadId)) continue;
-      present.add(threadId);
-      const writer = this.writers.get(threadId);
-      if (writer) {
-        // Its writer updates the row on every flush; after a rebuild it has none yet.
-        if (!indexed.has(threadId)) fresh.push({ info: writer.summary(), bytes: writer.bytesWritten });
-        continue;
-      }
-      try {
-        const size = (await stat(join(this.dir, name))).size;
-        if (indexed.get(threadId) === size) continue;
-        fresh.push({ info: summarizeThread(await this.read(threadId)), bytes: size });
-      } catch (err) {
-        if (errno(err) === "ENOENT") present.delete(threadId);
-        else skipped.push({ threadId, error: describeError(err) });
-      }
-    }
-    index.transaction(() => {
-      for (const { info, bytes } of fresh) index.upsert(info, bytes);
-      for (const threadId of indexed.keys()) if (!present.has(threadId)) index.remove(threadId);
-      for (const { threadId } of skipped) index.remove(threadId);
-    });
-    for (const { threadId, error } of skipped) this.warn(`thread ${threadId} is not indexed: ${error}`);
-    return { threads: index.indexedBytes().size, reindexed: fresh.length, skipped };
-  }
-
-  private async listByScanning(query: ThreadQuery): Promise<ThreadInfo[]> {
-    const search = query.search?.toLowerCase();
-    const out: ThreadInfo[] = [];
+  private async transcripts(): Promise<{ threadId: string; path: string }[]> {
+    const out: { threadId: string; path: string }[] = [];
     for (const name of await readdir(this.dir)) {
-      if (!name.endsWith(SUFFIX)) continue;
-      const info = summarizeThread(await this.read(name.slice(0, -SUFFIX.length)));
-      if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
-      if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
-      out.push(info);
+      const threadId = name.slice(0, -SUFFIX.length);
+      if (name.endsWith(SUFFIX) && THREAD_ID.test(threadId))
+        out.push({ threadId, path: join(this.dir, name) });
     }
-    out.sort((a, b) => b.updatedAt - a.updatedAt);
-    return query.limit !== undefined ? out.slice(0, query.limit) : out;
-  }
-
-  private index(): ThreadDirectory | undefined {
-    if (this.options.index === false) return undefined;
-    this.directory ??= new ThreadDirectory(join(this.dir, INDEX_FILE), (m) => this.warn(m));
-    return this.directory;
+    return out;
   }
 
   private startWriter(
@@ -356,24 +283,15 @@ export class JsonlThreadStore implements ThreadStore {
       lock,
       summarizer,
       ...(created && this.durability !== "none" ? { syncDirectory: () => syncDirectory(this.dir) } : {}),
-      onFlushed: (info, bytes) => this.queueRow(info, bytes),
+      onFlushed: (info, bytes) => this.index?.queue(info, bytes),
       onCommitted: this.options.onCommitted,
       onClosed: () => {
         if (this.writers.get(threadId) === writer) this.writers.delete(threadId);
       },
     });
     this.writers.set(threadId, writer);
-    this.queueRow(summarizer.info(), offset);
+    this.index?.queue(summarizer.info(), offset);
     return writer;
-  }
-
-  private queueRow(info: ThreadInfo, bytes: number): void {
-    if (this.options.index === false) return;
-    this.pendingRows.set(info.threadId, { info, bytes });
-    if (!this.indexTimer) {
-      this.indexTimer = setTimeout(() => this.flushIndex(), this.options.indexDelayMs ?? 200);
-      this.indexTimer.unref();
-    }
   }
 
   /** Runs `fn` with the thread reserved against a second writer in this process. */
@@ -395,15 +313,6 @@ export class JsonlThreadStore implements ThreadStore {
 
   private lock(threadId: string): Promise<HeldLock> {
     return acquireLock(join(this.dir, `${threadId}.lock`), `thread ${threadId}`, this.self);
-  }
-
-  /** Index updates never fail a write: the JSONL is the truth and the next list reconciles. */
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.warn(`the thread index could not be updated: ${describeError(err)}`);
-    }
   }
 
   private warn(message: string): void {
