@@ -332,5 +332,13 @@ export async function closeCrashedTurn(c: EngineCore, open: OpenTurn): Promise<v
     usage: emptyUsage(),
     durationMs: 0,
   });
-  await c.log.flush();
+  try {
+    await c.log.flush();
+  } catch (err) {
+    // The closing lines stay queued for the next flush; the engine is usable meanwhile.
+    emit(c, sub, open.turnId, {
+      type: "error",
+      error: { code: "store_error", message: describeError(err), source: "store" },
+    });
+  }
 }
