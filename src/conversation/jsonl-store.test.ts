@@ -327,17 +327,13 @@ describe("thread directory", () => {
 });
 
 describe("JsonlWriter failures", () => {
-  it("rejects the flush with the path and errno, keeps the file whole and the lines queued", async () => {
-    const path = join(dir, "thr_ro.jsonl");
-    const head = `${JSON.stringify({ ts: 1, type: "thread_meta", payload: meta("thr_ro") })}\n`;
-    writeFileSync(path, head);
-    const handle = await open(path, "r"); // a real descriptor the OS refuses to write to
+  function writerOn(path: string, handle: Awaited<ReturnType<typeof open>>, offset: number): JsonlWriter {
     const lock: HeldLock = { path: `${path}.lock`, owner: {} as HeldLock["owner"], release: async () => {} };
-    const writer = new JsonlWriter({
+    return new JsonlWriter({
       threadId: "thr_ro",
       path,
       handle,
-      offset: head.length,
+      offset,
       lines: 1,
       durability: "turn",
       batchDelayMs: 60_000,
@@ -348,6 +344,14 @@ describe("JsonlWriter failures", () => {
       onCommitted: undefined,
       onClosed: () => {},
     });
+  }
+
+  it("rejects the flush with the path and errno, keeps the file whole and the lines queued", async () => {
+    const path = join(dir, "thr_ro.jsonl");
+    const head = `${JSON.stringify({ ts: 1, type: "thread_meta", payload: meta("thr_ro") })}\n`;
+    writeFileSync(path, head);
+    const handle = await open(path, "r"); // a real descriptor the OS refuses to write to
+    const writer = writerOn(path, handle, head.length);
     for (const line of turnLines(1)) writer.append(line);
     const message = await code(writer.flush());
     expect(message).toMatch(/^store_error: appending to transcript .*thr_ro\.jsonl failed \(EBADF\)/);
@@ -356,5 +360,17 @@ describe("JsonlWriter failures", () => {
     expect(writer.error).toBeDefined();
     expect(await code(writer.flush())).toMatch(/EBADF/); // retried, still failing
     await expect(writer.close()).rejects.toThrow(/EBADF/);
+  });
+
+  it("stops writing for good once fsync failed", async () => {
+    // fdatasync on /dev/null fails with EINVAL: a real failing sync, as a dying disk gives EIO.
+    const handle = await open("/dev/null", "r+");
+    const writer = writerOn("/dev/null", handle, 0);
+    for (const line of turnLines(1)) writer.append(line);
+    expect(await code(writer.flush())).toMatch(
+      /^store_error: syncing transcript \/dev\/null failed \(EINVAL\): .*accepts no more writes until it is opened again/,
+    );
+    expect(await code(writer.flush())).toMatch(/accepts no more writes/);
+    await expect(writer.close()).rejects.toThrow(/accepts no more writes/);
   });
 });

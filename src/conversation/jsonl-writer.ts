@@ -68,6 +68,8 @@ export class JsonlWriter implements ThreadWriter {
   private closing: Promise<void> | undefined;
   private closed = false;
   private lastError: unknown;
+  /** Set when fsync failed: what was written since the last sync may be lost, so nothing more is written. */
+  private fatal: TaifengError | undefined;
 
   constructor(init: JsonlWriterInit) {
     this.init = init;
@@ -188,6 +190,7 @@ export class JsonlWriter implements ThreadWriter {
 
   /** Writes every queued line in one call, then fsyncs if asked. Runs inside the chain. */
   private async writeQueued(sync: boolean): Promise<void> {
+    if (this.fatal) throw this.fatal;
     if (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
@@ -214,8 +217,17 @@ export class JsonlWriter implements ThreadWriter {
           this.directorySynced = true;
         }
       } catch (err) {
-        this.lastError = this.storeError("syncing", err);
-        throw this.lastError;
+        // After a failed fsync the kernel may already have dropped the dirty pages, so a
+        // retry proves nothing; writing on could leave a hole before later acknowledged lines.
+        this.fatal = new TaifengError(
+          "store_error",
+          `syncing transcript ${this.init.path} failed (${(err as NodeJS.ErrnoException).code ?? "error"}): ` +
+            `${describeError(err)}; lines after byte ${this.synced} may be lost, so the thread accepts no more ` +
+            "writes until it is opened again",
+          { cause: err, details: { path: this.init.path } },
+        );
+        this.lastError = this.fatal;
+        throw this.fatal;
       }
       this.synced = this.offset;
       this.committed();
