@@ -15,7 +15,7 @@ import type {
   ThreadWriter,
 } from "./store.ts";
 import { type IndexReport, StoreIndex } from "./store-index.ts";
-import { summarizeThread, type ThreadInfo, ThreadSummarizer } from "./summary.ts";
+import { queryThreads, summarizeThread, type ThreadInfo, ThreadSummarizer } from "./summary.ts";
 
 /** Options for a JsonlThreadStore. Only `dir` is required. */
 export interface JsonlStoreOptions {
@@ -204,16 +204,10 @@ export class JsonlThreadStore implements ThreadStore {
   /** Threads from the SQLite directory, after bringing it up to date with the files. */
   async list(query: ThreadQuery = {}): Promise<ThreadInfo[]> {
     if (this.index) return this.index.query(query);
-    const search = query.search?.toLowerCase();
-    const out: ThreadInfo[] = [];
-    for (const { threadId } of await this.transcripts()) {
-      const info = summarizeThread(await this.read(threadId));
-      if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
-      if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
-      out.push(info);
-    }
-    out.sort((a, b) => b.updatedAt - a.updatedAt);
-    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+    const infos: ThreadInfo[] = [];
+    for (const { threadId } of await this.transcripts())
+      infos.push(summarizeThread(await this.read(threadId)));
+    return queryThreads(infos, query);
   }
 
   /** One thread's directory row (after reconciling), or undefined when it does not exist. */

@@ -1,7 +1,7 @@
 import { TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
 import type { OpenedThread, ThreadMeta, ThreadQuery, ThreadStore, ThreadWriter } from "./store.ts";
-import { summarizeThread, type ThreadInfo } from "./summary.ts";
+import { queryThreads, summarizeThread, type ThreadInfo } from "./summary.ts";
 
 interface MemoryThread {
   lines: RolloutLine[];
@@ -72,16 +72,10 @@ export class MemoryThreadStore implements ThreadStore {
   }
 
   async list(query: ThreadQuery = {}): Promise<ThreadInfo[]> {
-    const search = query.search?.toLowerCase();
-    const out: ThreadInfo[] = [];
-    for (const thread of this.threads.values()) {
-      const info = summarizeThread(thread.lines);
-      if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
-      if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
-      out.push(info);
-    }
-    out.sort((a, b) => b.updatedAt - a.updatedAt);
-    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+    return queryThreads(
+      [...this.threads.values()].map((t) => summarizeThread(t.lines)),
+      query,
+    );
   }
 
   async delete(threadId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { RolloutLine, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage, messageText } from "../protocol/index.ts";
-import type { ThreadMeta } from "./store.ts";
+import type { ThreadMeta, ThreadQuery } from "./store.ts";
 
 /**
  * Where a thread stands, as the thread directory reports it:
@@ -143,4 +143,17 @@ export function summarizeThread(lines: readonly RolloutLine[]): ThreadInfo {
   const summarizer = new ThreadSummarizer(first.payload, first.ts);
   for (let i = 1; i < lines.length; i++) summarizer.push(lines[i] as RolloutLine);
   return summarizer.info();
+}
+
+/** Applies a ThreadQuery to summaries held in memory: filter, most recently updated first, limit. */
+export function queryThreads(threads: Iterable<ThreadInfo>, query: ThreadQuery): ThreadInfo[] {
+  const search = query.search?.toLowerCase();
+  const out: ThreadInfo[] = [];
+  for (const info of threads) {
+    if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
+    if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
+    out.push(info);
+  }
+  out.sort((a, b) => b.updatedAt - a.updatedAt);
+  return query.limit !== undefined ? out.slice(0, query.limit) : out;
 }
