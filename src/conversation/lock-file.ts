@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { open, readFile, stat, unlink } from "node:fs/promises";
+import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { TaifengError } from "../errors.ts";
 
@@ -30,7 +30,10 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** A lock file whose content cannot be parsed is treated as stale once it is this old. */
+/**
+ * A lock file whose content cannot be parsed (never written by this module, which links
+ * complete files into place; e.g. a truncated copy) is treated as stale once it is this old.
+ */
 const UNREADABLE_STALE_MS = 5_000;
 
 /** Start time of a process from /proc (Linux); undefined elsewhere or when it is gone. */
@@ -83,7 +86,7 @@ async function readHolder(path: string): Promise<Holder> {
       if (typeof value.pid === "number" && typeof value.host === "string" && typeof value.token === "string")
         return { kind: "owner", owner: value as LockOwner };
     } catch {
-      // fall through: a creator that died between creating and writing the file
+      // fall through: not written by acquireLock (a damaged or hand-made file)
     }
     return { kind: "unreadable", ageMs: Date.now() - info.mtimeMs };
   } catch (err) {
@@ -92,20 +95,23 @@ async function readHolder(path: string): Promise<Holder> {
   }
 }
 
+/**
+ * Creates `path` holding `content`, failing when it exists. The content is written to a
+ * private file first and hard-linked into place (link(2) is atomic and refuses an existing
+ * name), so nobody ever sees a lock file without its owner.
+ */
 async function createExclusive(path: string, content: string): Promise<boolean> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  const temp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(temp, content, { flag: "wx" });
   try {
-    handle = await open(path, "wx");
+    await link(temp, path);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw err;
-  }
-  try {
-    await handle.writeFile(content);
   } finally {
-    await handle.close();
+    await removeQuietly(temp);
   }
-  return true;
 }
 
 async function removeQuietly(path: string): Promise<void> {
@@ -157,7 +163,7 @@ function lockedError(label: string, path: string, holder: Holder): TaifengError 
 }
 
 /**
- * Takes an exclusive lock file (created with O_EXCL, holding this process's identity).
+ * Takes an exclusive lock file (linked into place atomically, holding this process's identity).
  * A lock left by a dead process on this host is taken over safely. Throws TaifengError
  * `thread_locked` naming the holder when another live process has it.
  */

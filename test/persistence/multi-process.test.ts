@@ -29,7 +29,7 @@ describe("two processes and one thread", () => {
     const config = { dir, threadId: "thr_shared", startTurn: 1, turns: 5, hold: true };
     const a = start({ ...config });
     const b = start({ ...config, startTurn: 1_000 });
-    const [first] = await Promise.race([
+    const [first] = await Promise.any([
       a.waitFor("holding").then(() => [a, b] as const),
       b.waitFor("holding").then(() => [b, a] as const),
     ]);
