@@ -3,16 +3,38 @@
  * exported here is internal and may change without notice.
  */
 
+export { type ParsedTranscript, parseTranscript } from "./conversation/jsonl-reader.ts";
+export { type JsonlStoreOptions, JsonlThreadStore } from "./conversation/jsonl-store.ts";
+export type { CommitInfo } from "./conversation/jsonl-writer.ts";
 export { MemoryThreadStore } from "./conversation/memory-store.ts";
-export { EVENT_PERSISTENCE, shouldPersist } from "./conversation/persist-policy.ts";
-export { danglingCalls, type OpenTurn, type ReplayedThread, replayRollout } from "./conversation/replay.ts";
+export { EVENT_PERSISTENCE, persistedEvent, shouldPersist } from "./conversation/persist-policy.ts";
+export {
+  danglingCalls,
+  type OpenTurn,
+  type ReplayedThread,
+  type ReplayedTurn,
+  replayRollout,
+  type TurnContext,
+  type TurnOutcome,
+} from "./conversation/replay.ts";
 export type {
+  Durability,
   OpenedThread,
   ThreadInfo,
   ThreadMeta,
+  ThreadQuery,
+  ThreadStatus,
   ThreadStore,
   ThreadWriter,
 } from "./conversation/store.ts";
+export type { IndexReport } from "./conversation/store-index.ts";
+export { summarizeThread } from "./conversation/summary.ts";
+export {
+  type ForkOptions,
+  type ForkResult,
+  forkThread,
+  rewindThread,
+} from "./conversation/thread-ops.ts";
 export { describeError, isTaifengError, TaifengError, type TaifengErrorCode } from "./errors.ts";
 export { type AssembledResponse, ResponseAssembler } from "./llm/assemble.ts";
 export {

@@ -69,7 +69,12 @@ describe("entry skill: a whole agent from one SKILL.md", () => {
       );
       expect(system).not.toContain("Default system.");
       expect(system).toContain("- lint: Lints.");
-      expect(requests[0]?.tools.map((t) => t.name)).toEqual(["call_skill", "echo", "read_artifact", "read_skill"]);
+      expect(requests[0]?.tools.map((t) => t.name)).toEqual([
+        "call_skill",
+        "echo",
+        "read_artifact",
+        "read_skill",
+      ]);
       // The entry skill is the first link of the chain: it cannot call itself.
       expect(events.at(-1)?.msg).toMatchObject({
         type: "turn_completed",

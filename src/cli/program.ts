@@ -4,6 +4,7 @@ import { defenseCheckCommand } from "./defense-command.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
 import { runCommand } from "./run-command.ts";
 import { collect, registerSkillsCommand } from "./skills-command.ts";
+import { registerThreadsCommand } from "./threads-command.ts";
 
 const VERSION = "0.1.0";
 
@@ -42,6 +43,8 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       collect,
       [],
     )
+    .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
+    .option("--thread <id>", "continue this stored thread")
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
     });
@@ -56,6 +59,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       result.code = await defenseCheckCommand(command, flags, io);
     });
   registerSkillsCommand(program, io, result);
+  registerThreadsCommand(program, io);
   return program;
 }
 

@@ -11,6 +11,7 @@ import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
 import { formatProblem } from "./skills-command.ts";
+import { openStorage } from "./threads-command.ts";
 
 /** Flags of `taifeng run`. */
 export interface RunFlags {
@@ -25,6 +26,8 @@ export interface RunFlags {
   readonly sandbox?: string;
   /** Extra skills folders (`--skills`, repeatable). */
   readonly skills?: readonly string[];
+  readonly storage?: string;
+  readonly thread?: string;
 }
 
 /**
@@ -100,21 +103,36 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   if (sandbox === undefined) throw new UsageError(`--sandbox must be 0 or 1, got "${flags.sandbox}"`);
   // ask_user needs someone at a terminal to answer.
   const interactive = io.stdin.isTTY === true;
+  const store = openStorage(flags.storage, io);
   const builtins = builtinTools({
     sandbox: { level: sandbox },
     only: BUILTIN_TOOL_NAMES.filter((name) => name !== "task_finish" && (interactive || name !== "ask_user")),
   });
-  const skills = await openSkills(flags.skills ?? [], io);
-  const engine = await AgentEngine.open({
-    model,
-    tools: [...builtins.tools, ...demoTools()],
-    cwd: io.cwd,
-    listeners: [write],
-    resolveModel: (spec) => resolveModel(spec, flags, io),
-    ...skills.engineOptions(),
-    ...(flags.system !== undefined ? { system: flags.system } : {}),
-    ...(maxSteps !== undefined ? { maxSteps } : {}),
-  });
+  let engine: AgentEngine;
+  let skills: SkillRuntime | undefined;
+  try {
+    if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
+      throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
+    }
+    skills = await openSkills(flags.skills ?? [], io);
+    engine = await AgentEngine.open({
+      model,
+      tools: [...builtins.tools, ...demoTools()],
+      cwd: io.cwd,
+      store,
+      listeners: [write],
+      resolveModel: (spec) => resolveModel(spec, flags, io),
+      ...skills.engineOptions(),
+      ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
+      ...(flags.system !== undefined ? { system: flags.system } : {}),
+      ...(maxSteps !== undefined ? { maxSteps } : {}),
+    });
+  } catch (err) {
+    skills?.close();
+    await builtins.close();
+    await store.close();
+    throw err;
+  }
   const removeAsk = interactive
     ? engine.on((ev) => ev.msg.type === "user_input_requested" && void answer(engine, ev.msg, io))
     : () => {};
@@ -137,7 +155,10 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     removeAsk();
     await engine.close();
     await builtins.close();
+    skills?.close();
+    await store.close();
   }
+  if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
   return code;
 }
 

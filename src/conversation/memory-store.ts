@@ -1,6 +1,7 @@
 import { TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
-import type { OpenedThread, ThreadInfo, ThreadMeta, ThreadStore, ThreadWriter } from "./store.ts";
+import type { OpenedThread, ThreadMeta, ThreadQuery, ThreadStore, ThreadWriter } from "./store.ts";
+import { queryThreads, summarizeThread, type ThreadInfo } from "./summary.ts";
 
 interface MemoryThread {
   lines: RolloutLine[];
@@ -70,20 +71,11 @@ export class MemoryThreadStore implements ThreadStore {
     return this.threads.has(threadId);
   }
 
-  async list(): Promise<ThreadInfo[]> {
-    const out: ThreadInfo[] = [];
-    for (const [threadId, thread] of this.threads) {
-      const first = thread.lines[0];
-      const meta = first?.type === "thread_meta" ? first.payload : undefined;
-      out.push({
-        threadId,
-        createdAt: meta?.createdAt ?? 0,
-        updatedAt: thread.lines.at(-1)?.ts ?? 0,
-        title: meta?.title,
-        parentThreadId: meta?.parent?.threadId,
-      });
-    }
-    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+  async list(query: ThreadQuery = {}): Promise<ThreadInfo[]> {
+    return queryThreads(
+      [...this.threads.values()].map((t) => summarizeThread(t.lines)),
+      query,
+    );
   }
 
   async delete(threadId: string): Promise<void> {

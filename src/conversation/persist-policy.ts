@@ -1,4 +1,4 @@
-import type { EventMsg, EventMsgType } from "../protocol/index.ts";
+import type { Event, EventMsg, EventMsgType, RolloutLineOf } from "../protocol/index.ts";
 
 /**
  * Which events go into the transcript. Exhaustive by construction: adding an EventMsg
@@ -43,4 +43,37 @@ export const EVENT_PERSISTENCE = {
 /** True when the event belongs in the transcript. */
 export function shouldPersist(msg: EventMsg): boolean {
   return EVENT_PERSISTENCE[msg.type] === "persist";
+}
+
+/** The open turn a persisted event is compared with, to omit ids the position already implies. */
+export interface OpenTurnIds {
+  readonly turnId: string;
+  readonly submissionId: string | undefined;
+}
+
+/**
+ * The compact on-disk form of a persisted event: ids of the open turn are omitted (membership
+ * is positional) and `turn_completed` drops `text`, which the turn's items already hold.
+ * Returns undefined when the policy skips the event.
+ */
+export function persistedEvent(
+  event: Event,
+  open: OpenTurnIds | undefined,
+): RolloutLineOf<"event">["payload"] | undefined {
+  const msg = event.msg;
+  if (!shouldPersist(msg)) return undefined;
+  let stored: RolloutLineOf<"event">["payload"]["msg"] = msg;
+  if (msg.type === "turn_completed") {
+    const { text: _text, ...rest } = msg;
+    stored = rest;
+  }
+  const inOpenTurn = open !== undefined && event.turnId === open.turnId;
+  const turnId = inOpenTurn ? undefined : event.turnId;
+  const submissionId =
+    inOpenTurn && event.submissionId === open.submissionId ? undefined : event.submissionId;
+  return {
+    ...(turnId !== undefined ? { turnId } : {}),
+    ...(submissionId !== undefined ? { submissionId } : {}),
+    msg: stored,
+  };
 }

@@ -1,13 +1,28 @@
 import type { RolloutLine, RolloutLineOf } from "../protocol/index.ts";
+import type { ThreadInfo } from "./summary.ts";
+
+export type { ThreadInfo, ThreadStatus } from "./summary.ts";
 
 /** The payload of a transcript's first line. */
 export type ThreadMeta = RolloutLineOf<"thread_meta">["payload"];
 
 /**
+ * How hard `flush` works before it resolves:
+ * - `turn` (default): lines are written in batches and fsynced when the engine flushes at
+ *   the end of every turn (and on rewind and close);
+ * - `item`: additionally, every batch is fsynced as soon as it is written (group commit:
+ *   lines appended while a sync runs share the next one);
+ * - `none`: lines reach the operating system at every flush but are never fsynced, so they
+ *   survive a process crash, not a power loss.
+ */
+export type Durability = "turn" | "item" | "none";
+
+/**
  * Appends lines to one thread's transcript. There is at most one writer per thread.
  * `append` is synchronous and only buffers (lines keep their order); `flush` makes every
  * line appended so far durable to the degree the store's durability mode promises, and
- * rejects with TaifengError `store_error` when that failed (the file stays valid).
+ * rejects with TaifengError `store_error` when that failed. After a failure the file still
+ * ends with its last complete line and the unwritten lines stay queued for the next flush.
  */
 export interface ThreadWriter {
   readonly threadId: string;
@@ -25,29 +40,31 @@ export interface OpenedThread {
   readonly warnings: string[];
 }
 
-/** A row of the thread directory. */
-export interface ThreadInfo {
-  readonly threadId: string;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly title?: string | undefined;
-  readonly parentThreadId?: string | undefined;
+/** Filters for `ThreadStore.list`. */
+export interface ThreadQuery {
+  /** Case-insensitive substring of the title. */
+  readonly search?: string;
+  /** Only forks of this thread. */
+  readonly parentThreadId?: string;
+  /** Most rows returned (most recently updated first). */
+  readonly limit?: number;
 }
 
 /**
- * Where transcripts live. Implementations: MemoryThreadStore (here) and the JSONL store.
- * Throws TaifengError `thread_not_found` for an unknown id and `thread_locked` when another
- * writer holds the thread.
+ * Where transcripts live. Implementations: MemoryThreadStore and JsonlThreadStore (files
+ * plus a SQLite directory). Throws TaifengError `thread_not_found` for an unknown id,
+ * `thread_locked` when another writer holds the thread, `store_error` when storage fails.
  */
 export interface ThreadStore {
   /** Creates a thread whose first line is `thread_meta`; returns its writer. */
   create(meta: ThreadMeta): Promise<ThreadWriter>;
   /** Opens an existing thread for writing. */
   open(threadId: string): Promise<OpenedThread>;
-  /** Reads a thread's lines without taking the writer. */
+  /** Reads a thread's lines without taking the writer (a line still being written is left out). */
   read(threadId: string): Promise<RolloutLine[]>;
   exists(threadId: string): Promise<boolean>;
-  list(): Promise<ThreadInfo[]>;
+  /** Threads, most recently updated first. */
+  list(query?: ThreadQuery): Promise<ThreadInfo[]>;
   delete(threadId: string): Promise<void>;
   /** Flushes and releases every writer. */
   close(): Promise<void>;

@@ -1,14 +1,14 @@
 import type { Event, ResponseItem, RolloutLineOf } from "../protocol/index.ts";
-import { shouldPersist } from "./persist-policy.ts";
-import type { ReplayedThread } from "./replay.ts";
+import { isTurnEnd } from "../protocol/index.ts";
+import { type OpenTurnIds, persistedEvent } from "./persist-policy.ts";
+import { mergeTurnContext, type ReplayedThread, type TurnContext } from "./replay.ts";
 import type { ThreadWriter } from "./store.ts";
-
-type TurnContext = RolloutLineOf<"turn_context">["payload"];
 
 /**
  * A thread's live history plus its writer: every change to what the model sees goes
  * through here, so memory and transcript never disagree. Items are never mutated after
- * they are appended.
+ * they are appended. Lines are written in their compact form (see src/protocol/rollout.ts):
+ * a turn context repeats only changed settings and events omit the open turn's ids.
  */
 export class ThreadLog {
   readonly threadId: string;
@@ -16,6 +16,10 @@ export class ThreadLog {
   private readonly history: ResponseItem[];
   private readonly starts: number[];
   private turns: number;
+  /** The effective settings of the last turn_context written or replayed. */
+  private context: TurnContext | undefined;
+  private open: OpenTurnIds | undefined;
+  private closing = false;
 
   constructor(threadId: string, writer: ThreadWriter, replayed?: ReplayedThread) {
     this.threadId = threadId;
@@ -23,6 +27,9 @@ export class ThreadLog {
     this.history = replayed ? replayed.items.slice() : [];
     this.starts = replayed ? replayed.turnStarts.slice() : [];
     this.turns = replayed ? replayed.turnCount : 0;
+    this.context = replayed?.lastTurnContext;
+    const open = replayed?.openTurn;
+    this.open = open ? { turnId: open.turnId, submissionId: open.submissionId } : undefined;
   }
 
   /** The model's view of the thread. Do not mutate. */
@@ -44,7 +51,16 @@ export class ThreadLog {
   beginTurn(context: TurnContext): void {
     this.starts.push(this.history.length);
     this.turns++;
-    this.writer.append({ ts: Date.now(), type: "turn_context", payload: context });
+    const previous = this.context;
+    const payload: TurnContext = { turnId: context.turnId };
+    if (context.submissionId !== undefined) payload.submissionId = context.submissionId;
+    if (context.model !== undefined && context.model !== previous?.model) payload.model = context.model;
+    if (context.cwd !== undefined && context.cwd !== previous?.cwd) payload.cwd = context.cwd;
+    if (context.permissionMode !== undefined && context.permissionMode !== previous?.permissionMode)
+      payload.permissionMode = context.permissionMode;
+    this.context = mergeTurnContext(previous, context);
+    this.open = { turnId: context.turnId, submissionId: context.submissionId };
+    this.writer.append({ ts: Date.now(), type: "turn_context", payload });
   }
 
   append(item: ResponseItem): void {
@@ -52,13 +68,16 @@ export class ThreadLog {
     this.writer.append({ ts: Date.now(), type: "response_item", payload: item });
   }
 
-  /** Persists the event when the persistence policy says so. */
+  /**
+   * Persists the event when the persistence policy says so; a turn end closes the open turn.
+   * Events raised once the log is closing (e.g. the error of a failed close) are not persisted.
+   */
   record(event: Event): void {
-    if (!shouldPersist(event.msg)) return;
-    const payload: RolloutLineOf<"event">["payload"] = { msg: event.msg };
-    if (event.turnId !== undefined) payload.turnId = event.turnId;
-    if (event.submissionId !== undefined) payload.submissionId = event.submissionId;
+    if (this.closing) return;
+    const payload = persistedEvent(event, this.open);
+    if (payload === undefined) return;
     this.writer.append({ ts: event.ts, type: "event", payload });
+    if (isTurnEnd(event.msg) && event.turnId === this.open?.turnId) this.open = undefined;
   }
 
   /** Drops the last `n` turns from the model's view and records a rollback line. */
@@ -69,6 +88,7 @@ export class ThreadLog {
     const dropped = this.starts.length - keep;
     this.starts.length = keep;
     this.turns -= dropped;
+    this.open = undefined;
     this.writer.append({ ts: Date.now(), type: "rollback", payload: { turns: n } });
   }
 
@@ -90,6 +110,7 @@ export class ThreadLog {
   }
 
   close(): Promise<void> {
+    this.closing = true;
     return this.writer.close();
   }
 }

@@ -1,5 +1,6 @@
+import { JsonlThreadStore } from "../conversation/jsonl-store.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
-import type { ThreadStore } from "../conversation/store.ts";
+import type { Durability, ThreadStore } from "../conversation/store.ts";
 import { TaifengError } from "../errors.ts";
 import type { SessionId } from "../protocol/index.ts";
 import { AgentEngine, type EngineOptions } from "./engine.ts";
@@ -15,8 +16,12 @@ export type EntrySkillResolver = (name: string, base: EngineOptions) => Promise<
 export interface PoolOptions extends Omit<EngineOptions, "threadId" | "store"> {
   /** Resolves `getOrCreate({ entrySkill })`; without it an entry skill is a configuration error. */
   readonly entrySkills?: EntrySkillResolver;
-  /** Shared by every engine of the pool. Default: one in-memory store. */
+  /** Shared by every engine of the pool. Default: a JSONL store in `storageDir`, else an in-memory store. */
   readonly store?: ThreadStore;
+  /** Keep transcripts as JSONL files (plus a SQLite directory) here; ignored when `store` is given. */
+  readonly storageDir?: string;
+  /** Durability of the JSONL store created for `storageDir`. Default `turn`. */
+  readonly durability?: Durability;
   /** Most live engines; idle ones are evicted (least recently used first) to make room. Default 1024. */
   readonly maxEngines?: number;
   /** An engine idle this long is closed. Default 10 minutes; 0 disables the sweep. */
@@ -52,7 +57,14 @@ export class EnginePool {
   private constructor(options: PoolOptions) {
     this.options = options;
     this.ownsStore = options.store === undefined;
-    this.store = options.store ?? new MemoryThreadStore();
+    this.store =
+      options.store ??
+      (options.storageDir !== undefined
+        ? new JsonlThreadStore({
+            dir: options.storageDir,
+            ...(options.durability !== undefined ? { durability: options.durability } : {}),
+          })
+        : new MemoryThreadStore());
     const idle = options.idleTimeoutMs ?? 600_000;
     if (idle > 0) {
       this.sweeper = setInterval(() => void this.evictIdle(idle), Math.min(Math.max(idle / 2, 10), 30_000));
@@ -96,11 +108,23 @@ export class EnginePool {
     return promise;
   }
 
+  /** The store every engine of the pool writes to. */
+  get threadStore(): ThreadStore {
+    return this.store;
+  }
+
   private async open(session: SessionOptions): Promise<AgentEngine> {
     await this.makeRoom();
     const { sessionId, entrySkill, ...overrides } = session;
     const threadId = overrides.threadId ?? this.threads.get(sessionId);
-    const { entrySkills, maxEngines: _max, idleTimeoutMs: _idle, ...defaults } = this.options;
+    const {
+      entrySkills,
+      maxEngines: _max,
+      idleTimeoutMs: _idle,
+      storageDir: _dir,
+      durability: _durability,
+      ...defaults
+    } = this.options;
     let base: EngineOptions = { ...defaults, ...overrides, store: this.store };
     if (entrySkill !== undefined) {
       if (!entrySkills)

@@ -284,7 +284,20 @@ async function rewind(c: EngineCore, submissionId: string, turns: number): Promi
     return;
   }
   c.log.rollback(turns);
-  await c.log.flush();
+  try {
+    await c.log.flush();
+  } catch (err) {
+    // The rollback line stays queued and is retried at the next flush; until then a crash
+    // would bring the rewound turns back.
+    emit(c, submissionId, undefined, {
+      type: "error",
+      error: {
+        code: "store_error",
+        message: `the rewind could not be saved yet: ${describeError(err)}`,
+        source: "store",
+      },
+    });
+  }
   emit(c, submissionId, undefined, { type: "thread_rewound", turns, remainingTurns: c.log.turnCount });
 }
 
@@ -355,6 +368,8 @@ async function shutdown(c: EngineCore, submissionId: string): Promise<void> {
 /**
  * Closes a turn a crash left open: every call without an output gets a synthetic one,
  * then `turn_aborted` (reason `crash`) is recorded, so the history is well-formed again.
+ * `open.events` holds the turn's persisted events (e.g. a pending permission request): the
+ * place to decide, once turns can suspend, to resume such a turn instead of closing it.
  */
 export async function closeCrashedTurn(c: EngineCore, open: OpenTurn): Promise<void> {
   const sub = open.submissionId;
@@ -379,5 +394,13 @@ export async function closeCrashedTurn(c: EngineCore, open: OpenTurn): Promise<v
     usage: emptyUsage(),
     durationMs: 0,
   });
-  await c.log.flush();
+  try {
+    await c.log.flush();
+  } catch (err) {
+    // The closing lines stay queued for the next flush; the engine is usable meanwhile.
+    emit(c, sub, open.turnId, {
+      type: "error",
+      error: { code: "store_error", message: describeError(err), source: "store" },
+    });
+  }
 }

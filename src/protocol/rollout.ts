@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { EventMsg } from "./events.ts";
+import { EventMsg, TurnCompleted } from "./events.ts";
 import { ResponseItem } from "./items.ts";
 
 /**
@@ -8,7 +8,12 @@ import { ResponseItem } from "./items.ts";
  * rewinds append a `rollback`, compactions append a `compacted` checkpoint.
  *
  * Turn membership is positional: a `turn_context` line opens a turn, and every later
- * `response_item` belongs to it until the next `turn_context`.
+ * `response_item` and `event` belongs to it until the turn's end event (or the next
+ * `turn_context`). Lines are kept small because a thread may hold thousands of turns:
+ * a `turn_context` repeats a setting only when it changed since the previous one, an
+ * event omits the turn and submission ids of the open turn, and a persisted
+ * `turn_completed` drops its `text` (the final answer is already in the turn's items).
+ * The format is documented with examples in docs/guides/persistence.md.
  */
 
 /** The transcript format version written into `thread_meta`. Bump on incompatible change and keep old golden files loading. */
@@ -29,14 +34,18 @@ export const ThreadMetaLine = z.object({
   }),
 });
 
-/** Opens a turn and records the settings it ran with. */
+/**
+ * Opens a turn and records the settings it ran with. `model`, `cwd` and `permissionMode`
+ * are written only when they differ from the previous `turn_context` of the file (the first
+ * one writes all that are set); readers carry the last value forward.
+ */
 export const TurnContextLine = z.object({
   ts: z.number(),
   type: z.literal("turn_context"),
   payload: z.object({
     turnId: z.string(),
     submissionId: z.string().optional(),
-    model: z.string(),
+    model: z.string().optional(),
     cwd: z.string().optional(),
     permissionMode: z.string().optional(),
   }),
@@ -67,11 +76,26 @@ export const RollbackLine = z.object({
   payload: z.object({ turns: z.number().int().positive() }),
 });
 
-/** A persisted event (turn boundaries, usage, errors; see persist-policy.ts). */
+/** `turn_completed` as persisted: `text` is omitted because the turn's items already hold the answer. */
+export const PersistedTurnCompleted = TurnCompleted.extend({ text: z.string().optional() });
+export type PersistedTurnCompleted = z.infer<typeof PersistedTurnCompleted>;
+
+/** An event message as it appears on disk: any EventMsg, with `turn_completed` in its compact form. */
+export const PersistedEventMsg = z.union([PersistedTurnCompleted, EventMsg]);
+export type PersistedEventMsg = z.infer<typeof PersistedEventMsg>;
+
+/**
+ * A persisted event (turn boundaries, usage, errors; see persist-policy.ts). `turnId` and
+ * `submissionId` are omitted when they are those of the turn open at this line.
+ */
 export const EventLine = z.object({
   ts: z.number(),
   type: z.literal("event"),
-  payload: z.object({ turnId: z.string().optional(), submissionId: z.string().optional(), msg: EventMsg }),
+  payload: z.object({
+    turnId: z.string().optional(),
+    submissionId: z.string().optional(),
+    msg: PersistedEventMsg,
+  }),
 });
 
 /** Every line a transcript may hold. */

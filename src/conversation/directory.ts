@@ -1,0 +1,246 @@
+import { existsSync, renameSync, rmSync } from "node:fs";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { describeError } from "../errors.ts";
+import type { ThreadQuery } from "./store.ts";
+import type { ThreadInfo, ThreadStatus } from "./summary.ts";
+
+/** Bumped when the table layout changes; an index of another version is rebuilt. */
+const INDEX_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE threads (
+  id TEXT PRIMARY KEY,
+  title TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  turns INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('idle', 'running', 'suspended', 'failed')),
+  input_tokens INTEGER NOT NULL,
+  cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  reasoning_tokens INTEGER NOT NULL,
+  parent_id TEXT,
+  parent_turns INTEGER,
+  file_bytes INTEGER NOT NULL
+);
+CREATE INDEX threads_updated ON threads (updated_at DESC);
+CREATE INDEX threads_parent ON threads (parent_id);
+PRAGMA user_version = ${INDEX_VERSION};
+`;
+
+interface Row {
+  id: string;
+  title: string | null;
+  created_at: number;
+  updated_at: number;
+  turns: number;
+  status: string;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  parent_id: string | null;
+  parent_turns: number | null;
+}
+
+function toInfo(row: Row): ThreadInfo {
+  return {
+    threadId: row.id,
+    title: row.title ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    turns: row.turns,
+    status: row.status as ThreadStatus,
+    usage: {
+      inputTokens: row.input_tokens,
+      cachedInputTokens: row.cached_input_tokens,
+      cacheWriteTokens: row.cache_write_tokens,
+      outputTokens: row.output_tokens,
+      reasoningTokens: row.reasoning_tokens,
+    },
+    parentThreadId: row.parent_id ?? undefined,
+    parentTurns: row.parent_turns ?? undefined,
+  };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The thread directory: one SQLite row per transcript (`node:sqlite`, no native addon),
+ * searchable by title. It is only an index: every row can be rebuilt from the JSONL files,
+ * so a file that is missing, corrupt or of another layout version is moved aside and
+ * started afresh (`fresh` tells the store to re-index every transcript).
+ */
+export class ThreadDirectory {
+  readonly path: string;
+  /** True when the index was just created empty (missing, corrupt or outdated before). */
+  readonly fresh: boolean;
+  private readonly db: DatabaseSync;
+  private readonly upsertStmt: StatementSync;
+
+  /** Opens or creates the index; `onWarning` hears about a corrupt index being replaced. */
+  constructor(path: string, onWarning: (message: string) => void) {
+    this.path = path;
+    const existed = existsSync(path);
+    let opened = tryOpen(path);
+    if (opened.ok && existed && opened.version !== INDEX_VERSION && opened.version !== 0) {
+      opened.db.close();
+      onWarning(
+        `thread index ${path} has layout version ${opened.version}; rebuilding it from the transcripts`,
+      );
+      removeIndex(path);
+      opened = tryOpen(path);
+    } else if (!opened.ok && opened.corrupt) {
+      onWarning(`thread index ${path} is unreadable (${opened.message}); rebuilding it from the transcripts`);
+      moveAside(path);
+      opened = tryOpen(path);
+    }
+    if (!opened.ok) throw opened.error;
+    this.db = opened.db;
+    this.fresh = opened.version !== INDEX_VERSION;
+    if (this.fresh) this.db.exec(`BEGIN; ${SCHEMA} COMMIT;`);
+    this.upsertStmt = this.db.prepare(
+      `INSERT INTO threads VALUES (:id, :title, :created_at, :updated_at, :turns, :status, :input_tokens,
+         :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes)
+       ON CONFLICT (id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at, turns = excluded.turns,
+         status = excluded.status, input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
+         cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens,
+         reasoning_tokens = excluded.reasoning_tokens, parent_id = excluded.parent_id,
+         parent_turns = excluded.parent_turns, file_bytes = excluded.file_bytes`,
+    );
+  }
+
+  /** Inserts or replaces a thread's row; `fileBytes` is the transcript length it reflects. */
+  upsert(info: ThreadInfo, fileBytes: number): void {
+    this.upsertStmt.run({
+      id: info.threadId,
+      title: info.title ?? null,
+      created_at: info.createdAt,
+      updated_at: info.updatedAt,
+      turns: info.turns,
+      status: info.status,
+      input_tokens: info.usage.inputTokens,
+      cached_input_tokens: info.usage.cachedInputTokens,
+      cache_write_tokens: info.usage.cacheWriteTokens,
+      output_tokens: info.usage.outputTokens,
+      reasoning_tokens: info.usage.reasoningTokens,
+      parent_id: info.parentThreadId ?? null,
+      parent_turns: info.parentTurns ?? null,
+      file_bytes: fileBytes,
+    });
+  }
+
+  /** Runs `fn` in one transaction (many upserts at once are far faster). */
+  transaction(fn: () => void): void {
+    this.db.exec("BEGIN");
+    try {
+      fn();
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  remove(threadId: string): void {
+    this.db.prepare("DELETE FROM threads WHERE id = ?").run(threadId);
+  }
+
+  /** Deletes every row. */
+  clear(): void {
+    this.db.exec("DELETE FROM threads");
+  }
+
+  /** The indexed transcript length of every thread, for reconciling with the files. */
+  indexedBytes(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const row of this.db.prepare("SELECT id, file_bytes FROM threads").all())
+      out.set(row.id as string, row.file_bytes as number);
+    return out;
+  }
+
+  /** One thread's row. */
+  get(threadId: string): ThreadInfo | undefined {
+    const row = this.db.prepare("SELECT * FROM threads WHERE id = ?").get(threadId);
+    return row ? toInfo(row as unknown as Row) : undefined;
+  }
+
+  /** Rows matching the query, most recently updated first. */
+  query(query: ThreadQuery = {}): ThreadInfo[] {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (query.search !== undefined && query.search !== "") {
+      where.push("title LIKE :search ESCAPE '\\'");
+      params.search = `%${escapeLike(query.search)}%`;
+    }
+    if (query.parentThreadId !== undefined) {
+      where.push("parent_id = :parent");
+      params.parent = query.parentThreadId;
+    }
+    const sql =
+      `SELECT * FROM threads${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}` +
+      ` ORDER BY updated_at DESC, id DESC${query.limit !== undefined ? " LIMIT :limit" : ""}`;
+    if (query.limit !== undefined) params.limit = query.limit;
+    return this.db
+      .prepare(sql)
+      .all(params)
+      .map((row) => toInfo(row as unknown as Row));
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}
+
+type Opened =
+  | { ok: true; db: DatabaseSync; version: number }
+  | { ok: false; message: string; error: unknown; corrupt: boolean };
+
+/** SQLITE_CORRUPT and SQLITE_NOTADB: the file is damaged, not merely busy. */
+const CORRUPT_CODES = new Set([11, 26]);
+
+function tryOpen(path: string): Opened {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path, { timeout: 5_000 });
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    const check = db.prepare("PRAGMA quick_check").get() as { quick_check?: string } | undefined;
+    if (check?.quick_check !== "ok") {
+      db.close();
+      return {
+        ok: false,
+        message: `integrity check failed: ${check?.quick_check}`,
+        error: undefined,
+        corrupt: true,
+      };
+    }
+    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    return { ok: true, db, version };
+  } catch (err) {
+    try {
+      db?.close();
+    } catch {
+      // already unusable
+    }
+    const code = (err as { errcode?: number }).errcode;
+    return { ok: false, message: describeError(err), error: err, corrupt: CORRUPT_CODES.has(code ?? -1) };
+  }
+}
+
+function removeIndex(path: string): void {
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+}
+
+function moveAside(path: string): void {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  try {
+    renameSync(path, `${path}.corrupt-${stamp}`);
+  } catch {
+    // nothing to keep
+  }
+  removeIndex(path);
+}

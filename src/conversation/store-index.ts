@@ -1,0 +1,166 @@
+import { stat } from "node:fs/promises";
+import { describeError } from "../errors.ts";
+import type { RolloutLine } from "../protocol/index.ts";
+import { ThreadDirectory } from "./directory.ts";
+import type { ThreadQuery } from "./store.ts";
+import { summarizeThread, type ThreadInfo } from "./summary.ts";
+
+/** What an index rebuild or reconciliation did. */
+export interface IndexReport {
+  /** Threads in the index afterwards. */
+  readonly threads: number;
+  /** Transcripts (re)read because their row was missing or out of date. */
+  readonly reindexed: number;
+  /** Transcripts that could not be read, with the reason; they have no row. */
+  readonly skipped: { readonly threadId: string; readonly error: string }[];
+}
+
+/** A thread this process is writing: its writer keeps the row current. */
+export interface LiveThread {
+  summary(): ThreadInfo;
+  readonly bytesWritten: number;
+}
+
+/** How a StoreIndex reaches the transcripts it indexes. */
+export interface StoreIndexOptions {
+  /** The SQLite file. */
+  readonly path: string;
+  /** Longest time a queued row waits before it is written. */
+  readonly delayMs: number;
+  readonly warn: (message: string) => void;
+  /** Every transcript in the store: thread id and file path. */
+  readonly transcripts: () => Promise<{ threadId: string; path: string }[]>;
+  readonly read: (threadId: string) => Promise<RolloutLine[]>;
+  readonly live: (threadId: string) => LiveThread | undefined;
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+/**
+ * Keeps a JSONL store's ThreadDirectory in step with its files: rows queued by writers are
+ * written in batches, and every read reconciles the directory with the files first (see
+ * docs/decisions/0303-thread-directory.md). Index failures never fail a write: they are
+ * reported through `warn` and repaired by the next reconciliation.
+ */
+export class StoreIndex {
+  private readonly options: StoreIndexOptions;
+  private directory: ThreadDirectory | undefined;
+  private readonly pending = new Map<string, { info: ThreadInfo; bytes: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<IndexReport> | undefined;
+
+  constructor(options: StoreIndexOptions) {
+    this.options = options;
+  }
+
+  /** Queues a thread's row; it is written within `delayMs` or at the next read. */
+  queue(info: ThreadInfo, bytes: number): void {
+    this.pending.set(info.threadId, { info, bytes });
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.options.delayMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes the queued rows now, in one transaction. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0) return;
+    const rows = [...this.pending.values()];
+    this.pending.clear();
+    this.safely(() => {
+      const db = this.db();
+      db.transaction(() => {
+        for (const row of rows) db.upsert(row.info, row.bytes);
+      });
+    });
+  }
+
+  remove(threadId: string): void {
+    this.pending.delete(threadId);
+    this.safely(() => this.db().remove(threadId));
+  }
+
+  /** Rows matching the query, after reconciling. */
+  async query(query: ThreadQuery): Promise<ThreadInfo[]> {
+    await this.reconcile();
+    return this.db().query(query);
+  }
+
+  /** One row, after reconciling. */
+  async get(threadId: string): Promise<ThreadInfo | undefined> {
+    await this.reconcile();
+    return this.db().get(threadId);
+  }
+
+  /** Drops every row and indexes every transcript again. */
+  async rebuild(): Promise<IndexReport> {
+    await this.reconciling?.catch(() => {});
+    this.pending.clear();
+    this.db().clear();
+    return this.reconcile();
+  }
+
+  /** Indexes new or grown transcripts and drops rows of deleted ones. One run at a time. */
+  reconcile(): Promise<IndexReport> {
+    this.reconciling ??= this.reconcileNow().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  close(): void {
+    this.flush();
+    this.directory?.close();
+  }
+
+  private db(): ThreadDirectory {
+    this.directory ??= new ThreadDirectory(this.options.path, this.options.warn);
+    return this.directory;
+  }
+
+  private async reconcileNow(): Promise<IndexReport> {
+    this.flush();
+    const db = this.db();
+    const indexed = db.indexedBytes();
+    const fresh: { info: ThreadInfo; bytes: number }[] = [];
+    const skipped: { threadId: string; error: string }[] = [];
+    const present = new Set<string>();
+    for (const { threadId, path } of await this.options.transcripts()) {
+      present.add(threadId);
+      const live = this.options.live(threadId);
+      if (live) {
+        // Its writer updates the row on every flush; after a rebuild it has none yet.
+        if (!indexed.has(threadId)) fresh.push({ info: live.summary(), bytes: live.bytesWritten });
+        continue;
+      }
+      try {
+        const size = (await stat(path)).size;
+        if (indexed.get(threadId) === size) continue;
+        fresh.push({ info: summarizeThread(await this.options.read(threadId)), bytes: size });
+      } catch (err) {
+        if (errno(err) === "ENOENT" || errno(err) === "thread_not_found") present.delete(threadId);
+        else skipped.push({ threadId, error: describeError(err) });
+      }
+    }
+    db.transaction(() => {
+      for (const { info, bytes } of fresh) db.upsert(info, bytes);
+      for (const threadId of indexed.keys()) if (!present.has(threadId)) db.remove(threadId);
+      for (const { threadId } of skipped) db.remove(threadId);
+    });
+    for (const { threadId, error } of skipped)
+      this.options.warn(`thread ${threadId} is not indexed: ${error}`);
+    return { threads: db.indexedBytes().size, reindexed: fresh.length, skipped };
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.options.warn(`the thread index could not be updated: ${describeError(err)}`);
+    }
+  }
+}
