@@ -30,6 +30,19 @@ export type ParseResult<I> =
   | { readonly ok: true; readonly value: I }
   | { readonly ok: false; readonly message: string };
 
+/**
+ * How a tool presents itself to permission rules (see docs/guides/permissions.md).
+ * `rule` is the rule name that governs it: `Bash` (a shell command), `Read` or `Edit` (file
+ * paths), `WebFetch` (a URL), `Skill` (a skill name) or any other name; rules naming the
+ * tool itself always apply too. `field` is the input field holding the command, path, URL
+ * or name; `subjects` replaces it for tools that touch several (every one must pass).
+ */
+export interface ToolPermission {
+  readonly rule: string;
+  readonly field?: string;
+  readonly subjects?: (input: unknown) => readonly string[];
+}
+
 /** A tool the engine can schedule. Build one with `defineTool`. */
 export interface Tool<I = unknown> {
   readonly name: string;
@@ -42,6 +55,8 @@ export interface Tool<I = unknown> {
   readonly concurrencySafe: boolean;
   /** Per-call time limit; the engine default applies when absent. */
   readonly timeoutMs: number | undefined;
+  /** Permission identity; when absent, built-in names map by convention and others go by name. */
+  readonly permission?: ToolPermission | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
   execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
@@ -56,6 +71,8 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   /** Defaults to `readOnly`. */
   readonly concurrencySafe?: boolean;
   readonly timeoutMs?: number;
+  /** Permission identity (rule name and the input field it checks). */
+  readonly permission?: ToolPermission;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }
 
@@ -105,6 +122,7 @@ export function defineTool<S extends z.ZodType | JsonSchema>(def: ToolDefinition
     readOnly,
     concurrencySafe: def.concurrencySafe ?? readOnly,
     timeoutMs: def.timeoutMs,
+    permission: def.permission,
     parse(input: unknown): ParseResult<InputOf<S>> {
       const result = validator.safeParse(input);
       if (result.success) return { ok: true, value: result.data as InputOf<S> };
