@@ -123,7 +123,7 @@ export interface FunctionHook extends HookBase {
   run(
     event: HookEvent,
     ctx: { readonly signal: AbortSignal },
-  ): HookResponse | undefined | void | Promise<HookResponse | undefined | void>;
+  ): HookResponse | undefined | Promise<HookResponse | undefined>;
 }
 
 /**

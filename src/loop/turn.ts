@@ -15,8 +15,10 @@ import type {
 } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
-import { ToolBatch, type ToolGate } from "../tool/scheduler.ts";
+import { ToolBatch, type ToolBatchEnv, type ToolGate } from "../tool/scheduler.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
+import type { TurnHooks } from "./guards.ts";
+import { type PendingCalls, runPendingCalls } from "./resume.ts";
 
 /** Settings a turn runs with (fixed for the whole turn, so its prompt prefix is stable). */
 export interface TurnSettings {
@@ -42,6 +44,14 @@ export interface TurnEnv {
   readonly settings: TurnSettings;
   readonly signal: AbortSignal;
   readonly gate: ToolGate | undefined;
+  /** Backs `ToolContext.askUser`. */
+  readonly askUser?: ToolBatchEnv["askUser"];
+  /** Hook points of the turn (user_prompt_submit, pre_model, post_model). */
+  readonly hooks?: TurnHooks | undefined;
+  /** Makes the transcript durable now; called when the turn waits on a person. */
+  checkpoint?(): void;
+  /** True while the turn waits on a person (approval or answer). */
+  suspended?(): boolean;
   emit(msg: EventMsg): void;
   /** Steer messages received since the last call; the turn delivers them at its next model call. */
   takeSteers(): string[];
@@ -57,6 +67,9 @@ export interface TurnInput {
   readonly files?: readonly FilePart[] | undefined;
 }
 
+/** How a turn starts: with a user message, or by continuing a turn suspended before a restart. */
+export type TurnStart = TurnInput | PendingCalls;
+
 /** How a turn ended: the terminal event to persist and publish. */
 export type TurnEnd = EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">;
 
@@ -68,7 +81,7 @@ const REPEAT_WARN_AT = 3;
  * step budget runs out, the model fails or the turn is aborted. Never throws for
  * expected failures; returns the terminal event.
  */
-export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> {
+export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> {
   const started = performance.now();
   const usage = emptyUsage();
   const repeats = new Map<string, number>();
@@ -91,16 +104,33 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
     usage,
     durationMs: elapsed(),
   });
-  const content: MessageItem["content"] = [{ type: "text", text: input.text }];
-  if (input.images) content.push(...input.images);
-  if (input.files) content.push(...input.files);
-  env.log.append({ type: "message", role: "user", content });
-  const attachments = content.length - 1;
-  env.emit(
-    attachments > 0
-      ? { type: "user_message", kind: "input", text: input.text, attachments }
-      : { type: "user_message", kind: "input", text: input.text },
-  );
+  if ("resume" in input) {
+    const resumed = await runPendingCalls(env, input);
+    if (resumed.kind === "aborted") return aborted();
+    if (resumed.finishedWith !== undefined) {
+      return { type: "turn_completed", text: resumed.finishedWith, steps, usage, durationMs: elapsed() };
+    }
+  } else {
+    const submitted = await env.hooks?.run("user_prompt_submit", { prompt: input.text });
+    if (submitted?.decision === "deny") {
+      return fail({
+        code: "prompt_blocked",
+        message: submitted.reason ?? "a hook blocked the prompt",
+        source: "hook",
+      });
+    }
+    const content: MessageItem["content"] = [{ type: "text", text: input.text }];
+    if (input.images) content.push(...input.images);
+    if (input.files) content.push(...input.files);
+    env.log.append({ type: "message", role: "user", content });
+    const attachments = content.length - 1;
+    env.emit(
+      attachments > 0
+        ? { type: "user_message", kind: "input", text: input.text, attachments }
+        : { type: "user_message", kind: "input", text: input.text },
+    );
+    for (const text of submitted?.context ?? []) env.log.append(textMessage("system", text));
+  }
 
   for (;;) {
     if (env.signal.aborted) return aborted();
@@ -234,12 +264,15 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
     defaultTimeoutMs: env.settings.toolTimeoutMs,
     gate: env.gate,
     startDuringStream: env.settings.startToolsDuringStream,
+    askUser: env.askUser,
   });
-  const failure = await consumeStream(env, step, buildRequest(env), assembler, batch);
+  const request = buildRequest(env);
+  await env.hooks?.run("pre_model", { step, model: modelId, items: request.items.length });
+  const failure = await consumeStream(env, step, request, assembler, batch);
   const res = assembler.result();
   const usage = res.usage;
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-  const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) =>
+  const completed = async (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
     env.emit({
       type: "model_call_completed",
       step,
@@ -248,28 +281,34 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
       usage: usage ?? emptyUsage(),
       durationMs,
     });
+    await env.hooks?.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
+  };
 
   if (env.signal.aborted) {
     // Keep what the model said before the interrupt, and close every call it made.
     const outputs = await batch.cancel("the turn was interrupted");
     appendAll(env, res.items, outputs);
-    completed("aborted");
+    await completed("aborted");
     return { kind: "aborted", usage };
   }
   const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
   if (error) {
     await batch.cancel("the model call failed");
-    completed("error");
+    await completed("error");
     return { kind: "failed", error, usage };
   }
   for (const item of res.items) env.log.append(item);
   if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
-  completed(res.finish ?? "stop");
+  // While a call waits on a person, make what the model asked for durable: a restart resumes from it.
+  if (res.calls.length > 0 && env.suspended?.()) env.checkpoint?.();
+  await completed(res.finish ?? "stop");
   if (res.calls.length === 0)
     return { kind: "ok", usage, text: res.text, callNames: [], finishedWith: undefined };
 
-  const outputs = await batch.close();
-  for (const out of outputs) env.log.append(out);
+  const outputs = await batch.close((out) => {
+    env.log.append(out);
+    if (env.suspended?.()) env.checkpoint?.();
+  });
   if (env.signal.aborted) return { kind: "aborted", usage };
   let finishedWith: string | undefined;
   res.calls.forEach((call, i) => {
@@ -293,7 +332,8 @@ function appendAll(
   for (const out of outputs) env.log.append(out);
 }
 
-function parseFinish(args: string): string {
+/** The `result` argument of a task_finish call (empty when malformed). */
+export function parseFinish(args: string): string {
   try {
     const value = JSON.parse(args) as { result?: unknown };
     return typeof value.result === "string" ? value.result : "";

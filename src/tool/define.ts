@@ -14,6 +14,12 @@ export interface ToolContext {
   readonly cwd: string;
   /** Reports progress; observers receive it as `tool_call_progress`. Never persisted. */
   progress(data: unknown): void;
+  /**
+   * Asks the user a question and waits for the answer (emits `user_input_requested`; the
+   * answer arrives as a `user_input_answer` op). Absent when the engine has no one to ask.
+   * Rejects when the call is cancelled. A turn waiting here survives a restart.
+   */
+  readonly askUser?: ((question: string, options?: readonly string[]) => Promise<string>) | undefined;
 }
 
 /**

@@ -42,6 +42,15 @@ export interface ToolBatchEnv {
   readonly gate?: ToolGate | undefined;
   /** Start read-only, concurrency-safe calls before the model stream ends. */
   readonly startDuringStream: boolean;
+  /** Backs `ToolContext.askUser`; absent = tools cannot ask. */
+  readonly askUser?:
+    | ((request: {
+        callId: string;
+        question: string;
+        options?: readonly string[] | undefined;
+        signal: AbortSignal;
+      }) => Promise<string>)
+    | undefined;
 }
 
 type Phase = "preparing" | "waiting" | "running" | "done";
@@ -79,6 +88,8 @@ export class ToolBatch {
   private running = 0;
   private exclusiveRunning = false;
   private prepChain: Promise<void> = Promise.resolve();
+  private onOutput: ((item: FunctionCallOutputItem) => void) | undefined;
+  private flushed = 0;
   private readonly settled: Promise<void>[] = [];
   private readonly onAbort = () => this.abortAll();
   private readonly env: ToolBatchEnv;
@@ -127,10 +138,14 @@ export class ToolBatch {
 
   /**
    * Declares the model stream finished successfully, lets deferred calls run, and resolves
-   * with one output per call in emission order once all have settled.
+   * with one output per call in emission order once all have settled. `onOutput` receives
+   * each output as soon as it and every earlier one are done (emission order), so the
+   * history can record finished calls while later ones still wait.
    */
-  async close(): Promise<FunctionCallOutputItem[]> {
+  async close(onOutput?: (item: FunctionCallOutputItem) => void): Promise<FunctionCallOutputItem[]> {
     this.streamClosed = true;
+    this.onOutput = onOutput;
+    this.flushOutputs();
     this.pump();
     await Promise.all(this.settled);
     this.env.signal.removeEventListener("abort", this.onAbort);
@@ -227,6 +242,19 @@ export class ToolBatch {
     }
   }
 
+  private flushOutputs(): void {
+    const onOutput = this.onOutput;
+    if (!onOutput) return;
+    for (
+      let entry = this.entries[this.flushed];
+      entry?.phase === "done";
+      entry = this.entries[this.flushed]
+    ) {
+      this.flushed++;
+      onOutput(entry.output as FunctionCallOutputItem);
+    }
+  }
+
   private start(entry: Entry): void {
     const tool = entry.tool as Tool;
     entry.phase = "running";
@@ -252,6 +280,7 @@ export class ToolBatch {
         if (entry.phase === "running")
           this.env.emit({ type: "tool_call_progress", callId: entry.call.callId, name: tool.name, data });
       },
+      askUser: bindAskUser(this.env, entry.call.callId, controller.signal),
     };
     let pending: Promise<unknown>;
     try {
@@ -287,12 +316,20 @@ export class ToolBatch {
       durationMs,
     });
     entry.settle?.();
+    this.flushOutputs();
     if (wasRunning) {
       this.running--;
       if (!entry.shared) this.exclusiveRunning = false;
       this.pump();
     }
   }
+}
+
+/** The shape `ToolContext.askUser` exposes, bound to one call. */
+function bindAskUser(env: ToolBatchEnv, callId: string, signal: AbortSignal): ToolContext["askUser"] {
+  const ask = env.askUser;
+  if (!ask) return undefined;
+  return (question, options) => ask({ callId, question, options, signal });
 }
 
 function formatSecs(ms: number): string {
