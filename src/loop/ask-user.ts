@@ -11,7 +11,9 @@ export const ASK_USER = "ask_user";
  * re-asks under the same request id. Without anyone to ask (a non-interactive engine) the
  * model is told so. It waits without a time limit unless `timeoutMs` is given.
  */
-export function askUserTool(options: { readonly timeoutMs?: number } = {}): Tool<{ question: string; options?: string[] | undefined }> {
+export function askUserTool(
+  options: { readonly timeoutMs?: number } = {},
+): Tool<{ question: string; options?: string[] | undefined }> {
   return defineTool({
     name: ASK_USER,
     description:
@@ -25,7 +27,11 @@ export function askUserTool(options: { readonly timeoutMs?: number } = {}): Tool
     concurrencySafe: false,
     timeoutMs: options.timeoutMs ?? 0,
     execute: async ({ question, options: choices }, ctx) => {
-      if (!ctx.askUser) return { output: "No one can answer questions in this session; proceed with your best judgement.", isError: true };
+      if (!ctx.askUser)
+        return {
+          output: "No one can answer questions in this session; proceed with your best judgement.",
+          isError: true,
+        };
       const answer = await ctx.askUser(question, choices);
       return answer;
     },

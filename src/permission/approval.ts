@@ -82,3 +82,10 @@ export const DENIAL = {
   callback: (message: string | undefined) => message ?? "The host denied this tool call.",
   aborted: () => "The turn was interrupted while this call waited for approval.",
 };
+
+/** `250 ms`, `1.5 s`, `90 s`. */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const secs = ms / 1000;
+  return `${Number.isInteger(secs) || secs >= 10 ? Math.round(secs) : secs.toFixed(1)} s`;
+}

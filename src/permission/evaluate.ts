@@ -276,5 +276,6 @@ function describe(facet: Facet): string {
 }
 
 function where(rule: PermissionRule): string {
-  return `${rule.text} (${rule.source}${rule.origin ? `: ${rule.origin}` : ""})`;
+  const origin = rule.origin && rule.origin !== rule.source ? `: ${rule.origin}` : "";
+  return `${rule.text} (${rule.source}${origin})`;
 }

@@ -8,6 +8,7 @@ import {
   type CanUseTool,
   type CanUseToolResult,
   DENIAL,
+  duration,
   type PermissionNote,
   type RequestWaiter,
 } from "./approval.ts";
@@ -254,8 +255,7 @@ async function askFor(
   host.checkpoint();
   const timeoutMs = host.approvalTimeoutMs;
   const result = await host.requests.wait<ApprovalAnswer>("approval", requestId, signal, timeoutMs, (r) => {
-    if (r.kind === "timeout")
-      resolved("deny", "timeout", `no answer within ${Math.round(timeoutMs / 1000)} s`);
+    if (r.kind === "timeout") resolved("deny", "timeout", `no answer within ${duration(timeoutMs)}`);
     else if (r.kind === "aborted") resolved("deny", "abort", "the turn was interrupted");
   });
   if (result.kind === "timeout")
