@@ -74,8 +74,7 @@ export const DENIAL = {
   rule: (reason: string) =>
     `Permission denied: ${reason}. Do not retry this call; choose another approach or ask the user.`,
   user: (reason: string | undefined) => `The user denied this tool call${reason ? `: ${reason}` : "."}`,
-  timeout: (ms: number) =>
-    `No one approved this tool call within ${Math.round(ms / 1000)} s, so it was not run.`,
+  timeout: (ms: number) => `No one approved this tool call within ${duration(ms)}, so it was not run.`,
   noApprover: (reason: string) =>
     `This tool call needs approval (${reason}), and no one can approve it in this session, so it was not run.`,
   hook: (reason: string) => `Blocked by a hook: ${reason}`,
