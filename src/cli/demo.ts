@@ -33,6 +33,7 @@ export function demoTools(): Tool[] {
       description: "Lists the entries of a directory relative to the working directory.",
       schema: z.object({ path: z.string().default(".") }),
       readOnly: true,
+      permission: { rule: "Read", field: "path" },
       execute: async ({ path }, ctx) => {
         const entries = await readdir(resolve(ctx.cwd, path), { withFileTypes: true });
         const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();

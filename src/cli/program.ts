@@ -1,7 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
+import { permissionsCheckCommand } from "./permissions-command.ts";
 import { runCommand } from "./run-command.ts";
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const VERSION = "0.1.0";
 
@@ -28,8 +31,29 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")
+    .option("--permission-mode <mode>", "default, acceptEdits, plan, dontAsk or bypassPermissions")
+    .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
+    .option("--deny <rule>", "deny rule (repeatable)", collect, [])
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
+    });
+
+  program
+    .command("permissions")
+    .description("inspect permission rules")
+    .command("check")
+    .description("decide one tool call with the evaluator the engine uses")
+    .requiredOption(
+      "--tool <name>",
+      "rule name (Bash, Read, Edit, WebFetch, Network, Skill, mcp__...) or tool name",
+    )
+    .option("--input <json>", 'the call\'s input, e.g. \'{"command":"npm test"}\'')
+    .option("--cwd <dir>", "working directory (settings are discovered from here)")
+    .option("--mode <mode>", "permission mode")
+    .option("--settings <file>", "extra settings file at command-line precedence (repeatable)", collect, [])
+    .option("--json", "print the decision as JSON")
+    .action(async (flags) => {
+      result.code = await permissionsCheckCommand(flags, io);
     });
   return program;
 }

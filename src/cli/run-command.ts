@@ -1,8 +1,11 @@
 import { isTaifengError } from "../errors.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
+import { askUserTool } from "../loop/ask-user.ts";
 import { AgentEngine } from "../loop/engine.ts";
+import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
+import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
@@ -13,6 +16,11 @@ export interface RunFlags {
   readonly json?: boolean;
   readonly system?: string;
   readonly maxSteps?: string;
+  /** Permission mode for this run (overrides settings' defaultMode). */
+  readonly permissionMode?: string;
+  /** Extra allow / deny rules, at command-line precedence. */
+  readonly allow?: readonly string[];
+  readonly deny?: readonly string[];
 }
 
 /** The model spec used when `--model` is absent. */
@@ -48,19 +56,40 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     throw new UsageError("no prompt: pass PROMPT as an argument or pipe it on stdin");
   }
   const maxSteps = parsePositiveInt("--max-steps", flags.maxSteps);
+  const mode = flags.permissionMode;
+  if (mode !== undefined && !isPermissionMode(mode)) {
+    throw new UsageError(`--permission-mode must be one of ${PERMISSION_MODES.join(", ")}; got "${mode}"`);
+  }
+  // Approvals are asked inline only when someone is at a terminal; otherwise they are denied.
+  const interactive = io.stdin.isTTY === true;
   const model = await resolveModel(flags.model ?? defaultModelSpec(), io);
   const write = flags.json
     ? (ev: Event) => io.stdout.write(`${JSON.stringify(ev)}\n`)
     : createRenderer({ out: io.stdout, err: io.stderr, color: wantsColor(io.stderr, io.env) });
 
-  const engine = await AgentEngine.open({
-    model,
-    tools: demoTools(),
-    cwd: io.cwd,
-    listeners: [write],
-    ...(flags.system !== undefined ? { system: flags.system } : {}),
-    ...(maxSteps !== undefined ? { maxSteps } : {}),
-  });
+  let engine: AgentEngine;
+  try {
+    engine = await AgentEngine.open({
+      model,
+      tools: [...demoTools(), askUserTool()],
+      cwd: io.cwd,
+      listeners: [write],
+      permissions: {
+        settings: { env: io.env },
+        interactive,
+        rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },
+        ...(mode !== undefined ? { mode } : {}),
+      },
+      hooks: { fromSettings: true },
+      ...(flags.system !== undefined ? { system: flags.system } : {}),
+      ...(maxSteps !== undefined ? { maxSteps } : {}),
+    });
+  } catch (err) {
+    if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
+    throw err;
+  }
+  const approver = interactive ? createApprover(engine, io.stdin, io.stderr) : undefined;
+  if (approver) engine.on(approver.listener);
   let interrupted = false;
   const removeHandler = io.onInterrupt(() => {
     if (interrupted) return; // a second Ctrl-C is handled by the entry point
@@ -77,6 +106,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     }
   } finally {
     removeHandler();
+    approver?.close();
     await engine.close();
   }
   return code;

@@ -48,5 +48,6 @@ function pathSpecifier(real: string, isDirectory: boolean, cwd: string): string 
     if (rel === "") return isDirectory ? "./**" : `./${relative(cwd, real).split(sep).join("/")}`;
     return `./${rel.split(sep).join("/")}/**`;
   }
-  return `/${dir.split(sep).join("/")}/**`;
+  const abs = dir.split(sep).join("/");
+  return abs === "/" ? "//**" : `/${abs}/**`;
 }
