@@ -59,6 +59,12 @@ const approve =
       ? { type: "approval" as const, requestId: req.requestId, decision }
       : undefined;
 
+/** A model step that notes the last tool output it was shown, then answers `text`. */
+function recordThen(seen: string[], request: ModelRequest, text: string) {
+  seen.push(lastUserFacing(request));
+  return { text };
+}
+
 function lastUserFacing(request: ModelRequest): string {
   const item = request.items.at(-1);
   return item?.type === "function_call_output" ? toolOutputText(item.output) : "";
@@ -86,7 +92,7 @@ describe("a turn waiting for approval survives a restart", () => {
     const ran: string[] = [];
     const seen: string[] = [];
     const { engine, events } = await reopen(store, threadId, {
-      model: new SimClient({ script: [(req) => (seen.push(lastUserFacing(req)), { text: "tests passed" })] }),
+      model: new SimClient({ script: [(req) => recordThen(seen, req, "tests passed")] }),
       tools: [recordingShell(ran)],
       permissions: {},
     });
@@ -294,7 +300,7 @@ describe("a turn waiting on ask_user survives a restart", () => {
     expect(asked).toMatchObject({ callId: "call_1_1", question: "Which env?", options: ["staging", "prod"] });
     const seen: string[] = [];
     const { engine } = await reopen(store, threadId, {
-      model: new SimClient({ script: [(req) => (seen.push(lastUserFacing(req)), { text: "deploying" })] }),
+      model: new SimClient({ script: [(req) => recordThen(seen, req, "deploying")] }),
       tools: [askUserTool()],
     });
     const turn: Event[] = await driveTurn(

@@ -280,7 +280,7 @@ describe("user_prompt_submit", () => {
     });
     const events = await driveTurn(engine, "my password is hunter2", () => undefined);
     expect(shape(events)).toEqual(["turn_started", "turn_failed prompt_blocked"]);
-    expect((events[1]?.msg as EventMsgOf<"turn_failed">).error).toEqual({
+    expect((events[1]?.msg as EventMsgOf<"turn_failed"> | undefined)?.error).toEqual({
       code: "prompt_blocked",
       message: "looks like a secret",
       source: "hook",
