@@ -14,6 +14,23 @@ export type {
   ThreadWriter,
 } from "./conversation/store.ts";
 export { describeError, isTaifengError, TaifengError, type TaifengErrorCode } from "./errors.ts";
+export { type AuditHookOptions, type AuditRecord, auditHook } from "./hooks/audit.ts";
+export type { HookOptions } from "./hooks/options.ts";
+export { type HookRunContext, HookRunner, type HookRunnerOptions } from "./hooks/runner.ts";
+export { HooksSettings, hooksFromSettings } from "./hooks/settings.ts";
+export {
+  CLAUDE_EVENT_NAMES,
+  type CommandHook,
+  type FunctionHook,
+  HOOK_POINTS,
+  type HookDefinition,
+  type HookEvent,
+  type HookFailure,
+  type HookOutcome,
+  type HookPayloads,
+  type HookPoint,
+  HookResponse,
+} from "./hooks/types.ts";
 export { type AssembledResponse, ResponseAssembler } from "./llm/assemble.ts";
 export { modelError, RETRYABLE_MODEL_ERRORS } from "./llm/errors.ts";
 export {
@@ -33,6 +50,7 @@ export type {
   StreamOptions,
   ToolSpec,
 } from "./llm/types.ts";
+export { ASK_USER, askUserTool } from "./loop/ask-user.ts";
 export {
   type CompiledOutput,
   compileOutput,
@@ -45,6 +63,51 @@ export type { EventListener } from "./loop/event-hub.ts";
 export { EnginePool, type PoolOptions, type SessionOptions } from "./loop/pool.ts";
 export { type RunOptions, type RunResult, type RunStream, run, stream } from "./loop/run.ts";
 export type { TurnInput } from "./loop/turn.ts";
+export type {
+  ApprovalAnswer,
+  CanUseTool,
+  CanUseToolContext,
+  CanUseToolResult,
+} from "./permission/approval.ts";
+export type {
+  CommandCheck,
+  CommandVerdict,
+  DecisionSource,
+  PermissionDecision,
+} from "./permission/evaluate.ts";
+export { BUILTIN_IDENTITIES, identityOf, RULE_IDENTITIES, type ToolFacts } from "./permission/identity.ts";
+export {
+  isPermissionMode,
+  PERMISSION_MODES,
+  PermissionMode,
+  PermissionVerdict,
+} from "./permission/modes.ts";
+export type { PermissionOptions } from "./permission/options.ts";
+export { PermissionPolicy, type PermissionQuery, type PolicyOptions } from "./permission/policy.ts";
+export {
+  type PermissionRule,
+  parseRule,
+  RULE_SOURCES,
+  type RuleList,
+  type RuleLists,
+  type RuleSource,
+} from "./permission/rules.ts";
+export {
+  DEFAULT_MANAGED_SETTINGS,
+  type DiscoveredSettings,
+  type DiscoverOptions,
+  discoverSettings,
+  PermissionSettings,
+  readSettingsFile,
+  SettingsFile,
+  type SettingsLayer,
+} from "./permission/settings.ts";
+export {
+  analyzeCommand,
+  type CommandAnalysis,
+  type CommandPart,
+  type RedirectTarget,
+} from "./permission/shell.ts";
 export * from "./protocol/index.ts";
 export {
   defineTool,
@@ -54,6 +117,7 @@ export {
   type Tool,
   type ToolContext,
   type ToolDefinition,
+  type ToolPermission,
   type ToolResult,
   ToolSet,
   toolSpec,
