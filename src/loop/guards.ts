@@ -56,7 +56,7 @@ export async function buildGuards(
   if (wantSettings && !perms?.policy) {
     found = await discoverSettings({ cwd, ...(typeof perms?.settings === "object" ? perms.settings : {}) });
   }
-  let policy = perms?.policy;
+  let policy = perms?.policy?.forSession();
   if (perms && !policy) {
     const useFiles = perms.settings !== undefined && perms.settings !== false;
     const layers = useFiles && found ? [...found.layers] : [];

@@ -20,7 +20,11 @@ export interface PermissionOptions {
    * embedded engine reads no files unless asked.
    */
   readonly settings?: boolean | Omit<DiscoverOptions, "cwd">;
-  /** A prepared policy; replaces `mode`, `rules`, `settings` and `commandCheck`. */
+  /**
+   * A prepared policy; replaces `mode`, `rules`, `settings` and `commandCheck`. Each engine
+   * works on its own copy (`forSession`), so session rules stay per engine — the way to
+   * share one set of settings across an EnginePool without reading files per session.
+   */
   readonly policy?: PermissionPolicy;
   /** Decides in code what would be asked of a person. */
   readonly canUseTool?: CanUseTool;

@@ -274,3 +274,15 @@ describe("settings discovery", () => {
     );
   });
 });
+
+describe("policies per session", () => {
+  it("forks without session rules", async () => {
+    const base = policyOf(box, { cli: { allow: ["Bash(ls)"] } });
+    base.addSessionRules(["Bash(make:*)"]);
+    const fork = base.forSession();
+    const run = (p: PermissionPolicy, command: string) => check(p, "Bash", { command }, box.project);
+    expect((await run(base, "make all")).decision).toBe("allow");
+    expect((await run(fork, "make all")).decision).toBe("ask");
+    expect((await run(fork, "ls")).decision).toBe("allow");
+  });
+});

@@ -48,8 +48,10 @@ export class PermissionPolicy {
   private readonly rules: PermissionRule[];
   private readonly additionalDirectories: string[];
   private readonly commandCheck: CommandCheck | undefined;
+  private readonly options: PolicyOptions;
 
   constructor(options: PolicyOptions) {
+    this.options = options;
     this.projectRoot = resolve(options.projectRoot);
     this.home = resolve(options.home);
     this.commandCheck = options.commandCheck;
@@ -107,6 +109,14 @@ export class PermissionPolicy {
       mode: options.mode,
       commandCheck: options.commandCheck,
     });
+  }
+
+  /**
+   * A fresh policy with the same settings and no session rules: one per engine, so an
+   * "always allow" in one session never leaks into another.
+   */
+  forSession(): PermissionPolicy {
+    return new PermissionPolicy(this.options);
   }
 
   /** Every rule in precedence order (session rules last). */

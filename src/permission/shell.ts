@@ -59,12 +59,27 @@ const WRITE_OPS = new Set([">", ">>", ">|", "&>", "&>>", "<>"]);
 const SPECIAL_FILES = /^\/dev\/(null|stdout|stderr|stdin|tty|fd\/\d+)$/;
 const MAX_NESTING = 3;
 
-/** Parses and splits a command line. Never throws; a syntax error comes back as `ok: false`. */
+const CACHE_SIZE = 512;
+const cache = new Map<string, CommandAnalysis>();
+
+/**
+ * Parses and splits a command line. Never throws; a syntax error comes back as `ok: false`.
+ * Pure, so recent results are cached (an agent repeats commands); treat them as read-only.
+ */
 export function analyzeCommand(command: string): CommandAnalysis {
+  const hit = cache.get(command);
+  if (hit) {
+    cache.delete(command);
+    cache.set(command, hit);
+    return hit;
+  }
   const parts: CommandPart[] = [];
   const redirects: RedirectTarget[] = [];
   const error = collect(command, parts, redirects, 0);
-  return error === undefined ? { ok: true, parts, redirects } : { ok: false, error };
+  const result: CommandAnalysis = error === undefined ? { ok: true, parts, redirects } : { ok: false, error };
+  cache.set(command, result);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  return result;
 }
 
 function collect(
