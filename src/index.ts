@@ -32,13 +32,50 @@ export {
   HookResponse,
 } from "./hooks/types.ts";
 export { type AssembledResponse, ResponseAssembler } from "./llm/assemble.ts";
-export { modelError, RETRYABLE_MODEL_ERRORS } from "./llm/errors.ts";
 export {
+  BUILTIN_MODELS,
+  CATALOG_PRICES_AS_OF,
+  costOf,
+  ModelCatalog,
+  ModelInfo,
+  ModelPrices,
+} from "./llm/catalog.ts";
+export {
+  classifyError,
+  classifyFacts,
+  type ErrorFacts,
+  errorFacts,
+  retryAfterFromHeaders,
+} from "./llm/classify.ts";
+export { modelError, RETRYABLE_MODEL_ERRORS } from "./llm/errors.ts";
+export { type FallbackOptions, withFallback } from "./llm/fallback.ts";
+export {
+  type ChatDialect,
+  COMPATIBLE_DIALECT,
+  type CreateAnthropicOptions,
+  type CreateGeminiOptions,
+  type CreateOpenAIChatOptions,
+  type CreateOpenAIResponsesOptions,
+  createAnthropic,
+  createDeepSeek,
+  createGemini,
+  createOpenAIChat,
+  createOpenAIResponses,
+  DEEPSEEK_DIALECT,
+  DEFAULT_TIMEOUTS,
+  defaultModelFromEnv,
+  OPENAI_DIALECT,
+  type ProviderFactoryOptions,
+  type ProviderTimeouts,
+} from "./llm/providers/index.ts";
+export {
+  createModel,
   ModelRegistry,
   type ProviderFactory,
   parseModelSpec,
   type ResolveOptions,
 } from "./llm/resolve.ts";
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay, withRetry } from "./llm/retry.ts";
 export * from "./llm/sim/index.ts";
 export type {
   FinishReason,

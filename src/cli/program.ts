@@ -26,8 +26,10 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .argument("[prompt]", "the prompt; read from stdin when omitted")
     .option(
       "-m, --model <provider:model>",
-      "model to use: sim, sim:<script.json> (default: the built-in demo)",
+      "model: openai|openai-chat|anthropic|google|deepseek:<model>, sim:<script.json>; a,b = fallback chain (default: a configured key's provider, else the built-in demo)",
     )
+    .option("--base-url <url>", "base URL passed to the provider SDK (OpenAI-compatible servers, proxies)")
+    .option("--api-key-env <name>", "environment variable holding the API key")
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")

@@ -1,4 +1,5 @@
 import { isTaifengError } from "../errors.ts";
+import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { askUserTool } from "../loop/ask-user.ts";
@@ -13,6 +14,10 @@ import { createRenderer } from "./render.ts";
 /** Flags of `taifeng run`. */
 export interface RunFlags {
   readonly model?: string;
+  /** Passed to the provider SDK as its base URL. */
+  readonly baseUrl?: string;
+  /** Read the API key from this environment variable instead of the provider's default. */
+  readonly apiKeyEnv?: string;
   readonly json?: boolean;
   readonly system?: string;
   readonly maxSteps?: string;
@@ -23,9 +28,14 @@ export interface RunFlags {
   readonly deny?: readonly string[];
 }
 
-/** The model spec used when `--model` is absent. */
-export function defaultModelSpec(): string {
-  return "sim:demo";
+/**
+ * The model spec used when `--model` is absent: the first provider whose key is set
+ * (OPENAI_API_KEY -> openai:gpt-5-mini, ANTHROPIC_API_KEY -> anthropic:claude-haiku-4-5,
+ * GEMINI_API_KEY or GOOGLE_API_KEY -> google:gemini-2.5-flash, DEEPSEEK_API_KEY ->
+ * deepseek:deepseek-chat), else the built-in simulator demo.
+ */
+export function defaultModelSpec(env: CliIO["env"] = {}): string {
+  return defaultModelFromEnv(env) ?? "sim:demo";
 }
 
 function parsePositiveInt(flag: string, value: string | undefined): number | undefined {
@@ -35,10 +45,15 @@ function parsePositiveInt(flag: string, value: string | undefined): number | und
   return Number(value);
 }
 
-async function resolveModel(spec: string, io: CliIO): Promise<ModelClient> {
+async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<ModelClient> {
   const registry = new ModelRegistry();
   try {
-    return await registry.resolve(spec, { env: io.env, defaultSimScript: demoModel });
+    return await registry.resolve(spec, {
+      env: io.env,
+      defaultSimScript: demoModel,
+      ...(flags.baseUrl !== undefined ? { baseUrl: flags.baseUrl } : {}),
+      ...(flags.apiKeyEnv !== undefined ? { apiKeyEnv: flags.apiKeyEnv } : {}),
+    });
   } catch (err) {
     if (isTaifengError(err)) throw new UsageError(err.message);
     throw err;
@@ -62,7 +77,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   }
   // Approvals are asked inline only when someone is at a terminal; otherwise they are denied.
   const interactive = io.stdin.isTTY === true;
-  const model = await resolveModel(flags.model ?? defaultModelSpec(), io);
+  const model = await resolveModel(flags.model ?? defaultModelSpec(io.env), flags, io);
   const write = flags.json
     ? (ev: Event) => io.stdout.write(`${JSON.stringify(ev)}\n`)
     : createRenderer({ out: io.stdout, err: io.stderr, color: wantsColor(io.stderr, io.env) });

@@ -22,6 +22,8 @@ export interface AssembledResponse {
   readonly text: string;
   readonly calls: FunctionCallItem[];
   readonly usage: Usage | undefined;
+  /** Cost of the call in USD, when the client reported one. */
+  readonly costUsd: number | undefined;
   readonly finish: FinishReason | undefined;
   readonly error: ErrorInfo | undefined;
 }
@@ -42,6 +44,7 @@ export class ResponseAssembler {
   private reasoningOpen = false;
   private textOpen = false;
   private usage: Usage | undefined;
+  private costUsd: number | undefined;
   private finishReason: FinishReason | undefined;
   private failure: ErrorInfo | undefined;
 
@@ -80,6 +83,7 @@ export class ResponseAssembler {
         return this.closeCall(ev.callId, ev.arguments, ev.providerData);
       case "usage":
         this.usage = ev.usage;
+        this.costUsd = ev.costUsd;
         return undefined;
       case "finish":
         this.finishReason = ev.reason;
@@ -108,6 +112,7 @@ export class ResponseAssembler {
       text: this.allText,
       calls: this.calls,
       usage: this.usage,
+      costUsd: this.costUsd,
       finish: this.finishReason,
       error: this.failure,
     };

@@ -35,6 +35,11 @@ export interface ModelRequest {
   readonly parallelToolCalls?: boolean;
   /** The thread this call belongs to; providers use it as the prompt cache key. */
   readonly threadId?: string;
+  /**
+   * Why the engine makes this call: a step of a turn (default) or a compaction summary.
+   * Routers may send summaries to a cheaper model; the simulator answers them separately.
+   */
+  readonly purpose?: "turn" | "compaction";
 }
 
 /** Why a model call ended. */
@@ -77,7 +82,12 @@ export type ModelEvent =
       readonly arguments?: string;
       readonly providerData?: ProviderData;
     }
-  | { readonly type: "usage"; readonly usage: Usage }
+  | {
+      readonly type: "usage";
+      readonly usage: Usage;
+      /** What the call cost in USD, when the model's prices are known (see ModelCatalog). */
+      readonly costUsd?: number;
+    }
   | { readonly type: "retry"; readonly attempt: number; readonly delayMs: number; readonly error: ErrorInfo }
   | { readonly type: "finish"; readonly reason: FinishReason; readonly providerData?: ProviderData }
   | { readonly type: "error"; readonly error: ErrorInfo };

@@ -1,3 +1,5 @@
+import { ContextManager, type ContextOptions } from "../context/manager.ts";
+import { counterFor } from "../context/tokens.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
 import { replayRollout } from "../conversation/replay.ts";
 import type { ThreadStore } from "../conversation/store.ts";
@@ -12,7 +14,7 @@ import { type Tool, ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import { compileOutput, type OutputSpec, taskFinishTool } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
-import { buildGuards, guardTools, runEngineHook } from "./guards.ts";
+import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
 import { closeCrashedTurn, type EngineCore, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
 import { planResume, type ResumePlan } from "./resume.ts";
@@ -48,6 +50,12 @@ export interface EngineOptions {
   readonly output?: OutputSpec;
   /** How often the model may correct an answer that fails `output`. Default 2. */
   readonly outputRetries?: number;
+  /**
+   * Context window budget and compaction (on by default with a 128k window; pass `false` to
+   * turn it off). The token counter defaults to the model's exact tokenizer when one is
+   * available offline (OpenAI families), else a calibrated heuristic.
+   */
+  readonly context?: ContextOptions | false;
   /** Decides whether each tool call may run (a custom seam; runs after `permissions`). */
   readonly gate?: ToolGate;
   /**
@@ -64,6 +72,8 @@ export interface EngineOptions {
   /** Called when a listener throws. */
   readonly onListenerError?: (err: unknown) => void;
 }
+
+const SHUTDOWN: Op = { type: "shutdown" };
 
 /** Where an engine is in its life. */
 export type EngineStatus = "idle" | "running" | "closed";
@@ -146,9 +156,19 @@ export class AgentEngine {
       model: options.model,
       resolveModel: options.resolveModel,
       system: options.system ?? "",
-      tools: new ToolSet(guardTools([...(options.tools ?? []), ...extraTools], guards, () => core)),
+      tools:
+        options.tools instanceof ToolSet && extraTools.length === 0 && !wrapsTools(guards)
+          ? options.tools
+          : new ToolSet(guardTools([...(options.tools ?? []), ...extraTools], guards, () => core)),
       settings,
       gate: options.gate,
+      context:
+        options.context === false
+          ? undefined
+          : new ContextManager({
+              ...options.context,
+              counter: options.context?.counter ?? (await counterFor(options.model.id)),
+            }),
       requests: new PendingRequests(),
       queue: [],
       steers: [],
@@ -230,15 +250,20 @@ export class AgentEngine {
     const c = this.core;
     if (c.status === "closed" || c.shutdown)
       throw new TaifengError("engine_closed", `engine for thread ${this.threadId} is closed`);
-    const parsed = OpSchema.safeParse(typeof op === "string" ? { type: "user_input", text: op } : op);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "op"}: ${i.message}`).join("; ");
-      throw new TaifengError("invalid_op", `invalid op: ${detail}`);
+    let valid: Op;
+    if (typeof op === "string") valid = { type: "user_input", text: op };
+    else {
+      const parsed = OpSchema.safeParse(op);
+      if (!parsed.success) {
+        const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "op"}: ${i.message}`).join("; ");
+        throw new TaifengError("invalid_op", `invalid op: ${detail}`);
+      }
+      valid = parsed.data;
     }
     const id = newId("sub");
     c.hub.open(id);
     c.lastActivity = Date.now();
-    applyOp(c, id, parsed.data);
+    applyOp(c, id, valid);
     return id;
   }
 
@@ -275,7 +300,7 @@ export class AgentEngine {
   async close(): Promise<void> {
     const c = this.core;
     if (c.status === "closed") return;
-    if (!c.shutdown) this.submit({ type: "shutdown" });
+    if (!c.shutdown) this.submit(SHUTDOWN);
     await c.shutdown?.done;
   }
 
@@ -356,5 +381,7 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
       break;
   }
   c.queue.push({ id, op });
-  void processQueued(c);
+  // Deferred so that submit() never emits turn events synchronously: callers can attach
+  // listeners or streams right after submitting without missing the start of the turn.
+  if (!c.pumping) queueMicrotask(() => void processQueued(c));
 }

@@ -95,10 +95,16 @@ export async function buildGuards(
   };
 }
 
+/** True when tools must be wrapped for post_tool hooks (and pre_tool context). */
+export function wrapsTools(guards: EngineGuards): boolean {
+  const runner = guards.hooks;
+  return runner !== undefined && (runner.has("post_tool") || runner.has("pre_tool"));
+}
+
 /** Wraps tools for post_tool hooks (and pre_tool context) when such hooks exist. */
 export function guardTools(tools: readonly Tool[], guards: EngineGuards, core: () => EngineCore): Tool[] {
   const runner = guards.hooks;
-  if (!runner || (!runner.has("post_tool") && !runner.has("pre_tool"))) return [...tools];
+  if (!runner || !wrapsTools(guards)) return [...tools];
   const host = {
     runner,
     takeContext: (callId: string) => guards.notes.takeContext(callId),

@@ -101,7 +101,8 @@ export class EnginePool {
 
   private async makeRoom(): Promise<void> {
     const max = this.options.maxEngines ?? 1024;
-    if (this.engines.size + this.opening.size <= max) return;
+    // Runs before this session is registered in `opening`, so it counts only other sessions.
+    if (this.engines.size + this.opening.size < max) return;
     for (const [sessionId, engine] of this.engines) {
       if (engine.idle) {
         this.engines.delete(sessionId);

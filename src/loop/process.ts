@@ -1,3 +1,4 @@
+import type { ContextManager } from "../context/manager.ts";
 import type { OpenTurn } from "../conversation/replay.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
@@ -31,6 +32,7 @@ export interface EngineCore {
   readonly tools: ToolSet;
   settings: TurnSettings;
   readonly gate: ToolGate | undefined;
+  readonly context: ContextManager | undefined;
   readonly requests: PendingRequests;
   readonly queue: Submission[];
   steers: string[];
@@ -123,13 +125,7 @@ async function processOne(c: EngineCore, sub: Submission): Promise<void> {
     case "rewind":
       return rewind(c, sub.id, op.turns);
     case "compact":
-      emit(c, sub.id, undefined, {
-        type: "op_rejected",
-        op: op.type,
-        code: "compaction_unavailable",
-        message: "no compaction strategy is configured for this engine",
-      });
-      return;
+      return compactNow(c, sub.id);
     case "override_context":
       return overrideContext(c, sub.id, op);
     case "shutdown":
@@ -193,6 +189,7 @@ async function driveTurn(
     hooks: guards.hooks,
     checkpoint: guards.checkpoint,
     suspended: guards.suspended,
+    context: c.context,
     emit: (msg) => emit(c, submissionId, turnId, msg),
     takeSteers: () => {
       const out = c.steers;
@@ -267,6 +264,32 @@ async function finishTurn(
   }
   c.hub.publish(ev);
   return ev.msg as TurnEnd;
+}
+
+async function compactNow(c: EngineCore, submissionId: string): Promise<void> {
+  if (!c.context) {
+    emit(c, submissionId, undefined, {
+      type: "op_rejected",
+      op: "compact",
+      code: "compaction_unavailable",
+      message: "context management is off for this engine",
+    });
+    return;
+  }
+  await c.context.compact(
+    {
+      threadId: c.log.threadId,
+      system: c.system,
+      tools: c.tools.specs,
+      log: c.log,
+      model: c.model,
+      signal: new AbortController().signal,
+      emit: (msg) => emit(c, submissionId, undefined, msg),
+    },
+    "manual",
+    true,
+  );
+  await c.log.flush();
 }
 
 async function rewind(c: EngineCore, submissionId: string, turns: number): Promise<void> {

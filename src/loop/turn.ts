@@ -1,3 +1,4 @@
+import type { ContextEnv, ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import { ResponseAssembler } from "../llm/assemble.ts";
@@ -52,6 +53,8 @@ export interface TurnEnv {
   checkpoint?(): void;
   /** True while the turn waits on a person (approval or answer). */
   suspended?(): boolean;
+  /** Keeps the prompt inside the context window; absent when context management is off. */
+  readonly context: ContextManager | undefined;
   emit(msg: EventMsg): void;
   /** Steer messages received since the last call; the turn delivers them at its next model call. */
   takeSteers(): string[];
@@ -84,16 +87,20 @@ const REPEAT_WARN_AT = 3;
 export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> {
   const started = performance.now();
   const usage = emptyUsage();
+  // Summed over the turn's calls; stays undefined when no call reported a cost.
+  let costUsd: number | undefined;
   const repeats = new Map<string, number>();
   let steps = 0;
   let lastText = "";
   let outputAttempts = 0;
+  let overflowRetried = false;
   const elapsed = () => Math.round(performance.now() - started);
   const fail = (error: ErrorInfo): TurnEnd => ({
     type: "turn_failed",
     error,
     steps,
     usage,
+    ...withCost(costUsd),
     durationMs: elapsed(),
   });
   const aborted = (): TurnEnd => ({
@@ -145,11 +152,26 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         source: "engine",
       });
     }
+    if (env.context) {
+      const spent = await env.context.beforeCall(contextEnv(env), steps === 0 ? "pre_sampling" : "mid_turn");
+      if (spent) addUsage(usage, spent);
+      if (env.signal.aborted) return aborted();
+    }
     steps++;
     const step = await sampleStep(env, steps);
     if (step.usage) addUsage(usage, step.usage);
+    if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
     if (step.kind === "aborted") return aborted();
-    if (step.kind === "failed") return fail(step.error);
+    if (step.kind === "failed") {
+      // Reactive overflow recovery: compact hard and try the call once more.
+      if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
+        overflowRetried = true;
+        const spent = await env.context.compact(contextEnv(env), "overflow", true);
+        if (spent) addUsage(usage, spent);
+        continue;
+      }
+      return fail(step.error);
+    }
     if (step.text !== "") lastText = step.text;
 
     for (const call of step.callNames) {
@@ -164,7 +186,14 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       }
     }
     if (step.finishedWith !== undefined) {
-      return { type: "turn_completed", text: step.finishedWith, steps, usage, durationMs: elapsed() };
+      return {
+        type: "turn_completed",
+        text: step.finishedWith,
+        steps,
+        usage,
+        ...withCost(costUsd),
+        durationMs: elapsed(),
+      };
     }
     if (step.callNames.length > 0) continue;
     if (env.settings.completion === "task_finish") {
@@ -199,13 +228,37 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         output: checked.value,
         steps,
         usage,
+        ...withCost(costUsd),
         durationMs: elapsed(),
       };
     }
     // A steer that arrived during the last call is delivered with one more call.
     if (env.hasSteers()) continue;
-    return { type: "turn_completed", text: lastText, steps, usage, durationMs: elapsed() };
+    return {
+      type: "turn_completed",
+      text: lastText,
+      steps,
+      usage,
+      ...withCost(costUsd),
+      durationMs: elapsed(),
+    };
   }
+}
+
+function withCost(costUsd: number | undefined): { costUsd?: number } {
+  return costUsd === undefined ? {} : { costUsd };
+}
+
+function contextEnv(env: TurnEnv): ContextEnv {
+  return {
+    threadId: env.threadId,
+    system: env.system,
+    tools: env.tools.specs,
+    log: env.log,
+    model: env.model,
+    signal: env.signal,
+    emit: env.emit,
+  };
 }
 
 function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
@@ -222,11 +275,12 @@ function abortMessage(reason: EventMsgOf<"turn_aborted">["reason"]): string {
 }
 
 type StepResult =
-  | { kind: "aborted"; usage: Usage | undefined }
-  | { kind: "failed"; error: ErrorInfo; usage: Usage | undefined }
+  | { kind: "aborted"; usage: Usage | undefined; costUsd: number | undefined }
+  | { kind: "failed"; error: ErrorInfo; usage: Usage | undefined; costUsd: number | undefined }
   | {
       kind: "ok";
       usage: Usage | undefined;
+      costUsd: number | undefined;
       text: string;
       /** name + arguments of each call, for the repeat detector. */
       callNames: string[];
@@ -271,6 +325,8 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
   const failure = await consumeStream(env, step, request, assembler, batch);
   const res = assembler.result();
   const usage = res.usage;
+  const costUsd = res.costUsd;
+  env.context?.afterCall(env.context.estimator.raw(request.system, request.tools, request.items), usage);
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
   const completed = async (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
     env.emit({
@@ -279,6 +335,7 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
       model: modelId,
       finishReason,
       usage: usage ?? emptyUsage(),
+      ...withCost(costUsd),
       durationMs,
     });
     await env.hooks?.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
@@ -289,13 +346,13 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
     const outputs = await batch.cancel("the turn was interrupted");
     appendAll(env, res.items, outputs);
     await completed("aborted");
-    return { kind: "aborted", usage };
+    return { kind: "aborted", usage, costUsd };
   }
   const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
   if (error) {
     await batch.cancel("the model call failed");
     await completed("error");
-    return { kind: "failed", error, usage };
+    return { kind: "failed", error, usage, costUsd };
   }
   for (const item of res.items) env.log.append(item);
   if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
@@ -303,13 +360,13 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
   if (res.calls.length > 0 && env.suspended?.()) env.checkpoint?.();
   await completed(res.finish ?? "stop");
   if (res.calls.length === 0)
-    return { kind: "ok", usage, text: res.text, callNames: [], finishedWith: undefined };
+    return { kind: "ok", usage, costUsd, text: res.text, callNames: [], finishedWith: undefined };
 
   const outputs = await batch.close((out) => {
     env.log.append(out);
     if (env.suspended?.()) env.checkpoint?.();
   });
-  if (env.signal.aborted) return { kind: "aborted", usage };
+  if (env.signal.aborted) return { kind: "aborted", usage, costUsd };
   let finishedWith: string | undefined;
   res.calls.forEach((call, i) => {
     if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
@@ -317,6 +374,7 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
   return {
     kind: "ok",
     usage,
+    costUsd,
     text: res.text,
     callNames: res.calls.map((c) => `${c.name} ${c.arguments}`),
     finishedWith,
@@ -348,10 +406,11 @@ function streamCut(): ErrorInfo {
 
 /**
  * Reads the model stream into the assembler, handing completed calls to the batch and
- * streaming deltas as events. Stops promptly on abort even if the client ignores its
- * signal. Returns an error only when the client broke its contract by throwing.
+ * streaming deltas as events. Resolves when the stream ends or at once on abort, even if the
+ * client ignores its signal (later events of an abandoned stream are dropped). Returns an
+ * error only when the client broke its contract by throwing.
  */
-async function consumeStream(
+function consumeStream(
   env: TurnEnv,
   step: number,
   request: ModelRequest,
@@ -359,49 +418,57 @@ async function consumeStream(
   batch: ToolBatch,
 ): Promise<ErrorInfo | undefined> {
   const signal = env.signal;
+  if (signal.aborted) return Promise.resolve(undefined);
+  let stopped = false;
   let iterator: AsyncIterator<ModelEvent> | undefined;
-  let onAbort: (() => void) | undefined;
-  const abortPromise = new Promise<"aborted">((resolve) => {
-    onAbort = () => resolve("aborted");
-    if (signal.aborted) resolve("aborted");
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    iterator = env.model.stream(request, { signal })[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await Promise.race([iterator.next(), abortPromise]);
-      if (next === "aborted") return undefined;
-      if (next.done) return undefined;
-      const ev = next.value;
-      switch (ev.type) {
-        case "text_delta":
-          if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
-          break;
-        case "reasoning_delta":
-          if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
-          break;
-        case "retry":
-          env.emit({
-            type: "model_retry",
-            step,
-            model: env.model.id,
-            attempt: ev.attempt,
-            delayMs: ev.delayMs,
-            error: ev.error,
-          });
-          break;
-        default:
-          break;
+  // One promise for the whole stream (not one per chunk): the pump runs detached and the
+  // turn waits for whichever comes first, the end of the stream or the abort.
+  return new Promise<ErrorInfo | undefined>((resolve) => {
+    const stop = (result: ErrorInfo | undefined) => {
+      if (stopped) return;
+      stopped = true;
+      signal.removeEventListener("abort", onAbort);
+      // Release the provider's resources; a misbehaving client must not block the turn.
+      iterator?.return?.()?.catch(() => {});
+      resolve(result);
+    };
+    const onAbort = () => stop(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const pump = async () => {
+      const it = env.model.stream(request, { signal })[Symbol.asyncIterator]();
+      iterator = it;
+      for (;;) {
+        const next = await it.next();
+        if (stopped) return;
+        if (next.done) return stop(undefined);
+        const ev = next.value;
+        switch (ev.type) {
+          case "text_delta":
+            if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
+            break;
+          case "reasoning_delta":
+            if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
+            break;
+          case "retry":
+            env.emit({
+              type: "model_retry",
+              step,
+              model: env.model.id,
+              attempt: ev.attempt,
+              delayMs: ev.delayMs,
+              error: ev.error,
+            });
+            break;
+          default:
+            break;
+        }
+        const call = assembler.push(ev);
+        if (call) batch.add(call);
+        if (ev.type === "finish" || ev.type === "error") return stop(undefined);
       }
-      const call = assembler.push(ev);
-      if (call) batch.add(call);
-      if (ev.type === "finish" || ev.type === "error") return undefined;
-    }
-  } catch (err) {
-    return modelError("unknown", `the model client threw: ${describeError(err)}`);
-  } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
-    // Release the provider's resources; a misbehaving client must not block the turn.
-    iterator?.return?.()?.catch(() => {});
-  }
+    };
+    pump().catch((err: unknown) =>
+      stop(modelError("unknown", `the model client threw: ${describeError(err)}`)),
+    );
+  });
 }

@@ -1,4 +1,5 @@
 import type { ApprovalDecision } from "../protocol/index.ts";
+import { formatDuration } from "../tool/scheduler.ts";
 import type { PermissionDecision } from "./evaluate.ts";
 import type { PermissionMode } from "./modes.ts";
 
@@ -74,17 +75,10 @@ export const DENIAL = {
   rule: (reason: string) =>
     `Permission denied: ${reason}. Do not retry this call; choose another approach or ask the user.`,
   user: (reason: string | undefined) => `The user denied this tool call${reason ? `: ${reason}` : "."}`,
-  timeout: (ms: number) => `No one approved this tool call within ${duration(ms)}, so it was not run.`,
+  timeout: (ms: number) => `No one approved this tool call within ${formatDuration(ms)}, so it was not run.`,
   noApprover: (reason: string) =>
     `This tool call needs approval (${reason}), and no one can approve it in this session, so it was not run.`,
   hook: (reason: string) => `Blocked by a hook: ${reason}`,
   callback: (message: string | undefined) => message ?? "The host denied this tool call.",
   aborted: () => "The turn was interrupted while this call waited for approval.",
 };
-
-/** `250 ms`, `1.5 s`, `90 s`. */
-export function duration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const secs = ms / 1000;
-  return `${Number.isInteger(secs) || secs >= 10 ? Math.round(secs) : secs.toFixed(1)} s`;
-}

@@ -2,13 +2,12 @@ import type { HookRunner } from "../hooks/runner.ts";
 import type { HookFailure, HookOutcome } from "../hooks/types.ts";
 import type { EventMsg } from "../protocol/index.ts";
 import { newId } from "../protocol/index.ts";
-import type { GateDecision, ToolGate } from "../tool/scheduler.ts";
+import { formatDuration, type GateDecision, type ToolGate } from "../tool/scheduler.ts";
 import {
   type ApprovalAnswer,
   type CanUseTool,
   type CanUseToolResult,
   DENIAL,
-  duration,
   type PermissionNote,
   type RequestWaiter,
 } from "./approval.ts";
@@ -255,7 +254,7 @@ async function askFor(
   host.checkpoint();
   const timeoutMs = host.approvalTimeoutMs;
   const result = await host.requests.wait<ApprovalAnswer>("approval", requestId, signal, timeoutMs, (r) => {
-    if (r.kind === "timeout") resolved("deny", "timeout", `no answer within ${duration(timeoutMs)}`);
+    if (r.kind === "timeout") resolved("deny", "timeout", `no answer within ${formatDuration(timeoutMs)}`);
     else if (r.kind === "aborted") resolved("deny", "abort", "the turn was interrupted");
   });
   if (result.kind === "timeout")

@@ -212,6 +212,8 @@ export const CompactionCompleted = z.object({
   tokensAfter: z.number().int().nonnegative(),
   /** Cached prefix tokens the rewrite invalidated (0 when the prefix was kept). */
   cachedTokensInvalidated: z.number().int().nonnegative(),
+  /** Usage of the summary model call, when the strategy made one. */
+  usage: Usage.optional(),
 });
 
 /** A child agent was spawned. */

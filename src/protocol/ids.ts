@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 
 /**
  * Identifiers used across the protocol. They are plain strings on the wire and on disk;
@@ -16,11 +16,23 @@ export type CallId = string;
 /** An in-process routing key used by EnginePool; never persisted. */
 export type SessionId = string;
 
+// Per-process random salt plus a counter: ids are unique across processes (48 random bits per
+// process) and strictly increasing within one, without a system call per id.
+const SALT = randomBytes(6).toString("hex");
+let counter = 0;
+let lastMs = 0;
+let lastTime = "";
+
 /**
- * Creates a sortable, unique id: a prefix, a millisecond timestamp in base 36 and random bits.
- * Sortable ids keep directory listings and SQLite indexes in creation order.
+ * Creates a sortable, unique id: a prefix, a millisecond timestamp in base 36, a per-process
+ * random salt and a counter. Sortable ids keep directory listings and indexes in creation order.
  */
 export function newId(prefix: string): string {
-  const time = Date.now().toString(36).padStart(9, "0");
-  return `${prefix}_${time}${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  counter = (counter + 1) % 0x1000000;
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = now.toString(36).padStart(9, "0");
+  }
+  return `${prefix}_${lastTime}${SALT}${counter.toString(36).padStart(5, "0")}`;
 }

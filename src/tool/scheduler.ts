@@ -85,6 +85,7 @@ interface Entry {
 export class ToolBatch {
   private readonly entries: Entry[] = [];
   private streamClosed = false;
+  private cancelled = false;
   private running = 0;
   private exclusiveRunning = false;
   private prepChain: Promise<void> = Promise.resolve();
@@ -94,9 +95,10 @@ export class ToolBatch {
   private readonly onAbort = () => this.abortAll();
   private readonly env: ToolBatchEnv;
 
+  private listening = false;
+
   constructor(env: ToolBatchEnv) {
     this.env = env;
-    env.signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
   /** Number of calls added so far. */
@@ -106,6 +108,11 @@ export class ToolBatch {
 
   /** Adds a completed call from the model stream (in emission order). */
   add(call: FunctionCallItem): void {
+    if (!this.listening) {
+      // Registered lazily: most model calls produce no tool calls.
+      this.listening = true;
+      this.env.signal.addEventListener("abort", this.onAbort, { once: true });
+    }
     let raw: unknown;
     let rawOk = true;
     try {
@@ -133,7 +140,9 @@ export class ToolBatch {
     this.entries.push(entry);
     this.env.emit({ type: "tool_call_started", callId: call.callId, name: call.name, input: raw });
     this.settled.push(new Promise<void>((resolve) => (entry.settle = resolve)));
-    this.prepChain = this.prepChain.then(() => this.prepare(entry));
+    // Without a gate, preparation is synchronous; with one, calls are prepared one at a time.
+    if (this.env.gate) this.prepChain = this.prepChain.then(() => this.prepare(entry));
+    else this.prepare(entry);
   }
 
   /**
@@ -148,8 +157,13 @@ export class ToolBatch {
     this.flushOutputs();
     this.pump();
     await Promise.all(this.settled);
-    this.env.signal.removeEventListener("abort", this.onAbort);
+    this.detach();
     return this.entries.map((e) => e.output as FunctionCallOutputItem);
+  }
+
+  private detach(): void {
+    if (this.listening) this.env.signal.removeEventListener("abort", this.onAbort);
+    this.listening = false;
   }
 
   /**
@@ -157,34 +171,41 @@ export class ToolBatch {
    * the turn was aborted) and resolves with all outputs in emission order.
    */
   async cancel(reason: string): Promise<FunctionCallOutputItem[]> {
+    this.cancelled = true;
     for (const entry of this.entries) if (entry.phase !== "done") this.cancelEntry(entry, reason);
     await Promise.all(this.settled);
-    this.env.signal.removeEventListener("abort", this.onAbort);
+    this.detach();
     return this.entries.map((e) => e.output as FunctionCallOutputItem);
   }
 
   private abortAll(): void {
+    this.cancelled = true;
     for (const entry of this.entries)
       if (entry.phase !== "done") this.cancelEntry(entry, "the turn was interrupted");
   }
 
   private cancelEntry(entry: Entry, reason: string): void {
     if (entry.phase === "running") {
-      const secs = ((performance.now() - entry.startedAt) / 1000).toFixed(1);
       entry.controller?.abort();
-      this.finish(entry, `Tool call aborted after ${secs} s: ${reason}.`, true, "aborted");
+      this.finish(
+        entry,
+        `Tool call aborted after ${formatDuration(performance.now() - entry.startedAt)}: ${reason}.`,
+        true,
+        "aborted",
+      );
     } else {
       this.finish(entry, `Tool call not run: ${reason}.`, true, "aborted");
     }
   }
 
-  private async prepare(entry: Entry): Promise<void> {
-    if (entry.phase === "done") return;
+  /** Parses and validates the input; continues in `gated` when there is a gate. */
+  private prepare(entry: Entry): Promise<void> | undefined {
+    if (entry.phase === "done") return undefined;
     const { call, raw, rawOk } = entry;
     const tool = entry.tool;
     if (!tool) {
       const names = [...this.env.tools].map((t) => t.name).join(", ");
-      return this.finish(
+      return void this.finish(
         entry,
         `Unknown tool "${call.name}". Available tools: ${names || "none"}.`,
         true,
@@ -192,7 +213,7 @@ export class ToolBatch {
       );
     }
     if (!rawOk) {
-      return this.finish(
+      return void this.finish(
         entry,
         `Invalid input for tool ${tool.name}: the arguments are not valid JSON. Send one JSON object matching the tool's schema.`,
         true,
@@ -200,23 +221,31 @@ export class ToolBatch {
       );
     }
     const parsed = tool.parse(raw);
-    if (!parsed.ok) return this.finish(entry, parsed.message, true, "invalid_input");
-    let input = parsed.value;
-    if (this.env.gate) {
-      let decision: GateDecision;
-      try {
-        decision = await this.env.gate({ tool, callId: call.callId, input, signal: this.env.signal });
-      } catch (err) {
-        decision = { allow: false, message: `Permission check failed: ${describeError(err)}` };
-      }
-      if ((entry.phase as Phase) === "done") return;
-      if (!decision.allow) return this.finish(entry, decision.message, true, "denied");
-      if (decision.input !== undefined) {
-        const edited = tool.parse(decision.input);
-        if (!edited.ok) return this.finish(entry, edited.message, true, "invalid_input");
-        input = edited.value;
-      }
+    if (!parsed.ok) return void this.finish(entry, parsed.message, true, "invalid_input");
+    if (this.env.gate) return this.gated(entry, tool, this.env.gate, parsed.value);
+    this.ready(entry, tool, parsed.value);
+    return undefined;
+  }
+
+  private async gated(entry: Entry, tool: Tool, gate: ToolGate, input: unknown): Promise<void> {
+    let decision: GateDecision;
+    try {
+      decision = await gate({ tool, callId: entry.call.callId, input, signal: this.env.signal });
+    } catch (err) {
+      decision = { allow: false, message: `Permission check failed: ${describeError(err)}` };
     }
+    if ((entry.phase as Phase) === "done") return;
+    if (!decision.allow) return this.finish(entry, decision.message, true, "denied");
+    let final = input;
+    if (decision.input !== undefined) {
+      const edited = tool.parse(decision.input);
+      if (!edited.ok) return this.finish(entry, edited.message, true, "invalid_input");
+      final = edited.value;
+    }
+    this.ready(entry, tool, final);
+  }
+
+  private ready(entry: Entry, tool: Tool, input: unknown): void {
     entry.input = input;
     entry.shared = tool.concurrencySafe;
     entry.early = this.env.startDuringStream && tool.readOnly && tool.concurrencySafe;
@@ -226,6 +255,7 @@ export class ToolBatch {
 
   /** Starts every waiting call the FIFO read/write discipline allows. */
   private pump(): void {
+    if (this.cancelled) return;
     for (const entry of this.entries) {
       if (entry.phase === "done" || entry.phase === "running") continue;
       if (entry.phase === "preparing") return;
@@ -267,7 +297,12 @@ export class ToolBatch {
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         controller.abort(new Error("timeout"));
-        this.finish(entry, `Tool ${tool.name} timed out after ${formatSecs(timeoutMs)} s.`, true, "timeout");
+        this.finish(
+          entry,
+          `Tool ${tool.name} timed out after ${formatDuration(timeoutMs)}.`,
+          true,
+          "timeout",
+        );
       }, timeoutMs);
     }
     const ctx: ToolContext = {
@@ -332,6 +367,8 @@ function bindAskUser(env: ToolBatchEnv, callId: string, signal: AbortSignal): To
   return (question, options) => ask({ callId, question, options, signal });
 }
 
-function formatSecs(ms: number): string {
-  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
+/** `850 ms`, `2.3 s`, `95 s`: how long something took, for messages the model reads. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }

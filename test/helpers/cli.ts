@@ -1,45 +1,59 @@
-import { PassThrough } from "node:stream";
-import type { CliIO } from "../../src/cli/io.ts";
-import { main } from "../../src/cli/program.ts";
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-/** A CLI run's captured output. */
-export interface CliRun {
-  readonly code: number;
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const CLI = join(ROOT, "src", "cli", "main.ts");
+
+/** Output of a finished CLI process. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
 
-/**
- * Runs the CLI in-process with injected streams. `stdin` lines are written when the CLI
- * prints a prompt ending in `: ` or `> ` (as a person at a terminal would), or all at once
- * when `tty` is false.
- */
-export async function runCli(
-  argv: readonly string[],
-  options: { cwd: string; env: Record<string, string | undefined>; tty?: boolean; stdin?: readonly string[] },
-): Promise<CliRun> {
-  const stdin = new PassThrough() as PassThrough & { isTTY?: boolean };
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  if (options.tty) stdin.isTTY = true;
-  let out = "";
-  let err = "";
-  const answers = [...(options.stdin ?? [])];
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-    if (options.tty && /(: |> )$/.test(err) && answers.length > 0) stdin.write(`${answers.shift()}\n`);
+/** Provider keys are removed so that `taifeng run` without `--model` stays on the simulator. */
+const PROVIDER_KEYS = [
+  "OPENAI_API_KEY",
+  "ANTHROPIC_API_KEY",
+  "GEMINI_API_KEY",
+  "GOOGLE_API_KEY",
+  "DEEPSEEK_API_KEY",
+];
+
+function hermeticEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of PROVIDER_KEYS) delete env[key];
+  return env;
+}
+
+/** Starts `taifeng` as a real child process (Node runs the TypeScript source directly). */
+export function startCli(
+  args: readonly string[],
+  options: { input?: string; env?: Record<string, string>; cwd?: string } = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...hermeticEnv(), NO_COLOR: "1", ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
   });
-  if (!options.tty) stdin.end(answers.map((a) => `${a}\n`).join(""));
-  const io: CliIO = {
-    stdin,
-    stdout,
-    stderr,
-    env: options.env,
-    cwd: options.cwd,
-    onInterrupt: () => () => {},
-  };
-  const code = await main(argv, io);
-  stdin.end();
-  return { code, stdout: out, stderr: err };
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => (stdout += d));
+  child.stderr?.on("data", (d) => (stderr += d));
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  else child.stdin?.end();
+  const done = new Promise<CliResult>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+/** Runs `taifeng` to completion. */
+export function runCli(
+  args: readonly string[],
+  options?: Parameters<typeof startCli>[1],
+): Promise<CliResult> {
+  return startCli(args, options).done;
 }

@@ -1,0 +1,224 @@
+import type { ThreadLog } from "../conversation/thread-log.ts";
+import { describeError } from "../errors.ts";
+import type { ModelClient, ToolSpec } from "../llm/types.ts";
+import type { EventMsg, ResponseItem, Usage } from "../protocol/index.ts";
+import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
+import type { ArtifactStore } from "./artifacts.ts";
+import { handoffSummary } from "./strategies/handoff.ts";
+import { microcompact } from "./strategies/microcompact.ts";
+import { slidingWindow } from "./strategies/sliding-window.ts";
+import type { CompactionStrategy, CompactionTrigger } from "./strategies/types.ts";
+import { summarizeWithModel } from "./summarize.ts";
+import { heuristicCounter, type TokenCounter, TokenEstimator } from "./tokens.ts";
+import { firstDifference } from "./units.ts";
+
+/** State re-added to the history after a compaction removed items (todo list, active skills, notes). */
+export interface PinnedSource {
+  readonly name: string;
+  /** The current text, or undefined when there is nothing to pin. */
+  read(threadId: string, items: readonly ResponseItem[]): string | undefined;
+}
+
+/** Context budget and compaction settings of an engine. */
+export interface ContextOptions {
+  /** The model's context window in tokens. Default 128,000. */
+  readonly contextWindow?: number;
+  /** Tokens kept free for the answer. Default 8,192. */
+  readonly reserveOutputTokens?: number;
+  /** Compact when the prompt exceeds this share of the usable window. Default 0.8. */
+  readonly compactAt?: number;
+  /** After compacting, aim for at most this share. Default 0.5. */
+  readonly targetAfter?: number;
+  /** Run in order until the prompt fits. Default: microcompact, then handoff summary. */
+  readonly strategies?: readonly CompactionStrategy[];
+  /** Used after a context_overflow error. Default: aggressive microcompact, handoff, sliding window. */
+  readonly overflowStrategies?: readonly CompactionStrategy[];
+  readonly pinned?: readonly PinnedSource[];
+  /** Token counter; default: exact for OpenAI models when resolved by the engine, else heuristic. */
+  readonly counter?: TokenCounter;
+  /** Where trimmed tool outputs are kept. */
+  readonly artifacts?: ArtifactStore;
+}
+
+/** What the context manager needs from the engine for one check. */
+export interface ContextEnv {
+  readonly threadId: string;
+  readonly system: string;
+  readonly tools: readonly ToolSpec[];
+  readonly log: ThreadLog;
+  readonly model: ModelClient;
+  readonly signal: AbortSignal;
+  emit(msg: EventMsg): void;
+}
+
+/**
+ * Keeps a thread's prompt inside its budget. Before every model call it estimates the
+ * prompt (calibrated by provider usage) and, over the trigger, runs the strategies in order
+ * until the prompt fits. Each strategy that acts emits `compaction_started` /
+ * `compaction_completed` with tokens before and after and the cached prefix tokens it
+ * invalidated, and is persisted as a `compacted` checkpoint.
+ */
+export class ContextManager {
+  readonly estimator: TokenEstimator;
+  private readonly options: ContextOptions;
+  private readonly strategies: readonly CompactionStrategy[];
+  private readonly overflow: readonly CompactionStrategy[];
+  /** Calibrated tokens of the prefix the provider is believed to hold in cache. */
+  private cachedPrefix = 0;
+
+  constructor(options: ContextOptions = {}) {
+    this.options = options;
+    this.estimator = new TokenEstimator(options.counter ?? heuristicCounter());
+    this.strategies = options.strategies ?? [microcompact(), handoffSummary()];
+    this.overflow = options.overflowStrategies ?? [
+      microcompact({ keepRecent: 1, minTokens: 200 }),
+      handoffSummary(),
+      slidingWindow(),
+    ];
+  }
+
+  /** Tokens available to the prompt. */
+  get usableWindow(): number {
+    return (this.options.contextWindow ?? 128_000) - (this.options.reserveOutputTokens ?? 8_192);
+  }
+
+  /** Calibrated estimate of the prompt the engine would send now. */
+  promptTokens(env: Pick<ContextEnv, "system" | "tools" | "log">): number {
+    return this.estimator.prompt(env.system, env.tools, env.log.items);
+  }
+
+  /** Compacts when the prompt is over the trigger. Returns the usage of summary calls. */
+  async beforeCall(env: ContextEnv, trigger: CompactionTrigger): Promise<Usage | undefined> {
+    if (this.promptTokens(env) <= this.usableWindow * (this.options.compactAt ?? 0.8)) return undefined;
+    return this.compact(env, trigger, false);
+  }
+
+  /**
+   * Runs the strategies (the overflow set for trigger `overflow`) until the prompt fits the
+   * target; with `force`, at least one strategy that changes something runs even under it.
+   * Never throws for a failing strategy: it emits a warning and tries the next.
+   */
+  async compact(env: ContextEnv, trigger: CompactionTrigger, force: boolean): Promise<Usage | undefined> {
+    const strategies = trigger === "overflow" ? this.overflow : this.strategies;
+    const share =
+      trigger === "overflow"
+        ? Math.min(0.4, this.options.targetAfter ?? 0.5)
+        : (this.options.targetAfter ?? 0.5);
+    const target = this.usableWindow * share;
+    let spent: Usage | undefined;
+    let changedOnce = false;
+    for (const strategy of strategies) {
+      if (env.signal.aborted) break;
+      const before = this.promptTokens(env);
+      if (before <= target && (changedOnce || !force)) break;
+      const changed = await this.runStrategy(env, strategy, trigger, before, target);
+      if (changed.usage) spent = addUsage(spent ?? emptyUsage(), changed.usage);
+      changedOnce ||= changed.changed;
+    }
+    return spent;
+  }
+
+  /** Learns from a finished call: calibration and what the provider now caches. */
+  afterCall(rawPromptTokens: number, usage: Usage | undefined): void {
+    if (!usage || usage.inputTokens <= 0) return;
+    this.estimator.calibrate(rawPromptTokens, usage.inputTokens);
+    this.cachedPrefix = usage.cachedInputTokens + usage.cacheWriteTokens > 0 ? usage.inputTokens : 0;
+  }
+
+  private async runStrategy(
+    env: ContextEnv,
+    strategy: CompactionStrategy,
+    trigger: CompactionTrigger,
+    before: number,
+    target: number,
+  ): Promise<{ changed: boolean; usage: Usage | undefined }> {
+    const items = env.log.items;
+    const head = this.estimator.text(env.system) + this.estimator.tools(env.tools);
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      env.emit({ type: "compaction_started", strategy: strategy.name, trigger, tokensBefore: before });
+    };
+    let result: Awaited<ReturnType<CompactionStrategy["compact"]>>;
+    try {
+      result = await strategy.compact({
+        threadId: env.threadId,
+        items,
+        estimator: this.estimator,
+        targetTokens: Math.max(0, target / this.estimator.calibration - head),
+        trigger,
+        signal: env.signal,
+        artifacts: this.options.artifacts,
+        summarize: (toSummarize, instructions) => {
+          start();
+          return summarizeWithModel(env, toSummarize, instructions);
+        },
+      });
+    } catch (err) {
+      if (started) this.completed(env, strategy.name, trigger, before, before, 0, undefined);
+      env.emit({
+        type: "warning",
+        code: "compaction_failed",
+        message: `${strategy.name} failed: ${describeError(err)}`,
+      });
+      return { changed: false, usage: undefined };
+    }
+    if (!result) {
+      if (started) this.completed(env, strategy.name, trigger, before, before, 0, undefined);
+      return { changed: false, usage: undefined };
+    }
+    start();
+    const next = this.withPinned(env, items, result.items);
+    const first = firstDifference(items, next);
+    const common = Math.round((head + this.estimator.items(items, 0, first)) * this.estimator.calibration);
+    const invalidated = Math.max(0, this.cachedPrefix - common);
+    this.cachedPrefix = Math.min(this.cachedPrefix, common);
+    env.log.replace(strategy.name, next, result.summary);
+    this.completed(env, strategy.name, trigger, before, this.promptTokens(env), invalidated, result.usage);
+    return { changed: true, usage: result.usage };
+  }
+
+  private completed(
+    env: ContextEnv,
+    strategy: string,
+    trigger: CompactionTrigger,
+    before: number,
+    after: number,
+    invalidated: number,
+    usage: Usage | undefined,
+  ): void {
+    const msg: EventMsg = {
+      type: "compaction_completed",
+      strategy,
+      trigger,
+      tokensBefore: before,
+      tokensAfter: after,
+      cachedTokensInvalidated: invalidated,
+    };
+    if (usage) msg.usage = usage;
+    env.emit(msg);
+  }
+
+  /** Re-adds pinned state when a strategy removed items (a summary or dropped history). */
+  private withPinned(
+    env: ContextEnv,
+    before: readonly ResponseItem[],
+    after: ResponseItem[],
+  ): ResponseItem[] {
+    const pinned = this.options.pinned ?? [];
+    if (pinned.length === 0 || after.length >= before.length) return after;
+    const sections: string[] = [];
+    for (const source of pinned) {
+      const text = source.read(env.threadId, before)?.trim();
+      if (text) sections.push(`## ${source.name}\n${text}`);
+    }
+    if (sections.length === 0) return after;
+    const note = textMessage(
+      "system",
+      `[Pinned state, re-added after compaction]\n\n${sections.join("\n\n")}`,
+    );
+    const at = after[0]?.type === "compaction" ? 1 : 0;
+    return [...after.slice(0, at), note, ...after.slice(at)];
+  }
+}

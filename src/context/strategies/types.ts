@@ -1,0 +1,42 @@
+import type { EventMsgOf, ResponseItem, Usage } from "../../protocol/index.ts";
+import type { ArtifactStore } from "../artifacts.ts";
+import type { TokenEstimator } from "../tokens.ts";
+
+/** What triggered a compaction. */
+export type CompactionTrigger = EventMsgOf<"compaction_started">["trigger"];
+
+/** Everything a strategy may use. Strategies never mutate `items`. */
+export interface CompactionContext {
+  readonly threadId: string;
+  readonly items: readonly ResponseItem[];
+  readonly estimator: TokenEstimator;
+  /** Raw token budget for the history after compaction. */
+  readonly targetTokens: number;
+  readonly trigger: CompactionTrigger;
+  readonly signal: AbortSignal;
+  readonly artifacts: ArtifactStore | undefined;
+  /**
+   * Asks the thread's model to summarize `items` following `instructions`. The request
+   * reuses the thread's prompt prefix, so it reads from the provider cache.
+   */
+  summarize(
+    items: readonly ResponseItem[],
+    instructions: string,
+  ): Promise<{ text: string; usage: Usage | undefined }>;
+}
+
+/** A strategy's replacement history. */
+export interface CompactionResult {
+  readonly items: ResponseItem[];
+  readonly summary?: string;
+  readonly usage?: Usage;
+}
+
+/**
+ * One way to shrink a history. Returns undefined when it has nothing to do. Strategies are
+ * composable: the context manager runs them in order until the history fits its target.
+ */
+export interface CompactionStrategy {
+  readonly name: string;
+  compact(ctx: CompactionContext): Promise<CompactionResult | undefined>;
+}

@@ -1,0 +1,166 @@
+import type { ToolSpec } from "../llm/types.ts";
+import type { ResponseItem } from "../protocol/index.ts";
+
+/** Counts the tokens of a text. Implementations must be pure and deterministic. */
+export interface TokenCounter {
+  /** `o200k_base`, `cl100k_base` or `heuristic`. */
+  readonly name: string;
+  /** True when counts match the provider's tokenizer (not an estimate). */
+  readonly exact: boolean;
+  count(text: string): number;
+}
+
+// CJK ideographs, kana and hangul: tokenizers spend about one token per character on them,
+// against about four characters per token for Latin text and code.
+const WIDE = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|[\ud840-\ud87f][\udc00-\udfff]/g;
+
+/**
+ * A tokenizer-free estimate: about one token per CJK character and one per four other
+ * characters (counted in UTF-16 units). Close enough to plan budgets; calibrated against
+ * provider usage by TokenEstimator.
+ */
+export function heuristicCounter(): TokenCounter {
+  return {
+    name: "heuristic",
+    exact: false,
+    count(text: string): number {
+      if (text.length === 0) return 0;
+      let wide = 0;
+      let wideUnits = 0;
+      for (const m of text.matchAll(WIDE)) {
+        wide++;
+        wideUnits += m[0].length;
+      }
+      return wide + Math.ceil((text.length - wideUnits) / 4);
+    },
+  };
+}
+
+/** Which offline tokenizer an OpenAI model id uses, or undefined when none applies. */
+export function openaiEncodingFor(modelId: string): "o200k_base" | "cl100k_base" | undefined {
+  const model = modelId.includes(":") ? modelId.slice(modelId.indexOf(":") + 1) : modelId;
+  if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-oss)/.test(model)) return "o200k_base";
+  if (/^(gpt-4|gpt-3\.5|text-embedding-3|text-embedding-ada)/.test(model)) return "cl100k_base";
+  return undefined;
+}
+
+/**
+ * The exact tokenizer of an OpenAI encoding, loaded lazily (the tables weigh megabytes and
+ * take a few hundred milliseconds to load).
+ */
+export async function openaiCounter(encoding: "o200k_base" | "cl100k_base"): Promise<TokenCounter> {
+  const mod =
+    encoding === "o200k_base"
+      ? await import("gpt-tokenizer/encoding/o200k_base")
+      : await import("gpt-tokenizer/encoding/cl100k_base");
+  return { name: encoding, exact: true, count: (text) => mod.countTokens(text) };
+}
+
+/** The best counter for a model id: exact for OpenAI families, the heuristic otherwise. */
+export async function counterFor(modelId: string): Promise<TokenCounter> {
+  const encoding = openaiEncodingFor(modelId);
+  return encoding ? openaiCounter(encoding) : heuristicCounter();
+}
+
+/** Framing tokens every message or item costs on top of its text (role, separators). */
+const ITEM_OVERHEAD = 4;
+
+/**
+ * Estimates the token size of prompts. Item counts are cached per item object (items are
+ * never mutated), so re-estimating a growing history costs only the new items. A per-thread
+ * calibration factor, learned from the input tokens providers report, corrects the
+ * estimate of an inexact counter.
+ */
+export class TokenEstimator {
+  readonly counter: TokenCounter;
+  private readonly itemCache = new WeakMap<object, number>();
+  private readonly toolCache = new WeakMap<readonly ToolSpec[], number>();
+  private ratio = 1;
+  private samples = 0;
+
+  constructor(counter: TokenCounter = heuristicCounter()) {
+    this.counter = counter;
+  }
+
+  /** Tokens of one text. */
+  text(text: string): number {
+    return this.counter.count(text);
+  }
+
+  /** Raw (uncalibrated) tokens of one history item. */
+  item(item: ResponseItem): number {
+    const cached = this.itemCache.get(item);
+    if (cached !== undefined) return cached;
+    const n = ITEM_OVERHEAD + this.counter.count(itemText(item));
+    this.itemCache.set(item, n);
+    return n;
+  }
+
+  /** Raw tokens of the tool definitions. */
+  tools(tools: readonly ToolSpec[]): number {
+    const cached = this.toolCache.get(tools);
+    if (cached !== undefined) return cached;
+    let n = 0;
+    for (const t of tools)
+      n += ITEM_OVERHEAD + this.counter.count(`${t.name}\n${t.description}\n${JSON.stringify(t.parameters)}`);
+    this.toolCache.set(tools, n);
+    return n;
+  }
+
+  /** Raw tokens of a list of items. */
+  items(items: readonly ResponseItem[], from = 0, to = items.length): number {
+    let n = 0;
+    for (let i = from; i < to; i++) n += this.item(items[i] as ResponseItem);
+    return n;
+  }
+
+  /** Calibrated estimate of a whole prompt. */
+  prompt(system: string, tools: readonly ToolSpec[], items: readonly ResponseItem[]): number {
+    return Math.round(this.raw(system, tools, items) * this.ratio);
+  }
+
+  /** Uncalibrated size of a whole prompt. */
+  raw(system: string, tools: readonly ToolSpec[], items: readonly ResponseItem[]): number {
+    return this.counter.count(system) + this.tools(tools) + this.items(items);
+  }
+
+  /** The current calibration factor (reported / estimated). */
+  get calibration(): number {
+    return this.ratio;
+  }
+
+  /**
+   * Learns from a provider's report: `reported` input tokens for a prompt estimated at
+   * `estimatedRaw` raw tokens. An exponential moving average, clamped to [0.5, 2] so one odd
+   * report cannot derail budgets.
+   */
+  calibrate(estimatedRaw: number, reported: number): void {
+    if (estimatedRaw <= 0 || reported <= 0) return;
+    const observed = Math.min(2, Math.max(0.5, reported / estimatedRaw));
+    this.samples++;
+    const alpha = this.samples === 1 ? 1 : 0.3;
+    this.ratio = this.ratio + alpha * (observed - this.ratio);
+  }
+}
+
+/** The text of an item as a model would read it (images count as a fixed 1,000 tokens' worth). */
+export function itemText(item: ResponseItem): string {
+  switch (item.type) {
+    case "message": {
+      let out = "";
+      for (const part of item.content) out += part.type === "text" ? part.text : IMAGE_PLACEHOLDER;
+      return out;
+    }
+    case "reasoning":
+      return item.text;
+    case "function_call":
+      return `${item.name}(${item.arguments})`;
+    case "function_call_output":
+      if (typeof item.output === "string") return item.output;
+      return item.output.map((p) => (p.type === "text" ? p.text : IMAGE_PLACEHOLDER)).join("");
+    case "compaction":
+      return item.summary;
+  }
+}
+
+const IMAGE_PLACEHOLDER = "x".repeat(4000);
