@@ -29,7 +29,7 @@ const ClaudeHookOutput = z.looseObject({
 });
 
 /** Points where plain (non-JSON) stdout of a successful hook is context for the model. */
-const PLAIN_TEXT_CONTEXT = new Set(["user_prompt_submit", "session_start"]);
+const PLAIN_TEXT_CONTEXT = new Set(["user_prompt_submit"]);
 
 /** The stdin document: Claude Code's field names, plus Taifeng's own under `taifeng_*`. */
 export function hookInput(event: HookEvent): Record<string, unknown> {
@@ -63,7 +63,7 @@ export function hookInput(event: HookEvent): Record<string, unknown> {
  * Runs a shell-command hook: `sh -c COMMAND` in its own process group, the event as JSON on
  * stdin. Exit 0: stdout JSON (Claude Code's `decision`, `continue`/`stopReason`,
  * `hookSpecificOutput.permissionDecision`/`updatedInput`/`additionalContext`) is the
- * answer; plain stdout is context at user_prompt_submit and session_start. Exit 2: block,
+ * answer; plain stdout is context at user_prompt_submit. Exit 2: block,
  * stderr is the reason. Other exits, bad JSON, spawn errors and timeouts are failures. On
  * timeout or abort the whole process group is killed. Never throws.
  */

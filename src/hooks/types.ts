@@ -80,14 +80,19 @@ export interface HookPayloads {
   session_end: { reason: "shutdown" };
 }
 
-/** What every hook receives: the point's payload plus where it happened. */
-export type HookEvent<P extends HookPoint = HookPoint> = {
-  readonly point: P;
-  readonly threadId: string;
-  readonly turnId?: string | undefined;
-  readonly cwd: string;
-  readonly permissionMode?: string | undefined;
-} & HookPayloads[P];
+/**
+ * What every hook receives: the point's payload plus where it happened. A union over
+ * points, so checking `event.point` narrows the payload.
+ */
+export type HookEvent<P extends HookPoint = HookPoint> = P extends HookPoint
+  ? {
+      readonly point: P;
+      readonly threadId: string;
+      readonly turnId?: string | undefined;
+      readonly cwd: string;
+      readonly permissionMode?: string | undefined;
+    } & HookPayloads[P]
+  : never;
 
 /**
  * A hook's answer (all fields optional; an empty answer or `undefined` means "no objection").
