@@ -45,13 +45,21 @@ interface MvdanSyntax {
   NodeType(node: SyntaxNode): string;
 }
 
-let syntaxModule: MvdanSyntax | undefined;
-function sh(): MvdanSyntax {
-  if (!syntaxModule) {
+interface Loaded {
+  readonly syntax: MvdanSyntax;
+  /** Reused: a parser keeps no state between Parse calls, and a fresh one costs allocations. */
+  readonly parser: { Parse(src: string, name: string): SyntaxNode };
+}
+
+let loaded: Loaded | undefined;
+/** Loads the parser on first use (about 1.5 MB of code; only Bash checks need it). */
+function sh(): Loaded {
+  if (!loaded) {
     const require = createRequire(import.meta.url);
-    syntaxModule = (require("mvdan-sh") as { syntax: MvdanSyntax }).syntax;
+    const syntax = (require("mvdan-sh") as { syntax: MvdanSyntax }).syntax;
+    loaded = { syntax, parser: syntax.NewParser() };
   }
-  return syntaxModule;
+  return loaded;
 }
 
 const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh"]);
@@ -88,12 +96,12 @@ function collect(
   redirects: RedirectTarget[],
   depth: number,
 ): string | undefined {
-  const syntax = sh();
+  const { syntax, parser } = sh();
   const buf = Buffer.from(command, "utf8");
   const text = (node: SyntaxNode) => buf.subarray(node.Pos().Offset(), node.End().Offset()).toString("utf8");
   let file: SyntaxNode;
   try {
-    file = syntax.NewParser().Parse(command, "");
+    file = parser.Parse(command, "");
   } catch (err) {
     const e = err as { Error?: () => string; message?: string };
     return `cannot parse the command: ${typeof e.Error === "function" ? e.Error() : (e.message ?? String(err))}`;
