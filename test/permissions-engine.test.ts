@@ -25,7 +25,7 @@ async function open(ran: string[], options: Partial<EngineOptions> & Pick<Engine
   return { engine, events: rec.events };
 }
 
-const output = (events: { msg: { type: string } }[], callId = "call_1_1") => {
+const output = (events: readonly { msg: { type: string } }[], callId = "call_1_1") => {
   const done = events.find(
     (e) =>
       e.msg.type === "tool_call_completed" && (e.msg as EventMsgOf<"tool_call_completed">).callId === callId,
@@ -307,5 +307,21 @@ describe("modes in the engine", () => {
     expect(written).toEqual(["a.txt"]);
     expect(output(planned, "call_3_1")?.text).toContain("plan mode allows none");
     await engine.close();
+  });
+});
+
+describe("run() with permissions", () => {
+  it("denies what would ask instead of waiting for an answer nobody can give", async () => {
+    const { run } = await import("../src/loop/run.ts");
+    const ran: string[] = [];
+    const result = await run("go", {
+      model: shellModel("make", "npm test"),
+      tools: [recordingShell(ran)],
+      cwd,
+      permissions: { rules: { allow: ["Bash(npm test)"] } },
+    });
+    expect(ran).toEqual(["npm test"]);
+    expect(output(result.events)?.status).toBe("denied");
+    expect(result.text).toBe("done");
   });
 });
