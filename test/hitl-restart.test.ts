@@ -275,6 +275,79 @@ describe("a turn waiting for approval survives a restart", () => {
   });
 });
 
+describe("a turn waiting on a person survives a graceful shutdown", () => {
+  it("suspends instead of aborting on close, and resumes on the next open", async () => {
+    const store = new MemoryThreadStore();
+    const threadId = "thr_graceful";
+    const rec = recorder();
+    const first = await AgentEngine.open({
+      store,
+      threadId,
+      cwd,
+      listeners: [rec.listener],
+      model: new SimClient({ script: [{ toolCalls: [{ name: "shell", arguments: { command: "make" } }] }] }),
+      tools: [recordingShell([])],
+      permissions: {},
+    });
+    const submissionId = first.submit("go");
+    const request = (await waitFor(rec.events, "permission_requested"))
+      .msg as EventMsgOf<"permission_requested">;
+    await waitFor(rec.events, "model_call_completed");
+    await first.close();
+    const tail = rec.events.filter((e) => e.submissionId === submissionId).map((e) => e.msg);
+    expect(tail.at(-1)).toEqual({
+      type: "turn_aborted",
+      reason: "shutdown",
+      message: "the engine shut down while the turn waited for a person; reopening the thread resumes it",
+      steps: 1,
+      usage: expect.anything(),
+      durationMs: expect.any(Number),
+    });
+    const replayed = replayRollout(await store.read(threadId));
+    expect(replayed.openTurn?.events.map((m) => m.type)).toEqual(["permission_requested"]);
+    expect(replayed.openTurn?.danglingCalls.map((c) => c.callId)).toEqual(["call_1_1"]);
+
+    const ran: string[] = [];
+    const { engine } = await reopen(store, threadId, {
+      model: new SimClient({ script: [{ text: "built" }] }),
+      tools: [recordingShell(ran)],
+      permissions: {},
+    });
+    const turn = await driveTurn(engine, undefined, approve(), submissionId);
+    expect(turn.find((e) => e.msg.type === "permission_requested")?.msg).toEqual(request);
+    expect(shape(turn).at(-1)).toBe("turn_completed");
+    expect(ran).toEqual(["make"]);
+    await engine.close();
+  });
+
+  it("still aborts a turn that waits on nobody", async () => {
+    const store = new MemoryThreadStore();
+    const slow = defineTool({
+      name: "slow",
+      description: "slow",
+      schema: z.object({}),
+      readOnly: true,
+      execute: (_i, ctx) =>
+        new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve("x"))),
+    });
+    const rec = recorder();
+    const engine = await AgentEngine.open({
+      store,
+      threadId: "thr_abort",
+      cwd,
+      listeners: [rec.listener],
+      model: new SimClient({ script: [{ toolCalls: [{ name: "slow", arguments: {} }] }] }),
+      tools: [slow],
+      permissions: {},
+    });
+    engine.submit("go");
+    await waitFor(rec.events, "tool_call_started");
+    await engine.close();
+    expect(shape(rec.events).slice(-2)).toEqual(["turn_aborted shutdown", "shutdown_complete"]);
+    expect(replayRollout(await store.read("thr_abort")).openTurn).toBeUndefined();
+  });
+});
+
 describe("a turn waiting on ask_user survives a restart", () => {
   it("re-asks under the same id and hands the answer to the model", async () => {
     const store = new MemoryThreadStore();

@@ -16,6 +16,7 @@ export class ThreadLog {
   private readonly history: ResponseItem[];
   private readonly starts: number[];
   private turns: number;
+  private frozen = false;
 
   constructor(threadId: string, writer: ThreadWriter, replayed?: ReplayedThread) {
     this.threadId = threadId;
@@ -40,21 +41,37 @@ export class ThreadLog {
     return this.starts.length;
   }
 
+  /**
+   * Stops recording: every later change is dropped, in memory and on disk. Used when the
+   * engine shuts down while a turn waits on a person, so the transcript keeps that turn
+   * open and a later open resumes it. Irreversible.
+   */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** True after `freeze`. */
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
   /** Opens a turn: records its settings; following items belong to it. */
   beginTurn(context: TurnContext): void {
+    if (this.frozen) return;
     this.starts.push(this.history.length);
     this.turns++;
     this.writer.append({ ts: Date.now(), type: "turn_context", payload: context });
   }
 
   append(item: ResponseItem): void {
+    if (this.frozen) return;
     this.history.push(item);
     this.writer.append({ ts: Date.now(), type: "response_item", payload: item });
   }
 
   /** Persists the event when the persistence policy says so. */
   record(event: Event): void {
-    if (!shouldPersist(event.msg)) return;
+    if (this.frozen || !shouldPersist(event.msg)) return;
     const payload: RolloutLineOf<"event">["payload"] = { msg: event.msg };
     if (event.turnId !== undefined) payload.turnId = event.turnId;
     if (event.submissionId !== undefined) payload.submissionId = event.submissionId;
@@ -63,6 +80,7 @@ export class ThreadLog {
 
   /** Drops the last `n` turns from the model's view and records a rollback line. */
   rollback(n: number): void {
+    if (this.frozen) return;
     const keep = Math.max(0, this.starts.length - n);
     const cut = this.starts[keep];
     if (cut !== undefined) this.history.length = cut;
@@ -74,6 +92,7 @@ export class ThreadLog {
 
   /** Replaces the history with a checkpoint (compaction). */
   replace(strategy: string, replacement: readonly ResponseItem[], summary?: string): void {
+    if (this.frozen) return;
     this.history.length = 0;
     this.history.push(...replacement);
     this.starts.length = 0;

@@ -372,6 +372,9 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
       c.shutdown = { submissionId: id, done, resolve };
       if (c.current) {
         c.current.reason = "shutdown";
+        // A turn waiting on a person is suspended, not aborted: the transcript keeps it open
+        // so that the next open resumes it; observers still see it end in this process.
+        if (c.requests.size > 0) c.log.freeze();
         c.requests.abortAll();
         c.current.controller.abort();
       }
