@@ -213,7 +213,10 @@ async function driveTurn(
   }
   c.current = undefined;
   if (c.log.isFrozen && end.type === "turn_aborted") {
-    end = { ...end, message: "the engine shut down while the turn waited for a person; reopening the thread resumes it" };
+    end = {
+      ...end,
+      message: "the engine shut down while the turn waited for a person; reopening the thread resumes it",
+    };
   }
   // Steers that arrived too late for this turn are not lost: they start the next one.
   if (c.steers.length > 0 && !c.shutdown) {
