@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentEngine, type EngineOptions } from "../src/loop/engine.ts";
-import type { EventMsgOf } from "../src/protocol/index.ts";
+import type { Event, EventMsgOf } from "../src/protocol/index.ts";
 import { toolOutputText } from "../src/protocol/index.ts";
-import { recorder, shape } from "./helpers/events.ts";
+import { normalize, recorder, shape } from "./helpers/events.ts";
 import { driveTurn, recordingShell, recordingWriter, shellModel, withoutStreamEnd } from "./helpers/hitl.ts";
 
 let cwd: string;
@@ -323,5 +323,47 @@ describe("run() with permissions", () => {
     expect(ran).toEqual(["npm test"]);
     expect(output(result.events)?.status).toBe("denied");
     expect(result.text).toBe("done");
+  });
+});
+
+describe("approving from inside an event listener", () => {
+  it("keeps every observer's events in publication order", async () => {
+    const ran: string[] = [];
+    const listenerSaw: string[] = [];
+    let engine: AgentEngine | undefined;
+    const approveAtOnce = (ev: Event) => {
+      listenerSaw.push(ev.msg.type);
+      if (ev.msg.type === "permission_requested") {
+        engine?.submit({ type: "approval", requestId: ev.msg.requestId, decision: "allow_once" });
+      }
+    };
+    engine = await AgentEngine.open({
+      model: shellModel("make"),
+      tools: [recordingShell(ran)],
+      cwd,
+      permissions: {},
+      listeners: [approveAtOnce],
+    });
+    const stream = engine.events();
+    const events = await engine.submitAndWait("go");
+    expect(() => normalize(events)).not.toThrow();
+    expect(withoutStreamEnd(shape(events)).slice(4, 7)).toEqual([
+      "permission_requested",
+      "permission_resolved",
+      "tool_call_completed shell call_1_1 ok",
+    ]);
+    const seen: Event[] = [];
+    await engine.close();
+    for await (const ev of stream) seen.push(ev);
+    expect(() => normalize(seen)).not.toThrow();
+    const types = seen.map((e) => e.msg.type);
+    expect(types.indexOf("permission_requested")).toBeLessThan(types.indexOf("permission_resolved"));
+    // The approval is acknowledged first; the turn then records its resolution.
+    expect(types.indexOf("permission_requested")).toBeLessThan(types.indexOf("op_applied"));
+    expect(types.indexOf("op_applied")).toBeLessThan(types.indexOf("permission_resolved"));
+    expect(listenerSaw.indexOf("permission_requested")).toBeLessThan(
+      listenerSaw.indexOf("permission_resolved"),
+    );
+    expect(ran).toEqual(["make"]);
   });
 });

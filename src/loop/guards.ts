@@ -187,6 +187,9 @@ export function turnGuards(
     ? undefined
     : async ({ callId, question, options, signal: callSignal }) => {
         const requestId = takeResumed(c, callId) ?? newId("ask");
+        if (callSignal.aborted) throw new Error("the question was cancelled before it was asked");
+        // Wait first, then ask: an answer may arrive while the question is being delivered.
+        const waiting = c.requests.wait<{ answer: string }>("user_input", requestId, callSignal);
         turnEmit({
           type: "user_input_requested",
           requestId,
@@ -195,7 +198,7 @@ export function turnGuards(
           ...(options ? { options: [...options] } : {}),
         });
         checkpoint();
-        const result = await c.requests.wait<{ answer: string }>("user_input", requestId, callSignal);
+        const result = await waiting;
         if (result.kind === "answered") return result.value.answer;
         throw new Error("the question was cancelled before it was answered");
       };

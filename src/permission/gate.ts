@@ -250,13 +250,16 @@ async function askFor(
       DENIAL.noApprover(decision.reason),
     );
   }
-  scope.emit(request);
-  host.checkpoint();
+  if (signal.aborted) return finish({ decision: "deny", by: "abort" }, DENIAL.aborted());
   const timeoutMs = host.approvalTimeoutMs;
-  const result = await host.requests.wait<ApprovalAnswer>("approval", requestId, signal, timeoutMs, (r) => {
+  // Wait first, then announce: an answer may arrive while the request is being delivered.
+  const waiting = host.requests.wait<ApprovalAnswer>("approval", requestId, signal, timeoutMs, (r) => {
     if (r.kind === "timeout") resolved("deny", "timeout", `no answer within ${formatDuration(timeoutMs)}`);
     else if (r.kind === "aborted") resolved("deny", "abort", "the turn was interrupted");
   });
+  scope.emit(request);
+  host.checkpoint();
+  const result = await waiting;
   if (result.kind === "timeout")
     return finish({ decision: "deny", by: "timeout" }, DENIAL.timeout(timeoutMs));
   if (result.kind === "aborted") return finish({ decision: "deny", by: "abort" }, DENIAL.aborted());
