@@ -212,6 +212,7 @@ async function driveTurn(
     };
   }
   c.current = undefined;
+  c.guards.notes.clear();
   if (c.log.isFrozen && end.type === "turn_aborted") {
     end = {
       ...end,

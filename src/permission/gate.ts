@@ -62,6 +62,12 @@ export class CallNotes {
     this.permission.delete(callId);
     return note;
   }
+
+  /** Drops notes of calls that never ran (called when a turn ends). */
+  clear(): void {
+    this.context.clear();
+    this.permission.clear();
+  }
 }
 
 /** The turn a gate works for: where its events and hook failures go. */
@@ -328,7 +334,7 @@ async function settle(
 ): Promise<GateDecision> {
   const { tool, callId, signal } = call;
   if (note.decision === "allow") {
-    host.notes.setPermission(callId, note);
+    if (host.hooks?.has("post_tool")) host.notes.setPermission(callId, note);
     const next = edited !== undefined ? edited : input !== call.input ? input : undefined;
     return next === undefined ? { allow: true } : { allow: true, input: next };
   }
