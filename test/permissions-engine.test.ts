@@ -2,36 +2,24 @@ import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AgentEngine, type EngineOptions } from "../src/loop/engine.ts";
+import { AgentEngine } from "../src/loop/engine.ts";
 import type { Event, EventMsgOf } from "../src/protocol/index.ts";
-import { toolOutputText } from "../src/protocol/index.ts";
-import { normalize, recorder, shape } from "./helpers/events.ts";
-import { driveTurn, recordingShell, recordingWriter, shellModel, withoutStreamEnd } from "./helpers/hitl.ts";
+import { normalize, shape } from "./helpers/events.ts";
+import {
+  callOutcome,
+  driveTurn,
+  openWithShell,
+  recordingShell,
+  recordingWriter,
+  shellModel,
+  withoutStreamEnd,
+} from "./helpers/hitl.ts";
 
 let cwd: string;
 beforeAll(async () => {
   cwd = await realpath(await mkdtemp(join(tmpdir(), "taifeng-engine-perm-")));
 });
 afterAll(() => rm(cwd, { recursive: true, force: true }));
-
-async function open(ran: string[], options: Partial<EngineOptions> & Pick<EngineOptions, "model">) {
-  const rec = recorder();
-  const engine = await AgentEngine.open({
-    tools: [recordingShell(ran)],
-    cwd,
-    listeners: [rec.listener],
-    ...options,
-  });
-  return { engine, events: rec.events };
-}
-
-const output = (events: readonly { msg: { type: string } }[], callId = "call_1_1") => {
-  const done = events.find(
-    (e) =>
-      e.msg.type === "tool_call_completed" && (e.msg as EventMsgOf<"tool_call_completed">).callId === callId,
-  )?.msg as EventMsgOf<"tool_call_completed"> | undefined;
-  return done ? { status: done.status, text: toolOutputText(done.output) } : undefined;
-};
 
 const TURN_WITH_APPROVAL = [
   "turn_started",
@@ -45,7 +33,7 @@ const TURN_WITH_APPROVAL = [
 describe("permission decisions in the engine", () => {
   it("denies by rule without asking; the model reads why", async () => {
     const ran: string[] = [];
-    const { engine } = await open(ran, {
+    const { engine } = await openWithShell(ran, cwd, {
       model: shellModel("rm -rf build"),
       permissions: { rules: { allow: ["Bash"], deny: ["Bash(rm *)"] } },
     });
@@ -62,7 +50,7 @@ describe("permission decisions in the engine", () => {
       "model_call_completed 2 stop",
       "turn_completed",
     ]);
-    expect(output(events)?.text).toMatch(
+    expect(callOutcome(events)?.text).toMatch(
       /^Permission denied: `rm -rf build` matches deny rule Bash\(rm \*\) \(cli/,
     );
     expect(ran).toEqual([]);
@@ -71,7 +59,10 @@ describe("permission decisions in the engine", () => {
 
   it("asks, and runs the call once allowed", async () => {
     const ran: string[] = [];
-    const { engine } = await open(ran, { model: shellModel("npm run test -- x"), permissions: {} });
+    const { engine } = await openWithShell(ran, cwd, {
+      model: shellModel("npm run test -- x"),
+      permissions: {},
+    });
     const events = await driveTurn(engine, "go", (req) =>
       req.type === "permission_requested"
         ? { type: "approval", requestId: req.requestId, decision: "allow_once" }
@@ -106,7 +97,10 @@ describe("permission decisions in the engine", () => {
 
   it("allow_always adds session rules, so the next matching call runs without asking", async () => {
     const ran: string[] = [];
-    const { engine } = await open(ran, { model: shellModel("npm run test -- a"), permissions: {} });
+    const { engine } = await openWithShell(ran, cwd, {
+      model: shellModel("npm run test -- a"),
+      permissions: {},
+    });
     const first = await driveTurn(engine, "go", (req) =>
       req.type === "permission_requested"
         ? { type: "approval", requestId: req.requestId, decision: "allow_always" }
@@ -129,14 +123,18 @@ describe("permission decisions in the engine", () => {
 
   it("denies with the person's reason, which the model sees", async () => {
     const ran: string[] = [];
-    const { engine } = await open(ran, { model: shellModel("git push --force"), permissions: {} });
+    const { engine } = await openWithShell(ran, cwd, {
+      model: shellModel("git push --force"),
+      permissions: {},
+    });
     const events = await driveTurn(engine, "go", (req) =>
       req.type === "permission_requested"
         ? { type: "approval", requestId: req.requestId, decision: "deny", reason: "never force-push" }
         : undefined,
     );
-    expect(output(events)).toEqual({
+    expect(callOutcome(events)).toEqual({
       status: "denied",
+      isError: true,
       text: "The user denied this tool call: never force-push",
     });
     expect(events.find((e) => e.msg.type === "permission_resolved")?.msg).toMatchObject({
@@ -150,7 +148,7 @@ describe("permission decisions in the engine", () => {
 
   it("runs edited input, but never input a deny rule forbids", async () => {
     const ran: string[] = [];
-    const { engine } = await open(ran, {
+    const { engine } = await openWithShell(ran, cwd, {
       model: shellModel("npm publish", "npm publish --dry-run"),
       permissions: { rules: { deny: ["Bash(npm publish --tag *)"] } },
     });
@@ -163,27 +161,30 @@ describe("permission decisions in the engine", () => {
       return { type: "approval", requestId: req.requestId, decision: "allow_once", editedInput };
     });
     expect(ran).toEqual(["npm publish --dry-run"]);
-    expect(output(events, "call_1_2")?.status).toBe("denied");
-    expect(output(events, "call_1_2")?.text).toContain("matches deny rule Bash(npm publish --tag *)");
+    expect(callOutcome(events, "call_1_2")?.status).toBe("denied");
+    expect(callOutcome(events, "call_1_2")?.text).toContain("matches deny rule Bash(npm publish --tag *)");
     await engine.close();
   });
 
   it("denies on timeout", async () => {
     const ran: string[] = [];
-    const { engine } = await open(ran, { model: shellModel("make"), permissions: { approvalTimeoutMs: 30 } });
+    const { engine } = await openWithShell(ran, cwd, {
+      model: shellModel("make"),
+      permissions: { approvalTimeoutMs: 30 },
+    });
     const events = await driveTurn(engine, "go", () => undefined);
     expect(events.find((e) => e.msg.type === "permission_resolved")?.msg).toMatchObject({
       decision: "deny",
       by: "timeout",
     });
-    expect(output(events)?.text).toBe("No one approved this tool call within 30 ms, so it was not run.");
+    expect(callOutcome(events)?.text).toBe("No one approved this tool call within 30 ms, so it was not run.");
     expect(ran).toEqual([]);
     await engine.close();
   });
 
   it("resolves a waiting request as aborted when the turn is interrupted", async () => {
     const ran: string[] = [];
-    const { engine, events } = await open(ran, { model: shellModel("make"), permissions: {} });
+    const { engine, events } = await openWithShell(ran, cwd, { model: shellModel("make"), permissions: {} });
     const sub = engine.submit("go");
     const turn = await driveTurn(
       engine,
@@ -209,7 +210,7 @@ describe("permission decisions in the engine", () => {
   });
 
   it("rejects approvals for unknown requests", async () => {
-    const { engine } = await open([], { model: shellModel("ls"), permissions: {} });
+    const { engine } = await openWithShell([], cwd, { model: shellModel("ls"), permissions: {} });
     const events = await engine.submitAndWait({
       type: "approval",
       requestId: "perm_nope",
@@ -221,11 +222,14 @@ describe("permission decisions in the engine", () => {
 
   it("denies at once when no one can approve", async () => {
     const ran: string[] = [];
-    const { engine } = await open(ran, { model: shellModel("make"), permissions: { interactive: false } });
+    const { engine } = await openWithShell(ran, cwd, {
+      model: shellModel("make"),
+      permissions: { interactive: false },
+    });
     const events = await driveTurn(engine, "go", () => {
       throw new Error("must not ask");
     });
-    expect(output(events)?.text).toBe(
+    expect(callOutcome(events)?.text).toBe(
       "This tool call needs approval (`make` is a command no rule allows), and no one can approve it in this session, so it was not run.",
     );
     await engine.close();
@@ -234,7 +238,7 @@ describe("permission decisions in the engine", () => {
   it("lets canUseTool decide, edit input and add rules, or defer to a person", async () => {
     const ran: string[] = [];
     const seen: string[] = [];
-    const { engine } = await open(ran, {
+    const { engine } = await openWithShell(ran, cwd, {
       model: shellModel("deploy staging", "deploy prod", "deploy dev"),
       permissions: {
         canUseTool: (tool, input, ctx) => {
@@ -258,7 +262,11 @@ describe("permission decisions in the engine", () => {
       "shell deploy dev call_1_3 Bash(deploy dev:*)",
     ]);
     expect(ran).toEqual(["deploy staging --safe", "deploy dev"]);
-    expect(output(events, "call_1_2")).toEqual({ status: "denied", text: "not from an agent" });
+    expect(callOutcome(events, "call_1_2")).toEqual({
+      status: "denied",
+      isError: true,
+      text: "not from an agent",
+    });
     const resolved = events.filter((e) => e.msg.type === "permission_resolved").map((e) => e.msg);
     expect(resolved).toMatchObject([
       { decision: "allow_once", by: "callback" },
@@ -273,7 +281,7 @@ describe("modes in the engine", () => {
   it("switches mode with override_context and rejects unknown or forbidden modes", async () => {
     const written: string[] = [];
     const model = shellModel();
-    const { engine } = await open([], {
+    const { engine } = await openWithShell([], cwd, {
       model,
       tools: [recordingWriter(written)],
       permissions: { mode: "acceptEdits" },
@@ -296,7 +304,7 @@ describe("modes in the engine", () => {
         { text: "ok" },
       ],
     });
-    const { engine } = await open([], {
+    const { engine } = await openWithShell([], cwd, {
       model,
       tools: [recordingWriter(written)],
       permissions: { mode: "acceptEdits" },
@@ -305,7 +313,7 @@ describe("modes in the engine", () => {
     await engine.submitAndWait({ type: "override_context", permissionMode: "plan" });
     const planned = await driveTurn(engine, "two", () => undefined);
     expect(written).toEqual(["a.txt"]);
-    expect(output(planned, "call_3_1")?.text).toContain("plan mode allows none");
+    expect(callOutcome(planned, "call_3_1")?.text).toContain("plan mode allows none");
     await engine.close();
   });
 });
@@ -321,7 +329,7 @@ describe("run() with permissions", () => {
       permissions: { rules: { allow: ["Bash(npm test)"] } },
     });
     expect(ran).toEqual(["npm test"]);
-    expect(output(result.events)?.status).toBe("denied");
+    expect(callOutcome(result.events)?.status).toBe("denied");
     expect(result.text).toBe("done");
   });
 });

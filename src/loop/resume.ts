@@ -3,7 +3,7 @@ import type { FunctionCallItem } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import { ToolBatch } from "../tool/scheduler.ts";
 import { TASK_FINISH } from "./completion.ts";
-import { parseFinish, type TurnEnv } from "./turn.ts";
+import { batchEnv, parseFinish, type TurnEnv } from "./turn.ts";
 
 /**
  * Resuming a turn that waited on a person when the process stopped.
@@ -81,19 +81,7 @@ export async function runPendingCalls(
   env: TurnEnv,
   pending: PendingCalls,
 ): Promise<{ kind: "aborted" } | { kind: "ok"; finishedWith: string | undefined }> {
-  const batch = new ToolBatch({
-    tools: env.tools,
-    signal: env.signal,
-    threadId: env.threadId,
-    turnId: env.turnId,
-    cwd: env.settings.cwd,
-    emit: env.emit,
-    maxParallel: env.settings.maxParallelTools,
-    defaultTimeoutMs: env.settings.toolTimeoutMs,
-    gate: env.gate,
-    startDuringStream: false,
-    askUser: env.askUser,
-  });
+  const batch = new ToolBatch(batchEnv(env, false));
   for (const call of pending.resume) batch.add(call);
   const outputs = await batch.close((out) => {
     env.log.append(out);

@@ -301,13 +301,9 @@ function buildRequest(env: TurnEnv): ModelRequest {
   return request;
 }
 
-/** One model call plus the tool calls it asked for. */
-async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
-  const modelId = env.model.id;
-  env.emit({ type: "model_call_started", step, model: modelId });
-  const t0 = performance.now();
-  const assembler = new ResponseAssembler();
-  const batch = new ToolBatch({
+/** What a tool batch of this turn needs. */
+export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv {
+  return {
     tools: env.tools,
     signal: env.signal,
     threadId: env.threadId,
@@ -317,9 +313,18 @@ async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
     maxParallel: env.settings.maxParallelTools,
     defaultTimeoutMs: env.settings.toolTimeoutMs,
     gate: env.gate,
-    startDuringStream: env.settings.startToolsDuringStream,
+    startDuringStream,
     askUser: env.askUser,
-  });
+  };
+}
+
+/** One model call plus the tool calls it asked for. */
+async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
+  const modelId = env.model.id;
+  env.emit({ type: "model_call_started", step, model: modelId });
+  const t0 = performance.now();
+  const assembler = new ResponseAssembler();
+  const batch = new ToolBatch(batchEnv(env, env.settings.startToolsDuringStream));
   const request = buildRequest(env);
   await env.hooks?.run("pre_model", { step, model: modelId, items: request.items.length });
   const failure = await consumeStream(env, step, request, assembler, batch);

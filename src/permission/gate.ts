@@ -100,17 +100,7 @@ export function permissionGate(host: GateHost, scope: TurnScope): ToolGate {
     let input = call.input;
     const hook = host.hooks?.has("pre_tool")
       ? await host.hooks.run(
-          {
-            point: "pre_tool",
-            threadId: scope.threadId,
-            turnId: scope.turnId,
-            cwd: host.cwd(),
-            permissionMode: modeOf(host),
-            tool: tool.name,
-            rule,
-            callId,
-            input,
-          },
+          { point: "pre_tool", ...callFields(host, scope, call, input) },
           { signal, report: scope.report, matchOn: [tool.name, rule] },
         )
       : undefined;
@@ -344,14 +334,7 @@ async function settle(
     await host.hooks.run(
       {
         point: "post_tool",
-        threadId: scope.threadId,
-        turnId: scope.turnId,
-        cwd: host.cwd(),
-        permissionMode: modeOf(host),
-        tool: tool.name,
-        rule,
-        callId,
-        input,
+        ...callFields(host, scope, call, input),
         output: text,
         isError: true,
         status: "denied",
@@ -362,6 +345,20 @@ async function settle(
   }
   host.notes.takeContext(callId);
   return { allow: false, message: text };
+}
+
+/** The fields pre_tool and post_tool events share. */
+function callFields(host: GateHost, scope: TurnScope, call: Call, input: unknown) {
+  return {
+    threadId: scope.threadId,
+    turnId: scope.turnId,
+    cwd: host.cwd(),
+    permissionMode: modeOf(host),
+    tool: call.tool.name,
+    rule: identityOf(call.tool).rule,
+    callId: call.callId,
+    input,
+  };
 }
 
 function modeOf(host: GateHost): PermissionMode | undefined {

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import type { SimStepInput } from "../../src/llm/sim/script.ts";
 import { SimClient } from "../../src/llm/sim/sim-client.ts";
-import type { AgentEngine } from "../../src/loop/engine.ts";
-import type { Event, EventMsgOf, Op } from "../../src/protocol/index.ts";
+import { AgentEngine, type EngineOptions } from "../../src/loop/engine.ts";
+import { type Event, type EventMsgOf, type Op, toolOutputText } from "../../src/protocol/index.ts";
 import { defineTool, type Tool } from "../../src/tool/define.ts";
+import { recorder } from "./events.ts";
 
 /** A shell-like tool that records the commands it was allowed to run (it runs nothing). */
 export function recordingShell(ran: string[]): Tool {
@@ -90,4 +91,32 @@ export function withoutStreamEnd(lines: readonly string[], step = 1): string[] {
   if (end < 0) throw new Error(`no model_call_completed ${step}`);
   if (started >= 0 && end < started) throw new Error("the stream ended before its first call started");
   return lines.filter((_, i) => i !== end);
+}
+
+/** Opens an engine with the recording shell tool and records every event. */
+export async function openWithShell(
+  ran: string[],
+  cwd: string,
+  options: Partial<EngineOptions> & Pick<EngineOptions, "model">,
+): Promise<{ engine: AgentEngine; events: Event[] }> {
+  const rec = recorder();
+  const engine = await AgentEngine.open({
+    tools: [recordingShell(ran)],
+    cwd,
+    listeners: [rec.listener],
+    ...options,
+  });
+  return { engine, events: rec.events };
+}
+
+/** How a call ended, from its `tool_call_completed`: undefined when it has none. */
+export function callOutcome(
+  events: readonly { msg: { type: string } }[],
+  callId = "call_1_1",
+): { status: string; isError: boolean; text: string } | undefined {
+  const msg = events.find(
+    (e) =>
+      e.msg.type === "tool_call_completed" && (e.msg as EventMsgOf<"tool_call_completed">).callId === callId,
+  )?.msg as EventMsgOf<"tool_call_completed"> | undefined;
+  return msg ? { status: msg.status, isError: msg.isError, text: toolOutputText(msg.output) } : undefined;
 }
