@@ -87,7 +87,6 @@ export type {
   StreamOptions,
   ToolSpec,
 } from "./llm/types.ts";
-export { ASK_USER, askUserTool } from "./loop/ask-user.ts";
 export {
   type CompiledOutput,
   compileOutput,
@@ -106,6 +105,16 @@ export type {
   CanUseToolContext,
   CanUseToolResult,
 } from "./permission/approval.ts";
+export { assessCommand, describeAssessment } from "./permission/defense/assess.ts";
+export { type DefenseCheckResult, defenseCommandCheck } from "./permission/defense/check.ts";
+export {
+  CommandAssessment,
+  DefenseCategory,
+  DefenseFinding,
+  DefenseSeverity,
+  DefenseVerdict,
+  DefenseWarning,
+} from "./permission/defense/types.ts";
 export type {
   CommandCheck,
   CommandVerdict,
@@ -146,6 +155,26 @@ export {
   type RedirectTarget,
 } from "./permission/shell.ts";
 export * from "./protocol/index.ts";
+export { Sandbox, type SandboxCheck, type SandboxOptions } from "./sandbox/sandbox.ts";
+export {
+  isRunFailure,
+  ResourceLimits,
+  type RunFailure,
+  type RunRequest,
+  type RunResult as CommandRunResult,
+  type SandboxInfo,
+  SandboxLevel,
+  SandboxPolicy,
+} from "./sandbox/types.ts";
+export {
+  type ArtifactRef,
+  type ArtifactStore,
+  FileArtifactStore,
+  MemoryArtifactStore,
+} from "./tool/artifacts.ts";
+export type { BuiltinOptions } from "./tool/builtin/env.ts";
+export { BUILTIN_TOOL_NAMES, type BuiltinTools, builtinTools } from "./tool/builtin/index.ts";
+export { latestTodos, renderTodos, TodoItem } from "./tool/builtin/todo_write/todos.ts";
 export {
   defineTool,
   type InputOf,
@@ -159,4 +188,25 @@ export {
   ToolSet,
   toolSpec,
 } from "./tool/define.ts";
-export { type GateDecision, ToolBatch, type ToolBatchEnv, type ToolGate } from "./tool/scheduler.ts";
+export { limitOutput, type OutputLimit } from "./tool/output-limit.ts";
+export {
+  type GateDecision,
+  ToolBatch,
+  type ToolBatchEnv,
+  type ToolGate,
+} from "./tool/scheduler.ts";
+export { type Truncated, truncateMiddle } from "./tool/truncate.ts";
+export { LocalWorkspace, type LocalWorkspaceOptions } from "./workspace/local.ts";
+export type { LocalFs } from "./workspace/local-commit.ts";
+export { MemoryWorkspace } from "./workspace/memory.ts";
+export { type S3ClientLike, S3Workspace, type S3WorkspaceOptions } from "./workspace/s3.ts";
+export {
+  type DirEntry,
+  type FileChange,
+  type FileKind,
+  type FileStat,
+  isWorkspaceError,
+  type Workspace,
+  WorkspaceError,
+  type WorkspaceErrorCode,
+} from "./workspace/types.ts";

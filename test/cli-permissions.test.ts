@@ -129,13 +129,10 @@ describe("taifeng run approvals", () => {
     await writeFile(path, JSON.stringify({ steps }));
     return path;
   }
-  const listRoot = [
-    { toolCalls: [{ name: "list_directory", arguments: { path: "/" } }] },
-    { text: "listed" },
-  ];
+  const echo = [{ toolCalls: [{ name: "bash", arguments: { command: "echo hi" } }] }, { text: "ran it" }];
 
   it("asks inline on a terminal and runs the call when allowed", async () => {
-    const run = await runCli(["run", "go", "--model", `sim:${await script(listRoot)}`], {
+    const run = await runCli(["run", "go", "--model", `sim:${await script(echo)}`], {
       cwd: project,
       env,
       tty: true,
@@ -143,40 +140,40 @@ describe("taifeng run approvals", () => {
     });
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(
-      '? list_directory {"path":"/"}\n  reading / is outside the working directories\n  allow? y = yes, a = always (Read(//**)), n = no [n]: ',
+      '? bash {"command":"echo hi"}\n  `echo hi` is a command no rule allows\n  allow? y = yes, a = always (Bash(echo hi:*)), n = no [n]: ',
     );
-    expect(run.stderr).toMatch(/⎿ list_directory: /);
-    expect(run.stdout).toContain("listed");
+    expect(run.stderr).toMatch(/⎿ bash: hi/);
+    expect(run.stdout).toContain("ran it");
   });
 
   it("denies with the typed reason", async () => {
-    const run = await runCli(["run", "go", "--model", `sim:${await script(listRoot)}`], {
+    const run = await runCli(["run", "go", "--model", `sim:${await script(echo)}`], {
       cwd: project,
       env,
       tty: true,
       stdin: ["n not there"],
     });
     expect(run.code).toBe(0);
-    expect(run.stderr).toContain("✗ denied list_directory: The user denied this tool call: not there");
+    expect(run.stderr).toContain("✗ denied bash: The user denied this tool call: not there");
   });
 
   it("denies without asking when there is no terminal, unless the mode allows", async () => {
-    const piped = await runCli(["run", "go", "--model", `sim:${await script(listRoot)}`], {
+    const piped = await runCli(["run", "go", "--model", `sim:${await script(echo)}`], {
       cwd: project,
       env,
       tty: false,
     });
-    expect(piped.stderr).toContain("✗ denied list_directory: This tool call needs approval");
+    expect(piped.stderr).toContain("✗ denied bash: This tool call needs approval");
     const bypass = await runCli(
-      ["run", "go", "--model", `sim:${await script(listRoot)}`, "--permission-mode", "bypassPermissions"],
+      ["run", "go", "--model", `sim:${await script(echo)}`, "--permission-mode", "bypassPermissions"],
       { cwd: project, env, tty: false },
     );
-    expect(bypass.stderr).toMatch(/⎿ list_directory: /);
+    expect(bypass.stderr).toMatch(/⎿ bash: hi/);
     const allowed = await runCli(
-      ["run", "go", "--model", `sim:${await script(listRoot)}`, "--allow", "Read(//**)"],
+      ["run", "go", "--model", `sim:${await script(echo)}`, "--allow", "Bash(echo *)"],
       { cwd: project, env, tty: false },
     );
-    expect(allowed.stderr).toMatch(/⎿ list_directory: /);
+    expect(allowed.stderr).toMatch(/⎿ bash: hi/);
   });
 
   it("asks ask_user questions inline", async () => {
@@ -195,7 +192,7 @@ describe("taifeng run approvals", () => {
       stdin: ["staging"],
     });
     expect(run.stderr).toContain("? Which env? [staging / prod]\n> ");
-    expect(run.stderr).toMatch(/⎿ ask_user: staging/);
+    expect(run.stderr).toMatch(/⎿ ask_user: The user answered: staging/);
   });
 
   it("rejects an unknown --permission-mode", async () => {

@@ -19,7 +19,7 @@ describe("taifeng run", () => {
     expect(res.stdout).toContain('You asked: "What can you do?"');
     expect(res.stdout).toMatch(/It is \d{4}-\d\d-\d\dT.*this directory holds \d+ entries/);
     expect(res.stderr).toContain("⏺ current_time");
-    expect(res.stderr).toContain("⏺ list_directory");
+    expect(res.stderr).toContain("⏺ list_files");
     expect(res.stderr).toMatch(/✓ done in 2 step\(s\)/);
   });
 
@@ -47,9 +47,9 @@ describe("taifeng run", () => {
     expect([...middle].sort()).toEqual(
       [
         "tool_call_started current_time call_1_1",
-        "tool_call_started list_directory call_1_2",
+        "tool_call_started list_files call_1_2",
         "tool_call_completed current_time call_1_1 ok",
-        "tool_call_completed list_directory call_1_2 ok",
+        "tool_call_completed list_files call_1_2 ok",
         expect.stringMatching(/^assistant_message "I am Taifeng's built-in simulator/),
         "model_call_completed 1 tool_calls",
       ].sort(),

@@ -41,21 +41,19 @@ async function open(
 describe("prompt prefix stability", () => {
   it("sends the same system and tools every call, and every history is a prefix of the next", async () => {
     const requests: ModelRequest[] = [];
-    const record = (text: string) => (req: ModelRequest) => {
-      requests.push(structuredClone(req));
-      return { text };
-    };
+    const record =
+      (step: { text?: string; toolCalls?: { name: string; arguments: Record<string, unknown> }[] }) =>
+      (req: ModelRequest) => {
+        requests.push(structuredClone(req));
+        return step;
+      };
     const { engine } = await open(
       [
-        (req) => (
-          requests.push(structuredClone(req)), { toolCalls: [{ name: "echo", arguments: { v: "1" } }] }
-        ),
-        record("one"),
-        record("two"),
-        (req) => (
-          requests.push(structuredClone(req)), { toolCalls: [{ name: "echo", arguments: { v: "3" } }] }
-        ),
-        record("three"),
+        record({ toolCalls: [{ name: "echo", arguments: { v: "1" } }] }),
+        record({ text: "one" }),
+        record({ text: "two" }),
+        record({ toolCalls: [{ name: "echo", arguments: { v: "3" } }] }),
+        record({ text: "three" }),
       ],
       { system: "You are careful." },
     );

@@ -7,10 +7,10 @@ import { MemoryThreadStore } from "../src/conversation/memory-store.ts";
 import { replayRollout } from "../src/conversation/replay.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelRequest } from "../src/llm/types.ts";
-import { askUserTool } from "../src/loop/ask-user.ts";
 import { AgentEngine, type EngineOptions } from "../src/loop/engine.ts";
 import type { Event, EventMsgOf } from "../src/protocol/index.ts";
 import { toolOutputText } from "../src/protocol/index.ts";
+import { askUserTool } from "../src/tool/builtin/ask_user/index.ts";
 import { defineTool } from "../src/tool/define.ts";
 import { recorder, shape } from "./helpers/events.ts";
 import { driveTurn, recordingShell, recordingWriter, waitFor } from "./helpers/hitl.ts";
@@ -397,7 +397,7 @@ describe("a turn waiting on ask_user survives a restart", () => {
       "turn_completed",
     ]);
     expect(turn.find((e) => e.msg.type === "user_input_requested")?.msg).toEqual(asked);
-    expect(seen).toEqual(["staging"]);
+    expect(seen).toEqual(["The user answered: staging"]);
     await engine.close();
   });
 });

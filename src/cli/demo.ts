@@ -1,5 +1,3 @@
-import { readdir } from "node:fs/promises";
-import { resolve } from "node:path";
 import { z } from "zod";
 import type { SimStepInput } from "../llm/sim/script.ts";
 import { SimClient } from "../llm/sim/sim-client.ts";
@@ -8,8 +6,9 @@ import { messageText, toolOutputText } from "../protocol/index.ts";
 import { defineTool, type Tool } from "../tool/define.ts";
 
 /**
- * The built-in demo: a simulated model that calls two read-only tools in parallel and
- * answers from their outputs, so `taifeng run` shows the whole loop without an API key.
+ * The built-in demo: a simulated model that calls two read-only tools in parallel (the demo
+ * `current_time` and the built-in `list_files`) and answers from their outputs, so
+ * `taifeng run` shows the whole loop without an API key.
  */
 export function demoModel(): SimClient {
   return new SimClient({
@@ -18,7 +17,7 @@ export function demoModel(): SimClient {
   });
 }
 
-/** The tools the demo model calls. */
+/** The demo-only tool the demo model calls (it also calls the built-in `list_files`). */
 export function demoTools(): Tool[] {
   return [
     defineTool({
@@ -27,18 +26,6 @@ export function demoTools(): Tool[] {
       schema: z.object({}),
       readOnly: true,
       execute: () => new Date().toISOString(),
-    }),
-    defineTool({
-      name: "list_directory",
-      description: "Lists the entries of a directory relative to the working directory.",
-      schema: z.object({ path: z.string().default(".") }),
-      readOnly: true,
-      permission: { rule: "Read", field: "path" },
-      execute: async ({ path }, ctx) => {
-        const entries = await readdir(resolve(ctx.cwd, path), { withFileTypes: true });
-        const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
-        return names.length === 0 ? "(empty directory)" : names.join("\n");
-      },
     }),
   ];
 }
@@ -59,7 +46,7 @@ function firstStep(request: ModelRequest): SimStepInput {
     text: `I am Taifeng's built-in simulator, so no API key is needed.${echo} Let me look around first.`,
     toolCalls: [
       { name: "current_time", arguments: {} },
-      { name: "list_directory", arguments: { path: "." } },
+      { name: "list_files", arguments: { path: ".", depth: 1 } },
     ],
     chunkDelayMs: 15,
   };
@@ -73,7 +60,8 @@ function answerStep(request: ModelRequest): SimStepInput {
     if (item.type === "function_call_output")
       outputs.set(names.get(item.callId) ?? "", toolOutputText(item.output));
   }
-  const listing = (outputs.get("list_directory") ?? "").split("\n").filter(Boolean);
+  // list_files prints one path per line, then notes in brackets.
+  const listing = (outputs.get("list_files") ?? "").split("\n").filter((l) => l !== "" && !l.startsWith("["));
   const shown =
     listing.slice(0, 5).join(", ") + (listing.length > 5 ? `, and ${listing.length - 5} more` : "");
   return {

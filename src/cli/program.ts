@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
+import { defenseCheckCommand } from "./defense-command.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
 import { permissionsCheckCommand } from "./permissions-command.ts";
 import { runCommand } from "./run-command.ts";
@@ -33,6 +34,10 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")
+    .option(
+      "--sandbox <level>",
+      "sandbox level for bash: 0 (subprocess, default) or 1 (bubblewrap / sandbox-exec)",
+    )
     .option("--permission-mode <mode>", "default, acceptEdits, plan, dontAsk or bypassPermissions")
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
@@ -56,6 +61,17 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--json", "print the decision as JSON")
     .action(async (flags) => {
       result.code = await permissionsCheckCommand(flags, io);
+    });
+
+  program
+    .command("defense")
+    .description("command defense (the checks that run before permission rules for bash)")
+    .command("check")
+    .description("classify a shell command: allow, ask or deny, with categories and reasons")
+    .argument("[command]", "the command; read from stdin when omitted")
+    .option("--json", "print the assessment as JSON")
+    .action(async (command: string | undefined, flags) => {
+      result.code = await defenseCheckCommand(command, flags, io);
     });
   return program;
 }

@@ -2,10 +2,11 @@ import { isTaifengError } from "../errors.ts";
 import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
-import { askUserTool } from "../loop/ask-user.ts";
 import { AgentEngine } from "../loop/engine.ts";
+import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
+import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
@@ -21,6 +22,7 @@ export interface RunFlags {
   readonly json?: boolean;
   readonly system?: string;
   readonly maxSteps?: string;
+  readonly sandbox?: string;
   /** Permission mode for this run (overrides settings' defaultMode). */
   readonly permissionMode?: string;
   /** Extra allow / deny rules, at command-line precedence. */
@@ -75,23 +77,31 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   if (mode !== undefined && !isPermissionMode(mode)) {
     throw new UsageError(`--permission-mode must be one of ${PERMISSION_MODES.join(", ")}; got "${mode}"`);
   }
-  // Approvals are asked inline only when someone is at a terminal; otherwise they are denied.
-  const interactive = io.stdin.isTTY === true;
   const model = await resolveModel(flags.model ?? defaultModelSpec(io.env), flags, io);
   const write = flags.json
     ? (ev: Event) => io.stdout.write(`${JSON.stringify(ev)}\n`)
     : createRenderer({ out: io.stdout, err: io.stderr, color: wantsColor(io.stderr, io.env) });
 
+  const sandbox =
+    flags.sandbox === undefined ? 0 : flags.sandbox === "0" ? 0 : flags.sandbox === "1" ? 1 : undefined;
+  if (sandbox === undefined) throw new UsageError(`--sandbox must be 0 or 1, got "${flags.sandbox}"`);
+  // Approvals and ask_user questions need someone at a terminal; without one, asks are denied.
+  const interactive = io.stdin.isTTY === true;
+  const builtins = builtinTools({
+    sandbox: { level: sandbox },
+    only: BUILTIN_TOOL_NAMES.filter((name) => name !== "task_finish" && (interactive || name !== "ask_user")),
+  });
   let engine: AgentEngine;
   try {
     engine = await AgentEngine.open({
       model,
-      tools: [...demoTools(), askUserTool()],
+      tools: [...builtins.tools, ...demoTools()],
       cwd: io.cwd,
       listeners: [write],
       permissions: {
         settings: { env: io.env },
         interactive,
+        commandCheck: defenseCommandCheck,
         rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },
         ...(mode !== undefined ? { mode } : {}),
       },
@@ -100,6 +110,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       ...(maxSteps !== undefined ? { maxSteps } : {}),
     });
   } catch (err) {
+    await builtins.close();
     if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
     throw err;
   }
@@ -123,6 +134,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     removeHandler();
     approver?.close();
     await engine.close();
+    await builtins.close();
   }
   return code;
 }

@@ -25,7 +25,21 @@ export interface ContextOptions {
   readonly contextWindow?: number;
   /** Tokens kept free for the answer. Default 8,192. */
   readonly reserveOutputTokens?: number;
-  /** Compact when the prompt exceeds this share of the usable window. Default 0.8. */
+  /**
+   * Run the cheap `trim` strategy when the prompt exceeds this share of the usable window.
+   * Default 0.35. Trimming early keeps every later call cheaper (each context token is
+   * re-read on every call) and stays cache-friendly: each pass rewrites only the part of the
+   * history added since the previous pass.
+   */
+  readonly trimAt?: number;
+  /** The cheap strategy run at `trimAt`. Default: microcompact(). */
+  readonly trim?: CompactionStrategy;
+  /**
+   * A pass at `trimAt` runs only if it saves at least this share of the usable window
+   * (default 0.1), so that small gains do not cost a cache rewrite every call.
+   */
+  readonly trimMinSavings?: number;
+  /** Run the full `strategies` pipeline when the prompt exceeds this share. Default 0.8. */
   readonly compactAt?: number;
   /** After compacting, aim for at most this share. Default 0.5. */
   readonly targetAfter?: number;
@@ -63,13 +77,15 @@ export class ContextManager {
   private readonly options: ContextOptions;
   private readonly strategies: readonly CompactionStrategy[];
   private readonly overflow: readonly CompactionStrategy[];
+  private readonly trim: CompactionStrategy;
   /** Calibrated tokens of the prefix the provider is believed to hold in cache. */
   private cachedPrefix = 0;
 
   constructor(options: ContextOptions = {}) {
     this.options = options;
     this.estimator = new TokenEstimator(options.counter ?? heuristicCounter());
-    this.strategies = options.strategies ?? [microcompact(), handoffSummary()];
+    this.trim = options.trim ?? microcompact();
+    this.strategies = options.strategies ?? [this.trim, handoffSummary()];
     this.overflow = options.overflowStrategies ?? [
       microcompact({ keepRecent: 1, minTokens: 200 }),
       handoffSummary(),
@@ -87,10 +103,20 @@ export class ContextManager {
     return this.estimator.prompt(env.system, env.tools, env.log.items);
   }
 
-  /** Compacts when the prompt is over the trigger. Returns the usage of summary calls. */
+  /**
+   * Before a model call: over `compactAt`, runs the full pipeline; over `trimAt`, only the
+   * trim strategy. Returns the usage of summary calls.
+   */
   async beforeCall(env: ContextEnv, trigger: CompactionTrigger): Promise<Usage | undefined> {
-    if (this.promptTokens(env) <= this.usableWindow * (this.options.compactAt ?? 0.8)) return undefined;
-    return this.compact(env, trigger, false);
+    const tokens = this.promptTokens(env);
+    if (tokens > this.usableWindow * (this.options.compactAt ?? 0.8))
+      return this.compact(env, trigger, false);
+    if (tokens > this.usableWindow * (this.options.trimAt ?? 0.35)) {
+      const minSavings =
+        (this.usableWindow * (this.options.trimMinSavings ?? 0.1)) / this.estimator.calibration;
+      await this.runStrategy(env, this.trim, trigger, tokens, 0, minSavings);
+    }
+    return undefined;
   }
 
   /**
@@ -131,6 +157,7 @@ export class ContextManager {
     trigger: CompactionTrigger,
     before: number,
     target: number,
+    minSavingsTokens = 0,
   ): Promise<{ changed: boolean; usage: Usage | undefined }> {
     const items = env.log.items;
     const head = this.estimator.text(env.system) + this.estimator.tools(env.tools);
@@ -148,11 +175,15 @@ export class ContextManager {
         estimator: this.estimator,
         targetTokens: Math.max(0, target / this.estimator.calibration - head),
         trigger,
+        minSavingsTokens,
         signal: env.signal,
         artifacts: this.options.artifacts,
         summarize: (toSummarize, instructions) => {
           start();
-          return summarizeWithModel(env, toSummarize, instructions);
+          // Leave room for the instructions and the summary itself.
+          const budget =
+            (this.usableWindow * 0.9) / this.estimator.calibration - head - this.estimator.text(instructions);
+          return summarizeWithModel(env, toSummarize, instructions, { estimator: this.estimator, budget });
         },
       });
     } catch (err) {

@@ -43,7 +43,14 @@ describe("token counters", () => {
 describe("TokenEstimator", () => {
   it("counts each item once and reuses the count", () => {
     let calls = 0;
-    const est = new TokenEstimator({ name: "t", exact: false, count: (t) => (calls++, t.length) });
+    const est = new TokenEstimator({
+      name: "t",
+      exact: false,
+      count: (t) => {
+        calls++;
+        return t.length;
+      },
+    });
     const items: ResponseItem[] = [textMessage("user", "abcd"), textMessage("assistant", "xy")];
     expect(est.items(items)).toBe(4 + 4 + 4 + 2);
     const after = calls;

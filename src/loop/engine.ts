@@ -12,7 +12,7 @@ import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
-import { compileOutput, type OutputSpec, taskFinishTool } from "./completion.ts";
+import { compileOutput, type OutputSpec, TASK_FINISH, taskFinishTool } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
 import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
 import { closeCrashedTurn, type EngineCore, processQueued } from "./process.ts";
@@ -134,7 +134,12 @@ export class AgentEngine {
       if (options.title !== undefined) meta.title = options.title;
       log = new ThreadLog(threadId, await store.create(meta));
     }
-    const extraTools = options.completion === "task_finish" ? [taskFinishTool()] : [];
+    const given = [...(options.tools ?? [])];
+    // Tool sets that already include task_finish (the built-ins do) keep theirs.
+    const extraTools =
+      options.completion === "task_finish" && !given.some((t) => t.name === TASK_FINISH)
+        ? [taskFinishTool()]
+        : [];
     const settings: TurnSettings = {
       maxSteps: options.maxSteps ?? 50,
       maxParallelTools: options.maxParallelTools ?? 8,
@@ -159,7 +164,7 @@ export class AgentEngine {
       tools:
         options.tools instanceof ToolSet && extraTools.length === 0 && !wrapsTools(guards)
           ? options.tools
-          : new ToolSet(guardTools([...(options.tools ?? []), ...extraTools], guards, () => core)),
+          : new ToolSet(guardTools([...given, ...extraTools], guards, () => core)),
       settings,
       gate: options.gate,
       context:

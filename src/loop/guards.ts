@@ -195,7 +195,7 @@ export function turnGuards(
           requestId,
           callId,
           question,
-          ...(options ? { options: [...options] } : {}),
+          ...(options && options.length > 0 ? { options: [...options] } : {}),
         });
         checkpoint();
         const result = await waiting;

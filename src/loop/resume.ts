@@ -3,7 +3,8 @@ import type { FunctionCallItem } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import { ToolBatch } from "../tool/scheduler.ts";
 import { TASK_FINISH } from "./completion.ts";
-import { batchEnv, parseFinish, type TurnEnv } from "./turn.ts";
+import { batchEnv, parseFinish } from "./step.ts";
+import type { TurnEnv } from "./turn.ts";
 
 /**
  * Resuming a turn that waited on a person when the process stopped.

@@ -17,9 +17,21 @@ export interface ToolContext {
   /**
    * Asks the user a question and waits for the answer (emits `user_input_requested`; the
    * answer arrives as a `user_input_answer` op). Absent when the engine has no one to ask.
-   * Rejects when the call is cancelled. A turn waiting here survives a restart.
+   * Rejects when the call is cancelled.
    */
   readonly askUser?: ((question: string, options?: readonly string[]) => Promise<string>) | undefined;
+}
+
+/**
+ * How a tool presents itself to permission rules. `rule` is the rule name that governs it:
+ * `Bash` (a shell command), `Read` or `Edit` (file paths), `WebFetch` (a URL), or any other
+ * name. `field` is the input field holding the command, path or URL; `subjects` replaces it
+ * for tools that touch several values or compute them (every one must pass).
+ */
+export interface ToolPermission {
+  readonly rule: string;
+  readonly field?: string;
+  readonly subjects?: (input: unknown) => readonly string[];
 }
 
 /**
@@ -36,19 +48,6 @@ export type ParseResult<I> =
   | { readonly ok: true; readonly value: I }
   | { readonly ok: false; readonly message: string };
 
-/**
- * How a tool presents itself to permission rules (see docs/guides/permissions.md).
- * `rule` is the rule name that governs it: `Bash` (a shell command), `Read` or `Edit` (file
- * paths), `WebFetch` (a URL), `Skill` (a skill name) or any other name; rules naming the
- * tool itself always apply too. `field` is the input field holding the command, path, URL
- * or name; `subjects` replaces it for tools that touch several (every one must pass).
- */
-export interface ToolPermission {
-  readonly rule: string;
-  readonly field?: string;
-  readonly subjects?: (input: unknown) => readonly string[];
-}
-
 /** A tool the engine can schedule. Build one with `defineTool`. */
 export interface Tool<I = unknown> {
   readonly name: string;
@@ -61,7 +60,7 @@ export interface Tool<I = unknown> {
   readonly concurrencySafe: boolean;
   /** Per-call time limit; the engine default applies when absent. */
   readonly timeoutMs: number | undefined;
-  /** Permission identity; when absent, built-in names map by convention and others go by name. */
+  /** How permission rules see this tool (absent: rules match it by its own name). */
   readonly permission?: ToolPermission | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
@@ -77,7 +76,6 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   /** Defaults to `readOnly`. */
   readonly concurrencySafe?: boolean;
   readonly timeoutMs?: number;
-  /** Permission identity (rule name and the input field it checks). */
   readonly permission?: ToolPermission;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }

@@ -360,15 +360,15 @@ export class ToolBatch {
   }
 }
 
+/** `850 ms`, `2.3 s`, `95 s`: how long something took, for messages the model reads. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
 /** The shape `ToolContext.askUser` exposes, bound to one call. */
 function bindAskUser(env: ToolBatchEnv, callId: string, signal: AbortSignal): ToolContext["askUser"] {
   const ask = env.askUser;
   if (!ask) return undefined;
   return (question, options) => ask({ callId, question, options, signal });
-}
-
-/** `850 ms`, `2.3 s`, `95 s`: how long something took, for messages the model reads. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }

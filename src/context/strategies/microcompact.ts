@@ -33,13 +33,21 @@ export function microcompact(options: MicrocompactOptions = {}): CompactionStrat
         if (item.type === "function_call") names.set(item.callId, item.name);
         if (item.type === "function_call_output") outputs.push(i);
       });
-      const candidates = outputs.slice(0, Math.max(0, outputs.length - keepRecent));
+      const candidates = outputs.slice(0, Math.max(0, outputs.length - keepRecent)).filter((i) => {
+        const item = ctx.items[i] as FunctionCallOutputItem;
+        return !itemText(item).startsWith(STUB_MARK) && ctx.estimator.item(item) > minTokens;
+      });
+      // Each stub keeps about headChars / 4 tokens plus its note.
+      const savings = candidates.reduce(
+        (n, i) => n + ctx.estimator.item(ctx.items[i] as ResponseItem) - headChars / 4 - 30,
+        0,
+      );
+      if (candidates.length === 0 || savings < ctx.minSavingsTokens) return undefined;
       const items: ResponseItem[] = ctx.items.slice();
       let changed = false;
       for (const i of candidates) {
         const item = items[i] as FunctionCallOutputItem;
         const text = itemText(item);
-        if (text.startsWith(STUB_MARK) || ctx.estimator.item(item) <= minTokens) continue;
         const tokens = ctx.estimator.item(item);
         const name = names.get(item.callId) ?? "tool";
         const ref = ctx.artifacts ? await ctx.artifacts.save(ctx.threadId, text, name) : undefined;

@@ -29,6 +29,7 @@ function ctx(items: ResponseItem[], extra: Partial<CompactionContext> = {}): Com
     estimator,
     targetTokens: 100,
     trigger: "pre_sampling",
+    minSavingsTokens: 0,
     signal: new AbortController().signal,
     artifacts: undefined,
     summarize: async () => ({ text: "SUMMARY", usage: undefined }),
@@ -85,6 +86,10 @@ describe("microcompact", () => {
     expect(next.slice(0, 2)).toEqual(items.slice(0, 2));
     // a second pass finds nothing more to do
     expect(await microcompact({ keepRecent: 1, minTokens: 100 }).compact(ctx(next))).toBeUndefined();
+    // and a pass that would save less than asked does nothing
+    expect(
+      await microcompact({ keepRecent: 1, minTokens: 100 }).compact(ctx(items, { minSavingsTokens: 10_000 })),
+    ).toBeUndefined();
   });
 });
 

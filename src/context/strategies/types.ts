@@ -13,6 +13,11 @@ export interface CompactionContext {
   /** Raw token budget for the history after compaction. */
   readonly targetTokens: number;
   readonly trigger: CompactionTrigger;
+  /**
+   * Do nothing unless the change saves at least this many raw tokens. Early, cheap passes
+   * set it so that a trim that would save little does not cost a cache rewrite.
+   */
+  readonly minSavingsTokens: number;
   readonly signal: AbortSignal;
   readonly artifacts: ArtifactStore | undefined;
   /**

@@ -72,6 +72,11 @@ export class PrefixCache {
     this.counter = options.counter ?? heuristicCounter();
   }
 
+  /** Input tokens of a request, as the cache counts them (does not touch the cache). */
+  size(request: ModelRequest): number {
+    return this.segments(request).at(-1)?.end ?? 0;
+  }
+
   /** Accounts one request and updates the cache. */
   account(request: ModelRequest): CacheUsage {
     const segments = this.segments(request);

@@ -41,8 +41,39 @@ export const SimError = z.strictObject({
   status: z.number().int().optional(),
 });
 
+const MODEL_EVENT_TYPES = [
+  "text_delta",
+  "text_end",
+  "reasoning_delta",
+  "reasoning_end",
+  "tool_call_start",
+  "tool_call_delta",
+  "tool_call_end",
+  "usage",
+  "retry",
+  "finish",
+  "error",
+] as const;
+
+/**
+ * A recorded, normalized model event (a golden shape fixture line): replayed verbatim. Only
+ * the `type` is checked here; the engine tolerates what the ModelEvent contract allows.
+ */
+export const SimEvent = z.looseObject({ type: z.enum(MODEL_EVENT_TYPES) });
+
 /** One model call's worth of output. */
 export const SimStep = z.strictObject({
+  /**
+   * Replay these events exactly (a golden shape fixture), instead of building them from the
+   * fields below. The last one must be `finish` or `error`.
+   */
+  events: z
+    .array(SimEvent)
+    .min(1)
+    .refine((evs) => ["finish", "error"].includes(evs.at(-1)?.type ?? ""), {
+      message: "the last replayed event must be finish or error",
+    })
+    .optional(),
   /** Reasoning streamed before the text. */
   reasoning: z.union([z.string(), z.array(z.string())]).optional(),
   /** Text: a string (split into word chunks) or an explicit list of chunks. */

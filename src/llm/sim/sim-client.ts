@@ -28,6 +28,11 @@ export interface SimClientOptions {
    * Default: `simSummary`, which keeps user requests and every line marked `NOTE:`.
    */
   readonly summarize?: (request: ModelRequest) => string;
+  /**
+   * Reject prompts larger than this many input tokens with a `context_overflow` error, as a
+   * real API would (counted like the cache simulation: heuristic tokens by default).
+   */
+  readonly contextWindow?: number;
 }
 
 type StepSource = SimStep | SimStepFn;
@@ -45,6 +50,9 @@ export class SimClient implements ModelClient {
   private readonly cursors = new Map<string, number>();
   private readonly cache: PrefixCache | undefined;
   private readonly summarize: (request: ModelRequest) => string;
+  private readonly window:
+    | { readonly limit: number; readonly size: (request: ModelRequest) => number }
+    | undefined;
 
   constructor(options: SimClientOptions) {
     const raw = options.script;
@@ -66,6 +74,10 @@ export class SimClient implements ModelClient {
           ? new PrefixCache(options.cache)
           : undefined;
     this.summarize = options.summarize ?? simSummary;
+    if (options.contextWindow !== undefined) {
+      const sizer = new PrefixCache({ style: "openai" });
+      this.window = { limit: options.contextWindow, size: (request) => sizer.size(request) };
+    }
   }
 
   /** How many model calls the given thread has made. */
@@ -74,6 +86,19 @@ export class SimClient implements ModelClient {
   }
 
   stream(request: ModelRequest, options?: StreamOptions): AsyncIterable<ModelEvent> {
+    if (this.window) {
+      const size = this.window.size(request);
+      if (size > this.window.limit) {
+        const error = modelError(
+          "context_overflow",
+          `prompt is too long: ${size} tokens > ${this.window.limit} maximum`,
+          {
+            status: 400,
+          },
+        );
+        return new SimStream([{ type: "error", error }], [0], options?.signal);
+      }
+    }
     if (request.purpose === "compaction") {
       let text: string;
       try {
@@ -114,6 +139,14 @@ export class SimClient implements ModelClient {
     fixed?: SimStep,
   ): AsyncIterable<ModelEvent> {
     const step = fixed ?? this.resolveStep(request, index);
+    if (typeof step !== "string" && step.events) {
+      const events = step.events as unknown as ModelEvent[];
+      return new SimStream(
+        events,
+        events.map((_, i) => (i === 0 ? step.delayMs : step.chunkDelayMs)),
+        signal,
+      );
+    }
     if (typeof step === "string")
       return new SimStream([{ type: "error", error: modelError("invalid_request", step) }], [0], signal);
     const chunks = planChunks(step, index);

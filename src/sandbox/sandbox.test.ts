@@ -1,0 +1,287 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandbox } from "./sandbox.ts";
+import type { RunRequest, RunResult, SandboxPolicy } from "./types.ts";
+import { bwrapArgs, seatbeltProfile, withLimits } from "./wrap.ts";
+
+let dir: string;
+let workspace: string;
+let outside: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "taifeng-sandbox-"));
+  workspace = join(dir, "ws");
+  outside = join(dir, "outside");
+  await mkdir(workspace);
+  await mkdir(outside);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function request(script: string, extra: Partial<RunRequest> = {}): RunRequest {
+  return {
+    argv: ["/bin/bash", "-c", script],
+    cwd: workspace,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    timeoutMs: 0,
+    signal: new AbortController().signal,
+    killGraceMs: 200,
+    ...extra,
+  };
+}
+
+function level0(extra: Partial<SandboxPolicy> = {}): Sandbox {
+  return new Sandbox({ level: 0, writable: [workspace], network: false, ...extra });
+}
+
+/** True while the pid exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20));
+  return pids.filter(alive);
+}
+
+function pidsIn(output: string): number[] {
+  return [...output.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+function exited(r: RunResult): Extract<RunResult, { output: string }> {
+  if (!("output" in r)) throw new Error(`expected the command to run, got ${r.status}: ${r.message}`);
+  return r;
+}
+
+describe("level 0 (subprocess)", () => {
+  it("runs a command and reports exit code and interleaved output", async () => {
+    const r = exited(await level0().run(request("echo out; echo err >&2; exit 3")));
+    expect(r).toMatchObject({ status: "exited", exitCode: 3, output: "out\nerr\n", omittedBytes: 0 });
+    expect(r.sandbox).toEqual({ level: 0, runner: "subprocess", network: true });
+  });
+
+  it("kills the whole process tree on abort, grandchildren included", async () => {
+    const controller = new AbortController();
+    let seen = "";
+    const pending = level0().run(
+      request(`sleep 300 & echo pid=$!; bash -c 'sleep 300 & echo pid=$!; wait' & echo pid=$!; wait`, {
+        signal: controller.signal,
+        onOutput: (chunk) => {
+          seen += chunk.toString();
+          if (pidsIn(seen).length === 3) controller.abort();
+        },
+      }),
+    );
+    const r = exited(await pending);
+    expect(r.status).toBe("aborted");
+    const pids = pidsIn(r.output);
+    expect(pids).toHaveLength(3);
+    expect(await waitGone(pids)).toEqual([]);
+  });
+
+  it("kills the tree on timeout and keeps the output so far", async () => {
+    const r = exited(
+      await level0().run(request("echo started; sleep 300 & echo pid=$!; wait", { timeoutMs: 300 })),
+    );
+    expect(r.status).toBe("timeout");
+    expect(r.output).toContain("started");
+    expect(await waitGone(pidsIn(r.output))).toEqual([]);
+  });
+
+  it("kills what a finished command left running in its group", async () => {
+    const r = exited(await level0().run(request("sleep 300 & echo pid=$!")));
+    expect(r.status).toBe("exited");
+    expect(await waitGone(pidsIn(r.output))).toEqual([]);
+  });
+
+  it("applies resource limits", async () => {
+    const sandbox = level0({ limits: { fileSizeMb: 1 } });
+    const r = exited(await sandbox.run(request(`head -c 3000000 /dev/zero > big.bin; echo status=$?`)));
+    expect(r.output).toMatch(/status=(153|1)|File size limit exceeded/);
+    expect((await readFile(join(workspace, "big.bin"))).length).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it("keeps the head and tail of huge output", async () => {
+    const r = exited(await level0().run(request("seq 1 200000", { maxCaptureBytes: 1000 })));
+    expect(r.output.startsWith("1\n2\n3\n")).toBe(true);
+    expect(r.output.endsWith("199999\n200000\n")).toBe(true);
+    expect(r.omittedBytes).toBeGreaterThan(1_000_000);
+    expect(r.output).toContain(`[... ${r.omittedBytes} bytes of output omitted ...]`);
+  });
+
+  it("reports a command that cannot start", async () => {
+    const r = await level0().run({ ...request(""), argv: ["/nonexistent/tool"] });
+    expect(r.status).toBe("spawn_failed");
+  });
+});
+
+describe("argument construction", () => {
+  it("wraps argv in ulimit only when limits are set", () => {
+    expect(withLimits(["ls", "-l"], undefined)).toEqual(["ls", "-l"]);
+    expect(
+      withLimits(["ls"], { cpuSeconds: 5, memoryMb: 512, fileSizeMb: 10, openFiles: 64, processes: 50 }),
+    ).toEqual([
+      "/bin/bash",
+      "-c",
+      'ulimit -t 5 && ulimit -v 524288 && ulimit -f 10240 && ulimit -n 64 && ulimit -u 50 && exec "$@"',
+      "taifeng-limits",
+      "ls",
+    ]);
+  });
+
+  it("builds bubblewrap arguments: read-only root, writable workspace, no network", () => {
+    expect(bwrapArgs({ writable: ["/w"], network: false, cwd: "/w/src" }, ["bash", "-c", "x"])).toEqual([
+      "--ro-bind",
+      "/",
+      "/",
+      "--dev",
+      "/dev",
+      "--proc",
+      "/proc",
+      "--tmpfs",
+      "/tmp",
+      "--bind",
+      "/w",
+      "/w",
+      "--unshare-all",
+      "--die-with-parent",
+      "--new-session",
+      "--chdir",
+      "/w/src",
+      "--",
+      "bash",
+      "-c",
+      "x",
+    ]);
+    expect(bwrapArgs({ writable: [], network: true, cwd: "/" }, ["true"])).toContain("--share-net");
+  });
+
+  it("builds a Seatbelt profile that denies writes outside and network", () => {
+    const profile = seatbeltProfile({ writable: ['/Users/a/"ws"'], network: false });
+    expect(profile).toContain("(deny file-write*)");
+    expect(profile).toContain('(allow file-write* (subpath "/Users/a/\\"ws\\"") (subpath "/private/tmp")');
+    expect(profile).toContain("(deny network*)");
+    expect(seatbeltProfile({ writable: [], network: true })).not.toContain("deny network");
+  });
+});
+
+describe("level 1 unavailable", () => {
+  it("fails with a clear error naming bubblewrap", async () => {
+    const sandbox = new Sandbox(
+      { level: 1, writable: [workspace], network: false },
+      { bwrapPath: "/nonexistent/bwrap", platform: "linux" },
+    );
+    const r = await sandbox.run(request("echo hi"));
+    expect(r.status).toBe("sandbox_unavailable");
+    expect("message" in r && r.message).toMatch(/needs bubblewrap.*apt-get install bubblewrap/);
+  });
+
+  it("falls back to level 0 when the policy allows it, and says so", async () => {
+    const sandbox = new Sandbox(
+      { level: 1, writable: [workspace], network: false, fallback: "level0" },
+      { bwrapPath: "/nonexistent/bwrap", platform: "linux" },
+    );
+    const r = exited(await sandbox.run(request("echo hi")));
+    expect(r.output).toBe("hi\n");
+    expect(r.sandbox.level).toBe(0);
+    expect(r.sandbox.fallbackReason).toMatch(/needs bubblewrap/);
+  });
+});
+
+// Level 1 runs for real where bubblewrap can create namespaces (it can on this project's
+// machines once `apt-get install bubblewrap` ran); elsewhere it is skipped with the reason.
+const probe = await new Sandbox({ level: 1, writable: [], network: false }).check();
+const canSandbox = process.platform === "linux" && probe.ok;
+if (!canSandbox) console.warn(`skipping bubblewrap tests: ${probe.ok ? "not linux" : probe.reason}`);
+
+describe.skipIf(!canSandbox)("level 1 (bubblewrap)", () => {
+  let server: Server;
+  let port = 0;
+
+  beforeAll(async () => {
+    server = createServer((socket) => socket.end("hello from host\n"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as { port: number }).port;
+  });
+
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const sandboxed = (network: boolean) => new Sandbox({ level: 1, writable: [workspace], network });
+
+  it("writes inside the workspace and nowhere else", async () => {
+    const script = [
+      "echo inside > inside.txt && echo wrote-inside",
+      `echo x > ${outside}/escape.txt 2>/dev/null && echo wrote-outside-tmp`,
+      "echo x > /usr/taifeng-escape 2>&1 || echo usr-refused",
+      "echo x > $HOME/taifeng-escape 2>&1 || echo home-refused",
+    ].join("; ");
+    const r = exited(await sandboxed(false).run(request(script)));
+    expect(r.sandbox).toEqual({ level: 1, runner: "bubblewrap", network: false });
+    expect(r.output).toContain("wrote-inside");
+    expect(r.output).toContain("usr-refused");
+    expect(r.output).toContain("home-refused");
+    expect(await readFile(join(workspace, "inside.txt"), "utf8")).toBe("inside\n");
+    // /tmp is private inside the sandbox: whatever it wrote there never reaches the host.
+    expect(existsSync(join(outside, "escape.txt"))).toBe(false);
+    expect(existsSync("/usr/taifeng-escape")).toBe(false);
+  });
+
+  it("has no network unless allowed", async () => {
+    const connect = `exec 3<>/dev/tcp/127.0.0.1/${port} && head -1 <&3 || echo no-network`;
+    const denied = exited(await sandboxed(false).run(request(connect)));
+    expect(denied.output).toContain("no-network");
+    const allowed = exited(await sandboxed(true).run(request(connect)));
+    expect(allowed.output).toContain("hello from host");
+  });
+
+  it("kills everything inside on abort", async () => {
+    const controller = new AbortController();
+    const r = exited(
+      await sandboxed(false).run(
+        request("sleep 317 & sleep 317 & echo ready; wait", {
+          signal: controller.signal,
+          onOutput: (c) => c.toString().includes("ready") && controller.abort(),
+        }),
+      ),
+    );
+    expect(r.status).toBe("aborted");
+    for (let i = 0; i < 100 && findSleepers().length > 0; i++)
+      await new Promise((res) => setTimeout(res, 20));
+    expect(findSleepers()).toEqual([]);
+  });
+});
+
+/** `sleep 317` processes alive on the machine (started by the abort test). */
+function findSleepers(): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSafe("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmd === "sleep\u0000317\u0000" && alive(Number(entry))) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function readdirSafe(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}

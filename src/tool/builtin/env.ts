@@ -1,0 +1,143 @@
+import { describeError } from "../../errors.ts";
+import { Sandbox } from "../../sandbox/sandbox.ts";
+import type { ResourceLimits, SandboxLevel } from "../../sandbox/types.ts";
+import { LocalWorkspace } from "../../workspace/local.ts";
+import { isWorkspaceError, type Workspace } from "../../workspace/types.ts";
+import type { ArtifactStore } from "../artifacts.ts";
+import { MemoryArtifactStore } from "../artifacts.ts";
+import type { ToolContext } from "../define.ts";
+import { BackgroundTasks } from "./bash/tasks.ts";
+import { FileTracker } from "./file-tracker.ts";
+import { TodoStore } from "./todo_write/todos.ts";
+
+/** Options for `builtinTools`. Every field has a safe default. */
+export interface BuiltinOptions {
+  /**
+   * The workspace every file tool uses: a Workspace, or a function choosing one per call.
+   * Default: a LocalWorkspace rooted at the thread's working directory.
+   */
+  readonly workspace?: Workspace | ((ctx: ToolContext) => Workspace);
+  /** How bash and background tasks are confined (default level 0, no limits). */
+  readonly sandbox?: {
+    readonly level?: SandboxLevel;
+    /** Network inside a level-1 sandbox. Default false. */
+    readonly network?: boolean;
+    readonly limits?: ResourceLimits;
+    /** Extra writable paths at level 1 (the workspace root is always writable). */
+    readonly writable?: readonly string[];
+    /** `error` (default) or `level0` when level 1 cannot run here. */
+    readonly fallback?: "error" | "level0";
+  };
+  /** Where truncated outputs are kept in full. Default: in memory. */
+  readonly artifacts?: ArtifactStore;
+  /** Longest output sent to the model, in characters. Default 30000. */
+  readonly maxOutputChars?: number;
+  /** Refuse commands that command defense denies, even without a permission layer. Default true. */
+  readonly commandDefense?: boolean;
+  /** Environment for commands: `filtered` (default: the host's minus secret-looking names), `all`, or `none`. */
+  readonly inheritEnv?: "filtered" | "all" | "none";
+  /** Extra environment variables for commands. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** bash timeouts in ms. Defaults: 120000 default, 600000 max. */
+  readonly bash?: { readonly defaultTimeoutMs?: number; readonly maxTimeoutMs?: number };
+  /** Background tasks: most running per thread (default 8) and output kept per task (default 1 MiB). */
+  readonly backgroundTasks?: { readonly maxPerThread?: number; readonly outputBytes?: number };
+  /** http_request caps. Defaults: 1 MiB body, 30000 ms. */
+  readonly http?: { readonly maxBytes?: number; readonly timeoutMs?: number };
+  /** Only these tools (by name). Default: all. */
+  readonly only?: readonly string[];
+}
+
+/** What the built-in tools share. Internal to the built-ins. */
+export interface BuiltinEnv {
+  readonly options: BuiltinOptions;
+  readonly tracker: FileTracker;
+  readonly artifacts: ArtifactStore;
+  readonly sandbox: (writableRoot: string | undefined) => Sandbox;
+  readonly tasks: BackgroundTasks;
+  readonly todos: TodoStore;
+  /** Working directory of each thread's shell. */
+  readonly shellCwd: Map<string, string>;
+  workspace(ctx: ToolContext): Workspace;
+  commandEnv(): Record<string, string>;
+}
+
+const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|AUTH|COOKIE|SESSION)/i;
+
+/** Variables that keep tools non-interactive and their output plain. */
+const QUIET_ENV = {
+  PAGER: "cat",
+  GIT_PAGER: "cat",
+  GIT_TERMINAL_PROMPT: "0",
+  DEBIAN_FRONTEND: "noninteractive",
+  NO_COLOR: "1",
+  TERM: "dumb",
+  TAIFENG: "1",
+};
+
+/** Builds the shared environment from options. */
+export function createBuiltinEnv(options: BuiltinOptions): BuiltinEnv {
+  const locals = new Map<string, LocalWorkspace>();
+  const sandboxes = new Map<string, Sandbox>();
+  const s = options.sandbox ?? {};
+  const sandboxFor = (root: string | undefined): Sandbox => {
+    const key = root ?? "";
+    let sandbox = sandboxes.get(key);
+    if (!sandbox) {
+      sandbox = new Sandbox({
+        level: s.level ?? 0,
+        network: s.network ?? false,
+        writable: [...(root ? [root] : []), ...(s.writable ?? [])],
+        ...(s.limits ? { limits: s.limits } : {}),
+        ...(s.fallback ? { fallback: s.fallback } : {}),
+      });
+      sandboxes.set(key, sandbox);
+    }
+    return sandbox;
+  };
+  const env: BuiltinEnv = {
+    options,
+    tracker: new FileTracker(),
+    artifacts: options.artifacts ?? new MemoryArtifactStore(),
+    sandbox: sandboxFor,
+    tasks: new BackgroundTasks({
+      maxPerThread: options.backgroundTasks?.maxPerThread ?? 8,
+      outputBytes: options.backgroundTasks?.outputBytes ?? 1024 * 1024,
+    }),
+    todos: new TodoStore(),
+    shellCwd: new Map(),
+    workspace(ctx) {
+      const given = options.workspace;
+      if (typeof given === "function") return given(ctx);
+      if (given) return given;
+      let ws = locals.get(ctx.cwd);
+      if (!ws) {
+        ws = new LocalWorkspace({ root: ctx.cwd });
+        locals.set(ctx.cwd, ws);
+      }
+      return ws;
+    },
+    commandEnv() {
+      const mode = options.inheritEnv ?? "filtered";
+      const out: Record<string, string> = {};
+      if (mode !== "none") {
+        for (const [k, v] of Object.entries(process.env)) {
+          if (v !== undefined && (mode === "all" || !SECRET_NAME.test(k))) out[k] = v;
+        }
+      } else if (process.env.PATH) out.PATH = process.env.PATH;
+      return { ...out, ...QUIET_ENV, ...options.env };
+    },
+  };
+  return env;
+}
+
+/** A tool failure the model reads, as a result value. */
+export function failure(message: string): { output: string; isError: true } {
+  return { output: message, isError: true };
+}
+
+/** Turns workspace errors into model-readable failures; rethrows anything else. */
+export function workspaceFailure(err: unknown): { output: string; isError: true } {
+  if (isWorkspaceError(err)) return failure(err.message);
+  return failure(describeError(err));
+}
