@@ -15,6 +15,7 @@ export type {
 } from "./conversation/store.ts";
 export { describeError, isTaifengError, TaifengError, type TaifengErrorCode } from "./errors.ts";
 export { type AuditHookOptions, type AuditRecord, auditHook } from "./hooks/audit.ts";
+export { dangerousCommandHook } from "./hooks/dangerous-command.ts";
 export type { HookOptions } from "./hooks/options.ts";
 export { type HookRunContext, HookRunner, type HookRunnerOptions } from "./hooks/runner.ts";
 export { HooksSettings, hooksFromSettings } from "./hooks/settings.ts";

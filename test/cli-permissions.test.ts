@@ -84,6 +84,14 @@ describe("taifeng permissions check", () => {
     });
   });
 
+  it("runs command defense before the rules, as taifeng run does", async () => {
+    const out = JSON.parse(
+      (await check(["--tool", "Bash", "--input", '{"command":"npm run test && sudo reboot"}'])).stdout,
+    );
+    expect(out).toMatchObject({ decision: "deny", source: "command_check", rule: "privilege_escalation" });
+    expect(out.reason).toContain("runs as another user through sudo");
+  });
+
   it("accepts rule names and built-in tool names", async () => {
     expect(
       JSON.parse((await check(["--tool", "Read", "--input", '{"path":"src/a.ts"}'])).stdout).decision,

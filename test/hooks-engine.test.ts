@@ -282,6 +282,28 @@ describe("user_prompt_submit", () => {
   });
 });
 
+describe("dangerous-command hook", () => {
+  it("denies what command defense denies and asks what it asks, without a permission policy", async () => {
+    const ran: string[] = [];
+    const { dangerousCommandHook } = await import("../src/hooks/dangerous-command.ts");
+    const { engine } = await openWithShell(ran, cwd, {
+      model: shellModel("ls -la", "sudo reboot", "git push --force origin main"),
+      hooks: { hooks: [dangerousCommandHook()] },
+    });
+    const asked: string[] = [];
+    const events = await driveTurn(engine, "go", (req) => {
+      asked.push(req.type === "permission_requested" ? (req.input as { command: string }).command : "");
+      return req.type === "permission_requested"
+        ? { type: "approval", requestId: req.requestId, decision: "deny" }
+        : undefined;
+    });
+    expect(ran).toEqual(["ls -la"]);
+    expect(callOutcome(events, "call_1_2")?.text).toMatch(/^Blocked by a hook: privilege_escalation: /);
+    expect(asked).toEqual(["git push --force origin main"]);
+    await engine.close();
+  });
+});
+
 describe("audit and settings hooks", () => {
   it("writes every tool call, allowed or denied, to the audit log", async () => {
     const path = join(cwd, "audit", "calls.jsonl");

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { isTaifengError } from "../errors.ts";
+import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { identityOf, RULE_IDENTITIES, type ToolFacts } from "../permission/identity.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import { PermissionPolicy } from "../permission/policy.ts";
@@ -28,7 +29,8 @@ export function toolForCheck(name: string): ToolFacts {
 
 /**
  * `taifeng permissions check`: runs the evaluator the engine uses on one call and prints
- * `{ decision, rule, source, reason }` (plus origin and suggestions). Settings are
+ * `{ decision, rule, source, reason }` (plus origin and suggestions), with command defense
+ * as the command check, as in `taifeng run`. Settings are
  * discovered from `--cwd` and `HOME` as in a real run; `--settings FILE` adds a file at
  * command-line precedence. Exits 0 whatever the decision; 2 for bad usage or settings.
  */
@@ -51,6 +53,8 @@ export async function permissionsCheckCommand(flags: CheckFlags, io: CliIO): Pro
       cwd,
       env: io.env,
       extraFiles: flags.settings ?? [],
+      // The same command check `taifeng run` uses: command defense before the Bash rules.
+      commandCheck: defenseCommandCheck,
       mode: flags.mode !== undefined && isPermissionMode(flags.mode) ? flags.mode : undefined,
     });
   } catch (err) {
