@@ -15,9 +15,9 @@ import type { ToolGate } from "../tool/scheduler.ts";
 import { compileOutput, type OutputSpec, TASK_FINISH, taskFinishTool } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
 import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
-import { closeCrashedTurn, type EngineCore, processQueued } from "./process.ts";
+import { type EngineCore, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
-import { planResume, type ResumePlan } from "./resume.ts";
+import { closeCrashedTurn, planResume, type ResumePlan } from "./resume.ts";
 import type { TurnSettings } from "./turn.ts";
 
 /** Options for `AgentEngine.open`. Only `model` is required. */

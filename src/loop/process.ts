@@ -1,17 +1,16 @@
 import type { ContextManager } from "../context/manager.ts";
-import type { OpenTurn } from "../conversation/replay.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { PERMISSION_MODES, type PermissionMode } from "../permission/modes.ts";
-import type { Event, EventMsg, FunctionCallItem, Op, Submission } from "../protocol/index.ts";
+import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
 import { type EngineGuards, runEngineHook, turnGuards } from "./guards.ts";
 import type { PendingRequests } from "./requests.ts";
-import type { ResumePlan } from "./resume.ts";
+import { closeInterrupted, type ResumePlan } from "./resume.ts";
 import { runTurn, type TurnEnd, type TurnEnv, type TurnSettings, type TurnStart } from "./turn.ts";
 
 /** The running turn, as control ops see it. */
@@ -400,44 +399,4 @@ async function shutdown(c: EngineCore, submissionId: string): Promise<void> {
   c.hub.end(submissionId);
   c.hub.close();
   c.shutdown?.resolve();
-}
-
-/**
- * Closes a turn a crash left open: every call without an output gets a synthetic one,
- * then `turn_aborted` (reason `crash`) is recorded, so the history is well-formed again.
- */
-export async function closeCrashedTurn(c: EngineCore, open: OpenTurn): Promise<void> {
-  const sub = open.submissionId;
-  closeInterrupted(c, sub, open.turnId, open.danglingCalls);
-  emit(c, sub, open.turnId, {
-    type: "turn_aborted",
-    reason: "crash",
-    message: "the process stopped during the turn",
-    steps: 0,
-    usage: emptyUsage(),
-    durationMs: 0,
-  });
-  await c.log.flush();
-}
-
-/** Gives every call a crash cut off a synthetic output, so the history is well-formed. */
-function closeInterrupted(
-  c: EngineCore,
-  submissionId: string | undefined,
-  turnId: string,
-  calls: readonly FunctionCallItem[],
-): void {
-  for (const call of calls) {
-    const output = "Tool call not completed: the process stopped during the turn.";
-    c.log.append({ type: "function_call_output", callId: call.callId, output, isError: true });
-    emit(c, submissionId, turnId, {
-      type: "tool_call_completed",
-      callId: call.callId,
-      name: call.name,
-      output,
-      isError: true,
-      status: "aborted",
-      durationMs: 0,
-    });
-  }
 }

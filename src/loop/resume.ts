@@ -1,8 +1,10 @@
 import type { OpenTurn } from "../conversation/replay.ts";
 import type { FunctionCallItem } from "../protocol/index.ts";
+import { emptyUsage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import { ToolBatch } from "../tool/scheduler.ts";
 import { TASK_FINISH } from "./completion.ts";
+import { type EngineCore, emit } from "./process.ts";
 import { batchEnv, parseFinish } from "./step.ts";
 import type { TurnEnv } from "./turn.ts";
 
@@ -94,4 +96,44 @@ export async function runPendingCalls(
     if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
   });
   return { kind: "ok", finishedWith };
+}
+
+/**
+ * Closes a turn a crash left open: every call without an output gets a synthetic one,
+ * then `turn_aborted` (reason `crash`) is recorded, so the history is well-formed again.
+ */
+export async function closeCrashedTurn(c: EngineCore, open: OpenTurn): Promise<void> {
+  const sub = open.submissionId;
+  closeInterrupted(c, sub, open.turnId, open.danglingCalls);
+  emit(c, sub, open.turnId, {
+    type: "turn_aborted",
+    reason: "crash",
+    message: "the process stopped during the turn",
+    steps: 0,
+    usage: emptyUsage(),
+    durationMs: 0,
+  });
+  await c.log.flush();
+}
+
+/** Gives every call a crash cut off a synthetic output, so the history is well-formed. */
+export function closeInterrupted(
+  c: EngineCore,
+  submissionId: string | undefined,
+  turnId: string,
+  calls: readonly FunctionCallItem[],
+): void {
+  for (const call of calls) {
+    const output = "Tool call not completed: the process stopped during the turn.";
+    c.log.append({ type: "function_call_output", callId: call.callId, output, isError: true });
+    emit(c, submissionId, turnId, {
+      type: "tool_call_completed",
+      callId: call.callId,
+      name: call.name,
+      output,
+      isError: true,
+      status: "aborted",
+      durationMs: 0,
+    });
+  }
 }
