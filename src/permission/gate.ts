@@ -107,14 +107,23 @@ export function permissionGate(host: GateHost, scope: TurnScope): ToolGate {
     if (hook?.updatedInput !== undefined) input = hook.updatedInput;
     host.notes.addContext(callId, hook?.context ?? []);
     const finish: Finish = (note, message, edited) => settle(host, scope, call, input, note, message, edited);
+    const previous = host.takeResumedRequest(callId);
     if (hook?.decision === "deny") {
+      if (previous !== undefined) {
+        scope.emit({
+          type: "permission_resolved",
+          requestId: previous,
+          decision: "deny",
+          by: "hook",
+          ...(hook.reason !== undefined ? { reason: hook.reason } : {}),
+        });
+      }
       return finish(
         { decision: "deny", by: "hook", reason: hook.reason },
         DENIAL.hook(hook.reason ?? "no reason given"),
       );
     }
     const judged = await judge(host, call, input, hook);
-    const previous = host.takeResumedRequest(callId);
     if (judged.decision.decision !== "ask") {
       const allowed = judged.decision.decision === "allow";
       if (previous !== undefined) {
@@ -203,7 +212,8 @@ async function askFor(
     tool: tool.name,
     input,
     suggestions: [...decision.suggestions],
-    ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
+    // Only a rule that asked is named; a command check's category is in the reason.
+    ...(decision.rule !== undefined && decision.source !== "command_check" ? { rule: decision.rule } : {}),
     reason: decision.reason,
   };
   const resolved: Resolve = (d, by, reason, rules) =>
