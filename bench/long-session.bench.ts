@@ -134,7 +134,7 @@ function contextText(request: ModelRequest): string {
 
 async function runSession(
   name: string,
-  options: { cache: boolean; context: EngineOptions["context"] },
+  options: { cache: boolean; context: EngineOptions["context"]; maxToolOutputChars?: number | false },
 ): Promise<RunStats> {
   const plan = planSession();
   const stats: RunStats = {
@@ -203,6 +203,7 @@ async function runSession(
     tools: [tool],
     system: "You are a coding agent working in a large TypeScript repository.",
     context: options.context,
+    ...(options.maxToolOutputChars !== undefined ? { maxToolOutputChars: options.maxToolOutputChars } : {}),
     maxSteps: 20,
     listeners: [
       (ev: Event) => {
@@ -252,16 +253,15 @@ function summarizeAll(): CompactionStrategy {
 }
 
 const defaults = await runSession("default", { cache: true, context: { contextWindow: WINDOW } });
-const naive = await runSession("naive", {
-  cache: true,
-  context: {
-    contextWindow: WINDOW,
-    trimAt: 2,
-    compactAt: 1,
-    strategies: [summarizeAll()],
-    overflowStrategies: [summarizeAll()],
-  },
-});
+const naiveContext = {
+  contextWindow: WINDOW,
+  trimAt: 2,
+  compactAt: 1,
+  strategies: [summarizeAll()],
+  overflowStrategies: [summarizeAll()],
+};
+const naive = await runSession("naive", { cache: true, context: naiveContext, maxToolOutputChars: false });
+const naiveCapped = await runSession("naive-capped", { cache: true, context: naiveContext });
 const uncached = await runSession("no-cache", { cache: false, context: { contextWindow: WINDOW } });
 
 const describe = (s: RunStats) => ({
@@ -282,6 +282,7 @@ writeResult(
   {
     cached_input_share: round(defaults.cached / defaults.input, 3),
     cost_vs_naive: round(cost(defaults) / cost(naive), 3),
+    cost_vs_naive_same_output_cap: round(cost(defaults) / cost(naiveCapped), 3),
     cost_vs_no_cache: round(cost(defaults) / cost(uncached), 3),
     peak_context_tokens: defaults.peak,
     compactions: defaults.compactions,
@@ -290,7 +291,12 @@ writeResult(
   },
   {
     workload: `${TURNS} user turns x ${TOOL_STEPS + 1} model calls (${TURNS * (TOOL_STEPS + 1)} in all) on a ${WINDOW}-token window; tool outputs log-uniform in 500..20,000 tokens (seed 42); 8 facts planted in turns 1-5 (4 in user messages, 4 on the first line of tool outputs), asked in the last 8 turns. SimClient with an Anthropic-style prefix cache; prices per million tokens: input $${PRICE.input}, cache write $${PRICE.cacheWrite}, cache read $${PRICE.cacheRead}. Summaries come from the simulator's deterministic summarizer (keeps user requests and NOTE lines).`,
-    runs: { default: describe(defaults), naive: describe(naive), no_cache: describe(uncached) },
+    runs: {
+      default: describe(defaults),
+      naive: describe(naive),
+      naive_same_output_cap: describe(naiveCapped),
+      no_cache: describe(uncached),
+    },
     targets: { cached_input_share: ">= 0.90", cost_vs_naive: "<= 0.5", facts_recalled: "= facts_planted" },
   },
 );

@@ -68,7 +68,9 @@ describe("prompt prefix stability", () => {
       expect(head(cur)).toBe(head(prev));
       expect(JSON.stringify(cur.items.slice(0, prev.items.length))).toBe(JSON.stringify(prev.items));
     }
-    expect(requests.map((r) => r.tools.map((t) => t.name))).toEqual(Array(5).fill(["echo", "read_big"]));
+    expect(requests.map((r) => r.tools.map((t) => t.name))).toEqual(
+      Array(5).fill(["echo", "read_artifact", "read_big"]),
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { describeError } from "../errors.ts";
 import type { ModelClient, ToolSpec } from "../llm/types.ts";
 import type { EventMsg, ResponseItem, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
-import type { ArtifactStore } from "./artifacts.ts";
+import type { ArtifactStore } from "../tool/artifacts.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
 import { microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
@@ -50,7 +50,7 @@ export interface ContextOptions {
   readonly pinned?: readonly PinnedSource[];
   /** Token counter; default: exact for OpenAI models when resolved by the engine, else heuristic. */
   readonly counter?: TokenCounter;
-  /** Where trimmed tool outputs are kept. */
+  /** Where trimmed tool outputs are kept (default: the engine's artifact store). */
   readonly artifacts?: ArtifactStore;
 }
 

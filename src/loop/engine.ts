@@ -10,14 +10,16 @@ import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
 import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
+import { type ArtifactStore, MemoryArtifactStore } from "../tool/artifacts.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
-import { compileOutput, type OutputSpec, TASK_FINISH, taskFinishTool } from "./completion.ts";
+import { compileOutput, type OutputSpec } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
 import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
 import { type EngineCore, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
 import { closeCrashedTurn, planResume, type ResumePlan } from "./resume.ts";
+import { engineTools } from "./tool-setup.ts";
 import type { TurnSettings } from "./turn.ts";
 
 /** Options for `AgentEngine.open`. Only `model` is required. */
@@ -56,6 +58,14 @@ export interface EngineOptions {
    * available offline (OpenAI families), else a calibrated heuristic.
    */
   readonly context?: ContextOptions | false;
+  /**
+   * Longest tool output the model sees, in characters; longer outputs keep their head and
+   * tail and the full text goes to `artifacts` (readable with `read_artifact`, added when
+   * missing). Default 30,000; `false` turns the cap off.
+   */
+  readonly maxToolOutputChars?: number | false;
+  /** Where full tool outputs and trimmed history are kept. Default: in memory, per engine. */
+  readonly artifacts?: ArtifactStore;
   /** Decides whether each tool call may run (a custom seam; runs after `permissions`). */
   readonly gate?: ToolGate;
   /**
@@ -134,12 +144,7 @@ export class AgentEngine {
       if (options.title !== undefined) meta.title = options.title;
       log = new ThreadLog(threadId, await store.create(meta));
     }
-    const given = [...(options.tools ?? [])];
-    // Tool sets that already include task_finish (the built-ins do) keep theirs.
-    const extraTools =
-      options.completion === "task_finish" && !given.some((t) => t.name === TASK_FINISH)
-        ? [taskFinishTool()]
-        : [];
+    const artifacts = options.artifacts ?? new MemoryArtifactStore();
     const settings: TurnSettings = {
       maxSteps: options.maxSteps ?? 50,
       maxParallelTools: options.maxParallelTools ?? 8,
@@ -161,16 +166,17 @@ export class AgentEngine {
       model: options.model,
       resolveModel: options.resolveModel,
       system: options.system ?? "",
-      tools:
-        options.tools instanceof ToolSet && extraTools.length === 0 && !wrapsTools(guards)
-          ? options.tools
-          : new ToolSet(guardTools([...given, ...extraTools], guards, () => core)),
+      tools: wrapsTools(guards)
+        ? new ToolSet(guardTools([...engineTools(options)], guards, () => core))
+        : engineTools(options),
+      artifacts,
       settings,
       gate: options.gate,
       context:
         options.context === false
           ? undefined
           : new ContextManager({
+              artifacts,
               ...options.context,
               counter: options.context?.counter ?? (await counterFor(options.model.id)),
             }),

@@ -5,6 +5,7 @@ import type { ModelClient } from "../llm/types.ts";
 import { PERMISSION_MODES, type PermissionMode } from "../permission/modes.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
+import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
@@ -32,6 +33,7 @@ export interface EngineCore {
   settings: TurnSettings;
   readonly gate: ToolGate | undefined;
   readonly context: ContextManager | undefined;
+  readonly artifacts: ArtifactStore;
   readonly requests: PendingRequests;
   readonly queue: Submission[];
   steers: string[];
@@ -189,6 +191,7 @@ async function driveTurn(
     checkpoint: guards.checkpoint,
     suspended: guards.suspended,
     context: c.context,
+    artifacts: c.artifacts,
     emit: (msg) => emit(c, submissionId, turnId, msg),
     takeSteers: () => {
       const out = c.steers;

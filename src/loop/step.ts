@@ -51,6 +51,7 @@ export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv
     gate: env.gate,
     startDuringStream,
     askUser: env.askUser,
+    artifacts: env.artifacts,
   };
 }
 

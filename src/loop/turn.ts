@@ -3,6 +3,7 @@ import type { ThreadLog } from "../conversation/thread-log.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { ErrorInfo, EventMsg, EventMsgOf, FilePart, ImagePart, MessageItem } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
+import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
@@ -34,6 +35,8 @@ export interface TurnEnv {
   readonly settings: TurnSettings;
   readonly signal: AbortSignal;
   readonly gate: ToolGate | undefined;
+  /** The engine's artifact store, handed to tools. */
+  readonly artifacts: ArtifactStore;
   /** Keeps the prompt inside the context window; absent when context management is off. */
   readonly context: ContextManager | undefined;
   /** Backs `ToolContext.askUser`. */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { describeError, TaifengError } from "../errors.ts";
 import type { ToolSpec } from "../llm/types.ts";
 import type { ToolOutput } from "../protocol/index.ts";
+import type { ArtifactStore } from "./artifacts.ts";
 
 /** What a running tool can see and use. */
 export interface ToolContext {
@@ -12,6 +13,11 @@ export interface ToolContext {
   readonly callId: string;
   /** The working directory of the thread. */
   readonly cwd: string;
+  /**
+   * The engine's artifact store: where tools keep full outputs the context only shows in
+   * part (truncated outputs, trimmed history). Absent outside an engine.
+   */
+  readonly artifacts?: ArtifactStore | undefined;
   /** Reports progress; observers receive it as `tool_call_progress`. Never persisted. */
   progress(data: unknown): void;
   /**

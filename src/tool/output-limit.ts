@@ -4,11 +4,18 @@ import type { Tool, ToolContext } from "./define.ts";
 import { normalizeResult } from "./result.ts";
 import { truncateMiddle } from "./truncate.ts";
 
+/**
+ * Default cap on a tool output sent to the model, in characters (about 2,500 tokens): big
+ * enough for most outputs whole, small enough that a long session stays cheap; the rest is
+ * one `read_artifact` call away. See docs/decisions/0801-default-output-cap.md.
+ */
+export const DEFAULT_MAX_TOOL_OUTPUT_CHARS = 10_000;
+
 /** Options for `limitOutput`. */
 export interface OutputLimit {
   /** Largest text output sent to the model, in characters. */
   readonly maxChars: number;
-  /** Where the full output goes; without one the middle is simply dropped. */
+  /** Where the full output goes. Default: the engine's store (`ctx.artifacts`); with neither, the middle is simply dropped. */
   readonly store?: ArtifactStore | undefined;
   /** Name of the tool that reads artifacts back (mentioned in the note). Default `read_artifact`. */
   readonly readTool?: string;
@@ -22,16 +29,15 @@ export interface OutputLimit {
  */
 export function limitOutput<I>(tool: Tool<I>, limit: OutputLimit): Tool<I> {
   const readTool = limit.readTool ?? "read_artifact";
-  return {
+  return markOutputManaged({
     ...tool,
     async execute(input: I, ctx: ToolContext) {
       const result = normalizeResult(await tool.execute(input, ctx));
       if (typeof result.output !== "string" || result.output.length <= limit.maxChars) return result;
       const full = toolOutputText(result.output);
-      const saved = limit.store
-        ? await limit.store
-            .save(ctx.threadId, full, { tool: tool.name, callId: ctx.callId })
-            .catch(() => undefined)
+      const store = limit.store ?? ctx.artifacts;
+      const saved = store
+        ? await store.save(ctx.threadId, full, { tool: tool.name, callId: ctx.callId }).catch(() => undefined)
         : undefined;
       const truncated = truncateMiddle(full, limit.maxChars, (chars, lines) =>
         saved
@@ -40,5 +46,21 @@ export function limitOutput<I>(tool: Tool<I>, limit: OutputLimit): Tool<I> {
       );
       return { output: truncated.text, isError: result.isError };
     },
-  };
+  });
+}
+
+const managed = new WeakSet<object>();
+
+/**
+ * Marks a tool whose output size is already handled (limited, or short by nature), so the
+ * engine does not wrap it in another limit. Returns the tool.
+ */
+export function markOutputManaged<T extends object>(tool: T): T {
+  managed.add(tool);
+  return tool;
+}
+
+/** True when `markOutputManaged` (or `limitOutput`) produced this tool. */
+export function isOutputManaged(tool: object): boolean {
+  return managed.has(tool);
 }

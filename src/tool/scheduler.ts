@@ -6,6 +6,7 @@ import type {
   ToolCallStatus,
   ToolOutput,
 } from "../protocol/index.ts";
+import type { ArtifactStore } from "./artifacts.ts";
 import type { Tool, ToolContext, ToolSet } from "./define.ts";
 import { normalizeResult } from "./result.ts";
 
@@ -42,6 +43,8 @@ export interface ToolBatchEnv {
   readonly gate?: ToolGate | undefined;
   /** Start read-only, concurrency-safe calls before the model stream ends. */
   readonly startDuringStream: boolean;
+  /** Handed to tools as `ToolContext.artifacts`. */
+  readonly artifacts?: ArtifactStore | undefined;
   /** Backs `ToolContext.askUser`; absent = tools cannot ask. */
   readonly askUser?:
     | ((request: {
@@ -316,6 +319,7 @@ export class ToolBatch {
           this.env.emit({ type: "tool_call_progress", callId: entry.call.callId, name: tool.name, data });
       },
       askUser: bindAskUser(this.env, entry.call.callId, controller.signal),
+      artifacts: this.env.artifacts,
     };
     let pending: Promise<unknown>;
     try {

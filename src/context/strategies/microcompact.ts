@@ -50,8 +50,12 @@ export function microcompact(options: MicrocompactOptions = {}): CompactionStrat
         const text = itemText(item);
         const tokens = ctx.estimator.item(item);
         const name = names.get(item.callId) ?? "tool";
-        const ref = ctx.artifacts ? await ctx.artifacts.save(ctx.threadId, text, name) : undefined;
-        const where = ref ? `; full output saved as ${ref}` : "";
+        const saved = ctx.artifacts
+          ? await ctx.artifacts
+              .save(ctx.threadId, text, { tool: name, callId: item.callId })
+              .catch(() => undefined)
+          : undefined;
+        const where = saved ? `; the full output is artifact ${saved.id} (read it with read_artifact)` : "";
         const head = text.slice(0, headChars).trimEnd();
         const stub: FunctionCallOutputItem = {
           type: "function_call_output",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ResponseItem } from "../../protocol/index.ts";
 import { textMessage } from "../../protocol/index.ts";
-import { MemoryArtifactStore } from "../artifacts.ts";
+import { MemoryArtifactStore } from "../../tool/artifacts.ts";
 import { TokenEstimator } from "../tokens.ts";
 import { cutPoints } from "../units.ts";
 import { handoffSummary } from "./handoff.ts";
@@ -76,10 +76,10 @@ describe("microcompact", () => {
     expect(next[2]).toMatchObject({ type: "function_call_output", callId: "1" });
     const stub = (next[2] as { output: string }).output;
     expect(stub).toMatch(
-      /^\[output trimmed: read_file returned \d+ tokens; full output saved as artifact:read_file_\S+\]\none first line\n\.\.\.$/,
+      /^\[output trimmed: read_file returned \d+ tokens; the full output is artifact art_\w+ \(read it with read_artifact\)\]\none first line\n\.\.\.$/,
     );
-    const ref = /saved as (\S+)\]/.exec(stub)?.[1] as string;
-    expect(await artifacts.read(ref)).toBe(big("one"));
+    const id = /artifact (art_\w+)/.exec(stub)?.[1] as string;
+    expect(await artifacts.read("t", id)).toBe(big("one"));
     expect(next[4]).toBe(items[4]); // small: untouched
     expect((next[6] as { output: string }).output).toContain("[output trimmed");
     expect(next[8]).toBe(items[8]); // newest: untouched

@@ -1,5 +1,5 @@
 import type { EventMsgOf, ResponseItem, Usage } from "../../protocol/index.ts";
-import type { ArtifactStore } from "../artifacts.ts";
+import type { ArtifactStore } from "../../tool/artifacts.ts";
 import type { TokenEstimator } from "../tokens.ts";
 
 /** What triggered a compaction. */

@@ -4,7 +4,6 @@ import type { ResourceLimits, SandboxLevel } from "../../sandbox/types.ts";
 import { LocalWorkspace } from "../../workspace/local.ts";
 import { isWorkspaceError, type Workspace } from "../../workspace/types.ts";
 import type { ArtifactStore } from "../artifacts.ts";
-import { MemoryArtifactStore } from "../artifacts.ts";
 import type { ToolContext } from "../define.ts";
 import { BackgroundTasks } from "./bash/tasks.ts";
 import { FileTracker } from "./file-tracker.ts";
@@ -28,9 +27,9 @@ export interface BuiltinOptions {
     /** `error` (default) or `level0` when level 1 cannot run here. */
     readonly fallback?: "error" | "level0";
   };
-  /** Where truncated outputs are kept in full. Default: in memory. */
+  /** Where truncated outputs are kept in full. Default: the engine's artifact store. */
   readonly artifacts?: ArtifactStore;
-  /** Longest output sent to the model, in characters. Default 30000. */
+  /** Longest output sent to the model, in characters. Default 10,000 (DEFAULT_MAX_TOOL_OUTPUT_CHARS). */
   readonly maxOutputChars?: number;
   /** Refuse commands that command defense denies, even without a permission layer. Default true. */
   readonly commandDefense?: boolean;
@@ -52,7 +51,8 @@ export interface BuiltinOptions {
 export interface BuiltinEnv {
   readonly options: BuiltinOptions;
   readonly tracker: FileTracker;
-  readonly artifacts: ArtifactStore;
+  /** Set when the host gave one; otherwise tools use the engine's (`ctx.artifacts`). */
+  readonly artifacts: ArtifactStore | undefined;
   readonly sandbox: (writableRoot: string | undefined) => Sandbox;
   readonly tasks: BackgroundTasks;
   readonly todos: TodoStore;
@@ -98,7 +98,7 @@ export function createBuiltinEnv(options: BuiltinOptions): BuiltinEnv {
   const env: BuiltinEnv = {
     options,
     tracker: new FileTracker(),
-    artifacts: options.artifacts ?? new MemoryArtifactStore(),
+    artifacts: options.artifacts,
     sandbox: sandboxFor,
     tasks: new BackgroundTasks({
       maxPerThread: options.backgroundTasks?.maxPerThread ?? 8,

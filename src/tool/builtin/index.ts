@@ -1,7 +1,7 @@
 import { TaifengError } from "../../errors.ts";
 import { taskFinishTool } from "../../loop/completion.ts";
 import type { Tool } from "../define.ts";
-import { limitOutput } from "../output-limit.ts";
+import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, limitOutput, markOutputManaged } from "../output-limit.ts";
 import { applyPatchTool } from "./apply_patch/index.ts";
 import { askUserTool } from "./ask_user/index.ts";
 import { bashTool } from "./bash/index.ts";
@@ -80,7 +80,7 @@ export function builtinTools(options: BuiltinOptions = {}): BuiltinTools {
     task_finish: () => taskFinishTool() as Tool,
   };
   const names = options.only ?? BUILTIN_TOOL_NAMES;
-  const maxChars = options.maxOutputChars ?? 30_000;
+  const maxChars = options.maxOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
   const tools = names.map((name) => {
     const make = all[name as keyof typeof all];
     if (!make)
@@ -89,7 +89,9 @@ export function builtinTools(options: BuiltinOptions = {}): BuiltinTools {
         `unknown built-in tool "${name}"; known: ${BUILTIN_TOOL_NAMES.join(", ")}`,
       );
     const tool = make();
-    return UNLIMITED.has(name) ? tool : limitOutput(tool, { maxChars, store: env.artifacts });
+    return UNLIMITED.has(name)
+      ? markOutputManaged(tool)
+      : limitOutput(tool, { maxChars, store: env.artifacts });
   });
   return {
     tools,

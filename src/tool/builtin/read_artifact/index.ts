@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineTool, type Tool } from "../../define.ts";
+import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from "../../output-limit.ts";
 import { truncateMiddle } from "../../truncate.ts";
 import { loadDescription } from "../describe.ts";
 import { type BuiltinEnv, failure } from "../env.ts";
@@ -13,15 +14,19 @@ const Input = z.object({
 });
 
 /** `read_artifact`: reads back the full output of a truncated tool call. */
-export function readArtifactTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
-  const maxChars = env.options.maxOutputChars ?? 30_000;
+export function readArtifactTool(env: {
+  readonly artifacts: BuiltinEnv["artifacts"];
+  readonly options: { readonly maxOutputChars?: number | undefined };
+}): Tool<z.output<typeof Input>> {
+  const maxChars = env.options.maxOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
   return defineTool({
     name: "read_artifact",
     description: loadDescription(import.meta.url),
     schema: Input,
     readOnly: true,
     async execute(input, ctx) {
-      const content = await env.artifacts.read(ctx.threadId, input.id);
+      const store = env.artifacts ?? ctx.artifacts;
+      const content = store ? await store.read(ctx.threadId, input.id) : undefined;
       if (content === undefined)
         return failure(`Artifact ${input.id} not found (unknown id, or no longer kept).`);
       const lines = splitLines(content);
