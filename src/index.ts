@@ -36,6 +36,24 @@ export {
   rewindThread,
 } from "./conversation/thread-ops.ts";
 export { describeError, isTaifengError, TaifengError, type TaifengErrorCode } from "./errors.ts";
+export { type AuditHookOptions, type AuditRecord, auditHook } from "./hooks/audit.ts";
+export { dangerousCommandHook } from "./hooks/dangerous-command.ts";
+export type { HookOptions } from "./hooks/options.ts";
+export { type HookRunContext, HookRunner, type HookRunnerOptions } from "./hooks/runner.ts";
+export { HooksSettings, hooksFromSettings } from "./hooks/settings.ts";
+export {
+  CLAUDE_EVENT_NAMES,
+  type CommandHook,
+  type FunctionHook,
+  HOOK_POINTS,
+  type HookDefinition,
+  type HookEvent,
+  type HookFailure,
+  type HookOutcome,
+  type HookPayloads,
+  type HookPoint,
+  HookResponse,
+} from "./hooks/types.ts";
 export { type AssembledResponse, ResponseAssembler } from "./llm/assemble.ts";
 export {
   BUILTIN_MODELS,
@@ -105,6 +123,12 @@ export { EnginePool, type EntrySkillResolver, type PoolOptions, type SessionOpti
 export type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "./loop/prefix.ts";
 export { type RunOptions, type RunResult, type RunStream, run, stream } from "./loop/run.ts";
 export type { TurnInput } from "./loop/turn.ts";
+export type {
+  ApprovalAnswer,
+  CanUseTool,
+  CanUseToolContext,
+  CanUseToolResult,
+} from "./permission/approval.ts";
 export { assessCommand, describeAssessment } from "./permission/defense/assess.ts";
 export { type DefenseCheckResult, defenseCommandCheck } from "./permission/defense/check.ts";
 export {
@@ -115,6 +139,45 @@ export {
   DefenseVerdict,
   DefenseWarning,
 } from "./permission/defense/types.ts";
+export type {
+  CommandCheck,
+  CommandVerdict,
+  DecisionSource,
+  PermissionDecision,
+} from "./permission/evaluate.ts";
+export { BUILTIN_IDENTITIES, identityOf, RULE_IDENTITIES, type ToolFacts } from "./permission/identity.ts";
+export {
+  isPermissionMode,
+  PERMISSION_MODES,
+  PermissionMode,
+  PermissionVerdict,
+} from "./permission/modes.ts";
+export type { PermissionOptions } from "./permission/options.ts";
+export { PermissionPolicy, type PermissionQuery, type PolicyOptions } from "./permission/policy.ts";
+export {
+  type PermissionRule,
+  parseRule,
+  RULE_SOURCES,
+  type RuleList,
+  type RuleLists,
+  type RuleSource,
+} from "./permission/rules.ts";
+export {
+  DEFAULT_MANAGED_SETTINGS,
+  type DiscoveredSettings,
+  type DiscoverOptions,
+  discoverSettings,
+  PermissionSettings,
+  readSettingsFile,
+  SettingsFile,
+  type SettingsLayer,
+} from "./permission/settings.ts";
+export {
+  analyzeCommand,
+  type CommandAnalysis,
+  type CommandPart,
+  type RedirectTarget,
+} from "./permission/shell.ts";
 export * from "./protocol/index.ts";
 export { Sandbox, type SandboxCheck, type SandboxOptions } from "./sandbox/sandbox.ts";
 export {

@@ -163,10 +163,16 @@ describe("taifeng run --skills", () => {
         { text: "All done." },
       ]),
     );
-    const res = await runCli(["run", "--json", "--skills", skills, "--model", "sim:root.json", "hi"], {
-      cwd: dir,
-      env: { HOME: dir },
-    });
+    // Skill activations ask by default (as in Claude Code); a run without a terminal denies
+    // asks, so the user grants this skill with a rule.
+    const allow = ["--allow", "Skill(greet)"];
+    const res = await runCli(
+      ["run", "--json", ...allow, "--skills", skills, "--model", "sim:root.json", "hi"],
+      {
+        cwd: dir,
+        env: { HOME: dir },
+      },
+    );
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
     const events = res.stdout
@@ -182,13 +188,23 @@ describe("taifeng run --skills", () => {
       { type: "skill_started", name: "greet", depth: 0 },
       { type: "skill_completed", name: "greet", ok: true },
     ]);
-    const human = await runCli(["run", "--skills", skills, "--model", "sim:root.json", "hi"], {
+    const human = await runCli(["run", ...allow, "--skills", skills, "--model", "sim:root.json", "hi"], {
       cwd: dir,
       env: { HOME: dir },
     });
     expect(human.code).toBe(0);
     expect(human.stderr).toContain("◆ skill greet");
     expect(human.stderr).toMatch(/◇ skill greet \(\d+ ms\)/);
+    const denied = await runCli(["run", "--json", "--skills", skills, "--model", "sim:root.json", "hi"], {
+      cwd: dir,
+      env: { HOME: dir },
+    });
+    const calls = denied.stdout
+      .trim()
+      .split("\n")
+      .map((l) => Event.parse(JSON.parse(l)).msg)
+      .filter((m) => m.type === "tool_call_completed" && m.name === "call_skill");
+    expect(calls).toMatchObject([{ status: "denied" }]);
   });
 
   it("rejects a --skills folder that does not exist", async () => {

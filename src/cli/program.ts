@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
 import { defenseCheckCommand } from "./defense-command.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
+import { permissionsCheckCommand } from "./permissions-command.ts";
 import { runCommand } from "./run-command.ts";
 import { collect, registerSkillsCommand } from "./skills-command.ts";
 import { registerThreadsCommand } from "./threads-command.ts";
@@ -45,9 +46,31 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     )
     .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
     .option("--thread <id>", "continue this stored thread")
+    .option("--permission-mode <mode>", "default, acceptEdits, plan, dontAsk or bypassPermissions")
+    .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
+    .option("--deny <rule>", "deny rule (repeatable)", collect, [])
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
     });
+
+  program
+    .command("permissions")
+    .description("inspect permission rules")
+    .command("check")
+    .description("decide one tool call with the evaluator the engine uses")
+    .requiredOption(
+      "--tool <name>",
+      "rule name (Bash, Read, Edit, WebFetch, Network, Skill, mcp__...) or tool name",
+    )
+    .option("--input <json>", 'the call\'s input, e.g. \'{"command":"npm test"}\'')
+    .option("--cwd <dir>", "working directory (settings are discovered from here)")
+    .option("--mode <mode>", "permission mode")
+    .option("--settings <file>", "extra settings file at command-line precedence (repeatable)", collect, [])
+    .option("--json", "print the decision as JSON")
+    .action(async (flags) => {
+      result.code = await permissionsCheckCommand(flags, io);
+    });
+
   program
     .command("defense")
     .description("command defense (the checks that run before permission rules for bash)")

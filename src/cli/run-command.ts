@@ -1,12 +1,14 @@
-import { createInterface } from "node:readline/promises";
 import { isTaifengError } from "../errors.ts";
 import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
+import { defenseCommandCheck } from "../permission/defense/check.ts";
+import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
+import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
@@ -28,6 +30,11 @@ export interface RunFlags {
   readonly skills?: readonly string[];
   readonly storage?: string;
   readonly thread?: string;
+  /** Permission mode for this run (overrides settings' defaultMode). */
+  readonly permissionMode?: string;
+  /** Extra allow / deny rules, at command-line precedence. */
+  readonly allow?: readonly string[];
+  readonly deny?: readonly string[];
 }
 
 /**
@@ -93,6 +100,10 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     throw new UsageError("no prompt: pass PROMPT as an argument or pipe it on stdin");
   }
   const maxSteps = parsePositiveInt("--max-steps", flags.maxSteps);
+  const mode = flags.permissionMode;
+  if (mode !== undefined && !isPermissionMode(mode)) {
+    throw new UsageError(`--permission-mode must be one of ${PERMISSION_MODES.join(", ")}; got "${mode}"`);
+  }
   const model = await resolveModel(flags.model ?? defaultModelSpec(io.env), flags, io);
   const write = flags.json
     ? (ev: Event) => io.stdout.write(`${JSON.stringify(ev)}\n`)
@@ -101,7 +112,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   const sandbox =
     flags.sandbox === undefined ? 0 : flags.sandbox === "0" ? 0 : flags.sandbox === "1" ? 1 : undefined;
   if (sandbox === undefined) throw new UsageError(`--sandbox must be 0 or 1, got "${flags.sandbox}"`);
-  // ask_user needs someone at a terminal to answer.
+  // Approvals and ask_user questions need someone at a terminal; without one, asks are denied.
   const interactive = io.stdin.isTTY === true;
   const store = openStorage(flags.storage, io);
   const builtins = builtinTools({
@@ -124,6 +135,14 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       resolveModel: (spec) => resolveModel(spec, flags, io),
       ...skills.engineOptions(),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
+      permissions: {
+        settings: { env: io.env },
+        interactive,
+        commandCheck: defenseCommandCheck,
+        rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },
+        ...(mode !== undefined ? { mode } : {}),
+      },
+      hooks: { fromSettings: true },
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(maxSteps !== undefined ? { maxSteps } : {}),
     });
@@ -131,11 +150,11 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     skills?.close();
     await builtins.close();
     await store.close();
+    if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
     throw err;
   }
-  const removeAsk = interactive
-    ? engine.on((ev) => ev.msg.type === "user_input_requested" && void answer(engine, ev.msg, io))
-    : () => {};
+  const approver = interactive ? createApprover(engine, io.stdin, io.stderr) : undefined;
+  if (approver) engine.on(approver.listener);
   let interrupted = false;
   const removeHandler = io.onInterrupt(() => {
     if (interrupted) return; // a second Ctrl-C is handled by the entry point
@@ -152,7 +171,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     }
   } finally {
     removeHandler();
-    removeAsk();
+    approver?.close();
     await engine.close();
     await builtins.close();
     skills?.close();
@@ -160,21 +179,4 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   }
   if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
   return code;
-}
-
-/** Asks the question on the terminal and submits the answer. */
-async function answer(
-  engine: AgentEngine,
-  msg: Extract<Event["msg"], { type: "user_input_requested" }>,
-  io: CliIO,
-): Promise<void> {
-  const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
-  try {
-    const options = msg.options?.length ? ` [${msg.options.join(" / ")}]` : "";
-    const reply = await rl.question(`? ${msg.question}${options}\n> `);
-    if (engine.status !== "closed")
-      engine.submit({ type: "user_input_answer", requestId: msg.requestId, answer: reply });
-  } finally {
-    rl.close();
-  }
 }

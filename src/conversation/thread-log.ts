@@ -20,6 +20,7 @@ export class ThreadLog {
   private context: TurnContext | undefined;
   private open: OpenTurnIds | undefined;
   private closing = false;
+  private frozen = false;
 
   constructor(threadId: string, writer: ThreadWriter, replayed?: ReplayedThread) {
     this.threadId = threadId;
@@ -47,8 +48,23 @@ export class ThreadLog {
     return this.starts.length;
   }
 
+  /**
+   * Stops recording: every later change is dropped, in memory and on disk. Used when the
+   * engine shuts down while a turn waits on a person, so the transcript keeps that turn
+   * open and a later open resumes it. Irreversible.
+   */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** True after `freeze`. */
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
   /** Opens a turn: records its settings; following items belong to it. */
   beginTurn(context: TurnContext): void {
+    if (this.frozen) return;
     this.starts.push(this.history.length);
     this.turns++;
     const previous = this.context;
@@ -64,6 +80,7 @@ export class ThreadLog {
   }
 
   append(item: ResponseItem): void {
+    if (this.frozen) return;
     this.history.push(item);
     this.writer.append({ ts: Date.now(), type: "response_item", payload: item });
   }
@@ -73,7 +90,7 @@ export class ThreadLog {
    * Events raised once the log is closing (e.g. the error of a failed close) are not persisted.
    */
   record(event: Event): void {
-    if (this.closing) return;
+    if (this.closing || this.frozen) return;
     const payload = persistedEvent(event, this.open);
     if (payload === undefined) return;
     this.writer.append({ ts: event.ts, type: "event", payload });
@@ -82,6 +99,7 @@ export class ThreadLog {
 
   /** Drops the last `n` turns from the model's view and records a rollback line. */
   rollback(n: number): void {
+    if (this.frozen) return;
     const keep = Math.max(0, this.starts.length - n);
     const cut = this.starts[keep];
     if (cut !== undefined) this.history.length = cut;
@@ -94,6 +112,7 @@ export class ThreadLog {
 
   /** Replaces the history with a checkpoint (compaction). */
   replace(strategy: string, replacement: readonly ResponseItem[], summary?: string): void {
+    if (this.frozen) return;
     this.history.length = 0;
     this.history.push(...replacement);
     this.starts.length = 0;

@@ -5,17 +5,21 @@ import { replayRollout } from "../conversation/replay.ts";
 import type { ThreadStore } from "../conversation/store.ts";
 import { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError, TaifengError } from "../errors.ts";
+import type { HookOptions } from "../hooks/options.ts";
 import type { ModelClient } from "../llm/types.ts";
+import type { PermissionOptions } from "../permission/options.ts";
 import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
 import { type ArtifactStore, MemoryArtifactStore } from "../tool/artifacts.ts";
-import type { Tool } from "../tool/define.ts";
+import { type Tool, ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import { compileOutput, type OutputSpec } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
+import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
 import type { PrepareTurn } from "./prefix.ts";
-import { closeCrashedTurn, type EngineCore, processQueued } from "./process.ts";
+import { type EngineCore, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
+import { closeCrashedTurn, planResume, type ResumePlan } from "./resume.ts";
 import { engineTools } from "./tool-setup.ts";
 import type { TurnSettings } from "./turn.ts";
 
@@ -63,13 +67,20 @@ export interface EngineOptions {
   readonly maxToolOutputChars?: number | false;
   /** Where full tool outputs and trimmed history are kept. Default: in memory, per engine. */
   readonly artifacts?: ArtifactStore;
-  /** Decides whether each tool call may run (permission seam). */
+  /** Decides whether each tool call may run (a custom seam; runs after `permissions`). */
   readonly gate?: ToolGate;
   /**
    * Builds each turn's stable prefix from `system` and `tools`, once at the start of the
    * turn (the skill catalog plugs in here). See PrepareTurn.
    */
   readonly prepareTurn?: PrepareTurn;
+  /**
+   * Permission policy: rules, mode, settings discovery, `canUseTool`, approval timeout.
+   * Without it every tool call runs. See docs/guides/permissions.md.
+   */
+  readonly permissions?: PermissionOptions;
+  /** Lifecycle hooks (in-process and shell-command). See docs/guides/hooks.md. */
+  readonly hooks?: HookOptions;
   /** Finished submissions whose events stay available to late subscribers. Default 32. */
   readonly retainSubmissions?: number;
   /** Listeners attached before the first event (sinks). */
@@ -99,13 +110,16 @@ export class AgentEngine {
   }
 
   /**
-   * Opens a thread: resumes `threadId` from the store when it exists (closing a turn that a
-   * crash left open), otherwise creates it. Emits `thread_opened`.
-   * Throws TaifengError `thread_locked` or `store_error`.
+   * Opens a thread: resumes `threadId` from the store when it exists, otherwise creates it.
+   * Emits `thread_opened`. A turn the process left open is closed as crashed — unless it
+   * was waiting on a person (an approval or an ask_user answer): then it continues under
+   * its submission id (`thread_opened.resumedTurn`), re-emitting the pending request.
+   * Throws TaifengError `thread_locked`, `store_error` or `invalid_config`.
    */
   static async open(options: EngineOptions): Promise<AgentEngine> {
     const store = options.store ?? new MemoryThreadStore();
     const cwd = options.cwd ?? process.cwd();
+    const guards = await buildGuards(options, cwd);
     let log: ThreadLog;
     let warnings: string[] = [];
     let replayed: ReturnType<typeof replayRollout> | undefined;
@@ -158,7 +172,9 @@ export class AgentEngine {
       model: options.model,
       resolveModel: options.resolveModel,
       system: options.system ?? "",
-      tools: engineTools(options),
+      tools: wrapsTools(guards)
+        ? new ToolSet(guardTools([...engineTools(options)], guards, () => core))
+        : engineTools(options),
       artifacts,
       settings,
       gate: options.gate,
@@ -181,13 +197,41 @@ export class AgentEngine {
       seq: 0,
       lastActivity: Date.now(),
       permissionMode: undefined,
+      guards,
+      resumed: undefined,
+      resumeRequests: new Map(),
       shutdown: undefined,
     };
     const engine = new AgentEngine(core);
-    engine.emitEngine({ type: "thread_opened", resumed: replayed !== undefined, turns: log.turnCount });
+    let plan: ResumePlan | undefined;
+    if (replayed?.openTurn) {
+      plan = planResume(replayed.openTurn, {
+        tools: core.tools,
+        hasPolicy: guards.policy !== undefined,
+        newSubmissionId: () => newId("sub"),
+      });
+    }
+    engine.emitEngine({
+      type: "thread_opened",
+      resumed: replayed !== undefined,
+      turns: log.turnCount,
+      ...(plan ? { resumedTurn: { turnId: plan.turnId, submissionId: plan.submissionId } } : {}),
+    });
     for (const message of warnings)
       engine.emitEngine({ type: "warning", code: "transcript_repaired", message });
-    if (replayed?.openTurn) await closeCrashedTurn(core, replayed.openTurn);
+    for (const message of guards.warnings)
+      engine.emitEngine({ type: "warning", code: "permissions", message });
+    if (plan) {
+      hub.open(plan.submissionId);
+      for (const [callId, requestId] of plan.requests) core.resumeRequests.set(callId, requestId);
+    } else if (replayed?.openTurn) {
+      await closeCrashedTurn(core, replayed.openTurn);
+    }
+    await runEngineHook(core, "session_start", { resumed: replayed !== undefined });
+    if (plan) {
+      core.resumed = plan;
+      void processQueued(core);
+    }
     return engine;
   }
 
@@ -322,6 +366,7 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
         return;
       }
       c.current.reason = "interrupt";
+      c.requests.abortAll();
       c.current.controller.abort();
       reply({ type: "op_applied", op: op.type });
       return;
@@ -346,6 +391,10 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
       c.shutdown = { submissionId: id, done, resolve };
       if (c.current) {
         c.current.reason = "shutdown";
+        // A turn waiting on a person is suspended, not aborted: the transcript keeps it open
+        // so that the next open resumes it; observers still see it end in this process.
+        if (c.requests.size > 0) c.log.freeze();
+        c.requests.abortAll();
         c.current.controller.abort();
       }
       break;

@@ -25,6 +25,8 @@ export class EventHub {
   private readonly retain: number;
   private readonly onListenerError: (err: unknown) => void;
   private closed = false;
+  private delivering = false;
+  private readonly backlog: (() => void)[] = [];
 
   constructor(options: { retain: number; onListenerError?: (err: unknown) => void }) {
     this.retain = options.retain;
@@ -36,8 +38,35 @@ export class EventHub {
     this.logs.set(submissionId, { events: [], done: false, wake: undefined });
   }
 
-  /** Delivers one event to everyone interested. */
+  /**
+   * Delivers one event to everyone interested. A listener may submit ops that publish more
+   * events; those are delivered after this one has reached everyone, so every observer sees
+   * events (and submission ends) in the order they were published.
+   */
   publish(event: Event): void {
+    this.serially(() => this.deliver(event));
+  }
+
+  /** Marks a submission finished: its subscribers end after its last event. */
+  end(submissionId: string): void {
+    this.serially(() => this.finish(submissionId));
+  }
+
+  private serially(task: () => void): void {
+    if (this.delivering) {
+      this.backlog.push(task);
+      return;
+    }
+    this.delivering = true;
+    try {
+      task();
+      for (let next = this.backlog.shift(); next !== undefined; next = this.backlog.shift()) next();
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private deliver(event: Event): void {
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -59,8 +88,7 @@ export class EventHub {
     for (const stream of this.streams) stream.push(event);
   }
 
-  /** Marks a submission finished: its subscribers end after its last event. */
-  end(submissionId: string): void {
+  private finish(submissionId: string): void {
     const log = this.logs.get(submissionId);
     if (!log || log.done) return;
     log.done = true;
@@ -123,12 +151,14 @@ export class EventHub {
     return () => this.listeners.delete(listener);
   }
 
-  /** Ends every stream and open subscription. */
+  /** Ends every stream and open subscription (after any event still being delivered). */
   close(): void {
-    this.closed = true;
-    for (const id of [...this.logs.keys()]) this.end(id);
-    for (const stream of this.streams) stream.close();
-    this.streams.clear();
+    this.serially(() => {
+      this.closed = true;
+      for (const id of [...this.logs.keys()]) this.finish(id);
+      for (const stream of this.streams) stream.close();
+      this.streams.clear();
+    });
   }
 }
 

@@ -1,17 +1,19 @@
 import type { ContextManager } from "../context/manager.ts";
-import type { OpenTurn } from "../conversation/replay.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
+import { PERMISSION_MODES, type PermissionMode } from "../permission/modes.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
-import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
+import type { ToolGate } from "../tool/scheduler.ts";
 import type { EventHub } from "./event-hub.ts";
+import { type EngineGuards, runEngineHook, turnGuards } from "./guards.ts";
 import { type PrepareTurn, resolvePrefix, type TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
-import { runTurn, type TurnEnd, type TurnEnv, type TurnInput, type TurnSettings } from "./turn.ts";
+import { closeInterrupted, type ResumePlan } from "./resume.ts";
+import { runTurn, type TurnEnd, type TurnEnv, type TurnSettings, type TurnStart } from "./turn.ts";
 
 /** The running turn, as control ops see it. */
 export interface CurrentTurn {
@@ -46,6 +48,12 @@ export interface EngineCore {
   seq: number;
   lastActivity: number;
   permissionMode: string | undefined;
+  /** Permission policy, hooks and approval settings. */
+  readonly guards: EngineGuards;
+  /** A turn suspended before a restart, to continue before any queued work. */
+  resumed: ResumePlan | undefined;
+  /** Request ids of resumed calls, reused when they ask again (by call id). */
+  readonly resumeRequests: Map<string, string>;
   shutdown:
     | { readonly submissionId: string; readonly done: Promise<void>; readonly resolve: () => void }
     | undefined;
@@ -70,6 +78,11 @@ export async function processQueued(c: EngineCore): Promise<void> {
   c.pumping = true;
   c.status = "running";
   try {
+    const resumed = c.resumed;
+    if (resumed) {
+      c.resumed = undefined;
+      await guarded(c, resumed.submissionId, () => runResumedTurn(c, resumed));
+    }
     for (let sub = c.queue.shift(); sub !== undefined; sub = c.queue.shift()) {
       if (c.shutdown && sub.op.type !== "shutdown") {
         emit(c, sub.id, undefined, {
@@ -81,22 +94,27 @@ export async function processQueued(c: EngineCore): Promise<void> {
         c.hub.end(sub.id);
         continue;
       }
-      try {
-        await processOne(c, sub);
-      } catch (err) {
-        emit(c, sub.id, undefined, {
-          type: "error",
-          error: { code: "internal", message: `internal error: ${describeError(err)}`, source: "engine" },
-        });
-      }
-      c.hub.end(sub.id);
-      c.lastActivity = Date.now();
+      await guarded(c, sub.id, () => processOne(c, sub));
       if (isClosed(c)) return;
     }
   } finally {
     c.pumping = false;
     if (!isClosed(c)) c.status = "idle";
   }
+}
+
+/** Runs one submission's work, turning a bug into an `error` event, then ends the submission. */
+async function guarded(c: EngineCore, submissionId: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    emit(c, submissionId, undefined, {
+      type: "error",
+      error: { code: "internal", message: `internal error: ${describeError(err)}`, source: "engine" },
+    });
+  }
+  c.hub.end(submissionId);
+  c.lastActivity = Date.now();
 }
 
 function isClosed(c: EngineCore): boolean {
@@ -126,21 +144,43 @@ async function processOne(c: EngineCore, sub: Submission): Promise<void> {
   }
 }
 
-async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput): Promise<void> {
+async function runUserTurn(c: EngineCore, submissionId: string, input: TurnStart): Promise<void> {
   const turnId = newId("turn");
+  return driveTurn(c, submissionId, turnId, input, undefined);
+}
+
+/** Continues a turn suspended before a restart (see resume.ts). */
+async function runResumedTurn(c: EngineCore, plan: ResumePlan): Promise<void> {
+  return driveTurn(c, plan.submissionId, plan.turnId, { resume: plan.rerun }, plan);
+}
+
+/** Runs a turn from `turn_started` to its end event; `resumed` continues an existing one. */
+async function driveTurn(
+  c: EngineCore,
+  submissionId: string,
+  turnId: string,
+  input: TurnStart,
+  resumed: ResumePlan | undefined,
+): Promise<void> {
   const controller = new AbortController();
   const current: CurrentTurn = { turnId, submissionId, controller, reason: "interrupt" };
   c.current = current;
   const model = c.model;
   emit(c, submissionId, turnId, { type: "turn_started", model: model.id });
-  const context: Parameters<ThreadLog["beginTurn"]>[0] = {
-    turnId,
-    submissionId,
-    model: model.id,
-    cwd: c.settings.cwd,
-  };
-  if (c.permissionMode !== undefined) context.permissionMode = c.permissionMode;
-  c.log.beginTurn(context);
+  if (resumed) {
+    closeInterrupted(c, submissionId, turnId, resumed.interrupted);
+  } else {
+    const context: Parameters<ThreadLog["beginTurn"]>[0] = {
+      turnId,
+      submissionId,
+      model: model.id,
+      cwd: c.settings.cwd,
+    };
+    if (c.permissionMode !== undefined) context.permissionMode = c.permissionMode;
+    c.log.beginTurn(context);
+  }
+  const guards = turnGuards(c, submissionId, turnId, controller.signal);
+  await guards.hooks?.run("turn_start", { resumed: resumed !== undefined });
   const env: TurnEnv = {
     threadId: c.log.threadId,
     turnId,
@@ -150,10 +190,13 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     log: c.log,
     settings: c.settings,
     signal: controller.signal,
-    gate: c.gate,
+    gate: guards.gate,
+    askUser: guards.askUser,
+    hooks: guards.hooks,
+    checkpoint: guards.checkpoint,
+    suspended: guards.suspended,
     context: c.context,
     artifacts: c.artifacts,
-    askUser: (request) => askUser(c, submissionId, turnId, request),
     emit: (msg) => emit(c, submissionId, turnId, msg),
     takeSteers: () => {
       const out = c.steers;
@@ -181,6 +224,13 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     };
   }
   c.current = undefined;
+  c.guards.notes.clear();
+  if (c.log.isFrozen && end.type === "turn_aborted") {
+    end = {
+      ...end,
+      message: "the engine shut down while the turn waited for a person; reopening the thread resumes it",
+    };
+  }
   // Steers that arrived too late for this turn are not lost: they start the next one.
   if (c.steers.length > 0 && !c.shutdown) {
     const text = c.steers.join("\n\n");
@@ -189,36 +239,24 @@ async function runUserTurn(c: EngineCore, submissionId: string, input: TurnInput
     c.hub.open(id);
     c.queue.unshift({ id, op: { type: "user_input", text } });
   }
-  await finishTurn(c, submissionId, turnId, end);
+  const ended = await finishTurn(c, submissionId, turnId, end);
+  const status =
+    ended.type === "turn_completed" ? "completed" : ended.type === "turn_failed" ? "failed" : "aborted";
+  await runEngineHook(
+    c,
+    "turn_end",
+    { status, ...(ended.type === "turn_completed" ? { text: ended.text } : {}) },
+    { submissionId, turnId },
+  );
 }
 
-/**
- * Emits `user_input_requested` for a tool call and waits for the matching
- * `user_input_answer` op (applied through `PendingRequests`); rejects when the call is
- * cancelled first.
- */
-async function askUser(
+/** Records the turn's end, makes the transcript durable, then publishes the end event. Returns what was published. */
+async function finishTurn(
   c: EngineCore,
   submissionId: string,
   turnId: string,
-  request: Parameters<NonNullable<ToolBatchEnv["askUser"]>>[0],
-): Promise<string> {
-  const requestId = newId("ask");
-  const msg: EventMsg = {
-    type: "user_input_requested",
-    requestId,
-    callId: request.callId,
-    question: request.question,
-  };
-  if (request.options && request.options.length > 0) msg.options = [...request.options];
-  emit(c, submissionId, turnId, msg);
-  const result = await c.requests.wait<{ answer: string }>("user_input", requestId, request.signal);
-  if (result.kind === "answered") return result.value.answer;
-  throw new Error("the question was cancelled before it was answered");
-}
-
-/** Records the turn's end, makes the transcript durable, then publishes the end event. */
-async function finishTurn(c: EngineCore, submissionId: string, turnId: string, end: TurnEnd): Promise<void> {
+  end: TurnEnd,
+): Promise<TurnEnd> {
   const ev: Event = {
     submissionId,
     threadId: c.log.threadId,
@@ -244,6 +282,7 @@ async function finishTurn(c: EngineCore, submissionId: string, turnId: string, e
     };
   }
   c.hub.publish(ev);
+  return ev.msg as TurnEnd;
 }
 
 async function compactNow(c: EngineCore, submissionId: string): Promise<void> {
@@ -328,6 +367,18 @@ async function overrideContext(
       return;
     }
   }
+  if (op.permissionMode !== undefined) {
+    const checked = checkMode(c, op.permissionMode);
+    if (checked !== undefined) {
+      emit(c, submissionId, undefined, {
+        type: "op_rejected",
+        op: op.type,
+        code: "invalid_permission_mode",
+        message: checked,
+      });
+      return;
+    }
+  }
   if (op.cwd !== undefined) c.settings = { ...c.settings, cwd: op.cwd };
   if (op.permissionMode !== undefined) c.permissionMode = op.permissionMode;
   const msg: EventMsg = { type: "context_overridden" };
@@ -337,7 +388,18 @@ async function overrideContext(
   emit(c, submissionId, undefined, msg);
 }
 
+/** Why a requested permission mode cannot apply, or undefined when it can. */
+function checkMode(c: EngineCore, mode: string): string | undefined {
+  const policy = c.guards.policy;
+  if (policy) {
+    const checked = policy.checkMode(mode);
+    return checked.ok ? undefined : checked.message;
+  }
+  return PERMISSION_MODES.includes(mode as PermissionMode) ? undefined : `unknown permission mode "${mode}"`;
+}
+
 async function shutdown(c: EngineCore, submissionId: string): Promise<void> {
+  await runEngineHook(c, "session_end", { reason: "shutdown" }, { submissionId });
   try {
     await c.log.close();
   } catch (err) {
@@ -363,44 +425,4 @@ async function shutdown(c: EngineCore, submissionId: string): Promise<void> {
   c.hub.end(submissionId);
   c.hub.close();
   c.shutdown?.resolve();
-}
-
-/**
- * Closes a turn a crash left open: every call without an output gets a synthetic one,
- * then `turn_aborted` (reason `crash`) is recorded, so the history is well-formed again.
- * `open.events` holds the turn's persisted events (e.g. a pending permission request): the
- * place to decide, once turns can suspend, to resume such a turn instead of closing it.
- */
-export async function closeCrashedTurn(c: EngineCore, open: OpenTurn): Promise<void> {
-  const sub = open.submissionId;
-  for (const call of open.danglingCalls) {
-    const output = "Tool call not completed: the process stopped during the turn.";
-    c.log.append({ type: "function_call_output", callId: call.callId, output, isError: true });
-    emit(c, sub, open.turnId, {
-      type: "tool_call_completed",
-      callId: call.callId,
-      name: call.name,
-      output,
-      isError: true,
-      status: "aborted",
-      durationMs: 0,
-    });
-  }
-  emit(c, sub, open.turnId, {
-    type: "turn_aborted",
-    reason: "crash",
-    message: "the process stopped during the turn",
-    steps: 0,
-    usage: emptyUsage(),
-    durationMs: 0,
-  });
-  try {
-    await c.log.flush();
-  } catch (err) {
-    // The closing lines stay queued for the next flush; the engine is usable meanwhile.
-    emit(c, sub, open.turnId, {
-      type: "error",
-      error: { code: "store_error", message: describeError(err), source: "store" },
-    });
-  }
 }

@@ -7,6 +7,7 @@ export type Pending<T> =
 interface Waiter {
   readonly kind: string;
   readonly resolve: (value: unknown) => void;
+  readonly abort: () => void;
 }
 
 /**
@@ -21,22 +22,57 @@ export class PendingRequests {
     return this.waiting.size;
   }
 
-  /** Waits for `resolve(kind, id, value)`; ends early on abort or after `timeoutMs` (0 = no timeout). */
-  wait<T>(kind: string, id: string, signal: AbortSignal, timeoutMs = 0): Promise<Pending<T>> {
-    if (signal.aborted) return Promise.resolve({ kind: "aborted" });
+  /**
+   * Waits for `resolve(kind, id, value)`; ends early on abort, `abortAll` or after
+   * `timeoutMs` (0 = no timeout). `onSettle` runs synchronously the moment the wait ends,
+   * before any other code observes the outcome (so the answer's event precedes its effects).
+   */
+  wait<T>(
+    kind: string,
+    id: string,
+    signal: AbortSignal,
+    timeoutMs = 0,
+    onSettle?: (result: Pending<T>) => void,
+  ): Promise<Pending<T>> {
+    if (signal.aborted) {
+      onSettle?.({ kind: "aborted" });
+      return Promise.resolve({ kind: "aborted" });
+    }
     return new Promise<Pending<T>>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
+      let settled = false;
       const done = (result: Pending<T>) => {
+        if (settled) return;
+        settled = true;
         this.waiting.delete(id);
         signal.removeEventListener("abort", onAbort);
         if (timer) clearTimeout(timer);
+        onSettle?.(result);
         resolve(result);
       };
       const onAbort = () => done({ kind: "aborted" });
       signal.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs > 0) timer = setTimeout(() => done({ kind: "timeout" }), timeoutMs);
-      this.waiting.set(id, { kind, resolve: (value) => done({ kind: "answered", value: value as T }) });
+      this.waiting.set(id, {
+        kind,
+        resolve: (value) => done({ kind: "answered", value: value as T }),
+        abort: () => done({ kind: "aborted" }),
+      });
     });
+  }
+
+  /** True while a request with this id is waiting. */
+  has(id: string): boolean {
+    return this.waiting.has(id);
+  }
+
+  /**
+   * Ends every wait as aborted, synchronously (each `onSettle` runs before this returns).
+   * The engine calls it before cancelling a turn, so a request's resolution is observed
+   * before the cancellation of the call that waited on it.
+   */
+  abortAll(): void {
+    for (const waiter of [...this.waiting.values()]) waiter.abort();
   }
 
   /** Delivers an answer; false when no request of that kind has that id. */

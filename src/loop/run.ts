@@ -83,7 +83,13 @@ export function stream(prompt: string, options: RunOptions): RunStream {
 }
 
 async function drive(prompt: string, options: RunOptions, onEvent: (ev: Event) => void): Promise<RunResult> {
-  const engine = await AgentEngine.open(options);
+  // Nobody can answer an approval here (the caller has no engine to submit to): asks are
+  // denied at once rather than waiting forever, unless the caller says otherwise.
+  const engine = await AgentEngine.open(
+    options.permissions
+      ? { ...options, permissions: { interactive: false, ...options.permissions } }
+      : options,
+  );
   const onAbort = () => {
     try {
       engine.submit({ type: "interrupt", reason: "signal aborted" });

@@ -5,7 +5,7 @@ import { modelError } from "../llm/errors.ts";
 import type { ModelEvent, ModelRequest } from "../llm/types.ts";
 import type { ErrorInfo, EventMsgOf, FunctionCallOutputItem, Usage } from "../protocol/index.ts";
 import { emptyUsage } from "../protocol/index.ts";
-import { ToolBatch } from "../tool/scheduler.ts";
+import { ToolBatch, type ToolBatchEnv } from "../tool/scheduler.ts";
 import { TASK_FINISH } from "./completion.ts";
 import { type TurnEnv, withCost } from "./turn.ts";
 
@@ -37,13 +37,9 @@ function buildRequest(env: TurnEnv): ModelRequest {
   return request;
 }
 
-/** One model call plus the tool calls it asked for. Never throws for expected failures. */
-export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
-  const modelId = env.model.id;
-  env.emit({ type: "model_call_started", step, model: modelId });
-  const t0 = performance.now();
-  const assembler = new ResponseAssembler();
-  const batch = new ToolBatch({
+/** What a tool batch of this turn needs. */
+export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv {
+  return {
     tools: env.tools,
     signal: env.signal,
     threadId: env.threadId,
@@ -53,18 +49,28 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
     maxParallel: env.settings.maxParallelTools,
     defaultTimeoutMs: env.settings.toolTimeoutMs,
     gate: env.gate,
-    startDuringStream: env.settings.startToolsDuringStream,
+    startDuringStream,
     askUser: env.askUser,
     artifacts: env.artifacts,
-  });
+  };
+}
+
+/** One model call plus the tool calls it asked for. Never throws for expected failures. */
+export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
+  const modelId = env.model.id;
+  env.emit({ type: "model_call_started", step, model: modelId });
+  const t0 = performance.now();
+  const assembler = new ResponseAssembler();
+  const batch = new ToolBatch(batchEnv(env, env.settings.startToolsDuringStream));
   const request = buildRequest(env);
+  await env.hooks?.run("pre_model", { step, model: modelId, items: request.items.length });
   const failure = await consumeStream(env, step, request, assembler, batch);
   const res = assembler.result();
   const usage = res.usage;
   const costUsd = res.costUsd;
   env.context?.afterCall(env.context.estimator.raw(request.system, request.tools, request.items), usage);
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-  const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) =>
+  const completed = async (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
     env.emit({
       type: "model_call_completed",
       step,
@@ -74,28 +80,34 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
       ...withCost(costUsd),
       durationMs,
     });
+    await env.hooks?.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
+  };
 
   if (env.signal.aborted) {
     // Keep what the model said before the interrupt, and close every call it made.
     const outputs = await batch.cancel("the turn was interrupted");
     appendAll(env, res.items, outputs);
-    completed("aborted");
+    await completed("aborted");
     return { kind: "aborted", usage, costUsd };
   }
   const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
   if (error) {
     await batch.cancel("the model call failed");
-    completed("error");
+    await completed("error");
     return { kind: "failed", error, usage, costUsd };
   }
   for (const item of res.items) env.log.append(item);
   if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
-  completed(res.finish ?? "stop");
+  // While a call waits on a person, make what the model asked for durable: a restart resumes from it.
+  if (res.calls.length > 0 && env.suspended?.()) env.checkpoint?.();
+  await completed(res.finish ?? "stop");
   if (res.calls.length === 0)
     return { kind: "ok", usage, costUsd, text: res.text, callNames: [], finishedWith: undefined };
 
-  const outputs = await batch.close();
-  for (const out of outputs) env.log.append(out);
+  const outputs = await batch.close((out) => {
+    env.log.append(out);
+    if (env.suspended?.()) env.checkpoint?.();
+  });
   if (env.signal.aborted) return { kind: "aborted", usage, costUsd };
   let finishedWith: string | undefined;
   res.calls.forEach((call, i) => {
@@ -120,7 +132,8 @@ function appendAll(
   for (const out of outputs) env.log.append(out);
 }
 
-function parseFinish(args: string): string {
+/** The `result` argument of a task_finish call (empty when malformed). */
+export function parseFinish(args: string): string {
   try {
     const value = JSON.parse(args) as { result?: unknown };
     return typeof value.result === "string" ? value.result : "";

@@ -7,6 +7,8 @@ import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
+import type { TurnHooks } from "./guards.ts";
+import { type PendingCalls, runPendingCalls } from "./resume.ts";
 import { sampleStep } from "./step.ts";
 
 /** Settings a turn runs with (fixed for the whole turn, so its prompt prefix is stable). */
@@ -39,6 +41,12 @@ export interface TurnEnv {
   readonly context: ContextManager | undefined;
   /** Backs `ToolContext.askUser`. */
   readonly askUser?: ToolBatchEnv["askUser"];
+  /** Hook points of the turn (user_prompt_submit, pre_model, post_model). */
+  readonly hooks?: TurnHooks | undefined;
+  /** Makes the transcript durable now; called when the turn waits on a person. */
+  checkpoint?(): void;
+  /** True while the turn waits on a person (approval or answer). */
+  suspended?(): boolean;
   emit(msg: EventMsg): void;
   /** Steer messages received since the last call; the turn delivers them at its next model call. */
   takeSteers(): string[];
@@ -54,6 +62,9 @@ export interface TurnInput {
   readonly files?: readonly FilePart[] | undefined;
 }
 
+/** How a turn starts: with a user message, or by continuing a turn suspended before a restart. */
+export type TurnStart = TurnInput | PendingCalls;
+
 /** How a turn ended: the terminal event to persist and publish. */
 export type TurnEnd = EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">;
 
@@ -65,7 +76,7 @@ const REPEAT_WARN_AT = 3;
  * step budget runs out, the model fails or the turn is aborted. Never throws for
  * expected failures; returns the terminal event.
  */
-export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> {
+export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> {
   const started = performance.now();
   const usage = emptyUsage();
   // Summed over the turn's calls; stays undefined when no call reported a cost.
@@ -92,16 +103,33 @@ export async function runTurn(env: TurnEnv, input: TurnInput): Promise<TurnEnd> 
     usage,
     durationMs: elapsed(),
   });
-  const content: MessageItem["content"] = [{ type: "text", text: input.text }];
-  if (input.images) content.push(...input.images);
-  if (input.files) content.push(...input.files);
-  env.log.append({ type: "message", role: "user", content });
-  const attachments = content.length - 1;
-  env.emit(
-    attachments > 0
-      ? { type: "user_message", kind: "input", text: input.text, attachments }
-      : { type: "user_message", kind: "input", text: input.text },
-  );
+  if ("resume" in input) {
+    const resumed = await runPendingCalls(env, input);
+    if (resumed.kind === "aborted") return aborted();
+    if (resumed.finishedWith !== undefined) {
+      return { type: "turn_completed", text: resumed.finishedWith, steps, usage, durationMs: elapsed() };
+    }
+  } else {
+    const submitted = await env.hooks?.run("user_prompt_submit", { prompt: input.text });
+    if (submitted?.decision === "deny") {
+      return fail({
+        code: "prompt_blocked",
+        message: submitted.reason ?? "a hook blocked the prompt",
+        source: "hook",
+      });
+    }
+    const content: MessageItem["content"] = [{ type: "text", text: input.text }];
+    if (input.images) content.push(...input.images);
+    if (input.files) content.push(...input.files);
+    env.log.append({ type: "message", role: "user", content });
+    const attachments = content.length - 1;
+    env.emit(
+      attachments > 0
+        ? { type: "user_message", kind: "input", text: input.text, attachments }
+        : { type: "user_message", kind: "input", text: input.text },
+    );
+    for (const text of submitted?.context ?? []) env.log.append(textMessage("system", text));
+  }
 
   for (;;) {
     if (env.signal.aborted) return aborted();

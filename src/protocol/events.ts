@@ -18,6 +18,12 @@ export const ThreadOpened = z.object({
   resumed: z.boolean(),
   /** Turns visible to the model after replay (rolled-back turns excluded). */
   turns: z.number().int().nonnegative(),
+  /**
+   * Set when the transcript ended in a turn suspended on a person (an approval or an
+   * ask_user answer): that turn continues under this submission id, starting by re-emitting
+   * its pending request. Subscribe to it to follow the turn.
+   */
+  resumedTurn: z.object({ turnId: z.string(), submissionId: z.string() }).optional(),
 });
 
 /** A turn began. Always followed by exactly one turn_completed | turn_failed | turn_aborted. */
@@ -171,13 +177,19 @@ export const PermissionRequested = z.object({
   suggestions: z.array(z.string()),
 });
 
-/** A permission request was answered (by the user, a hook, a timeout or the engine). */
+/**
+ * A permission request was answered: by the user (an `approval` op), a timeout, a hook, the
+ * host's `canUseTool` callback, an interrupt (`abort`), or the rules themselves (`rule`: a
+ * request re-evaluated after a restart no longer needed a person).
+ */
 export const PermissionResolved = z.object({
   type: z.literal("permission_resolved"),
   requestId: z.string(),
   decision: ApprovalDecision,
-  by: z.enum(["user", "timeout", "hook", "callback", "abort"]),
+  by: z.enum(["user", "timeout", "hook", "callback", "abort", "rule"]),
   reason: z.string().optional(),
+  /** Allow rules an `allow_always` answer added for the rest of the session. */
+  rules: z.array(z.string()).optional(),
 });
 
 /** The model (through ask_user) needs an answer; the turn waits for a `user_input_answer` op. */

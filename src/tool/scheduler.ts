@@ -92,6 +92,8 @@ export class ToolBatch {
   private running = 0;
   private exclusiveRunning = false;
   private prepChain: Promise<void> = Promise.resolve();
+  private onOutput: ((item: FunctionCallOutputItem) => void) | undefined;
+  private flushed = 0;
   private readonly settled: Promise<void>[] = [];
   private readonly onAbort = () => this.abortAll();
   private readonly env: ToolBatchEnv;
@@ -148,10 +150,14 @@ export class ToolBatch {
 
   /**
    * Declares the model stream finished successfully, lets deferred calls run, and resolves
-   * with one output per call in emission order once all have settled.
+   * with one output per call in emission order once all have settled. `onOutput` receives
+   * each output as soon as it and every earlier one are done (emission order), so the
+   * history can record finished calls while later ones still wait.
    */
-  async close(): Promise<FunctionCallOutputItem[]> {
+  async close(onOutput?: (item: FunctionCallOutputItem) => void): Promise<FunctionCallOutputItem[]> {
     this.streamClosed = true;
+    this.onOutput = onOutput;
+    this.flushOutputs();
     this.pump();
     await Promise.all(this.settled);
     this.detach();
@@ -269,6 +275,19 @@ export class ToolBatch {
     }
   }
 
+  private flushOutputs(): void {
+    const onOutput = this.onOutput;
+    if (!onOutput) return;
+    for (
+      let entry = this.entries[this.flushed];
+      entry?.phase === "done";
+      entry = this.entries[this.flushed]
+    ) {
+      this.flushed++;
+      onOutput(entry.output as FunctionCallOutputItem);
+    }
+  }
+
   private start(entry: Entry): void {
     const tool = entry.tool as Tool;
     entry.phase = "running";
@@ -336,6 +355,7 @@ export class ToolBatch {
       durationMs,
     });
     entry.settle?.();
+    this.flushOutputs();
     if (wasRunning) {
       this.running--;
       if (!entry.shared) this.exclusiveRunning = false;

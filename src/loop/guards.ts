@@ -1,0 +1,264 @@
+import { auditHook } from "../hooks/audit.ts";
+import type { HookOptions } from "../hooks/options.ts";
+import { HookRunner } from "../hooks/runner.ts";
+import { hooksFromSettings } from "../hooks/settings.ts";
+import { withToolHooks } from "../hooks/tool-hooks.ts";
+import type { HookDefinition, HookFailure, HookOutcome, HookPayloads, HookPoint } from "../hooks/types.ts";
+import { NO_OUTCOME } from "../hooks/types.ts";
+import type { CanUseTool } from "../permission/approval.ts";
+import { CallNotes, type GateHost, permissionGate } from "../permission/gate.ts";
+import { isPermissionMode, type PermissionMode } from "../permission/modes.ts";
+import type { PermissionOptions } from "../permission/options.ts";
+import { codeLayer, PermissionPolicy } from "../permission/policy.ts";
+import { type DiscoveredSettings, discoverSettings } from "../permission/settings.ts";
+import { type EventMsg, newId } from "../protocol/index.ts";
+import type { Tool } from "../tool/define.ts";
+import type { GateDecision, ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
+import { type EngineCore, emit } from "./process.ts";
+
+/**
+ * The engine's guards: its permission policy, its hooks and how approvals are answered.
+ * Built once per engine from `EngineOptions.permissions` and `EngineOptions.hooks`.
+ */
+export interface EngineGuards {
+  readonly policy: PermissionPolicy | undefined;
+  readonly hooks: HookRunner | undefined;
+  readonly canUseTool: CanUseTool | undefined;
+  readonly approvalTimeoutMs: number;
+  readonly interactive: boolean;
+  readonly notes: CallNotes;
+  /** Problems worth a `warning` event at open (e.g. a refused bypass mode). */
+  readonly warnings: readonly string[];
+}
+
+/** The hooks of one turn, bound to its ids, signal and error reporting. */
+export interface TurnHooks {
+  run<P extends HookPoint>(
+    point: P,
+    payload: HookPayloads[P],
+    matchOn?: readonly string[],
+  ): Promise<HookOutcome>;
+}
+
+/**
+ * Builds the guards. Reads settings files only when asked (`permissions.settings`,
+ * `hooks.fromSettings`). Throws TaifengError `invalid_config` for bad files, rules or hooks.
+ */
+export async function buildGuards(
+  options: { readonly permissions?: PermissionOptions | undefined; readonly hooks?: HookOptions | undefined },
+  cwd: string,
+): Promise<EngineGuards> {
+  const perms = options.permissions;
+  const hookOptions = options.hooks;
+  const wantSettings =
+    (perms?.settings !== undefined && perms.settings !== false) || hookOptions?.fromSettings === true;
+  let found: DiscoveredSettings | undefined;
+  if (wantSettings && !perms?.policy) {
+    found = await discoverSettings({ cwd, ...(typeof perms?.settings === "object" ? perms.settings : {}) });
+  }
+  let policy = perms?.policy?.forSession();
+  if (perms && !policy) {
+    const useFiles = perms.settings !== undefined && perms.settings !== false;
+    const layers = useFiles && found ? [...found.layers] : [];
+    if (perms.rules) layers.push(codeLayer(perms.rules));
+    policy = new PermissionPolicy({
+      layers,
+      projectRoot: found?.projectRoot ?? cwd,
+      home: found?.home ?? process.env.HOME ?? cwd,
+      mode: perms.mode,
+      commandCheck: perms.commandCheck,
+    });
+  }
+  const defs: HookDefinition[] = [...(hookOptions?.hooks ?? [])];
+  if (hookOptions?.fromSettings && found) {
+    for (const layer of found.layers)
+      defs.push(...hooksFromSettings(layer.hooks, layer.path ?? layer.source));
+  }
+  if (hookOptions?.auditPath) defs.push(...auditHook({ path: hookOptions.auditPath }));
+  const hooks =
+    defs.length > 0
+      ? new HookRunner(defs, {
+          ...(hookOptions?.defaultTimeoutMs !== undefined
+            ? { defaultTimeoutMs: hookOptions.defaultTimeoutMs }
+            : {}),
+          projectDir: policy?.projectRoot ?? found?.projectRoot ?? cwd,
+        })
+      : undefined;
+  return {
+    policy,
+    hooks,
+    canUseTool: perms?.canUseTool,
+    approvalTimeoutMs: perms?.approvalTimeoutMs ?? 0,
+    interactive: perms?.interactive ?? true,
+    notes: new CallNotes(),
+    warnings: policy?.warnings ?? [],
+  };
+}
+
+/** True when tools must be wrapped for post_tool hooks (and pre_tool context). */
+export function wrapsTools(guards: EngineGuards): boolean {
+  const runner = guards.hooks;
+  return runner !== undefined && (runner.has("post_tool") || runner.has("pre_tool"));
+}
+
+/** Wraps tools for post_tool hooks (and pre_tool context) when such hooks exist. */
+export function guardTools(tools: readonly Tool[], guards: EngineGuards, core: () => EngineCore): Tool[] {
+  const runner = guards.hooks;
+  if (!runner || !wrapsTools(guards)) return [...tools];
+  const host = {
+    runner,
+    takeContext: (callId: string) => guards.notes.takeContext(callId),
+    takePermission: (callId: string) => guards.notes.takePermission(callId),
+    permissionMode: () => modeOf(core()),
+    report: (turnId: string, failure: HookFailure) => {
+      const c = core();
+      reportHook(c, c.current?.turnId === turnId ? c.current.submissionId : undefined, turnId, failure);
+    },
+  };
+  return tools.map((tool) => withToolHooks(tool, host));
+}
+
+/** The session's permission mode: an override, else the policy's default. */
+export function modeOf(c: EngineCore): PermissionMode | undefined {
+  const override = c.permissionMode;
+  if (override !== undefined && isPermissionMode(override)) return override;
+  return c.guards.policy?.defaultMode;
+}
+
+/** Everything a turn needs from the guards. */
+export interface TurnGuards {
+  readonly gate: ToolGate | undefined;
+  readonly askUser: ToolBatchEnv["askUser"];
+  readonly hooks: TurnHooks | undefined;
+  /** Makes the transcript durable now (before waiting on a person). */
+  checkpoint(): void;
+  /** True while the turn waits on a person. */
+  suspended(): boolean;
+}
+
+/** Binds the guards to one turn. */
+export function turnGuards(
+  c: EngineCore,
+  submissionId: string,
+  turnId: string,
+  signal: AbortSignal,
+): TurnGuards {
+  const g = c.guards;
+  const threadId = c.log.threadId;
+  const report = (failure: HookFailure) => reportHook(c, submissionId, turnId, failure);
+  const checkpoint = () => {
+    c.log.flush().catch((err: unknown) => {
+      emit(c, undefined, undefined, {
+        type: "warning",
+        code: "checkpoint_failed",
+        message: `the transcript could not be made durable: ${(err as Error).message}`,
+      });
+    });
+  };
+  const turnEmit = (msg: EventMsg) => emit(c, submissionId, turnId, msg);
+  let gate: ToolGate | undefined = c.gate;
+  if (g.policy || g.canUseTool || g.hooks?.has("pre_tool") || g.hooks?.has("post_tool")) {
+    const host: GateHost = {
+      policy: g.policy,
+      hooks: g.hooks,
+      canUseTool: g.canUseTool,
+      requests: c.requests,
+      approvalTimeoutMs: g.approvalTimeoutMs,
+      interactive: g.interactive,
+      mode: () =>
+        c.permissionMode !== undefined && isPermissionMode(c.permissionMode) ? c.permissionMode : undefined,
+      cwd: () => c.settings.cwd,
+      takeResumedRequest: (callId) => takeResumed(c, callId),
+      checkpoint,
+      notes: g.notes,
+    };
+    gate = chainGates(permissionGate(host, { threadId, turnId, emit: turnEmit, report }), c.gate);
+  }
+  const hooks: TurnHooks | undefined = g.hooks
+    ? {
+        run: (point, payload, matchOn) =>
+          (g.hooks as HookRunner).run(
+            { point, threadId, turnId, cwd: c.settings.cwd, permissionMode: modeOf(c), ...payload } as never,
+            { signal, report, ...(matchOn ? { matchOn } : {}) },
+          ),
+      }
+    : undefined;
+  const askUser: ToolBatchEnv["askUser"] = !g.interactive
+    ? undefined
+    : async ({ callId, question, options, signal: callSignal }) => {
+        const requestId = takeResumed(c, callId) ?? newId("ask");
+        if (callSignal.aborted) throw new Error("the question was cancelled before it was asked");
+        // Wait first, then ask: an answer may arrive while the question is being delivered.
+        const waiting = c.requests.wait<{ answer: string }>("user_input", requestId, callSignal);
+        turnEmit({
+          type: "user_input_requested",
+          requestId,
+          callId,
+          question,
+          ...(options && options.length > 0 ? { options: [...options] } : {}),
+        });
+        checkpoint();
+        const result = await waiting;
+        if (result.kind === "answered") return result.value.answer;
+        throw new Error("the question was cancelled before it was answered");
+      };
+  return { gate, askUser, hooks, checkpoint, suspended: () => c.requests.size > 0 };
+}
+
+/** Runs an engine-level hook point (session and turn boundaries), with its own signal. */
+export async function runEngineHook<P extends HookPoint>(
+  c: EngineCore,
+  point: P,
+  payload: HookPayloads[P],
+  ids: { submissionId?: string | undefined; turnId?: string | undefined } = {},
+): Promise<HookOutcome> {
+  const runner = c.guards.hooks;
+  if (!runner?.has(point)) return NO_OUTCOME;
+  return runner.run(
+    {
+      point,
+      threadId: c.log.threadId,
+      turnId: ids.turnId,
+      cwd: c.settings.cwd,
+      permissionMode: modeOf(c),
+      ...payload,
+    } as never,
+    { signal: new AbortController().signal, report: (f) => reportHook(c, ids.submissionId, ids.turnId, f) },
+  );
+}
+
+function takeResumed(c: EngineCore, callId: string): string | undefined {
+  const id = c.resumeRequests.get(callId);
+  if (id !== undefined) c.resumeRequests.delete(callId);
+  return id;
+}
+
+function reportHook(
+  c: EngineCore,
+  submissionId: string | undefined,
+  turnId: string | undefined,
+  f: HookFailure,
+) {
+  const open = submissionId !== undefined && c.hub.isOpen(submissionId);
+  emit(c, open ? submissionId : undefined, open ? turnId : undefined, {
+    type: "error",
+    error: { code: f.code, message: `${f.point}: ${f.message}`, source: "hook" },
+  });
+}
+
+/** Runs the permission gate, then the host's own gate on whatever input survived. */
+function chainGates(first: ToolGate, second: ToolGate | undefined): ToolGate {
+  if (!second) return first;
+  return async (call) => {
+    const a = await first(call);
+    if (!a.allow) return a;
+    const input = a.input !== undefined ? a.input : call.input;
+    const b: GateDecision = await second({ ...call, input });
+    if (!b.allow) return b;
+    return b.input !== undefined
+      ? b
+      : a.input !== undefined
+        ? { allow: true, input: a.input }
+        : { allow: true };
+  };
+}
