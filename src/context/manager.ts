@@ -100,7 +100,13 @@ export class ContextManager {
 
   /** Calibrated estimate of the prompt the engine would send now. */
   promptTokens(env: Pick<ContextEnv, "system" | "tools" | "log">): number {
-    return this.estimator.prompt(env.system, env.tools, env.log.items);
+    return Math.round(this.rawPromptTokens(env) * this.estimator.calibration);
+  }
+
+  /** Uncalibrated estimate of the prompt, kept incrementally as the history grows. */
+  rawPromptTokens(env: Pick<ContextEnv, "system" | "tools" | "log">): number {
+    const e = this.estimator;
+    return e.text(env.system) + e.tools(env.tools) + e.history(env.log.items, env.log.generation);
   }
 
   /**

@@ -65,6 +65,25 @@ export async function counterFor(modelId: string): Promise<TokenCounter> {
 /** Framing tokens every message or item costs on top of its text (role, separators). */
 const ITEM_OVERHEAD = 4;
 
+// Tool specs are shared by every engine using the same tools (toolSpec returns one object per
+// tool), so their counts are memoized across estimators, per counter.
+const specCounts = new WeakMap<ToolSpec, Map<string, number>>();
+
+function specTokens(spec: ToolSpec, counter: TokenCounter): number {
+  let byCounter = specCounts.get(spec);
+  if (!byCounter) {
+    byCounter = new Map();
+    specCounts.set(spec, byCounter);
+  }
+  let n = byCounter.get(counter.name);
+  if (n === undefined) {
+    n =
+      ITEM_OVERHEAD + counter.count(`${spec.name}\n${spec.description}\n${JSON.stringify(spec.parameters)}`);
+    byCounter.set(counter.name, n);
+  }
+  return n;
+}
+
 /**
  * Estimates the token size of prompts. Item counts are cached per item object (items are
  * never mutated), so re-estimating a growing history costs only the new items. A per-thread
@@ -76,15 +95,24 @@ export class TokenEstimator {
   private readonly itemCache = new WeakMap<object, number>();
   private readonly toolCache = new WeakMap<readonly ToolSpec[], number>();
   private ratio = 1;
+  private memo:
+    | { items: readonly ResponseItem[]; generation: number; length: number; sum: number }
+    | undefined;
+  private lastText = "";
+  private lastTextTokens = 0;
   private samples = 0;
 
   constructor(counter: TokenCounter = heuristicCounter()) {
     this.counter = counter;
   }
 
-  /** Tokens of one text. */
+  /** Tokens of one text. The last text counted is remembered (the system prompt, every call). */
   text(text: string): number {
-    return this.counter.count(text);
+    if (text === this.lastText) return this.lastTextTokens;
+    const n = this.counter.count(text);
+    this.lastText = text;
+    this.lastTextTokens = n;
+    return n;
   }
 
   /** Raw (uncalibrated) tokens of one history item. */
@@ -101,8 +129,7 @@ export class TokenEstimator {
     const cached = this.toolCache.get(tools);
     if (cached !== undefined) return cached;
     let n = 0;
-    for (const t of tools)
-      n += ITEM_OVERHEAD + this.counter.count(`${t.name}\n${t.description}\n${JSON.stringify(t.parameters)}`);
+    for (const t of tools) n += specTokens(t, this.counter);
     this.toolCache.set(tools, n);
     return n;
   }
@@ -114,6 +141,24 @@ export class TokenEstimator {
     return n;
   }
 
+  /**
+   * Raw tokens of a live, append-only history. The total is kept between calls and only new
+   * items are counted, as long as `generation` (bumped on every rewrite) is unchanged.
+   */
+  history(items: readonly ResponseItem[], generation: number): number {
+    const m = this.memo;
+    if (m && m.items === items && m.generation === generation && items.length >= m.length) {
+      if (items.length > m.length) {
+        m.sum += this.items(items, m.length);
+        m.length = items.length;
+      }
+      return m.sum;
+    }
+    const sum = this.items(items);
+    this.memo = { items, generation, length: items.length, sum };
+    return sum;
+  }
+
   /** Calibrated estimate of a whole prompt. */
   prompt(system: string, tools: readonly ToolSpec[], items: readonly ResponseItem[]): number {
     return Math.round(this.raw(system, tools, items) * this.ratio);
@@ -121,7 +166,7 @@ export class TokenEstimator {
 
   /** Uncalibrated size of a whole prompt. */
   raw(system: string, tools: readonly ToolSpec[], items: readonly ResponseItem[]): number {
-    return this.counter.count(system) + this.tools(tools) + this.items(items);
+    return this.text(system) + this.tools(tools) + this.items(items);
   }
 
   /** The current calibration factor (reported / estimated). */

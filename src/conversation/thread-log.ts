@@ -21,6 +21,7 @@ export class ThreadLog {
   private open: OpenTurnIds | undefined;
   private closing = false;
   private frozen = false;
+  private gen = 0;
 
   constructor(threadId: string, writer: ThreadWriter, replayed?: ReplayedThread) {
     this.threadId = threadId;
@@ -36,6 +37,14 @@ export class ThreadLog {
   /** The model's view of the thread. Do not mutate. */
   get items(): readonly ResponseItem[] {
     return this.history;
+  }
+
+  /**
+   * Increases whenever existing history changes (rollback, compaction); appends leave it
+   * alone. Lets callers cache per-history figures (token totals) and extend them on append.
+   */
+  get generation(): number {
+    return this.gen;
   }
 
   /** Turns visible to the model. */
@@ -103,6 +112,7 @@ export class ThreadLog {
     const keep = Math.max(0, this.starts.length - n);
     const cut = this.starts[keep];
     if (cut !== undefined) this.history.length = cut;
+    this.gen++;
     const dropped = this.starts.length - keep;
     this.starts.length = keep;
     this.turns -= dropped;
@@ -115,6 +125,7 @@ export class ThreadLog {
     if (this.frozen) return;
     this.history.length = 0;
     this.history.push(...replacement);
+    this.gen++;
     this.starts.length = 0;
     const payload: RolloutLineOf<"compacted">["payload"] = {
       strategy,

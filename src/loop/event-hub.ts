@@ -44,7 +44,17 @@ export class EventHub {
    * events (and submission ends) in the order they were published.
    */
   publish(event: Event): void {
-    this.serially(() => this.deliver(event));
+    if (this.delivering) {
+      this.backlog.push(() => this.deliver(event));
+      return;
+    }
+    this.delivering = true;
+    try {
+      this.deliver(event);
+      for (let next = this.backlog.shift(); next !== undefined; next = this.backlog.shift()) next();
+    } finally {
+      this.delivering = false;
+    }
   }
 
   /** Marks a submission finished: its subscribers end after its last event. */

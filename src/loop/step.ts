@@ -68,7 +68,11 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
   const res = assembler.result();
   const usage = res.usage;
   const costUsd = res.costUsd;
-  env.context?.afterCall(env.context.estimator.raw(request.system, request.tools, request.items), usage);
+  // Nothing has been appended since the request was built, so the live history is its items.
+  env.context?.afterCall(
+    env.context.rawPromptTokens({ system: request.system, tools: request.tools, log: env.log }),
+    usage,
+  );
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
   const completed = async (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
     env.emit({

@@ -3,14 +3,40 @@ import { type Tool, ToolSet } from "../tool/define.ts";
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, isOutputManaged, limitOutput } from "../tool/output-limit.ts";
 import { TASK_FINISH, taskFinishTool } from "./completion.ts";
 
-const cache = new WeakMap<object, { key: string; set: ToolSet }>();
+interface CachedSet {
+  readonly key: string;
+  readonly tools: readonly Tool[];
+  readonly set: ToolSet;
+}
+// Keyed by the first tool, then matched on every tool's identity: hosts often pass a fresh
+// array of the same tool objects to every engine.
+const cache = new WeakMap<object, CachedSet[]>();
+
+function sameTools(a: readonly Tool[], b: readonly Tool[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+// The engine's own tools are stateless (read_artifact reads ctx.artifacts), so one instance
+// per output cap serves every engine; building one derives a JSON Schema, which is not free.
+const readers = new Map<number, Tool>();
+let finisher: Tool | undefined;
+
+function reader(limit: number): Tool {
+  let tool = readers.get(limit);
+  if (!tool) {
+    tool = readArtifactTool({ artifacts: undefined, options: { maxOutputChars: limit } }) as Tool;
+    readers.set(limit, tool);
+  }
+  return tool;
+}
 
 /**
  * The tool set an engine exposes: the host's tools with every output capped at
  * `maxOutputChars` (tools that manage their own output size are left alone; the full text
  * goes to the engine's artifact store, `ctx.artifacts`), plus `read_artifact` so a cut output
  * can always be read back, plus `task_finish` under tool-driven completion. The result is
- * cached per input tool list, so a pool of engines shares one set.
+ * cached by the identity of the given tools, so engines built from the same tools share one set.
  */
 export function engineTools(options: {
   readonly tools?: Iterable<Tool> | undefined;
@@ -19,20 +45,29 @@ export function engineTools(options: {
 }): ToolSet {
   const limit = options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
   const key = `${limit}:${options.completion ?? "natural"}`;
-  const source = options.tools as object | undefined;
-  const hit = source ? cache.get(source) : undefined;
-  if (hit?.key === key) return hit.set;
   const given = [...(options.tools ?? [])];
+  const first = given[0] as object | undefined;
+  const bucket = first ? cache.get(first) : undefined;
+  const hit = bucket?.find((c) => c.key === key && sameTools(c.tools, given));
+  if (hit) return hit.set;
   const has = (name: string) => given.some((t) => t.name === name);
   const tools: Tool[] =
     limit === false
       ? given
       : given.map((t) => (isOutputManaged(t) ? t : (limitOutput(t, { maxChars: limit }) as Tool)));
   if (limit !== false && given.length > 0 && !has("read_artifact")) {
-    tools.push(readArtifactTool({ artifacts: undefined, options: { maxOutputChars: limit } }) as Tool);
+    tools.push(reader(limit));
   }
-  if (options.completion === "task_finish" && !has(TASK_FINISH)) tools.push(taskFinishTool() as Tool);
+  if (options.completion === "task_finish" && !has(TASK_FINISH)) {
+    finisher ??= taskFinishTool() as Tool;
+    tools.push(finisher);
+  }
   const set = new ToolSet(tools);
-  if (source) cache.set(source, { key, set });
+  if (first) {
+    const entries = bucket ?? [];
+    entries.push({ key, tools: given, set });
+    if (entries.length > 16) entries.shift();
+    if (!bucket) cache.set(first, entries);
+  }
   return set;
 }

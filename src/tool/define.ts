@@ -150,9 +150,16 @@ function formatIssues(tool: string, issues: readonly z.core.$ZodIssue[]): string
   return `Invalid input for tool ${tool}:\n${lines.join("\n")}\nFix the arguments and call the tool again.`;
 }
 
-/** The spec the model sees. */
+const specs = new WeakMap<Tool, ToolSpec>();
+
+/** The spec the model sees. The same object for the same tool, so per-spec caches hit. */
 export function toolSpec(tool: Tool): ToolSpec {
-  return { name: tool.name, description: tool.description, parameters: tool.parameters };
+  let spec = specs.get(tool);
+  if (!spec) {
+    spec = { name: tool.name, description: tool.description, parameters: tool.parameters };
+    specs.set(tool, spec);
+  }
+  return spec;
 }
 
 /**
