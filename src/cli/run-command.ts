@@ -7,6 +7,7 @@ import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
+import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
@@ -73,9 +74,11 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
  * The skills a run sees: `--skills` folders, then the project's and the user's. A missing
  * `--skills` folder is a usage error; a skill that cannot load is reported on stderr.
  */
-async function openSkills(dirs: readonly string[], io: CliIO): Promise<SkillRuntime> {
+async function openSkills(dirs: readonly string[], io: CliIO, level: 0 | 1): Promise<SkillRuntime> {
   const skills = await SkillRuntime.open({
     dirs,
+    // Skill scripts run in the same sandbox level as bash (--sandbox).
+    runScript: sandboxedScriptRunner({ level }),
     cwd: io.cwd,
     ...(io.env.HOME ? { home: io.env.HOME } : {}),
     host: { env: io.env, platform: process.platform },
@@ -125,7 +128,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
-    skills = await openSkills(flags.skills ?? [], io);
+    skills = await openSkills(flags.skills ?? [], io, sandbox);
     engine = await AgentEngine.open({
       model,
       tools: [...builtins.tools, ...demoTools()],

@@ -1,9 +1,11 @@
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import type { ModelClient, ToolSpec } from "../llm/types.ts";
+import type { TurnHooks } from "../loop/guards.ts";
 import type { EventMsg, ResponseItem, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
+import { defaultPinned, PINNED_HEADER, previousSection } from "./pinned.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
 import { microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
@@ -47,6 +49,7 @@ export interface ContextOptions {
   readonly strategies?: readonly CompactionStrategy[];
   /** Used after a context_overflow error. Default: aggressive microcompact, handoff, sliding window. */
   readonly overflowStrategies?: readonly CompactionStrategy[];
+  /** Default: the todo list and the skills the thread used (`defaultPinned()`); `[]` for none. */
   readonly pinned?: readonly PinnedSource[];
   /** Token counter; default: exact for OpenAI models when resolved by the engine, else heuristic. */
   readonly counter?: TokenCounter;
@@ -62,6 +65,8 @@ export interface ContextEnv {
   readonly log: ThreadLog;
   readonly model: ModelClient;
   readonly signal: AbortSignal;
+  /** pre_compact (may block a strategy) and post_compact hooks, when the engine has any. */
+  readonly hooks?: Pick<TurnHooks, "run"> | undefined;
   emit(msg: EventMsg): void;
 }
 
@@ -167,6 +172,21 @@ export class ContextManager {
   ): Promise<{ changed: boolean; usage: Usage | undefined }> {
     const items = env.log.items;
     const head = this.estimator.text(env.system) + this.estimator.tools(env.tools);
+    if (env.hooks) {
+      const pre = await env.hooks.run("pre_compact", {
+        trigger,
+        strategy: strategy.name,
+        tokensBefore: before,
+      });
+      if (pre.decision === "deny") {
+        env.emit({
+          type: "warning",
+          code: "compaction_blocked",
+          message: `${strategy.name} was blocked by a pre_compact hook${pre.reason ? `: ${pre.reason}` : ""}`,
+        });
+        return { changed: false, usage: undefined };
+      }
+    }
     let started = false;
     const start = () => {
       if (started) return;
@@ -212,7 +232,14 @@ export class ContextManager {
     const invalidated = Math.max(0, this.cachedPrefix - common);
     this.cachedPrefix = Math.min(this.cachedPrefix, common);
     env.log.replace(strategy.name, next, result.summary);
-    this.completed(env, strategy.name, trigger, before, this.promptTokens(env), invalidated, result.usage);
+    const after = this.promptTokens(env);
+    this.completed(env, strategy.name, trigger, before, after, invalidated, result.usage);
+    await env.hooks?.run("post_compact", {
+      trigger,
+      strategy: strategy.name,
+      tokensBefore: before,
+      tokensAfter: after,
+    });
     return { changed: true, usage: result.usage };
   }
 
@@ -243,18 +270,16 @@ export class ContextManager {
     before: readonly ResponseItem[],
     after: ResponseItem[],
   ): ResponseItem[] {
-    const pinned = this.options.pinned ?? [];
+    const pinned = this.options.pinned ?? defaultPinned();
     if (pinned.length === 0 || after.length >= before.length) return after;
     const sections: string[] = [];
     for (const source of pinned) {
-      const text = source.read(env.threadId, before)?.trim();
+      // A source whose state was folded into an earlier summary keeps what was pinned then.
+      const text = (source.read(env.threadId, before) ?? previousSection(before, source.name))?.trim();
       if (text) sections.push(`## ${source.name}\n${text}`);
     }
     if (sections.length === 0) return after;
-    const note = textMessage(
-      "system",
-      `[Pinned state, re-added after compaction]\n\n${sections.join("\n\n")}`,
-    );
+    const note = textMessage("system", `${PINNED_HEADER}\n\n${sections.join("\n\n")}`);
     const at = after[0]?.type === "compaction" ? 1 : 0;
     return [...after.slice(0, at), note, ...after.slice(at)];
   }

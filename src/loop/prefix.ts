@@ -4,6 +4,7 @@ import type { EventMsg, EventMsgOf } from "../protocol/index.ts";
 import { emptyUsage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
+import type { TurnHooks } from "./guards.ts";
 import type { EngineCore } from "./process.ts";
 import type { TurnEnv } from "./turn.ts";
 
@@ -21,8 +22,10 @@ export interface PrepareTurnContext {
   /** The model this turn samples. */
   readonly model: ModelClient;
   readonly cwd: string;
-  /** The engine's permission gate, for contributors that run nested work (child turns). */
+  /** The turn's permission gate (policy, approvals, hooks), for contributors that run nested work. */
   readonly gate: ToolGate | undefined;
+  /** The turn's hooks (skill_start / skill_end, ...), when the engine has any. */
+  readonly hooks?: TurnHooks | undefined;
   /** The engine's model resolver, for contributors that honour per-task model specs. */
   readonly resolveModel: ((spec: string) => Promise<ModelClient>) | undefined;
   /** The turn's signal: aborted on interrupt or shutdown. */
@@ -61,7 +64,8 @@ export async function resolvePrefix(
       tools: c.tools,
       model: turn.model,
       cwd: c.settings.cwd,
-      gate: c.gate,
+      gate: turn.gate,
+      hooks: turn.hooks,
       resolveModel: c.resolveModel,
       signal: turn.signal,
       emit: turn.emit,

@@ -303,6 +303,7 @@ async function compactNow(c: EngineCore, submissionId: string): Promise<void> {
       log: c.log,
       model: c.model,
       signal: new AbortController().signal,
+      hooks: { run: (point, payload) => runEngineHook(c, point, payload, { submissionId }) },
       emit: (msg) => emit(c, submissionId, undefined, msg),
     },
     "manual",

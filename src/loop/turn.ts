@@ -250,6 +250,7 @@ function contextEnv(env: TurnEnv): ContextEnv {
     log: env.log,
     model: env.model,
     signal: env.signal,
+    hooks: env.hooks,
     emit: env.emit,
   };
 }

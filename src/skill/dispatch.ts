@@ -3,10 +3,11 @@ import { AgentEngine } from "../loop/engine.ts";
 import type { EventMsg, EventMsgOf, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage, isTurnEnd } from "../protocol/index.ts";
 import { ToolSet } from "../tool/define.ts";
+import { authorizeThroughGate, skillEndHooks, skillStartHooks } from "./engine-guards.ts";
 import { runPlan } from "./plan-run.ts";
 import type { SkillScope } from "./scope.ts";
 import { grantTools } from "./scope.ts";
-import type { SkillActivation, SkillVia } from "./seams.ts";
+import type { SkillActivation, SkillOutcome, SkillVia } from "./seams.ts";
 import { skillTools } from "./tools.ts";
 import { isUsable, type Skill } from "./types.ts";
 
@@ -103,10 +104,18 @@ export async function activate(scope: SkillScope, req: ActivationRequest): Promi
     callId: req.callId,
     signal: req.signal,
   };
-  const permission = await decide(scope, "permission", () => scope.core.authorizeSkill?.(activation));
+  const permission = await decide(scope, "permission", () =>
+    scope.core.authorizeSkill
+      ? scope.core.authorizeSkill(activation)
+      : authorizeThroughGate(scope.gate, activation),
+  );
   if (!permission.allow) return refuse("denied", `Skill "${skill.name}" denied: ${permission.message}`);
   if (permission.input !== undefined) activation = { ...activation, input: permission.input };
-  const hook = await decide(scope, "hook", () => scope.core.hooks?.onSkillStart?.(activation));
+  const hook = await decide(scope, "hook", () =>
+    scope.core.hooks?.onSkillStart
+      ? scope.core.hooks.onSkillStart(activation)
+      : skillStartHooks(scope.hooks, activation),
+  );
   if (!hook.allow)
     return refuse("blocked", `Skill "${skill.name}" blocked by a skill_start hook: ${hook.message}`);
   if (hook.input !== undefined) activation = { ...activation, input: hook.input };
@@ -197,7 +206,9 @@ async function hookEnd(
   result: ActivationResult,
   started: number,
 ) {
-  const onEnd = scope.core.hooks?.onSkillEnd;
+  const onEnd =
+    scope.core.hooks?.onSkillEnd ??
+    (scope.hooks ? (o: SkillOutcome) => skillEndHooks(scope.hooks, o) : undefined);
   if (!onEnd) return;
   try {
     await onEnd({

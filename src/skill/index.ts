@@ -33,6 +33,7 @@ export {
 export { type Condition, type Plan, type PlanIssue, type PlanStep, parsePlan } from "./plan.ts";
 export { SkillRegistry, type SkillRegistryOptions, type SkillSnapshot } from "./registry.ts";
 export { SkillRuntime, type SkillRuntimeOptions } from "./runtime.ts";
+export { type SandboxedScriptOptions, sandboxedScriptRunner } from "./sandbox-runner.ts";
 export { DEFAULT_TOOL_ALIASES } from "./scope.ts";
 export {
   commandFor,

@@ -143,6 +143,7 @@ export class SkillRuntime {
       model: turn.model,
       baseTools: turn.tools,
       gate: turn.gate,
+      hooks: turn.hooks,
       resolveModel: turn.resolveModel,
       emit: turn.emit,
       root: undefined,

@@ -1,5 +1,6 @@
 import type { ThreadStore } from "../conversation/store.ts";
 import type { ModelClient } from "../llm/types.ts";
+import type { TurnHooks } from "../loop/guards.ts";
 import type { EventMsg } from "../protocol/index.ts";
 import type { Tool, ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
@@ -46,6 +47,8 @@ export interface SkillScope {
   /** The tools child turns may inherit (the root turn's tools without the skill tools). */
   readonly baseTools: ToolSet;
   readonly gate: ToolGate | undefined;
+  /** The engine's hooks for this turn (skill_start / skill_end run through them by default). */
+  readonly hooks: TurnHooks | undefined;
   readonly resolveModel: ((spec: string) => Promise<ModelClient>) | undefined;
   /** Emits on the root turn: skill_started / skill_completed / error at every depth. */
   readonly emit: (msg: EventMsg) => void;
