@@ -172,6 +172,8 @@ async function longThread() {
       tools: [orderStatus],
       store,
       threadId: "thr_long",
+      // Persistence is measured here: a 10,000-turn thread kept whole (no compaction).
+      context: false,
     });
     const turnMs: number[] = [];
     for (let i = 0; i < LONG_TURNS; i++) {
@@ -199,6 +201,7 @@ async function longThread() {
         tools: [orderStatus],
         store: fresh,
         threadId: "thr_long",
+        context: false,
       });
       resumeMs.push(performance.now() - s);
       if (resumed.items.length !== items.length) throw new Error("resume lost items");
