@@ -125,10 +125,14 @@ describe("compaction in the turn loop", () => {
       },
     );
     await engine.submitAndWait(`NOTE: the staging DB port is 6543.\n${"background ".repeat(400)}`);
-    await engine.submitAndWait(`More context: ${"details ".repeat(500)}`);
-    const third = await engine.submitAndWait("Which port does staging use?");
-    const done = third.find((e) => e.msg.type === "compaction_completed")?.msg;
+    // The second request pushes the prompt over compactAt: the first exchange is summarized
+    // (the oversized first request is not kept verbatim: it would defeat the summary).
+    const second = await engine.submitAndWait(`More context: ${"details ".repeat(500)}`);
+    const done = second.find((e) => e.msg.type === "compaction_completed")?.msg;
     expect(done).toMatchObject({ strategy: "handoff_summary", trigger: "pre_sampling" });
+    if (done?.type !== "compaction_completed") throw new Error("no compaction");
+    expect(done.tokensAfter).toBeLessThan(done.tokensBefore);
+    await engine.submitAndWait("Which port does staging use?");
     const [summary, pinned] = engine.items;
     expect(summary?.type).toBe("compaction");
     expect(summary?.type === "compaction" && summary.summary).toContain("NOTE: the staging DB port is 6543.");
@@ -147,11 +151,11 @@ describe("compaction in the turn loop", () => {
 
   it("recovers from a context_overflow error by compacting and retrying once", async () => {
     const { engine, events } = await open([
-      { text: "first answer" },
+      { text: `first answer ${"findings ".repeat(1000)}` },
       { error: { code: "context_overflow", message: "prompt is too long" } },
       { text: "recovered" },
     ]);
-    await engine.submitAndWait(`earlier work ${"x ".repeat(2000)}`);
+    await engine.submitAndWait("earlier work");
     const turn = await engine.submitAndWait("continue");
     expect(shape(turn).filter((s) => /compaction|model_call|turn_/.test(s))).toEqual([
       "turn_started",
@@ -180,7 +184,9 @@ describe("compaction in the turn loop", () => {
   });
 
   it("compacts on demand with the compact op", async () => {
-    const { engine } = await open([{ text: "a" }, { text: "b" }]);
+    // A long answer is what makes summarizing worth it (a summary longer than the history it
+    // replaces is discarded with a compaction_ineffective warning).
+    const { engine } = await open([{ text: `a ${"long answer ".repeat(800)}` }, { text: "b" }]);
     await engine.submitAndWait("one");
     await engine.submitAndWait("two");
     const events = await engine.submitAndWait({ type: "compact" });

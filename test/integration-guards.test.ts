@@ -166,15 +166,15 @@ describe("compaction through the engine's guards", () => {
       script: {
         steps: [
           { toolCalls: [{ name: "todo_write", arguments: todos }] },
-          { text: "planned" },
-          { text: "ok" },
+          { text: `planned ${"a long plan ".repeat(800)}` },
+          { text: `ok ${"a long answer ".repeat(800)}` },
         ],
         onExhausted: "repeat_last",
       },
     });
     const engine = await AgentEngine.open({ model, tools: builtins.tools, cwd: dir });
     await engine.submitAndWait("plan the work");
-    await engine.submitAndWait(long("more"));
+    await engine.submitAndWait("more");
     await engine.submitAndWait({ type: "compact" });
     const pinned = () =>
       engine.items.find(
@@ -183,7 +183,7 @@ describe("compaction through the engine's guards", () => {
     expect(JSON.stringify(pinned())).toContain("migrate the database");
     // The todo_write call is gone from the history now; the next compaction carries the list over.
     expect(engine.items.some((i) => i.type === "function_call")).toBe(false);
-    await engine.submitAndWait(long("again"));
+    await engine.submitAndWait("again");
     await engine.submitAndWait({ type: "compact" });
     expect(JSON.stringify(pinned())).toContain("migrate the database");
     expect(engine.items.filter((i) => JSON.stringify(i).includes("Pinned state"))).toHaveLength(1);

@@ -85,6 +85,8 @@ export class ContextManager {
   private readonly trim: CompactionStrategy;
   /** Calibrated tokens of the prefix the provider is believed to hold in cache. */
   private cachedPrefix = 0;
+  /** Set after a pass changed nothing: no new pass before the prompt reaches `until`. */
+  private hold: { generation: number; until: number } | undefined;
 
   constructor(options: ContextOptions = {}) {
     this.options = options;
@@ -120,12 +122,29 @@ export class ContextManager {
    */
   async beforeCall(env: ContextEnv, trigger: CompactionTrigger): Promise<Usage | undefined> {
     const tokens = this.promptTokens(env);
-    if (tokens > this.usableWindow * (this.options.compactAt ?? 0.8))
-      return this.compact(env, trigger, false);
+    // After a pass that could do nothing, wait until the history has grown (or been
+    // rewritten) enough for another pass to matter: a scan per call would grow with the thread.
+    const held = this.hold && this.hold.generation === env.log.generation && tokens < this.hold.until;
+    if (held) return undefined;
+    this.hold = undefined;
+    const minSavings = this.usableWindow * (this.options.trimMinSavings ?? 0.1);
+    if (tokens > this.usableWindow * (this.options.compactAt ?? 0.8)) {
+      const spent = await this.compact(env, trigger, false);
+      if (this.promptTokens(env) > this.usableWindow * (this.options.compactAt ?? 0.8)) {
+        this.hold = { generation: env.log.generation, until: this.promptTokens(env) + minSavings };
+      }
+      return spent;
+    }
     if (tokens > this.usableWindow * (this.options.trimAt ?? 0.35)) {
-      const minSavings =
-        (this.usableWindow * (this.options.trimMinSavings ?? 0.1)) / this.estimator.calibration;
-      await this.runStrategy(env, this.trim, trigger, tokens, 0, minSavings);
+      const result = await this.runStrategy(
+        env,
+        this.trim,
+        trigger,
+        tokens,
+        0,
+        minSavings / this.estimator.calibration,
+      );
+      if (!result.changed) this.hold = { generation: env.log.generation, until: tokens + minSavings };
     }
     return undefined;
   }
@@ -227,6 +246,18 @@ export class ContextManager {
     }
     start();
     const next = this.withPinned(env, items, result.items);
+    const head0 = this.estimator.text(env.system) + this.estimator.tools(env.tools);
+    const afterEstimate = Math.round((head0 + this.estimator.items(next)) * this.estimator.calibration);
+    if (afterEstimate >= before) {
+      // A rewrite that does not shrink the prompt only costs cache: keep the history as it is.
+      this.completed(env, strategy.name, trigger, before, before, 0, result.usage);
+      env.emit({
+        type: "warning",
+        code: "compaction_ineffective",
+        message: `${strategy.name} would not have shrunk the prompt (${before} -> ${afterEstimate} tokens); the history was kept`,
+      });
+      return { changed: false, usage: result.usage };
+    }
     const first = firstDifference(items, next);
     const common = Math.round((head + this.estimator.items(items, 0, first)) * this.estimator.calibration);
     const invalidated = Math.max(0, this.cachedPrefix - common);

@@ -115,6 +115,10 @@ export class TokenEstimator {
     return n;
   }
 
+  private uncached(item: ResponseItem): number {
+    return this.itemCache.get(item) ?? ITEM_OVERHEAD + this.counter.count(itemText(item));
+  }
+
   /** Raw (uncalibrated) tokens of one history item. */
   item(item: ResponseItem): number {
     const cached = this.itemCache.get(item);
@@ -149,12 +153,15 @@ export class TokenEstimator {
     const m = this.memo;
     if (m && m.items === items && m.generation === generation && items.length >= m.length) {
       if (items.length > m.length) {
-        m.sum += this.items(items, m.length);
+        // Counted without the per-item cache: the running total is all the hot path needs,
+        // and a WeakMap entry per history item is real work for the garbage collector.
+        for (let i = m.length; i < items.length; i++) m.sum += this.uncached(items[i] as ResponseItem);
         m.length = items.length;
       }
       return m.sum;
     }
-    const sum = this.items(items);
+    let sum = 0;
+    for (const item of items) sum += this.uncached(item);
     this.memo = { items, generation, length: items.length, sum };
     return sum;
   }

@@ -11,7 +11,7 @@ Keep every line marked NOTE: verbatim. Be specific and concise; do not invent an
 export interface HandoffOptions {
   /** Summary instructions. Default HANDOFF_TEMPLATE. */
   readonly template?: string;
-  /** Raw token budget for earlier user messages kept verbatim after the summary. Default 2,000. */
+  /** Raw token budget for earlier user messages kept verbatim after the summary (at most a quarter of the target). Default 2,000. */
   readonly keepUserTokens?: number;
 }
 
@@ -42,7 +42,8 @@ export function handoffSummary(options: HandoffOptions = {}): CompactionStrategy
       const head = items.slice(0, cut);
       const { text, usage } = await ctx.summarize(head, template);
       const kept: ResponseItem[] = [];
-      let budget = keepUserTokens;
+      // Verbatim requests may use at most a quarter of the target, or they defeat the summary.
+      let budget = Math.min(keepUserTokens, Math.floor(ctx.targetTokens / 4));
       for (let i = head.length - 1; i >= 0; i--) {
         const item = head[i] as ResponseItem;
         if (item.type !== "message" || item.role !== "user") continue;
