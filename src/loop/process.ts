@@ -180,7 +180,7 @@ async function driveTurn(
     c.log.beginTurn(context);
   }
   const guards = turnGuards(c, submissionId, turnId, controller.signal);
-  await guards.hooks?.run("turn_start", { resumed: resumed !== undefined });
+  if (guards.hooks) await guards.hooks.run("turn_start", { resumed: resumed !== undefined });
   const env: TurnEnv = {
     threadId: c.log.threadId,
     turnId,
@@ -240,6 +240,7 @@ async function driveTurn(
     c.queue.unshift({ id, op: { type: "user_input", text } });
   }
   const ended = await finishTurn(c, submissionId, turnId, end);
+  if (!c.guards.hooks?.has("turn_end")) return;
   const status =
     ended.type === "turn_completed" ? "completed" : ended.type === "turn_failed" ? "failed" : "aborted";
   await runEngineHook(

@@ -63,7 +63,7 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
   const assembler = new ResponseAssembler();
   const batch = new ToolBatch(batchEnv(env, env.settings.startToolsDuringStream));
   const request = buildRequest(env);
-  await env.hooks?.run("pre_model", { step, model: modelId, items: request.items.length });
+  if (env.hooks) await env.hooks.run("pre_model", { step, model: modelId, items: request.items.length });
   const failure = await consumeStream(env, step, request, assembler, batch);
   const res = assembler.result();
   const usage = res.usage;
@@ -84,7 +84,8 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
       ...withCost(costUsd),
       durationMs,
     });
-    await env.hooks?.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
+    if (env.hooks)
+      await env.hooks.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
   };
 
   if (env.signal.aborted) {

@@ -110,7 +110,9 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       return { type: "turn_completed", text: resumed.finishedWith, steps, usage, durationMs: elapsed() };
     }
   } else {
-    const submitted = await env.hooks?.run("user_prompt_submit", { prompt: input.text });
+    const submitted = env.hooks
+      ? await env.hooks.run("user_prompt_submit", { prompt: input.text })
+      : undefined;
     if (submitted?.decision === "deny") {
       return fail({
         code: "prompt_blocked",

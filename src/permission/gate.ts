@@ -65,8 +65,8 @@ export class CallNotes {
 
   /** Drops notes of calls that never ran (called when a turn ends). */
   clear(): void {
-    this.context.clear();
-    this.permission.clear();
+    if (this.context.size > 0) this.context.clear();
+    if (this.permission.size > 0) this.permission.clear();
   }
 }
 
