@@ -32,7 +32,8 @@ function io(stdinText?: string): CliIO & { out: () => string; err: () => string 
     stdin,
     stdout,
     stderr,
-    env: {},
+    // Threads go to the test's directory, never to the user's ~/.taifeng/threads.
+    env: { TAIFENG_STORAGE: `${dir}-threads` },
     cwd: dir,
     onInterrupt: () => () => {},
     out: () => out,

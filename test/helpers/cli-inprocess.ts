@@ -1,6 +1,15 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import type { CliIO } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/program.ts";
+
+let dir: string | undefined;
+function storage(): string {
+  dir ??= mkdtempSync(join(tmpdir(), "taifeng-cli-threads-"));
+  return dir;
+}
 
 /** A CLI run's captured output. */
 export interface CliRun {
@@ -35,7 +44,8 @@ export async function runCli(
     stdin,
     stdout,
     stderr,
-    env: options.env,
+    // Threads never go to the user's ~/.taifeng/threads unless the test says where.
+    env: { TAIFENG_STORAGE: storage(), ...options.env },
     cwd: options.cwd,
     onInterrupt: () => () => {},
   };

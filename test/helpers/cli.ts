@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,9 +24,18 @@ const PROVIDER_KEYS = [
   "DEEPSEEK_API_KEY",
 ];
 
+let storage: string | undefined;
+
+/**
+ * The environment of a spawned CLI: no provider keys, and thread storage in a private
+ * temporary directory (per test worker) instead of the user's ~/.taifeng/threads, unless a
+ * test sets TAIFENG_STORAGE or HOME itself.
+ */
 function hermeticEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of PROVIDER_KEYS) delete env[key];
+  storage ??= mkdtempSync(join(tmpdir(), "taifeng-cli-threads-"));
+  env.TAIFENG_STORAGE = storage;
   return env;
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { CliIO } from "../../src/cli/io.ts";
@@ -6,6 +9,7 @@ import type { Event } from "../../src/protocol/index.ts";
 import { expectedAnthropic, expectedChat, useReplayServer } from "./expected.ts";
 import type { ReplayServer } from "./replay-server.ts";
 
+const storage = mkdtempSync(join(tmpdir(), "taifeng-provider-cli-"));
 let server: ReplayServer;
 useReplayServer((s) => {
   server = s;
@@ -24,7 +28,15 @@ function io(env: Record<string, string>): { io: CliIO; out: () => string; err: (
   });
   const stdin = Object.assign(new PassThrough(), { isTTY: true });
   return {
-    io: { stdin, stdout, stderr, env, cwd: process.cwd(), onInterrupt: () => () => {} },
+    io: {
+      stdin,
+      stdout,
+      stderr,
+      // Threads go to a temporary directory, never to the user's ~/.taifeng/threads.
+      env: { TAIFENG_STORAGE: storage, ...env },
+      cwd: process.cwd(),
+      onInterrupt: () => () => {},
+    },
     out: () => out,
     err: () => err,
   };
