@@ -17,7 +17,7 @@ import { compileOutput, type OutputSpec } from "./completion.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
 import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
 import type { PrepareTurn } from "./prefix.ts";
-import { type EngineCore, processQueued } from "./process.ts";
+import { type EngineCore, emit, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
 import { closeCrashedTurn, planResume, type ResumePlan } from "./resume.ts";
 import { engineTools } from "./tool-setup.ts";
@@ -324,32 +324,13 @@ export class AgentEngine {
   }
 
   private emitEngine(msg: EventMsg): void {
-    const c = this.core;
-    const ev: Event = {
-      submissionId: undefined,
-      threadId: this.threadId,
-      turnId: undefined,
-      seq: c.seq++,
-      ts: Date.now(),
-      msg,
-    };
-    c.log.record(ev);
-    c.hub.publish(ev);
+    emit(this.core, undefined, undefined, msg);
   }
 }
 
 function applyOp(c: EngineCore, id: string, op: Op): void {
   const reply = (msg: EventMsg) => {
-    const ev: Event = {
-      submissionId: id,
-      threadId: c.log.threadId,
-      turnId: undefined,
-      seq: c.seq++,
-      ts: Date.now(),
-      msg,
-    };
-    c.log.record(ev);
-    c.hub.publish(ev);
+    emit(c, id, undefined, msg);
     c.hub.end(id);
   };
   switch (op.type) {

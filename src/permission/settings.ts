@@ -1,8 +1,9 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { TaifengError } from "../errors.ts";
+import { readJsonFile } from "../json-file.ts";
 import { PermissionMode } from "./modes.ts";
 import type { RuleSource } from "./rules.ts";
 
@@ -110,25 +111,13 @@ export function homeOf(options: Pick<DiscoverOptions, "home" | "env">): string {
  * Throws TaifengError `invalid_config` naming the file and the bad field.
  */
 export async function readSettingsFile(path: string, required = false): Promise<SettingsFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if ((code === "ENOENT" || code === "ENOTDIR") && !required) return undefined;
-    throw new TaifengError("invalid_config", `cannot read settings file ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new TaifengError(
-      "invalid_config",
-      `settings file ${path} is not valid JSON: ${(err as Error).message}`,
-    );
-  }
+  const file = await readJsonFile(path, {
+    code: "invalid_config",
+    label: "settings file",
+    optional: !required,
+  });
+  if (!file) return undefined;
+  const value = file.value;
   const parsed = SettingsFile.safeParse(value);
   if (!parsed.success) {
     const detail = parsed.error.issues

@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { TaifengError } from "../../errors.ts";
+import { readJsonFile } from "../../json-file.ts";
 import type { ModelRequest } from "../types.ts";
 
 /**
@@ -140,28 +140,8 @@ function invalid(source: string, issues: readonly z.core.$ZodIssue[]): TaifengEr
 
 /** Reads and validates a JSON script file. */
 export async function loadSimScript(path: string): Promise<SimScript> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new TaifengError(
-      "invalid_script",
-      `cannot read SimClient script ${path}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new TaifengError(
-      "invalid_script",
-      `SimClient script ${path} is not valid JSON: ${(err as Error).message}`,
-    );
-  }
-  return parseSimScript(value, path);
+  const file = await readJsonFile(path, { code: "invalid_script", label: "SimClient script" });
+  return parseSimScript(file?.value, path);
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
