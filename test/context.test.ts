@@ -199,3 +199,35 @@ describe("compaction in the turn loop", () => {
     ]);
   });
 });
+
+describe("budgets from the model catalog", () => {
+  it("takes the context window and answer reserve from the catalog entry of the model", async () => {
+    const { ModelCatalog } = await import("../src/llm/catalog.ts");
+    const catalog = new ModelCatalog([]).extend([
+      { model: "tiny", provider: "sim", contextWindow: 2000, maxOutputTokens: 100 },
+    ]);
+    const events: Event[] = [];
+    const model = new SimClient({
+      script: { steps: [{ text: "ok" }], onExhausted: "repeat_last" },
+      name: "tiny",
+    });
+    const engine = await AgentEngine.open({ model, catalog, listeners: [(e) => events.push(e)] });
+    // 2,000-token window, 100 reserved: a ~1,950-token history is over 80% of the usable 1,900.
+    await engine.submitAndWait(`first ${"words ".repeat(1300)}`);
+    await engine.submitAndWait("second");
+    expect(events.some((e) => e.msg.type === "compaction_started")).toBe(true);
+    // The same session on a model the catalog does not know keeps the 128k default: no compaction.
+    const other: Event[] = [];
+    const unknown = await AgentEngine.open({
+      model: new SimClient({
+        script: { steps: [{ text: "ok" }], onExhausted: "repeat_last" },
+        name: "unknown",
+      }),
+      catalog,
+      listeners: [(e) => other.push(e)],
+    });
+    await unknown.submitAndWait(`first ${"words ".repeat(1300)}`);
+    await unknown.submitAndWait("second");
+    expect(other.some((e) => e.msg.type === "compaction_started")).toBe(false);
+  });
+});

@@ -124,7 +124,12 @@ export class ContextManager {
     const tokens = this.promptTokens(env);
     // After a pass that could do nothing, wait until the history has grown (or been
     // rewritten) enough for another pass to matter: a scan per call would grow with the thread.
-    const held = this.hold && this.hold.generation === env.log.generation && tokens < this.hold.until;
+    // A new request (pre-sampling) always gets a fresh attempt: it moves the summary's cut.
+    const held =
+      trigger !== "pre_sampling" &&
+      this.hold !== undefined &&
+      this.hold.generation === env.log.generation &&
+      tokens < this.hold.until;
     if (held) return undefined;
     this.hold = undefined;
     const minSavings = this.usableWindow * (this.options.trimMinSavings ?? 0.1);

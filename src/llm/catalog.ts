@@ -170,6 +170,20 @@ function key(provider: string | undefined, model: string): string {
  * What `usage` cost at `prices`, in USD. Uncached input is `inputTokens` minus cache reads
  * and writes (Usage counts all three in `inputTokens`); reasoning is billed as output.
  */
+let builtin: ModelCatalog | undefined;
+
+/** The built-in catalog, built once (it is immutable: `extend` returns a new catalog). */
+export function builtinCatalog(): ModelCatalog {
+  builtin ??= new ModelCatalog();
+  return builtin;
+}
+
+/** The catalog entry of a `provider:model` client id, if the catalog knows the model. */
+export function infoFor(catalog: ModelCatalog, clientId: string): ModelInfo | undefined {
+  const at = clientId.indexOf(":");
+  return at < 0 ? undefined : catalog.lookup(clientId.slice(0, at), clientId.slice(at + 1));
+}
+
 export function costOf(usage: Usage, prices: ModelPrices): number {
   const uncached = Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens);
   const micro =

@@ -6,6 +6,7 @@ import type { ThreadStore } from "../conversation/store.ts";
 import { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError, TaifengError } from "../errors.ts";
 import type { HookOptions } from "../hooks/options.ts";
+import { builtinCatalog, infoFor, type ModelCatalog } from "../llm/catalog.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
 import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
@@ -67,6 +68,8 @@ export interface EngineOptions {
   readonly maxToolOutputChars?: number | false;
   /** Where full tool outputs and trimmed history are kept. Default: in memory, per engine. */
   readonly artifacts?: ArtifactStore;
+  /** Where context windows come from (budgets); default: the built-in catalog. */
+  readonly catalog?: ModelCatalog;
   /** Decides whether each tool call may run (a custom seam; runs after `permissions`). */
   readonly gate?: ToolGate;
   /**
@@ -183,6 +186,7 @@ export class AgentEngine {
           ? undefined
           : new ContextManager({
               artifacts,
+              ...budgetFromCatalog(options),
               ...options.context,
               counter: options.context?.counter ?? (await counterFor(options.model.id)),
             }),
@@ -326,6 +330,16 @@ export class AgentEngine {
   private emitEngine(msg: EventMsg): void {
     emit(this.core, undefined, undefined, msg);
   }
+}
+
+/**
+ * The context budget the model's catalog entry implies (window; answer reserve capped at
+ * 8,192 tokens), when the catalog knows the model. Explicit `context` options win.
+ */
+function budgetFromCatalog(options: EngineOptions): { contextWindow?: number; reserveOutputTokens?: number } {
+  const info = infoFor(options.catalog ?? builtinCatalog(), options.model.id);
+  if (!info) return {};
+  return { contextWindow: info.contextWindow, reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192) };
 }
 
 function applyOp(c: EngineCore, id: string, op: Op): void {
