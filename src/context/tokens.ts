@@ -12,26 +12,47 @@ export interface TokenCounter {
 
 // CJK ideographs, kana and hangul: tokenizers spend about one token per character on them,
 // against about four characters per token for Latin text and code.
-const WIDE = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|[\ud840-\ud87f][\udc00-\udfff]/g;
+function isWide(code: number): boolean {
+  return (
+    (code >= 0x2e80 && code <= 0x9fff) ||
+    (code >= 0xac00 && code <= 0xd7af) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xff00 && code <= 0xffef)
+  );
+}
 
 /**
  * A tokenizer-free estimate: about one token per CJK character and one per four other
- * characters (counted in UTF-16 units). Close enough to plan budgets; calibrated against
- * provider usage by TokenEstimator.
+ * characters (counted in UTF-16 units; an astral ideograph counts once). Close enough to plan
+ * budgets; calibrated against provider usage by TokenEstimator. A plain loop, not a regular
+ * expression: it runs on every new history item.
  */
 export function heuristicCounter(): TokenCounter {
   return {
     name: "heuristic",
     exact: false,
     count(text: string): number {
-      if (text.length === 0) return 0;
+      const n = text.length;
+      if (n === 0) return 0;
       let wide = 0;
       let wideUnits = 0;
-      for (const m of text.matchAll(WIDE)) {
-        wide++;
-        wideUnits += m[0].length;
+      for (let i = 0; i < n; i++) {
+        const code = text.charCodeAt(i);
+        if (code < 0x2e80) continue;
+        if (isWide(code)) {
+          wide++;
+          wideUnits++;
+        } else if (code >= 0xd840 && code <= 0xd87f && i + 1 < n) {
+          // CJK extension planes (U+20000..U+3FFFF): a surrogate pair, one character.
+          const low = text.charCodeAt(i + 1);
+          if (low >= 0xdc00 && low <= 0xdfff) {
+            wide++;
+            wideUnits += 2;
+            i++;
+          }
+        }
       }
-      return wide + Math.ceil((text.length - wideUnits) / 4);
+      return wide + Math.ceil((n - wideUnits) / 4);
     },
   };
 }
