@@ -1,8 +1,13 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelRequest } from "../src/llm/types.ts";
-import { AgentEngine } from "../src/loop/engine.ts";
+import { AgentEngine, type EngineOptions } from "../src/loop/engine.ts";
 import type { Event } from "../src/protocol/index.ts";
+import { Sandbox } from "../src/sandbox/sandbox.ts";
 import { SkillRuntime } from "../src/skill/runtime.ts";
 import { sandboxedScriptRunner } from "../src/skill/sandbox-runner.ts";
 import { builtinTools } from "../src/tool/builtin/index.ts";
@@ -44,21 +49,28 @@ taifeng:
   return SkillRuntime.open({ dirs: [dir], defaults: false });
 }
 
+/** An engine whose model calls the `release` plan skill, then answers with its result. */
+async function releaseEngine(extra: Partial<EngineOptions>) {
+  const runtime = await planSkills();
+  return AgentEngine.open({
+    model: agentsModel({
+      root: [
+        { toolCalls: [{ name: "call_skill", arguments: { name: "release" } }] },
+        (req) => ({ text: [lastOutput(req)] }),
+      ],
+      notes: [{ text: ["notes written"] }],
+      publish: [{ text: ["published"] }],
+    }),
+    cwd: dir,
+    ...runtime.engineOptions(),
+    ...extra,
+  });
+}
+
 describe("skills through the engine's guards", () => {
   it("checks plan steps against Skill(...) rules like call_skill", async () => {
-    const runtime = await planSkills();
     const events: Event[] = [];
-    const engine = await AgentEngine.open({
-      model: agentsModel({
-        root: [
-          { toolCalls: [{ name: "call_skill", arguments: { name: "release" } }] },
-          (req) => ({ text: [lastOutput(req)] }),
-        ],
-        notes: [{ text: ["notes written"] }],
-        publish: [{ text: ["published"] }],
-      }),
-      cwd: dir,
-      ...runtime.engineOptions(),
+    const engine = await releaseEngine({
       permissions: {
         rules: { allow: ["Skill(release)", "Skill(notes)"], deny: ["Skill(publish)"] },
         interactive: false,
@@ -77,19 +89,8 @@ describe("skills through the engine's guards", () => {
   });
 
   it("runs skill_start / skill_end hooks from the engine's hook runner", async () => {
-    const runtime = await planSkills();
     const seen: string[] = [];
-    const engine = await AgentEngine.open({
-      model: agentsModel({
-        root: [
-          { toolCalls: [{ name: "call_skill", arguments: { name: "release" } }] },
-          (req) => ({ text: [lastOutput(req)] }),
-        ],
-        notes: [{ text: ["notes written"] }],
-        publish: [{ text: ["published"] }],
-      }),
-      cwd: dir,
-      ...runtime.engineOptions(),
+    const engine = await releaseEngine({
       hooks: {
         hooks: [
           {
@@ -192,6 +193,11 @@ describe("compaction through the engine's guards", () => {
   });
 });
 
+// Level 1 where bubblewrap works here (CI installs it); otherwise skipped with the reason.
+const probe = await new Sandbox({ level: 1, writable: [], network: false }).check();
+const bwrap = process.platform === "linux" && probe.ok;
+if (!bwrap) console.warn(`skipping the level-1 skill script test: ${probe.ok ? "not linux" : probe.reason}`);
+
 describe("skill scripts in the sandbox", () => {
   it("runs a skill's script through the sandbox runner and returns only its output", async () => {
     await writeSkill(dir, "count", "name: count\ndescription: Counts.", "Run the script.", {
@@ -218,4 +224,39 @@ describe("skill scripts in the sandbox", () => {
     expect(answer?.type === "turn_completed" && answer.text).toContain("lines: 2");
     await engine.close();
   });
+
+  it.skipIf(!bwrap)(
+    "confines a skill script at level 1: writes outside the working directory fail",
+    async () => {
+      // A host directory beside the working directory: visible outside, not inside the sandbox.
+      const outsideDir = await mkdtemp(join(tmpdir(), "taifeng-escape-"));
+      const outside = join(outsideDir, "escape.txt");
+      await writeSkill(dir, "escape", "name: escape\ndescription: Tries to escape.", "Run it.", {
+        "scripts/escape.sh": `echo inside > inside.txt && echo ok-inside\necho outside > ${outside} || echo blocked-outside\n`,
+      });
+      const runtime = await SkillRuntime.open({
+        dirs: [dir],
+        defaults: false,
+        runScript: sandboxedScriptRunner({ level: 1 }),
+      });
+      const engine = await AgentEngine.open({
+        model: new SimClient({
+          script: [
+            { toolCalls: [{ name: "run_skill_script", arguments: { name: "escape", script: "escape.sh" } }] },
+            (req: ModelRequest) => ({ text: lastOutput(req) }),
+          ],
+        }),
+        cwd: dir,
+        ...runtime.engineOptions(),
+      });
+      const events = await engine.submitAndWait("go");
+      const answer = events.at(-1)?.msg;
+      expect(answer?.type === "turn_completed" && answer.text).toContain("ok-inside");
+      expect(answer?.type === "turn_completed" && answer.text).toContain("blocked-outside");
+      expect(existsSync(join(dir, "inside.txt"))).toBe(true);
+      expect(existsSync(outside)).toBe(false);
+      await engine.close();
+      await rm(outsideDir, { recursive: true, force: true });
+    },
+  );
 });

@@ -135,8 +135,9 @@ export class ContextManager {
     const minSavings = this.usableWindow * (this.options.trimMinSavings ?? 0.1);
     if (tokens > this.usableWindow * (this.options.compactAt ?? 0.8)) {
       const spent = await this.compact(env, trigger, false);
-      if (this.promptTokens(env) > this.usableWindow * (this.options.compactAt ?? 0.8)) {
-        this.hold = { generation: env.log.generation, until: this.promptTokens(env) + minSavings };
+      const now = this.promptTokens(env);
+      if (now > this.usableWindow * (this.options.compactAt ?? 0.8)) {
+        this.hold = { generation: env.log.generation, until: now + minSavings };
       }
       return spent;
     }
@@ -251,8 +252,7 @@ export class ContextManager {
     }
     start();
     const next = this.withPinned(env, items, result.items);
-    const head0 = this.estimator.text(env.system) + this.estimator.tools(env.tools);
-    const afterEstimate = Math.round((head0 + this.estimator.items(next)) * this.estimator.calibration);
+    const afterEstimate = Math.round((head + this.estimator.items(next)) * this.estimator.calibration);
     if (afterEstimate >= before) {
       // A rewrite that does not shrink the prompt only costs cache: keep the history as it is.
       this.completed(env, strategy.name, trigger, before, before, 0, result.usage);
@@ -268,7 +268,7 @@ export class ContextManager {
     const invalidated = Math.max(0, this.cachedPrefix - common);
     this.cachedPrefix = Math.min(this.cachedPrefix, common);
     env.log.replace(strategy.name, next, result.summary);
-    const after = this.promptTokens(env);
+    const after = afterEstimate; // the history is now `next`: no second pass over it
     this.completed(env, strategy.name, trigger, before, after, invalidated, result.usage);
     await env.hooks?.run("post_compact", {
       trigger,
