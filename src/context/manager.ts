@@ -118,9 +118,10 @@ export class ContextManager {
 
   /**
    * Before a model call: over `compactAt`, runs the full pipeline; over `trimAt`, only the
-   * trim strategy. Returns the usage of summary calls.
+   * trim strategy. Returns the usage of summary calls; undefined at once when the prompt is
+   * under every threshold (nothing to wait for).
    */
-  async beforeCall(env: ContextEnv, trigger: CompactionTrigger): Promise<Usage | undefined> {
+  beforeCall(env: ContextEnv, trigger: CompactionTrigger): Promise<Usage | undefined> | undefined {
     const tokens = this.promptTokens(env);
     // After a pass that could do nothing, wait until the history has grown (or been
     // rewritten) enough for another pass to matter: a scan per call would grow with the thread.
@@ -132,6 +133,16 @@ export class ContextManager {
       tokens < this.hold.until;
     if (held) return undefined;
     this.hold = undefined;
+    // Most calls are far below every threshold: answer at once, without a promise.
+    if (tokens <= this.usableWindow * (this.options.trimAt ?? 0.35)) return undefined;
+    return this.relieve(env, trigger, tokens);
+  }
+
+  private async relieve(
+    env: ContextEnv,
+    trigger: CompactionTrigger,
+    tokens: number,
+  ): Promise<Usage | undefined> {
     const minSavings = this.usableWindow * (this.options.trimMinSavings ?? 0.1);
     if (tokens > this.usableWindow * (this.options.compactAt ?? 0.8)) {
       const spent = await this.compact(env, trigger, false);

@@ -27,34 +27,37 @@ function isWide(code: number): boolean {
  * budgets; calibrated against provider usage by TokenEstimator. A plain loop, not a regular
  * expression: it runs on every new history item.
  */
-export function heuristicCounter(): TokenCounter {
-  return {
-    name: "heuristic",
-    exact: false,
-    count(text: string): number {
-      const n = text.length;
-      if (n === 0) return 0;
-      let wide = 0;
-      let wideUnits = 0;
-      for (let i = 0; i < n; i++) {
-        const code = text.charCodeAt(i);
-        if (code < 0x2e80) continue;
-        if (isWide(code)) {
+const HEURISTIC: TokenCounter = {
+  name: "heuristic",
+  exact: false,
+  count(text: string): number {
+    const n = text.length;
+    if (n === 0) return 0;
+    let wide = 0;
+    let wideUnits = 0;
+    for (let i = 0; i < n; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x2e80) continue;
+      if (isWide(code)) {
+        wide++;
+        wideUnits++;
+      } else if (code >= 0xd840 && code <= 0xd87f && i + 1 < n) {
+        // CJK extension planes (U+20000..U+3FFFF): a surrogate pair, one character.
+        const low = text.charCodeAt(i + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) {
           wide++;
-          wideUnits++;
-        } else if (code >= 0xd840 && code <= 0xd87f && i + 1 < n) {
-          // CJK extension planes (U+20000..U+3FFFF): a surrogate pair, one character.
-          const low = text.charCodeAt(i + 1);
-          if (low >= 0xdc00 && low <= 0xdfff) {
-            wide++;
-            wideUnits += 2;
-            i++;
-          }
+          wideUnits += 2;
+          i++;
         }
       }
-      return wide + Math.ceil((n - wideUnits) / 4);
-    },
-  };
+    }
+    return wide + Math.ceil((n - wideUnits) / 4);
+  },
+};
+
+/** The calibrated heuristic counter (stateless; one shared instance). */
+export function heuristicCounter(): TokenCounter {
+  return HEURISTIC;
 }
 
 /** Which offline tokenizer an OpenAI model id uses, or undefined when none applies. */

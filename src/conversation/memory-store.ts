@@ -8,7 +8,10 @@ interface MemoryThread {
   writer: MemoryWriter | undefined;
 }
 
+const DONE = Promise.resolve();
+
 class MemoryWriter implements ThreadWriter {
+  readonly synchronous = true;
   closed = false;
   readonly threadId: string;
   private readonly thread: MemoryThread;
@@ -23,12 +26,15 @@ class MemoryWriter implements ThreadWriter {
     this.thread.lines.push(line);
   }
 
-  async flush(): Promise<void> {}
+  flush(): Promise<void> {
+    return DONE;
+  }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return DONE;
     this.closed = true;
     if (this.thread.writer === this) this.thread.writer = undefined;
+    return DONE;
   }
 }
 

@@ -27,6 +27,11 @@ export type Durability = "turn" | "item" | "none";
 export interface ThreadWriter {
   readonly threadId: string;
   append(line: RolloutLine): void;
+  /**
+   * True when `append` already stores each line where readers see it and `flush` and
+   * `close` finish synchronously (in-memory stores): the engine then skips waiting on them.
+   */
+  readonly synchronous?: boolean;
   flush(): Promise<void>;
   /** Flushes and releases the thread. Idempotent. */
   close(): Promise<void>;

@@ -135,12 +135,25 @@ export class ThreadLog {
     this.writer.append({ ts: Date.now(), type: "compacted", payload });
   }
 
-  flush(): Promise<void> {
+  /**
+   * Makes every line so far durable (see ThreadWriter.flush). Returns undefined when the
+   * writer is synchronous and there is nothing to wait for.
+   */
+  flush(): Promise<void> | undefined {
+    if (this.writer.synchronous) {
+      void this.writer.flush();
+      return undefined;
+    }
     return this.writer.flush();
   }
 
-  close(): Promise<void> {
+  /** Flushes and releases the writer; undefined when that happened synchronously. */
+  close(): Promise<void> | undefined {
     this.closing = true;
+    if (this.writer.synchronous) {
+      void this.writer.close();
+      return undefined;
+    }
     return this.writer.close();
   }
 }

@@ -1,5 +1,5 @@
 import { ContextManager, type ContextOptions } from "../context/manager.ts";
-import { counterFor } from "../context/tokens.ts";
+import { heuristicCounter, openaiCounter, openaiEncodingFor } from "../context/tokens.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
 import { replayRollout } from "../conversation/replay.ts";
 import type { ThreadStore } from "../conversation/store.ts";
@@ -9,6 +9,7 @@ import type { HookOptions } from "../hooks/options.ts";
 import { builtinCatalog, infoFor, type ModelCatalog } from "../llm/catalog.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
+import { isPromiseLike } from "../promise-like.ts";
 import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
 import { type ArtifactStore, MemoryArtifactStore } from "../tool/artifacts.ts";
@@ -122,7 +123,8 @@ export class AgentEngine {
   static async open(options: EngineOptions): Promise<AgentEngine> {
     const store = options.store ?? new MemoryThreadStore();
     const cwd = options.cwd ?? process.cwd();
-    const guards = await buildGuards(options, cwd);
+    const built = buildGuards(options, cwd);
+    const guards = isPromiseLike(built) ? await built : built;
     let log: ThreadLog;
     let warnings: string[] = [];
     let replayed: ReturnType<typeof replayRollout> | undefined;
@@ -154,6 +156,12 @@ export class AgentEngine {
       log = new ThreadLog(threadId, await store.create(meta));
     }
     const artifacts = options.artifacts ?? new MemoryArtifactStore();
+    // The model's exact tokenizer when one is available offline, else the heuristic.
+    let counter = options.context === false ? undefined : options.context?.counter;
+    if (options.context !== false && counter === undefined) {
+      const encoding = openaiEncodingFor(options.model.id);
+      counter = encoding ? await openaiCounter(encoding) : heuristicCounter();
+    }
     const settings: TurnSettings = {
       maxSteps: options.maxSteps ?? 50,
       maxParallelTools: options.maxParallelTools ?? 8,
@@ -188,7 +196,7 @@ export class AgentEngine {
               artifacts,
               ...budgetFromCatalog(options),
               ...options.context,
-              counter: options.context?.counter ?? (await counterFor(options.model.id)),
+              counter: counter ?? heuristicCounter(),
             }),
       prepareTurn: options.prepareTurn,
       lastPrefix: undefined,
@@ -231,7 +239,8 @@ export class AgentEngine {
     } else if (replayed?.openTurn) {
       await closeCrashedTurn(core, replayed.openTurn);
     }
-    await runEngineHook(core, "session_start", { resumed: replayed !== undefined });
+    if (guards.hooks?.has("session_start"))
+      await runEngineHook(core, "session_start", { resumed: replayed !== undefined });
     if (plan) {
       core.resumed = plan;
       void processQueued(core);

@@ -44,18 +44,28 @@ export interface TurnHooks {
  * Builds the guards. Reads settings files only when asked (`permissions.settings`,
  * `hooks.fromSettings`). Throws TaifengError `invalid_config` for bad files, rules or hooks.
  */
-export async function buildGuards(
+export function buildGuards(
   options: { readonly permissions?: PermissionOptions | undefined; readonly hooks?: HookOptions | undefined },
   cwd: string,
-): Promise<EngineGuards> {
+): EngineGuards | Promise<EngineGuards> {
+  const perms = options.permissions;
+  const wantSettings =
+    (perms?.settings !== undefined && perms.settings !== false) || options.hooks?.fromSettings === true;
+  if (wantSettings && !perms?.policy) {
+    return discoverSettings({ cwd, ...(typeof perms?.settings === "object" ? perms.settings : {}) }).then(
+      (found) => assembleGuards(options, cwd, found),
+    );
+  }
+  return assembleGuards(options, cwd, undefined);
+}
+
+function assembleGuards(
+  options: { readonly permissions?: PermissionOptions | undefined; readonly hooks?: HookOptions | undefined },
+  cwd: string,
+  found: DiscoveredSettings | undefined,
+): EngineGuards {
   const perms = options.permissions;
   const hookOptions = options.hooks;
-  const wantSettings =
-    (perms?.settings !== undefined && perms.settings !== false) || hookOptions?.fromSettings === true;
-  let found: DiscoveredSettings | undefined;
-  if (wantSettings && !perms?.policy) {
-    found = await discoverSettings({ cwd, ...(typeof perms?.settings === "object" ? perms.settings : {}) });
-  }
   let policy = perms?.policy?.forSession();
   if (perms && !policy) {
     const useFiles = perms.settings !== undefined && perms.settings !== false;
@@ -147,7 +157,7 @@ export function turnGuards(
   const threadId = c.log.threadId;
   const report = (failure: HookFailure) => reportHook(c, submissionId, turnId, failure);
   const checkpoint = () => {
-    c.log.flush().catch((err: unknown) => {
+    c.log.flush()?.catch((err: unknown) => {
       emit(c, undefined, undefined, {
         type: "warning",
         code: "checkpoint_failed",

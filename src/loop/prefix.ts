@@ -1,5 +1,6 @@
 import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
+import { isPromiseLike } from "../promise-like.ts";
 import type { EventMsg, EventMsgOf } from "../protocol/index.ts";
 import { emptyUsage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
@@ -49,15 +50,22 @@ export interface TurnPrefix {
  */
 export type PrepareTurn = (turn: PrepareTurnContext) => Promise<TurnPrefix> | TurnPrefix;
 
-/** The turn's prefix: the engine's own, or what its PrepareTurn built (a throw fails the turn). */
-export async function resolvePrefix(
+/**
+ * The turn's prefix: the engine's own, or what its PrepareTurn built (a throw fails the turn).
+ * Synchronous when there is no PrepareTurn or it answered synchronously.
+ */
+export function resolvePrefix(
   c: EngineCore,
   turn: TurnEnv,
-): Promise<TurnPrefix | EventMsgOf<"turn_failed">> {
-  if (!c.prepareTurn) return { system: c.system, tools: c.tools };
+): TurnPrefix | EventMsgOf<"turn_failed"> | Promise<TurnPrefix | EventMsgOf<"turn_failed">> {
+  if (!c.prepareTurn) {
+    const last = c.lastPrefix;
+    return last?.system === c.system && last.tools === c.tools ? last : { system: c.system, tools: c.tools };
+  }
   const started = performance.now();
+  let built: Promise<TurnPrefix> | TurnPrefix;
   try {
-    const prefix = await c.prepareTurn({
+    built = c.prepareTurn({
       threadId: c.log.threadId,
       turnId: turn.turnId,
       system: c.system,
@@ -70,18 +78,26 @@ export async function resolvePrefix(
       signal: turn.signal,
       emit: turn.emit,
     });
-    return { system: prefix.system, tools: prefix.tools };
   } catch (err) {
-    return {
-      type: "turn_failed",
-      error: {
-        code: "prepare_failed",
-        message: `the turn could not be prepared: ${describeError(err)}`,
-        source: "engine",
-      },
-      steps: 0,
-      usage: emptyUsage(),
-      durationMs: Math.round(performance.now() - started),
-    };
+    return prepareFailed(err, started);
   }
+  if (!isPromiseLike(built)) return { system: built.system, tools: built.tools };
+  return Promise.resolve(built).then(
+    (prefix) => ({ system: prefix.system, tools: prefix.tools }),
+    (err: unknown) => prepareFailed(err, started),
+  );
+}
+
+function prepareFailed(err: unknown, started: number): EventMsgOf<"turn_failed"> {
+  return {
+    type: "turn_failed",
+    error: {
+      code: "prepare_failed",
+      message: `the turn could not be prepared: ${describeError(err)}`,
+      source: "engine",
+    },
+    steps: 0,
+    usage: emptyUsage(),
+    durationMs: Math.round(performance.now() - started),
+  };
 }

@@ -2,6 +2,7 @@ import type { ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
+import { isPromiseLike } from "../promise-like.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
@@ -81,7 +82,9 @@ export async function processQueued(c: EngineCore): Promise<void> {
     const resumed = c.resumed;
     if (resumed) {
       c.resumed = undefined;
-      await guarded(c, resumed.submissionId, () => runResumedTurn(c, resumed));
+      await settle(c, resumed.submissionId, () =>
+        driveTurn(c, resumed.submissionId, resumed.turnId, { resume: resumed.rerun }, resumed),
+      );
     }
     for (let sub = c.queue.shift(); sub !== undefined; sub = c.queue.shift()) {
       if (c.shutdown && sub.op.type !== "shutdown") {
@@ -94,7 +97,9 @@ export async function processQueued(c: EngineCore): Promise<void> {
         c.hub.end(sub.id);
         continue;
       }
-      await guarded(c, sub.id, () => processOne(c, sub));
+      const item = sub;
+      const pending = settle(c, item.id, () => startWork(c, item));
+      if (pending) await pending;
       if (isClosed(c)) return;
     }
   } finally {
@@ -103,16 +108,42 @@ export async function processQueued(c: EngineCore): Promise<void> {
   }
 }
 
-/** Runs one submission's work, turning a bug into an `error` event, then ends the submission. */
-async function guarded(c: EngineCore, submissionId: string, work: () => Promise<void>): Promise<void> {
+/**
+ * Runs one submission's work, turning a bug into an `error` event, then ends the submission.
+ * Work that finishes synchronously (most control paths) is settled without a promise.
+ */
+function settle(
+  c: EngineCore,
+  submissionId: string,
+  work: () => Promise<void> | undefined,
+): Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
   try {
-    await work();
+    pending = work();
   } catch (err) {
-    emit(c, submissionId, undefined, {
-      type: "error",
-      error: { code: "internal", message: `internal error: ${describeError(err)}`, source: "engine" },
-    });
+    internalError(c, submissionId, err);
   }
+  if (!pending) {
+    done(c, submissionId);
+    return undefined;
+  }
+  return pending.then(
+    () => done(c, submissionId),
+    (err: unknown) => {
+      internalError(c, submissionId, err);
+      done(c, submissionId);
+    },
+  );
+}
+
+function internalError(c: EngineCore, submissionId: string, err: unknown): void {
+  emit(c, submissionId, undefined, {
+    type: "error",
+    error: { code: "internal", message: `internal error: ${describeError(err)}`, source: "engine" },
+  });
+}
+
+function done(c: EngineCore, submissionId: string): void {
   c.hub.end(submissionId);
   c.lastActivity = Date.now();
 }
@@ -121,13 +152,14 @@ function isClosed(c: EngineCore): boolean {
   return c.status === "closed";
 }
 
-async function processOne(c: EngineCore, sub: Submission): Promise<void> {
+/** Starts the work of one queued submission. */
+function startWork(c: EngineCore, sub: Submission): Promise<void> | undefined {
   const op: Op = sub.op;
   switch (op.type) {
     case "user_input":
-      return runUserTurn(c, sub.id, op);
+      return driveTurn(c, sub.id, newId("turn"), op, undefined);
     case "steer":
-      return runUserTurn(c, sub.id, { text: op.text });
+      return driveTurn(c, sub.id, newId("turn"), { text: op.text }, undefined);
     case "rewind":
       return rewind(c, sub.id, op.turns);
     case "compact":
@@ -140,18 +172,8 @@ async function processOne(c: EngineCore, sub: Submission): Promise<void> {
     case "approval":
     case "user_input_answer":
       // Control ops are applied on submit and never queued.
-      return;
+      return undefined;
   }
-}
-
-async function runUserTurn(c: EngineCore, submissionId: string, input: TurnStart): Promise<void> {
-  const turnId = newId("turn");
-  return driveTurn(c, submissionId, turnId, input, undefined);
-}
-
-/** Continues a turn suspended before a restart (see resume.ts). */
-async function runResumedTurn(c: EngineCore, plan: ResumePlan): Promise<void> {
-  return driveTurn(c, plan.submissionId, plan.turnId, { resume: plan.rerun }, plan);
 }
 
 /** Runs a turn from `turn_started` to its end event; `resumed` continues an existing one. */
@@ -208,12 +230,18 @@ async function driveTurn(
   };
   let end: TurnEnd;
   try {
-    const prefix = await resolvePrefix(c, env);
+    let prefix = resolvePrefix(c, env);
+    if (isPromiseLike(prefix)) prefix = await prefix;
     if (!("type" in prefix)) c.lastPrefix = prefix;
     end =
       "type" in prefix
         ? prefix
-        : await runTurn({ ...env, system: prefix.system, tools: prefix.tools }, input);
+        : await runTurn(
+            prefix.system === env.system && prefix.tools === env.tools
+              ? env
+              : { ...env, system: prefix.system, tools: prefix.tools },
+            input,
+          );
   } catch (err) {
     end = {
       type: "turn_failed",
@@ -239,7 +267,11 @@ async function driveTurn(
     c.hub.open(id);
     c.queue.unshift({ id, op: { type: "user_input", text } });
   }
-  const ended = await finishTurn(c, submissionId, turnId, end);
+  const ev = recordEnd(c, submissionId, turnId, end);
+  const flushed = c.log.flush();
+  if (flushed) await flushed.catch((err: unknown) => storeFailed(ev, end, err));
+  c.hub.publish(ev);
+  const ended = ev.msg as TurnEnd;
   if (!c.guards.hooks?.has("turn_end")) return;
   const status =
     ended.type === "turn_completed" ? "completed" : ended.type === "turn_failed" ? "failed" : "aborted";
@@ -251,13 +283,11 @@ async function driveTurn(
   );
 }
 
-/** Records the turn's end, makes the transcript durable, then publishes the end event. Returns what was published. */
-async function finishTurn(
-  c: EngineCore,
-  submissionId: string,
-  turnId: string,
-  end: TurnEnd,
-): Promise<TurnEnd> {
+/**
+ * Records the turn's end. It is published only once the transcript is durable (the caller
+ * flushes first), so an observer that saw the end can rely on the transcript holding it.
+ */
+function recordEnd(c: EngineCore, submissionId: string, turnId: string, end: TurnEnd): Event {
   const ev: Event = {
     submissionId,
     threadId: c.log.threadId,
@@ -267,39 +297,62 @@ async function finishTurn(
     msg: end,
   };
   c.log.record(ev);
-  try {
-    await c.log.flush();
-  } catch (err) {
-    ev.msg = {
-      type: "turn_failed",
-      error: {
-        code: "store_error",
-        message: `the transcript could not be written: ${describeError(err)}`,
-        source: "store",
-      },
-      steps: end.steps,
-      usage: end.usage,
-      durationMs: end.durationMs,
-    };
-  }
-  c.hub.publish(ev);
-  return ev.msg as TurnEnd;
+  return ev;
 }
 
-async function shutdown(c: EngineCore, submissionId: string): Promise<void> {
-  await runEngineHook(c, "session_end", { reason: "shutdown" }, { submissionId });
-  try {
-    await c.log.close();
-  } catch (err) {
-    emit(c, submissionId, undefined, {
-      type: "error",
-      error: {
-        code: "store_error",
-        message: `closing the transcript failed: ${describeError(err)}`,
-        source: "store",
-      },
-    });
+/** Turns the end event into a `store_error` failure when the transcript could not be written. */
+function storeFailed(ev: Event, end: TurnEnd, err: unknown): void {
+  ev.msg = {
+    type: "turn_failed",
+    error: {
+      code: "store_error",
+      message: `the transcript could not be written: ${describeError(err)}`,
+      source: "store",
+    },
+    steps: end.steps,
+    usage: end.usage,
+    durationMs: end.durationMs,
+  };
+}
+
+function shutdown(c: EngineCore, submissionId: string): Promise<void> | undefined {
+  if (c.guards.hooks?.has("session_end")) {
+    return runEngineHook(c, "session_end", { reason: "shutdown" }, { submissionId }).then(() =>
+      closeLog(c, submissionId),
+    );
   }
+  return closeLog(c, submissionId);
+}
+
+function closeLog(c: EngineCore, submissionId: string): Promise<void> | undefined {
+  let closing: Promise<void> | undefined;
+  try {
+    closing = c.log.close();
+  } catch (err) {
+    closeFailed(c, submissionId, err);
+  }
+  if (!closing) return void closed(c, submissionId);
+  return closing.then(
+    () => closed(c, submissionId),
+    (err: unknown) => {
+      closeFailed(c, submissionId, err);
+      closed(c, submissionId);
+    },
+  );
+}
+
+function closeFailed(c: EngineCore, submissionId: string, err: unknown): void {
+  emit(c, submissionId, undefined, {
+    type: "error",
+    error: {
+      code: "store_error",
+      message: `closing the transcript failed: ${describeError(err)}`,
+      source: "store",
+    },
+  });
+}
+
+function closed(c: EngineCore, submissionId: string): void {
   c.status = "closed";
   const ev: Event = {
     submissionId,

@@ -55,17 +55,20 @@ export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv
   };
 }
 
-/** One model call plus the tool calls it asked for. Never throws for expected failures. */
-export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult> {
+/**
+ * One model call plus the tool calls it asked for. Never throws for expected failures.
+ * `tools` is the turn's batch environment (see batchEnv), built once per turn.
+ */
+export async function sampleStep(env: TurnEnv, step: number, tools: ToolBatchEnv): Promise<StepResult> {
   const modelId = env.model.id;
   env.emit({ type: "model_call_started", step, model: modelId });
   const t0 = performance.now();
-  const assembler = new ResponseAssembler();
-  const batch = new ToolBatch(batchEnv(env, env.settings.startToolsDuringStream));
+  const stream = new StepStream(env, step, tools);
   const request = buildRequest(env);
   if (env.hooks) await env.hooks.run("pre_model", { step, model: modelId, items: request.items.length });
-  const failure = await consumeStream(env, step, request, assembler, batch);
-  const res = assembler.result();
+  const failure = await stream.run(request);
+  const res = stream.assembler.result();
+  const batch = stream.batch;
   const usage = res.usage;
   const costUsd = res.costUsd;
   // Nothing has been appended since the request was built, so the live history is its items.
@@ -74,7 +77,7 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
     usage,
   );
   const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-  const completed = async (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
+  const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
     env.emit({
       type: "model_call_completed",
       step,
@@ -84,20 +87,19 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
       ...withCost(costUsd),
       durationMs,
     });
-    if (env.hooks)
-      await env.hooks.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
+    return env.hooks?.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
   };
 
   if (env.signal.aborted) {
     // Keep what the model said before the interrupt, and close every call it made.
-    const outputs = await batch.cancel("the turn was interrupted");
+    const outputs = batch ? await batch.cancel("the turn was interrupted") : [];
     appendAll(env, res.items, outputs);
     await completed("aborted");
     return { kind: "aborted", usage, costUsd };
   }
   const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
   if (error) {
-    await batch.cancel("the model call failed");
+    if (batch) await batch.cancel("the model call failed");
     await completed("error");
     return { kind: "failed", error, usage, costUsd };
   }
@@ -105,8 +107,9 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
   if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
   // While a call waits on a person, make what the model asked for durable: a restart resumes from it.
   if (res.calls.length > 0 && env.suspended?.()) env.checkpoint?.();
-  await completed(res.finish ?? "stop");
-  if (res.calls.length === 0)
+  const hooked = completed(res.finish ?? "stop");
+  if (hooked) await hooked;
+  if (!batch || res.calls.length === 0)
     return { kind: "ok", usage, costUsd, text: res.text, callNames: [], finishedWith: undefined };
 
   const outputs = await batch.close((out) => {
@@ -115,17 +118,13 @@ export async function sampleStep(env: TurnEnv, step: number): Promise<StepResult
   });
   if (env.signal.aborted) return { kind: "aborted", usage, costUsd };
   let finishedWith: string | undefined;
-  res.calls.forEach((call, i) => {
+  const callNames: string[] = [];
+  for (let i = 0; i < res.calls.length; i++) {
+    const call = res.calls[i] as (typeof res.calls)[number];
+    callNames.push(`${call.name} ${call.arguments}`);
     if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
-  });
-  return {
-    kind: "ok",
-    usage,
-    costUsd,
-    text: res.text,
-    callNames: res.calls.map((c) => `${c.name} ${c.arguments}`),
-    finishedWith,
-  };
+  }
+  return { kind: "ok", usage, costUsd, text: res.text, callNames, finishedWith };
 }
 
 function appendAll(
@@ -151,71 +150,95 @@ function streamCut(): ErrorInfo {
   return modelError("network", "the model stream ended without a finish event");
 }
 
+const ignore = (): void => {};
+
 /**
- * Reads the model stream into the assembler, handing completed calls to the batch and
- * streaming deltas as events. Resolves when the stream ends or at once on abort, even if the
- * client ignores its signal (later events of an abandoned stream are dropped). Returns an
- * error only when the client broke its contract by throwing.
+ * Reads one model stream into its assembler, handing completed calls to a tool batch
+ * (created on the first call: most model calls make none) and streaming deltas as events.
+ * `run` resolves when the stream ends, or at once on abort even if the client ignores its
+ * signal (later events of an abandoned stream are dropped). It resolves with an error only
+ * when the client broke its contract by throwing. One promise per stream, not per chunk:
+ * the pump runs detached and the step waits for the end or the abort, whichever is first.
  */
-function consumeStream(
-  env: TurnEnv,
-  step: number,
-  request: ModelRequest,
-  assembler: ResponseAssembler,
-  batch: ToolBatch,
-): Promise<ErrorInfo | undefined> {
-  const signal = env.signal;
-  if (signal.aborted) return Promise.resolve(undefined);
-  let stopped = false;
-  let iterator: AsyncIterator<ModelEvent> | undefined;
-  // One promise for the whole stream (not one per chunk): the pump runs detached and the
-  // turn waits for whichever comes first, the end of the stream or the abort.
-  return new Promise<ErrorInfo | undefined>((resolve) => {
-    const stop = (result: ErrorInfo | undefined) => {
-      if (stopped) return;
-      stopped = true;
-      signal.removeEventListener("abort", onAbort);
-      // Release the provider's resources; a misbehaving client must not block the turn.
-      iterator?.return?.()?.catch(() => {});
-      resolve(result);
-    };
-    const onAbort = () => stop(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    const pump = async () => {
-      const it = env.model.stream(request, { signal })[Symbol.asyncIterator]();
-      iterator = it;
-      for (;;) {
-        const next = await it.next();
-        if (stopped) return;
-        if (next.done) return stop(undefined);
-        const ev = next.value;
-        switch (ev.type) {
-          case "text_delta":
-            if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
-            break;
-          case "reasoning_delta":
-            if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
-            break;
-          case "retry":
-            env.emit({
-              type: "model_retry",
-              step,
-              model: env.model.id,
-              attempt: ev.attempt,
-              delayMs: ev.delayMs,
-              error: ev.error,
-            });
-            break;
-          default:
-            break;
-        }
-        const call = assembler.push(ev);
-        if (call) batch.add(call);
-        if (ev.type === "finish" || ev.type === "error") return stop(undefined);
-      }
-    };
-    pump().catch((err: unknown) =>
-      stop(modelError("unknown", `the model client threw: ${describeError(err)}`)),
+class StepStream {
+  readonly assembler = new ResponseAssembler();
+  batch: ToolBatch | undefined;
+  private readonly env: TurnEnv;
+  private readonly step: number;
+  private readonly tools: ToolBatchEnv;
+  private iterator: AsyncIterator<ModelEvent> | undefined;
+  private stopped = false;
+  private resolve: ((failure: ErrorInfo | undefined) => void) | undefined;
+
+  constructor(env: TurnEnv, step: number, tools: ToolBatchEnv) {
+    this.env = env;
+    this.step = step;
+    this.tools = tools;
+  }
+
+  run(request: ModelRequest): Promise<ErrorInfo | undefined> {
+    const signal = this.env.signal;
+    if (signal.aborted) return Promise.resolve(undefined);
+    const ended = new Promise<ErrorInfo | undefined>((resolve) => {
+      this.resolve = resolve;
+    });
+    // The stream itself is the abort listener (handleEvent): no closure per model call.
+    signal.addEventListener("abort", this, { once: true });
+    this.pump(request).catch((err: unknown) =>
+      this.stop(modelError("unknown", `the model client threw: ${describeError(err)}`)),
     );
-  });
+    return ended;
+  }
+
+  /** The turn's signal fired. */
+  handleEvent(): void {
+    this.stop(undefined);
+  }
+
+  private stop(failure: ErrorInfo | undefined, drained = false): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.env.signal.removeEventListener("abort", this);
+    // Release the provider's resources; a misbehaving client must not block the turn.
+    if (!drained) this.iterator?.return?.()?.catch(ignore);
+    this.resolve?.(failure);
+  }
+
+  private async pump(request: ModelRequest): Promise<void> {
+    const env = this.env;
+    const it = env.model.stream(request, { signal: env.signal })[Symbol.asyncIterator]();
+    this.iterator = it;
+    for (;;) {
+      const next = await it.next();
+      if (this.stopped) return;
+      if (next.done) return this.stop(undefined, true);
+      const ev = next.value;
+      switch (ev.type) {
+        case "text_delta":
+          if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
+          break;
+        case "reasoning_delta":
+          if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
+          break;
+        case "retry":
+          env.emit({
+            type: "model_retry",
+            step: this.step,
+            model: env.model.id,
+            attempt: ev.attempt,
+            delayMs: ev.delayMs,
+            error: ev.error,
+          });
+          break;
+        default:
+          break;
+      }
+      const call = this.assembler.push(ev);
+      if (call) {
+        this.batch ??= new ToolBatch(this.tools);
+        this.batch.add(call);
+      }
+      if (ev.type === "finish" || ev.type === "error") return this.stop(undefined);
+    }
+  }
 }

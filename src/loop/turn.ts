@@ -9,7 +9,7 @@ import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
 import type { TurnHooks } from "./guards.ts";
 import { type PendingCalls, runPendingCalls } from "./resume.ts";
-import { sampleStep } from "./step.ts";
+import { batchEnv, sampleStep } from "./step.ts";
 
 /** Settings a turn runs with (fixed for the whole turn, so its prompt prefix is stable). */
 export interface TurnSettings {
@@ -87,6 +87,8 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
   let outputAttempts = 0;
   let overflowRetried = false;
   const elapsed = () => Math.round(performance.now() - started);
+  const tools = batchEnv(env, env.settings.startToolsDuringStream);
+  let ctxEnv: ContextEnv | undefined;
   const fail = (error: ErrorInfo): TurnEnd => ({
     type: "turn_failed",
     error,
@@ -147,12 +149,16 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       });
     }
     if (env.context) {
-      const spent = await env.context.beforeCall(contextEnv(env), steps === 0 ? "pre_sampling" : "mid_turn");
-      if (spent) addUsage(usage, spent);
-      if (env.signal.aborted) return aborted();
+      ctxEnv ??= contextEnv(env);
+      const relieving = env.context.beforeCall(ctxEnv, steps === 0 ? "pre_sampling" : "mid_turn");
+      if (relieving) {
+        const spent = await relieving;
+        if (spent) addUsage(usage, spent);
+        if (env.signal.aborted) return aborted();
+      }
     }
     steps++;
-    const step = await sampleStep(env, steps);
+    const step = await sampleStep(env, steps, tools);
     if (step.usage) addUsage(usage, step.usage);
     if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
     if (step.kind === "aborted") return aborted();
@@ -160,7 +166,8 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       // Reactive overflow recovery: compact hard and try the call once more.
       if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
         overflowRetried = true;
-        const spent = await env.context.compact(contextEnv(env), "overflow", true);
+        ctxEnv ??= contextEnv(env);
+        const spent = await env.context.compact(ctxEnv, "overflow", true);
         if (spent) addUsage(usage, spent);
         continue;
       }

@@ -39,34 +39,37 @@ export interface GateHost {
 
 /** Per-call notes handed from the gate to the post_tool wrapper. */
 export class CallNotes {
-  private readonly context = new Map<string, string[]>();
-  private readonly permission = new Map<string, PermissionNote>();
+  // Created on first use: most engines never note anything.
+  private context: Map<string, string[]> | undefined;
+  private permission: Map<string, PermissionNote> | undefined;
 
   addContext(callId: string, lines: readonly string[]): void {
     if (lines.length === 0) return;
+    this.context ??= new Map();
     this.context.set(callId, [...(this.context.get(callId) ?? []), ...lines]);
   }
 
   takeContext(callId: string): string[] {
-    const lines = this.context.get(callId) ?? [];
-    this.context.delete(callId);
+    const lines = this.context?.get(callId) ?? [];
+    this.context?.delete(callId);
     return lines;
   }
 
   setPermission(callId: string, note: PermissionNote): void {
+    this.permission ??= new Map();
     this.permission.set(callId, note);
   }
 
   takePermission(callId: string): PermissionNote | undefined {
-    const note = this.permission.get(callId);
-    this.permission.delete(callId);
+    const note = this.permission?.get(callId);
+    this.permission?.delete(callId);
     return note;
   }
 
   /** Drops notes of calls that never ran (called when a turn ends). */
   clear(): void {
-    if (this.context.size > 0) this.context.clear();
-    if (this.permission.size > 0) this.permission.clear();
+    if (this.context?.size) this.context.clear();
+    if (this.permission?.size) this.permission.clear();
   }
 }
 

@@ -1,3 +1,4 @@
+import { isPromiseLike } from "../promise-like.ts";
 import { toolOutputText } from "../protocol/index.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { Tool, ToolContext } from "./define.ts";
@@ -29,22 +30,29 @@ export interface OutputLimit {
  */
 export function limitOutput<I>(tool: Tool<I>, limit: OutputLimit): Tool<I> {
   const readTool = limit.readTool ?? "read_artifact";
+  const cap = async (full: string, isError: boolean, ctx: ToolContext) => {
+    const store = limit.store ?? ctx.artifacts;
+    const saved = store
+      ? await store.save(ctx.threadId, full, { tool: tool.name, callId: ctx.callId }).catch(() => undefined)
+      : undefined;
+    const truncated = truncateMiddle(full, limit.maxChars, (chars, lines) =>
+      saved
+        ? `\n[... ${chars} characters (${lines} lines) omitted. The full output (${saved.lines} lines) is artifact ${saved.id}: call ${readTool} with {"id": "${saved.id}", "offset": <line>} to read any part of it ...]\n`
+        : `\n[... ${chars} characters (${lines} lines) omitted ...]\n`,
+    );
+    return { output: truncated.text, isError };
+  };
+  const check = (value: unknown, ctx: ToolContext) => {
+    const result = normalizeResult(value);
+    if (typeof result.output !== "string" || result.output.length <= limit.maxChars) return result;
+    return cap(toolOutputText(result.output), result.isError, ctx);
+  };
   return markOutputManaged({
     ...tool,
-    async execute(input: I, ctx: ToolContext) {
-      const result = normalizeResult(await tool.execute(input, ctx));
-      if (typeof result.output !== "string" || result.output.length <= limit.maxChars) return result;
-      const full = toolOutputText(result.output);
-      const store = limit.store ?? ctx.artifacts;
-      const saved = store
-        ? await store.save(ctx.threadId, full, { tool: tool.name, callId: ctx.callId }).catch(() => undefined)
-        : undefined;
-      const truncated = truncateMiddle(full, limit.maxChars, (chars, lines) =>
-        saved
-          ? `\n[... ${chars} characters (${lines} lines) omitted. The full output (${saved.lines} lines) is artifact ${saved.id}: call ${readTool} with {"id": "${saved.id}", "offset": <line>} to read any part of it ...]\n`
-          : `\n[... ${chars} characters (${lines} lines) omitted ...]\n`,
-      );
-      return { output: truncated.text, isError: result.isError };
+    // Synchronous tools stay synchronous: only a long output waits (for the artifact store).
+    execute(input: I, ctx: ToolContext) {
+      const value = tool.execute(input, ctx);
+      return isPromiseLike(value) ? Promise.resolve(value).then((v) => check(v, ctx)) : check(value, ctx);
     },
   });
 }

@@ -1,4 +1,5 @@
 import { describeError } from "../errors.ts";
+import { isPromiseLike } from "../promise-like.ts";
 import type {
   EventMsg,
   FunctionCallItem,
@@ -75,7 +76,6 @@ interface Entry {
   rawOk: boolean;
   output: FunctionCallOutputItem | undefined;
   controller: AbortController | undefined;
-  settle: (() => void) | undefined;
 }
 
 /**
@@ -91,11 +91,13 @@ export class ToolBatch {
   private cancelled = false;
   private running = 0;
   private exclusiveRunning = false;
-  private prepChain: Promise<void> = Promise.resolve();
+  /** Calls are prepared one at a time when there is a gate; created on first use. */
+  private prepChain: Promise<void> | undefined;
   private onOutput: ((item: FunctionCallOutputItem) => void) | undefined;
   private flushed = 0;
-  private readonly settled: Promise<void>[] = [];
-  private readonly onAbort = () => this.abortAll();
+  /** Calls not yet settled, and who waits for the last one. */
+  private unsettled = 0;
+  private whenSettled: (() => void) | undefined;
   private readonly env: ToolBatchEnv;
 
   private listening = false;
@@ -114,7 +116,8 @@ export class ToolBatch {
     if (!this.listening) {
       // Registered lazily: most model calls produce no tool calls.
       this.listening = true;
-      this.env.signal.addEventListener("abort", this.onAbort, { once: true });
+      // The batch itself is the listener (handleEvent): no closure per batch.
+      this.env.signal.addEventListener("abort", this, { once: true });
     }
     let raw: unknown;
     let rawOk = true;
@@ -138,13 +141,12 @@ export class ToolBatch {
       rawOk,
       output: undefined,
       controller: undefined,
-      settle: undefined,
     };
     this.entries.push(entry);
     this.env.emit({ type: "tool_call_started", callId: call.callId, name: call.name, input: raw });
-    this.settled.push(new Promise<void>((resolve) => (entry.settle = resolve)));
+    this.unsettled++;
     // Without a gate, preparation is synchronous; with one, calls are prepared one at a time.
-    if (this.env.gate) this.prepChain = this.prepChain.then(() => this.prepare(entry));
+    if (this.env.gate) this.prepChain = (this.prepChain ?? Promise.resolve()).then(() => this.prepare(entry));
     else this.prepare(entry);
   }
 
@@ -159,14 +161,27 @@ export class ToolBatch {
     this.onOutput = onOutput;
     this.flushOutputs();
     this.pump();
-    await Promise.all(this.settled);
+    await this.allSettled();
     this.detach();
     return this.entries.map((e) => e.output as FunctionCallOutputItem);
   }
 
   private detach(): void {
-    if (this.listening) this.env.signal.removeEventListener("abort", this.onAbort);
+    if (this.listening) this.env.signal.removeEventListener("abort", this);
     this.listening = false;
+  }
+
+  /** Resolves once every call has settled (at once when they all have). */
+  private allSettled(): Promise<void> | undefined {
+    if (this.unsettled === 0) return undefined;
+    return new Promise<void>((resolve) => {
+      this.whenSettled = resolve;
+    });
+  }
+
+  /** The turn's signal fired: settle every open call. */
+  handleEvent(): void {
+    this.abortAll();
   }
 
   /**
@@ -176,7 +191,7 @@ export class ToolBatch {
   async cancel(reason: string): Promise<FunctionCallOutputItem[]> {
     this.cancelled = true;
     for (const entry of this.entries) if (entry.phase !== "done") this.cancelEntry(entry, reason);
-    await Promise.all(this.settled);
+    await this.allSettled();
     this.detach();
     return this.entries.map((e) => e.output as FunctionCallOutputItem);
   }
@@ -295,6 +310,32 @@ export class ToolBatch {
     this.running++;
     const controller = new AbortController();
     entry.controller = controller;
+    const callId = entry.call.callId;
+    const ctx: ToolContext = {
+      signal: controller.signal,
+      threadId: this.env.threadId,
+      turnId: this.env.turnId,
+      callId,
+      cwd: this.env.cwd,
+      progress: (data) => {
+        if (entry.phase === "running")
+          this.env.emit({ type: "tool_call_progress", callId, name: tool.name, data });
+      },
+      askUser: bindAskUser(this.env, callId, controller.signal),
+      artifacts: this.env.artifacts,
+    };
+    let result: unknown;
+    try {
+      result = tool.execute(entry.input as never, ctx);
+    } catch (err) {
+      this.failed(entry, tool, err);
+      return;
+    }
+    // A tool that answered synchronously is done: no timer, no promise.
+    if (!isPromiseLike(result)) {
+      this.succeeded(entry, result);
+      return;
+    }
     const timeoutMs = tool.timeoutMs ?? this.env.defaultTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     if (timeoutMs > 0) {
@@ -308,33 +349,30 @@ export class ToolBatch {
         );
       }, timeoutMs);
     }
-    const ctx: ToolContext = {
-      signal: controller.signal,
-      threadId: this.env.threadId,
-      turnId: this.env.turnId,
-      callId: entry.call.callId,
-      cwd: this.env.cwd,
-      progress: (data) => {
-        if (entry.phase === "running")
-          this.env.emit({ type: "tool_call_progress", callId: entry.call.callId, name: tool.name, data });
-      },
-      askUser: bindAskUser(this.env, entry.call.callId, controller.signal),
-      artifacts: this.env.artifacts,
-    };
-    let pending: Promise<unknown>;
-    try {
-      pending = Promise.resolve(tool.execute(entry.input as never, ctx));
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    pending.then(
+    result.then(
       (value) => {
-        const result = normalizeResult(value);
-        this.finish(entry, result.output, result.isError, result.isError ? "error" : "ok");
+        if (timer) clearTimeout(timer);
+        this.succeeded(entry, value);
       },
-      (err: unknown) => this.finish(entry, `Tool ${tool.name} failed: ${describeError(err)}`, true, "error"),
+      (err: unknown) => {
+        if (timer) clearTimeout(timer);
+        this.failed(entry, tool, err);
+      },
     );
-    pending.finally(() => clearTimeout(timer)).catch(() => {});
+  }
+
+  private succeeded(entry: Entry, value: unknown): void {
+    let result: ReturnType<typeof normalizeResult>;
+    try {
+      result = normalizeResult(value);
+    } catch (err) {
+      return this.failed(entry, entry.tool as Tool, err);
+    }
+    this.finish(entry, result.output, result.isError, result.isError ? "error" : "ok");
+  }
+
+  private failed(entry: Entry, tool: Tool, err: unknown): void {
+    this.finish(entry, `Tool ${tool.name} failed: ${describeError(err)}`, true, "error");
   }
 
   private finish(entry: Entry, output: ToolOutput, isError: boolean, status: ToolCallStatus): void {
@@ -354,7 +392,12 @@ export class ToolBatch {
       status,
       durationMs,
     });
-    entry.settle?.();
+    this.unsettled--;
+    if (this.unsettled === 0 && this.whenSettled) {
+      const wake = this.whenSettled;
+      this.whenSettled = undefined;
+      wake();
+    }
     this.flushOutputs();
     if (wasRunning) {
       this.running--;
