@@ -366,7 +366,8 @@ export class ToolBatch {
     try {
       result = normalizeResult(value);
     } catch (err) {
-      return this.failed(entry, entry.tool as Tool, err);
+      this.failed(entry, entry.tool as Tool, err);
+      return;
     }
     this.finish(entry, result.output, result.isError, result.isError ? "error" : "ok");
   }
