@@ -7,7 +7,8 @@ export type EventListener = (event: Event) => void;
 interface SubmissionLog {
   readonly events: Event[];
   done: boolean;
-  wake: (() => void) | undefined;
+  /** Subscribers waiting for the next event (usually none or one). */
+  waiting: Subscription[] | undefined;
 }
 
 const DONE: IteratorResult<Event> = { done: true, value: undefined };
@@ -35,7 +36,7 @@ export class EventHub {
 
   /** Starts buffering events of a submission. */
   open(submissionId: string): void {
-    this.logs.set(submissionId, { events: [], done: false, wake: undefined });
+    this.logs.set(submissionId, { events: [], done: false, waiting: undefined });
   }
 
   /**
@@ -88,11 +89,7 @@ export class EventHub {
       const log = this.logs.get(event.submissionId);
       if (log && !log.done) {
         log.events.push(event);
-        const wake = log.wake;
-        if (wake) {
-          log.wake = undefined;
-          wake();
-        }
+        if (log.waiting) wakeAll(log);
       }
     }
     for (const stream of this.streams) stream.push(event);
@@ -102,9 +99,7 @@ export class EventHub {
     const log = this.logs.get(submissionId);
     if (!log || log.done) return;
     log.done = true;
-    const wake = log.wake;
-    log.wake = undefined;
-    wake?.();
+    if (log.waiting) wakeAll(log);
     this.finished.push(submissionId);
     while (this.finished.length > this.retain) this.logs.delete(this.finished.shift() as string);
   }
@@ -122,29 +117,7 @@ export class EventHub {
   subscribe(submissionId: string): AsyncIterableIterator<Event> {
     const log = this.logs.get(submissionId);
     if (!log) throw new TaifengError("invalid_op", `unknown or expired submission ${submissionId}`);
-    let index = 0;
-    const iterator: AsyncIterableIterator<Event> = {
-      next(): Promise<IteratorResult<Event>> {
-        if (index < log.events.length)
-          return Promise.resolve({ done: false, value: log.events[index++] as Event });
-        if (log.done) return Promise.resolve(DONE);
-        return new Promise((resolve) => {
-          const previous = log.wake;
-          log.wake = () => {
-            previous?.();
-            resolve(index < log.events.length ? { done: false, value: log.events[index++] as Event } : DONE);
-          };
-        });
-      },
-      return(): Promise<IteratorResult<Event>> {
-        index = Number.POSITIVE_INFINITY;
-        return Promise.resolve(DONE);
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return new Subscription(log);
   }
 
   /** Every event from now until the engine closes (or the consumer stops iterating). */
@@ -169,6 +142,61 @@ export class EventHub {
       for (const stream of this.streams) stream.close();
       this.streams.clear();
     });
+  }
+}
+
+function wakeAll(log: SubmissionLog): void {
+  const waiting = log.waiting as Subscription[];
+  log.waiting = undefined;
+  for (const sub of waiting) sub.wake();
+}
+
+/** One subscriber's position in a submission's events. */
+class Subscription implements AsyncIterableIterator<Event> {
+  private readonly log: SubmissionLog;
+  private index = 0;
+  private resolve: ((result: IteratorResult<Event>) => void) | undefined;
+  private pending: Promise<IteratorResult<Event>> | undefined;
+
+  constructor(log: SubmissionLog) {
+    this.log = log;
+  }
+
+  next(): Promise<IteratorResult<Event>> {
+    const log = this.log;
+    if (this.index < log.events.length)
+      return Promise.resolve({ done: false, value: log.events[this.index++] as Event });
+    if (log.done) return Promise.resolve(DONE);
+    // A second next() before the first settled waits its turn.
+    if (this.pending) return this.pending.then(() => this.next());
+    const waiting = new Promise<IteratorResult<Event>>((resolve) => {
+      this.resolve = resolve;
+    });
+    this.pending = waiting;
+    if (log.waiting) log.waiting.push(this);
+    else log.waiting = [this];
+    return waiting;
+  }
+
+  /** Called by the hub when an event arrives or the submission ends. */
+  wake(): void {
+    const resolve = this.resolve;
+    if (!resolve) return;
+    this.resolve = undefined;
+    this.pending = undefined;
+    const log = this.log;
+    resolve(
+      this.index < log.events.length ? { done: false, value: log.events[this.index++] as Event } : DONE,
+    );
+  }
+
+  return(): Promise<IteratorResult<Event>> {
+    this.index = Number.POSITIVE_INFINITY;
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Event> {
+    return this;
   }
 }
 

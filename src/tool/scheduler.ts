@@ -98,6 +98,9 @@ export class ToolBatch {
   /** Calls not yet settled, and who waits for the last one. */
   private unsettled = 0;
   private whenSettled: (() => void) | undefined;
+  // A function listener, not a handleEvent object: on Node 24 object listeners on an
+  // AbortSignal survive minor collections (see StepStream in src/loop/step.ts).
+  private readonly onAbort = (): void => this.abortAll();
   private readonly env: ToolBatchEnv;
 
   private listening = false;
@@ -116,8 +119,7 @@ export class ToolBatch {
     if (!this.listening) {
       // Registered lazily: most model calls produce no tool calls.
       this.listening = true;
-      // The batch itself is the listener (handleEvent): no closure per batch.
-      this.env.signal.addEventListener("abort", this, { once: true });
+      this.env.signal.addEventListener("abort", this.onAbort, { once: true });
     }
     let raw: unknown;
     let rawOk = true;
@@ -167,7 +169,7 @@ export class ToolBatch {
   }
 
   private detach(): void {
-    if (this.listening) this.env.signal.removeEventListener("abort", this);
+    if (this.listening) this.env.signal.removeEventListener("abort", this.onAbort);
     this.listening = false;
   }
 
@@ -177,11 +179,6 @@ export class ToolBatch {
     return new Promise<void>((resolve) => {
       this.whenSettled = resolve;
     });
-  }
-
-  /** The turn's signal fired: settle every open call. */
-  handleEvent(): void {
-    this.abortAll();
   }
 
   /**
