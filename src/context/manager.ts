@@ -80,9 +80,10 @@ export interface ContextEnv {
 export class ContextManager {
   readonly estimator: TokenEstimator;
   private readonly options: ContextOptions;
-  private readonly strategies: readonly CompactionStrategy[];
-  private readonly overflow: readonly CompactionStrategy[];
-  private readonly trim: CompactionStrategy;
+  // The pipelines are built on first use: most engines never compact.
+  private pipeline: readonly CompactionStrategy[] | undefined;
+  private overflowPipeline: readonly CompactionStrategy[] | undefined;
+  private trimStrategy: CompactionStrategy | undefined;
   /** Calibrated tokens of the prefix the provider is believed to hold in cache. */
   private cachedPrefix = 0;
   /** Set after a pass changed nothing: no new pass before the prompt reaches `until`. */
@@ -91,13 +92,25 @@ export class ContextManager {
   constructor(options: ContextOptions = {}) {
     this.options = options;
     this.estimator = new TokenEstimator(options.counter ?? heuristicCounter());
-    this.trim = options.trim ?? microcompact();
-    this.strategies = options.strategies ?? [this.trim, handoffSummary()];
-    this.overflow = options.overflowStrategies ?? [
+  }
+
+  private get trim(): CompactionStrategy {
+    this.trimStrategy ??= this.options.trim ?? microcompact();
+    return this.trimStrategy;
+  }
+
+  private get strategies(): readonly CompactionStrategy[] {
+    this.pipeline ??= this.options.strategies ?? [this.trim, handoffSummary()];
+    return this.pipeline;
+  }
+
+  private get overflow(): readonly CompactionStrategy[] {
+    this.overflowPipeline ??= this.options.overflowStrategies ?? [
       microcompact({ keepRecent: 1, minTokens: 200 }),
       handoffSummary(),
       slidingWindow(),
     ];
+    return this.overflowPipeline;
   }
 
   /** Tokens available to the prompt. */

@@ -116,8 +116,10 @@ function specTokens(spec: ToolSpec, counter: TokenCounter): number {
  */
 export class TokenEstimator {
   readonly counter: TokenCounter;
-  private readonly itemCache = new WeakMap<object, number>();
-  private readonly toolCache = new WeakMap<readonly ToolSpec[], number>();
+  // Created on first use: the engine's hot path (history, tools) never needs the item cache.
+  private itemCache: WeakMap<object, number> | undefined;
+  private lastTools: readonly ToolSpec[] | undefined;
+  private lastToolsTokens = 0;
   private ratio = 1;
   private memo:
     | { items: readonly ResponseItem[]; generation: number; length: number; sum: number }
@@ -140,11 +142,12 @@ export class TokenEstimator {
   }
 
   private uncached(item: ResponseItem): number {
-    return this.itemCache.get(item) ?? ITEM_OVERHEAD + this.counter.count(itemText(item));
+    return this.itemCache?.get(item) ?? ITEM_OVERHEAD + this.counter.count(itemText(item));
   }
 
   /** Raw (uncalibrated) tokens of one history item. */
   item(item: ResponseItem): number {
+    this.itemCache ??= new WeakMap();
     const cached = this.itemCache.get(item);
     if (cached !== undefined) return cached;
     const n = ITEM_OVERHEAD + this.counter.count(itemText(item));
@@ -154,11 +157,12 @@ export class TokenEstimator {
 
   /** Raw tokens of the tool definitions. */
   tools(tools: readonly ToolSpec[]): number {
-    const cached = this.toolCache.get(tools);
-    if (cached !== undefined) return cached;
+    // The same list comes back on every call of a thread (ToolSet.specs is memoized).
+    if (tools === this.lastTools) return this.lastToolsTokens;
     let n = 0;
     for (const t of tools) n += specTokens(t, this.counter);
-    this.toolCache.set(tools, n);
+    this.lastTools = tools;
+    this.lastToolsTokens = n;
     return n;
   }
 

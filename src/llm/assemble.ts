@@ -37,7 +37,8 @@ export interface AssembledResponse {
 export class ResponseAssembler {
   private readonly items: ResponseItem[] = [];
   private readonly calls: FunctionCallItem[] = [];
-  private readonly open = new Map<string, OpenCall>();
+  /** Calls started but not ended; created on the first call (most responses make none). */
+  private open: Map<string, OpenCall> | undefined;
   private text = "";
   private allText = "";
   private reasoning = "";
@@ -72,10 +73,10 @@ export class ResponseAssembler {
       case "tool_call_start":
         this.closeText(undefined);
         this.closeReasoning(undefined);
-        this.open.set(ev.callId, { callId: ev.callId, name: ev.name, args: "" });
+        (this.open ??= new Map()).set(ev.callId, { callId: ev.callId, name: ev.name, args: "" });
         return undefined;
       case "tool_call_delta": {
-        const call = this.open.get(ev.callId);
+        const call = this.open?.get(ev.callId);
         if (call) call.args += ev.delta;
         return undefined;
       }
@@ -100,7 +101,7 @@ export class ResponseAssembler {
 
   /** Calls whose `tool_call_start` arrived without a matching end (a cut stream). */
   get pendingCalls(): number {
-    return this.open.size;
+    return this.open?.size ?? 0;
   }
 
   /** Closes open text and reasoning and returns everything assembled. */
@@ -149,9 +150,9 @@ export class ResponseAssembler {
     args: string | undefined,
     providerData: ProviderData | undefined,
   ): FunctionCallItem | undefined {
-    const call = this.open.get(callId);
+    const call = this.open?.get(callId);
     if (!call) return undefined;
-    this.open.delete(callId);
+    this.open?.delete(callId);
     const item: FunctionCallItem = {
       type: "function_call",
       callId,

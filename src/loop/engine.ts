@@ -211,7 +211,7 @@ export class AgentEngine {
       permissionMode: undefined,
       guards,
       resumed: undefined,
-      resumeRequests: new Map(),
+      resumeRequests: undefined,
       shutdown: undefined,
     };
     const engine = new AgentEngine(core);
@@ -235,7 +235,7 @@ export class AgentEngine {
       engine.emitEngine({ type: "warning", code: "permissions", message });
     if (plan) {
       hub.open(plan.submissionId);
-      for (const [callId, requestId] of plan.requests) core.resumeRequests.set(callId, requestId);
+      core.resumeRequests = new Map(plan.requests);
     } else if (replayed?.openTurn) {
       await closeCrashedTurn(core, replayed.openTurn);
     }
@@ -351,34 +351,41 @@ function budgetFromCatalog(options: EngineOptions): { contextWindow?: number; re
   return { contextWindow: info.contextWindow, reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192) };
 }
 
+/** Answers a control op at once: its only event, then the end of its submission. */
+function reply(c: EngineCore, id: string, msg: EventMsg): void {
+  emit(c, id, undefined, msg);
+  c.hub.end(id);
+}
+
 function applyOp(c: EngineCore, id: string, op: Op): void {
-  const reply = (msg: EventMsg) => {
-    emit(c, id, undefined, msg);
-    c.hub.end(id);
-  };
   switch (op.type) {
     case "steer":
       if (c.current) {
         c.steers.push(op.text);
-        reply({ type: "op_applied", op: op.type });
+        reply(c, id, { type: "op_applied", op: op.type });
         return;
       }
       break;
     case "interrupt":
       if (!c.current) {
-        reply({ type: "op_rejected", op: op.type, code: "no_active_turn", message: "no turn is running" });
+        reply(c, id, {
+          type: "op_rejected",
+          op: op.type,
+          code: "no_active_turn",
+          message: "no turn is running",
+        });
         return;
       }
       c.current.reason = "interrupt";
       c.requests.abortAll();
       c.current.controller.abort();
-      reply({ type: "op_applied", op: op.type });
+      reply(c, id, { type: "op_applied", op: op.type });
       return;
     case "approval":
     case "user_input_answer": {
       const kind = op.type === "approval" ? "approval" : "user_input";
       if (!c.requests.resolve(kind, op.requestId, op)) {
-        reply({
+        reply(c, id, {
           type: "op_rejected",
           op: op.type,
           code: "unknown_request",
@@ -386,7 +393,7 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
         });
         return;
       }
-      reply({ type: "op_applied", op: op.type });
+      reply(c, id, { type: "op_applied", op: op.type });
       return;
     }
     case "shutdown": {

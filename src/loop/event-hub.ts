@@ -19,10 +19,11 @@ const DONE: IteratorResult<Event> = { done: true, value: undefined };
  * all of them; the logs of the last `retain` finished submissions are kept.
  */
 export class EventHub {
-  private readonly listeners = new Set<EventListener>();
+  // Created on first use: most engines have neither listeners nor whole-engine streams.
+  private listeners: Set<EventListener> | undefined;
   private readonly logs = new Map<string, SubmissionLog>();
   private readonly finished: string[] = [];
-  private readonly streams = new Set<EventStream>();
+  private streams: Set<EventStream> | undefined;
   private readonly retain: number;
   private readonly onListenerError: (err: unknown) => void;
   private closed = false;
@@ -78,11 +79,13 @@ export class EventHub {
   }
 
   private deliver(event: Event): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.onListenerError(err);
+    if (this.listeners) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.onListenerError(err);
+        }
       }
     }
     if (event.submissionId !== undefined) {
@@ -92,7 +95,7 @@ export class EventHub {
         if (log.waiting) wakeAll(log);
       }
     }
-    for (const stream of this.streams) stream.push(event);
+    if (this.streams) for (const stream of this.streams) stream.push(event);
   }
 
   private finish(submissionId: string): void {
@@ -122,16 +125,17 @@ export class EventHub {
 
   /** Every event from now until the engine closes (or the consumer stops iterating). */
   stream(): AsyncIterableIterator<Event> {
-    const stream = new EventStream(() => this.streams.delete(stream));
+    const stream = new EventStream(() => this.streams?.delete(stream));
     if (this.closed) stream.close();
-    else this.streams.add(stream);
+    else (this.streams ??= new Set()).add(stream);
     return stream;
   }
 
   /** Adds a synchronous listener; returns a function that removes it. */
   on(listener: EventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const listeners = (this.listeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   /** Ends every stream and open subscription (after any event still being delivered). */
@@ -139,8 +143,8 @@ export class EventHub {
     this.serially(() => {
       this.closed = true;
       for (const id of [...this.logs.keys()]) this.finish(id);
-      for (const stream of this.streams) stream.close();
-      this.streams.clear();
+      if (this.streams) for (const stream of this.streams) stream.close();
+      this.streams?.clear();
     });
   }
 }

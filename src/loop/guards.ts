@@ -238,8 +238,8 @@ export async function runEngineHook<P extends HookPoint>(
 }
 
 function takeResumed(c: EngineCore, callId: string): string | undefined {
-  const id = c.resumeRequests.get(callId);
-  if (id !== undefined) c.resumeRequests.delete(callId);
+  const id = c.resumeRequests?.get(callId);
+  if (id !== undefined) c.resumeRequests?.delete(callId);
   return id;
 }
 

@@ -54,7 +54,7 @@ export interface EngineCore {
   /** A turn suspended before a restart, to continue before any queued work. */
   resumed: ResumePlan | undefined;
   /** Request ids of resumed calls, reused when they ask again (by call id). */
-  readonly resumeRequests: Map<string, string>;
+  resumeRequests: Map<string, string> | undefined;
   shutdown:
     | { readonly submissionId: string; readonly done: Promise<void>; readonly resolve: () => void }
     | undefined;

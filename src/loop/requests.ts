@@ -15,11 +15,12 @@ interface Waiter {
  * An op resolves a request by id; the turn's signal or a timeout ends the wait otherwise.
  */
 export class PendingRequests {
-  private readonly waiting = new Map<string, Waiter>();
+  // Created on the first wait: most engines never wait on a person.
+  private waiting: Map<string, Waiter> | undefined;
 
   /** Number of requests waiting. */
   get size(): number {
-    return this.waiting.size;
+    return this.waiting?.size ?? 0;
   }
 
   /**
@@ -44,7 +45,7 @@ export class PendingRequests {
       const done = (result: Pending<T>) => {
         if (settled) return;
         settled = true;
-        this.waiting.delete(id);
+        this.waiting?.delete(id);
         signal.removeEventListener("abort", onAbort);
         if (timer) clearTimeout(timer);
         onSettle?.(result);
@@ -53,7 +54,7 @@ export class PendingRequests {
       const onAbort = () => done({ kind: "aborted" });
       signal.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs > 0) timer = setTimeout(() => done({ kind: "timeout" }), timeoutMs);
-      this.waiting.set(id, {
+      (this.waiting ??= new Map<string, Waiter>()).set(id, {
         kind,
         resolve: (value) => done({ kind: "answered", value: value as T }),
         abort: () => done({ kind: "aborted" }),
@@ -63,7 +64,7 @@ export class PendingRequests {
 
   /** True while a request with this id is waiting. */
   has(id: string): boolean {
-    return this.waiting.has(id);
+    return this.waiting?.has(id) ?? false;
   }
 
   /**
@@ -72,12 +73,13 @@ export class PendingRequests {
    * before the cancellation of the call that waited on it.
    */
   abortAll(): void {
+    if (!this.waiting?.size) return;
     for (const waiter of [...this.waiting.values()]) waiter.abort();
   }
 
   /** Delivers an answer; false when no request of that kind has that id. */
   resolve(kind: string, id: string, value: unknown): boolean {
-    const waiter = this.waiting.get(id);
+    const waiter = this.waiting?.get(id);
     if (!waiter || waiter.kind !== kind) return false;
     waiter.resolve(value);
     return true;

@@ -81,7 +81,7 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
   const usage = emptyUsage();
   // Summed over the turn's calls; stays undefined when no call reported a cost.
   let costUsd: number | undefined;
-  const repeats = new Map<string, number>();
+  let repeats: Map<string, number> | undefined;
   let steps = 0;
   let lastText = "";
   let outputAttempts = 0;
@@ -176,6 +176,7 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
     if (step.text !== "") lastText = step.text;
 
     for (const call of step.callNames) {
+      repeats ??= new Map();
       const n = (repeats.get(call) ?? 0) + 1;
       repeats.set(call, n);
       if (n === REPEAT_WARN_AT) {
