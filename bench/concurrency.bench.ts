@@ -37,28 +37,18 @@ const scriptWith = (delayMs: number) =>
 const sim = scriptWith(LATENCY_MS);
 
 /**
- * Records when each call's text was due: the moment the call started plus the simulated
- * latency. Measuring from the due time (not from when the client got around to yielding)
- * counts every queueing delay on the way to the subscriber. A plain iterator wrapper keeps
- * the measurement from adding generator overhead of its own.
+ * Records when each thread's current call has its text due: the moment the call started plus
+ * the simulated latency. Measuring from the due time (not from when the client got around to
+ * yielding) counts every queueing delay on the way to the subscriber. A session runs one call
+ * at a time, so its text deltas belong to its latest call; the simulator's own stream is
+ * returned unwrapped, keeping the harness off the per-chunk path.
  */
-const dueAt: number[] = [];
+const dueBy = new Map<string, number>();
 const timed: ModelClient = {
   id: sim.id,
   stream(request: ModelRequest, options?: StreamOptions): AsyncIterable<ModelEvent> {
-    const call = dueAt.length;
-    dueAt.push(performance.now() + LATENCY_MS);
-    const inner = sim.stream(request, options)[Symbol.asyncIterator]();
-    const tag = (r: IteratorResult<ModelEvent>): IteratorResult<ModelEvent> =>
-      !r.done && r.value.type === "text_delta"
-        ? { done: false, value: { type: "text_delta", delta: `${r.value.delta}\u0000${call}` } }
-        : r;
-    const it: AsyncIterableIterator<ModelEvent> = {
-      next: () => inner.next().then(tag),
-      return: () => inner.return?.() ?? Promise.resolve({ done: true, value: undefined }),
-      [Symbol.asyncIterator]: () => it,
-    };
-    return it;
+    dueBy.set(request.threadId ?? "", performance.now() + LATENCY_MS);
+    return sim.stream(request, options);
   },
 };
 
@@ -101,14 +91,13 @@ await Promise.all(
     const id = engine.submit("What is the answer?");
     for await (const ev of engine.subscribe(id)) {
       if (ev.msg.type === "assistant_text") {
-        const call = Number(ev.msg.delta.slice(ev.msg.delta.indexOf("\u0000") + 1));
-        lags.push(performance.now() - (dueAt[call] as number));
+        lags.push(performance.now() - (dueBy.get(engine.threadId) as number));
       } else if (ev.msg.type === "turn_failed" || ev.msg.type === "turn_aborted") failed++;
     }
   }),
 );
 const wall = performance.now() - t0;
-dueAt.length = 0;
+dueBy.clear();
 const after = heap();
 await pool.close({ drainMs: 0 });
 
