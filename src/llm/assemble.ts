@@ -73,7 +73,8 @@ export class ResponseAssembler {
       case "tool_call_start":
         this.closeText(undefined);
         this.closeReasoning(undefined);
-        (this.open ??= new Map()).set(ev.callId, { callId: ev.callId, name: ev.name, args: "" });
+        this.open ??= new Map();
+        this.open.set(ev.callId, { callId: ev.callId, name: ev.name, args: "" });
         return undefined;
       case "tool_call_delta": {
         const call = this.open?.get(ev.callId);

@@ -75,6 +75,7 @@ describe("EventHub", () => {
 describe("isPromiseLike", () => {
   it("recognizes promises and thenables, nothing else", () => {
     expect(isPromiseLike(Promise.resolve(1))).toBe(true);
+    // biome-ignore lint/suspicious/noThenProperty: a hand-made thenable is the case under test
     expect(isPromiseLike({ then: () => {} })).toBe(true);
     expect(isPromiseLike({ system: "x", tools: [] })).toBe(false);
     expect(isPromiseLike(null)).toBe(false);

@@ -127,13 +127,17 @@ export class EventHub {
   stream(): AsyncIterableIterator<Event> {
     const stream = new EventStream(() => this.streams?.delete(stream));
     if (this.closed) stream.close();
-    else (this.streams ??= new Set()).add(stream);
+    else {
+      this.streams ??= new Set();
+      this.streams.add(stream);
+    }
     return stream;
   }
 
   /** Adds a synchronous listener; returns a function that removes it. */
   on(listener: EventListener): () => void {
-    const listeners = (this.listeners ??= new Set());
+    this.listeners ??= new Set();
+    const listeners = this.listeners;
     listeners.add(listener);
     return () => listeners.delete(listener);
   }

@@ -54,7 +54,8 @@ export class PendingRequests {
       const onAbort = () => done({ kind: "aborted" });
       signal.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs > 0) timer = setTimeout(() => done({ kind: "timeout" }), timeoutMs);
-      (this.waiting ??= new Map<string, Waiter>()).set(id, {
+      this.waiting ??= new Map<string, Waiter>();
+      this.waiting.set(id, {
         kind,
         resolve: (value) => done({ kind: "answered", value: value as T }),
         abort: () => done({ kind: "aborted" }),
