@@ -97,8 +97,8 @@ export async function processQueued(c: EngineCore): Promise<void> {
         c.hub.end(sub.id);
         continue;
       }
-      const item = sub;
-      const pending = settle(c, item.id, () => startWork(c, item));
+      const next = sub;
+      const pending = settle(c, next.id, () => startWork(c, next));
       if (pending) await pending;
       if (isClosed(c)) return;
     }
