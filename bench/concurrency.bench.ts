@@ -1,24 +1,15 @@
 // concurrency: many sessions in one process, each running 3 model steps with 1 s of simulated
 // model latency per step (ideal wall time 3 s). Reports wall time vs ideal, the lag from a
 // model chunk to its subscriber, and the heap an idle session costs.
-import { z } from "zod";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../src/llm/types.ts";
 import { EnginePool } from "../src/loop/pool.ts";
-import { defineTool } from "../src/tool/define.ts";
-import { percentile, round, writeResult } from "./lib.ts";
+import { lookupTool as lookup, percentile, round, writeResult } from "./lib.ts";
 
 const SESSIONS = Number(process.env.SESSIONS ?? 10_000);
 const LATENCY_MS = 1000;
 const STEPS = 3;
 
-const lookup = defineTool({
-  name: "lookup",
-  description: "Looks a key up.",
-  schema: z.object({ q: z.string() }),
-  readOnly: true,
-  execute: ({ q }) => `value of ${q}`,
-});
 const usage = { inputTokens: 200, outputTokens: 20 };
 const scriptWith = (delayMs: number) =>
   new SimClient({

@@ -2,23 +2,14 @@
 // One run = 2 model steps (step 1 streams one tool call, step 2 streams 3 text deltas) + 1 tool
 // call, every event consumed by a subscriber. The floor is a bare loop over the same scripted
 // events calling the tool directly. Both measured in this process, one after the other.
-import { z } from "zod";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelEvent } from "../src/llm/types.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
-import { defineTool } from "../src/tool/define.ts";
-import { percentile, round, writeResult } from "./lib.ts";
+import { lookupTool as lookup, percentile, round, writeResult } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 10_000);
 const WARMUP = Number(process.env.WARMUP ?? 1_000);
 
-const lookup = defineTool({
-  name: "lookup",
-  description: "Looks a key up.",
-  schema: z.object({ q: z.string() }),
-  readOnly: true,
-  execute: ({ q }) => `value of ${q}`,
-});
 const usage = { inputTokens: 50, outputTokens: 10 };
 const model = new SimClient({
   name: "bench",

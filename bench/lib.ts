@@ -2,6 +2,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { defineTool } from "../src/tool/define.ts";
 
 /** Where results go: bench/results/<name>.json. */
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "results");
@@ -56,3 +58,12 @@ export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** The read-only tool the kernel benchmarks call: returns `value of <q>` synchronously. */
+export const lookupTool = defineTool({
+  name: "lookup",
+  description: "Looks a key up.",
+  schema: z.object({ q: z.string() }),
+  readOnly: true,
+  execute: ({ q }) => `value of ${q}`,
+});

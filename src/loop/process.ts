@@ -117,23 +117,36 @@ function settle(
   submissionId: string,
   work: () => Promise<void> | undefined,
 ): Promise<void> | undefined {
+  return thenAlways(
+    work,
+    (err) => internalError(c, submissionId, err),
+    () => done(c, submissionId),
+  );
+}
+
+/**
+ * Runs `work`; a throw or a rejection goes to `failed`; `after` runs either way. Stays
+ * synchronous (returns undefined) when the work was.
+ */
+function thenAlways(
+  work: () => Promise<void> | undefined,
+  failed: (err: unknown) => void,
+  after: () => void,
+): Promise<void> | undefined {
   let pending: Promise<void> | undefined;
   try {
     pending = work();
   } catch (err) {
-    internalError(c, submissionId, err);
+    failed(err);
   }
   if (!pending) {
-    done(c, submissionId);
+    after();
     return undefined;
   }
-  return pending.then(
-    () => done(c, submissionId),
-    (err: unknown) => {
-      internalError(c, submissionId, err);
-      done(c, submissionId);
-    },
-  );
+  return pending.then(after, (err: unknown) => {
+    failed(err);
+    after();
+  });
 }
 
 function internalError(c: EngineCore, submissionId: string, err: unknown): void {
@@ -325,19 +338,10 @@ function shutdown(c: EngineCore, submissionId: string): Promise<void> | undefine
 }
 
 function closeLog(c: EngineCore, submissionId: string): Promise<void> | undefined {
-  let closing: Promise<void> | undefined;
-  try {
-    closing = c.log.close();
-  } catch (err) {
-    closeFailed(c, submissionId, err);
-  }
-  if (!closing) return void closed(c, submissionId);
-  return closing.then(
+  return thenAlways(
+    () => c.log.close(),
+    (err) => closeFailed(c, submissionId, err),
     () => closed(c, submissionId),
-    (err: unknown) => {
-      closeFailed(c, submissionId, err);
-      closed(c, submissionId);
-    },
   );
 }
 
