@@ -11,9 +11,10 @@ import { isPermissionMode, type PermissionMode } from "../permission/modes.ts";
 import type { PermissionOptions } from "../permission/options.ts";
 import { codeLayer, PermissionPolicy } from "../permission/policy.ts";
 import { type DiscoveredSettings, discoverSettings } from "../permission/settings.ts";
-import { type EventMsg, newId } from "../protocol/index.ts";
+import { newId } from "../protocol/index.ts";
 import type { Tool } from "../tool/define.ts";
 import type { GateDecision, ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
+import type { EngineTurn } from "./engine-turn.ts";
 import { type EngineCore, emit } from "./process.ts";
 
 /**
@@ -135,39 +136,18 @@ export function modeOf(c: EngineCore): PermissionMode | undefined {
   return c.guards.policy?.defaultMode;
 }
 
-/** Everything a turn needs from the guards. */
-export interface TurnGuards {
-  readonly gate: ToolGate | undefined;
-  readonly askUser: ToolBatchEnv["askUser"];
-  readonly hooks: TurnHooks | undefined;
-  /** Makes the transcript durable now (before waiting on a person). */
-  checkpoint(): void;
-  /** True while the turn waits on a person. */
-  suspended(): boolean;
-}
-
-/** Binds the guards to one turn. */
-export function turnGuards(
-  c: EngineCore,
-  submissionId: string,
-  turnId: string,
-  signal: AbortSignal,
-): TurnGuards {
+/**
+ * Binds the guards to one turn: sets its permission gate, its hooks and how its tools ask
+ * the user. Closures are made only for what the engine has configured.
+ */
+export function bindGuards(c: EngineCore, turn: EngineTurn): void {
   const g = c.guards;
-  const threadId = c.log.threadId;
-  const report = (failure: HookFailure) => reportHook(c, submissionId, turnId, failure);
-  const checkpoint = () => {
-    c.log.flush()?.catch((err: unknown) => {
-      emit(c, undefined, undefined, {
-        type: "warning",
-        code: "checkpoint_failed",
-        message: `the transcript could not be made durable: ${(err as Error).message}`,
-      });
-    });
-  };
-  const turnEmit = (msg: EventMsg) => emit(c, submissionId, turnId, msg);
-  let gate: ToolGate | undefined = c.gate;
-  if (g.policy || g.canUseTool || g.hooks?.has("pre_tool") || g.hooks?.has("post_tool")) {
+  const { threadId, turnId, submissionId, signal } = turn;
+  const report =
+    g.hooks || g.policy || g.canUseTool
+      ? (failure: HookFailure) => reportHook(c, submissionId, turnId, failure)
+      : undefined;
+  if (report && (g.policy || g.canUseTool || g.hooks?.has("pre_tool") || g.hooks?.has("post_tool"))) {
     const host: GateHost = {
       policy: g.policy,
       hooks: g.hooks,
@@ -179,40 +159,45 @@ export function turnGuards(
         c.permissionMode !== undefined && isPermissionMode(c.permissionMode) ? c.permissionMode : undefined,
       cwd: () => c.settings.cwd,
       takeResumedRequest: (callId) => takeResumed(c, callId),
-      checkpoint,
+      checkpoint: () => turn.checkpoint(),
       notes: g.notes,
     };
-    gate = chainGates(permissionGate(host, { threadId, turnId, emit: turnEmit, report }), c.gate);
+    turn.gate = chainGates(permissionGate(host, { threadId, turnId, emit: turn.emit, report }), c.gate);
   }
-  const hooks: TurnHooks | undefined = g.hooks
-    ? {
-        run: (point, payload, matchOn) =>
-          (g.hooks as HookRunner).run(
-            { point, threadId, turnId, cwd: c.settings.cwd, permissionMode: modeOf(c), ...payload } as never,
-            { signal, report, ...(matchOn ? { matchOn } : {}) },
-          ),
-      }
-    : undefined;
-  const askUser: ToolBatchEnv["askUser"] = !g.interactive
-    ? undefined
-    : async ({ callId, question, options, signal: callSignal }) => {
-        const requestId = takeResumed(c, callId) ?? newId("ask");
-        if (callSignal.aborted) throw new Error("the question was cancelled before it was asked");
-        // Wait first, then ask: an answer may arrive while the question is being delivered.
-        const waiting = c.requests.wait<{ answer: string }>("user_input", requestId, callSignal);
-        turnEmit({
-          type: "user_input_requested",
-          requestId,
-          callId,
-          question,
-          ...(options && options.length > 0 ? { options: [...options] } : {}),
-        });
-        checkpoint();
-        const result = await waiting;
-        if (result.kind === "answered") return result.value.answer;
-        throw new Error("the question was cancelled before it was answered");
-      };
-  return { gate, askUser, hooks, checkpoint, suspended: () => c.requests.size > 0 };
+  const runner = g.hooks;
+  if (runner && report) {
+    turn.hooks = {
+      run: (point, payload, matchOn) =>
+        runner.run(
+          { point, threadId, turnId, cwd: c.settings.cwd, permissionMode: modeOf(c), ...payload } as never,
+          { signal, report, ...(matchOn ? { matchOn } : {}) },
+        ),
+    };
+  }
+  if (g.interactive) turn.askUser = (request) => askUser(c, turn, request);
+}
+
+/** Backs a tool's `askUser`: asks through a `user_input_requested` event and waits for the answer. */
+async function askUser(
+  c: EngineCore,
+  turn: EngineTurn,
+  { callId, question, options, signal }: Parameters<NonNullable<ToolBatchEnv["askUser"]>>[0],
+): Promise<string> {
+  const requestId = takeResumed(c, callId) ?? newId("ask");
+  if (signal.aborted) throw new Error("the question was cancelled before it was asked");
+  // Wait first, then ask: an answer may arrive while the question is being delivered.
+  const waiting = c.requests.wait<{ answer: string }>("user_input", requestId, signal);
+  turn.emit({
+    type: "user_input_requested",
+    requestId,
+    callId,
+    question,
+    ...(options && options.length > 0 ? { options: [...options] } : {}),
+  });
+  turn.checkpoint();
+  const result = await waiting;
+  if (result.kind === "answered") return result.value.answer;
+  throw new Error("the question was cancelled before it was answered");
 }
 
 /** Runs an engine-level hook point (session and turn boundaries), with its own signal. */

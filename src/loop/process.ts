@@ -2,19 +2,19 @@ import type { ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
-import { isPromiseLike } from "../promise-like.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
-import { emptyUsage, newId } from "../protocol/index.ts";
+import { newId } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
+import { driveTurn } from "./drive-turn.ts";
 import type { EventHub } from "./event-hub.ts";
-import { type EngineGuards, runEngineHook, turnGuards } from "./guards.ts";
+import { type EngineGuards, runEngineHook } from "./guards.ts";
 import { compactNow, overrideContext, rewind } from "./ops.ts";
-import { type PrepareTurn, resolvePrefix, type TurnPrefix } from "./prefix.ts";
+import type { PrepareTurn, TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
-import { closeInterrupted, type ResumePlan } from "./resume.ts";
-import { runTurn, type TurnEnd, type TurnEnv, type TurnSettings, type TurnStart } from "./turn.ts";
+import type { ResumePlan } from "./resume.ts";
+import type { TurnSettings } from "./turn.ts";
 
 /** The running turn, as control ops see it. */
 export interface CurrentTurn {
@@ -73,19 +73,34 @@ export function emit(
   return ev;
 }
 
-/** Runs queued submissions one at a time until the queue is empty. Never throws. */
-export async function processQueued(c: EngineCore): Promise<void> {
+/**
+ * Runs queued submissions one at a time until the queue is empty. Callback-driven rather
+ * than an async loop: an engine whose turn waits on its model keeps no suspended frame here.
+ */
+export function processQueued(c: EngineCore): void {
   if (c.pumping) return;
   c.pumping = true;
   c.status = "running";
-  try {
-    const resumed = c.resumed;
-    if (resumed) {
-      c.resumed = undefined;
-      await settle(c, resumed.submissionId, () =>
-        driveTurn(c, resumed.submissionId, resumed.turnId, { resume: resumed.rerun }, resumed),
+  const resumed = c.resumed;
+  if (resumed) {
+    c.resumed = undefined;
+    const pending = settle(c, resumed.submissionId, () =>
+      driveTurn(c, resumed.submissionId, resumed.turnId, { resume: resumed.rerun }, resumed),
+    );
+    if (pending) {
+      pending.then(
+        () => drain(c),
+        (err: unknown) => stopPumping(c, err),
       );
+      return;
     }
+  }
+  drain(c);
+}
+
+/** Works through the queue; after asynchronous work it carries on from that work's callback. */
+function drain(c: EngineCore): void {
+  try {
     for (let sub = c.queue.shift(); sub !== undefined; sub = c.queue.shift()) {
       if (c.shutdown && sub.op.type !== "shutdown") {
         emit(c, sub.id, undefined, {
@@ -99,13 +114,26 @@ export async function processQueued(c: EngineCore): Promise<void> {
       }
       const next = sub;
       const pending = settle(c, next.id, () => startWork(c, next));
-      if (pending) await pending;
-      if (isClosed(c)) return;
+      if (pending) {
+        pending.then(
+          () => (isClosed(c) ? stopPumping(c) : drain(c)),
+          (err: unknown) => stopPumping(c, err),
+        );
+        return;
+      }
+      if (isClosed(c)) break;
     }
-  } finally {
-    c.pumping = false;
-    if (!isClosed(c)) c.status = "idle";
+  } catch (err) {
+    stopPumping(c, err);
   }
+  stopPumping(c);
+}
+
+/** The queue is done (or broken by an engine bug, rethrown after the engine is reset). */
+function stopPumping(c: EngineCore, err?: unknown): void {
+  c.pumping = false;
+  if (!isClosed(c)) c.status = "idle";
+  if (err !== undefined) throw err;
 }
 
 /**
@@ -187,145 +215,6 @@ function startWork(c: EngineCore, sub: Submission): Promise<void> | undefined {
       // Control ops are applied on submit and never queued.
       return undefined;
   }
-}
-
-/** Runs a turn from `turn_started` to its end event; `resumed` continues an existing one. */
-async function driveTurn(
-  c: EngineCore,
-  submissionId: string,
-  turnId: string,
-  input: TurnStart,
-  resumed: ResumePlan | undefined,
-): Promise<void> {
-  const controller = new AbortController();
-  const current: CurrentTurn = { turnId, submissionId, controller, reason: "interrupt" };
-  c.current = current;
-  const model = c.model;
-  emit(c, submissionId, turnId, { type: "turn_started", model: model.id });
-  if (resumed) {
-    closeInterrupted(c, submissionId, turnId, resumed.interrupted);
-  } else {
-    const context: Parameters<ThreadLog["beginTurn"]>[0] = {
-      turnId,
-      submissionId,
-      model: model.id,
-      cwd: c.settings.cwd,
-    };
-    if (c.permissionMode !== undefined) context.permissionMode = c.permissionMode;
-    c.log.beginTurn(context);
-  }
-  const guards = turnGuards(c, submissionId, turnId, controller.signal);
-  if (guards.hooks) await guards.hooks.run("turn_start", { resumed: resumed !== undefined });
-  const env: TurnEnv = {
-    threadId: c.log.threadId,
-    turnId,
-    model,
-    system: c.system,
-    tools: c.tools,
-    log: c.log,
-    settings: c.settings,
-    signal: controller.signal,
-    gate: guards.gate,
-    askUser: guards.askUser,
-    hooks: guards.hooks,
-    checkpoint: guards.checkpoint,
-    suspended: guards.suspended,
-    context: c.context,
-    artifacts: c.artifacts,
-    emit: (msg) => emit(c, submissionId, turnId, msg),
-    takeSteers: () => {
-      const out = c.steers;
-      c.steers = [];
-      return out;
-    },
-    hasSteers: () => c.steers.length > 0,
-    abortReason: () => current.reason,
-  };
-  let end: TurnEnd;
-  try {
-    let prefix = resolvePrefix(c, env);
-    if (isPromiseLike(prefix)) prefix = await prefix;
-    if (!("type" in prefix)) c.lastPrefix = prefix;
-    end =
-      "type" in prefix
-        ? prefix
-        : await runTurn(
-            prefix.system === env.system && prefix.tools === env.tools
-              ? env
-              : { ...env, system: prefix.system, tools: prefix.tools },
-            input,
-          );
-  } catch (err) {
-    end = {
-      type: "turn_failed",
-      error: { code: "internal", message: `internal error: ${describeError(err)}`, source: "engine" },
-      steps: 0,
-      usage: emptyUsage(),
-      durationMs: 0,
-    };
-  }
-  c.current = undefined;
-  c.guards.notes.clear();
-  if (c.log.isFrozen && end.type === "turn_aborted") {
-    end = {
-      ...end,
-      message: "the engine shut down while the turn waited for a person; reopening the thread resumes it",
-    };
-  }
-  // Steers that arrived too late for this turn are not lost: they start the next one.
-  if (c.steers.length > 0 && !c.shutdown) {
-    const text = c.steers.join("\n\n");
-    c.steers = [];
-    const id = newId("sub");
-    c.hub.open(id);
-    c.queue.unshift({ id, op: { type: "user_input", text } });
-  }
-  const ev = recordEnd(c, submissionId, turnId, end);
-  const flushed = c.log.flush();
-  if (flushed) await flushed.catch((err: unknown) => storeFailed(ev, end, err));
-  c.hub.publish(ev);
-  const ended = ev.msg as TurnEnd;
-  if (!c.guards.hooks?.has("turn_end")) return;
-  const status =
-    ended.type === "turn_completed" ? "completed" : ended.type === "turn_failed" ? "failed" : "aborted";
-  await runEngineHook(
-    c,
-    "turn_end",
-    { status, ...(ended.type === "turn_completed" ? { text: ended.text } : {}) },
-    { submissionId, turnId },
-  );
-}
-
-/**
- * Records the turn's end. It is published only once the transcript is durable (the caller
- * flushes first), so an observer that saw the end can rely on the transcript holding it.
- */
-function recordEnd(c: EngineCore, submissionId: string, turnId: string, end: TurnEnd): Event {
-  const ev: Event = {
-    submissionId,
-    threadId: c.log.threadId,
-    turnId,
-    seq: c.seq++,
-    ts: Date.now(),
-    msg: end,
-  };
-  c.log.record(ev);
-  return ev;
-}
-
-/** Turns the end event into a `store_error` failure when the transcript could not be written. */
-function storeFailed(ev: Event, end: TurnEnd, err: unknown): void {
-  ev.msg = {
-    type: "turn_failed",
-    error: {
-      code: "store_error",
-      message: `the transcript could not be written: ${describeError(err)}`,
-      source: "store",
-    },
-    steps: end.steps,
-    usage: end.usage,
-    durationMs: end.durationMs,
-  };
 }
 
 function shutdown(c: EngineCore, submissionId: string): Promise<void> | undefined {

@@ -57,16 +57,28 @@ export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv
 
 /**
  * One model call plus the tool calls it asked for. Never throws for expected failures.
- * `tools` is the turn's batch environment (see batchEnv), built once per turn.
+ * `tools` is the turn's batch environment (see batchEnv), built once per turn. Not an async
+ * function: while the model call runs (often seconds), the step holds one promise and its
+ * StepStream, not a suspended frame.
  */
-export async function sampleStep(env: TurnEnv, step: number, tools: ToolBatchEnv): Promise<StepResult> {
-  const modelId = env.model.id;
-  env.emit({ type: "model_call_started", step, model: modelId });
-  const t0 = performance.now();
+export function sampleStep(env: TurnEnv, step: number, tools: ToolBatchEnv): Promise<StepResult> {
+  env.emit({ type: "model_call_started", step, model: env.model.id });
   const stream = new StepStream(env, step, tools);
   const request = buildRequest(env);
-  if (env.hooks) await env.hooks.run("pre_model", { step, model: modelId, items: request.items.length });
-  const failure = await stream.run(request);
+  const hooked = env.hooks?.run("pre_model", { step, model: env.model.id, items: request.items.length });
+  const ended = hooked ? hooked.then(() => stream.run(request)) : stream.run(request);
+  return ended.then((failure) => endStep(env, stream, request, failure));
+}
+
+/** Everything after the model stream ended: history, the call's end event, its tool calls. */
+async function endStep(
+  env: TurnEnv,
+  stream: StepStream,
+  request: ModelRequest,
+  failure: ErrorInfo | undefined,
+): Promise<StepResult> {
+  const step = stream.step;
+  const modelId = env.model.id;
   const res = stream.assembler.result();
   const batch = stream.batch;
   const usage = res.usage;
@@ -76,7 +88,7 @@ export async function sampleStep(env: TurnEnv, step: number, tools: ToolBatchEnv
     env.context.rawPromptTokens({ system: request.system, tools: request.tools, log: env.log }),
     usage,
   );
-  const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+  const durationMs = Math.round((performance.now() - stream.startedAt) * 1000) / 1000;
   const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
     env.emit({
       type: "model_call_completed",
@@ -157,14 +169,16 @@ const ignore = (): void => {};
  * (created on the first call: most model calls make none) and streaming deltas as events.
  * `run` resolves when the stream ends, or at once on abort even if the client ignores its
  * signal (later events of an abandoned stream are dropped). It resolves with an error only
- * when the client broke its contract by throwing. One promise per stream, not per chunk:
- * the pump runs detached and the step waits for the end or the abort, whichever is first.
+ * when the client broke its contract by throwing. One promise per stream, not per chunk,
+ * and no async frame: each chunk is pulled with a callback, so a stream waiting on a slow
+ * model holds only this object.
  */
 class StepStream {
   readonly assembler = new ResponseAssembler();
   batch: ToolBatch | undefined;
+  readonly step: number;
+  readonly startedAt = performance.now();
   private readonly env: TurnEnv;
-  private readonly step: number;
   private readonly tools: ToolBatchEnv;
   private iterator: AsyncIterator<ModelEvent> | undefined;
   private stopped = false;
@@ -182,17 +196,46 @@ class StepStream {
     const ended = new Promise<ErrorInfo | undefined>((resolve) => {
       this.resolve = resolve;
     });
-    signal.addEventListener("abort", this.onAbort, { once: true });
-    this.pump(request).catch((err: unknown) =>
-      this.stop(modelError("unknown", `the model client threw: ${describeError(err)}`)),
-    );
+    signal.addEventListener("abort", this.onAbort);
+    try {
+      this.iterator = this.env.model.stream(request, { signal })[Symbol.asyncIterator]();
+    } catch (err) {
+      this.onThrow(err);
+      return ended;
+    }
+    this.pull();
     return ended;
   }
 
-  // A function, not the stream object with a handleEvent method: measured on Node 24, object
+  // Functions, not the stream object with a handleEvent method: measured on Node 24, object
   // listeners on an AbortSignal survive minor collections (every stream got promoted, and GC
   // took a third of the turn's CPU); function listeners die young.
   private readonly onAbort = (): void => this.stop(undefined);
+  private readonly onThrow = (err: unknown): void =>
+    this.stop(modelError("unknown", `the model client threw: ${describeError(err)}`));
+  private readonly onNext = (next: IteratorResult<ModelEvent>): void => {
+    if (this.stopped) return;
+    if (next.done) {
+      this.stop(undefined, true);
+      return;
+    }
+    try {
+      if (this.handle(next.value)) this.pull();
+    } catch (err) {
+      this.stop(modelError("unknown", `handling the model stream failed: ${describeError(err)}`));
+    }
+  };
+
+  private pull(): void {
+    let next: Promise<IteratorResult<ModelEvent>>;
+    try {
+      next = (this.iterator as AsyncIterator<ModelEvent>).next();
+    } catch (err) {
+      this.onThrow(err);
+      return;
+    }
+    next.then(this.onNext, this.onThrow);
+  }
 
   private stop(failure: ErrorInfo | undefined, drained = false): void {
     if (this.stopped) return;
@@ -203,41 +246,38 @@ class StepStream {
     this.resolve?.(failure);
   }
 
-  private async pump(request: ModelRequest): Promise<void> {
+  /** Takes one model event; false once the stream is over (finish or error). */
+  private handle(ev: ModelEvent): boolean {
     const env = this.env;
-    const it = env.model.stream(request, { signal: env.signal })[Symbol.asyncIterator]();
-    this.iterator = it;
-    for (;;) {
-      const next = await it.next();
-      if (this.stopped) return;
-      if (next.done) return this.stop(undefined, true);
-      const ev = next.value;
-      switch (ev.type) {
-        case "text_delta":
-          if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
-          break;
-        case "reasoning_delta":
-          if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
-          break;
-        case "retry":
-          env.emit({
-            type: "model_retry",
-            step: this.step,
-            model: env.model.id,
-            attempt: ev.attempt,
-            delayMs: ev.delayMs,
-            error: ev.error,
-          });
-          break;
-        default:
-          break;
-      }
-      const call = this.assembler.push(ev);
-      if (call) {
-        this.batch ??= new ToolBatch(this.tools);
-        this.batch.add(call);
-      }
-      if (ev.type === "finish" || ev.type === "error") return this.stop(undefined);
+    switch (ev.type) {
+      case "text_delta":
+        if (ev.delta !== "") env.emit({ type: "assistant_text", delta: ev.delta });
+        break;
+      case "reasoning_delta":
+        if (ev.delta !== "") env.emit({ type: "reasoning_delta", delta: ev.delta });
+        break;
+      case "retry":
+        env.emit({
+          type: "model_retry",
+          step: this.step,
+          model: env.model.id,
+          attempt: ev.attempt,
+          delayMs: ev.delayMs,
+          error: ev.error,
+        });
+        break;
+      default:
+        break;
     }
+    const call = this.assembler.push(ev);
+    if (call) {
+      this.batch ??= new ToolBatch(this.tools);
+      this.batch.add(call);
+    }
+    if (ev.type === "finish" || ev.type === "error") {
+      this.stop(undefined);
+      return false;
+    }
+    return true;
   }
 }

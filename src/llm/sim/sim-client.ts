@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Usage } from "../../protocol/index.ts";
 import { messageText, toolOutputText } from "../../protocol/index.ts";
 import { modelError } from "../errors.ts";
 import type { ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../types.ts";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 import { parseSimStep, type SimScript, type SimStep, type SimStepFn, type SimStepInput } from "./script.ts";
+import { SimStream } from "./sim-stream.ts";
 import { simSummary } from "./summary.ts";
 
 /** Options for a SimClient. */
@@ -171,78 +171,11 @@ export class SimClient implements ModelClient {
   }
 }
 
-const DONE: IteratorResult<ModelEvent> = { done: true, value: undefined };
-
-/**
- * Plays a planned list of events, waiting `delays[i]` ms before event i. A plain iterator
- * rather than an async generator: most events are ready at once and are handed out without
- * generator machinery. An abort ends the stream with an `aborted` error.
- */
-class SimStream implements AsyncIterableIterator<ModelEvent> {
-  private index = 0;
-  private finished = false;
-  private readonly events: readonly ModelEvent[];
-  private readonly delays: readonly number[];
-  private readonly signal: AbortSignal | undefined;
-
-  constructor(events: readonly ModelEvent[], delays: readonly number[], signal: AbortSignal | undefined) {
-    this.events = events;
-    this.delays = delays;
-    this.signal = signal;
-  }
-
-  next(): Promise<IteratorResult<ModelEvent>> {
-    if (this.finished) return Promise.resolve(DONE);
-    if (this.signal?.aborted) return Promise.resolve(this.abort());
-    const delay = this.delays[this.index] ?? 0;
-    if (delay > 0) return wait(delay, this.signal).then((ok) => (ok ? this.take() : this.abort()));
-    return Promise.resolve(this.take());
-  }
-
-  return(): Promise<IteratorResult<ModelEvent>> {
-    this.finished = true;
-    return Promise.resolve(DONE);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<ModelEvent> {
-    return this;
-  }
-
-  private take(): IteratorResult<ModelEvent> {
-    const value = this.events[this.index++];
-    if (value === undefined) {
-      this.finished = true;
-      return DONE;
-    }
-    if (this.index >= this.events.length) this.finished = true;
-    return { done: false, value };
-  }
-
-  private abort(): IteratorResult<ModelEvent> {
-    this.finished = true;
-    return { done: false, value: abortedEvent() };
-  }
-}
-
-function abortedEvent(): ModelEvent {
-  return { type: "error", error: modelError("aborted", "model call aborted") };
-}
-
 function simError(e: NonNullable<SimStep["error"]>): ReturnType<typeof modelError> {
   const extra: { retryAfterMs?: number; status?: number } = {};
   if (e.retryAfterMs !== undefined) extra.retryAfterMs = e.retryAfterMs;
   if (e.status !== undefined) extra.status = e.status;
   return modelError(e.code, e.message, extra);
-}
-
-async function wait(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  if (signal?.aborted) return false;
-  try {
-    await sleep(ms, undefined, signal ? { signal } : undefined);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Splits text into word-sized chunks, keeping whitespace attached to the preceding word. */
