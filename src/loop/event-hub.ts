@@ -7,8 +7,8 @@ export type EventListener = (event: Event) => void;
 interface SubmissionLog {
   readonly events: Event[];
   done: boolean;
-  /** Subscribers waiting for the next event (usually none or one). */
-  waiting: Subscription[] | undefined;
+  /** Subscribers waiting for the next event: usually none or one, an array only for more. */
+  waiting: Subscription | Subscription[] | undefined;
 }
 
 const DONE: IteratorResult<Event> = { done: true, value: undefined };
@@ -154,9 +154,10 @@ export class EventHub {
 }
 
 function wakeAll(log: SubmissionLog): void {
-  const waiting = log.waiting as Subscription[];
+  const waiting = log.waiting;
   log.waiting = undefined;
-  for (const sub of waiting) sub.wake();
+  if (waiting instanceof Subscription) waiting.wake();
+  else if (waiting) for (const sub of waiting) sub.wake();
 }
 
 /** One subscriber's position in a submission's events. */
@@ -181,8 +182,10 @@ class Subscription implements AsyncIterableIterator<Event> {
       this.resolve = resolve;
     });
     this.pending = waiting;
-    if (log.waiting) log.waiting.push(this);
-    else log.waiting = [this];
+    const others = log.waiting;
+    if (others === undefined) log.waiting = this;
+    else if (others instanceof Subscription) log.waiting = [others, this];
+    else others.push(this);
     return waiting;
   }
 

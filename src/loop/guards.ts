@@ -174,7 +174,12 @@ export function bindGuards(c: EngineCore, turn: EngineTurn): void {
         ),
     };
   }
-  if (g.interactive) turn.askUser = (request) => askUser(c, turn, request);
+  if (g.interactive) turn.askUser = asker(c, turn);
+}
+
+// Its own function so that the closure holds only the engine and the turn.
+function asker(c: EngineCore, turn: EngineTurn): NonNullable<ToolBatchEnv["askUser"]> {
+  return (request) => askUser(c, turn, request);
 }
 
 /** Backs a tool's `askUser`: asks through a `user_input_requested` event and waits for the answer. */

@@ -84,16 +84,14 @@ export function processQueued(c: EngineCore): void {
   const resumed = c.resumed;
   if (resumed) {
     c.resumed = undefined;
-    const pending = settle(c, resumed.submissionId, () =>
-      driveTurn(c, resumed.submissionId, resumed.turnId, { resume: resumed.rerun }, resumed),
-    );
-    if (pending) {
-      pending.then(
-        () => drain(c),
-        (err: unknown) => stopPumping(c, err),
-      );
-      return;
+    const id = resumed.submissionId;
+    let pending: Promise<void> | undefined;
+    try {
+      pending = driveTurn(c, id, resumed.turnId, { resume: resumed.rerun }, resumed);
+    } catch (err) {
+      internalError(c, id, err);
     }
+    if (awaitWork(c, id, pending)) return;
   }
   drain(c);
 }
@@ -112,15 +110,13 @@ function drain(c: EngineCore): void {
         c.hub.end(sub.id);
         continue;
       }
-      const next = sub;
-      const pending = settle(c, next.id, () => startWork(c, next));
-      if (pending) {
-        pending.then(
-          () => (isClosed(c) ? stopPumping(c) : drain(c)),
-          (err: unknown) => stopPumping(c, err),
-        );
-        return;
+      let pending: Promise<void> | undefined;
+      try {
+        pending = startWork(c, sub);
+      } catch (err) {
+        internalError(c, sub.id, err);
       }
+      if (awaitWork(c, sub.id, pending)) return;
       if (isClosed(c)) break;
     }
   } catch (err) {
@@ -129,27 +125,41 @@ function drain(c: EngineCore): void {
   stopPumping(c);
 }
 
+/**
+ * Ends a submission whose work finished synchronously (false), or arranges for it to end
+ * when its work settles, a rejection becoming an `error` event, and for the queue to carry
+ * on from there (true). One callback pair per submission, no promise chain of its own.
+ */
+function awaitWork(c: EngineCore, submissionId: string, pending: Promise<void> | undefined): boolean {
+  if (!pending) {
+    done(c, submissionId);
+    return false;
+  }
+  pending.then(
+    () => carryOn(c, submissionId),
+    (err: unknown) => {
+      internalError(c, submissionId, err);
+      carryOn(c, submissionId);
+    },
+  );
+  return true;
+}
+
+function carryOn(c: EngineCore, submissionId: string): void {
+  try {
+    done(c, submissionId);
+  } catch (err) {
+    stopPumping(c, err);
+  }
+  if (isClosed(c)) stopPumping(c);
+  else drain(c);
+}
+
 /** The queue is done (or broken by an engine bug, rethrown after the engine is reset). */
 function stopPumping(c: EngineCore, err?: unknown): void {
   c.pumping = false;
   if (!isClosed(c)) c.status = "idle";
   if (err !== undefined) throw err;
-}
-
-/**
- * Runs one submission's work, turning a bug into an `error` event, then ends the submission.
- * Work that finishes synchronously (most control paths) is settled without a promise.
- */
-function settle(
-  c: EngineCore,
-  submissionId: string,
-  work: () => Promise<void> | undefined,
-): Promise<void> | undefined {
-  return thenAlways(
-    work,
-    (err) => internalError(c, submissionId, err),
-    () => done(c, submissionId),
-  );
 }
 
 /**

@@ -2,7 +2,7 @@ import type { ContextEnv, ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { ErrorInfo, EventMsg, EventMsgOf, FilePart, ImagePart, MessageItem } from "../protocol/index.ts";
-import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
+import { addUsage, emptyUsage, textMessage, type Usage } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
@@ -86,37 +86,20 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
   let lastText = "";
   let outputAttempts = 0;
   let overflowRetried = false;
-  const elapsed = () => Math.round(performance.now() - started);
   const tools = batchEnv(env, env.settings.startToolsDuringStream);
   let ctxEnv: ContextEnv | undefined;
-  const fail = (error: ErrorInfo): TurnEnd => ({
-    type: "turn_failed",
-    error,
-    steps,
-    usage,
-    ...withCost(costUsd),
-    durationMs: elapsed(),
-  });
-  const aborted = (): TurnEnd => ({
-    type: "turn_aborted",
-    reason: env.abortReason(),
-    message: abortMessage(env.abortReason()),
-    steps,
-    usage,
-    durationMs: elapsed(),
-  });
   if ("resume" in input) {
     const resumed = await runPendingCalls(env, input);
-    if (resumed.kind === "aborted") return aborted();
+    if (resumed.kind === "aborted") return abortedEnd(env, steps, usage, started);
     if (resumed.finishedWith !== undefined) {
-      return { type: "turn_completed", text: resumed.finishedWith, steps, usage, durationMs: elapsed() };
+      return { type: "turn_completed", text: resumed.finishedWith, steps, usage, durationMs: since(started) };
     }
   } else {
     const submitted = env.hooks
       ? await env.hooks.run("user_prompt_submit", { prompt: input.text })
       : undefined;
     if (submitted?.decision === "deny") {
-      return fail({
+      return failedEnd(steps, usage, costUsd, started, {
         code: "prompt_blocked",
         message: submitted.reason ?? "a hook blocked the prompt",
         source: "hook",
@@ -136,13 +119,13 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
   }
 
   for (;;) {
-    if (env.signal.aborted) return aborted();
+    if (env.signal.aborted) return abortedEnd(env, steps, usage, started);
     for (const text of env.takeSteers()) {
       env.log.append(textMessage("user", text));
       env.emit({ type: "user_message", kind: "steer", text });
     }
     if (steps >= env.settings.maxSteps) {
-      return fail({
+      return failedEnd(steps, usage, costUsd, started, {
         code: "max_steps",
         message: `the turn used its budget of ${env.settings.maxSteps} model calls without finishing`,
         source: "engine",
@@ -154,14 +137,14 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       if (relieving) {
         const spent = await relieving;
         if (spent) addUsage(usage, spent);
-        if (env.signal.aborted) return aborted();
+        if (env.signal.aborted) return abortedEnd(env, steps, usage, started);
       }
     }
     steps++;
     const step = await sampleStep(env, steps, tools);
     if (step.usage) addUsage(usage, step.usage);
     if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
-    if (step.kind === "aborted") return aborted();
+    if (step.kind === "aborted") return abortedEnd(env, steps, usage, started);
     if (step.kind === "failed") {
       // Reactive overflow recovery: compact hard and try the call once more.
       if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
@@ -171,7 +154,7 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         if (spent) addUsage(usage, spent);
         continue;
       }
-      return fail(step.error);
+      return failedEnd(steps, usage, costUsd, started, step.error);
     }
     if (step.text !== "") lastText = step.text;
 
@@ -194,7 +177,7 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         steps,
         usage,
         ...withCost(costUsd),
-        durationMs: elapsed(),
+        durationMs: since(started),
       };
     }
     if (step.callNames.length > 0) continue;
@@ -207,13 +190,17 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       );
       continue;
     }
-    if (env.signal.aborted) return aborted();
+    if (env.signal.aborted) return abortedEnd(env, steps, usage, started);
     const output = env.settings.output;
     if (output) {
       const checked = output.check(lastText);
       if (!checked.ok) {
         if (outputAttempts >= env.settings.outputRetries) {
-          return fail({ code: "invalid_output", message: checked.message, source: "engine" });
+          return failedEnd(steps, usage, costUsd, started, {
+            code: "invalid_output",
+            message: checked.message,
+            source: "engine",
+          });
         }
         outputAttempts++;
         env.log.append(
@@ -231,7 +218,7 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         steps,
         usage,
         ...withCost(costUsd),
-        durationMs: elapsed(),
+        durationMs: since(started),
       };
     }
     // A steer that arrived during the last call is delivered with one more call.
@@ -242,9 +229,37 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       steps,
       usage,
       ...withCost(costUsd),
-      durationMs: elapsed(),
+      durationMs: since(started),
     };
   }
+}
+
+// The turn's end events are built by plain functions of its counters, not closures: a turn
+// waiting on its model keeps only its frame alive.
+function since(started: number): number {
+  return Math.round(performance.now() - started);
+}
+
+function failedEnd(
+  steps: number,
+  usage: Usage,
+  costUsd: number | undefined,
+  started: number,
+  error: ErrorInfo,
+): TurnEnd {
+  return { type: "turn_failed", error, steps, usage, ...withCost(costUsd), durationMs: since(started) };
+}
+
+function abortedEnd(env: TurnEnv, steps: number, usage: Usage, started: number): TurnEnd {
+  const reason = env.abortReason();
+  return {
+    type: "turn_aborted",
+    reason,
+    message: abortMessage(reason),
+    steps,
+    usage,
+    durationMs: since(started),
+  };
 }
 
 /** `{ costUsd }` when the cost is known, else nothing (the field is optional on events). */
