@@ -1,3 +1,4 @@
+import { unwatchAbort, watchAbort } from "../abort-watch.ts";
 import { describeError } from "../errors.ts";
 import { isPromiseLike } from "../promise-like.ts";
 import type {
@@ -98,8 +99,7 @@ export class ToolBatch {
   /** Calls not yet settled, and who waits for the last one. */
   private unsettled = 0;
   private whenSettled: (() => void) | undefined;
-  // A function listener, not a handleEvent object: on Node 24 object listeners on an
-  // AbortSignal survive minor collections (see StepStream in src/loop/step.ts).
+  // Registered through watchAbort (one real listener per turn signal, not one per batch).
   private readonly onAbort = (): void => this.abortAll();
   private readonly env: ToolBatchEnv;
 
@@ -119,7 +119,7 @@ export class ToolBatch {
     if (!this.listening) {
       // Registered lazily: most model calls produce no tool calls.
       this.listening = true;
-      this.env.signal.addEventListener("abort", this.onAbort, { once: true });
+      watchAbort(this.env.signal, this.onAbort);
     }
     let raw: unknown;
     let rawOk = true;
@@ -169,7 +169,7 @@ export class ToolBatch {
   }
 
   private detach(): void {
-    if (this.listening) this.env.signal.removeEventListener("abort", this.onAbort);
+    if (this.listening) unwatchAbort(this.env.signal, this.onAbort);
     this.listening = false;
   }
 

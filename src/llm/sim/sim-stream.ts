@@ -1,4 +1,5 @@
 /** The simulator's stream: plays planned model events with delays, honouring an abort signal. */
+import { unwatchAbort, watchAbort } from "../../abort-watch.ts";
 import { modelError } from "../errors.ts";
 import type { ModelEvent } from "../types.ts";
 
@@ -46,7 +47,7 @@ export class SimStream implements AsyncIterableIterator<ModelEvent> {
     const signal = this.signal;
     if (signal) {
       this.onAbort ??= () => this.wake(this.abort());
-      signal.addEventListener("abort", this.onAbort);
+      watchAbort(signal, this.onAbort);
     }
     return promise;
   }
@@ -76,7 +77,7 @@ export class SimStream implements AsyncIterableIterator<ModelEvent> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.onAbort) this.signal?.removeEventListener("abort", this.onAbort);
+    if (this.onAbort && this.signal) unwatchAbort(this.signal, this.onAbort);
     settle(result);
   }
 
