@@ -4,7 +4,7 @@ import { describeError } from "../errors.ts";
 import { isPromiseLike } from "../promise-like.ts";
 import type { Event } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
-import { EngineTurn } from "./engine-turn.ts";
+import { type EngineTurn, newEngineTurn } from "./engine-turn.ts";
 import { bindGuards, runEngineHook } from "./guards.ts";
 import { resolvePrefix, type TurnPrefix } from "./prefix.ts";
 import { type EngineCore, emit } from "./process.ts";
@@ -48,7 +48,7 @@ function startTurn(
   turnId: string,
   resumed: ResumePlan | undefined,
 ): EngineTurn {
-  const turn = new EngineTurn(c, submissionId, turnId);
+  const turn = newEngineTurn(c, submissionId, turnId);
   c.current = turn;
   const modelId = turn.model.id;
   emit(c, submissionId, turnId, { type: "turn_started", model: modelId });
