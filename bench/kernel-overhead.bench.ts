@@ -2,22 +2,13 @@
 // One run = 2 model steps (step 1 streams one tool call, step 2 streams 3 text deltas) + 1 tool
 // call, every event consumed by a subscriber. The floor is a bare loop over the same scripted
 // events calling the tool directly. Both measured in this process, one after the other.
-import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelEvent } from "../src/llm/types.ts";
-import { AgentEngine } from "../src/loop/engine.ts";
-import { lookupTool as lookup, percentile, round, writeResult } from "./lib.ts";
+import { kernelModel, kernelRun, lookupTool as lookup, percentile, round, writeResult } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 10_000);
 const WARMUP = Number(process.env.WARMUP ?? 1_000);
 
-const usage = { inputTokens: 50, outputTokens: 10 };
-const model = new SimClient({
-  name: "bench",
-  script: [
-    { toolCalls: [{ name: "lookup", arguments: { q: "answer" } }], usage },
-    { text: ["The ", "answer ", "is 42."], usage },
-  ],
-});
+const model = kernelModel();
 
 const step1: ModelEvent[] = [
   { type: "tool_call_start", callId: "c1", name: "lookup" },
@@ -46,17 +37,7 @@ async function floorRun(): Promise<string> {
   return `${output}${text}`;
 }
 
-async function taifengRun(): Promise<number> {
-  const engine = await AgentEngine.open({ model, tools: [lookup] });
-  const id = engine.submit("What is the answer?");
-  let count = 0;
-  for await (const ev of engine.subscribe(id)) {
-    count++;
-    if (ev.msg.type === "turn_failed") throw new Error(JSON.stringify(ev.msg.error));
-  }
-  await engine.close();
-  return count;
-}
+const taifengRun = (): Promise<number> => kernelRun(model);
 
 async function measure(fn: () => Promise<unknown>, runs: number): Promise<number> {
   const t0 = performance.now();

@@ -3,6 +3,8 @@ import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { SimClient } from "../src/llm/sim/sim-client.ts";
+import { AgentEngine } from "../src/loop/engine.ts";
 import { defineTool } from "../src/tool/define.ts";
 
 /** Where results go: bench/results/<name>.json. */
@@ -67,3 +69,32 @@ export const lookupTool = defineTool({
   readOnly: true,
   execute: ({ q }) => `value of ${q}`,
 });
+
+/** The kernel-overhead model: step 1 calls lookup, step 2 streams three text deltas. */
+export function kernelModel(): SimClient {
+  const usage = { inputTokens: 50, outputTokens: 10 };
+  return new SimClient({
+    name: "bench",
+    script: [
+      { toolCalls: [{ name: "lookup", arguments: { q: "answer" } }], usage },
+      { text: ["The ", "answer ", "is 42."], usage },
+    ],
+  });
+}
+
+/**
+ * One kernel-overhead run: open an engine (in-memory store), submit one user_input, consume
+ * every event of the submission, close the engine. Returns the number of events; throws on a
+ * failed turn.
+ */
+export async function kernelRun(model: SimClient): Promise<number> {
+  const engine = await AgentEngine.open({ model, tools: [lookupTool] });
+  const id = engine.submit("What is the answer?");
+  let count = 0;
+  for await (const ev of engine.subscribe(id)) {
+    count++;
+    if (ev.msg.type === "turn_failed") throw new Error(JSON.stringify(ev.msg.error));
+  }
+  await engine.close();
+  return count;
+}
