@@ -1,4 +1,4 @@
-import type { EventMsg } from "../protocol/index.ts";
+/** One running turn of an engine: the TurnEnv its loop runs on, bound to the turn's ids. */
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { TurnHooks } from "./guards.ts";
@@ -12,24 +12,15 @@ import type { TurnEnv } from "./turn.ts";
  * engine's guards (see bindGuards).
  */
 export interface EngineTurn extends TurnEnv, CurrentTurn {
-  readonly threadId: string;
-  readonly turnId: string;
-  readonly submissionId: string;
+  // Only what differs from TurnEnv and CurrentTurn: the fields set after the turn is built,
+  // and the optional TurnEnv hooks every engine turn has.
   system: string;
   tools: ToolSet;
-  readonly controller: AbortController;
-  readonly signal: AbortSignal;
   gate: ToolGate | undefined;
   askUser: ToolBatchEnv["askUser"];
   hooks: TurnHooks | undefined;
-  reason: CurrentTurn["reason"];
-  /** Emits an event on this turn. A bound function: batches and contributors call it detached. */
-  readonly emit: (msg: EventMsg) => void;
   /** Runs the turn on the prefix it resolved (fixed from here to the turn's end). */
   usePrefix(system: string, tools: ToolSet): void;
-  takeSteers(): string[];
-  hasSteers(): boolean;
-  abortReason(): CurrentTurn["reason"];
   /** Makes the transcript durable now; a failure is a warning, the turn goes on. */
   checkpoint(): void;
   suspended(): boolean;
@@ -67,6 +58,7 @@ export function newEngineTurn(c: EngineCore, submissionId: string, turnId: strin
     askUser: undefined,
     hooks: undefined,
     reason: "interrupt",
+    // A bound function, not a shared method: batches and contributors call it detached.
     emit: (msg) => {
       emit(c, submissionId, turnId, msg);
     },
