@@ -71,9 +71,8 @@ export function persistedEvent(
   const turnId = inOpenTurn ? undefined : event.turnId;
   const submissionId =
     inOpenTurn && event.submissionId === open.submissionId ? undefined : event.submissionId;
-  return {
-    ...(turnId !== undefined ? { turnId } : {}),
-    ...(submissionId !== undefined ? { submissionId } : {}),
-    msg: stored,
-  };
+  // Usually both ids are implied; built without spreads, keys in the same order as ever.
+  if (turnId === undefined)
+    return submissionId === undefined ? { msg: stored } : { submissionId, msg: stored };
+  return submissionId === undefined ? { turnId, msg: stored } : { turnId, submissionId, msg: stored };
 }

@@ -27,6 +27,22 @@ describe("ModelCatalog", () => {
     expect(catalog.lookup("openai", "no-such-model")).toBeUndefined();
   });
 
+  it("looks client ids up by provider and model, the same answer every time", () => {
+    const catalog = new ModelCatalog().extend([
+      { model: "llama3.3:70b", contextWindow: 131_072, maxOutputTokens: 8192 },
+    ]);
+    for (let round = 0; round < 2; round++) {
+      expect(catalog.forClient("openai:gpt-4.1-nano-2025-04-14")?.model).toBe("gpt-4.1-nano");
+      // Only the first colon separates the provider: model names may contain colons.
+      expect(catalog.forClient("ollama:llama3.3:70b")?.contextWindow).toBe(131_072);
+      expect(catalog.forClient("sim:bench")).toBeUndefined();
+      expect(catalog.forClient("gpt-4.1-nano")).toBeUndefined(); // not a client id
+    }
+    // Many distinct ids (past the remembered set) keep answering correctly.
+    for (let i = 0; i < 600; i++) expect(catalog.forClient(`sim:m${i}`)).toBeUndefined();
+    expect(catalog.forClient("openai:gpt-4.1-mini")?.prices?.input).toBe(0.4);
+  });
+
   it("rejects a bad entry naming it", () => {
     try {
       new ModelCatalog([{ model: "x", contextWindow: -1, maxOutputTokens: 1 }]);

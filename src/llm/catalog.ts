@@ -117,6 +117,8 @@ const SUFFIX = /(-\d{4}-\d{2}-\d{2}|-\d{8}|-latest|-preview-\d{2}-\d{4}|-\d{3})$
  */
 export class ModelCatalog {
   private readonly byKey = new Map<string, ModelInfo>();
+  /** Answers of `forClient`, by client id (the catalog never changes; bounded by CLIENT_MEMO). */
+  private readonly byClient = new Map<string, ModelInfo | null>();
 
   /** A catalog of `entries` (validated). Throws TaifengError `invalid_config` naming the bad entry. */
   constructor(entries: Iterable<unknown> = BUILTIN_MODELS) {
@@ -160,16 +162,29 @@ export class ModelCatalog {
     }
     return undefined;
   }
+
+  /**
+   * The entry of a `provider:model` client id (ModelClient.id), if the catalog knows the
+   * model. Answers are remembered: engines look their model up every time they open.
+   */
+  forClient(clientId: string): ModelInfo | undefined {
+    const known = this.byClient.get(clientId);
+    if (known !== undefined) return known ?? undefined;
+    const at = clientId.indexOf(":");
+    const found = at < 0 ? undefined : this.lookup(clientId.slice(0, at), clientId.slice(at + 1));
+    if (this.byClient.size >= CLIENT_MEMO) this.byClient.clear();
+    this.byClient.set(clientId, found ?? null);
+    return found;
+  }
 }
+
+/** Client ids whose lookups a catalog remembers before starting over. */
+const CLIENT_MEMO = 256;
 
 function key(provider: string | undefined, model: string): string {
   return provider === undefined ? model : `${provider}:${model}`;
 }
 
-/**
- * What `usage` cost at `prices`, in USD. Uncached input is `inputTokens` minus cache reads
- * and writes (Usage counts all three in `inputTokens`); reasoning is billed as output.
- */
 let builtin: ModelCatalog | undefined;
 
 /** The built-in catalog, built once (it is immutable: `extend` returns a new catalog). */
@@ -180,10 +195,13 @@ export function builtinCatalog(): ModelCatalog {
 
 /** The catalog entry of a `provider:model` client id, if the catalog knows the model. */
 export function infoFor(catalog: ModelCatalog, clientId: string): ModelInfo | undefined {
-  const at = clientId.indexOf(":");
-  return at < 0 ? undefined : catalog.lookup(clientId.slice(0, at), clientId.slice(at + 1));
+  return catalog.forClient(clientId);
 }
 
+/**
+ * What `usage` cost at `prices`, in USD. Uncached input is `inputTokens` minus cache reads
+ * and writes (Usage counts all three in `inputTokens`); reasoning is billed as output.
+ */
 export function costOf(usage: Usage, prices: ModelPrices): number {
   const uncached = Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens);
   const micro =

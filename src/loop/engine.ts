@@ -1,5 +1,5 @@
 import { ContextManager, type ContextOptions } from "../context/manager.ts";
-import { heuristicCounter, openaiCounter, openaiEncodingFor } from "../context/tokens.ts";
+import { heuristicCounter, openaiCounter, openaiEncodingFor, type TokenCounter } from "../context/tokens.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
 import { replayRollout } from "../conversation/replay.ts";
 import type { ThreadStore } from "../conversation/store.ts";
@@ -145,11 +145,12 @@ export class AgentEngine {
       log = new ThreadLog(options.threadId, opened.writer, replayed);
       warnings = opened.warnings;
     } else {
-      const threadId = options.threadId ?? newId("thr");
+      const createdAt = Date.now();
+      const threadId = options.threadId ?? newId("thr", createdAt);
       const meta: Parameters<ThreadStore["create"]>[0] = {
         schemaVersion: SCHEMA_VERSION,
         threadId,
-        createdAt: Date.now(),
+        createdAt,
         cwd,
       };
       if (options.title !== undefined) meta.title = options.title;
@@ -174,7 +175,7 @@ export class AgentEngine {
     };
     const hub = new EventHub({
       retain: options.retainSubmissions ?? 32,
-      ...(options.onListenerError ? { onListenerError: options.onListenerError } : {}),
+      onListenerError: options.onListenerError,
     });
     for (const listener of options.listeners ?? []) hub.on(listener);
     const core: EngineCore = {
@@ -192,12 +193,7 @@ export class AgentEngine {
       context:
         options.context === false
           ? undefined
-          : new ContextManager({
-              artifacts,
-              ...budgetFromCatalog(options),
-              ...options.context,
-              counter: counter ?? heuristicCounter(),
-            }),
+          : new ContextManager(contextOptions(options, artifacts, counter)),
       prepareTurn: options.prepareTurn,
       lastPrefix: undefined,
       requests: new PendingRequests(),
@@ -207,7 +203,7 @@ export class AgentEngine {
       pumping: false,
       status: "idle",
       seq: 0,
-      lastActivity: Date.now(),
+      lastActivity: 0, // set by thread_opened, emitted below
       permissionMode: undefined,
       guards,
       resumed: undefined,
@@ -259,7 +255,7 @@ export class AgentEngine {
     return c.status === "idle" && c.queue.length === 0 && c.current === undefined && c.requests.size === 0;
   }
 
-  /** Milliseconds-since-epoch of the last submission or turn end. */
+  /** Milliseconds-since-epoch of the last submission or event. */
   get lastActivity(): number {
     return this.core.lastActivity;
   }
@@ -292,9 +288,10 @@ export class AgentEngine {
       }
       valid = parsed.data;
     }
-    const id = newId("sub");
+    const now = Date.now();
+    const id = newId("sub", now);
     c.hub.open(id);
-    c.lastActivity = Date.now();
+    c.lastActivity = now;
     applyOp(c, id, valid);
     return id;
   }
@@ -342,13 +339,22 @@ export class AgentEngine {
 }
 
 /**
- * The context budget the model's catalog entry implies (window; answer reserve capped at
- * 8,192 tokens), when the catalog knows the model. Explicit `context` options win.
+ * The context manager's options: the host's `context` options over the budget the model's
+ * catalog entry implies (window; answer reserve capped at 8,192 tokens), with the engine's
+ * artifact store and the resolved token counter.
  */
-function budgetFromCatalog(options: EngineOptions): { contextWindow?: number; reserveOutputTokens?: number } {
+function contextOptions(
+  options: EngineOptions,
+  artifacts: ArtifactStore,
+  counter: TokenCounter | undefined,
+): ContextOptions {
   const info = infoFor(options.catalog ?? builtinCatalog(), options.model.id);
-  if (!info) return {};
-  return { contextWindow: info.contextWindow, reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192) };
+  const given = options.context || undefined;
+  const budget = info
+    ? { contextWindow: info.contextWindow, reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192) }
+    : undefined;
+  if (!given && !budget) return { artifacts, counter: counter ?? heuristicCounter() };
+  return { artifacts, ...budget, ...given, counter: counter ?? heuristicCounter() };
 }
 
 /** Answers a control op at once: its only event, then the end of its submission. */

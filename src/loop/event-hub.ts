@@ -13,6 +13,8 @@ interface SubmissionLog {
 
 const DONE: IteratorResult<Event> = { done: true, value: undefined };
 
+const ignore = (): void => {};
+
 /**
  * Fans events out to listeners, per-submission subscribers and whole-engine streams.
  * Each submission's events are buffered from its start, so a late subscriber still sees
@@ -30,9 +32,9 @@ export class EventHub {
   private delivering = false;
   private readonly backlog: (() => void)[] = [];
 
-  constructor(options: { retain: number; onListenerError?: (err: unknown) => void }) {
+  constructor(options: { retain: number; onListenerError?: ((err: unknown) => void) | undefined }) {
     this.retain = options.retain;
-    this.onListenerError = options.onListenerError ?? (() => {});
+    this.onListenerError = options.onListenerError ?? ignore;
   }
 
   /** Starts buffering events of a submission. */

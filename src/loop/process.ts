@@ -47,6 +47,7 @@ export interface EngineCore {
   pumping: boolean;
   status: "idle" | "running" | "closed";
   seq: number;
+  /** When the last submission arrived or the last event was emitted (ms since the epoch). */
   lastActivity: number;
   permissionMode: string | undefined;
   /** Permission policy, hooks and approval settings. */
@@ -67,7 +68,9 @@ export function emit(
   turnId: string | undefined,
   msg: EventMsg,
 ): Event {
-  const ev: Event = { submissionId, threadId: c.log.threadId, turnId, seq: c.seq++, ts: Date.now(), msg };
+  const ts = Date.now();
+  const ev: Event = { submissionId, threadId: c.log.threadId, turnId, seq: c.seq++, ts, msg };
+  c.lastActivity = ts;
   c.log.record(ev);
   c.hub.publish(ev);
   return ev;
@@ -194,9 +197,9 @@ function internalError(c: EngineCore, submissionId: string, err: unknown): void 
   });
 }
 
+// No clock read: every submission's last event has just set lastActivity.
 function done(c: EngineCore, submissionId: string): void {
   c.hub.end(submissionId);
-  c.lastActivity = Date.now();
 }
 
 function isClosed(c: EngineCore): boolean {

@@ -20,19 +20,21 @@ export type SessionId = string;
 // process) and strictly increasing within one, without a system call per id.
 const SALT = randomBytes(6).toString("hex");
 let counter = 0;
-let lastMs = 0;
-let lastTime = "";
+let lastMs = -1;
+/** The time part and salt of the last millisecond an id was made in. */
+let stamp = "";
 
 /**
  * Creates a sortable, unique id: a prefix, a millisecond timestamp in base 36, a per-process
  * random salt and a counter. Sortable ids keep directory listings and indexes in creation order.
+ * `now` (milliseconds since the epoch) saves a clock read when the caller has just made one.
  */
-export function newId(prefix: string): string {
+export function newId(prefix: string, now: number = Date.now()): string {
   counter = (counter + 1) % 0x1000000;
-  const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
-    lastTime = now.toString(36).padStart(9, "0");
+    stamp = `${now.toString(36).padStart(9, "0")}${SALT}`;
   }
-  return `${prefix}_${lastTime}${SALT}${counter.toString(36).padStart(5, "0")}`;
+  const n = counter.toString(36);
+  return `${prefix}_${stamp}${n.length >= 5 ? n : "0000".slice(n.length - 1) + n}`;
 }

@@ -127,6 +127,39 @@ describe("SimClient", () => {
     ]);
   });
 
+  it("replays a scripted step identically for every thread, with usage estimated per request", async () => {
+    // Steps are planned once and shared between calls: a second thread, a bigger prompt and
+    // a step repeated past the script's end must each still get their own correct stream.
+    const sim = new SimClient({
+      script: {
+        steps: [{ text: "done" }, { toolCalls: [{ name: "f", arguments: { q: 1 } }] }],
+        onExhausted: "repeat_last",
+      },
+    });
+    const first = await collect(sim.stream(request("a")));
+    const bigger: ModelRequest = { ...request("b"), system: "s".repeat(400) };
+    const second = await collect(sim.stream(bigger));
+    const withoutUsage = (events: ModelEvent[]) => events.filter((e) => e.type !== "usage");
+    expect(withoutUsage(first)).toEqual([
+      { type: "text_delta", delta: "done" },
+      { type: "finish", reason: "stop" },
+    ]);
+    expect(withoutUsage(second)).toEqual(withoutUsage(first));
+    const usage = (events: ModelEvent[]) => events.find((e) => e.type === "usage");
+    expect(usage(first)).toMatchObject({ usage: { inputTokens: 1, outputTokens: 1 } }); // "sys", "done"
+    expect(usage(second)).toMatchObject({ usage: { inputTokens: 100, outputTokens: 1 } });
+
+    const call = await collect(sim.stream(request("a")));
+    const repeated = await collect(sim.stream(request("a")));
+    expect(call[0]).toEqual({ type: "tool_call_start", callId: "call_2_1", name: "f" });
+    expect(usage(call)).toMatchObject({ usage: { outputTokens: 2 } }); // '{"q":1}': 7 chars
+    expect(repeated[0]).toEqual({ type: "tool_call_start", callId: "call_3_1", name: "f" });
+    expect(repeated.filter((e) => e.type === "tool_call_delta").map((e) => e.callId)).toEqual([
+      "call_3_1",
+      "call_3_1",
+    ]);
+  });
+
   it("computes steps from the request with step functions", async () => {
     const sim = new SimClient({
       script: [(req, call) => ({ text: `${req.system}#${call.index}` })],

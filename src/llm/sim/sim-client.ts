@@ -48,6 +48,8 @@ export class SimClient implements ModelClient {
   private readonly steps: StepSource[];
   private readonly onExhausted: "error" | "repeat_last";
   private readonly cursors = new Map<string, number>();
+  /** Plans of scripted steps by index, made on first use (see StepPlan). */
+  private readonly plans: (StepPlan | undefined)[] = [];
   private readonly cache: PrefixCache | undefined;
   private readonly summarize: (request: ModelRequest) => string;
   private readonly window:
@@ -149,26 +151,59 @@ export class SimClient implements ModelClient {
     }
     if (typeof step === "string")
       return new SimStream([{ type: "error", error: modelError("invalid_request", step) }], [0], signal);
-    const chunks = planChunks(step, index);
-    const events: ModelEvent[] = [];
-    const delays: number[] = [];
-    const failAt = step.error ? step.error.afterChunks : -1;
-    for (let i = 0; i < chunks.length && i !== failAt; i++) {
-      events.push(chunks[i] as ModelEvent);
-      delays.push(i === 0 ? step.delayMs : step.chunkDelayMs);
+    // A scripted (not computed) step plans the same chunks on every call: plan it once.
+    const cacheable = fixed === undefined && index < this.steps.length && this.steps[index] === step;
+    let plan = cacheable ? this.plans[index] : undefined;
+    if (!plan) {
+      plan = planStep(step, index);
+      if (cacheable) this.plans[index] = plan;
     }
     if (step.error) {
+      const events = plan.chunks.slice();
       events.push({ type: "error", error: simError(step.error) });
-      delays.push(events.length === 1 ? step.delayMs : 0);
-    } else {
-      const calls = step.toolCalls?.length ?? 0;
-      events.push({ type: "usage", usage: usageFor(step, request, chunks, this.cache) });
-      delays.push(events.length === 1 ? step.delayMs : 0);
-      events.push({ type: "finish", reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop") });
-      delays.push(0);
+      return new SimStream(events, plan.delays, signal);
     }
-    return new SimStream(events, delays, signal);
+    const events = plan.chunks.slice();
+    events.push({ type: "usage", usage: usageFor(step, request, plan, this.cache) }, plan.finish);
+    return new SimStream(events, plan.delays, signal);
   }
+}
+
+/**
+ * What a step plays, computed once per scripted step: its chunks (cut at `error.afterChunks`),
+ * the delay before each event including the closing ones, and the sizes usage is estimated from.
+ * Shared between calls, so never mutated.
+ */
+interface StepPlan {
+  readonly chunks: readonly ModelEvent[];
+  readonly delays: readonly number[];
+  readonly finish: ModelEvent;
+  readonly outChars: number;
+  readonly reasoningChars: number;
+}
+
+function planStep(step: SimStep, index: number): StepPlan {
+  const planned = planChunks(step, index);
+  const chunks: ModelEvent[] = [];
+  const delays: number[] = [];
+  let outChars = 0;
+  let reasoningChars = 0;
+  const failAt = step.error ? step.error.afterChunks : -1;
+  for (let i = 0; i < planned.length && i !== failAt; i++) {
+    const ev = planned[i] as ModelEvent;
+    chunks.push(ev);
+    delays.push(i === 0 ? step.delayMs : step.chunkDelayMs);
+  }
+  for (const ev of planned) {
+    if (ev.type === "text_delta" || ev.type === "tool_call_delta") outChars += ev.delta.length;
+    else if (ev.type === "reasoning_delta") reasoningChars += ev.delta.length;
+  }
+  // The closing events: an error, or usage then finish.
+  delays.push(chunks.length === 0 ? step.delayMs : 0);
+  if (!step.error) delays.push(0);
+  const calls = step.toolCalls?.length ?? 0;
+  const finish: ModelEvent = { type: "finish", reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop") };
+  return { chunks, delays, finish, outChars, reasoningChars };
 }
 
 function simError(e: NonNullable<SimStep["error"]>): ReturnType<typeof modelError> {
@@ -237,23 +272,17 @@ function requestChars(request: ModelRequest): number {
 function usageFor(
   step: SimStep,
   request: ModelRequest,
-  chunks: readonly ModelEvent[],
+  plan: StepPlan,
   cache: PrefixCache | undefined,
 ): Usage {
   const given = step.usage ?? {};
   const cached = cache?.account(request);
-  let outChars = 0;
-  let reasoningChars = 0;
-  for (const ev of chunks) {
-    if (ev.type === "text_delta" || ev.type === "tool_call_delta") outChars += ev.delta.length;
-    else if (ev.type === "reasoning_delta") reasoningChars += ev.delta.length;
-  }
-  const reasoningTokens = given.reasoningTokens ?? Math.ceil(reasoningChars / 4);
+  const reasoningTokens = given.reasoningTokens ?? Math.ceil(plan.reasoningChars / 4);
   return {
     inputTokens: given.inputTokens ?? cached?.inputTokens ?? Math.ceil(requestChars(request) / 4),
     cachedInputTokens: given.cachedInputTokens ?? cached?.cachedInputTokens ?? 0,
     cacheWriteTokens: given.cacheWriteTokens ?? cached?.cacheWriteTokens ?? 0,
-    outputTokens: given.outputTokens ?? Math.ceil(outChars / 4) + reasoningTokens,
+    outputTokens: given.outputTokens ?? Math.ceil(plan.outChars / 4) + reasoningTokens,
     reasoningTokens,
   };
 }
