@@ -4,11 +4,12 @@ import { describeError } from "../errors.ts";
 import { ResponseAssembler } from "../llm/assemble.ts";
 import { modelError } from "../llm/errors.ts";
 import type { ModelEvent, ModelRequest } from "../llm/types.ts";
+import { isPromiseLike } from "../promise-like.ts";
 import type { ErrorInfo, EventMsgOf, FunctionCallOutputItem, Usage } from "../protocol/index.ts";
 import { emptyUsage } from "../protocol/index.ts";
 import { ToolBatch, type ToolBatchEnv } from "../tool/scheduler.ts";
 import { TASK_FINISH } from "./completion.ts";
-import { type TurnEnv, withCost } from "./turn.ts";
+import type { TurnEnv } from "./turn.ts";
 
 /** How one model call (and the tool calls it made) ended. */
 export type StepResult =
@@ -71,65 +72,76 @@ export function sampleStep(env: TurnEnv, step: number, tools: ToolBatchEnv): Pro
   return ended.then((failure) => endStep(env, stream, request, failure));
 }
 
-/** Everything after the model stream ended: history, the call's end event, its tool calls. */
-async function endStep(
+/**
+ * Everything after the model stream ended: history, the call's end event, its tool calls.
+ * Synchronous when nothing has to wait (no hook, tools that answered at once): a promise
+ * only where one is needed.
+ */
+function endStep(
   env: TurnEnv,
   stream: StepStream,
   request: ModelRequest,
   failure: ErrorInfo | undefined,
-): Promise<StepResult> {
-  const step = stream.step;
-  const modelId = env.model.id;
+): StepResult | Promise<StepResult> {
   const res = stream.assembler.result();
-  const batch = stream.batch;
   const usage = res.usage;
-  const costUsd = res.costUsd;
   // Nothing has been appended since the request was built, so the live history is its items.
   env.context?.afterCall(
     env.context.rawPromptTokens({ system: request.system, tools: request.tools, log: env.log }),
     usage,
   );
   const durationMs = Math.round((performance.now() - stream.startedAt) * 1000) / 1000;
-  const completed = (finishReason: EventMsgOf<"model_call_completed">["finishReason"]) => {
-    env.emit({
-      type: "model_call_completed",
-      step,
-      model: modelId,
-      finishReason,
-      usage: usage ?? emptyUsage(),
-      ...withCost(costUsd),
-      durationMs,
-    });
-    return env.hooks?.run("post_model", { step, model: modelId, finishReason, usage: usage ?? emptyUsage() });
-  };
-
-  if (env.signal.aborted) {
-    // Keep what the model said before the interrupt, and close every call it made.
-    const outputs = batch ? await batch.cancel("the turn was interrupted") : [];
-    appendAll(env, res.items, outputs);
-    await completed("aborted");
-    return { kind: "aborted", usage, costUsd };
-  }
+  const batch = stream.batch;
+  if (env.signal.aborted) return abortedStep(env, stream, res, durationMs);
   const error = failure ?? res.error ?? (res.finish === undefined ? streamCut() : undefined);
-  if (error) {
-    if (batch) await batch.cancel("the model call failed");
-    await completed("error");
-    return { kind: "failed", error, usage, costUsd };
-  }
+  if (error) return failedStep(env, stream, res, durationMs, error);
   for (const item of res.items) env.log.append(item);
   if (res.text !== "") env.emit({ type: "assistant_message", text: res.text });
   // While a call waits on a person, make what the model asked for durable: a restart resumes from it.
   if (res.calls.length > 0 && env.suspended?.()) env.checkpoint?.();
-  const hooked = completed(res.finish ?? "stop");
-  if (hooked) await hooked;
-  if (!batch || res.calls.length === 0)
-    return { kind: "ok", usage, costUsd, text: res.text, callNames: [], finishedWith: undefined };
+  const hooked = completed(env, stream.step, res, durationMs, res.finish ?? "stop");
+  if (hooked) return hooked.then(() => runCalls(env, batch, res));
+  return runCalls(env, batch, res);
+}
 
-  const outputs = await batch.close((out) => {
+type Assembled = ReturnType<ResponseAssembler["result"]>;
+
+/** Emits model_call_completed; the post_model hook's promise when there is one. */
+function completed(
+  env: TurnEnv,
+  step: number,
+  res: Assembled,
+  durationMs: number,
+  finishReason: EventMsgOf<"model_call_completed">["finishReason"],
+): Promise<unknown> | undefined {
+  const usage = res.usage ?? emptyUsage();
+  const model = env.model.id;
+  const costUsd = res.costUsd;
+  env.emit(
+    costUsd === undefined
+      ? { type: "model_call_completed", step, model, finishReason, usage, durationMs }
+      : { type: "model_call_completed", step, model, finishReason, usage, costUsd, durationMs },
+  );
+  return env.hooks?.run("post_model", { step, model, finishReason, usage });
+}
+
+/** Lets the calls the model made finish (in emission order, into the history), then reports the step. */
+function runCalls(
+  env: TurnEnv,
+  batch: ToolBatch | undefined,
+  res: Assembled,
+): StepResult | Promise<StepResult> {
+  if (!batch || res.calls.length === 0) return okStep(res, [], undefined);
+  const outputs = batch.close((out) => {
     env.log.append(out);
     if (env.suspended?.()) env.checkpoint?.();
   });
-  if (env.signal.aborted) return { kind: "aborted", usage, costUsd };
+  if (isPromiseLike(outputs)) return outputs.then((done) => callsDone(env, res, done));
+  return callsDone(env, res, outputs);
+}
+
+function callsDone(env: TurnEnv, res: Assembled, outputs: readonly FunctionCallOutputItem[]): StepResult {
+  if (env.signal.aborted) return { kind: "aborted", usage: res.usage, costUsd: res.costUsd };
   let finishedWith: string | undefined;
   const callNames: string[] = [];
   for (let i = 0; i < res.calls.length; i++) {
@@ -137,14 +149,39 @@ async function endStep(
     callNames.push(`${call.name} ${call.arguments}`);
     if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
   }
-  return { kind: "ok", usage, costUsd, text: res.text, callNames, finishedWith };
+  return okStep(res, callNames, finishedWith);
 }
 
-function appendAll(
+function okStep(res: Assembled, callNames: string[], finishedWith: string | undefined): StepResult {
+  return { kind: "ok", usage: res.usage, costUsd: res.costUsd, text: res.text, callNames, finishedWith };
+}
+
+/** The turn was interrupted: keep what the model said, and close every call it made. */
+async function abortedStep(
   env: TurnEnv,
-  items: ReturnType<ResponseAssembler["result"]>["items"],
-  outputs: FunctionCallOutputItem[],
-) {
+  stream: StepStream,
+  res: Assembled,
+  durationMs: number,
+): Promise<StepResult> {
+  const outputs = stream.batch ? await stream.batch.cancel("the turn was interrupted") : [];
+  appendAll(env, res.items, outputs);
+  await completed(env, stream.step, res, durationMs, "aborted");
+  return { kind: "aborted", usage: res.usage, costUsd: res.costUsd };
+}
+
+async function failedStep(
+  env: TurnEnv,
+  stream: StepStream,
+  res: Assembled,
+  durationMs: number,
+  error: ErrorInfo,
+): Promise<StepResult> {
+  if (stream.batch) await stream.batch.cancel("the model call failed");
+  await completed(env, stream.step, res, durationMs, "error");
+  return { kind: "failed", error, usage: res.usage, costUsd: res.costUsd };
+}
+
+function appendAll(env: TurnEnv, items: Assembled["items"], outputs: readonly FunctionCallOutputItem[]) {
   for (const item of items) env.log.append(item);
   for (const out of outputs) env.log.append(out);
 }

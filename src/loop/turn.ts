@@ -92,7 +92,7 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
     const resumed = await runPendingCalls(env, input);
     if (resumed.kind === "aborted") return abortedEnd(env, steps, usage, started);
     if (resumed.finishedWith !== undefined) {
-      return { type: "turn_completed", text: resumed.finishedWith, steps, usage, durationMs: since(started) };
+      return completedEnd(resumed.finishedWith, undefined, steps, usage, costUsd, started);
     }
   } else {
     const submitted = env.hooks
@@ -170,16 +170,8 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         });
       }
     }
-    if (step.finishedWith !== undefined) {
-      return {
-        type: "turn_completed",
-        text: step.finishedWith,
-        steps,
-        usage,
-        ...withCost(costUsd),
-        durationMs: since(started),
-      };
-    }
+    if (step.finishedWith !== undefined)
+      return completedEnd(step.finishedWith, undefined, steps, usage, costUsd, started);
     if (step.callNames.length > 0) continue;
     if (env.settings.completion === "task_finish") {
       env.log.append(
@@ -211,26 +203,11 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         );
         continue;
       }
-      return {
-        type: "turn_completed",
-        text: lastText,
-        output: checked.value,
-        steps,
-        usage,
-        ...withCost(costUsd),
-        durationMs: since(started),
-      };
+      return completedEnd(lastText, { value: checked.value }, steps, usage, costUsd, started);
     }
     // A steer that arrived during the last call is delivered with one more call.
     if (env.hasSteers()) continue;
-    return {
-      type: "turn_completed",
-      text: lastText,
-      steps,
-      usage,
-      ...withCost(costUsd),
-      durationMs: since(started),
-    };
+    return completedEnd(lastText, undefined, steps, usage, costUsd, started);
   }
 }
 
@@ -247,7 +224,31 @@ function failedEnd(
   started: number,
   error: ErrorInfo,
 ): TurnEnd {
-  return { type: "turn_failed", error, steps, usage, ...withCost(costUsd), durationMs: since(started) };
+  const durationMs = since(started);
+  return costUsd === undefined
+    ? { type: "turn_failed", error, steps, usage, durationMs }
+    : { type: "turn_failed", error, steps, usage, costUsd, durationMs };
+}
+
+/** turn_completed; `output` holds a validated structured answer. Keys in their usual order. */
+function completedEnd(
+  text: string,
+  output: { value: unknown } | undefined,
+  steps: number,
+  usage: Usage,
+  costUsd: number | undefined,
+  started: number,
+): TurnEnd {
+  const durationMs = since(started);
+  if (output) {
+    const value = output.value;
+    return costUsd === undefined
+      ? { type: "turn_completed", text, output: value, steps, usage, durationMs }
+      : { type: "turn_completed", text, output: value, steps, usage, costUsd, durationMs };
+  }
+  return costUsd === undefined
+    ? { type: "turn_completed", text, steps, usage, durationMs }
+    : { type: "turn_completed", text, steps, usage, costUsd, durationMs };
 }
 
 function abortedEnd(env: TurnEnv, steps: number, usage: Usage, started: number): TurnEnd {
@@ -260,11 +261,6 @@ function abortedEnd(env: TurnEnv, steps: number, usage: Usage, started: number):
     usage,
     durationMs: since(started),
   };
-}
-
-/** `{ costUsd }` when the cost is known, else nothing (the field is optional on events). */
-export function withCost(costUsd: number | undefined): { costUsd?: number } {
-  return costUsd === undefined ? {} : { costUsd };
 }
 
 function contextEnv(env: TurnEnv): ContextEnv {

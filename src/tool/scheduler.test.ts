@@ -189,6 +189,29 @@ describe("ToolBatch", () => {
     expect(started[1]).toMatchObject({ input: "{oops" });
   });
 
+  it("answers close() at once, without a promise, when every call has already settled", async () => {
+    const now = defineTool({ name: "now", description: "d", schema: z.object({}), execute: () => "sync" });
+    const { batch, events } = batchWith([now]);
+    batch.add(call("now", "a", "{}"));
+    batch.add(call("missing", "b", "{}"));
+    const recorded: string[] = [];
+    const outputs = batch.close((out) => recorded.push(out.callId));
+    expect(Array.isArray(outputs)).toBe(true);
+    expect((outputs as { callId: string }[]).map((o) => o.callId)).toEqual(["a", "b"]);
+    expect(recorded).toEqual(["a", "b"]);
+    // The unknown tool fails on arrival; the write-capable call runs once the stream closes.
+    expect(completions(events)).toEqual(["b:unknown_tool", "a:ok"]);
+    // With a call still running, the answer is a promise of the same shape.
+    const slow = gatedTool("slow", { readOnly: true });
+    const second = batchWith([slow.tool]);
+    second.batch.add(call("slow", "s"));
+    const pending = second.batch.close();
+    expect(pending).toBeInstanceOf(Promise);
+    await tick();
+    slow.release("s");
+    expect((await pending).map((o) => o.output)).toEqual(["done s"]);
+  });
+
   it("times out a call that never settles and lets the next one run", async () => {
     const hang = defineTool({
       name: "hang",

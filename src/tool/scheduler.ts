@@ -153,19 +153,30 @@ export class ToolBatch {
   }
 
   /**
-   * Declares the model stream finished successfully, lets deferred calls run, and resolves
-   * with one output per call in emission order once all have settled. `onOutput` receives
-   * each output as soon as it and every earlier one are done (emission order), so the
-   * history can record finished calls while later ones still wait.
+   * Declares the model stream finished successfully, lets deferred calls run, and answers
+   * with one output per call in emission order once all have settled: at once, without a
+   * promise, when they already have. `onOutput` receives each output as soon as it and every
+   * earlier one are done (emission order), so the history can record finished calls while
+   * later ones still wait.
    */
-  async close(onOutput?: (item: FunctionCallOutputItem) => void): Promise<FunctionCallOutputItem[]> {
+  close(
+    onOutput?: (item: FunctionCallOutputItem) => void,
+  ): FunctionCallOutputItem[] | Promise<FunctionCallOutputItem[]> {
     this.streamClosed = true;
     this.onOutput = onOutput;
     this.flushOutputs();
     this.pump();
-    await this.allSettled();
+    // Synchronous tools have all settled by now: answer without a promise.
+    const settled = this.allSettled();
+    return settled ? settled.then(() => this.outputs()) : this.outputs();
+  }
+
+  /** Stops watching the turn's signal; every call's output in emission order. */
+  private outputs(): FunctionCallOutputItem[] {
     this.detach();
-    return this.entries.map((e) => e.output as FunctionCallOutputItem);
+    const out: FunctionCallOutputItem[] = [];
+    for (const e of this.entries) out.push(e.output as FunctionCallOutputItem);
+    return out;
   }
 
   private detach(): void {
@@ -189,8 +200,7 @@ export class ToolBatch {
     this.cancelled = true;
     for (const entry of this.entries) if (entry.phase !== "done") this.cancelEntry(entry, reason);
     await this.allSettled();
-    this.detach();
-    return this.entries.map((e) => e.output as FunctionCallOutputItem);
+    return this.outputs();
   }
 
   private abortAll(): void {
