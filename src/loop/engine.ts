@@ -288,11 +288,17 @@ export class AgentEngine {
       }
       valid = parsed.data;
     }
+    return this.accept(valid);
+  }
+
+  /** Gives a valid op its submission id and applies or queues it. */
+  private accept(op: Op): SubmissionId {
+    const c = this.core;
     const now = Date.now();
     const id = newId("sub", now);
     c.hub.open(id);
     c.lastActivity = now;
-    applyOp(c, id, valid);
+    applyOp(c, id, op);
     return id;
   }
 
@@ -329,7 +335,7 @@ export class AgentEngine {
   async close(): Promise<void> {
     const c = this.core;
     if (c.status === "closed") return;
-    if (!c.shutdown) this.submit(SHUTDOWN);
+    if (!c.shutdown) this.accept(SHUTDOWN);
     await c.shutdown?.done;
   }
 

@@ -4,7 +4,8 @@ import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, isOutputManaged, limitOutput } from "../
 import { TASK_FINISH, taskFinishTool } from "./completion.ts";
 
 interface CachedSet {
-  readonly key: string;
+  readonly limit: number | false;
+  readonly completion: string;
   readonly tools: readonly Tool[];
   readonly set: ToolSet;
 }
@@ -44,16 +45,18 @@ export function engineTools(options: {
   readonly maxToolOutputChars?: number | false | undefined;
 }): ToolSet {
   const limit = options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
-  const key = `${limit}:${options.completion ?? "natural"}`;
-  const given = [...(options.tools ?? [])];
+  const completion = options.completion ?? "natural";
+  const given = Array.isArray(options.tools) ? (options.tools as Tool[]) : [...(options.tools ?? [])];
   const first = given[0] as object | undefined;
   const bucket = first ? cache.get(first) : undefined;
-  const hit = bucket?.find((c) => c.key === key && sameTools(c.tools, given));
-  if (hit) return hit.set;
+  if (bucket) {
+    for (const c of bucket)
+      if (c.limit === limit && c.completion === completion && sameTools(c.tools, given)) return c.set;
+  }
   const has = (name: string) => given.some((t) => t.name === name);
   const tools: Tool[] =
     limit === false
-      ? given
+      ? given.slice()
       : given.map((t) => (isOutputManaged(t) ? t : (limitOutput(t, { maxChars: limit }) as Tool)));
   if (limit !== false && given.length > 0 && !has("read_artifact")) {
     tools.push(reader(limit));
@@ -65,7 +68,8 @@ export function engineTools(options: {
   const set = new ToolSet(tools);
   if (first) {
     const entries = bucket ?? [];
-    entries.push({ key, tools: given, set });
+    // A copy: the host may reuse and change the array it passed.
+    entries.push({ limit, completion, tools: given.slice(), set });
     if (entries.length > 16) entries.shift();
     if (!bucket) cache.set(first, entries);
   }
