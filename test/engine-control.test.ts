@@ -270,6 +270,52 @@ describe("engine: ops and lifecycle", () => {
     expect(resumed.items.length).toBe(before.length + 2);
   });
 
+  it("releases its thread from the model client when it closes or switches model", async () => {
+    // One SimClient for every open of the thread: its place in the script lasts while an
+    // engine has the thread open, and a closed thread leaves nothing behind in the client.
+    const store = new MemoryThreadStore();
+    const sim = new SimClient({ script: [{ text: "one" }, { text: "two" }] });
+    const first = await AgentEngine.open({ model: sim, store });
+    await first.submitAndWait("a");
+    await first.submitAndWait("b");
+    expect(sim.callsMade(first.threadId)).toBe(2);
+    await first.close();
+    expect(sim.callsMade(first.threadId)).toBe(0);
+    const again = await AgentEngine.open({ model: sim, store, threadId: first.threadId });
+    const answer = await again.submitAndWait("c");
+    expect(answer.find((e) => e.msg.type === "turn_completed")?.msg).toMatchObject({ text: "one" });
+    // Switching model releases the thread from the previous client at once.
+    const other = new SimClient({ script: [{ text: "other" }], name: "other" });
+    const switching = await AgentEngine.open({ model: sim, resolveModel: async () => other });
+    await switching.submitAndWait("x");
+    expect(sim.callsMade(switching.threadId)).toBe(1);
+    await switching.submitAndWait({ type: "override_context", model: "sim:other" });
+    expect(sim.callsMade(switching.threadId)).toBe(0);
+    await switching.submitAndWait("y");
+    await switching.close();
+    expect(other.callsMade(switching.threadId)).toBe(0);
+    await again.close();
+  });
+
+  it("reports a model client that fails to release as a warning, and still shuts down", async () => {
+    const sim = new SimClient({ script: [{ text: "hi" }] });
+    const model = {
+      id: sim.id,
+      stream: sim.stream.bind(sim),
+      release: () => {
+        throw new Error("boom");
+      },
+    };
+    const events: Event[] = [];
+    const engine = await AgentEngine.open({ model, listeners: [(e) => events.push(e)] });
+    await engine.submitAndWait("q");
+    await engine.close();
+    expect(shape(events.slice(-2))).toEqual(["warning model_release_failed", "shutdown_complete"]);
+    expect(events.at(-2)?.msg).toMatchObject({
+      message: `sim:script failed to release thread ${engine.threadId}: boom`,
+    });
+  });
+
   it("closes a turn a crash left open: synthetic outputs, then turn_aborted", async () => {
     const store = new MemoryThreadStore();
     const writer = await store.create({ schemaVersion: 1, threadId: "thr_crash", createdAt: 1 });

@@ -58,5 +58,11 @@ export function withFallback(clients: readonly ModelClient[], options: FallbackO
       };
     }
   }
-  return { id: first.id, stream: (request, opts) => run(request, opts) };
+  return {
+    id: first.id,
+    stream: (request, opts) => run(request, opts),
+    release: (threadId) => {
+      for (const client of clients) client.release?.(threadId);
+    },
+  };
 }

@@ -110,3 +110,18 @@ describe("withFallback", () => {
     expect(spare.callsMade("t")).toBe(0);
   });
 });
+
+describe("release through wrappers", () => {
+  it("withRetry and withFallback pass a thread's release on to every client they wrap", async () => {
+    const a = new SimClient({ name: "a", script: [{ error: { code: "quota" } }, { text: "later" }] });
+    const b = new SimClient({ name: "b", script: [{ text: "from b" }] });
+    const chain = withRetry(withFallback([a, b]), { maxAttempts: 1 });
+    await events(chain);
+    expect([a.callsMade("t"), b.callsMade("t")]).toEqual([1, 1]);
+    chain.release?.("t");
+    expect([a.callsMade("t"), b.callsMade("t")]).toEqual([0, 0]);
+    // A wrapped client without release is fine.
+    const bare: ModelClient = { id: "x:y", stream: (r, o) => a.stream(r, o) };
+    expect(() => withFallback([bare]).release?.("t")).not.toThrow();
+  });
+});

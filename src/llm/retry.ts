@@ -101,5 +101,9 @@ export function withRetry(client: ModelClient, policy: RetryPolicy = {}): ModelC
       }
     }
   }
-  return { id: client.id, stream: (request, options) => run(request, options) };
+  return {
+    id: client.id,
+    stream: (request, options) => run(request, options),
+    release: (threadId) => client.release?.(threadId),
+  };
 }

@@ -102,4 +102,10 @@ export interface ModelClient {
   /** `provider:model`, e.g. `openai:gpt-5-mini` or `sim:demo`. */
   readonly id: string;
   stream(request: ModelRequest, options?: StreamOptions): AsyncIterable<ModelEvent>;
+  /**
+   * Optional: the engine that owned `threadId` has closed (or moved the thread to another
+   * model). A client that keeps state per thread drops it here; one client serves many
+   * threads, so without this such state would grow with every thread it ever saw.
+   */
+  release?(threadId: string): void;
 }

@@ -3,7 +3,7 @@ import { describeError } from "../errors.ts";
 import { PERMISSION_MODES, type PermissionMode } from "../permission/modes.ts";
 import type { EventMsg, Op } from "../protocol/index.ts";
 import { runEngineHook } from "./guards.ts";
-import { type EngineCore, emit } from "./process.ts";
+import { type EngineCore, emit, releaseThread } from "./process.ts";
 
 /** Compacts on demand (the `compact` op) with the last turn's prefix, so the summary call reads from cache. */
 export async function compactNow(c: EngineCore, submissionId: string): Promise<void> {
@@ -78,7 +78,9 @@ export async function overrideContext(
       return;
     }
     try {
+      const previous = c.model;
       c.model = await c.resolveModel(op.model);
+      if (c.model !== previous) releaseThread(c, previous, submissionId);
     } catch (err) {
       emit(c, submissionId, undefined, {
         type: "op_rejected",

@@ -190,6 +190,22 @@ function thenAlways(
   });
 }
 
+/**
+ * Tells a model client the engine is done with its thread (ModelClient.release). A client
+ * that throws here costs a warning, never the shutdown or the op in progress.
+ */
+export function releaseThread(c: EngineCore, model: ModelClient, submissionId: string | undefined): void {
+  try {
+    model.release?.(c.log.threadId);
+  } catch (err) {
+    emit(c, submissionId, undefined, {
+      type: "warning",
+      code: "model_release_failed",
+      message: `${model.id} failed to release thread ${c.log.threadId}: ${describeError(err)}`,
+    });
+  }
+}
+
 function internalError(c: EngineCore, submissionId: string, err: unknown): void {
   emit(c, submissionId, undefined, {
     type: "error",
@@ -259,6 +275,7 @@ function closeFailed(c: EngineCore, submissionId: string, err: unknown): void {
 }
 
 function closed(c: EngineCore, submissionId: string): void {
+  releaseThread(c, c.model, submissionId);
   c.status = "closed";
   const ev: Event = {
     submissionId,

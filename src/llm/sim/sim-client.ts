@@ -82,6 +82,14 @@ export class SimClient implements ModelClient {
     }
   }
 
+  /**
+   * Forgets the thread's place in the script (the engine calls this when it closes the
+   * thread): a thread opened again later starts the script over, as it would in a new process.
+   */
+  release(threadId: string): void {
+    this.cursors.delete(threadId);
+  }
+
   /** How many model calls the given thread has made. */
   callsMade(threadId = ""): number {
     return this.cursors.get(threadId) ?? 0;
