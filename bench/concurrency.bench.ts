@@ -41,6 +41,7 @@ const timed: ModelClient = {
     dueBy.set(request.threadId ?? "", performance.now() + LATENCY_MS);
     return sim.stream(request, options);
   },
+  release: (threadId) => sim.release(threadId),
 };
 
 const gc = (globalThis as { gc?: () => void }).gc;
