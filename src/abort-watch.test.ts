@@ -1,5 +1,6 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
-import { unwatchAbort, watchAbort } from "./abort-watch.ts";
+import { abortOwned, ownedController, unwatchAbort, watchAbort } from "./abort-watch.ts";
 
 describe("watchAbort", () => {
   it("calls the handlers still registered, once each, in registration order", () => {
@@ -58,5 +59,25 @@ describe("watchAbort", () => {
     unwatchAbort(controller.signal, handler);
     controller.abort();
     expect(fired).toBe(1);
+  });
+});
+
+describe("ownedController", () => {
+  it("calls watchers from abortOwned without a real listener; other listeners still run first", () => {
+    const controller = ownedController();
+    const signal = controller.signal;
+    const calls: string[] = [];
+    const watcher = () => calls.push(`watcher aborted=${signal.aborted}`);
+    watchAbort(signal, watcher);
+    watchAbort(signal, () => calls.push("second"));
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+    signal.addEventListener("abort", () => calls.push("listener"));
+    abortOwned(controller, new Error("stop"));
+    abortOwned(controller);
+    expect(calls).toEqual(["listener", "watcher aborted=true", "second"]);
+    expect((signal.reason as Error).message).toBe("stop");
+    // Like addEventListener after the fact: a late watcher is not called.
+    watchAbort(signal, () => calls.push("late"));
+    expect(calls).toHaveLength(3);
   });
 });

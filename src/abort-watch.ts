@@ -59,3 +59,27 @@ export function unwatchAbort(signal: AbortSignal, handler: () => void): void {
   if (at === list.length - 1) list.pop();
   else if (at >= 0) list.splice(at, 1);
 }
+
+/**
+ * An AbortController to be aborted only through `abortOwned`. Its handlers added with
+ * watchAbort are then called directly by abortOwned, so the signal never needs a real
+ * listener (adding one costs about 0.2 µs, and the engine makes a controller per turn).
+ * Listeners added to the signal by anyone else work as usual.
+ */
+export function ownedController(): AbortController {
+  const controller = new AbortController();
+  (controller.signal as Watched)[WATCHERS] = new Watchers();
+  return controller;
+}
+
+/**
+ * Aborts a controller made by `ownedController`: the signal's listeners run (as with
+ * `abort()`), then the handlers added with watchAbort, in registration order. No-op when it
+ * has already aborted.
+ */
+export function abortOwned(controller: AbortController, reason?: unknown): void {
+  const signal = controller.signal;
+  if (signal.aborted) return;
+  controller.abort(reason);
+  (signal as Watched)[WATCHERS]?.fire();
+}

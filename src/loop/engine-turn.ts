@@ -1,4 +1,5 @@
 /** One running turn of an engine: the TurnEnv its loop runs on, bound to the turn's ids. */
+import { ownedController } from "../abort-watch.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { TurnHooks } from "./guards.ts";
@@ -39,7 +40,8 @@ interface TurnState extends EngineTurn {
  * With a literal it does not happen; shared methods keep a waiting turn down to one object.
  */
 export function newEngineTurn(c: EngineCore, submissionId: string, turnId: string): EngineTurn {
-  const controller = new AbortController();
+  // Aborted only by the engine's control ops (abortOwned): see ownedController.
+  const controller = ownedController();
   const turn: TurnState = {
     core: c,
     threadId: c.log.threadId,

@@ -1,3 +1,4 @@
+import { abortOwned } from "../abort-watch.ts";
 import { ContextManager, type ContextOptions } from "../context/manager.ts";
 import { heuristicCounter, openaiCounter, openaiEncodingFor, type TokenCounter } from "../context/tokens.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
@@ -390,7 +391,7 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
       }
       c.current.reason = "interrupt";
       c.requests.abortAll();
-      c.current.controller.abort();
+      abortOwned(c.current.controller);
       reply(c, id, { type: "op_applied", op: op.type });
       return;
     case "approval":
@@ -418,7 +419,7 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
         // so that the next open resumes it; observers still see it end in this process.
         if (c.requests.size > 0) c.log.freeze();
         c.requests.abortAll();
-        c.current.controller.abort();
+        abortOwned(c.current.controller);
       }
       break;
     }

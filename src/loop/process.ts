@@ -20,6 +20,7 @@ import type { TurnSettings } from "./turn.ts";
 export interface CurrentTurn {
   readonly turnId: string;
   readonly submissionId: string;
+  /** Made by ownedController: abort it with abortOwned, never with `abort()`. */
   readonly controller: AbortController;
   reason: "interrupt" | "shutdown" | "timeout";
 }
