@@ -71,8 +71,8 @@ export class ThreadLog {
     return this.frozen;
   }
 
-  /** Opens a turn: records its settings; following items belong to it. */
-  beginTurn(context: TurnContext): void {
+  /** Opens a turn: records its settings; following items belong to it. `ts`: when, default now. */
+  beginTurn(context: TurnContext, ts: number = Date.now()): void {
     if (this.frozen) return;
     this.starts.push(this.history.length);
     this.turns++;
@@ -85,7 +85,7 @@ export class ThreadLog {
       payload.permissionMode = context.permissionMode;
     this.context = mergeTurnContext(previous, context);
     this.open = { turnId: context.turnId, submissionId: context.submissionId };
-    this.writer.append({ ts: Date.now(), type: "turn_context", payload });
+    this.writer.append({ ts, type: "turn_context", payload });
   }
 
   append(item: ResponseItem): void {

@@ -51,7 +51,7 @@ function startTurn(
   const turn = newEngineTurn(c, submissionId, turnId);
   c.current = turn;
   const modelId = turn.model.id;
-  emit(c, submissionId, turnId, { type: "turn_started", model: modelId });
+  const started = emit(c, submissionId, turnId, { type: "turn_started", model: modelId });
   if (resumed) {
     closeInterrupted(c, submissionId, turnId, resumed.interrupted);
   } else {
@@ -62,7 +62,7 @@ function startTurn(
       cwd: c.settings.cwd,
     };
     if (c.permissionMode !== undefined) context.permissionMode = c.permissionMode;
-    c.log.beginTurn(context);
+    c.log.beginTurn(context, started.ts);
   }
   bindGuards(c, turn);
   return turn;

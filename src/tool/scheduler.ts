@@ -104,6 +104,8 @@ export class ToolBatch {
   private readonly env: ToolBatchEnv;
 
   private listening = false;
+  /** The call `add` is preparing synchronously, if any. */
+  private adding: Entry | undefined;
 
   constructor(env: ToolBatchEnv) {
     this.env = env;
@@ -149,7 +151,14 @@ export class ToolBatch {
     this.unsettled++;
     // Without a gate, preparation is synchronous; with one, calls are prepared one at a time.
     if (this.env.gate) this.prepChain = (this.prepChain ?? Promise.resolve()).then(() => this.prepare(entry));
-    else this.prepare(entry);
+    else {
+      this.adding = entry;
+      try {
+        this.prepare(entry);
+      } finally {
+        this.adding = undefined;
+      }
+    }
   }
 
   /**
@@ -313,7 +322,8 @@ export class ToolBatch {
   private start(entry: Entry): void {
     const tool = entry.tool as Tool;
     entry.phase = "running";
-    entry.startedAt = performance.now();
+    // A call started while it was being added started when it was received: no clock read.
+    entry.startedAt = this.adding === entry ? entry.receivedAt : performance.now();
     this.running++;
     const controller = new AbortController();
     entry.controller = controller;
