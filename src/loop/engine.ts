@@ -1,98 +1,28 @@
+/** The engine actor: one thread, ops in, events out. */
 import { abortOwned } from "../abort-watch.ts";
-import { ContextManager, type ContextOptions } from "../context/manager.ts";
-import { heuristicCounter, openaiCounter, openaiEncodingFor, type TokenCounter } from "../context/tokens.ts";
+import { ContextManager } from "../context/manager.ts";
+import { heuristicCounter, openaiCounter, openaiEncodingFor } from "../context/tokens.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
 import { replayRollout } from "../conversation/replay.ts";
 import type { ThreadStore } from "../conversation/store.ts";
 import { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError, TaifengError } from "../errors.ts";
-import type { HookOptions } from "../hooks/options.ts";
-import { builtinCatalog, infoFor, type ModelCatalog } from "../llm/catalog.ts";
-import type { ModelClient } from "../llm/types.ts";
-import type { PermissionOptions } from "../permission/options.ts";
 import { isPromiseLike } from "../promise-like.ts";
 import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
-import { type ArtifactStore, MemoryArtifactStore } from "../tool/artifacts.ts";
-import { type Tool, ToolSet } from "../tool/define.ts";
-import type { ToolGate } from "../tool/scheduler.ts";
-import { compileOutput, type OutputSpec } from "./completion.ts";
+import { MemoryArtifactStore } from "../tool/artifacts.ts";
+import { ToolSet } from "../tool/define.ts";
+import { compileOutput } from "./completion.ts";
+import { contextOptions, type EngineOptions } from "./engine-options.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
 import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
-import type { PrepareTurn } from "./prefix.ts";
 import { type EngineCore, emit, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
 import { closeCrashedTurn, planResume, type ResumePlan } from "./resume.ts";
 import { engineTools } from "./tool-setup.ts";
 import type { TurnSettings } from "./turn.ts";
 
-/** Options for `AgentEngine.open`. Only `model` is required. */
-export interface EngineOptions {
-  /** The model every turn samples (until an override_context op changes it). */
-  readonly model: ModelClient;
-  /** Resolves `override_context.model` specs such as `sim:script.json`. */
-  readonly resolveModel?: (spec: string) => Promise<ModelClient>;
-  readonly tools?: Iterable<Tool>;
-  /** System instructions: the stable head of every prompt. */
-  readonly system?: string;
-  /** Where the transcript lives; default: a private in-memory store. */
-  readonly store?: ThreadStore;
-  /** Resume this thread if it exists in the store, else create it with this id. */
-  readonly threadId?: string;
-  readonly title?: string;
-  /** The thread's working directory, given to tools. Default `process.cwd()`. */
-  readonly cwd?: string;
-  /** Model calls per turn before it fails with `max_steps`. Default 50. */
-  readonly maxSteps?: number;
-  /** Concurrency-safe tool calls running at once. Default 8. */
-  readonly maxParallelTools?: number;
-  /** Timeout for tools that set none, in ms; 0 = none. Default 600000. */
-  readonly toolTimeoutMs?: number;
-  /** Start read-only, concurrency-safe tools while the model is still streaming. Default true. */
-  readonly startToolsDuringStream?: boolean;
-  /** `task_finish`: a turn ends only when the model calls task_finish. Default `natural`. */
-  readonly completion?: "natural" | "task_finish";
-  /** Validate the final answer against this schema (structured output). */
-  readonly output?: OutputSpec;
-  /** How often the model may correct an answer that fails `output`. Default 2. */
-  readonly outputRetries?: number;
-  /**
-   * Context window budget and compaction (on by default with a 128k window; pass `false` to
-   * turn it off). The token counter defaults to the model's exact tokenizer when one is
-   * available offline (OpenAI families), else a calibrated heuristic.
-   */
-  readonly context?: ContextOptions | false;
-  /**
-   * Longest tool output the model sees, in characters; longer outputs keep their head and
-   * tail and the full text goes to `artifacts` (readable with `read_artifact`, added when
-   * missing). Default 30,000; `false` turns the cap off.
-   */
-  readonly maxToolOutputChars?: number | false;
-  /** Where full tool outputs and trimmed history are kept. Default: in memory, per engine. */
-  readonly artifacts?: ArtifactStore;
-  /** Where context windows come from (budgets); default: the built-in catalog. */
-  readonly catalog?: ModelCatalog;
-  /** Decides whether each tool call may run (a custom seam; runs after `permissions`). */
-  readonly gate?: ToolGate;
-  /**
-   * Builds each turn's stable prefix from `system` and `tools`, once at the start of the
-   * turn (the skill catalog plugs in here). See PrepareTurn.
-   */
-  readonly prepareTurn?: PrepareTurn;
-  /**
-   * Permission policy: rules, mode, settings discovery, `canUseTool`, approval timeout.
-   * Without it every tool call runs. See docs/guides/permissions.md.
-   */
-  readonly permissions?: PermissionOptions;
-  /** Lifecycle hooks (in-process and shell-command). See docs/guides/hooks.md. */
-  readonly hooks?: HookOptions;
-  /** Finished submissions whose events stay available to late subscribers. Default 32. */
-  readonly retainSubmissions?: number;
-  /** Listeners attached before the first event (sinks). */
-  readonly listeners?: readonly EventListener[];
-  /** Called when a listener throws. */
-  readonly onListenerError?: (err: unknown) => void;
-}
+export type { EngineOptions } from "./engine-options.ts";
 
 const SHUTDOWN: Op = { type: "shutdown" };
 
@@ -343,25 +273,6 @@ export class AgentEngine {
   private emitEngine(msg: EventMsg): void {
     emit(this.core, undefined, undefined, msg);
   }
-}
-
-/**
- * The context manager's options: the host's `context` options over the budget the model's
- * catalog entry implies (window; answer reserve capped at 8,192 tokens), with the engine's
- * artifact store and the resolved token counter.
- */
-function contextOptions(
-  options: EngineOptions,
-  artifacts: ArtifactStore,
-  counter: TokenCounter | undefined,
-): ContextOptions {
-  const info = infoFor(options.catalog ?? builtinCatalog(), options.model.id);
-  const given = options.context || undefined;
-  const budget = info
-    ? { contextWindow: info.contextWindow, reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192) }
-    : undefined;
-  if (!given && !budget) return { artifacts, counter: counter ?? heuristicCounter() };
-  return { artifacts, ...budget, ...given, counter: counter ?? heuristicCounter() };
 }
 
 /** Answers a control op at once: its only event, then the end of its submission. */
