@@ -80,8 +80,11 @@ export async function openaiCounter(encoding: "o200k_base" | "cl100k_base"): Pro
   return { name: encoding, exact: true, count: (text) => mod.countTokens(text) };
 }
 
-/** The best counter for a model id: exact for OpenAI families, the heuristic otherwise. */
-export async function counterFor(modelId: string): Promise<TokenCounter> {
+/**
+ * The best counter for a model id: exact for OpenAI families (loaded on first use, hence the
+ * promise), the heuristic otherwise (returned as is: engines open without waiting for it).
+ */
+export function counterFor(modelId: string): TokenCounter | Promise<TokenCounter> {
   const encoding = openaiEncodingFor(modelId);
   return encoding ? openaiCounter(encoding) : heuristicCounter();
 }

@@ -193,11 +193,6 @@ export function builtinCatalog(): ModelCatalog {
   return builtin;
 }
 
-/** The catalog entry of a `provider:model` client id, if the catalog knows the model. */
-export function infoFor(catalog: ModelCatalog, clientId: string): ModelInfo | undefined {
-  return catalog.forClient(clientId);
-}
-
 /**
  * What `usage` cost at `prices`, in USD. Uncached input is `inputTokens` minus cache reads
  * and writes (Usage counts all three in `inputTokens`); reasoning is billed as output.

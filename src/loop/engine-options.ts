@@ -1,9 +1,9 @@
 /** What `AgentEngine.open` accepts, and the context options an engine derives from it. */
 import type { ContextOptions } from "../context/manager.ts";
-import { heuristicCounter, type TokenCounter } from "../context/tokens.ts";
+import type { TokenCounter } from "../context/tokens.ts";
 import type { ThreadStore } from "../conversation/store.ts";
 import type { HookOptions } from "../hooks/options.ts";
-import { builtinCatalog, infoFor, type ModelCatalog } from "../llm/catalog.ts";
+import { builtinCatalog, type ModelCatalog } from "../llm/catalog.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
@@ -89,13 +89,13 @@ export interface EngineOptions {
 export function contextOptions(
   options: EngineOptions,
   artifacts: ArtifactStore,
-  counter: TokenCounter | undefined,
+  counter: TokenCounter,
 ): ContextOptions {
-  const info = infoFor(options.catalog ?? builtinCatalog(), options.model.id);
+  const info = (options.catalog ?? builtinCatalog()).forClient(options.model.id);
   const given = options.context || undefined;
   const budget = info
     ? { contextWindow: info.contextWindow, reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192) }
     : undefined;
-  if (!given && !budget) return { artifacts, counter: counter ?? heuristicCounter() };
-  return { artifacts, ...budget, ...given, counter: counter ?? heuristicCounter() };
+  if (!given && !budget) return { artifacts, counter };
+  return { artifacts, ...budget, ...given, counter };
 }

@@ -1,7 +1,7 @@
 /** The engine actor: one thread, ops in, events out. */
 import { abortOwned } from "../abort-watch.ts";
 import { ContextManager } from "../context/manager.ts";
-import { heuristicCounter, openaiCounter, openaiEncodingFor } from "../context/tokens.ts";
+import { counterFor } from "../context/tokens.ts";
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
 import { replayRollout } from "../conversation/replay.ts";
 import type { ThreadStore } from "../conversation/store.ts";
@@ -88,11 +88,12 @@ export class AgentEngine {
       log = new ThreadLog(threadId, await store.create(meta));
     }
     const artifacts = options.artifacts ?? new MemoryArtifactStore();
-    // The model's exact tokenizer when one is available offline, else the heuristic.
-    let counter = options.context === false ? undefined : options.context?.counter;
-    if (options.context !== false && counter === undefined) {
-      const encoding = openaiEncodingFor(options.model.id);
-      counter = encoding ? await openaiCounter(encoding) : heuristicCounter();
+    let context: ContextManager | undefined;
+    if (options.context !== false) {
+      // The model's exact tokenizer when one is available offline, else the heuristic.
+      const chosen = options.context?.counter ?? counterFor(options.model.id);
+      const counter = isPromiseLike(chosen) ? await chosen : chosen;
+      context = new ContextManager(contextOptions(options, artifacts, counter));
     }
     const settings: TurnSettings = {
       maxSteps: options.maxSteps ?? 50,
@@ -121,10 +122,7 @@ export class AgentEngine {
       artifacts,
       settings,
       gate: options.gate,
-      context:
-        options.context === false
-          ? undefined
-          : new ContextManager(contextOptions(options, artifacts, counter)),
+      context,
       prepareTurn: options.prepareTurn,
       lastPrefix: undefined,
       requests: new PendingRequests(),

@@ -60,8 +60,6 @@ export class ToolBatch {
   private readonly env: ToolBatchEnv;
 
   private listening = false;
-  /** The call `add` is preparing synchronously, if any. */
-  private adding: Entry | undefined;
 
   constructor(env: ToolBatchEnv) {
     this.env = env;
@@ -107,14 +105,7 @@ export class ToolBatch {
     this.unsettled++;
     // Without a gate, preparation is synchronous; with one, calls are prepared one at a time.
     if (this.env.gate) this.prepChain = (this.prepChain ?? Promise.resolve()).then(() => this.prepare(entry));
-    else {
-      this.adding = entry;
-      try {
-        this.prepare(entry);
-      } finally {
-        this.adding = undefined;
-      }
-    }
+    else this.prepare(entry);
   }
 
   /**
@@ -278,8 +269,7 @@ export class ToolBatch {
   private start(entry: Entry): void {
     const tool = entry.tool as Tool;
     entry.phase = "running";
-    // A call started while it was being added started when it was received: no clock read.
-    entry.startedAt = this.adding === entry ? entry.receivedAt : performance.now();
+    entry.startedAt = performance.now();
     this.running++;
     const controller = new AbortController();
     entry.controller = controller;

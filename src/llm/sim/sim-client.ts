@@ -166,13 +166,9 @@ export class SimClient implements ModelClient {
       plan = planStep(step, index);
       if (cacheable) this.plans[index] = plan;
     }
-    if (step.error) {
-      const events = plan.chunks.slice();
-      events.push({ type: "error", error: simError(step.error) });
-      return new SimStream(events, plan.delays, signal);
-    }
     const events = plan.chunks.slice();
-    events.push({ type: "usage", usage: usageFor(step, request, plan, this.cache) }, plan.finish);
+    if (step.error) events.push({ type: "error", error: simError(step.error) });
+    else events.push({ type: "usage", usage: usageFor(step, request, plan, this.cache) }, plan.finish);
     return new SimStream(events, plan.delays, signal);
   }
 }
@@ -197,15 +193,14 @@ function planStep(step: SimStep, index: number): StepPlan {
   let outChars = 0;
   let reasoningChars = 0;
   const failAt = step.error ? step.error.afterChunks : -1;
-  for (let i = 0; i < planned.length && i !== failAt; i++) {
-    const ev = planned[i] as ModelEvent;
-    chunks.push(ev);
-    delays.push(i === 0 ? step.delayMs : step.chunkDelayMs);
-  }
-  for (const ev of planned) {
+  // Usage is estimated from every planned chunk, also those an error cuts off.
+  planned.forEach((ev, i) => {
     if (ev.type === "text_delta" || ev.type === "tool_call_delta") outChars += ev.delta.length;
     else if (ev.type === "reasoning_delta") reasoningChars += ev.delta.length;
-  }
+    if (failAt >= 0 && i >= failAt) return;
+    chunks.push(ev);
+    delays.push(i === 0 ? step.delayMs : step.chunkDelayMs);
+  });
   // The closing events: an error, or usage then finish.
   delays.push(chunks.length === 0 ? step.delayMs : 0);
   if (!step.error) delays.push(0);
