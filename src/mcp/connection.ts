@@ -124,6 +124,11 @@ export class McpConnection {
     return this.client?.getServerCapabilities()?.tools?.listChanged === true;
   }
 
+  /** True when the connected server has resources (the resource tools are then offered). */
+  get offersResources(): boolean {
+    return this.client?.getServerCapabilities()?.resources !== undefined;
+  }
+
   /** The last tool list fetched, if any. */
   get tools(): ToolListing | undefined {
     return this.listing;

@@ -231,7 +231,7 @@ export class McpManager {
   private rebuild(): void {
     const tools: Tool[] = [];
     for (const c of this.conns.values()) tools.push(...(this.byServer.get(c.name)?.tools ?? []));
-    if (tools.length > 0 || this.conns.size > 0) tools.push(...this.resources);
+    if ([...this.conns.values()].some((c) => c.offersResources)) tools.push(...this.resources);
     tools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (tools.length === this.current.length && tools.every((t, i) => t === this.current[i])) return;
     this.current = tools;

@@ -171,7 +171,7 @@ async function runCall(
       return callError(
         conn.name,
         def.name,
-        `no answer within ${Math.round(timeoutMs / 1000)} s; the call was cancelled`,
+        `no answer within ${formatMs(timeoutMs)}; the call was cancelled`,
       );
     if (ctx.signal.aborted) throw err;
     if (conn.status.status === "failed") onFailure?.(ctx.turnId);
@@ -183,6 +183,10 @@ async function runCall(
     if (timer) clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
   }
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 /** The canonical text of a tool definition: equal text, same Taifeng tool object. */
