@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SimStepFn, SimStepInput } from "../src/llm/sim/script.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelRequest } from "../src/llm/types.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
@@ -42,14 +43,14 @@ function outputs(req: ModelRequest): string[] {
     .map((o) => String(o.output));
 }
 
-async function engineOn(m: McpManager, script: ConstructorParameters<typeof SimClient>[0]["script"]) {
+async function engineOn(m: McpManager, script: (SimStepInput | SimStepFn)[]) {
   const requests: ModelRequest[] = [];
   const model = new SimClient({
     script: script.map((step) =>
       typeof step === "function"
-        ? (req: ModelRequest) => {
+        ? (req: ModelRequest, call: { index: number }) => {
             requests.push(req);
-            return step(req);
+            return step(req, call);
           }
         : (req: ModelRequest) => {
             requests.push(req);
@@ -198,7 +199,7 @@ describe("MCP faults", () => {
     const m = await open({}, { FAULT_STARTUP: "exit" });
     const state = m.status()[0];
     expect(state?.state.status).toBe("failed");
-    expect((state?.state as { error: string }).error).toContain("refusing to start");
+    expect((state?.state as { error?: string } | undefined)?.error).toContain("refusing to start");
     expect(m.tools()).toEqual([]);
     const { engine } = await engineOn(m, [{ text: "fine without it" }]);
     const events = await driveTurn(engine, "hi", () => undefined);

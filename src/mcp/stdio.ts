@@ -124,7 +124,19 @@ export class ProcessTransport implements Transport {
   }
 
   private read(chunk: Buffer): void {
-    let data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.drain();
+  }
+
+  /**
+   * Delivers complete lines. After a notification the rest waits one microtask: the SDK
+   * dispatches notifications a microtask late but responses at once, so a progress
+   * notification and the response right behind it in one chunk would otherwise arrive
+   * reversed (and the progress be dropped as belonging to no request).
+   */
+  private readonly drain = (): void => {
+    let data = this.pending;
+    if (!data) return;
     for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10)) {
       const line = data.toString("utf8", 0, nl).replace(/\r$/, "");
       data = data.subarray(nl + 1);
@@ -139,6 +151,11 @@ export class ProcessTransport implements Transport {
         continue;
       }
       this.onmessage?.(message);
+      if (!("id" in message) && data.indexOf(10) !== -1) {
+        this.pending = data;
+        queueMicrotask(this.drain);
+        return;
+      }
     }
     if (data.length > MAX_LINE_BYTES) {
       this.pending = undefined;
@@ -146,7 +163,7 @@ export class ProcessTransport implements Transport {
       return;
     }
     this.pending = data.length > 0 ? data : undefined;
-  }
+  };
 
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
