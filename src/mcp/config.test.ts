@@ -20,12 +20,21 @@ describe(".mcp.json parsing", () => {
     const servers = parse({
       mcpServers: {
         files: { command: "npx", args: ["-y", "srv", "${HOME}/data"], env: { KEY: "${TOKEN}" }, cwd: "sub" },
-        api: { type: "http", url: "https://api.example.com/mcp", headers: { Authorization: "Bearer ${TOKEN}", X: "${MISSING:-none}" } },
+        api: {
+          type: "http",
+          url: "https://api.example.com/mcp",
+          headers: { Authorization: "Bearer ${TOKEN}", X: "${MISSING:-none}" },
+        },
         old: { type: "sse", url: "http://127.0.0.1:9/sse" },
       },
     });
     expect(servers.map((s) => s.name)).toEqual(["files", "api", "old"]);
-    expect(servers[0]?.config).toEqual({ command: "npx", args: ["-y", "srv", "/home/u/data"], env: { KEY: "sekrit" }, cwd: "/p/sub" });
+    expect(servers[0]?.config).toEqual({
+      command: "npx",
+      args: ["-y", "srv", "/home/u/data"],
+      env: { KEY: "sekrit" },
+      cwd: "/p/sub",
+    });
     expect(servers[1]?.config).toMatchObject({ headers: { Authorization: "Bearer sekrit", X: "none" } });
     expect(servers[2]?.config.type).toBe("sse");
   });
@@ -46,16 +55,34 @@ describe(".mcp.json parsing", () => {
     [{ mcpServers: { s: { command: "x", timeoutMs: -5 } } }, /server "s", field "timeoutMs": /],
     [{ mcpServers: { s: { command: "x", startup: "later" } } }, /server "s", field "startup": /],
     [{ mcpServers: { s: { command: "x", protocol: "2026" } } }, /server "s", field "protocol": /],
-    [{ mcpServers: { s: { type: "websocket", url: "ws://x" } } }, /server "s", field "type": must be "stdio", "http" or "sse", not "websocket"/],
+    [
+      { mcpServers: { s: { type: "websocket", url: "ws://x" } } },
+      /server "s", field "type": must be "stdio", "http" or "sse", not "websocket"/,
+    ],
     [{ mcpServers: { s: { url: "http://x/mcp" } } }, /server "s": has a "url" but no "type"/],
     [{ mcpServers: { s: { type: "http" } } }, /server "s", field "url": /],
     [{ mcpServers: { s: { type: "http", url: "not a url" } } }, /server "s", field "url": /],
     [{ mcpServers: { s: { type: "http", url: "ftp://x/mcp" } } }, /server "s", field "url": /],
-    [{ mcpServers: { s: { type: "http", url: "http://x", command: "y" } } }, /server "s".*unknown key: command/],
-    [{ mcpServers: { s: { type: "http", url: "http://x", headers: { A: "${NOPE}" } } } }, /server "s", field "headers.A": environment variable NOPE is not set/],
-    [{ mcpServers: { s: { command: "${EMPTY}" } } }, /server "s", field "command": environment variable EMPTY is not set/],
-    [{ mcpServers: { s: { type: "http", url: "http://x", bearerTokenEnv: "TOKEN", oauth: true } } }, /bearerTokenEnv and oauth exclude each other/],
-    [{ mcpServers: { s: { type: "http", url: "http://x", oauth: { clientID: "a" } } } }, /server "s", field "oauth".*/],
+    [
+      { mcpServers: { s: { type: "http", url: "http://x", command: "y" } } },
+      /server "s".*unknown key: command/,
+    ],
+    [
+      { mcpServers: { s: { type: "http", url: "http://x", headers: { A: "${NOPE}" } } } },
+      /server "s", field "headers.A": environment variable NOPE is not set/,
+    ],
+    [
+      { mcpServers: { s: { command: "${EMPTY}" } } },
+      /server "s", field "command": environment variable EMPTY is not set/,
+    ],
+    [
+      { mcpServers: { s: { type: "http", url: "http://x", bearerTokenEnv: "TOKEN", oauth: true } } },
+      /bearerTokenEnv and oauth exclude each other/,
+    ],
+    [
+      { mcpServers: { s: { type: "http", url: "http://x", oauth: { clientID: "a" } } } },
+      /server "s", field "oauth".*/,
+    ],
   ])("rejects %j naming the file, server and field", (raw, message) => {
     expect(() => parse(raw)).toThrow(message);
     try {
@@ -86,7 +113,10 @@ describe("loadMcpConfig", () => {
   });
 
   it("merges user < project < host, a later source replacing a server of the same name", async () => {
-    await files({ mcpServers: { shared: { command: "project" }, p: { command: "p" } } }, { mcpServers: { shared: { command: "user" }, u: { command: "u" } } });
+    await files(
+      { mcpServers: { shared: { command: "project" }, p: { command: "p" } } },
+      { mcpServers: { shared: { command: "user" }, u: { command: "u" } } },
+    );
     const config = await loadMcpConfig({
       cwd: dir,
       userDir: join(dir, "home", ".taifeng"),
@@ -94,7 +124,9 @@ describe("loadMcpConfig", () => {
       trusted: true,
       servers: { h: { command: "host" }, p: { command: "host-p" } },
     });
-    const byName = Object.fromEntries(config.servers.map((s) => [s.name, (s.config as { command: string }).command]));
+    const byName = Object.fromEntries(
+      config.servers.map((s) => [s.name, (s.config as { command: string }).command]),
+    );
     expect(byName).toEqual({ shared: "project", u: "u", p: "host-p", h: "host" });
   });
 
@@ -103,6 +135,8 @@ describe("loadMcpConfig", () => {
     await expect(loadMcpConfig({ cwd: dir, userDir: false, trusted: true })).rejects.toThrow(
       new RegExp(`${join(dir, ".mcp.json")}: is not valid JSON`),
     );
-    await expect(loadMcpConfig({ cwd: dir, userDir: false, files: ["nope.json"] })).rejects.toThrow(/nope\.json: no such file/);
+    await expect(loadMcpConfig({ cwd: dir, userDir: false, files: ["nope.json"] })).rejects.toThrow(
+      /nope\.json: no such file/,
+    );
   });
 });
