@@ -190,7 +190,10 @@ export class McpManager {
       return;
     }
     if (before?.listing?.fingerprint === listing.fingerprint) return;
-    const defs = filterTools(listing.tools, c.entry.config.allowedTools, c.entry.config.disabledTools);
+    // Tools that only run as tasks (an extension this client does not speak) are left out.
+    const defs = filterTools(listing.tools, c.entry.config.allowedTools, c.entry.config.disabledTools).filter(
+      (t) => t.execution?.taskSupport !== "required",
+    );
     const names = assignNames(c.name, defs);
     const tools: McpTool[] = [];
     for (const def of defs) {
