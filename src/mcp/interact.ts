@@ -73,13 +73,29 @@ export async function elicit(
     const word = answer.toLowerCase();
     if (word === "decline" || word === "cancel") return { action: word };
     if (fields.length === 0) return { action: "accept", content: {} };
-    const parsed = parseAnswer(answer, fields, single);
+    const parsed = withDefaults(parseAnswer(answer, fields, single), fields);
     const missing = "content" in parsed ? [...required].filter((name) => !(name in parsed.content)) : [];
     if ("content" in parsed && missing.length === 0) return { action: "accept", content: parsed.content };
     const why = "error" in parsed ? parsed.error : `missing required field(s): ${missing.join(", ")}`;
     prompt = `That answer did not fit the form (${why}).\n${question}`;
   }
   return { action: "decline" };
+}
+
+/** Fields the answer left out take the form's defaults (SEP-1034). */
+function withDefaults(
+  parsed: { content: Content } | { error: string },
+  fields: [string, FieldSchema][],
+): { content: Content } | { error: string } {
+  if (!("content" in parsed)) return parsed;
+  const content = { ...parsed.content };
+  for (const [name, f] of fields) {
+    const d = f.default;
+    const usable =
+      typeof d === "string" || typeof d === "number" || typeof d === "boolean" || Array.isArray(d);
+    if (!(name in content) && usable) content[name] = d as Content[string];
+  }
+  return { content };
 }
 
 function enumOf(f: FieldSchema): readonly string[] | undefined {
