@@ -53,28 +53,20 @@ export async function serveMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
   const hosts = [...(options.allowedHosts ?? localhostAllowedHostnames())];
   const origins = [...(options.allowedOrigins ?? localhostAllowedOrigins())];
   const token = options.token;
-  const server = createServer((req, res) => {
-    void handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-      res.end(String(err));
-    });
-  });
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const request = toRequest(req, res);
-    const rejected =
-      hostHeaderValidationResponse(request, hosts) ?? originValidationResponse(request, origins);
-    if (rejected) return send(rejected, res);
-    if (new URL(request.url).pathname !== path) return send(new Response("Not Found", { status: 404 }), res);
-    if (token !== undefined && !bearerMatches(request.headers.get("authorization"), token))
-      return send(
-        new Response(JSON.stringify({ error: "unauthorized" }), {
+  const server = createServer(
+    nodeListener(async (request) => {
+      const rejected =
+        hostHeaderValidationResponse(request, hosts) ?? originValidationResponse(request, origins);
+      if (rejected) return rejected;
+      if (new URL(request.url).pathname !== path) return new Response("Not Found", { status: 404 });
+      if (token !== undefined && !bearerMatches(request.headers.get("authorization"), token))
+        return new Response(JSON.stringify({ error: "unauthorized" }), {
           status: 401,
           headers: { "content-type": "application/json", "www-authenticate": 'Bearer realm="taifeng"' },
-        }),
-        res,
-      );
-    return send(await handler.fetch(request), res);
-  };
+        });
+      return handler.fetch(request);
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
@@ -96,6 +88,20 @@ function bearerMatches(header: string | null, token: string): boolean {
   const given = Buffer.from(header?.replace(/^Bearer\s+/i, "") ?? "");
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/** A `node:http` request listener serving a web-standard `fetch` handler. */
+export function nodeListener(
+  fetchHandler: (request: Request) => Promise<Response>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void fetchHandler(toRequest(req, res))
+      .then((response) => send(response, res))
+      .catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(String(err));
+      });
+  };
 }
 
 function toRequest(req: IncomingMessage, res: ServerResponse): Request {
