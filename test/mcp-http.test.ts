@@ -191,14 +191,14 @@ describe("taifeng's MCP server over HTTP", () => {
       const req = httpRequest(
         {
           host: "127.0.0.1",
-          port,
+          port: Number(port),
           path: "/mcp",
           method: "POST",
           headers: { ...auth, host: `evil.example:${port}` },
         },
-        (res: { statusCode: number; resume: () => void }) => {
+        (res) => {
           res.resume();
-          resolve(res.statusCode);
+          resolve(res.statusCode ?? 0);
         },
       );
       req.on("error", reject);
