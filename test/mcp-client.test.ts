@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HookDefinition } from "../src/hooks/types.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelRequest } from "../src/llm/types.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
@@ -286,6 +287,32 @@ describe("MCP client against server-everything (stdio)", () => {
       return { type: "approval", requestId: msg.requestId, decision: "deny" };
     });
     expect(asked).toEqual(["mcp__everything__echo"]);
+    await engine.close();
+  });
+
+  it("runs pre_tool and post_tool hooks on MCP tools, matched by the mcp__ name", async () => {
+    const seen: string[] = [];
+    const hooks: HookDefinition[] = [
+      {
+        point: "pre_tool",
+        matcher: "mcp__everything__echo",
+        run: (e) => void seen.push(`pre ${(e as { tool: string }).tool}`),
+      },
+      {
+        point: "post_tool",
+        run: (e) =>
+          void seen.push(`post ${(e as { tool: string }).tool} ${(e as { status: string }).status}`),
+      },
+    ];
+    const { engine } = await engineFor(
+      [
+        { toolCalls: [{ id: "h1", name: "mcp__everything__echo", arguments: { message: "hooked" } }] },
+        { text: "done" },
+      ],
+      { hooks: { hooks } },
+    );
+    await driveTurn(engine, "go", () => undefined);
+    expect(seen).toEqual(["pre mcp__everything__echo", "post mcp__everything__echo ok"]);
     await engine.close();
   });
 });

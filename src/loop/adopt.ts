@@ -1,6 +1,5 @@
-/** Tools a PrepareTurn adds get what the engine gives the host's own tools. */
+/** Tools a PrepareTurn adds get the engine's tool hooks, like the host's own tools. */
 import { type Tool, ToolSet } from "../tool/define.ts";
-import { isOutputManaged, limitOutput } from "../tool/output-limit.ts";
 import { guardTools, wrapsTools } from "./guards.ts";
 import type { EngineCore } from "./process.ts";
 
@@ -12,12 +11,13 @@ export interface AdoptCache {
 
 /**
  * The tool set a turn runs with when a PrepareTurn built it: every tool the engine did not
- * already wrap (skill tools, MCP tools, anything added per turn) gets the engine's output cap
- * and its post_tool hooks, exactly like the tools the host passed at open. Memoized by
- * identity, so an unchanged prefix keeps byte-identical tool specs (and the prompt cache).
+ * already wrap (skill tools, MCP tools, anything added per turn) gets the engine's post_tool
+ * hooks, exactly like the tools the host passed at open (the output cap stays the adder's
+ * business: skill tools bound their own reads, MCP tools carry the manager's cap). Memoized
+ * by identity, so an unchanged prefix keeps byte-identical tool specs (and the prompt cache).
  */
 export function adoptTools(c: EngineCore, tools: ToolSet): ToolSet {
-  if (tools === c.tools) return tools;
+  if (tools === c.tools || !wrapsTools(c.guards)) return tools;
   c.adopted ??= { sets: new WeakMap(), tools: new WeakMap() };
   const cache = c.adopted;
   const hit = cache.sets.get(tools);
@@ -43,9 +43,5 @@ export function adoptTools(c: EngineCore, tools: ToolSet): ToolSet {
 }
 
 function wrap(c: EngineCore, tool: Tool): Tool {
-  let out = tool;
-  if (c.outputLimit !== false && !isOutputManaged(out))
-    out = limitOutput(out, { maxChars: c.outputLimit }) as Tool;
-  if (wrapsTools(c.guards)) out = guardTools([out], c.guards, () => c)[0] as Tool;
-  return out;
+  return guardTools([tool], c.guards, () => c)[0] as Tool;
 }

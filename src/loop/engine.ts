@@ -12,7 +12,6 @@ import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
 import { MemoryArtifactStore } from "../tool/artifacts.ts";
 import { ToolSet } from "../tool/define.ts";
-import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from "../tool/output-limit.ts";
 import { compileOutput } from "./completion.ts";
 import { contextOptions, type EngineOptions } from "./engine-options.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
@@ -125,7 +124,6 @@ export class AgentEngine {
       gate: options.gate,
       context,
       prepareTurn: options.prepareTurn,
-      outputLimit: options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS,
       lastPrefix: undefined,
       requests: new PendingRequests(),
       queue: [],

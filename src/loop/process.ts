@@ -40,8 +40,6 @@ export interface EngineCore {
   readonly artifacts: ArtifactStore;
   /** Builds each turn's stable prefix from `system` and `tools` (see PrepareTurn). */
   readonly prepareTurn: PrepareTurn | undefined;
-  /** The cap on tool outputs (characters), applied to tools a PrepareTurn adds too. */
-  readonly outputLimit: number | false;
   /** Wrapped versions of tools PrepareTurn added (see adoptTools). */
   adopted?: AdoptCache | undefined;
   /** The prefix the last turn ran with (skills may add to it), reused by the compact op. */

@@ -19,6 +19,7 @@ import {
   SdkErrorCode,
   SdkHttpError,
   type Tool as SdkTool,
+  type StreamableHTTPClientTransport,
   type Transport,
 } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
@@ -102,6 +103,7 @@ export class McpConnection {
   private stale = false;
   private readonly active = new Set<CallScope>();
   private readonly scopes = new AsyncLocalStorage<CallScope>();
+  private auth: OAuthClientProvider | undefined | null = null;
 
   constructor(entry: McpServerEntry, env: ConnectionEnv) {
     this.name = entry.name;
@@ -166,6 +168,12 @@ export class McpConnection {
       },
       (err: unknown) => {
         this.connecting = undefined;
+        const login = (this.authProvider() as { pendingAuthorization?: URL } | undefined)
+          ?.pendingAuthorization;
+        if (login)
+          throw this.fail(
+            `needs a login: open ${login.href} in a browser, then complete it with \`taifeng mcp login ${this.name}\` (or McpConnection.finishAuth(code))`,
+          );
         throw this.fail(`could not connect: ${describeError(err)}`);
       },
     );
@@ -247,12 +255,7 @@ export class McpConnection {
       }
     });
     client.onerror = (err) => this.stderr.append(`[client] ${describeError(err)}\n`);
-    const transport = createTransport(this.entry, kind, {
-      stderr: this.stderr,
-      env: this.env.env,
-      authProvider: this.env.authProvider?.(this.entry),
-      fetch: this.env.fetch,
-    });
+    const transport = this.transport(kind);
     try {
       await client.connect(transport, {
         timeout: this.env.connectTimeoutMs ?? 30_000,
@@ -282,6 +285,35 @@ export class McpConnection {
       server: client.getServerVersion(),
     };
     return client;
+  }
+
+  /** The server's OAuth provider (made once, so a pending login URL survives retries). */
+  private authProvider(): OAuthClientProvider | undefined {
+    if (this.auth === null) this.auth = this.env.authProvider?.(this.entry);
+    return this.auth;
+  }
+
+  private transport(kind: McpTransportKind): Transport {
+    return createTransport(this.entry, kind, {
+      stderr: this.stderr,
+      env: this.env.env,
+      authProvider: this.authProvider(),
+      fetch: this.env.fetch,
+    });
+  }
+
+  /**
+   * Completes an OAuth login with the authorization code the server's authorization page
+   * sent to the redirect URL, then connects. Rejects when the code is refused.
+   */
+  async finishAuth(code: string): Promise<void> {
+    const transport = this.transport(this.entry.config.type === "sse" ? "sse" : "http");
+    if (!("finishAuth" in transport)) throw new Error(`MCP server "${this.name}" does not use OAuth`);
+    await (transport as StreamableHTTPClientTransport).finishAuth(code);
+    await transport.close().catch(() => undefined);
+    this.attempts = 0;
+    this.state = { status: "idle" };
+    await this.ensure();
   }
 
   /** Marks the tool list for a refresh at the next turn boundary. */

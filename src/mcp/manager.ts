@@ -11,6 +11,7 @@ import type { EngineOptions } from "../loop/engine-options.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
 import type { EventMsg } from "../protocol/index.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
+import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, limitOutput } from "../tool/output-limit.ts";
 import type { McpConfig, McpServerEntry } from "./config.ts";
 import { type ConnectionEvent, McpConnection, type McpServerState, type ToolListing } from "./connection.ts";
 import { RESOURCE_TOOL_NAMES, resourceTools } from "./resources.ts";
@@ -32,6 +33,12 @@ export interface McpManagerOptions {
   readonly fetch?: typeof fetch;
   /** How long connecting to one server may take. Default 30,000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Longest MCP tool output the model sees, in characters (the engine's default cap); longer
+   * outputs keep head and tail and the full text goes to the engine's artifact store.
+   * Default 10,000; `false` turns it off.
+   */
+  readonly maxOutputChars?: number | false;
   /**
    * For servers that cannot announce changes (no `listChanged`) and give no `ttlMs`: how old
    * a tool list may get before the next turn boundary lists again. Default 30,000 ms.
@@ -64,6 +71,7 @@ export class McpManager {
   private readonly built = new Map<string, McpTool>();
   private readonly names = new Set<string>(RESOURCE_TOOL_NAMES);
   private readonly relistAfterMs: number;
+  private readonly maxOutputChars: number | false;
   private readonly samplingModel: ModelClient | undefined;
   private readonly resources: Tool[];
   private readonly pending: EventMsg[] = [];
@@ -76,6 +84,7 @@ export class McpManager {
 
   private constructor(options: McpManagerOptions) {
     this.relistAfterMs = options.relistAfterMs ?? 30_000;
+    this.maxOutputChars = options.maxOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
     this.samplingModel = options.samplingModel;
     const entries = "servers" in options.servers ? options.servers.servers : options.servers;
     for (const entry of entries) {
@@ -201,7 +210,12 @@ export class McpManager {
       const key = `${c.name}\n${definitionKey(def, name)}`;
       let tool = this.built.get(key);
       if (!tool) {
-        tool = mcpTool(c, def, name, (turnId) => this.reportCallFailure(c, turnId));
+        const made = mcpTool(c, def, name, (turnId) => this.reportCallFailure(c, turnId));
+        // limitOutput keeps every property of the tool (`mcp` included) and marks it managed.
+        tool =
+          this.maxOutputChars === false
+            ? made
+            : (limitOutput(made, { maxChars: this.maxOutputChars }) as McpTool);
         this.built.set(key, tool);
       }
       this.names.add(name);
