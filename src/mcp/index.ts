@@ -3,6 +3,13 @@
  * MCP never load the SDK (`@modelcontextprotocol/client` and `/server` are optional peers).
  */
 export {
+  DEFAULT_REDIRECT_URL,
+  defaultAuthDir,
+  type FileOAuthOptions,
+  type FileOAuthProvider,
+  fileOAuthProvider,
+} from "./auth.ts";
+export {
   isStdioServer,
   type LoadMcpConfigOptions,
   loadMcpConfig,
@@ -17,7 +24,7 @@ export {
   parseMcpFile,
   parseMcpServers,
 } from "./config.ts";
-export { type McpServerState, McpUnavailableError } from "./connection.ts";
+export { McpConnection, type McpServerState, McpUnavailableError } from "./connection.ts";
 export { McpManager, type McpManagerOptions, type McpServerStatus } from "./manager.ts";
 export { RESOURCE_TOOL_NAMES } from "./resources.ts";
 export { type McpHttpOptions, type McpHttpServer, mcpHttpHandler, serveMcpHttp } from "./serve-http.ts";

@@ -12,6 +12,7 @@ import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix
 import type { EventMsg } from "../protocol/index.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, limitOutput } from "../tool/output-limit.ts";
+import { fileOAuthProvider } from "./auth.ts";
 import type { McpConfig, McpServerEntry } from "./config.ts";
 import { type ConnectionEvent, McpConnection, type McpServerState, type ToolListing } from "./connection.ts";
 import { RESOURCE_TOOL_NAMES, resourceTools } from "./resources.ts";
@@ -25,7 +26,7 @@ export interface McpManagerOptions {
   readonly clientInfo?: Implementation;
   /** The model sampling requests use when no turn's model is known. */
   readonly samplingModel?: ModelClient;
-  /** OAuth client provider per server (see `fileOAuthProvider`). */
+  /** OAuth client provider per server. Default: `fileOAuthProvider` for servers configured with `oauth`. */
   readonly authProvider?: (entry: McpServerEntry) => OAuthClientProvider | undefined;
   /** Environment for `bearerTokenEnv`. Default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
@@ -94,7 +95,8 @@ export class McpManager {
           clientInfo: options.clientInfo ?? DEFAULT_CLIENT,
           samplingModel: () => this.turnModel ?? this.samplingModel,
           onEvent: (e) => this.onConnectionEvent(e),
-          authProvider: options.authProvider,
+          authProvider:
+            options.authProvider ?? ((e) => fileOAuthProvider(e, { env: options.env ?? process.env })),
           env: options.env,
           fetch: options.fetch,
           connectTimeoutMs: options.connectTimeoutMs,
