@@ -316,3 +316,37 @@ describe("MCP client against server-everything (stdio)", () => {
     await engine.close();
   });
 });
+
+describe("a stdio server's environment", () => {
+  it("gets the allowlisted environment plus its configured env, never the host's secrets", async () => {
+    const planted = {
+      OPENAI_API_KEY: "sk-proj-planted0000000000000000000000",
+      DATABASE_URL: "postgres://app:hunter2@db.internal/prod",
+      GH_PAT: "ghp_planted000000000000000000000000000000",
+    };
+    const saved = Object.fromEntries(Object.keys(planted).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, planted);
+    const env = await McpManager.open({
+      servers: entries({
+        envcheck: nodeServer(serverScript("server-everything"), ["stdio"], { env: { SERVER_SETTING: "on" } }),
+      }),
+    }).finally(() => {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    });
+    try {
+      const result = await env.call("envcheck", "get-env", {});
+      const text = JSON.stringify(result);
+      expect(text).toContain("SERVER_SETTING");
+      expect(text).toContain("PATH");
+      for (const [name, value] of Object.entries(planted)) {
+        expect(text).not.toContain(name);
+        expect(text).not.toContain(value);
+      }
+    } finally {
+      await env.close();
+    }
+  }, 60_000);
+});

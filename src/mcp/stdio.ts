@@ -8,24 +8,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/client";
-
-/** Names a stdio server gets from the parent environment (the runtime's subprocess allowlist). */
-const BASE_ENV_NAMES = ["PATH", "HOME", "LANG", "TERM", "TMPDIR", "USER", "SHELL"];
+import { subprocessEnv } from "../sandbox/env.ts";
 
 /**
- * The environment of a stdio server: the allowlisted names from the parent plus `set`.
- * The one place MCP builds a child environment; it follows the runtime's subprocess rule
- * (`src/sandbox/env.ts`, `subprocessEnv({ set })`) and swaps to it in one line.
+ * The environment of a stdio server: the runtime's subprocess environment (the allowlist in
+ * `src/sandbox/env.ts`, including the host's `TAIFENG_ENV_PASSTHROUGH` names) plus the server's
+ * configured `env`, which wins.
  */
 export function serverEnv(
   set: Readonly<Record<string, string>> | undefined,
   from: NodeJS.ProcessEnv = process.env,
 ): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(from)) {
-    if (value !== undefined && (BASE_ENV_NAMES.includes(name) || name.startsWith("LC_"))) out[name] = value;
-  }
-  return { ...out, ...set };
+  return subprocessEnv({ from, set });
 }
 
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
