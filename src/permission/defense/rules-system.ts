@@ -77,6 +77,11 @@ export function destructive(inv: Invocation, add: Add): void {
         );
         return;
       }
+      const clean = cleanPath(target);
+      if (recursive && (clean === inv.cwd || inv.cwd.startsWith(`${clean}/`))) {
+        add("destructive_delete", "medium", `deletes the directory it runs in (${target})`);
+        return;
+      }
       if (recursive && /^(?:\.{1,2}\/?|\.\/\*|\*|\.\.\/(?:\.\.\/?)*\*?)$/.test(target)) {
         add(
           "destructive_delete",
@@ -338,7 +343,7 @@ export function persistenceCommands(inv: Invocation, add: Add): void {
 /** Where a command writes: redirect targets, tee, cp/mv/install/ln destinations, sed -i and truncate files. */
 export function writeTargets(inv: Invocation): string[] {
   const out: string[] = [];
-  for (const r of inv.redirects) if (/^(>|>>|>\||&>|&>>|<>)$/.test(r.op)) out.push(r.target.text);
+  for (const r of inv.redirects) if (/^(>|>>|>\||&>|&>>|<>)$/.test(r.op)) out.push(r.target.text, ...r.paths);
   const { name, args } = inv;
   const ops = operands(args);
   if (name === "tee") out.push(...ops);

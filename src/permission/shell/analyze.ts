@@ -83,6 +83,8 @@ export class Walk implements WordScope, ResolveEnv {
   readonly files = new Map<string, string | null>();
   /** Variables assigned in the line: their value, or null once it cannot be known. */
   readonly vars = new Map<string, string | null>();
+  /** Commands whose output a variable holds (`x=$(curl ...)`). */
+  readonly sources = new Map<string, ShellCommand[]>();
   dirs: Dirs;
   firstError: string | undefined;
   readonly home: string;
@@ -109,6 +111,9 @@ export class Walk implements WordScope, ResolveEnv {
   }
 
   lookup(name: string): string | undefined {
+    // A variable filled from a substitution carries those commands into where it is used.
+    const sources = this.sources.get(name);
+    if (sources && this.subs) this.subs.push({ kind: "command", commands: sources });
     const v = this.vars.get(name);
     if (v !== undefined) return v ?? undefined;
     if (this.vars.has(name)) return undefined;

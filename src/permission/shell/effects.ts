@@ -18,6 +18,7 @@ export interface EffectState {
   dirs: Dirs;
   readonly vars: Map<string, string | null>;
   readonly files: Map<string, string | null>;
+  readonly sources: Map<string, ShellCommand[]>;
   readonly home: string;
   readonly cwd: string | undefined;
 }
@@ -29,7 +30,11 @@ export interface EffectState {
  */
 export function applyEffects(cmd: ShellCommand, frame: Frame, state: EffectState): void {
   if (cmd.argv.length === 0) {
-    for (const a of cmd.assignments) state.vars.set(a.name, frame.definite && a.value.known ? a.value.text : null);
+    const from = cmd.substitutions.flatMap((sub) => sub.commands);
+    for (const a of cmd.assignments) {
+      state.vars.set(a.name, frame.definite && a.value.known ? a.value.text : null);
+      if (from.length > 0) state.sources.set(a.name, from);
+    }
   }
   if (frame.origin === "line") changeDirectory(cmd, state);
   const args = cmd.argv.slice(1);

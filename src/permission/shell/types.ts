@@ -89,6 +89,8 @@ export interface ShellCommand {
    * (`timeout 5 npm test`), which deny and ask rules see but allow rules need not cover.
    */
   readonly role: "run" | "wrapper";
+  /** True for a wrapper's form whose wrapped command is a command of its own (`sudo rm x` beside `rm x`). */
+  readonly outer?: boolean | undefined;
   /** Set when what runs cannot be known from the text. */
   readonly opaque?: Opaque | undefined;
 }

@@ -175,7 +175,8 @@ function emitWrapper(
   transparent: boolean,
   env: ResolveEnv,
 ): void {
-  env.emit(build(words, base, dirs, [...via], [...base.assignments], transparent ? "wrapper" : "run", undefined));
+  const form = build(words, base, dirs, [...via], [...base.assignments], transparent ? "wrapper" : "run", undefined);
+  env.emit({ ...form, outer: true });
 }
 
 /** Builds a command record; glob and unknown arguments get their matches on this machine appended. */

@@ -61,15 +61,15 @@ export function bashTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     timeoutMs: maxTimeout + 30_000,
     permission: { rule: "Bash", field: "command" },
     async execute(input, ctx) {
-      if (env.options.commandDefense !== false) {
-        const refusal = defenseRefusal(input.command);
-        if (refusal) return failure(refusal);
-      }
       const ws = env.workspace(ctx);
       const root = ws.localPath("");
       if (root === undefined)
         return failure(`bash needs a local workspace; this one is ${ws.kind} (${ws.root}).`);
       const cwd = shellDir(env, ctx, root);
+      if (env.options.commandDefense !== false) {
+        const refusal = await defenseRefusal(input.command, cwd);
+        if (refusal) return failure(refusal);
+      }
       const sandbox = env.sandbox(root);
       const argv = shellArgv(input.command);
       if (input.run_in_background) {
