@@ -130,7 +130,10 @@ async function commandFacets(command: string, analysis: ShellAnalysis, cwd: stri
   }
   for (const cmd of analysis.commands) {
     if (cmd.origin === "remote") continue;
-    if (cmd.argv.length > 0 || cmd.opaque) facets.push(commandFacet(cmd));
+    // After a parse error the whole line is one opaque facet; what the recovered tree shows
+    // still meets deny and ask rules.
+    if (cmd.argv.length > 0 || cmd.opaque)
+      facets.push(analysis.ok ? commandFacet(cmd) : { ...commandFacet(cmd), wrapper: true });
     for (const r of cmd.redirects) {
       if (r.op.startsWith("<<")) continue;
       const kind = r.write ? "edit" : "read";
