@@ -115,10 +115,11 @@ const SYSTEM_BIN = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$|^\/opt\/homebrew\/bin\/[^
 async function commandFacets(command: string, analysis: ShellAnalysis, cwd: string, home: string): Promise<Facet[]> {
   const facets: Facet[] = [];
   if (!analysis.ok) {
+    // Unparsed, the line could run anything: every deny and ask rule may apply.
     facets.push({
       kind: "command",
       subject: command,
-      match: command,
+      match: HOLE,
       allowMatch: command,
       fullMatch: command,
       raw: command,

@@ -66,11 +66,9 @@ export function baseCommand(word: string): string {
 /** Builds the defense view of an analysis made for `cwd` and `home`. */
 export function defenseView(shell: ShellAnalysis, cwd: string, home: string): Analysis {
   const views = new Map<ShellCommand, Invocation>();
-  const tilde = (p: string) => {
-    if (p === home) return "~";
-    if (p.startsWith(`${home}/`)) return `~/${p.slice(home.length + 1)}`;
-    return p;
-  };
+  const escaped = home.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const homeAt = new RegExp(`(^|[=@:])${escaped}(?=/|$)`, "g");
+  const tilde = (p: string) => (home === "/" ? p : p.replace(homeAt, "$1~"));
   const view = (cmd: ShellCommand): Invocation => {
     const known = views.get(cmd);
     if (known) return known;
@@ -101,8 +99,15 @@ export function defenseView(shell: ShellAnalysis, cwd: string, home: string): An
     }));
     return inv;
   };
+  // A command name with a written default (`${x:-rm}`) is also judged as that default.
+  const fallbacks = shell.commands
+    .filter((c) => !c.outer && c.argv[0]?.fallback)
+    .map((c) => {
+      const name = c.argv[0]?.fallback as string;
+      return { ...view(c), path: name, name: baseCommand(name).toLowerCase() };
+    });
   return {
-    invocations: shell.commands.filter((c) => !c.outer).map(view),
+    invocations: [...shell.commands.filter((c) => !c.outer).map(view), ...fallbacks],
     pipelines: shell.pipelines.map((p) => p.map(view)),
     code: shell.code.map((c) => ({ invocation: view(c.command), code: c.code })),
     scripts: shell.scripts,

@@ -3,6 +3,7 @@ import {
   cleanPath,
   deviceKind,
   homeRelative,
+  isCredentialStore,
   isHomePath,
   isRootPath,
   isSecretPath,
@@ -63,7 +64,7 @@ export function destructive(inv: Invocation, add: Add): void {
       const what = describeTarget(target);
       if (what && (recursive || isRootPath(target) || systemArea(target) === "tree")) {
         add("destructive_delete", "critical", `deletes ${what}${recursive ? " recursively" : ""}`);
-        return;
+        break;
       }
       if (
         recursive &&
@@ -75,12 +76,12 @@ export function destructive(inv: Invocation, add: Add): void {
           "medium",
           `deletes a path given only by ${target}, which is dangerous when it is empty`,
         );
-        return;
+        continue;
       }
       const clean = cleanPath(target);
       if (recursive && (clean === inv.cwd || inv.cwd.startsWith(`${clean}/`))) {
         add("destructive_delete", "medium", `deletes the directory it runs in (${target})`);
-        return;
+        continue;
       }
       if (recursive && /^(?:\.{1,2}\/?|\.\/\*|\*|\.\.\/(?:\.\.\/?)*\*?)$/.test(target)) {
         add(
@@ -88,9 +89,13 @@ export function destructive(inv: Invocation, add: Add): void {
           "medium",
           `deletes the whole ${target.startsWith("..") ? "parent" : "current"} directory (${target})`,
         );
-        return;
+        continue;
       }
     }
+  }
+  if (/^(rm|shred|unlink|truncate|srm|wipe)$/.test(name)) {
+    const store = operands(args).find((t) => isCredentialStore(t) && !/\.pub$|known_hosts$|\.ssh\/config$/.test(t));
+    if (store) add("destructive_delete", "high", `${name} destroys keys or credentials (${store})`);
   }
   if (name === "unlink" || name === "shred") {
     for (const target of operands(args)) {
@@ -298,6 +303,8 @@ export function privilege(inv: Invocation, add: Add): void {
   const escalators = inv.via.filter((w) => /^(sudo|doas|pkexec|runuser)$/.test(w));
   if (escalators.length > 0)
     add("privilege_escalation", "high", `runs as another user through ${escalators[0]}`);
+  const confined = inv.via.find((w) => /^(nsenter|unshare|chroot)$/.test(w));
+  if (confined) add("privilege_escalation", "medium", `runs in other namespaces or roots through ${confined}`);
   const { name, args } = inv;
   if (/^(sudo|doas|pkexec|su|runuser|sudoedit|visudo)$/.test(name))
     add("privilege_escalation", "high", `${name} gains another user's privileges`);
@@ -307,6 +314,16 @@ export function privilege(inv: Invocation, add: Add): void {
   )
     add("privilege_escalation", "high", "chmod sets a setuid/setgid bit");
   if (name === "setcap") add("privilege_escalation", "high", "setcap grants file capabilities");
+  if (name === "install" && args.some((a, i) => (args[i - 1] === "-m" || args[i - 1] === "--mode") && /^[0-7]?[2-7][0-7]{3}$|s/.test(a) && !/^0?[0-7]{3}$/.test(a)))
+    add("privilege_escalation", "high", "install sets a setuid/setgid bit");
+  if (
+    (name === "docker" || name === "podman") &&
+    /^(run|create|exec)$/.test(operands(args)[0] ?? "") &&
+    args.some((a, i) => a === "--privileged" || /^--(pid|net|ipc|userns)=host$/.test(a) || ((args[i - 1] === "-v" || args[i - 1] === "--volume") && /^\/(:|$)|^\/(etc|root|var\/run\/docker\.sock)(:|$)/.test(a)) || /^--volume=\/(:|etc|root)/.test(a))
+  )
+    add("privilege_escalation", "high", `${name} runs a container with host privileges or the host's root filesystem`);
+  if (/^(nsenter|unshare)$/.test(name) || (name === "chroot" && args.length > 0))
+    add("privilege_escalation", "medium", `${name} enters other namespaces or roots`);
   if (
     (name === "usermod" || name === "gpasswd") &&
     args.some((a) => /^(sudo|wheel|admin|root|docker)$/.test(a))
@@ -336,6 +353,13 @@ export function persistenceCommands(inv: Invocation, add: Add): void {
     (name === "chkconfig" && args[1] === "on")
   )
     add("persistence", "high", `${name} enables a service at boot`);
+  if (name === "systemd-run") add("persistence", "medium", "systemd-run starts a service outside this command");
+  if (name === "git") {
+    const i = args.indexOf("config");
+    const key = i >= 0 ? args.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
+    if (key && /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy)|alias\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|credential\.helper|include\.path|includeif\..*|sequence\.editor|merge\..*\.driver|gpg\.program)$/i.test(key) && args.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2)
+      add("persistence", "medium", `git config ${key} sets a program git will run later`);
+  }
   if ((name === "at" || name === "batch") && !args.includes("-l") && !args.includes("-c"))
     add("persistence", "medium", `${name} schedules a job`);
 }

@@ -3,7 +3,7 @@ import { loadedShellParser, loadShellParser, type SyntaxNode, withTree } from ".
 import { applyEffects, type Frame, staticOutput } from "./effects.ts";
 import { redirectOf } from "./redirects.ts";
 import type { CommandOrigin, Dirs, ShellAnalysis, ShellCommand, ShellContext, ShellRedirect } from "./types.ts";
-import { type ResolveEnv, resolveCommand, type Stdin } from "./unwrap.ts";
+import { dangerousAssignments, type ResolveEnv, resolveCommand, type Stdin } from "./unwrap.ts";
 import { expandAssignmentValue, expandWord, type Field, scanSubstitutions, type WordScope } from "./words.ts";
 
 const MAX_DEPTH = 6;
@@ -354,23 +354,34 @@ export class Walk implements WordScope, ResolveEnv {
     let end = node.startIndex;
     for (const child of node.children) {
       if (!child) continue;
-      if (/\S/.test(node.text.slice(end - node.startIndex, child.startIndex - node.startIndex).replace(/\\\n/g, "")))
-        this.odd ??= "text the parser skipped";
+      const gap = node.text.slice(end - node.startIndex, child.startIndex - node.startIndex);
+      if (/\S/.test(gap.replace(/\\\n/g, ""))) this.odd ??= "text the parser skipped";
+      // tree-sitter-bash splits `r\<newline>m` in two; bash joins the halves into `rm`.
+      const glued = gap.startsWith("\\\n") && !/\s/.test(gap.slice(2)) && end > node.startIndex;
       end = child.endIndex;
       if (child.type === "variable_assignment") {
         const name = child.childForFieldName("name")?.text ?? "";
         assignments.push({ name, value: expandAssignmentValue(child.childForFieldName("value"), this) });
-      } else if (child.type === "command_name") {
-        for (const w of child.namedChildren) if (w) argv.push(...expandWord(w, this));
       } else if (child.type.endsWith("_redirect")) {
         const r = redirectOf(child, this);
         if (r) redirects.push(r);
-      } else if (child.isNamed && child.type !== "comment") argv.push(...expandWord(child, this));
+      } else if (child.isNamed && child.type !== "comment") {
+        const words = child.type === "command_name" ? child.namedChildren : [child];
+        for (const w of words) {
+          if (!w) continue;
+          const fields = expandWord(w, this);
+          const last = argv[argv.length - 1];
+          if (glued && last && fields[0]) argv[argv.length - 1] = joinFields(last, fields.shift() as Field);
+          argv.push(...fields);
+        }
+      }
     }
     redirects.push(...this.redirectsOf(extra));
-    for (const r of redirects)
+    for (const r of redirects) {
       if (r.content !== undefined)
         stdin = r.contentDynamic ? { kind: "unknown" } : { kind: "literal", text: r.content };
+      else if ((r.op === "<" || r.op === "<&") && (r.fd === undefined || r.fd === 0)) stdin = { kind: "unknown" };
+    }
     this.subs = outerSubs;
     const odd = this.odd;
     this.odd = outerOdd;
@@ -454,6 +465,16 @@ export class Walk implements WordScope, ResolveEnv {
   }
 }
 
+function joinFields(a: Field, b: Field): Field {
+  return {
+    match: a.match + b.match,
+    text: a.text + b.text,
+    known: a.known && b.known,
+    glob: a.glob || b.glob,
+    dynamic: a.dynamic || b.dynamic,
+  };
+}
+
 function stdinFrom(ran: readonly ShellCommand[], walk: Walk): Stdin {
   const last = ran[ran.length - 1];
   if (!last) return { kind: "unknown" };
@@ -469,7 +490,9 @@ function assignmentCommand(
   origin: CommandOrigin,
   substitutions: ShellCommand["substitutions"],
 ): ShellCommand {
+  const opaque = dangerousAssignments(assignments);
   return {
+    ...(opaque ? { opaque } : {}),
     argv: [],
     name: "",
     path: "",

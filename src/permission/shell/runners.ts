@@ -63,7 +63,7 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     case "runuser":
     case "script":
     case "flock": {
-      const c = texts.findIndex((t) => t === "-c" || t === "--command" || t === "--session-command");
+      const c = texts.findIndex((t) => /^-[a-zA-Z]*c$/.test(t) || t === "--command" || t === "--session-command");
       const script = c >= 0 ? args[c + 1] : undefined;
       if (!script) return undefined;
       if (!script.known) return { reason: `${name} -c runs text that is only known at run time` };
@@ -126,6 +126,34 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
       return texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t))
         ? { reason: `${name} is given code or a shell on the command line` }
         : undefined;
+    case "rg":
+      return texts.some((t) => t === "--pre" || t.startsWith("--pre=")) ? { reason: "rg --pre runs a program on every file" } : undefined;
+    case "sort":
+      return texts.some((t) => t.startsWith("--compress-program")) ? { reason: "sort --compress-program runs a program" } : undefined;
+    case "fd":
+    case "fdfind": {
+      const x = texts.findIndex((t) => /^(-x|--exec|-X|--exec-batch)$/.test(t));
+      if (x >= 0 && args.length > x + 1) {
+        const sub = args.slice(x + 1).map((a) => (/\{[^}]*\}/.test(a.text) ? holeField(a.text) : a));
+        resolveCommand([...sub, holeField("…")], { ...base, assignments: [], via: [...cmd.via, name] }, env);
+      }
+      return undefined;
+    }
+    case "ed":
+    case "red":
+      return base.stdin.kind === "none" ? undefined : { reason: "ed runs the commands on its input, and `!` runs shell commands" };
+    case "gcc":
+    case "g++":
+    case "cc":
+    case "clang":
+      return texts.some((t) => t === "-wrapper" || t.startsWith("-fplugin")) ? { reason: `${name} -wrapper runs another program` } : undefined;
+    case "go":
+      return texts.some((t) => t === "-exec" || t.startsWith("-exec=") || t.startsWith("-toolexec"))
+        ? { reason: "go -exec runs another program" }
+        : undefined;
+    case "less":
+    case "more":
+      return texts.some((t) => /^\+.*!/.test(t)) ? { reason: `${name} is told to run a command` } : undefined;
     case "docker":
     case "podman":
     case "kubectl":
@@ -204,7 +232,8 @@ function interpreter(ctx: Ctx, args: readonly Field[]): Opaque | undefined {
       i++;
     }
   }
-  return stdinScript(ctx, ctx.base.stdin);
+  // Code on stdin is in the interpreter's language, not the shell's: it cannot be read here.
+  return ctx.base.stdin.kind === "none" ? undefined : { reason: `${name} runs code it reads from its input` };
 }
 
 /** A script file run by a shell, `source` or a path: what the line wrote into it, if anything. */
@@ -236,7 +265,12 @@ function findExec(ctx: Ctx, args: readonly Field[]): void {
     if (!/^-(exec|execdir|ok|okdir)$/.test((args[i] as Field).text)) continue;
     let end = i + 1;
     while (end < args.length && (args[end] as Field).text !== ";" && (args[end] as Field).text !== "+") end++;
-    const sub = args.slice(i + 1, end).map((a) => (a.text.includes("{}") ? holeField(a.text) : a));
+    // `{}` is each file found: shown under the starting points, unknown for rules.
+    const starts = args.slice(0, args.findIndex((a) => /^[-(!]/.test(a.text))).map((a) => a.text);
+    const found = (starts.length > 0 ? starts : ["."]).map((d) => `${d.replace(/\/+$/, "")}/*`);
+    const sub = args
+      .slice(i + 1, end)
+      .flatMap((a) => (a.text.includes("{}") ? found.map((f) => ({ ...holeField(f), text: a.text.replaceAll("{}", f) })) : [a]));
     if (sub.length > 0) resolveCommand(sub, { ...ctx.base, assignments: [], via: [...ctx.cmd.via, "find"] }, ctx.env);
     i = end;
   }

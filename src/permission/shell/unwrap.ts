@@ -95,6 +95,11 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
         j += 2;
         break;
       }
+      if (name === "env" && /^-[a-zA-Z]*S./.test(t)) {
+        split = t.slice(t.indexOf("S") + 1);
+        j += 1;
+        break;
+      }
       j += valued ? 2 : 1;
     }
     j = Math.min(j + (spec.leading ?? 0), words.length);
@@ -148,16 +153,23 @@ function finish(
     return cmd;
   }
   let opaque = preset ?? opaqueWord(words[0] as Field, base);
-  const dangerous = [...assignments, ...(base.declared ?? [])].filter((a) => isDangerousEnv(a.name, a.value.known ? a.value.text : undefined));
-  if (!opaque && dangerous.length > 0) {
-    const pin = dangerous.map((a) => `${a.name}=${a.value.match}`).join(" ");
-    opaque = { reason: `it sets ${dangerous.map((a) => a.name).join(", ")}, which changes what runs`, pin: pin.includes(HOLE) ? undefined : pin };
-  }
+  opaque ??= dangerousAssignments([...assignments, ...(base.declared ?? [])]);
   const draft = build(words, base, dirs, via, assignments, "run", opaque);
   const found = runners(draft, base, env);
   const cmd = found && !draft.opaque ? { ...draft, opaque: found } : draft;
   env.emit(cmd);
   return cmd;
+}
+
+/** Opaque when an assignment sets a variable that changes what commands run (`LD_PRELOAD`, `PATH`...). */
+export function dangerousAssignments(assignments: readonly { name: string; value: Field }[]): Opaque | undefined {
+  const dangerous = assignments.filter((a) => isDangerousEnv(a.name, a.value.known ? a.value.text : undefined));
+  if (dangerous.length === 0) return undefined;
+  const pin = dangerous.map((a) => `${a.name}=${a.value.match}`).join(" ");
+  return {
+    reason: `it sets ${dangerous.map((a) => a.name).join(", ")}, which changes what runs`,
+    pin: pin.includes(HOLE) ? undefined : pin,
+  };
 }
 
 function opaqueWord(first: Field, base: CommandBase): Opaque | undefined {

@@ -21,11 +21,13 @@ export interface Field {
   readonly glob: boolean;
   /** Holds a hole from an expansion whose value is unknown. */
   readonly dynamic: boolean;
+  /** The text when every unknown part takes its written default (`${x:-rm}` → `rm`). */
+  readonly fallback?: string | undefined;
 }
 
 type Atom =
   | { readonly kind: "char"; readonly ch: string; readonly quoted: boolean }
-  | { readonly kind: "hole"; readonly display: string; readonly quoted: boolean }
+  | { readonly kind: "hole"; readonly display: string; readonly quoted: boolean; readonly fallback?: string }
   | { readonly kind: "value"; readonly text: string; readonly quoted: boolean };
 
 /** What word expansion needs from the analysis around it. */
@@ -193,8 +195,15 @@ function parameter(node: SyntaxNode, scope: WordScope, out: Atom[], quoted: bool
   if (value === undefined) {
     // Nested substitutions still run (`${x:-$(cmd)}`).
     for (const child of node.namedChildren) if (child) scanSubstitutions(child, scope);
-    out.push({ kind: "hole", display: node.text, quoted });
+    out.push({ kind: "hole", display: node.text, quoted, ...defaultOf(node) });
   } else out.push({ kind: "value", text: value, quoted });
+}
+
+/** The literal default of `${x:-word}` / `${x-word}` / `${x:=word}`, when written plainly. */
+function defaultOf(node: SyntaxNode): { fallback: string } | Record<string, never> {
+  if (node.type !== "expansion") return {};
+  const m = /^\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]([A-Za-z0-9_./,+-]*)\}$/.exec(node.text);
+  return m ? { fallback: m[1] as string } : {};
 }
 
 /** Runs `scope.substitution` on every substitution below `node` (their commands run). */
@@ -289,9 +298,12 @@ function tilde(atoms: Atom[], scope: WordScope, assignment: boolean): Atom[] {
       .map((a) => (a.kind === "char" && !a.quoted ? a.ch : "\u0001"))
       .join("");
     if (name.includes("\u0001")) continue;
+    const home = scope.lookup("HOME");
     const replacement: Atom =
       name === ""
-        ? { kind: "value", text: scope.home, quoted: true }
+        ? home === undefined
+          ? { kind: "hole", display: "~", quoted: true }
+          : { kind: "value", text: home, quoted: true }
         : name === "+" && scope.cwd !== undefined
           ? { kind: "value", text: scope.cwd, quoted: true }
           : { kind: "hole", display: `~${name}`, quoted: true };
@@ -338,24 +350,38 @@ function toField(atoms: Atom[], globbing = true): Field {
   let text = "";
   let glob = false;
   let dynamic = false;
-  for (const atom of atoms) {
+  let fallback: string | undefined = "";
+  for (let i = 0; i < atoms.length; i++) {
+    const atom = atoms[i] as Atom;
     if (atom.kind === "char") {
       const wild = globbing && !atom.quoted && GLOB_CHARS.has(atom.ch);
       glob ||= wild;
+      // A bracket expression `[...]` is one pattern character.
+      const close = wild && atom.ch === "[" ? atoms.findIndex((a, k) => k > i + 1 && a.kind === "char" && !a.quoted && a.ch === "]") : -1;
+      if (close > 0) {
+        match += HOLE;
+        for (; i < close; i++) text += (atoms[i] as { ch: string }).ch;
+        text += "]";
+        continue;
+      }
       match += wild ? HOLE : atom.ch;
       text += atom.ch;
+      if (fallback !== undefined) fallback += atom.ch;
     } else if (atom.kind === "hole") {
       dynamic = true;
       match += HOLE;
       text += atom.display;
+      fallback = atom.fallback === undefined || fallback === undefined ? undefined : fallback + atom.fallback;
+      continue;
     } else {
       const wild = globbing && !atom.quoted && /[*?[]/.test(atom.text);
       glob ||= wild;
       match += wild ? atom.text.replace(/[*?[]/g, HOLE) : atom.text;
       text += atom.text;
+      if (fallback !== undefined) fallback += atom.text;
     }
   }
-  return { match, text, known: !glob && !dynamic, glob, dynamic };
+  return { match, text, known: !glob && !dynamic, glob, dynamic, ...(dynamic && fallback !== undefined ? { fallback } : {}) };
 }
 
 const ANSI_C: Record<string, string> = {
