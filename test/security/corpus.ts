@@ -14,7 +14,7 @@ export const RULE_SETS: Readonly<Record<string, { allow?: string[]; deny?: strin
   curl: { allow: ["Bash"], deny: ["Bash(curl:*)"] },
   gitdiff: { allow: ["Bash(git diff:*)"] },
   ls: { allow: ["Bash(ls:*)"] },
-  edits: { allow: ["Bash(echo:*)"], mode: "acceptEdits" },
+  edits: { allow: ["Bash(echo:*)", "Bash(cd:*)", "Bash(pushd:*)"], mode: "acceptEdits" },
   "bash-edits": { allow: ["Bash"], mode: "acceptEdits" },
 };
 
