@@ -3,8 +3,7 @@ import type { PermissionMode, PermissionVerdict } from "./modes.ts";
 import { isInside, matchPath, type ResolvedBases } from "./paths.ts";
 import { matchName, type WildcardPattern } from "./pattern.ts";
 import type { PermissionRule, RuleList, RuleSource } from "./rules.ts";
-import type { Opaque } from "./shell/index.ts";
-import type { ShellAnalysis } from "./shell/index.ts";
+import type { Opaque, ShellAnalysis } from "./shell/index.ts";
 import { suggestRule } from "./suggest.ts";
 
 /** What decided a call: a rule's source, the mode's default, or the command check. */
@@ -178,7 +177,12 @@ function judgeFacet(call: CallFacets, facet: Facet, ctx: EvaluationContext): Fac
     return { verdict: "ask", rule: ask, why: `${label} matches ask rule ${where(ask)}`, suggestable: false };
   // A transparent wrapper's form: the wrapped command is judged on its own.
   if (facet.kind === "command" && facet.wrapper)
-    return { verdict: "allow", rule: undefined, why: `${label} only wraps another command`, suggestable: false };
+    return {
+      verdict: "allow",
+      rule: undefined,
+      why: `${label} only wraps another command`,
+      suggestable: false,
+    };
   const allow = firstRule(call, facet, ctx, "allow");
   if (allow)
     return {
@@ -221,7 +225,10 @@ function modeDefault(facet: Facet, ctx: EvaluationContext, label: string): Facet
     case "command":
       return facet.opaque
         ? {
-            ...result("ask", `cannot be judged before running: ${facet.opaque.reason}; only a rule naming it exactly allows it`),
+            ...result(
+              "ask",
+              `cannot be judged before running: ${facet.opaque.reason}; only a rule naming it exactly allows it`,
+            ),
             suggestable: false,
           }
         : result("ask", "is a command no rule allows");
@@ -294,11 +301,13 @@ function namesExactly(
   facet: Extract<Facet, { kind: "command" }>,
   opaque: Opaque,
 ): boolean {
-  if (pattern.exact) return pattern.test(facet.raw) || pattern.test(facet.fullMatch) || pattern.test(facet.allowMatch);
+  if (pattern.exact)
+    return pattern.test(facet.raw) || pattern.test(facet.fullMatch) || pattern.test(facet.allowMatch);
   const pin = opaque.pin;
   if (pin === undefined) return false;
   const prefix = pattern.literalPrefix;
-  const covers = prefix === pin || prefix.startsWith(`${pin} `) || (prefix.startsWith(pin) && pin.endsWith(" "));
+  const covers =
+    prefix === pin || prefix.startsWith(`${pin} `) || (prefix.startsWith(pin) && pin.endsWith(" "));
   return covers && (pattern.test(facet.fullMatch) || pattern.test(facet.allowMatch));
 }
 

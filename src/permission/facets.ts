@@ -112,7 +112,12 @@ const SPECIAL_FILES = /^\/dev\/(null|stdout|stderr|stdin|tty|zero|fd\/\d+)$/;
 /** Directories whose programs a bare name finds anyway: `/usr/bin/git` is `git` for allow rules too. */
 const SYSTEM_BIN = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$|^\/opt\/homebrew\/bin\/[^/]+$/;
 
-async function commandFacets(command: string, analysis: ShellAnalysis, cwd: string, home: string): Promise<Facet[]> {
+async function commandFacets(
+  command: string,
+  analysis: ShellAnalysis,
+  cwd: string,
+  home: string,
+): Promise<Facet[]> {
   const facets: Facet[] = [];
   if (!analysis.ok) {
     // Unparsed, the line could run anything: every deny and ask rule may apply.
@@ -165,7 +170,7 @@ async function commandFacets(command: string, analysis: ShellAnalysis, cwd: stri
   return facets;
 }
 
-function commandFacet(cmd: ShellCommand): Facet {
+function commandFacet(cmd: ShellCommand): Extract<Facet, { kind: "command" }> {
   const [first, ...rest] = cmd.argv;
   const tail = rest.map((f) => f.match);
   const name = first ? (first.match.includes("/") && first.known ? basename(first.match) : first.match) : "";

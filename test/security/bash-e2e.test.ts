@@ -138,12 +138,15 @@ describe("adversarial commands through the bash tool in an engine turn", () => {
     expect(existsSync(canary(name))).toBe(false);
   });
 
-  it.each(ASKED)("%s: asked although Bash is allowed; denied answer, canary absent", async (name, command) => {
-    const run = await attempt(command, { allow: ["Bash"] });
-    expect(run.asked).toBe(true);
-    expect(run.outcome?.status).toBe("denied");
-    expect(existsSync(canary(name))).toBe(false);
-  });
+  it.each(ASKED)(
+    "%s: asked although Bash is allowed; denied answer, canary absent",
+    async (name, command) => {
+      const run = await attempt(command, { allow: ["Bash"] });
+      expect(run.asked).toBe(true);
+      expect(run.outcome?.status).toBe("denied");
+      expect(existsSync(canary(name))).toBe(false);
+    },
+  );
 
   it("asks about GIT_EXTERNAL_DIFF under an allow rule for git diff, and the diff program never runs", async () => {
     const run = await attempt(`GIT_EXTERNAL_DIFF='touch ${canary("gitdiff")}' git diff`, {
@@ -160,7 +163,11 @@ describe("adversarial commands through the bash tool in an engine turn", () => {
   });
 
   it("follows cd for a redirect in acceptEdits mode: ~/.bashrc is not written", async () => {
-    const run = await attempt(`cd ~ && echo 'touch ${canary("rc")}' >> .bashrc`, { allow: ["Bash(echo:*)", "Bash(cd:*)"] }, "acceptEdits");
+    const run = await attempt(
+      `cd ~ && echo 'touch ${canary("rc")}' >> .bashrc`,
+      { allow: ["Bash(echo:*)", "Bash(cd:*)"] },
+      "acceptEdits",
+    );
     expect(run.outcome?.status).toBe("denied");
     expect(await readFile(join(home, ".bashrc"), "utf8")).toBe("# rc\n");
   });
@@ -173,7 +180,11 @@ describe("adversarial commands through the bash tool in an engine turn", () => {
   });
 
   it("denies an ask in dontAsk mode without asking", async () => {
-    const run = await attempt(`python3 -c "open('${canary("dontask")}','w')"`, { allow: ["Bash"] }, "dontAsk");
+    const run = await attempt(
+      `python3 -c "open('${canary("dontask")}','w')"`,
+      { allow: ["Bash"] },
+      "dontAsk",
+    );
     expect(run.asked).toBe(false);
     expect(run.outcome?.status).toBe("denied");
     expect(existsSync(canary("dontask"))).toBe(false);

@@ -24,7 +24,9 @@ describe("security corpus through taifeng permissions check", () => {
     for (const c of adversarial) {
       const got = await box.check(c.command, c.rules);
       if (got.decision !== c.expected)
-        wrong.push(`line ${c.line} [${c.rules}] ${JSON.stringify(c.command)} -> ${got.decision}, want ${c.expected}: ${got.reason}`);
+        wrong.push(
+          `line ${c.line} [${c.rules}] ${JSON.stringify(c.command)} -> ${got.decision}, want ${c.expected}: ${got.reason}`,
+        );
     }
     expect(wrong).toEqual([]);
   });
@@ -33,7 +35,8 @@ describe("security corpus through taifeng permissions check", () => {
     const wrong: string[] = [];
     for (const c of adversarial) {
       const got = await box.check(c.command, c.rules, "dontAsk");
-      if (got.decision !== "deny") wrong.push(`line ${c.line} ${JSON.stringify(c.command)} -> ${got.decision}`);
+      if (got.decision !== "deny")
+        wrong.push(`line ${c.line} ${JSON.stringify(c.command)} -> ${got.decision}`);
     }
     expect(wrong).toEqual([]);
   });
@@ -42,7 +45,8 @@ describe("security corpus through taifeng permissions check", () => {
     const wrong: string[] = [];
     for (const c of everyday) {
       const got = await box.check(c.command, c.rules);
-      if (got.decision !== "allow") wrong.push(`line ${c.line} ${JSON.stringify(c.command)} -> ${got.decision}: ${got.reason}`);
+      if (got.decision !== "allow")
+        wrong.push(`line ${c.line} ${JSON.stringify(c.command)} -> ${got.decision}: ${got.reason}`);
     }
     expect(wrong).toEqual([]);
   });

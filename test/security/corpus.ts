@@ -1,5 +1,5 @@
-import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -30,14 +30,20 @@ export interface Case {
 }
 
 /** Reads a corpus file: tab-separated columns, `#` comments, `{{NL}}`-style escapes. */
-export function readCorpus(file: string, columns: readonly ("expected" | "rules" | "command" | "note")[]): Case[] {
+export function readCorpus(
+  file: string,
+  columns: readonly ("expected" | "rules" | "command" | "note")[],
+): Case[] {
   const text = readFileSync(new URL(file, import.meta.url), "utf8");
   const cases: Case[] = [];
   text.split("\n").forEach((raw, i) => {
     if (raw.trim() === "" || raw.startsWith("#")) return;
     const cells = raw.split("\t");
     const get = (name: (typeof columns)[number]) => cells[columns.indexOf(name)] ?? "";
-    const command = get("command").replace(/\{\{(NL|TAB|CR|ESC)\}\}/g, (_m, k: string) => ESCAPES[k] as string);
+    const command = get("command").replace(
+      /\{\{(NL|TAB|CR|ESC)\}\}/g,
+      (_m, k: string) => ESCAPES[k] as string,
+    );
     const rules = get("rules");
     if (!command || !RULE_SETS[rules]) throw new Error(`${file} line ${i + 1} is malformed: ${raw}`);
     cases.push({ line: i + 1, expected: get("expected") || "allow", rules, command, note: get("note") });

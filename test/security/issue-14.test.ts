@@ -22,7 +22,7 @@ describe("issue 14: command defense bypasses (allow Bash)", () => {
     ["cd / && rm -rf etc", "deny"],
     ["echo /etc | xargs rm -rf", "deny"],
     ["`echo rm` -rf /etc", "deny"],
-    ["${x:-rm} -rf /etc", "deny"],
+    ["$" + "{x:-rm} -rf /etc", "deny"],
     [`sh -c "$(printf 'rm -rf /etc')"`, "deny"],
     [`python3 -c "import shutil;shutil.rmtree('/etc')"`, "ask"],
     [`node -e "require('fs').rmSync('/etc',{recursive:true})"`, "ask"],
@@ -68,7 +68,10 @@ describe("issue 14: deny rules alone, without command defense", () => {
     "ls | xargs rm -rf",
     "$(echo rm) -rf victim",
   ])("%s -> deny by Bash(rm:*)", async (command) => {
-    const policy = policyOf({ ...box, outside: box.root, cleanup: box.cleanup }, { cli: { allow: ["Bash"], deny: ["Bash(rm:*)"] } });
+    const policy = policyOf(
+      { ...box, outside: box.root, cleanup: box.cleanup },
+      { cli: { allow: ["Bash"], deny: ["Bash(rm:*)"] } },
+    );
     const got = await check(policy, "Bash", { command }, box.project);
     expect(got).toMatchObject({ decision: "deny", rule: "Bash(rm:*)" });
   });

@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
-import { analyzeShell, analyzeShellSync, loadedShellParser, loadShellParser } from "../shell/index.ts";
 import type { ShellAnalysis, ShellContext } from "../shell/index.ts";
+import { analyzeShellSync, loadedShellParser, loadShellParser } from "../shell/index.ts";
 import { type Analysis, defenseView } from "./commands.ts";
 import { normalizeCommand } from "./normalize.ts";
 import {
@@ -61,7 +61,10 @@ const SEVERITY_RANK = { critical: 3, high: 2, medium: 1 } as const;
  * Verdict: `deny` when any finding is critical or high, `ask` when the worst is medium,
  * `allow` otherwise. Package installs never block; they come back as `warnings`.
  */
-export async function assessCommand(command: string, context?: Partial<ShellContext>): Promise<CommandAssessment> {
+export async function assessCommand(
+  command: string,
+  context?: Partial<ShellContext>,
+): Promise<CommandAssessment> {
   if (!loadedShellParser()) await loadShellParser();
   return assessCommandSync(command, context);
 }
@@ -73,25 +76,46 @@ export function assessCommandSync(
   analysis?: ShellAnalysis,
 ): CommandAssessment {
   const parser = loadedShellParser();
-  if (!parser && !analysis) throw new Error("assessCommandSync needs the shell parser: await loadShellParser() first");
+  if (!parser && !analysis)
+    throw new Error("assessCommandSync needs the shell parser: await loadShellParser() first");
   const ctx: ShellContext = { cwd: context?.cwd ?? process.cwd(), home: context?.home ?? homedir() };
   const shell = analysis ?? analyzeShellSync(parser as NonNullable<typeof parser>, command, ctx);
   const findings: DefenseFinding[] = [];
   const warnings: DefenseWarning[] = [];
   const seen = new Set<string>();
   judge(defenseView(shell, ctx.cwd, ctx.home), findings, warnings, seen);
-  if (!shell.ok) addFinding(findings, seen, "obfuscation", "medium", shell.error ?? "the command cannot be parsed", command.slice(0, 80));
+  if (!shell.ok)
+    addFinding(
+      findings,
+      seen,
+      "obfuscation",
+      "medium",
+      shell.error ?? "the command cannot be parsed",
+      command.slice(0, 80),
+    );
   for (const cmd of shell.commands) {
     if (cmd.opaque && cmd.origin !== "remote" && /command name|parser and bash/.test(cmd.opaque.reason))
       addFinding(findings, seen, "obfuscation", "medium", cmd.opaque.reason, cmd.text);
     const risky = cmd.opaque?.reason.match(/^it sets (.*), which changes what runs$/);
     if (risky && cmd.origin !== "remote")
-      addFinding(findings, seen, "obfuscation", "medium", `sets ${risky[1]}, which changes what the command runs`, cmd.text);
+      addFinding(
+        findings,
+        seen,
+        "obfuscation",
+        "medium",
+        `sets ${risky[1]}, which changes what the command runs`,
+        cmd.text,
+      );
   }
   const normalized = normalizeCommand(command);
   if (normalized !== command.trim() && parser) {
     // What a person sees in a terminal: judged too, so an approver is not fooled.
-    judge(defenseView(analyzeShellSync(parser, normalized, ctx), ctx.cwd, ctx.home), findings, warnings, seen);
+    judge(
+      defenseView(analyzeShellSync(parser, normalized, ctx), ctx.cwd, ctx.home),
+      findings,
+      warnings,
+      seen,
+    );
   }
   findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]);
   return { verdict: verdictOf(findings), findings, warnings, normalized };
@@ -111,7 +135,12 @@ function addFinding(
   findings.push({ category, severity, reason, part: part.trim() });
 }
 
-function judge(analysis: Analysis, findings: DefenseFinding[], warnings: DefenseWarning[], seen: Set<string>): void {
+function judge(
+  analysis: Analysis,
+  findings: DefenseFinding[],
+  warnings: DefenseWarning[],
+  seen: Set<string>,
+): void {
   const addFor =
     (defaultPart: string): Add =>
     (category, severity, reason, part = defaultPart) =>

@@ -75,7 +75,8 @@ export function defenseView(shell: ShellAnalysis, cwd: string, home: string): An
     const args: string[] = [];
     for (const a of cmd.args) {
       args.push(tilde(a));
-      if (a.startsWith("-") || isAbsolute(a) || a.startsWith("~") || a.includes("://") || a.includes("$")) continue;
+      if (a.startsWith("-") || isAbsolute(a) || a.startsWith("~") || a.includes("://") || a.includes("$"))
+        continue;
       for (const d of cmd.dirs.known) {
         const full = tilde(join(d, a));
         if (d !== cwd || full.startsWith("~")) args.push(full);

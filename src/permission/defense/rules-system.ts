@@ -89,12 +89,13 @@ export function destructive(inv: Invocation, add: Add): void {
           "medium",
           `deletes the whole ${target.startsWith("..") ? "parent" : "current"} directory (${target})`,
         );
-        continue;
       }
     }
   }
   if (/^(rm|shred|unlink|truncate|srm|wipe)$/.test(name)) {
-    const store = operands(args).find((t) => isCredentialStore(t) && !/\.pub$|known_hosts$|\.ssh\/config$/.test(t));
+    const store = operands(args).find(
+      (t) => isCredentialStore(t) && !/\.pub$|known_hosts$|\.ssh\/config$/.test(t),
+    );
     if (store) add("destructive_delete", "high", `${name} destroys keys or credentials (${store})`);
   }
   if (name === "unlink" || name === "shred") {
@@ -304,7 +305,8 @@ export function privilege(inv: Invocation, add: Add): void {
   if (escalators.length > 0)
     add("privilege_escalation", "high", `runs as another user through ${escalators[0]}`);
   const confined = inv.via.find((w) => /^(nsenter|unshare|chroot)$/.test(w));
-  if (confined) add("privilege_escalation", "medium", `runs in other namespaces or roots through ${confined}`);
+  if (confined)
+    add("privilege_escalation", "medium", `runs in other namespaces or roots through ${confined}`);
   const { name, args } = inv;
   if (/^(sudo|doas|pkexec|su|runuser|sudoedit|visudo)$/.test(name))
     add("privilege_escalation", "high", `${name} gains another user's privileges`);
@@ -314,14 +316,33 @@ export function privilege(inv: Invocation, add: Add): void {
   )
     add("privilege_escalation", "high", "chmod sets a setuid/setgid bit");
   if (name === "setcap") add("privilege_escalation", "high", "setcap grants file capabilities");
-  if (name === "install" && args.some((a, i) => (args[i - 1] === "-m" || args[i - 1] === "--mode") && /^[0-7]?[2-7][0-7]{3}$|s/.test(a) && !/^0?[0-7]{3}$/.test(a)))
+  if (
+    name === "install" &&
+    args.some(
+      (a, i) =>
+        (args[i - 1] === "-m" || args[i - 1] === "--mode") &&
+        /^[0-7]?[2-7][0-7]{3}$|s/.test(a) &&
+        !/^0?[0-7]{3}$/.test(a),
+    )
+  )
     add("privilege_escalation", "high", "install sets a setuid/setgid bit");
   if (
     (name === "docker" || name === "podman") &&
     /^(run|create|exec)$/.test(operands(args)[0] ?? "") &&
-    args.some((a, i) => a === "--privileged" || /^--(pid|net|ipc|userns)=host$/.test(a) || ((args[i - 1] === "-v" || args[i - 1] === "--volume") && /^\/(:|$)|^\/(etc|root|var\/run\/docker\.sock)(:|$)/.test(a)) || /^--volume=\/(:|etc|root)/.test(a))
+    args.some(
+      (a, i) =>
+        a === "--privileged" ||
+        /^--(pid|net|ipc|userns)=host$/.test(a) ||
+        ((args[i - 1] === "-v" || args[i - 1] === "--volume") &&
+          /^\/(:|$)|^\/(etc|root|var\/run\/docker\.sock)(:|$)/.test(a)) ||
+        /^--volume=\/(:|etc|root)/.test(a),
+    )
   )
-    add("privilege_escalation", "high", `${name} runs a container with host privileges or the host's root filesystem`);
+    add(
+      "privilege_escalation",
+      "high",
+      `${name} runs a container with host privileges or the host's root filesystem`,
+    );
   if (/^(nsenter|unshare)$/.test(name) || (name === "chroot" && args.length > 0))
     add("privilege_escalation", "medium", `${name} enters other namespaces or roots`);
   if (
@@ -353,11 +374,18 @@ export function persistenceCommands(inv: Invocation, add: Add): void {
     (name === "chkconfig" && args[1] === "on")
   )
     add("persistence", "high", `${name} enables a service at boot`);
-  if (name === "systemd-run") add("persistence", "medium", "systemd-run starts a service outside this command");
+  if (name === "systemd-run")
+    add("persistence", "medium", "systemd-run starts a service outside this command");
   if (name === "git") {
     const i = args.indexOf("config");
     const key = i >= 0 ? args.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
-    if (key && /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy)|alias\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|credential\.helper|include\.path|includeif\..*|sequence\.editor|merge\..*\.driver|gpg\.program)$/i.test(key) && args.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2)
+    if (
+      key &&
+      /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy)|alias\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|credential\.helper|include\.path|includeif\..*|sequence\.editor|merge\..*\.driver|gpg\.program)$/i.test(
+        key,
+      ) &&
+      args.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2
+    )
       add("persistence", "medium", `git config ${key} sets a program git will run later`);
   }
   if ((name === "at" || name === "batch") && !args.includes("-l") && !args.includes("-c"))

@@ -1,41 +1,28 @@
 import type { Parser } from "web-tree-sitter";
-import { loadedShellParser, loadShellParser, type SyntaxNode, withTree } from "./parser.ts";
 import { applyEffects, type Frame, staticOutput } from "./effects.ts";
+import { loadedShellParser, loadShellParser, type SyntaxNode, withTree } from "./parser.ts";
 import { redirectOf } from "./redirects.ts";
-import type { CommandOrigin, Dirs, ShellAnalysis, ShellCommand, ShellContext, ShellRedirect } from "./types.ts";
-import { dangerousAssignments, type ResolveEnv, resolveCommand, type Stdin } from "./unwrap.ts";
+import type {
+  CommandOrigin,
+  Dirs,
+  ShellAnalysis,
+  ShellCommand,
+  ShellContext,
+  ShellRedirect,
+} from "./types.ts";
+import { type ResolveEnv, resolveCommand, type Stdin } from "./unwrap.ts";
+import {
+  assignmentCommand,
+  describeError,
+  joinFields,
+  redirectOnly,
+  STATEMENTS,
+  stdinFrom,
+} from "./walk-helpers.ts";
 import { expandAssignmentValue, expandWord, type Field, scanSubstitutions, type WordScope } from "./words.ts";
 
 const MAX_DEPTH = 6;
 const MAX_LENGTH = 64 * 1024;
-
-/** Statement nodes: everything else inside a statement position is only scanned for substitutions. */
-const STATEMENTS = new Set([
-  "program",
-  "command",
-  "pipeline",
-  "list",
-  "redirected_statement",
-  "subshell",
-  "compound_statement",
-  "variable_assignment",
-  "variable_assignments",
-  "declaration_command",
-  "unset_command",
-  "negated_command",
-  "test_command",
-  "function_definition",
-  "if_statement",
-  "elif_clause",
-  "else_clause",
-  "while_statement",
-  "for_statement",
-  "c_style_for_statement",
-  "case_statement",
-  "case_item",
-  "do_group",
-  "ERROR",
-]);
 
 /**
  * Analyses a command line: every simple command it would run, normalized and unwrapped,
@@ -215,7 +202,11 @@ export class Walk implements WordScope, ResolveEnv {
         return out;
       }
       case "pipeline":
-        return this.pipeline(node.namedChildren.filter((c): c is SyntaxNode => c !== null), frame, []);
+        return this.pipeline(
+          node.namedChildren.filter((c): c is SyntaxNode => c !== null),
+          frame,
+          [],
+        );
       case "redirected_statement":
         return this.redirected(node, frame);
       case "command":
@@ -276,7 +267,9 @@ export class Walk implements WordScope, ResolveEnv {
     for (const [i, stage] of stages.entries()) {
       const loose: Frame = { ...frame, definite: false, stdin };
       const ran =
-        i === stages.length - 1 && tail.length > 0 ? this.tail(stage, loose, tail) : this.statement(stage, loose);
+        i === stages.length - 1 && tail.length > 0
+          ? this.tail(stage, loose, tail)
+          : this.statement(stage, loose);
       all.push(...ran);
       stdin = stdinFrom(ran, this);
     }
@@ -328,7 +321,9 @@ export class Walk implements WordScope, ResolveEnv {
     if (node.type === "list" && last) {
       const out: ShellCommand[] = [];
       children.slice(0, -1).forEach((child, i) => {
-        out.push(...this.statement(child, i === 0 ? frame : { ...frame, definite: false, stdin: { kind: "none" } }));
+        out.push(
+          ...this.statement(child, i === 0 ? frame : { ...frame, definite: false, stdin: { kind: "none" } }),
+        );
       });
       return [...out, ...this.tail(last, { ...frame, definite: false }, redirects)];
     }
@@ -336,7 +331,11 @@ export class Walk implements WordScope, ResolveEnv {
     // A compound statement: its redirections are opened before it runs.
     const evaluated = this.redirectsOf(redirects);
     const doc = evaluated.find((r) => r.content !== undefined);
-    const stdin: Stdin = doc ? (doc.contentDynamic ? { kind: "unknown" } : { kind: "literal", text: doc.content as string }) : frame.stdin;
+    const stdin: Stdin = doc
+      ? doc.contentDynamic
+        ? { kind: "unknown" }
+        : { kind: "literal", text: doc.content as string }
+      : frame.stdin;
     if (evaluated.length > 0) this.commands.push(redirectOnly(node.text, evaluated, this.dirs, frame.origin));
     return this.statement(node, { ...frame, stdin });
   }
@@ -352,9 +351,10 @@ export class Walk implements WordScope, ResolveEnv {
     const argv: Field[] = [];
     const redirects: ShellRedirect[] = [];
     let end = node.startIndex;
+    const source = node.text;
     for (const child of node.children) {
       if (!child) continue;
-      const gap = node.text.slice(end - node.startIndex, child.startIndex - node.startIndex);
+      const gap = source.slice(end - node.startIndex, child.startIndex - node.startIndex);
       if (/\S/.test(gap.replace(/\\\n/g, ""))) this.odd ??= "text the parser skipped";
       // tree-sitter-bash splits `r\<newline>m` in two; bash joins the halves into `rm`.
       const glued = gap.startsWith("\\\n") && !/\s/.test(gap.slice(2)) && end > node.startIndex;
@@ -380,7 +380,8 @@ export class Walk implements WordScope, ResolveEnv {
     for (const r of redirects) {
       if (r.content !== undefined)
         stdin = r.contentDynamic ? { kind: "unknown" } : { kind: "literal", text: r.content };
-      else if ((r.op === "<" || r.op === "<&") && (r.fd === undefined || r.fd === 0)) stdin = { kind: "unknown" };
+      else if ((r.op === "<" || r.op === "<&") && (r.fd === undefined || r.fd === 0))
+        stdin = { kind: "unknown" };
     }
     this.subs = outerSubs;
     const odd = this.odd;
@@ -463,70 +464,4 @@ export class Walk implements WordScope, ResolveEnv {
     for (const a of assignments) this.vars.set(a.name, frame.definite && a.value.known ? a.value.text : null);
     return [main];
   }
-}
-
-function joinFields(a: Field, b: Field): Field {
-  return {
-    match: a.match + b.match,
-    text: a.text + b.text,
-    known: a.known && b.known,
-    glob: a.glob || b.glob,
-    dynamic: a.dynamic || b.dynamic,
-  };
-}
-
-function stdinFrom(ran: readonly ShellCommand[], walk: Walk): Stdin {
-  const last = ran[ran.length - 1];
-  if (!last) return { kind: "unknown" };
-  const text = staticOutput(last, walk);
-  return text === undefined ? { kind: "unknown" } : { kind: "literal", text };
-}
-
-function assignmentCommand(
-  text: string,
-  assignments: { name: string; value: Field }[],
-  redirects: ShellRedirect[],
-  dirs: Dirs,
-  origin: CommandOrigin,
-  substitutions: ShellCommand["substitutions"],
-): ShellCommand {
-  const opaque = dangerousAssignments(assignments);
-  return {
-    ...(opaque ? { opaque } : {}),
-    argv: [],
-    name: "",
-    path: "",
-    args: [],
-    assignments,
-    redirects,
-    via: [],
-    text,
-    substitutions,
-    dirs,
-    origin,
-    role: "run",
-  };
-}
-
-function redirectOnly(text: string, redirects: ShellRedirect[], dirs: Dirs, origin: CommandOrigin): ShellCommand {
-  return assignmentCommand(text, [], redirects, dirs, origin, []);
-}
-
-function describeError(root: SyntaxNode, text: string): string {
-  let at: SyntaxNode | null = null;
-  const find = (n: SyntaxNode): void => {
-    if (at) return;
-    if (n.type === "ERROR" || n.isMissing) {
-      at = n;
-      return;
-    }
-    for (const c of n.children) if (c && c.hasError) find(c);
-  };
-  find(root);
-  const node = at as SyntaxNode | null;
-  if (!node) return "cannot parse the command";
-  const near = text.slice(node.startIndex, node.startIndex + 30).split("\n")[0];
-  return node.isMissing
-    ? `cannot parse the command: missing ${node.type} at offset ${node.startIndex}`
-    : `cannot parse the command near ${JSON.stringify(near)} (offset ${node.startIndex})`;
 }

@@ -90,7 +90,8 @@ function rememberWrites(cmd: ShellCommand, state: EffectState): void {
     const known = r.op === ">" || r.op === ">|" ? content : null;
     for (const p of r.paths) state.files.set(p, known ?? null);
   }
-  for (const dest of writeDestinations(cmd)) for (const p of pathsIn(dest, cmd.dirs)) state.files.set(p, null);
+  for (const dest of writeDestinations(cmd))
+    for (const p of pathsIn(dest, cmd.dirs)) state.files.set(p, null);
 }
 
 /** What `echo`/`printf` print, or a here-document `cat` copies; undefined when unknown. */
@@ -154,7 +155,10 @@ function urlName(url: string): string {
 }
 
 /** The output of a command whose output is plain text from its words (`echo`, `printf`, `pwd`). */
-export function staticOutput(cmd: ShellCommand, state: { readonly cwd: string | undefined }): string | undefined {
+export function staticOutput(
+  cmd: ShellCommand,
+  state: { readonly cwd: string | undefined },
+): string | undefined {
   if (cmd.via.length > 0 || cmd.redirects.some((r) => r.write && r.fd !== 2)) return undefined;
   if (cmd.name === "cat" && cmd.argv.length === 1) {
     const doc = cmd.redirects.find((r) => r.content !== undefined);

@@ -27,7 +27,8 @@ export function expandGlob(pattern: string, dirs: readonly string[]): string[] {
       const last = index === segments.length - 1;
       const next: [string, string][] = [];
       if (!segment.includes(HOLE)) {
-        for (const [disk, shown] of candidates) next.push([join(disk, segment), join1(shown, segment, absolute)]);
+        for (const [disk, shown] of candidates)
+          next.push([join(disk, segment), join1(shown, segment, absolute)]);
       } else {
         const regex = segmentRegex(segment);
         for (const [disk, shown] of candidates) {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import type { Node as SyntaxNode, Parser, Tree } from "web-tree-sitter";
+import type { Parser, Node as SyntaxNode, Tree } from "web-tree-sitter";
 
 export type { SyntaxNode, Tree };
 

@@ -7,7 +7,10 @@ import { expandAssignmentValue, expandWord, type Field, literalField, type WordS
 const WRITE_OPS = new Set([">", ">>", ">|", "&>", "&>>"]);
 
 /** Reads a `file_redirect`, `heredoc_redirect` or `herestring_redirect` node. */
-export function redirectOf(node: SyntaxNode, scope: WordScope & { readonly dirs: Dirs }): ShellRedirect | undefined {
+export function redirectOf(
+  node: SyntaxNode,
+  scope: WordScope & { readonly dirs: Dirs },
+): ShellRedirect | undefined {
   const fdText = node.childForFieldName("descriptor")?.text;
   const fd = fdText === undefined ? undefined : Number(fdText);
   switch (node.type) {
@@ -16,7 +19,15 @@ export function redirectOf(node: SyntaxNode, scope: WordScope & { readonly dirs:
       const words = node.childrenForFieldName("destination").filter((c): c is SyntaxNode => c !== null);
       if (op === ">&-" || op === "<&-") return undefined;
       const fields = words.flatMap((w) => expandWord(w, scope));
-      const target: Field = fields.length === 1 ? (fields[0] as Field) : { ...literalField(words.map((w) => w.text).join(" ")), known: false, dynamic: true, match: "\u0000" };
+      const target: Field =
+        fields.length === 1
+          ? (fields[0] as Field)
+          : {
+              ...literalField(words.map((w) => w.text).join(" ")),
+              known: false,
+              dynamic: true,
+              match: "\u0000",
+            };
       if ((op === ">&" || op === "<&") && target.known && /^(\d+-?|-)$/.test(target.text)) return undefined;
       const write = WRITE_OPS.has(op) || op === ">&";
       const known = target.known;
@@ -69,7 +80,11 @@ export function redirectOf(node: SyntaxNode, scope: WordScope & { readonly dirs:
 }
 
 /** A here-document's text after expansion (none when the delimiter is quoted). */
-function heredocText(body: SyntaxNode, scope: WordScope, quoted: boolean): { text: string; dynamic: boolean } {
+function heredocText(
+  body: SyntaxNode,
+  scope: WordScope,
+  quoted: boolean,
+): { text: string; dynamic: boolean } {
   const src = body.text;
   if (quoted) return { text: src, dynamic: false };
   const base = body.startIndex;
@@ -77,7 +92,9 @@ function heredocText(body: SyntaxNode, scope: WordScope, quoted: boolean): { tex
   let text = "";
   let dynamic = false;
   const literal = (to: number) => {
-    text += src.slice(at - base, to - base).replace(/\\([$`\\\n])/g, (_m, c: string) => (c === "\n" ? "" : c));
+    text += src
+      .slice(at - base, to - base)
+      .replace(/\\([$`\\\n])/g, (_m, c: string) => (c === "\n" ? "" : c));
   };
   for (const child of body.namedChildren) {
     if (!child || child.type === "heredoc_content") continue;

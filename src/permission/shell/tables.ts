@@ -16,7 +16,11 @@ export interface WrapperSpec {
 }
 
 export const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
-  env: { valued: ["-u", "--unset", "-C", "--chdir", "-S", "--split-string"], transparent: true, assignments: true },
+  env: {
+    valued: ["-u", "--unset", "-C", "--chdir", "-S", "--split-string"],
+    transparent: true,
+    assignments: true,
+  },
   nohup: { valued: [], transparent: true },
   nice: { valued: ["-n", "--adjustment"], transparent: true },
   timeout: { valued: ["-s", "-k", "--signal", "--kill-after"], leading: 1, transparent: true },
@@ -70,7 +74,10 @@ export const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
     ],
     transparent: false,
   },
-  parallel: { valued: ["-j", "--jobs", "-S", "--sshlogin", "--joblog", "--delay", "--timeout"], transparent: false },
+  parallel: {
+    valued: ["-j", "--jobs", "-S", "--sshlogin", "--joblog", "--delay", "--timeout"],
+    transparent: false,
+  },
 };
 
 /** Shells: `-c SCRIPT`, a script file, or a script on stdin. */
@@ -136,7 +143,8 @@ const HARMLESS_PROGRAM = /^(|cat|true|:|less|more|less -R|less -FRX)$/;
 /** True when assigning `value` to `name` may change what a command runs. */
 export function isDangerousEnv(name: string, value: string | undefined): boolean {
   if (!DANGEROUS_ENV.test(name)) return false;
-  if (/(PAGER|EDITOR|VISUAL)$/.test(name) && value !== undefined && HARMLESS_PROGRAM.test(value)) return false;
+  if (/(PAGER|EDITOR|VISUAL)$/.test(name) && value !== undefined && HARMLESS_PROGRAM.test(value))
+    return false;
   return true;
 }
 
@@ -145,4 +153,5 @@ export const GIT_COMMAND_KEYS =
   /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy|attributesfile|worktree)|sequence\.editor|diff\.external|diff\..*\.(textconv|command)|difftool\..*\.cmd|mergetool\..*\.cmd|merge\..*\.driver|filter\..*\.(clean|smudge|process)|alias\..*|credential\..*|credential\.helper|gpg\..*program|gpg\.program|uploadpack\.packobjectshook|include\.path|includeif\..*|init\.templatedir|pager\..*|web\.browser|browser\..*\.cmd|man\..*\.cmd|sendemail\..*|remote\..*\.(uploadpack|receivepack|vcs)|protocol\..*|http\..*\.?proxy|url\..*|submodule\..*\.update|instaweb\..*|safe\.directory)$/i;
 
 /** Compression programs `tar -I` may name without running anything else. */
-export const COMPRESSORS = /^(gzip|gunzip|pigz|bzip2|pbzip2|xz|pixz|zstd|unzstd|lz4|lzma|lzip|lzop|brotli)( -[A-Za-z0-9=-]+)*$/;
+export const COMPRESSORS =
+  /^(gzip|gunzip|pigz|bzip2|pbzip2|xz|pixz|zstd|unzstd|lz4|lzma|lzip|lzop|brotli)( -[A-Za-z0-9=-]+)*$/;

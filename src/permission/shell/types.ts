@@ -80,7 +80,10 @@ export interface ShellCommand {
   /** The source text of the simple command. */
   readonly text: string;
   /** The commands of each substitution in its words. */
-  readonly substitutions: readonly { readonly kind: "command" | "process"; readonly commands: readonly ShellCommand[] }[];
+  readonly substitutions: readonly {
+    readonly kind: "command" | "process";
+    readonly commands: readonly ShellCommand[];
+  }[];
   /** Where it runs. */
   readonly dirs: Dirs;
   readonly origin: CommandOrigin;

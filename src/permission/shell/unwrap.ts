@@ -6,7 +6,10 @@ import type { CommandOrigin, Dirs, Opaque, ShellCommand, ShellRedirect } from ".
 import { type Field, HOLE, holeField, literalField } from "./words.ts";
 
 /** What a command reads on stdin. */
-export type Stdin = { readonly kind: "none" } | { readonly kind: "unknown" } | { readonly kind: "literal"; readonly text: string };
+export type Stdin =
+  | { readonly kind: "none" }
+  | { readonly kind: "unknown" }
+  | { readonly kind: "literal"; readonly text: string };
 
 /** The parts of a simple command besides its words. */
 export interface CommandBase {
@@ -106,9 +109,18 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
     if (split !== undefined) {
       emitWrapper(words, base, dirs, via, spec.transparent, env);
       via.push(name);
-      const rest = words.slice(j).map((w) => (w.known ? shellQuote(w.text) : "\"$x\""));
+      const rest = words.slice(j).map((w) => (w.known ? shellQuote(w.text) : '"$x"'));
       const nested = env.nested([split, ...rest].join(" "), base.origin, false);
-      return finish(words.slice(0, 0), base, dirs, via, assignments, env, nested.ok ? undefined : { reason: "env -S splits a string the analysis cannot read" }, words);
+      return finish(
+        words.slice(0, 0),
+        base,
+        dirs,
+        via,
+        assignments,
+        env,
+        nested.ok ? undefined : { reason: "env -S splits a string the analysis cannot read" },
+        words,
+      );
     }
     if (j >= words.length) break;
     emitWrapper(words, base, dirs, via, spec.transparent, env);
@@ -120,15 +132,30 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
       const cut = inner.findIndex((w) => w.text === ":::" || w.text === "::::");
       const fed =
         base.stdin.kind === "literal"
-          ? base.stdin.text.split(/\s+/).filter((w) => w !== "").map(literalField)
+          ? base.stdin.text
+              .split(/\s+/)
+              .filter((w) => w !== "")
+              .map(literalField)
           : [holeField("…")];
       words = [...(cut >= 0 ? inner.slice(0, cut) : inner), ...fed];
       continue;
     }
     if ((name === "sudo" || name === "doas") && args.some((a) => /^-[a-zA-Z]*[si]$/.test(a.text))) {
-      const script = words.slice(j).map((w) => w.text).join(" ");
+      const script = words
+        .slice(j)
+        .map((w) => w.text)
+        .join(" ");
       const nested = env.nested(script, base.origin, false);
-      return finish([], base, dirs, via, assignments, env, nested.ok ? undefined : { reason: "runs a shell command that cannot be parsed" }, words);
+      return finish(
+        [],
+        base,
+        dirs,
+        via,
+        assignments,
+        env,
+        nested.ok ? undefined : { reason: "runs a shell command that cannot be parsed" },
+        words,
+      );
     }
     words = words.slice(j);
   }
@@ -162,8 +189,12 @@ function finish(
 }
 
 /** Opaque when an assignment sets a variable that changes what commands run (`LD_PRELOAD`, `PATH`...). */
-export function dangerousAssignments(assignments: readonly { name: string; value: Field }[]): Opaque | undefined {
-  const dangerous = assignments.filter((a) => isDangerousEnv(a.name, a.value.known ? a.value.text : undefined));
+export function dangerousAssignments(
+  assignments: readonly { name: string; value: Field }[],
+): Opaque | undefined {
+  const dangerous = assignments.filter((a) =>
+    isDangerousEnv(a.name, a.value.known ? a.value.text : undefined),
+  );
   if (dangerous.length === 0) return undefined;
   const pin = dangerous.map((a) => `${a.name}=${a.value.match}`).join(" ");
   return {
@@ -187,7 +218,15 @@ function emitWrapper(
   transparent: boolean,
   env: ResolveEnv,
 ): void {
-  const form = build(words, base, dirs, [...via], [...base.assignments], transparent ? "wrapper" : "run", undefined);
+  const form = build(
+    words,
+    base,
+    dirs,
+    [...via],
+    [...base.assignments],
+    transparent ? "wrapper" : "run",
+    undefined,
+  );
   env.emit({ ...form, outer: true });
 }
 
@@ -205,7 +244,9 @@ export function build(
   const args: string[] = [];
   for (const w of words.slice(1)) {
     args.push(w.text);
-    if ((w.glob || w.dynamic) && w.match !== HOLE) args.push(...expandGlob(w.match, dirs.known));
+    // Patterns expand as the shell would; an unknown part of a path may name anything there.
+    if ((w.glob || (w.dynamic && w.match.includes("/"))) && w.match !== HOLE)
+      args.push(...expandGlob(w.match, dirs.known));
   }
   return {
     argv: words,

@@ -286,7 +286,11 @@ function rangeOf(inner: Atom[]): string[] | undefined {
 /** `~` and `~/...` become the home directory; `~+` the working directory; other forms are unknown. */
 function tilde(atoms: Atom[], scope: WordScope, assignment: boolean): Atom[] {
   const starts = [0];
-  if (assignment) atoms.forEach((a, i) => a.kind === "char" && !a.quoted && a.ch === ":" && starts.push(i + 1));
+  if (assignment) {
+    atoms.forEach((a, i) => {
+      if (a.kind === "char" && !a.quoted && a.ch === ":") starts.push(i + 1);
+    });
+  }
   let out = atoms;
   for (const start of starts.reverse()) {
     if (!isBare(out[start], "~")) continue;
@@ -357,7 +361,10 @@ function toField(atoms: Atom[], globbing = true): Field {
       const wild = globbing && !atom.quoted && GLOB_CHARS.has(atom.ch);
       glob ||= wild;
       // A bracket expression `[...]` is one pattern character.
-      const close = wild && atom.ch === "[" ? atoms.findIndex((a, k) => k > i + 1 && a.kind === "char" && !a.quoted && a.ch === "]") : -1;
+      const close =
+        wild && atom.ch === "["
+          ? atoms.findIndex((a, k) => k > i + 1 && a.kind === "char" && !a.quoted && a.ch === "]")
+          : -1;
       if (close > 0) {
         match += HOLE;
         for (; i < close; i++) text += (atoms[i] as { ch: string }).ch;
@@ -372,7 +379,6 @@ function toField(atoms: Atom[], globbing = true): Field {
       match += HOLE;
       text += atom.display;
       fallback = atom.fallback === undefined || fallback === undefined ? undefined : fallback + atom.fallback;
-      continue;
     } else {
       const wild = globbing && !atom.quoted && /[*?[]/.test(atom.text);
       glob ||= wild;
@@ -381,7 +387,14 @@ function toField(atoms: Atom[], globbing = true): Field {
       if (fallback !== undefined) fallback += atom.text;
     }
   }
-  return { match, text, known: !glob && !dynamic, glob, dynamic, ...(dynamic && fallback !== undefined ? { fallback } : {}) };
+  return {
+    match,
+    text,
+    known: !glob && !dynamic,
+    glob,
+    dynamic,
+    ...(dynamic && fallback !== undefined ? { fallback } : {}),
+  };
 }
 
 const ANSI_C: Record<string, string> = {
