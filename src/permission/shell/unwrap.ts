@@ -140,7 +140,10 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
       words = [...(cut >= 0 ? inner.slice(0, cut) : inner), ...fed];
       continue;
     }
-    if ((name === "sudo" || name === "doas") && args.some((a) => /^-[a-zA-Z]*[si]$/.test(a.text))) {
+    if (
+      (name === "sudo" || name === "doas") &&
+      words.slice(1, j).some((a) => /^-[a-zA-Z]*[si]$/.test(a.text))
+    ) {
       const script = words
         .slice(j)
         .map((w) => w.text)
