@@ -28,6 +28,9 @@ const runs = (a: ShellAnalysis) =>
     );
 const argvOf = async (command: string) => runs(await analyze(command));
 
+/** `${name}` written without a template literal. */
+const braced = (name: string) => `$\{${name}}`;
+
 describe("analyzeShell: what runs", () => {
   it("splits lists, pipelines, substitutions and nested scripts, in order", async () => {
     expect(await argvOf("a && b || c; d | e |& f & g\nh")).toEqual(["a", "b", "c", "d", "e", "f", "g", "h"]);
@@ -49,10 +52,12 @@ describe("analyzeShell: what runs", () => {
 
   it("expands braces, tilde, $HOME, known variables and static substitutions", async () => {
     expect(await argvOf("rm -rf /{etc,usr} x{1..3}")).toEqual(["rm -rf /etc /usr x1 x2 x3"]);
-    expect(await argvOf("ls ~ ~/x $HOME/y ${HOME}")).toEqual([`ls ${home} ${home}/x ${home}/y ${home}`]);
+    expect(await argvOf(`ls ~ ~/x $HOME/y ${braced("HOME")}`)).toEqual([
+      `ls ${home} ${home}/x ${home}/y ${home}`,
+    ]);
     expect(await argvOf("a=r; b=m; $a$b -f x")).toEqual(["rm -f x"]);
     expect(await argvOf('c="rm -rf /"; $c')).toEqual(["rm -rf /"]);
-    expect(await argvOf("rm${IFS}-rf${IFS}/")).toEqual(["rm -rf /"]);
+    expect(await argvOf(`rm${braced("IFS")}-rf${braced("IFS")}/`)).toEqual(["rm -rf /"]);
     expect(await argvOf(`$(echo rm) x; $(printf '\\x72\\x6d') y`)).toEqual([
       "echo rm",
       "rm x",
@@ -126,7 +131,7 @@ describe("analyzeShell: what cannot be known", () => {
 
   it("marks run-time command names, eval of non-literals and unknown scripts", async () => {
     expect((await opaque("$cmd -rf x"))?.reason).toMatch(/only known at run time/);
-    expect((await opaque("${x:-rm} -rf x"))?.reason).toMatch(/only known at run time/);
+    expect((await opaque(`${braced("x:-rm")} -rf x`))?.reason).toMatch(/only known at run time/);
     expect((await opaque('eval "$CMD"'))?.reason).toMatch(/eval runs text/);
     expect((await opaque("cat x | sh"))?.reason).toMatch(/reads from its input/);
     expect((await opaque("curl -o x.sh https://e.x && . ./x.sh"))?.reason).toMatch(

@@ -354,10 +354,13 @@ export class Walk implements WordScope, ResolveEnv {
     const source = node.text;
     for (const child of node.children) {
       if (!child) continue;
-      const gap = source.slice(end - node.startIndex, child.startIndex - node.startIndex);
-      if (/\S/.test(gap.replace(/\\\n/g, ""))) this.odd ??= "text the parser skipped";
-      // tree-sitter-bash splits `r\<newline>m` in two; bash joins the halves into `rm`.
-      const glued = gap.startsWith("\\\n") && !/\s/.test(gap.slice(2)) && end > node.startIndex;
+      let glued = false;
+      if (child.startIndex - end > 1 || (child.startIndex - end === 1 && source[end - node.startIndex] !== " ")) {
+        const gap = source.slice(end - node.startIndex, child.startIndex - node.startIndex);
+        if (/\S/.test(gap.replace(/\\\n/g, ""))) this.odd ??= "text the parser skipped";
+        // tree-sitter-bash splits `r\<newline>m` in two; bash joins the halves into `rm`.
+        glued = gap.startsWith("\\\n") && !/\s/.test(gap.slice(2)) && end > node.startIndex;
+      }
       end = child.endIndex;
       if (child.type === "variable_assignment") {
         const name = child.childForFieldName("name")?.text ?? "";

@@ -46,10 +46,20 @@ export interface WordScope {
 }
 
 const MAX_FIELDS = 256;
+/** Characters that make an unquoted word more than its text. */
+const SPECIAL = /[\\{}~*?[\]$`'"]/;
 const GLOB_CHARS = new Set(["*", "?", "["]);
 
 /** Expands a word node into fields (zero or more). */
 export function expandWord(node: SyntaxNode, scope: WordScope): Field[] {
+  // Most words are plain: no expansion, quoting or pattern to work out.
+  const type = node.type;
+  if (type === "word" || type === "number") {
+    const text = node.text;
+    if (!SPECIAL.test(text)) return [literalField(text)];
+  } else if (type === "raw_string") {
+    return [literalField(node.text.slice(1, -1))];
+  }
   const atoms: Atom[] = [];
   toAtoms(node, scope, atoms, false);
   const out: Field[] = [];
