@@ -355,7 +355,10 @@ export class Walk implements WordScope, ResolveEnv {
     for (const child of node.children) {
       if (!child) continue;
       let glued = false;
-      if (child.startIndex - end > 1 || (child.startIndex - end === 1 && source[end - node.startIndex] !== " ")) {
+      if (
+        child.startIndex - end > 1 ||
+        (child.startIndex - end === 1 && source[end - node.startIndex] !== " ")
+      ) {
         const gap = source.slice(end - node.startIndex, child.startIndex - node.startIndex);
         if (/\S/.test(gap.replace(/\\\n/g, ""))) this.odd ??= "text the parser skipped";
         // tree-sitter-bash splits `r\<newline>m` in two; bash joins the halves into `rm`.

@@ -7,8 +7,8 @@ export type { SyntaxNode, Tree };
 /**
  * The one shell parser: tree-sitter-bash running on web-tree-sitter (WebAssembly), chosen
  * on measurement (docs/decisions/0510-shell-analyzer.md). Loading compiles two wasm
- * modules, so it happens once per process, on first use; `loadShellParser` may be awaited
- * early (an engine with a Bash tool does) to keep that off a tool call's path.
+ * modules, so it happens once per process, on first use; the `bash` tool starts it when it
+ * is created, to keep that off a tool call's path.
  */
 let loading: Promise<Parser> | undefined;
 let ready: Parser | undefined;
