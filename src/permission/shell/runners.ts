@@ -152,6 +152,9 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
       return texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t))
         ? { reason: `${name} is given code or a shell on the command line` }
         : undefined;
+    case "parallel":
+      // With no command, GNU parallel runs each input line as a command.
+      return args.every((a) => a.text.startsWith("-")) ? stdinScript(ctx, base.stdin) : undefined;
     case "rg":
       return texts.some((t) => t === "--pre" || t.startsWith("--pre="))
         ? { reason: "rg --pre runs a program on every file" }
