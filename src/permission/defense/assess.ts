@@ -14,17 +14,8 @@ import {
   substitutions,
 } from "./rules-flow.ts";
 import { flagInstall, gitDestructive, networkChange, obfuscation, packageInstall } from "./rules-ops.ts";
-import {
-  type Add,
-  dangerousWrites,
-  destructive,
-  diskPartition,
-  diskWrite,
-  persistenceCommands,
-  power,
-  privilege,
-  services,
-} from "./rules-system.ts";
+import { type Add, destructive, diskPartition, diskWrite, power, services } from "./rules-system.ts";
+import { dangerousWrites, persistenceCommands, privilege } from "./rules-writes.ts";
 import type { CommandAssessment, DefenseFinding, DefenseVerdict, DefenseWarning } from "./types.ts";
 
 const PER_INVOCATION = [
