@@ -3,10 +3,11 @@
 // merged with what other benchmarks write there (sec-sandbox adds sandbox_level1_true_p50_ms).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { machine, percentile, RESULTS_DIR, round } from "./lib.ts";
 
+const loadAtStart = loadavg()[0] ?? 0;
 const loadStart = performance.now();
 const { analyzeShellSync, loadShellParser } = await import("../src/permission/shell/index.ts");
 const parser = await loadShellParser();
@@ -47,6 +48,7 @@ function sample(fn: () => void, iterations: number): number[] {
 const iterations = 5000;
 const simple = sample(() => analyzeShellSync(parser, SIMPLE, ctx), iterations);
 const compound = sample(() => analyzeShellSync(parser, COMPOUND, ctx), iterations);
+const parseOnly = sample(() => parser.parse(COMPOUND)?.delete(), iterations);
 const defended = sample(() => assessCommandSync(COMPOUND, ctx), 2000);
 
 // The corpus through the real check path: PermissionPolicy.evaluate with command defense.
@@ -95,6 +97,7 @@ const figures = {
   analyze_simple_p99_us: round(percentile(simple, 99), 1),
   analyze_compound_p50_us: round(percentile(compound, 50), 1),
   analyze_compound_p99_us: round(percentile(compound, 99), 1),
+  parse_compound_p50_us: round(percentile(parseOnly, 50), 1),
   defense_compound_p50_us: round(percentile(defended, 50), 1),
   corpus_cases: corpusCommands.length,
   corpus_cases_per_s: Math.round(((corpusCommands.length * rounds) / corpusMs) * 1000),
@@ -114,8 +117,9 @@ const result = {
   machine: m,
   figures: { ...((previous.figures as Record<string, unknown> | undefined) ?? {}), ...figures },
   analysis: {
+    loadavg_1m_at_start: round(loadAtStart, 2),
     workload:
-      "analyzeShellSync on a simple and a 5-command line with 3 substitutions (uncached, parser loaded); the security corpus (adversarial + everyday) through PermissionPolicy.evaluate with command defense",
+      "analyzeShellSync on a simple and a 5-command line with 3 substitutions (uncached, parser loaded); parse_compound_p50_us is tree-sitter's parse alone; the security corpus (adversarial + everyday) through PermissionPolicy.evaluate with command defense",
     iterations,
     targets: { analyze_compound_p50_us: 50, analyze_compound_p99_us: 500, parser_load_ms: 30 },
   },

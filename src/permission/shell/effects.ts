@@ -84,12 +84,15 @@ function changeDirectory(cmd: ShellCommand, state: EffectState): void {
 }
 
 function rememberWrites(cmd: ShellCommand, state: EffectState): void {
-  const content = writtenContent(cmd, state);
-  for (const r of cmd.redirects) {
-    if (!r.write || r.fd === 2) continue;
-    const known = r.op === ">" || r.op === ">|" ? content : null;
-    for (const p of r.paths) state.files.set(p, known ?? null);
+  if (cmd.redirects.some((r) => r.write && r.fd !== 2)) {
+    const content = writtenContent(cmd, state);
+    for (const r of cmd.redirects) {
+      if (!r.write || r.fd === 2) continue;
+      const known = r.op === ">" || r.op === ">|" ? content : null;
+      for (const p of r.paths) state.files.set(p, known ?? null);
+    }
   }
+  if (!WRITERS.has(cmd.name)) return;
   for (const dest of writeDestinations(cmd))
     for (const p of pathsIn(dest, cmd.dirs)) state.files.set(p, null);
 }
@@ -103,6 +106,8 @@ function writtenContent(cmd: ShellCommand, state: EffectState): string | undefin
   const out = printed(cmd, state);
   return out === undefined ? undefined : `${out}\n`;
 }
+
+const WRITERS = new Set(["curl", "wget", "cp", "mv", "install", "ln", "rsync", "scp", "tee", "touch", "dd"]);
 
 /** Files a command writes besides its redirections (downloads, copies, tee). */
 export function writeDestinations(cmd: ShellCommand): string[] {
