@@ -245,8 +245,11 @@ export class Walk implements WordScope, ResolveEnv {
     const children = node.children;
     for (let i = 0; i < children.length; i++) {
       const child = children[i];
-      if (!child?.isNamed) continue;
-      if (!STATEMENTS.has(child.type) && child.type !== "comment") {
+      if (!child) continue;
+      // Node properties are calls into wasm: read each once.
+      const type = child.type;
+      if (type === ";" || type === "&" || type === "comment" || !child.isNamed) continue;
+      if (!STATEMENTS.has(type)) {
         scanSubstitutions(child, this);
         continue;
       }
@@ -350,29 +353,29 @@ export class Walk implements WordScope, ResolveEnv {
     const assignments: { name: string; value: Field }[] = [];
     const argv: Field[] = [];
     const redirects: ShellRedirect[] = [];
-    let end = node.startIndex;
+    const base = node.startIndex;
+    let end = base;
     const source = node.text;
     for (const child of node.children) {
       if (!child) continue;
       let glued = false;
-      if (
-        child.startIndex - end > 1 ||
-        (child.startIndex - end === 1 && source[end - node.startIndex] !== " ")
-      ) {
-        const gap = source.slice(end - node.startIndex, child.startIndex - node.startIndex);
+      const start = child.startIndex;
+      if (start - end > 1 || (start - end === 1 && source[end - base] !== " ")) {
+        const gap = source.slice(end - base, start - base);
         if (/\S/.test(gap.replace(/\\\n/g, ""))) this.odd ??= "text the parser skipped";
         // tree-sitter-bash splits `r\<newline>m` in two; bash joins the halves into `rm`.
-        glued = gap.startsWith("\\\n") && !/\s/.test(gap.slice(2)) && end > node.startIndex;
+        glued = gap.startsWith("\\\n") && !/\s/.test(gap.slice(2)) && end > base;
       }
       end = child.endIndex;
-      if (child.type === "variable_assignment") {
+      const type = child.type;
+      if (type === "variable_assignment") {
         const name = child.childForFieldName("name")?.text ?? "";
         assignments.push({ name, value: expandAssignmentValue(child.childForFieldName("value"), this) });
-      } else if (child.type.endsWith("_redirect")) {
+      } else if (type.endsWith("_redirect")) {
         const r = redirectOf(child, this);
         if (r) redirects.push(r);
-      } else if (child.isNamed && child.type !== "comment") {
-        const words = child.type === "command_name" ? child.namedChildren : [child];
+      } else if (type !== "comment" && child.isNamed) {
+        const words = type === "command_name" ? child.namedChildren : [child];
         for (const w of words) {
           if (!w) continue;
           const fields = expandWord(w, this);

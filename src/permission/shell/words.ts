@@ -59,6 +59,9 @@ export function expandWord(node: SyntaxNode, scope: WordScope): Field[] {
     if (!SPECIAL.test(text)) return [literalField(text)];
   } else if (type === "raw_string") {
     return [literalField(node.text.slice(1, -1))];
+  } else if (type === "string") {
+    const text = node.text;
+    if (!/[\\$`]/.test(text)) return [literalField(text.slice(1, -1))];
   }
   const atoms: Atom[] = [];
   toAtoms(node, scope, atoms, false);
@@ -172,23 +175,27 @@ const EMPTY_QUOTED: Atom = { kind: "value", text: "", quoted: true };
 
 function doubleQuoted(node: SyntaxNode, scope: WordScope, out: Atom[]): void {
   out.push(EMPTY_QUOTED);
-  const open = node.type === "translated_string" ? node.startIndex + 2 : node.startIndex + 1;
+  const open = node.text.startsWith("$") ? node.startIndex + 2 : node.startIndex + 1;
   let at = open;
   const src = node.text;
   const base = node.startIndex;
   const literal = (from: number, to: number) => {
     if (to > from) pushChars(unescapeDouble(src.slice(from - base, to - base)), out, true);
   };
+  const translated = node.type === "translated_string";
   for (const child of node.namedChildren) {
     if (!child) continue;
-    if (child.type === "string" && node.type === "translated_string") {
+    const type = child.type;
+    if (type === "string" && translated) {
       doubleQuoted(child, scope, out);
       return;
     }
-    literal(at, child.startIndex);
-    if (child.type === "string_content") literal(child.startIndex, child.endIndex);
+    const start = child.startIndex;
+    const end = child.endIndex;
+    literal(at, start);
+    if (type === "string_content") literal(start, end);
     else toAtoms(child, scope, out, true);
-    at = child.endIndex;
+    at = end;
   }
   literal(at, node.endIndex - 1);
 }
