@@ -82,9 +82,12 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
         j++;
         break;
       }
-      if (spec.assignments && w.known && /^[A-Za-z_][A-Za-z0-9_]*=/.test(t)) {
+      if (spec.assignments && /^[A-Za-z_][A-Za-z0-9_]*=/.test(w.match)) {
         const eq = t.indexOf("=");
-        assignments.push({ name: t.slice(0, eq), value: literalField(t.slice(eq + 1)) });
+        const value = w.known
+          ? literalField(t.slice(eq + 1))
+          : { ...w, match: w.match.slice(w.match.indexOf("=") + 1), text: t.slice(eq + 1) };
+        assignments.push({ name: t.slice(0, eq), value });
         j++;
         continue;
       }
