@@ -71,6 +71,21 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
     const args = words.slice(1);
     if (name === "command" && args[0] && /^-[a-zA-Z]*[vV]/.test(args[0].text)) break;
     if (name === "flock" && args.some((a) => a.text === "-c" || a.text === "--command")) break;
+    if (name === "coproc" && /^[{(]$/.test(args[1]?.text ?? "")) {
+      // `coproc NAME { ...; }`: tree-sitter-bash does not parse it; analyse the body as a script.
+      const body = args.slice(1).map((w) => (w.known ? w.text : '"$x"'));
+      env.nested(`${body.join(" ")}${body[0] === "{" ? "; }" : ")"}`, base.origin, false);
+      return finish(
+        words,
+        base,
+        dirs,
+        via,
+        assignments,
+        env,
+        { reason: "coproc with a compound command is read only in part" },
+        argv,
+      );
+    }
     if (name === "sudo" && args.some((a) => /^-[a-zA-Z]*[elK]$|^--(edit|list)$/.test(a.text))) break;
     let j = 1;
     let chdir: string | undefined;
@@ -82,7 +97,8 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
         j++;
         break;
       }
-      if (spec.assignments && /^[A-Za-z_][A-Za-z0-9_]*=/.test(w.match)) {
+      // env takes any NAME=value, names bash would refuse included (`BASH_FUNC_f%%=...`).
+      if (spec.assignments && /^[^=-][^=]*=/.test(w.match)) {
         const eq = t.indexOf("=");
         const value = w.known
           ? literalField(t.slice(eq + 1))
@@ -211,6 +227,9 @@ export function dangerousAssignments(
 
 function opaqueWord(first: Field, base: CommandBase): Opaque | undefined {
   if (base.anomaly) return { reason: `the parser and bash may read it differently (${base.anomaly})` };
+  // A bare `{` or `}` is a reserved word, never a command: the grammar misread the line.
+  if (first.known && (first.match === "{" || first.match === "}") && first.text === first.match)
+    return { reason: "the parser and bash may read it differently (a brace where a command should be)" };
   if (first.dynamic) return { reason: "its command name is only known at run time" };
   if (first.glob) return { reason: "its command name is a pattern" };
   return undefined;
