@@ -30,6 +30,9 @@ export function redirectOf(
             };
       if ((op === ">&" || op === "<&") && target.known && /^(\d+-?|-)$/.test(target.text)) return undefined;
       const write = WRITE_OPS.has(op) || op === ">&";
+      // `< <(cmd)` reads a pipe, not a file; the commands inside are analysed.
+      if (words.length === 1 && words[0]?.type === "process_substitution")
+        return { op, fd, target, paths: [], unknownPath: false, write, text: node.text };
       const known = target.known;
       return {
         op,
