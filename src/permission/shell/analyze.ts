@@ -47,7 +47,21 @@ export function analyzeShellSync(parser: Parser, command: string, context: Shell
   }
   const run = new Walk(parser, context);
   const frame: Frame = { definite: true, origin: "line", stdin: { kind: "none" } };
-  const result = run.script(command, frame, true);
+  let result: { ok: boolean };
+  try {
+    result = run.script(command, frame, true);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    // Nesting deeper than the stack: nothing can be judged from what was seen.
+    return {
+      ok: false,
+      error: "the command nests too deeply to analyze",
+      commands: [],
+      pipelines: [],
+      code: [],
+      scripts: [],
+    };
+  }
   const error = result.ok ? run.firstError : (run.firstError ?? "the command cannot be parsed");
   return {
     ok: error === undefined,

@@ -66,7 +66,7 @@ export function expandWord(node: SyntaxNode, scope: WordScope): Field[] {
   const atoms: Atom[] = [];
   toAtoms(node, scope, atoms, false);
   const out: Field[] = [];
-  for (const variant of braceExpand(atoms, 0)) {
+  for (const variant of braceExpand(atoms, 0, { left: MAX_FIELDS })) {
     for (const field of split(tilde(variant, scope, false), scope)) {
       out.push(toField(field));
       if (out.length >= MAX_FIELDS) return out;
@@ -236,8 +236,9 @@ export function scanSubstitutions(node: SyntaxNode, scope: WordScope): void {
   for (const child of node.namedChildren) if (child) scanSubstitutions(child, scope);
 }
 
-function braceExpand(atoms: Atom[], depth: number): Atom[][] {
-  if (depth > 8) return [atoms];
+/** `budget.left`: how many more words brace expansion may produce (it grows exponentially). */
+function braceExpand(atoms: Atom[], depth: number, budget: { left: number }): Atom[][] {
+  if (depth > 8 || budget.left <= 0) return [atoms];
   for (let i = 0; i < atoms.length; i++) {
     if (!isBare(atoms[i], "{")) continue;
     let level = 0;
@@ -256,15 +257,19 @@ function braceExpand(atoms: Atom[], depth: number): Atom[][] {
           const results: Atom[][] = [];
           for (let k = 0; k + 1 < bounds.length; k++) {
             const alt = atoms.slice((bounds[k] as number) + 1, bounds[k + 1]);
-            results.push(...braceExpand([...prefix, ...alt, ...suffix], depth + 1));
-            if (results.length >= MAX_FIELDS) break;
+            const expanded = braceExpand([...prefix, ...alt, ...suffix], depth + 1, budget);
+            results.push(...expanded);
+            budget.left -= expanded.length;
+            if (budget.left <= 0) break;
           }
           return results;
         }
         const range = rangeOf(atoms.slice(i + 1, j));
         if (range)
           return range.flatMap((item) =>
-            braceExpand([...prefix, ...[...item].map(charAtom), ...suffix], depth + 1),
+            budget.left <= 0
+              ? []
+              : braceExpand([...prefix, ...[...item].map(charAtom), ...suffix], depth + 1, budget),
           );
         break;
       } else if (level === 0 && isBare(atoms[j], ",")) commas.push(j);
