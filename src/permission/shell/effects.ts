@@ -110,7 +110,7 @@ function writtenContent(cmd: ShellCommand, state: EffectState): string | undefin
 const WRITERS = new Set(["curl", "wget", "cp", "mv", "install", "ln", "rsync", "scp", "tee", "touch", "dd"]);
 
 /** Files a command writes besides its redirections (downloads, copies, tee). */
-export function writeDestinations(cmd: ShellCommand): string[] {
+function writeDestinations(cmd: ShellCommand): string[] {
   const args = cmd.argv.slice(1).map((a) => a.text);
   const out: string[] = [];
   const operands = args.filter((a) => !a.startsWith("-"));

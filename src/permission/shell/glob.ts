@@ -66,15 +66,6 @@ function segmentRegex(segment: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-/** A regular expression for a pattern with holes, matching across `/` (for "could this name X?"). */
-export function holeRegex(pattern: string): RegExp {
-  const body = pattern
-    .split(HOLE)
-    .map((piece) => piece.replace(/[.+?^${}()|[\]\\*]/g, "\\$&"))
-    .join("[\\s\\S]*");
-  return new RegExp(`^${body}$`);
-}
-
 /** Resolves a path against every directory a command may run in. */
 export function pathsIn(path: string, dirs: Dirs): string[] {
   if (isAbsolute(path)) return [resolve(path)];

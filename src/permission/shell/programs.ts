@@ -186,7 +186,7 @@ export function sed(args: readonly Field[]): Opaque | undefined {
 }
 
 /** True when a sed script uses `e` (execute), `w`/`W` (write a file) or the `e`/`w` flags of `s`. */
-export function sedRuns(script: string): boolean {
+function sedRuns(script: string): boolean {
   const address =
     /^\s*(?:\d+|\$|\/(?:\\.|[^/\\])*\/|\\(.)(?:\\.|(?!\1).)*\1)?(?:\s*,\s*(?:\d+|\$|\/(?:\\.|[^/\\])*\/|[+~]\d+))?\s*!?\s*/;
   for (const raw of script.split(/[;\n]/)) {
