@@ -1,5 +1,6 @@
 /** A turn from `turn_started` to its end event, as the engine's queue runs it. */
 import type { ThreadLog } from "../conversation/thread-log.ts";
+import { redactEventMsg } from "../redact/walk.ts";
 import { describeError } from "../errors.ts";
 import { isPromiseLike } from "../promise-like.ts";
 import type { Event } from "../protocol/index.ts";
@@ -140,7 +141,7 @@ function recordEnd(c: EngineCore, submissionId: string, turnId: string, end: Tur
     turnId,
     seq: c.seq++,
     ts: Date.now(),
-    msg: end,
+    msg: c.redactor ? redactEventMsg(c.redactor, end) : end,
   };
   c.log.record(ev);
   return ev;

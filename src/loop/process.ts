@@ -2,6 +2,8 @@ import type { ContextManager } from "../context/manager.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
+import type { Redactor } from "../redact/types.ts";
+import { redactEventMsg } from "../redact/walk.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { newId } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
@@ -53,6 +55,8 @@ export interface EngineCore {
   permissionMode: string | undefined;
   /** Permission policy, hooks and approval settings. */
   readonly guards: EngineGuards;
+  /** Masks secrets in every event (and, through the log, in every history item); none when off. */
+  readonly redactor: Redactor | undefined;
   /** A turn suspended before a restart, to continue before any queued work. */
   resumed: ResumePlan | undefined;
   /** Request ids of resumed calls, reused when they ask again (by call id). */
@@ -67,9 +71,10 @@ export function emit(
   c: EngineCore,
   submissionId: string | undefined,
   turnId: string | undefined,
-  msg: EventMsg,
+  given: EventMsg,
 ): Event {
   const ts = Date.now();
+  const msg = c.redactor ? redactEventMsg(c.redactor, given) : given;
   const ev: Event = { submissionId, threadId: c.log.threadId, turnId, seq: c.seq++, ts, msg };
   c.lastActivity = ts;
   c.log.record(ev);
