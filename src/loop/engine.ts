@@ -57,9 +57,9 @@ export class AgentEngine {
   static async open(options: EngineOptions): Promise<AgentEngine> {
     const store = options.store ?? new MemoryThreadStore();
     const cwd = options.cwd ?? process.cwd();
-    const built = buildGuards(options, cwd);
-    const guards = isPromiseLike(built) ? await built : built;
     const redactor = options.redactor === false ? undefined : (options.redactor ?? defaultRedactor());
+    const built = buildGuards(options, cwd, redactor);
+    const guards = isPromiseLike(built) ? await built : built;
     const filter = redactor
       ? (item: Parameters<typeof redactItem>[1]) => redactItem(redactor, item)
       : undefined;
