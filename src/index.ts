@@ -179,6 +179,24 @@ export {
   type RedirectTarget,
 } from "./permission/shell.ts";
 export * from "./protocol/index.ts";
+export {
+  isSecretName,
+  looksLikeCredential,
+  MIN_SECRET_LENGTH,
+  type SecretValue,
+  secretsFromEnv,
+} from "./redact/env.ts";
+export { SECRET_PATTERNS, type SecretPattern } from "./redact/patterns.ts";
+export {
+  type BuiltRedactor,
+  createRedactor,
+  defaultRedactor,
+  mask,
+  NO_REDACTION,
+  type RedactorOptions,
+} from "./redact/redactor.ts";
+export type { Redactor } from "./redact/types.ts";
+export { redactEventMsg, redactItem } from "./redact/walk.ts";
 export { Sandbox, type SandboxCheck, type SandboxOptions } from "./sandbox/sandbox.ts";
 export {
   isRunFailure,

@@ -6,6 +6,8 @@ import { AgentEngine } from "../loop/engine.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
+import { createRedactor } from "../redact/redactor.ts";
+import type { Redactor } from "../redact/types.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
 import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
@@ -74,8 +76,14 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
  * The skills a run sees: `--skills` folders, then the project's and the user's. A missing
  * `--skills` folder is a usage error; a skill that cannot load is reported on stderr.
  */
-async function openSkills(dirs: readonly string[], io: CliIO, level: 0 | 1): Promise<SkillRuntime> {
+async function openSkills(
+  dirs: readonly string[],
+  io: CliIO,
+  level: 0 | 1,
+  redactor: Redactor,
+): Promise<SkillRuntime> {
   const skills = await SkillRuntime.open({
+    redactor,
     dirs,
     // Skill scripts run in the same sandbox level as bash (--sandbox).
     runScript: sandboxedScriptRunner({ level }),
@@ -118,6 +126,8 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   // Approvals and ask_user questions need someone at a terminal; without one, asks are denied.
   const interactive = io.stdin.isTTY === true;
   const store = openStorage(flags.storage, io);
+  // Secrets of the CLI's own environment are masked in everything it shows and keeps.
+  const redactor = createRedactor({ env: io.env });
   const builtins = builtinTools({
     sandbox: { level: sandbox },
     only: BUILTIN_TOOL_NAMES.filter((name) => name !== "task_finish" && (interactive || name !== "ask_user")),
@@ -128,12 +138,13 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
-    skills = await openSkills(flags.skills ?? [], io, sandbox);
+    skills = await openSkills(flags.skills ?? [], io, sandbox, redactor);
     engine = await AgentEngine.open({
       model,
       tools: [...builtins.tools, ...demoTools()],
       cwd: io.cwd,
       store,
+      redactor,
       listeners: [write],
       resolveModel: (spec) => resolveModel(spec, flags, io),
       ...skills.engineOptions(),

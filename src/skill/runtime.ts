@@ -4,6 +4,7 @@ import type { EngineOptions } from "../loop/engine.ts";
 import type { EntrySkillResolver } from "../loop/pool.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
 import { ToolSet } from "../tool/define.ts";
+import type { Redactor } from "../redact/types.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import { type Catalog, type CatalogOptions, renderCatalog } from "./catalog.ts";
 import { skillSystem } from "./dispatch.ts";
@@ -43,6 +44,8 @@ export interface SkillRuntimeOptions extends SkillRegistryOptions {
   readonly store?: ThreadStore;
   /** Extra `allowed-tools` aliases (lower-case name -> tool names), merged over the defaults. */
   readonly toolAliases?: Readonly<Record<string, readonly string[]>>;
+  /** The redactor of child turns (see EngineOptions.redactor); default: the engine default. */
+  readonly redactor?: Redactor | false;
   /** The gate of a skill's child turn; default: the caller's gate unchanged. */
   readonly gateForSkill?: (skill: Skill, parent: ToolGate | undefined) => ToolGate | undefined;
 }
@@ -94,6 +97,7 @@ export class SkillRuntime {
       store: options.store,
       aliases,
       gateForSkill: options.gateForSkill ?? ((_skill, parent) => parent),
+      redactor: options.redactor,
     };
     const catalog: CatalogOptions = {
       ...(options.catalogBudgetTokens !== undefined ? { budgetTokens: options.catalogBudgetTokens } : {}),
