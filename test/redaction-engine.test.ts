@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { JsonlThreadStore } from "../src/conversation/jsonl-store.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelClient, ModelRequest } from "../src/llm/types.ts";
@@ -151,7 +151,12 @@ describe("secrets never reach the model, the events or anything the engine wrote
       redactor: createRedactor({ env: { ...ENV_SECRETS, HOME: "/home/x", PATH: "/usr/bin" } }),
       hooks: {
         auditPath,
-        hooks: [{ point: "post_tool", run: (e) => void raw.push(JSON.stringify(e.point === "post_tool" ? e.output : "")) }],
+        hooks: [
+          {
+            point: "post_tool",
+            run: (e) => void raw.push(JSON.stringify(e.point === "post_tool" ? e.output : "")),
+          },
+        ],
       },
       listeners: [(ev) => events.push(ev)],
     });

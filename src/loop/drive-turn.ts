@@ -1,10 +1,10 @@
 /** A turn from `turn_started` to its end event, as the engine's queue runs it. */
 import type { ThreadLog } from "../conversation/thread-log.ts";
-import { redactEventMsg } from "../redact/walk.ts";
 import { describeError } from "../errors.ts";
 import { isPromiseLike } from "../promise-like.ts";
 import type { Event } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
+import { redactEventMsg } from "../redact/walk.ts";
 import { type EngineTurn, newEngineTurn } from "./engine-turn.ts";
 import { bindGuards, runEngineHook } from "./guards.ts";
 import { resolvePrefix, type TurnPrefix } from "./prefix.ts";
