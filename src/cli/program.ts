@@ -66,6 +66,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--cwd <dir>", "working directory (settings are discovered from here)")
     .option("--mode <mode>", "permission mode")
     .option("--settings <file>", "extra settings file at command-line precedence (repeatable)", collect, [])
+    .option("--trust", "judge as if the project folder were trusted (its allow rules, mode and hooks apply)")
     .option("--json", "print the decision as JSON")
     .action(async (flags) => {
       result.code = await permissionsCheckCommand(flags, io);

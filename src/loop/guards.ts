@@ -10,7 +10,7 @@ import { CallNotes, type GateHost, permissionGate } from "../permission/gate.ts"
 import { isPermissionMode, type PermissionMode } from "../permission/modes.ts";
 import type { PermissionOptions } from "../permission/options.ts";
 import { codeLayer, PermissionPolicy } from "../permission/policy.ts";
-import { type DiscoveredSettings, discoverSettings } from "../permission/settings.ts";
+import { type DiscoveredSettings, discoverSettings, untrustedNotice } from "../permission/settings.ts";
 import { newId } from "../protocol/index.ts";
 import type { Redactor } from "../redact/types.ts";
 import type { Tool } from "../tool/define.ts";
@@ -70,6 +70,7 @@ function assembleGuards(
 ): EngineGuards {
   const perms = options.permissions;
   const hookOptions = options.hooks;
+  const notice = found ? untrustedNotice(found) : undefined;
   let policy = perms?.policy?.forSession();
   if (perms && !policy) {
     const useFiles = perms.settings !== undefined && perms.settings !== false;
@@ -84,7 +85,8 @@ function assembleGuards(
     });
   }
   const defs: HookDefinition[] = [...(hookOptions?.hooks ?? [])];
-  if (hookOptions?.fromSettings && found) {
+  // An untrusted project's hooks are already gone from its layers (see applyProjectTrust).
+  if (hookOptions?.fromSettings && found && !found.layers.some((l) => l.disableAllHooks === true)) {
     for (const layer of found.layers)
       defs.push(...hooksFromSettings(layer.hooks, layer.path ?? layer.source));
   }
@@ -106,7 +108,7 @@ function assembleGuards(
     approvalTimeoutMs: perms?.approvalTimeoutMs ?? 0,
     interactive: perms?.interactive ?? true,
     notes: new CallNotes(),
-    warnings: policy?.warnings ?? [],
+    warnings: [...(policy?.warnings ?? []), ...(notice !== undefined ? [notice] : [])],
   };
 }
 
