@@ -3,6 +3,8 @@ import { TaifengError } from "../errors.ts";
 import type { EngineOptions } from "../loop/engine.ts";
 import type { EntrySkillResolver } from "../loop/pool.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
+import { findProjectRoot, homeOf } from "../permission/settings.ts";
+import { type ProjectTrustOption, resolveTrust } from "../permission/trust.ts";
 import type { Redactor } from "../redact/types.ts";
 import { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
@@ -44,6 +46,12 @@ export interface SkillRuntimeOptions extends SkillRegistryOptions {
   readonly store?: ThreadStore;
   /** Extra `allowed-tools` aliases (lower-case name -> tool names), merged over the defaults. */
   readonly toolAliases?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Whether scripts of the project's own skill folders (`.taifeng/skills`, `.agents/skills`)
+   * may run: `true`, `false`, or `"remembered"` (default: when the user trusted the project
+   * folder, see docs/guides/permissions.md). Their instructions load either way.
+   */
+  readonly projectTrust?: ProjectTrustOption;
   /** The redactor of child turns (see EngineOptions.redactor); default: the engine default. */
   readonly redactor?: Redactor | false;
   /** The gate of a skill's child turn; default: the caller's gate unchanged. */
@@ -98,6 +106,7 @@ export class SkillRuntime {
       aliases,
       gateForSkill: options.gateForSkill ?? ((_skill, parent) => parent),
       redactor: options.redactor,
+      projectTrusted: memo(() => projectTrusted(options)),
     };
     const catalog: CatalogOptions = {
       ...(options.catalogBudgetTokens !== undefined ? { budgetTokens: options.catalogBudgetTokens } : {}),
@@ -205,4 +214,21 @@ export class SkillRuntime {
   close(): void {
     if (this.ownsRegistry) this.registry.close();
   }
+}
+
+/** Resolves the runtime's project trust option against the project root of its `cwd`. */
+async function projectTrusted(options: SkillRuntimeOptions): Promise<boolean> {
+  const option = options.projectTrust ?? "remembered";
+  if (option !== "remembered") return option;
+  const home = homeOf(options.home !== undefined ? { home: options.home } : {});
+  const root = await findProjectRoot(options.cwd ?? process.cwd(), home);
+  return resolveTrust(option, root, home);
+}
+
+function memo<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
 }

@@ -27,6 +27,8 @@ export interface SkillCore {
   readonly aliases: ReadonlyMap<string, readonly string[]>;
   /** The gate a skill's child turn uses, from the gate of the turn that called it. */
   readonly gateForSkill: (skill: Skill, parent: ToolGate | undefined) => ToolGate | undefined;
+  /** Whether the project folder is trusted: its own skills' scripts run only then. Memoized. */
+  projectTrusted(): Promise<boolean>;
   /** The redactor of child turns; undefined = the engine default. */
   readonly redactor: Redactor | false | undefined;
   /** The catalog of a snapshot (memoized: the same snapshot always gives the same text). */
