@@ -1,8 +1,8 @@
 import { describeError } from "../errors.ts";
+import { newId } from "../protocol/index.ts";
 import { type ActivationResult, activate } from "./dispatch.ts";
 import { type Condition, type Plan, type PlanStep, renderTemplate } from "./plan.ts";
 import type { SkillScope } from "./scope.ts";
-import { newId } from "../protocol/index.ts";
 import { authorizeScriptStep, SCRIPT_TOOL_NAME, trustRefusal } from "./script-gate.ts";
 import { scriptPath } from "./tools.ts";
 import type { Skill } from "./types.ts";
