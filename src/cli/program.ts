@@ -47,6 +47,10 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
     .option("--thread <id>", "continue this stored thread")
     .option("--permission-mode <mode>", "default, acceptEdits, plan, dontAsk or bypassPermissions")
+    .option(
+      "--trust",
+      "trust the project folder for this run: its .taifeng/ allow rules, mode, hooks and skill scripts apply",
+    )
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
     .action(async (prompt: string | undefined, flags) => {

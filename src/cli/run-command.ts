@@ -15,6 +15,7 @@ import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
+import { decideProjectTrust } from "./trust-prompt.ts";
 import { formatProblem } from "./skills-command.ts";
 import { openStorage } from "./threads-command.ts";
 
@@ -35,6 +36,8 @@ export interface RunFlags {
   readonly thread?: string;
   /** Permission mode for this run (overrides settings' defaultMode). */
   readonly permissionMode?: string;
+  /** Trust the project folder for this run: its allow rules, mode, hooks and skill scripts apply. */
+  readonly trust?: boolean;
   /** Extra allow / deny rules, at command-line precedence. */
   readonly allow?: readonly string[];
   readonly deny?: readonly string[];
@@ -81,9 +84,11 @@ async function openSkills(
   io: CliIO,
   level: 0 | 1,
   redactor: Redactor,
+  projectTrust: () => boolean,
 ): Promise<SkillRuntime> {
   const skills = await SkillRuntime.open({
     redactor,
+    projectTrust,
     dirs,
     // Skill scripts run in the same sandbox level as bash (--sandbox).
     runScript: sandboxedScriptRunner({ level }),
@@ -138,7 +143,15 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
-    skills = await openSkills(flags.skills ?? [], io, sandbox, redactor);
+    let trusted = false;
+    skills = await openSkills(flags.skills ?? [], io, sandbox, redactor, () => trusted);
+    // Before anything runs: may the project's own files widen permissions or run code?
+    trusted = await decideProjectTrust({
+      io,
+      flag: flags.trust === true,
+      interactive,
+      registry: skills.registry,
+    });
     engine = await AgentEngine.open({
       model,
       tools: [...builtins.tools, ...demoTools()],
@@ -150,7 +163,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       ...skills.engineOptions(),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
       permissions: {
-        settings: { env: io.env },
+        settings: { env: io.env, projectTrust: trusted },
         interactive,
         commandCheck: defenseCommandCheck,
         rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },

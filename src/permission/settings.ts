@@ -241,14 +241,12 @@ export async function applyProjectTrust(
   const widening = found.layers.filter(isProjectLayer).map((l) => ({ layer: l, what: wideningOf(l) }));
   const wanted = widening.filter((w) => w.what.length > 0);
   if (wanted.length === 0) return { ...found, trust: { trusted: true, withheld: [], changed: false } };
-  let trusted: boolean;
-  let changed = false;
-  if (option === "remembered") {
-    const inspection = await inspectTrust(found.projectRoot, found.home);
-    trusted = inspection.remembered;
-    changed = inspection.changed;
-  } else trusted = option;
-  if (trusted) return { ...found, trust: { trusted: true, withheld: [], changed: false } };
+  if (option === true) return { ...found, trust: { trusted: true, withheld: [], changed: false } };
+  // Looked up even when the host said no, so the notice can say the files changed since.
+  const inspection = await inspectTrust(found.projectRoot, found.home);
+  if (option === "remembered" && inspection.remembered)
+    return { ...found, trust: { trusted: true, withheld: [], changed: false } };
+  const changed = inspection.changed;
   const withheld = wanted.map((w) => `${w.layer.path}: ${w.what.join("; ")}`);
   const layers = found.layers.map((l) => (isProjectLayer(l) ? restrictingPart(l) : l));
   return { ...found, layers, trust: { trusted: false, withheld, changed } };

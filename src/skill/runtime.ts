@@ -48,10 +48,11 @@ export interface SkillRuntimeOptions extends SkillRegistryOptions {
   readonly toolAliases?: Readonly<Record<string, readonly string[]>>;
   /**
    * Whether scripts of the project's own skill folders (`.taifeng/skills`, `.agents/skills`)
-   * may run: `true`, `false`, or `"remembered"` (default: when the user trusted the project
-   * folder, see docs/guides/permissions.md). Their instructions load either way.
+   * may run: `true`, `false`, `"remembered"` (default: when the user trusted the project
+   * folder, see docs/guides/permissions.md), or a function asked when a script first needs
+   * it. Their instructions load either way.
    */
-  readonly projectTrust?: ProjectTrustOption;
+  readonly projectTrust?: ProjectTrustOption | (() => boolean | Promise<boolean>);
   /** The redactor of child turns (see EngineOptions.redactor); default: the engine default. */
   readonly redactor?: Redactor | false;
   /** The gate of a skill's child turn; default: the caller's gate unchanged. */
@@ -219,6 +220,7 @@ export class SkillRuntime {
 /** Resolves the runtime's project trust option against the project root of its `cwd`. */
 async function projectTrusted(options: SkillRuntimeOptions): Promise<boolean> {
   const option = options.projectTrust ?? "remembered";
+  if (typeof option === "function") return option();
   if (option !== "remembered") return option;
   const home = homeOf(options.home !== undefined ? { home: options.home } : {});
   const root = await findProjectRoot(options.cwd ?? process.cwd(), home);
