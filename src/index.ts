@@ -163,15 +163,37 @@ export {
   type RuleSource,
 } from "./permission/rules.ts";
 export {
+  applyProjectTrust,
   DEFAULT_MANAGED_SETTINGS,
   type DiscoveredSettings,
   type DiscoverOptions,
   discoverSettings,
+  IGNORED_CLAUDE_CODE_KEYS,
+  isProjectLayer,
+  PERMISSION_KEYS,
   PermissionSettings,
+  REJECTED_CLAUDE_CODE_KEYS,
   readSettingsFile,
+  restrictingPart,
+  SETTINGS_KEYS,
   SettingsFile,
   type SettingsLayer,
+  type SettingsTrust,
+  untrustedNotice,
+  wideningOf,
 } from "./permission/settings.ts";
+export {
+  fingerprintProject,
+  forgetTrust,
+  inspectTrust,
+  listTrust,
+  type ProjectTrustOption,
+  rememberTrust,
+  resolveTrust,
+  TRUST_FILES,
+  type TrustInspection,
+  trustFilePath,
+} from "./permission/trust.ts";
 export {
   analyzeCommand,
   type CommandAnalysis,

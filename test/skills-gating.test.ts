@@ -6,6 +6,7 @@ import { AgentEngine, type EngineOptions } from "../src/loop/engine.ts";
 import type { CommandCheck } from "../src/permission/evaluate.ts";
 import type { Event, EventMsgOf } from "../src/protocol/index.ts";
 import { SkillRuntime, type SkillRuntimeOptions } from "../src/skill/index.ts";
+import { builtinTools } from "../src/tool/builtin/index.ts";
 import { agentsModel, tempDir, writeSkill } from "./helpers/skills.ts";
 
 // Every way a skill script runs passes one gate: plan `script:` steps and run_skill_script are
@@ -242,5 +243,43 @@ describe("Skill(name args) rules match what call_skill sends", () => {
       permissions: { mode: "bypassPermissions", rules: { deny: ["Skill(deploy)"] } },
     });
     expect(completions(events)).toEqual([expect.stringMatching(/^call_skill denied: .*Skill\(deploy\)/)]);
+  });
+});
+
+describe("background tasks", () => {
+  it("a command started in the background passes the same gate and command defense as any other", async () => {
+    const tools = builtinTools({ only: ["bash", "bash_output", "bash_kill"] });
+    try {
+      const start = (id: string, command: string) => ({
+        toolCalls: [{ id, name: "bash", arguments: { command, run_in_background: true } }],
+      });
+      const engine = await AgentEngine.open({
+        model: agentsModel({
+          root: [
+            start("c1", "touch bg-denied"),
+            start("c2", "rm -rf ~"),
+            start("c3", "touch bg-ok"),
+            { text: "done" },
+          ],
+        }),
+        cwd: work,
+        tools: tools.tools,
+        permissions: { mode: "bypassPermissions", rules: { deny: ["Bash(touch bg-denied)"] } },
+      });
+      const events: Event[] = [];
+      engine.on((ev) => events.push(ev));
+      for await (const _ of engine.subscribe(engine.submit("go")));
+      await engine.close();
+      const lines = completions(events);
+      expect(lines[0]).toMatch(/^bash denied: .*Bash\(touch bg-denied\)/);
+      expect(lines[1]).toMatch(/^bash error: .*(refused|blocked|denied)/i);
+      expect(lines[2]).toMatch(/^bash ok: Started background task/);
+      for (let i = 0; i < 100 && !(await exists(join(work, "bg-ok"))); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(await exists(join(work, "bg-ok"))).toBe(true);
+      expect(await exists(join(work, "bg-denied"))).toBe(false);
+    } finally {
+      await tools.close();
+    }
   });
 });
