@@ -183,6 +183,12 @@ export {
   wideningOf,
 } from "./permission/settings.ts";
 export {
+  analyzeCommand,
+  type CommandAnalysis,
+  type CommandPart,
+  type RedirectTarget,
+} from "./permission/shell.ts";
+export {
   fingerprintProject,
   forgetTrust,
   inspectTrust,
@@ -194,12 +200,6 @@ export {
   type TrustInspection,
   trustFilePath,
 } from "./permission/trust.ts";
-export {
-  analyzeCommand,
-  type CommandAnalysis,
-  type CommandPart,
-  type RedirectTarget,
-} from "./permission/shell.ts";
 export * from "./protocol/index.ts";
 export {
   isSecretName,

@@ -15,9 +15,9 @@ import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
-import { decideProjectTrust } from "./trust-prompt.ts";
 import { formatProblem } from "./skills-command.ts";
 import { openStorage } from "./threads-command.ts";
+import { decideProjectTrust } from "./trust-prompt.ts";
 
 /** Flags of `taifeng run`. */
 export interface RunFlags {
