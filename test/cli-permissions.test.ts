@@ -153,7 +153,8 @@ describe("taifeng run approvals", () => {
   const echo = [{ toolCalls: [{ name: "bash", arguments: { command: "echo hi" } }] }, { text: "ran it" }];
 
   it("asks inline on a terminal and runs the call when allowed", async () => {
-    const run = await runCli(["run", "go", "--model", `sim:${await script(echo)}`], {
+    // --trust: the project is trusted up front, so the terminal is asked about the call only.
+    const run = await runCli(["run", "go", "--trust", "--model", `sim:${await script(echo)}`], {
       cwd: project,
       env,
       tty: true,
@@ -168,7 +169,8 @@ describe("taifeng run approvals", () => {
   });
 
   it("denies with the typed reason", async () => {
-    const run = await runCli(["run", "go", "--model", `sim:${await script(echo)}`], {
+    // --trust: the project is trusted up front, so the terminal is asked about the call only.
+    const run = await runCli(["run", "go", "--trust", "--model", `sim:${await script(echo)}`], {
       cwd: project,
       env,
       tty: true,
@@ -206,7 +208,7 @@ describe("taifeng run approvals", () => {
       },
       { text: "ok" },
     ];
-    const run = await runCli(["run", "go", "--model", `sim:${await script(steps)}`], {
+    const run = await runCli(["run", "go", "--trust", "--model", `sim:${await script(steps)}`], {
       cwd: project,
       env,
       tty: true,

@@ -209,4 +209,71 @@ describe("secrets never reach the model, the events or anything the engine wrote
     const audit = await readFile(auditPath, "utf8");
     expect(audit).toContain("[REDACTED:GH_PAT]");
   });
+
+  it("refuses to write a mask back into a file whose secrets the model never saw", async () => {
+    const workspace = join(dir, "ws");
+    await mkdir(workspace, { recursive: true });
+    const original = `token=${FORMAT_SECRETS.github}\nname=demo\n`;
+    await writeFile(join(workspace, ".env"), original);
+    tools = builtinTools({ only: ["read_file", "write_file", "edit_file"] });
+    const sim = new SimClient({
+      script: [
+        { toolCalls: [{ id: "c1", name: "read_file", arguments: { path: ".env" } }] },
+        {
+          toolCalls: [
+            {
+              id: "c2",
+              name: "write_file",
+              arguments: { path: ".env", content: "token=[REDACTED:github_token]\nname=renamed\n" },
+            },
+          ],
+        },
+        {
+          toolCalls: [
+            {
+              id: "c3",
+              name: "edit_file",
+              arguments: {
+                path: ".env",
+                old_string: "name=demo",
+                new_string: "token=[REDACTED:github_token]\nname=x",
+              },
+            },
+          ],
+        },
+        {
+          toolCalls: [
+            {
+              id: "c4",
+              name: "edit_file",
+              arguments: { path: ".env", old_string: "name=demo", new_string: "name=renamed" },
+            },
+          ],
+        },
+        { text: "done" },
+      ],
+    });
+    const engine = await AgentEngine.open({
+      model: sim,
+      tools: tools.tools,
+      cwd: workspace,
+      redactor: createRedactor({ env: false }),
+    });
+    const outputs: string[] = [];
+    engine.on((ev) => {
+      if (ev.msg.type === "tool_call_completed")
+        outputs.push(`${ev.msg.name} ${ev.msg.status}: ${String(ev.msg.output)}`);
+    });
+    for await (const _ of engine.subscribe(engine.submit("rename the app")));
+    await engine.close();
+    expect(outputs[0]).toContain("[REDACTED:github_token]");
+    expect(outputs[1]).toMatch(
+      /^write_file error: Refused: the new content of \.env contains \[REDACTED:github_token\]/,
+    );
+    expect(outputs[2]).toMatch(/^edit_file error: Refused/);
+    expect(outputs[3]).toMatch(/^edit_file ok/);
+    expect(await readFile(join(workspace, ".env"), "utf8")).toBe(
+      original.replace("name=demo", "name=renamed"),
+    );
+  });
 });
