@@ -168,6 +168,8 @@ export {
   type DiscoveredSettings,
   type DiscoverOptions,
   discoverSettings,
+  findProjectRoot,
+  homeOf,
   IGNORED_CLAUDE_CODE_KEYS,
   isProjectLayer,
   PERMISSION_KEYS,

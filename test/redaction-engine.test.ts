@@ -12,6 +12,7 @@ import { createRedactor } from "../src/redact/redactor.ts";
 import { FileArtifactStore } from "../src/tool/artifacts.ts";
 import { type BuiltinTools, builtinTools } from "../src/tool/builtin/index.ts";
 import { defineTool } from "../src/tool/define.ts";
+import { runCli as runCliProcess } from "./helpers/cli.ts";
 
 // Secrets planted in the environment and in tool outputs must not appear in any byte the
 // engine wrote or published: transcripts, the SQLite thread directory, artifacts, the audit
@@ -275,5 +276,43 @@ describe("secrets never reach the model, the events or anything the engine wrote
     expect(await readFile(join(workspace, ".env"), "utf8")).toBe(
       original.replace("name=demo", "name=renamed"),
     );
+  });
+
+  it("taifeng run masks the secrets of its own environment in what it prints and keeps", async () => {
+    const workspace = join(dir, "ws");
+    const storage = join(dir, "threads");
+    await mkdir(workspace, { recursive: true });
+    // The value reaches the command's output through a file, whatever environment the
+    // command itself gets.
+    await writeFile(join(workspace, "notes.txt"), `deploy token: ${ENV_SECRETS.GH_PAT}\n`);
+    await writeFile(
+      join(dir, "model.json"),
+      JSON.stringify([
+        { toolCalls: [{ name: "bash", arguments: { command: "cat notes.txt" } }] },
+        { text: "The token is in notes.txt." },
+      ]),
+    );
+    const res = await runCliProcess(
+      [
+        "run",
+        "--json",
+        "--permission-mode",
+        "bypassPermissions",
+        "--model",
+        `sim:${join(dir, "model.json")}`,
+        "show the notes",
+      ],
+      {
+        cwd: workspace,
+        env: { GH_PAT: ENV_SECRETS.GH_PAT, HOME: join(dir, "home"), TAIFENG_STORAGE: storage },
+      },
+    );
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("deploy token: [REDACTED:GH_PAT]");
+    expect(leaks(res.stdout + res.stderr)).toEqual([]);
+    const written = await filesUnder(storage);
+    expect(written.some((f) => f.endsWith(".jsonl"))).toBe(true);
+    for (const file of written)
+      expect({ file, leaks: leaks((await readFile(file)).toString("latin1")) }).toEqual({ file, leaks: [] });
   });
 });
