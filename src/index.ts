@@ -221,6 +221,12 @@ export {
 } from "./redact/redactor.ts";
 export type { Redactor } from "./redact/types.ts";
 export { redactEventMsg, redactItem } from "./redact/walk.ts";
+export {
+  BASE_ENV_NAMES,
+  PASSTHROUGH_VARIABLE,
+  type SubprocessEnvOptions,
+  subprocessEnv,
+} from "./sandbox/env.ts";
 export { Sandbox, type SandboxCheck, type SandboxOptions } from "./sandbox/sandbox.ts";
 export {
   isRunFailure,
