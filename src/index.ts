@@ -215,7 +215,9 @@ export {
   type BuiltRedactor,
   createRedactor,
   defaultRedactor,
+  introducedMasks,
   mask,
+  maskRefusal,
   NO_REDACTION,
   type RedactorOptions,
 } from "./redact/redactor.ts";

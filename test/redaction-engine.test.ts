@@ -216,7 +216,7 @@ describe("secrets never reach the model, the events or anything the engine wrote
     await mkdir(workspace, { recursive: true });
     const original = `token=${FORMAT_SECRETS.github}\nname=demo\n`;
     await writeFile(join(workspace, ".env"), original);
-    tools = builtinTools({ only: ["read_file", "write_file", "edit_file"] });
+    tools = builtinTools({ only: ["read_file", "write_file", "edit_file", "apply_patch"] });
     const sim = new SimClient({
       script: [
         { toolCalls: [{ id: "c1", name: "read_file", arguments: { path: ".env" } }] },
@@ -238,6 +238,29 @@ describe("secrets never reach the model, the events or anything the engine wrote
                 path: ".env",
                 old_string: "name=demo",
                 new_string: "token=[REDACTED:github_token]\nname=x",
+              },
+            },
+          ],
+        },
+        {
+          toolCalls: [
+            {
+              id: "c5",
+              name: "apply_patch",
+              arguments: {
+                patch:
+                  "--- a/.env\n+++ b/.env\n@@ -1,2 +1,2 @@\n-token=[REDACTED:github_token]\n+token=[REDACTED:github_token]2\n name=demo\n",
+              },
+            },
+          ],
+        },
+        {
+          toolCalls: [
+            {
+              id: "c6",
+              name: "apply_patch",
+              arguments: {
+                patch: "--- /dev/null\n+++ b/copy.env\n@@ -0,0 +1 @@\n+token=[REDACTED:github_token]\n",
               },
             },
           ],
@@ -272,7 +295,10 @@ describe("secrets never reach the model, the events or anything the engine wrote
       /^write_file error: Refused: the new content of \.env contains \[REDACTED:github_token\]/,
     );
     expect(outputs[2]).toMatch(/^edit_file error: Refused/);
-    expect(outputs[3]).toMatch(/^edit_file ok/);
+    // The patch's context holds the mask, not the secret the file holds: it cannot apply.
+    expect(outputs[3]).toMatch(/^apply_patch error/);
+    expect(outputs[4]).toMatch(/^apply_patch error: Refused: the new content of copy\.env contains/);
+    expect(outputs[5]).toMatch(/^edit_file ok/);
     expect(await readFile(join(workspace, ".env"), "utf8")).toBe(
       original.replace("name=demo", "name=renamed"),
     );
