@@ -164,14 +164,26 @@ export {
   type RuleSource,
 } from "./permission/rules.ts";
 export {
+  applyProjectTrust,
   DEFAULT_MANAGED_SETTINGS,
   type DiscoveredSettings,
   type DiscoverOptions,
   discoverSettings,
+  findProjectRoot,
+  homeOf,
+  IGNORED_CLAUDE_CODE_KEYS,
+  isProjectLayer,
+  PERMISSION_KEYS,
   PermissionSettings,
+  REJECTED_CLAUDE_CODE_KEYS,
   readSettingsFile,
+  restrictingPart,
+  SETTINGS_KEYS,
   SettingsFile,
   type SettingsLayer,
+  type SettingsTrust,
+  untrustedNotice,
+  wideningOf,
 } from "./permission/settings.ts";
 export {
   analyzeShell,
@@ -184,7 +196,39 @@ export {
   type ShellContext,
   type ShellRedirect,
 } from "./permission/shell/index.ts";
+export {
+  fingerprintProject,
+  forgetTrust,
+  inspectTrust,
+  listTrust,
+  type ProjectTrustOption,
+  rememberTrust,
+  resolveTrust,
+  TRUST_FILES,
+  type TrustInspection,
+  trustFilePath,
+} from "./permission/trust.ts";
 export * from "./protocol/index.ts";
+export {
+  isSecretName,
+  looksLikeCredential,
+  MIN_SECRET_LENGTH,
+  type SecretValue,
+  secretsFromEnv,
+} from "./redact/env.ts";
+export { SECRET_PATTERNS, type SecretPattern } from "./redact/patterns.ts";
+export {
+  type BuiltRedactor,
+  createRedactor,
+  defaultRedactor,
+  introducedMasks,
+  mask,
+  maskRefusal,
+  NO_REDACTION,
+  type RedactorOptions,
+} from "./redact/redactor.ts";
+export type { Redactor } from "./redact/types.ts";
+export { redactEventMsg, redactItem } from "./redact/walk.ts";
 export {
   BASE_ENV_NAMES,
   PASSTHROUGH_VARIABLE,

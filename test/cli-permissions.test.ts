@@ -28,8 +28,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-const check = (args: string[], cwd = project) =>
-  runCli(["permissions", "check", ...args, "--json"], { cwd, env });
+const check = (args: string[], cwd = project, trust = true) =>
+  runCli(["permissions", "check", ...args, "--json", ...(trust ? ["--trust"] : [])], { cwd, env });
 
 describe("taifeng permissions check", () => {
   it("decides with the settings discovered from --cwd and HOME", async () => {
@@ -56,6 +56,19 @@ describe("taifeng permissions check", () => {
       (await check(["--tool", "Network", "--input", '{"url":"https://db.internal/x"}'])).stdout,
     );
     expect(managed).toMatchObject({ decision: "deny", source: "managed" });
+  });
+
+  it("applies an untrusted project's deny rules but not its allow rules, and says so", async () => {
+    const allow = await check(
+      ["--tool", "Bash", "--input", '{"command":"npm run test -- x"}'],
+      project,
+      false,
+    );
+    expect(JSON.parse(allow.stdout)).toMatchObject({ decision: "ask", source: "mode" });
+    expect(allow.stderr).toContain(`project settings not applied: ${project} it is not trusted`);
+    expect(allow.stderr).toContain("allow rules (Bash(npm run test:*))");
+    const deny = await check(["--tool", "Bash", "--input", '{"command":"rm -rf build"}'], project, false);
+    expect(JSON.parse(deny.stdout)).toMatchObject({ decision: "deny", source: "project" });
   });
 
   it("discovers the project from a subdirectory and honours --cwd", async () => {
@@ -140,7 +153,8 @@ describe("taifeng run approvals", () => {
   const echo = [{ toolCalls: [{ name: "bash", arguments: { command: "echo hi" } }] }, { text: "ran it" }];
 
   it("asks inline on a terminal and runs the call when allowed", async () => {
-    const run = await runCli(["run", "go", "--model", `sim:${await script(echo)}`], {
+    // --trust: the project is trusted up front, so the terminal is asked about the call only.
+    const run = await runCli(["run", "go", "--trust", "--model", `sim:${await script(echo)}`], {
       cwd: project,
       env,
       tty: true,
@@ -155,7 +169,8 @@ describe("taifeng run approvals", () => {
   });
 
   it("denies with the typed reason", async () => {
-    const run = await runCli(["run", "go", "--model", `sim:${await script(echo)}`], {
+    // --trust: the project is trusted up front, so the terminal is asked about the call only.
+    const run = await runCli(["run", "go", "--trust", "--model", `sim:${await script(echo)}`], {
       cwd: project,
       env,
       tty: true,
@@ -193,7 +208,7 @@ describe("taifeng run approvals", () => {
       },
       { text: "ok" },
     ];
-    const run = await runCli(["run", "go", "--model", `sim:${await script(steps)}`], {
+    const run = await runCli(["run", "go", "--trust", "--model", `sim:${await script(steps)}`], {
       cwd: project,
       env,
       tty: true,

@@ -346,13 +346,15 @@ describe("audit and settings hooks", () => {
         },
       }),
     );
-    const env = { HOME: join(cwd, "home"), TAIFENG_MANAGED_SETTINGS: join(cwd, "none.json") };
+    await writeFile(join(cwd, "managed.json"), "{}");
+    const env = { HOME: join(cwd, "home"), TAIFENG_MANAGED_SETTINGS: join(cwd, "managed.json") };
+    // The host has trusted the folder: its allow rule and its hook apply.
     const run = async (fromSettings: boolean) => {
       const ran: string[] = [];
       const { engine } = await openWithShell(ran, cwd, {
         cwd: project,
         model: shellModel("ls"),
-        permissions: { settings: { env } },
+        permissions: { settings: { env, projectTrust: true } },
         hooks: { fromSettings },
       });
       const events = await driveTurn(engine, "go", () => undefined);

@@ -2,10 +2,13 @@
  * `taifeng mcp ls|call|prompt|serve`, and the MCP loading `taifeng run` shares. The SDK is
  * loaded only when MCP is used: a host without servers never imports it.
  */
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { isTaifengError } from "../errors.ts";
 import type { McpManager } from "../mcp/manager.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
+import { homeOf } from "../permission/settings.ts";
+import { resolveTrust } from "../permission/trust.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
 import { collect } from "./skills-command.ts";
@@ -14,8 +17,8 @@ import { collect } from "./skills-command.ts";
 export interface McpFlags {
   /** Extra `.mcp.json`-shaped files (`--mcp-config`, repeatable). */
   readonly mcpConfig?: readonly string[];
-  /** Load the project's `.mcp.json` (`--project-mcp`): only for folders the user trusts. */
-  readonly projectMcp?: boolean;
+  /** Trust the project folder for this command (`--trust`): its `.mcp.json` servers load. */
+  readonly trust?: boolean;
 }
 
 async function loadMcp(): Promise<{
@@ -36,19 +39,26 @@ async function loadMcp(): Promise<{
 
 /**
  * Opens the configured MCP servers (user `~/.taifeng/mcp.json`, `--mcp-config` files, and the
- * project's `.mcp.json` with `--project-mcp`); undefined when none is configured. A project
- * file left out for lack of trust is mentioned on stderr. Bad configuration is a usage error.
+ * project's `.mcp.json` when the folder is trusted); undefined when none is configured. A
+ * project file left out for lack of trust is mentioned on stderr. Bad configuration is a
+ * usage error. `trusted` is the project-trust decision (`taifeng run` asks or reads the
+ * remembered grant; `taifeng mcp` takes `--trust` or the remembered grant).
  */
-export async function openMcp(flags: McpFlags, io: CliIO): Promise<McpManager | undefined> {
+export async function openMcp(
+  flags: McpFlags,
+  io: CliIO,
+  trusted: boolean,
+  projectRoot: string = io.cwd,
+): Promise<McpManager | undefined> {
   const { loadMcpConfig } = await import("../mcp/config.ts").catch(() => ({ loadMcpConfig: undefined }));
   if (!loadMcpConfig) return undefined;
   let config: Awaited<ReturnType<typeof loadMcpConfig>>;
   try {
     config = await loadMcpConfig({
-      cwd: io.cwd,
+      cwd: projectRoot,
       env: io.env as NodeJS.ProcessEnv,
-      trusted: flags.projectMcp === true,
-      files: flags.mcpConfig ?? [],
+      trusted,
+      files: (flags.mcpConfig ?? []).map((f) => resolve(io.cwd, f)),
     });
   } catch (err) {
     if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
@@ -56,7 +66,7 @@ export async function openMcp(flags: McpFlags, io: CliIO): Promise<McpManager | 
   }
   if (config.skippedProjectFile)
     io.stderr.write(
-      `taifeng: ${config.skippedProjectFile} was not loaded (MCP servers from a project start programs; pass --project-mcp in folders you trust)\n`,
+      `taifeng: ${config.skippedProjectFile} was not loaded (MCP servers from a project start programs; the folder is not trusted: run taifeng run there to be asked, or pass --trust)\n`,
     );
   if (config.servers.length === 0) return undefined;
   const { manager } = await loadMcp();
@@ -100,7 +110,7 @@ export function registerMcpCommand(program: Command, io: CliIO, result: { code: 
   const shared = (cmd: Command) =>
     cmd
       .option("--mcp-config <file>", "an .mcp.json-shaped file to load (repeatable)", collect, [])
-      .option("--project-mcp", "load the project's .mcp.json (only in folders you trust)");
+      .option("--trust", "trust the project folder for this command: its .mcp.json servers load");
 
   shared(mcp.command("ls").description("configured servers, their status and tools"))
     .option("--json", "print as JSON")
@@ -185,15 +195,20 @@ export function registerMcpCommand(program: Command, io: CliIO, result: { code: 
     });
 }
 
+/** Whether the user has trusted the current folder with its current files (no prompt). */
+async function rememberedTrust(io: CliIO): Promise<boolean> {
+  return resolveTrust("remembered", io.cwd, homeOf({ env: io.env }));
+}
+
 async function withMcp(
   flags: McpFlags,
   io: CliIO,
   body: (m: McpManager) => Promise<number>,
 ): Promise<number> {
-  const m = await openMcp(flags, io);
+  const m = await openMcp(flags, io, flags.trust === true || (await rememberedTrust(io)));
   if (!m) {
     io.stderr.write(
-      "taifeng: no MCP servers configured (~/.taifeng/mcp.json, --mcp-config, or --project-mcp)\n",
+      "taifeng: no MCP servers configured (~/.taifeng/mcp.json, --mcp-config, or a trusted project's .mcp.json)\n",
     );
     return EXIT.failed;
   }

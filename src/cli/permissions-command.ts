@@ -14,6 +14,8 @@ export interface CheckFlags {
   readonly mode?: string;
   readonly settings?: readonly string[];
   readonly json?: boolean;
+  /** Judge as if the project folder were trusted (its allow rules, mode and hooks apply). */
+  readonly trust?: boolean;
 }
 
 /** Rule names whose tools only read (the evaluator's default for them differs). */
@@ -31,8 +33,8 @@ export function toolForCheck(name: string): ToolFacts {
  * `taifeng permissions check`: runs the evaluator the engine uses on one call and prints
  * `{ decision, rule, source, reason }` (plus origin and suggestions), with command defense
  * as the command check, as in `taifeng run`. Settings are
- * discovered from `--cwd` and `HOME` as in a real run; `--settings FILE` adds a file at
- * command-line precedence. Exits 0 whatever the decision; 2 for bad usage or settings.
+ * discovered from `--cwd` and `HOME` as in a real run (an untrusted project's settings only
+ * restrict, unless `--trust`); `--settings FILE` adds a file at command-line precedence. Exits 0 whatever the decision; 2 for bad usage or settings.
  */
 export async function permissionsCheckCommand(flags: CheckFlags, io: CliIO): Promise<number> {
   let input: unknown = {};
@@ -56,11 +58,14 @@ export async function permissionsCheckCommand(flags: CheckFlags, io: CliIO): Pro
       // The same command check `taifeng run` uses: command defense before the Bash rules.
       commandCheck: defenseCommandCheck,
       mode: flags.mode !== undefined && isPermissionMode(flags.mode) ? flags.mode : undefined,
+      // As `taifeng run` without a prompt: the user's remembered grant, or --trust.
+      projectTrust: flags.trust === true ? true : "remembered",
     });
   } catch (err) {
     if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
     throw err;
   }
+  for (const warning of policy.warnings) io.stderr.write(`taifeng: ${warning}\n`);
   const decision = await policy.evaluate({ tool: toolForCheck(flags.tool), input, cwd });
   const result = {
     decision: decision.decision,

@@ -48,6 +48,10 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
     .option("--thread <id>", "continue this stored thread")
     .option("--permission-mode <mode>", "default, acceptEdits, plan, dontAsk or bypassPermissions")
+    .option(
+      "--trust",
+      "trust the project folder for this run: its .taifeng/ allow rules, mode, hooks and skill scripts apply",
+    )
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
     .option(
@@ -55,10 +59,6 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       "load MCP servers from this .mcp.json-shaped file (repeatable)",
       collect,
       [],
-    )
-    .option(
-      "--project-mcp",
-      "load the project's .mcp.json (MCP servers start programs: only in folders you trust)",
     )
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
@@ -77,6 +77,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--cwd <dir>", "working directory (settings are discovered from here)")
     .option("--mode <mode>", "permission mode")
     .option("--settings <file>", "extra settings file at command-line precedence (repeatable)", collect, [])
+    .option("--trust", "judge as if the project folder were trusted (its allow rules, mode and hooks apply)")
     .option("--json", "print the decision as JSON")
     .action(async (flags) => {
       result.code = await permissionsCheckCommand(flags, io);

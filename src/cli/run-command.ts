@@ -7,6 +7,8 @@ import type { McpManager } from "../mcp/manager.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
+import { createRedactor } from "../redact/redactor.ts";
+import type { Redactor } from "../redact/types.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
 import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
@@ -17,6 +19,7 @@ import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
 import { createRenderer } from "./render.ts";
 import { formatProblem } from "./skills-command.ts";
 import { openStorage } from "./threads-command.ts";
+import { decideProjectTrust } from "./trust-prompt.ts";
 
 /** Flags of `taifeng run`. */
 export interface RunFlags {
@@ -35,13 +38,13 @@ export interface RunFlags {
   readonly thread?: string;
   /** Permission mode for this run (overrides settings' defaultMode). */
   readonly permissionMode?: string;
+  /** Trust the project folder for this run: its allow rules, mode, hooks and skill scripts apply. */
+  readonly trust?: boolean;
   /** Extra allow / deny rules, at command-line precedence. */
   readonly allow?: readonly string[];
   readonly deny?: readonly string[];
   /** Extra `.mcp.json`-shaped files (`--mcp-config`). */
   readonly mcpConfig?: readonly string[];
-  /** Load the project's `.mcp.json` (trusted folders only). */
-  readonly projectMcp?: boolean;
 }
 
 /**
@@ -85,8 +88,16 @@ export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<Mo
  * The skills a run sees: `--skills` folders, then the project's and the user's. A missing
  * `--skills` folder is a usage error; a skill that cannot load is reported on stderr.
  */
-async function openSkills(dirs: readonly string[], io: CliIO, level: 0 | 1): Promise<SkillRuntime> {
+async function openSkills(
+  dirs: readonly string[],
+  io: CliIO,
+  level: 0 | 1,
+  redactor: Redactor,
+  projectTrust: () => boolean,
+): Promise<SkillRuntime> {
   const skills = await SkillRuntime.open({
+    redactor,
+    projectTrust,
     dirs,
     // Skill scripts run in the same sandbox level as bash (--sandbox).
     runScript: sandboxedScriptRunner({ level }),
@@ -129,6 +140,8 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   // Approvals and ask_user questions need someone at a terminal; without one, asks are denied.
   const interactive = io.stdin.isTTY === true;
   const store = openStorage(flags.storage, io);
+  // Secrets of the CLI's own environment are masked in everything it shows and keeps.
+  const redactor = createRedactor({ env: io.env });
   const builtins = builtinTools({
     sandbox: { level: sandbox },
     only: BUILTIN_TOOL_NAMES.filter((name) => name !== "task_finish" && (interactive || name !== "ask_user")),
@@ -140,8 +153,17 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
-    skills = await openSkills(flags.skills ?? [], io, sandbox);
-    mcp = await openMcp(flags, io);
+    let trusted = false;
+    skills = await openSkills(flags.skills ?? [], io, sandbox, redactor, () => trusted);
+    // Before anything runs: may the project's own files widen permissions or run code?
+    const decision = await decideProjectTrust({
+      io,
+      flag: flags.trust === true,
+      interactive,
+      registry: skills.registry,
+    });
+    trusted = decision.trusted;
+    mcp = await openMcp(flags, io, trusted, decision.projectRoot);
     prompt = await expandMcpPrompt(prompt, mcp);
     const tools = [...builtins.tools, ...demoTools()];
     engine = await AgentEngine.open({
@@ -149,12 +171,13 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       tools,
       cwd: io.cwd,
       store,
+      redactor,
       listeners: [write],
       resolveModel: (spec) => resolveModel(spec, flags, io),
       ...(mcp ? mcp.engineOptions({ tools, prepareTurn: skills.prepareTurn }) : skills.engineOptions()),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
       permissions: {
-        settings: { env: io.env },
+        settings: { env: io.env, projectTrust: trusted },
         interactive,
         commandCheck: defenseCommandCheck,
         rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },

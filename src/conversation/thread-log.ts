@@ -4,6 +4,9 @@ import { type OpenTurnIds, persistedEvent } from "./persist-policy.ts";
 import { mergeTurnContext, type ReplayedThread, type TurnContext } from "./replay.ts";
 import type { ThreadWriter } from "./store.ts";
 
+/** Rewrites an item before it is kept (returns the same item when nothing changes). */
+export type ItemFilter = (item: ResponseItem) => ResponseItem;
+
 /**
  * A thread's live history plus its writer: every change to what the model sees goes
  * through here, so memory and transcript never disagree. Items are never mutated after
@@ -22,10 +25,16 @@ export class ThreadLog {
   private closing = false;
   private frozen = false;
   private gen = 0;
+  private readonly filter: ItemFilter | undefined;
 
-  constructor(threadId: string, writer: ThreadWriter, replayed?: ReplayedThread) {
+  /**
+   * `filter` rewrites every item before it enters the history (and so the transcript and
+   * the model's view alike): the engine's redactor plugs in here.
+   */
+  constructor(threadId: string, writer: ThreadWriter, replayed?: ReplayedThread, filter?: ItemFilter) {
     this.threadId = threadId;
     this.writer = writer;
+    this.filter = filter;
     this.history = replayed ? replayed.items.slice() : [];
     this.starts = replayed ? replayed.turnStarts.slice() : [];
     this.turns = replayed ? replayed.turnCount : 0;
@@ -88,8 +97,9 @@ export class ThreadLog {
     this.writer.append({ ts, type: "turn_context", payload });
   }
 
-  append(item: ResponseItem): void {
+  append(given: ResponseItem): void {
     if (this.frozen) return;
+    const item = this.filter ? this.filter(given) : given;
     this.history.push(item);
     this.writer.append({ ts: Date.now(), type: "response_item", payload: item });
   }
@@ -121,8 +131,10 @@ export class ThreadLog {
   }
 
   /** Replaces the history with a checkpoint (compaction). */
-  replace(strategy: string, replacement: readonly ResponseItem[], summary?: string): void {
+  replace(strategy: string, given: readonly ResponseItem[], summary?: string): void {
     if (this.frozen) return;
+    const filter = this.filter;
+    const replacement = filter ? given.map((item) => filter(item)) : given;
     this.history.length = 0;
     this.history.push(...replacement);
     this.gen++;

@@ -1,6 +1,8 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { toolOutputText } from "../protocol/index.ts";
+import { defaultRedactor } from "../redact/redactor.ts";
+import type { Redactor } from "../redact/types.ts";
 import type { FunctionHook, HookEvent } from "./types.ts";
 
 /** Options for the audit hook. */
@@ -9,6 +11,11 @@ export interface AuditHookOptions {
   readonly path: string;
   /** Characters of each output kept in the log. Default 2000. */
   readonly maxOutputChars?: number;
+  /**
+   * Masks secrets in every line (inputs, outputs, reasons). Default: `defaultRedactor()`;
+   * an engine passes its own. `false` writes values as they are.
+   */
+  readonly redactor?: Redactor | false;
   /** Called when a line cannot be written (the call itself is never affected). */
   readonly onError?: (err: unknown) => void;
 }
@@ -33,16 +40,18 @@ export interface AuditRecord {
 /**
  * The built-in audit hook: writes every tool call as JSON lines — a `pre` line when the call
  * is requested and a `post` line once it ran or was denied (with its status, the permission
- * decision and the start of its output). Lines of one file never interleave. Returns the two
- * hook definitions to register.
+ * decision and the start of its output). Lines of one file never interleave; secrets are
+ * masked (see `redactor`). Returns the two hook definitions to register.
  */
 export function auditHook(options: AuditHookOptions): FunctionHook[] {
   const max = options.maxOutputChars ?? 2000;
+  const redactor = options.redactor === false ? undefined : (options.redactor ?? defaultRedactor());
   let chain: Promise<void> = Promise.resolve();
   let ready: Promise<unknown> | undefined;
   const write = (record: AuditRecord) => {
     ready ??= mkdir(dirname(options.path), { recursive: true });
-    const line = `${JSON.stringify(record)}\n`;
+    // Redacted before the output is cut, so a secret is never half-kept at the cut.
+    const line = `${JSON.stringify(redactor ? redactor.redactValue(record) : record)}\n`;
     chain = chain
       .then(() => ready)
       .then(() => appendFile(options.path, line, "utf8"))
@@ -71,7 +80,8 @@ export function auditHook(options: AuditHookOptions): FunctionHook[] {
       name: "audit",
       run: async (event) => {
         const e = event as HookEvent<"post_tool">;
-        const text = toolOutputText(e.output);
+        const full = toolOutputText(e.output);
+        const text = redactor ? redactor.redact(full) : full;
         await write({
           ...base(e),
           phase: "post",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { suggestKey, unknownKeys } from "../config-keys.ts";
 import { TaifengError } from "../errors.ts";
 import { CLAUDE_EVENT_NAMES, type CommandHook, HOOK_POINTS, type HookPoint } from "./types.ts";
 
@@ -32,6 +33,8 @@ for (const point of HOOK_POINTS) {
  */
 export function hooksFromSettings(raw: unknown, origin: string): CommandHook[] {
   if (raw === undefined || raw === null) return [];
+  const problems = unknownHookKeys(raw);
+  if (problems.length > 0) throw new TaifengError("invalid_config", `${origin}: ${problems.join("; ")}`);
   const parsed = HooksSettings.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -44,9 +47,12 @@ export function hooksFromSettings(raw: unknown, origin: string): CommandHook[] {
   for (const [name, groups] of Object.entries(parsed.data)) {
     const point = POINT_BY_NAME.get(name);
     if (!point) {
+      const suggestion = suggestKey(name, [...POINT_BY_NAME.keys()]);
       throw new TaifengError(
         "invalid_config",
-        `${origin}: hooks.${name} is not a hook point; use one of ${HOOK_POINTS.join(", ")} (or Claude Code's event names)`,
+        suggestion !== undefined
+          ? `${origin}: hooks.${name} is not a hook point; did you mean "${suggestion}"?`
+          : `${origin}: hooks.${name} is not a hook point; use one of ${HOOK_POINTS.join(", ")} (or Claude Code's event names)`,
       );
     }
     for (const group of groups) {
@@ -62,4 +68,31 @@ export function hooksFromSettings(raw: unknown, origin: string): CommandHook[] {
     }
   }
   return out;
+}
+
+/** Unknown keys in matcher groups and hook entries, with the key each probably meant. */
+function unknownHookKeys(raw: unknown): string[] {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return [];
+  const problems: string[] = [];
+  for (const [name, groups] of Object.entries(raw as Record<string, unknown>)) {
+    if (!Array.isArray(groups)) continue;
+    groups.forEach((group, g) => {
+      if (typeof group !== "object" || group === null || Array.isArray(group)) return;
+      const where = `hooks.${name}[${g}]`;
+      problems.push(...unknownKeys(group as Record<string, unknown>, ["matcher", "hooks"], where));
+      const entries = (group as { hooks?: unknown }).hooks;
+      if (!Array.isArray(entries)) return;
+      entries.forEach((entry, e) => {
+        if (typeof entry === "object" && entry !== null && !Array.isArray(entry))
+          problems.push(
+            ...unknownKeys(
+              entry as Record<string, unknown>,
+              ["type", "command", "timeout"],
+              `${where}.hooks[${e}]`,
+            ),
+          );
+      });
+    });
+  }
+  return problems;
 }

@@ -4,6 +4,7 @@ import { describeError } from "../errors.ts";
 import { isPromiseLike } from "../promise-like.ts";
 import type { Event } from "../protocol/index.ts";
 import { emptyUsage, newId } from "../protocol/index.ts";
+import { redactEventMsg } from "../redact/walk.ts";
 import { type EngineTurn, newEngineTurn } from "./engine-turn.ts";
 import { bindGuards, runEngineHook } from "./guards.ts";
 import { resolvePrefix, type TurnPrefix } from "./prefix.ts";
@@ -140,7 +141,7 @@ function recordEnd(c: EngineCore, submissionId: string, turnId: string, end: Tur
     turnId,
     seq: c.seq++,
     ts: Date.now(),
-    msg: end,
+    msg: c.redactor ? redactEventMsg(c.redactor, end) : end,
   };
   c.log.record(ev);
   return ev;

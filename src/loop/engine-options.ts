@@ -6,6 +6,7 @@ import type { HookOptions } from "../hooks/options.ts";
 import { builtinCatalog, type ModelCatalog } from "../llm/catalog.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
+import type { Redactor } from "../redact/types.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { Tool } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
@@ -73,6 +74,14 @@ export interface EngineOptions {
   readonly permissions?: PermissionOptions;
   /** Lifecycle hooks (in-process and shell-command). See docs/guides/hooks.md. */
   readonly hooks?: HookOptions;
+  /**
+   * Masks secrets in everything the engine keeps or publishes: tool outputs and every other
+   * history item before the model sees them (and so in the transcript), every event, full
+   * outputs kept as artifacts, the audit log. Default: `defaultRedactor()`, built once from
+   * `process.env` (secret-looking variables) and the well-known token formats; `false` turns
+   * redaction off. See docs/guides/permissions.md (redaction).
+   */
+  readonly redactor?: Redactor | false;
   /** Finished submissions whose events stay available to late subscribers. Default 32. */
   readonly retainSubmissions?: number;
   /** Listeners attached before the first event (sinks). */

@@ -10,7 +10,10 @@ import { describeError, TaifengError } from "../errors.ts";
 import { isPromiseLike } from "../promise-like.ts";
 import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
-import { MemoryArtifactStore } from "../tool/artifacts.ts";
+import { defaultRedactor } from "../redact/redactor.ts";
+import type { Redactor } from "../redact/types.ts";
+import { redactItem } from "../redact/walk.ts";
+import { type ArtifactStore, MemoryArtifactStore } from "../tool/artifacts.ts";
 import { ToolSet } from "../tool/define.ts";
 import { compileOutput } from "./completion.ts";
 import { contextOptions, type EngineOptions } from "./engine-options.ts";
@@ -54,8 +57,12 @@ export class AgentEngine {
   static async open(options: EngineOptions): Promise<AgentEngine> {
     const store = options.store ?? new MemoryThreadStore();
     const cwd = options.cwd ?? process.cwd();
-    const built = buildGuards(options, cwd);
+    const redactor = options.redactor === false ? undefined : (options.redactor ?? defaultRedactor());
+    const built = buildGuards(options, cwd, redactor);
     const guards = isPromiseLike(built) ? await built : built;
+    const filter = redactor
+      ? (item: Parameters<typeof redactItem>[1]) => redactItem(redactor, item)
+      : undefined;
     let log: ThreadLog;
     let warnings: string[] = [];
     let replayed: ReturnType<typeof replayRollout> | undefined;
@@ -73,7 +80,7 @@ export class AgentEngine {
           },
         );
       }
-      log = new ThreadLog(options.threadId, opened.writer, replayed);
+      log = new ThreadLog(options.threadId, opened.writer, replayed, filter);
       warnings = opened.warnings;
     } else {
       const createdAt = Date.now();
@@ -84,10 +91,11 @@ export class AgentEngine {
         createdAt,
         cwd,
       };
-      if (options.title !== undefined) meta.title = options.title;
-      log = new ThreadLog(threadId, await store.create(meta));
+      if (options.title !== undefined) meta.title = redactor ? redactor.redact(options.title) : options.title;
+      log = new ThreadLog(threadId, await store.create(meta), undefined, filter);
     }
-    const artifacts = options.artifacts ?? new MemoryArtifactStore();
+    const given = options.artifacts ?? new MemoryArtifactStore();
+    const artifacts = redactor ? redactedArtifacts(given, redactor) : given;
     let context: ContextManager | undefined;
     if (options.context !== false) {
       // The model's exact tokenizer when one is available offline, else the heuristic.
@@ -135,6 +143,7 @@ export class AgentEngine {
       lastActivity: 0, // set by thread_opened, emitted below
       permissionMode: undefined,
       guards,
+      redactor,
       resumed: undefined,
       resumeRequests: undefined,
       shutdown: undefined,
@@ -339,4 +348,12 @@ function applyOp(c: EngineCore, id: string, op: Op): void {
   // Deferred so that submit() never emits turn events synchronously: callers can attach
   // listeners or streams right after submitting without missing the start of the turn.
   if (!c.pumping) queueMicrotask(() => void processQueued(c));
+}
+
+/** An artifact store that keeps full tool outputs with their secrets masked. */
+function redactedArtifacts(store: ArtifactStore, redactor: Redactor): ArtifactStore {
+  return {
+    save: (threadId, content, meta) => store.save(threadId, redactor.redact(content), meta),
+    read: (threadId, id) => store.read(threadId, id),
+  };
 }

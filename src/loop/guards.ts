@@ -10,8 +10,9 @@ import { CallNotes, type GateHost, permissionGate } from "../permission/gate.ts"
 import { isPermissionMode, type PermissionMode } from "../permission/modes.ts";
 import type { PermissionOptions } from "../permission/options.ts";
 import { codeLayer, PermissionPolicy } from "../permission/policy.ts";
-import { type DiscoveredSettings, discoverSettings } from "../permission/settings.ts";
+import { type DiscoveredSettings, discoverSettings, untrustedNotice } from "../permission/settings.ts";
 import { newId } from "../protocol/index.ts";
+import type { Redactor } from "../redact/types.ts";
 import type { Tool } from "../tool/define.ts";
 import type { GateDecision, ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { EngineTurn } from "./engine-turn.ts";
@@ -48,25 +49,28 @@ export interface TurnHooks {
 export function buildGuards(
   options: { readonly permissions?: PermissionOptions | undefined; readonly hooks?: HookOptions | undefined },
   cwd: string,
+  redactor?: Redactor,
 ): EngineGuards | Promise<EngineGuards> {
   const perms = options.permissions;
   const wantSettings =
     (perms?.settings !== undefined && perms.settings !== false) || options.hooks?.fromSettings === true;
   if (wantSettings && !perms?.policy) {
     return discoverSettings({ cwd, ...(typeof perms?.settings === "object" ? perms.settings : {}) }).then(
-      (found) => assembleGuards(options, cwd, found),
+      (found) => assembleGuards(options, cwd, found, redactor),
     );
   }
-  return assembleGuards(options, cwd, undefined);
+  return assembleGuards(options, cwd, undefined, redactor);
 }
 
 function assembleGuards(
   options: { readonly permissions?: PermissionOptions | undefined; readonly hooks?: HookOptions | undefined },
   cwd: string,
   found: DiscoveredSettings | undefined,
+  redactor: Redactor | undefined,
 ): EngineGuards {
   const perms = options.permissions;
   const hookOptions = options.hooks;
+  const notice = found ? untrustedNotice(found) : undefined;
   let policy = perms?.policy?.forSession();
   if (perms && !policy) {
     const useFiles = perms.settings !== undefined && perms.settings !== false;
@@ -81,11 +85,13 @@ function assembleGuards(
     });
   }
   const defs: HookDefinition[] = [...(hookOptions?.hooks ?? [])];
-  if (hookOptions?.fromSettings && found) {
+  // An untrusted project's hooks are already gone from its layers (see applyProjectTrust).
+  if (hookOptions?.fromSettings && found && !found.layers.some((l) => l.disableAllHooks === true)) {
     for (const layer of found.layers)
       defs.push(...hooksFromSettings(layer.hooks, layer.path ?? layer.source));
   }
-  if (hookOptions?.auditPath) defs.push(...auditHook({ path: hookOptions.auditPath }));
+  if (hookOptions?.auditPath)
+    defs.push(...auditHook({ path: hookOptions.auditPath, redactor: redactor ?? false }));
   const hooks =
     defs.length > 0
       ? new HookRunner(defs, {
@@ -103,7 +109,7 @@ function assembleGuards(
     approvalTimeoutMs: perms?.approvalTimeoutMs ?? 0,
     interactive: perms?.interactive ?? true,
     notes: new CallNotes(),
-    warnings: policy?.warnings ?? [],
+    warnings: [...(policy?.warnings ?? []), ...(notice !== undefined ? [notice] : [])],
   };
 }
 

@@ -4,6 +4,8 @@ import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { Event, EventMsg, Op, Submission } from "../protocol/index.ts";
 import { newId } from "../protocol/index.ts";
+import type { Redactor } from "../redact/types.ts";
+import { redactEventMsg } from "../redact/walk.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
@@ -56,6 +58,8 @@ export interface EngineCore {
   permissionMode: string | undefined;
   /** Permission policy, hooks and approval settings. */
   readonly guards: EngineGuards;
+  /** Masks secrets in every event (and, through the log, in every history item); none when off. */
+  readonly redactor: Redactor | undefined;
   /** A turn suspended before a restart, to continue before any queued work. */
   resumed: ResumePlan | undefined;
   /** Request ids of resumed calls, reused when they ask again (by call id). */
@@ -70,9 +74,10 @@ export function emit(
   c: EngineCore,
   submissionId: string | undefined,
   turnId: string | undefined,
-  msg: EventMsg,
+  given: EventMsg,
 ): Event {
   const ts = Date.now();
+  const msg = c.redactor ? redactEventMsg(c.redactor, given) : given;
   const ev: Event = { submissionId, threadId: c.log.threadId, turnId, seq: c.seq++, ts, msg };
   c.lastActivity = ts;
   c.log.record(ev);

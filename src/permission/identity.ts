@@ -28,12 +28,16 @@ export const BUILTIN_IDENTITIES: Readonly<Record<string, ToolPermission>> = {
   read_skill: { rule: "Skill", subjects: skillSubjects },
 };
 
-/** A skill call's subject: its name, followed by its arguments when given as text. */
+/**
+ * A skill call's subject: its name, followed by its arguments when given as text — what
+ * `Skill(name args)` rules match. `call_skill` (and a plan step, judged as one) sends them
+ * as `input`; `args` and `arguments` are accepted for host tools.
+ */
 export function skillSubjects(input: unknown): string[] {
   const record = typeof input === "object" && input !== null ? (input as Record<string, unknown>) : {};
   const name = record.name ?? record.skill;
   if (typeof name !== "string" || name === "") return [];
-  const args = record.args ?? record.arguments;
+  const args = record.input ?? record.args ?? record.arguments;
   return [typeof args === "string" && args.trim() !== "" ? `${name} ${args.trim()}` : name];
 }
 

@@ -236,6 +236,7 @@ describe("settings discovery", () => {
       cwd,
       env: { HOME: box.home, TAIFENG_MANAGED_SETTINGS: managed },
       extraFiles: [extra],
+      projectTrust: true,
     });
     expect(policy.projectRoot).toBe(project);
     expect(policy.defaultMode).toBe("acceptEdits");
@@ -256,7 +257,8 @@ describe("settings discovery", () => {
     const dir = join(box.root, "bad");
     await mkdir(join(dir, ".taifeng"), { recursive: true });
     await writeFile(join(dir, ".taifeng", "settings.json"), '{"permissions": {"allow": "Bash"}}');
-    const env = { HOME: box.home, TAIFENG_MANAGED_SETTINGS: join(dir, "none.json") };
+    await writeFile(join(dir, "managed.json"), "{}");
+    const env = { HOME: box.home, TAIFENG_MANAGED_SETTINGS: join(dir, "managed.json") };
     await expect(PermissionPolicy.discover({ cwd: dir, env })).rejects.toThrow(
       new RegExp(`settings file ${join(dir, ".taifeng", "settings.json")}: permissions.allow`),
     );

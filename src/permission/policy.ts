@@ -6,7 +6,13 @@ import type { ToolFacts } from "./identity.ts";
 import { isPermissionMode, type PermissionMode } from "./modes.ts";
 import { realish, resolveBases } from "./paths.ts";
 import { type PermissionRule, parseRule, parseRuleLists, RULE_SOURCES, type RuleLists } from "./rules.ts";
-import { type DiscoverOptions, discoverSettings, homeOf, type SettingsLayer } from "./settings.ts";
+import {
+  type DiscoverOptions,
+  discoverSettings,
+  homeOf,
+  type SettingsLayer,
+  untrustedNotice,
+} from "./settings.ts";
 
 /** How a policy is built. */
 export interface PolicyOptions {
@@ -18,6 +24,8 @@ export interface PolicyOptions {
   readonly mode?: PermissionMode | undefined;
   /** Runs on every Bash command before the rules (command defense). */
   readonly commandCheck?: CommandCheck | undefined;
+  /** Messages to pass on with the policy's own warnings (e.g. an untrusted project's notice). */
+  readonly notices?: readonly string[] | undefined;
 }
 
 /** A call to judge. */
@@ -76,7 +84,7 @@ export class PermissionPolicy {
       mode = "default";
     }
     this.defaultMode = mode;
-    this.warnings = warnings;
+    this.warnings = [...warnings, ...(options.notices ?? [])];
     this.additionalDirectories = layers.flatMap((l) =>
       (l.permissions.additionalDirectories ?? []).map((d) => this.expand(d)),
     );
@@ -98,8 +106,14 @@ export class PermissionPolicy {
   ): Promise<PermissionPolicy> {
     const found =
       options.settingsFiles === false
-        ? { projectRoot: resolve(options.projectRoot ?? options.cwd), home: homeOf(options), layers: [] }
+        ? {
+            projectRoot: resolve(options.projectRoot ?? options.cwd),
+            home: homeOf(options),
+            layers: [],
+            trust: { trusted: true, withheld: [], changed: false },
+          }
         : await discoverSettings(options);
+    const notice = untrustedNotice(found);
     const layers: SettingsLayer[] = [...found.layers];
     if (options.rules) layers.push(codeLayer(options.rules));
     return new PermissionPolicy({
@@ -108,6 +122,7 @@ export class PermissionPolicy {
       home: found.home,
       mode: options.mode,
       commandCheck: options.commandCheck,
+      ...(notice !== undefined ? { notices: [notice] } : {}),
     });
   }
 

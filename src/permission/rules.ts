@@ -90,6 +90,11 @@ function compileSpecifier(tool: string, spec: string | undefined): Specifier | {
     const pattern = compileDomainPattern(spec);
     return "error" in pattern ? pattern : { kind: "domain", pattern };
   }
+  // `Skill(name)` covers the skill whatever its arguments, so a deny rule cannot be walked
+  // around by adding some; `Skill(name args)` narrows to those arguments.
+  if (tool === "Skill" && !/\s/.test(spec.trim()) && !spec.includes("*")) {
+    return { kind: "command", pattern: { ...compileWildcard(`${spec.trim()}:*`), source: spec } };
+  }
   return { kind: "command", pattern: compileWildcard(spec) };
 }
 

@@ -29,7 +29,8 @@ export function suggestRule(rule: string, toolName: string, facet: Facet, cwd: s
     case "network":
       return facet.host ? `WebFetch(domain:${facet.host})` : undefined;
     case "generic":
-      if (rule === "Skill" && facet.subject) return `Skill(${facet.subject})`;
+      // The skill by name (any arguments): approving one input should not pin the rule to it.
+      if (rule === "Skill" && facet.subject) return `Skill(${facet.subject.split(/\s+/)[0]})`;
       return rule === toolName || rule.startsWith("mcp__") ? rule : toolName;
   }
 }

@@ -176,3 +176,21 @@ export function defaultRedactor(): BuiltRedactor {
   fromProcess ??= createRedactor();
   return fromProcess;
 }
+
+const MASK = /\[REDACTED:[^\]\n"\\]{1,80}\]/g;
+
+/**
+ * The masks `text` holds that `existing` does not: what a write would put in place of
+ * secrets the model never saw. File tools refuse such writes, so rewriting a file the model
+ * read masked never replaces its secrets with masks.
+ */
+export function introducedMasks(text: string, existing: string): string[] {
+  if (!text.includes("[REDACTED:")) return [];
+  const found = new Set(text.match(MASK) ?? []);
+  return [...found].filter((m) => !existing.includes(m));
+}
+
+/** The model-readable refusal for a write that would put masks into a file. */
+export function maskRefusal(path: string, masks: readonly string[]): string {
+  return `Refused: the new content of ${path} contains ${masks.join(", ")}, a placeholder for a secret that was hidden from you. Writing it would replace the real value. Leave the lines holding secrets untouched: change the file with edit_file around them (old_string and new_string without the placeholder).`;
+}

@@ -289,6 +289,7 @@ async function runChild(
     title: `skill ${skill.name}`,
     ...(scope.core.store ? { store: scope.core.store } : {}),
     ...(gate ? { gate } : {}),
+    ...(scope.core.redactor !== undefined ? { redactor: scope.core.redactor } : {}),
     listeners: progress
       ? [(ev) => FORWARDED.has(ev.msg.type) && progress({ skill: skill.name, depth, event: ev.msg })]
       : [],

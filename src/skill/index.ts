@@ -35,6 +35,7 @@ export { SkillRegistry, type SkillRegistryOptions, type SkillSnapshot } from "./
 export { SkillRuntime, type SkillRuntimeOptions } from "./runtime.ts";
 export { type SandboxedScriptOptions, sandboxedScriptRunner } from "./sandbox-runner.ts";
 export { DEFAULT_TOOL_ALIASES } from "./scope.ts";
+export { SCRIPT_TOOL_NAME, scriptCommandLine } from "./script-gate.ts";
 export {
   commandFor,
   formatScriptResult,

@@ -1,7 +1,9 @@
 import { describeError } from "../errors.ts";
+import { newId } from "../protocol/index.ts";
 import { type ActivationResult, activate } from "./dispatch.ts";
 import { type Condition, type Plan, type PlanStep, renderTemplate } from "./plan.ts";
 import type { SkillScope } from "./scope.ts";
+import { authorizeScriptStep, SCRIPT_TOOL_NAME, trustRefusal } from "./script-gate.ts";
 import { scriptPath } from "./tools.ts";
 import type { Skill } from "./types.ts";
 
@@ -166,14 +168,49 @@ export function holds(
   }
 }
 
+/**
+ * A plan's script step: project trust, then the turn's gate (as a `run_skill_script` call:
+ * Bash rules, command defense, mode, approvals, pre_tool hooks), then the script, then
+ * post_tool hooks — the same path a script the model runs takes.
+ */
 async function runScriptStep(
   env: PlanEnv,
   script: string,
+  given: string[],
+  signal: AbortSignal,
+): Promise<{ ok: boolean; output: string }> {
+  const untrusted = await trustRefusal(env.scope, env.skill);
+  if (untrusted !== undefined) return { ok: false, output: untrusted };
+  const found = await scriptPath(env.skill, script);
+  if (!found.ok) return { ok: false, output: found.message };
+  const callId = newId("plan");
+  const call = { name: env.skill.name, script, args: given };
+  const decision = await authorizeScriptStep(env.scope.gate, env.scope, call, callId, signal);
+  if (!decision.allow) return { ok: false, output: `${found.relative} was not run: ${decision.message}` };
+  const args = [...decision.args];
+  const result = await execScript(env, found, args, signal);
+  await env.scope.hooks?.run(
+    "post_tool",
+    {
+      tool: SCRIPT_TOOL_NAME,
+      rule: "Bash",
+      callId,
+      input: { ...call, args },
+      output: result.output,
+      isError: !result.ok,
+      status: result.ok ? "ok" : "error",
+    },
+    [SCRIPT_TOOL_NAME, "Bash"],
+  );
+  return result;
+}
+
+async function execScript(
+  env: PlanEnv,
+  found: { path: string; relative: string },
   args: string[],
   signal: AbortSignal,
 ): Promise<{ ok: boolean; output: string }> {
-  const found = await scriptPath(env.skill, script);
-  if (!found.ok) return { ok: false, output: found.message };
   const core = env.scope.core;
   try {
     const r = await core.runScript({

@@ -3,6 +3,9 @@ import { TaifengError } from "../errors.ts";
 import type { EngineOptions } from "../loop/engine.ts";
 import type { EntrySkillResolver } from "../loop/pool.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
+import { findProjectRoot, homeOf } from "../permission/settings.ts";
+import { type ProjectTrustOption, resolveTrust } from "../permission/trust.ts";
+import type { Redactor } from "../redact/types.ts";
 import { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import { type Catalog, type CatalogOptions, renderCatalog } from "./catalog.ts";
@@ -43,6 +46,15 @@ export interface SkillRuntimeOptions extends SkillRegistryOptions {
   readonly store?: ThreadStore;
   /** Extra `allowed-tools` aliases (lower-case name -> tool names), merged over the defaults. */
   readonly toolAliases?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Whether scripts of the project's own skill folders (`.taifeng/skills`, `.agents/skills`)
+   * may run: `true`, `false`, `"remembered"` (default: when the user trusted the project
+   * folder, see docs/guides/permissions.md), or a function asked when a script first needs
+   * it. Their instructions load either way.
+   */
+  readonly projectTrust?: ProjectTrustOption | (() => boolean | Promise<boolean>);
+  /** The redactor of child turns (see EngineOptions.redactor); default: the engine default. */
+  readonly redactor?: Redactor | false;
   /** The gate of a skill's child turn; default: the caller's gate unchanged. */
   readonly gateForSkill?: (skill: Skill, parent: ToolGate | undefined) => ToolGate | undefined;
 }
@@ -94,6 +106,8 @@ export class SkillRuntime {
       store: options.store,
       aliases,
       gateForSkill: options.gateForSkill ?? ((_skill, parent) => parent),
+      redactor: options.redactor,
+      projectTrusted: memo(() => projectTrusted(options)),
     };
     const catalog: CatalogOptions = {
       ...(options.catalogBudgetTokens !== undefined ? { budgetTokens: options.catalogBudgetTokens } : {}),
@@ -201,4 +215,22 @@ export class SkillRuntime {
   close(): void {
     if (this.ownsRegistry) this.registry.close();
   }
+}
+
+/** Resolves the runtime's project trust option against the project root of its `cwd`. */
+async function projectTrusted(options: SkillRuntimeOptions): Promise<boolean> {
+  const option = options.projectTrust ?? "remembered";
+  if (typeof option === "function") return option();
+  if (option !== "remembered") return option;
+  const home = homeOf(options.home !== undefined ? { home: options.home } : {});
+  const root = await findProjectRoot(options.cwd ?? process.cwd(), home);
+  return resolveTrust(option, root, home);
+}
+
+function memo<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
 }

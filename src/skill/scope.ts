@@ -2,6 +2,7 @@ import type { ThreadStore } from "../conversation/store.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { TurnHooks } from "../loop/guards.ts";
 import type { EventMsg } from "../protocol/index.ts";
+import type { Redactor } from "../redact/types.ts";
 import type { Tool, ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import type { Catalog } from "./catalog.ts";
@@ -26,6 +27,10 @@ export interface SkillCore {
   readonly aliases: ReadonlyMap<string, readonly string[]>;
   /** The gate a skill's child turn uses, from the gate of the turn that called it. */
   readonly gateForSkill: (skill: Skill, parent: ToolGate | undefined) => ToolGate | undefined;
+  /** Whether the project folder is trusted: its own skills' scripts run only then. Memoized. */
+  projectTrusted(): Promise<boolean>;
+  /** The redactor of child turns; undefined = the engine default. */
+  readonly redactor: Redactor | false | undefined;
   /** The catalog of a snapshot (memoized: the same snapshot always gives the same text). */
   catalog(snapshot: SkillSnapshot): Catalog;
 }

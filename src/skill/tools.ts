@@ -5,6 +5,7 @@ import { defineTool, type Tool } from "../tool/define.ts";
 import { isInside, resolveInside } from "./bundle.ts";
 import { activate } from "./dispatch.ts";
 import type { SkillScope } from "./scope.ts";
+import { scriptPermission, trustRefusal } from "./script-gate.ts";
 import { formatScriptResult } from "./scripts.ts";
 import { isUsable, type Skill } from "./types.ts";
 
@@ -137,6 +138,8 @@ export function skillTools(scope: SkillScope): Tool[] {
 function scriptTool(scope: SkillScope): Tool {
   return defineTool({
     name: SKILL_TOOL_NAMES.script,
+    // Judged as the shell command it stands for: Bash rules, command defense, hooks.
+    permission: scriptPermission((name) => scope.snapshot.skills.get(name)),
     description:
       "Runs a script bundled in a skill's scripts/ folder and returns its exit status and output (the script's source is not shown). The working directory is the current one.",
     schema: z.object({
@@ -147,6 +150,8 @@ function scriptTool(scope: SkillScope): Tool {
     execute: async ({ name, script, args }, ctx) => {
       const skill = lookup(scope, name);
       if (typeof skill === "string") return { output: skill, isError: true };
+      const untrusted = await trustRefusal(scope, skill);
+      if (untrusted !== undefined) return { output: untrusted, isError: true };
       const found = await scriptPath(skill, script);
       if (!found.ok) return { output: found.message, isError: true };
       const timeoutMs = scope.core.scriptTimeoutMs;

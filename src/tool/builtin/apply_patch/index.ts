@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { introducedMasks, maskRefusal } from "../../../redact/redactor.ts";
 import type { FileChange, Workspace } from "../../../workspace/types.ts";
 import { isWorkspaceError } from "../../../workspace/types.ts";
 import { defineTool, type Tool, type ToolContext } from "../../define.ts";
@@ -63,6 +64,8 @@ async function plan(
       }
       const result = applyHunks(target, "", file.hunks);
       if (!result.ok) return result.message;
+      const masks = introducedMasks(result.text, "");
+      if (masks.length > 0) return maskRefusal(target, masks);
       const content = encodeText(result.text);
       out.changes.push({ path: target, content });
       out.written.push({ rel: target, content });
@@ -85,6 +88,8 @@ async function plan(
         ? { ok: true as const, text: decodeText(current), added: 0, removed: 0 }
         : applyHunks(source, decodeText(current), file.hunks);
     if (!result.ok) return result.message;
+    const masks = introducedMasks(result.text, decodeText(current));
+    if (masks.length > 0) return maskRefusal(source, masks);
     const content = encodeText(result.text);
     const target = to as string;
     if (file.kind === "rename") {

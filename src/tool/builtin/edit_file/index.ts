@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { introducedMasks, maskRefusal } from "../../../redact/redactor.ts";
 import { defineTool, type Tool } from "../../define.ts";
 import { loadDescription } from "../describe.ts";
 import { type BuiltinEnv, failure, workspaceFailure } from "../env.ts";
@@ -62,6 +63,8 @@ export function editFileTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
         const check = env.tracker.check(ctx.threadId, ws.root, rel, bytes);
         if (!check.ok) return failure(check.message);
         const text = decodeText(bytes);
+        const masks = introducedMasks(input.new_string, `${input.old_string}\n${text}`);
+        if (masks.length > 0) return failure(maskRefusal(rel, masks));
         // Files with CRLF endings: match the model's LF text against them.
         const crlf = text.includes("\r\n") && !input.old_string.includes("\r");
         const old = crlf ? input.old_string.replaceAll("\n", "\r\n") : input.old_string;

@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { introducedMasks, maskRefusal } from "../../../redact/redactor.ts";
 import { isWorkspaceError } from "../../../workspace/types.ts";
 import { defineTool, type Tool } from "../../define.ts";
 import { loadDescription } from "../describe.ts";
 import { type BuiltinEnv, failure, workspaceFailure } from "../env.ts";
-import { encodeText, formatBytes } from "../text.ts";
+import { decodeText, encodeText, formatBytes } from "../text.ts";
 
 const Input = z.object({
   path: z.string().min(1).describe("File path, relative to the workspace root."),
@@ -29,6 +30,8 @@ export function writeFileTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
         }
         const check = env.tracker.check(ctx.threadId, ws.root, rel, current);
         if (!check.ok) return failure(check.message);
+        const masks = introducedMasks(input.content, current ? decodeText(current) : "");
+        if (masks.length > 0) return failure(maskRefusal(rel, masks));
         const content = encodeText(input.content);
         await ws.commit([{ path: rel, content }], ctx.signal);
         env.tracker.record(ctx.threadId, ws.root, rel, content);
