@@ -35,7 +35,9 @@ function buildRequest(env: TurnEnv): ModelRequest {
     tools: env.tools.specs,
     threadId: env.threadId,
   };
-  if (env.settings.output) request.responseFormat = env.settings.output.format;
+  // Under task_finish the answer is the tool's `result` (validated there), not the text.
+  if (env.settings.output && env.settings.completion === "natural")
+    request.responseFormat = env.settings.output.format;
   return request;
 }
 

@@ -92,7 +92,9 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
     const resumed = await runPendingCalls(env, input);
     if (resumed.kind === "aborted") return abortedEnd(env, steps, usage, started);
     if (resumed.finishedWith !== undefined) {
-      return completedEnd(resumed.finishedWith, undefined, steps, usage, costUsd, started);
+      const verdict = judgeAnswer(env, resumed.finishedWith, outputAttempts, true);
+      if (verdict.kind === "done") return verdict.end(steps, usage, costUsd, started);
+      outputAttempts++;
     }
   } else {
     const submitted = env.hooks
@@ -170,8 +172,12 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         });
       }
     }
-    if (step.finishedWith !== undefined)
-      return completedEnd(step.finishedWith, undefined, steps, usage, costUsd, started);
+    if (step.finishedWith !== undefined) {
+      const verdict = judgeAnswer(env, step.finishedWith, outputAttempts, true);
+      if (verdict.kind === "done") return verdict.end(steps, usage, costUsd, started);
+      outputAttempts++;
+      continue;
+    }
     if (step.callNames.length > 0) continue;
     if (env.settings.completion === "task_finish") {
       env.log.append(
@@ -183,32 +189,59 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       continue;
     }
     if (env.signal.aborted) return abortedEnd(env, steps, usage, started);
-    const output = env.settings.output;
-    if (output) {
-      const checked = output.check(lastText);
-      if (!checked.ok) {
-        if (outputAttempts >= env.settings.outputRetries) {
-          return failedEnd(steps, usage, costUsd, started, {
-            code: "invalid_output",
-            message: checked.message,
-            source: "engine",
-          });
-        }
-        outputAttempts++;
-        env.log.append(
-          textMessage(
-            "system",
-            `Your answer was rejected: ${checked.message}. Reply with only the corrected JSON.`,
-          ),
-        );
-        continue;
-      }
-      return completedEnd(lastText, { value: checked.value }, steps, usage, costUsd, started);
+    if (env.settings.output) {
+      // The answer is what the model said in this last response, never an earlier step's text.
+      const verdict = judgeAnswer(env, step.text, outputAttempts, false);
+      if (verdict.kind === "done") return verdict.end(steps, usage, costUsd, started);
+      outputAttempts++;
+      continue;
     }
     // A steer that arrived during the last call is delivered with one more call.
     if (env.hasSteers()) continue;
     return completedEnd(lastText, undefined, steps, usage, costUsd, started);
   }
+}
+
+/** What to do with a candidate final answer: end the turn, or let the model correct it. */
+type Verdict =
+  | {
+      readonly kind: "done";
+      end(steps: number, usage: Usage, costUsd: number | undefined, started: number): TurnEnd;
+    }
+  | { readonly kind: "retry" };
+
+const RETRY: Verdict = { kind: "retry" };
+
+/**
+ * Judges the turn's answer (the last response's text, or task_finish's `result`) against
+ * the output schema, when there is one. A rejected answer is explained to the model (the
+ * system message it reads next) until `outputRetries` corrections are spent; then the turn
+ * fails with `invalid_output`. Without a schema every answer is accepted as it is.
+ */
+function judgeAnswer(env: TurnEnv, answer: string, attempts: number, viaFinish: boolean): Verdict {
+  const output = env.settings.output;
+  if (!output) return { kind: "done", end: (...a) => completedEnd(answer, undefined, ...a) };
+  const checked =
+    answer.trim() === ""
+      ? { ok: false as const, message: "the answer is empty" }
+      : output.check(answer);
+  if (checked.ok) {
+    const value = { value: checked.value };
+    return { kind: "done", end: (...a) => completedEnd(answer, value, ...a) };
+  }
+  if (attempts >= env.settings.outputRetries) {
+    const error: ErrorInfo = { code: "invalid_output", message: checked.message, source: "engine" };
+    return { kind: "done", end: (...a) => failedEnd(...a, error) };
+  }
+  env.log.append(
+    textMessage(
+      "system",
+      viaFinish
+        ? `Your ${TASK_FINISH} result was rejected: ${checked.message}. Call ${TASK_FINISH} again with only the corrected JSON as its result.`
+        : `Your answer was rejected: ${checked.message}. Reply with only the corrected JSON.`,
+    ),
+  );
+  return RETRY;
 }
 
 // The turn's end events are built by plain functions of its counters, not closures: a turn
