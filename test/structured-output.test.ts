@@ -17,10 +17,13 @@ const City = z.object({ city: z.string(), pop: z.number() });
 /** A script that also keeps every request it answered. */
 function recording(steps: SimStepInput[]): { script: SimStepFn[]; requests: ModelRequest[] } {
   const requests: ModelRequest[] = [];
-  const script = steps.map((step): SimStepFn => (request) => {
-    requests.push(request);
-    return step;
-  });
+  const script = steps.map(
+    (step): SimStepFn =>
+      (request) => {
+        requests.push(request);
+        return step;
+      },
+  );
   return { script, requests };
 }
 
@@ -30,8 +33,14 @@ const finish = (result: string): SimStepInput => ({
 
 describe("structured output under completion: task_finish", () => {
   it("validates task_finish's result and lets the model correct it", async () => {
-    const { script, requests } = recording([finish("Paris, about 2 million"), finish('{"city":"Paris","pop":2}')]);
-    const { engine, events } = await simEngine(script, { completion: "task_finish", output: { schema: City } });
+    const { script, requests } = recording([
+      finish("Paris, about 2 million"),
+      finish('{"city":"Paris","pop":2}'),
+    ]);
+    const { engine, events } = await simEngine(script, {
+      completion: "task_finish",
+      output: { schema: City },
+    });
     await engine.submitAndWait("capital of France?");
     await engine.close();
     expect(shape(events)).toEqual([
@@ -50,7 +59,11 @@ describe("structured output under completion: task_finish", () => {
       "shutdown_complete",
     ]);
     const end = events.find((e) => e.msg.type === "turn_completed")?.msg;
-    expect(end).toMatchObject({ text: '{"city":"Paris","pop":2}', output: { city: "Paris", pop: 2 }, steps: 2 });
+    expect(end).toMatchObject({
+      text: '{"city":"Paris","pop":2}',
+      output: { city: "Paris", pop: 2 },
+      steps: 2,
+    });
     const correction = requests[1]?.items.at(-1);
     expect(correction?.type === "message" && correction.role).toBe("system");
     expect(correction?.type === "message" && messageText(correction)).toContain(
@@ -88,7 +101,11 @@ describe("structured output under natural completion", () => {
     await engine.submitAndWait("capital of France?");
     await engine.close();
     const end = events.find((e) => e.msg.type === "turn_completed")?.msg;
-    expect(end).toMatchObject({ text: '{"city":"Paris","pop":2}', output: { city: "Paris", pop: 2 }, steps: 3 });
+    expect(end).toMatchObject({
+      text: '{"city":"Paris","pop":2}',
+      output: { city: "Paris", pop: 2 },
+      steps: 3,
+    });
     const correction = requests[2]?.items.at(-1);
     expect(correction?.type === "message" && messageText(correction)).toBe(
       "Your answer was rejected: the answer is empty. Reply with only the corrected JSON.",

@@ -53,10 +53,7 @@ interface GuardOptions {
  * Builds the guards. Reads settings files only when asked (`permissions.settings`,
  * `hooks.fromSettings`). Throws TaifengError `invalid_config` for bad files, rules or hooks.
  */
-export function buildGuards(
-  options: GuardOptions,
-  cwd: string,
-): EngineGuards | Promise<EngineGuards> {
+export function buildGuards(options: GuardOptions, cwd: string): EngineGuards | Promise<EngineGuards> {
   const perms = options.permissions;
   const wantSettings =
     (perms?.settings !== undefined && perms.settings !== false) || options.hooks?.fromSettings === true;

@@ -69,9 +69,11 @@ export class RequestDesk {
     switch (msg.type) {
       case "permission_requested":
       case "user_input_requested":
-        return this.received(msg);
+        this.received(msg);
+        return;
       case "permission_resolved":
-        return this.settled(msg.requestId);
+        this.settled(msg.requestId);
+        return;
       case "turn_completed":
       case "turn_failed":
       case "turn_aborted":
@@ -99,7 +101,12 @@ export class RequestDesk {
               ...(reply.reason !== undefined ? { reason: reply.reason } : {}),
               ...(reply.editedInput !== undefined ? { editedInput: reply.editedInput } : {}),
             }
-          : { type: "approval", requestId, decision: "deny", reason: "the reply was an answer, not a decision" };
+          : {
+              type: "approval",
+              requestId,
+              decision: "deny",
+              reason: "the reply was an answer, not a decision",
+            };
     } else {
       op = {
         type: "user_input_answer",
@@ -149,7 +156,9 @@ export class RequestDesk {
     const fits =
       request.type === "permission_requested"
         ? typeof reply === "object" && reply !== null && "decision" in reply
-        : typeof reply === "object" && reply !== null && typeof (reply as { answer?: unknown }).answer === "string";
+        : typeof reply === "object" &&
+          reply !== null &&
+          typeof (reply as { answer?: unknown }).answer === "string";
     if (!fits) {
       this.refuse(request, "the request handler replied with the wrong kind of answer");
       return;

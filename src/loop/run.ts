@@ -1,7 +1,7 @@
 import { TaifengError } from "../errors.ts";
 import type { Event, FilePart, ImagePart, ResponseItem, Usage } from "../protocol/index.ts";
 import { AgentEngine, type EngineOptions } from "./engine.ts";
-import { type RequestHandler, RequestDesk, type TurnReply, type TurnRequest } from "./run-requests.ts";
+import { RequestDesk, type RequestHandler, type TurnReply, type TurnRequest } from "./run-requests.ts";
 
 export type { RequestHandler, TurnReply, TurnRequest } from "./run-requests.ts";
 
@@ -58,7 +58,10 @@ export interface RunStream extends AsyncIterable<Event> {
    * request's suggested rules; `editedInput` replaces its input). False when no request with
    * this id is waiting (already answered, or the turn ended).
    */
-  approve(requestId: string, options?: { readonly always?: boolean; readonly editedInput?: unknown }): boolean;
+  approve(
+    requestId: string,
+    options?: { readonly always?: boolean; readonly editedInput?: unknown },
+  ): boolean;
   /** Denies a pending tool call; the model reads `reason`. False when nothing waits under this id. */
   deny(requestId: string, reason?: string): boolean;
   /** Answers a pending `ask_user` question. False when nothing waits under this id. */

@@ -1,5 +1,5 @@
-import { readArtifactTool } from "../tool/builtin/read_artifact/index.ts";
 import type { ResponseFormat } from "../llm/types.ts";
+import { readArtifactTool } from "../tool/builtin/read_artifact/index.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, isOutputManaged, limitOutput } from "../tool/output-limit.ts";
 import { TASK_FINISH, taskFinishTool } from "./completion.ts";
@@ -50,9 +50,7 @@ export function engineTools(options: {
   const limit = options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
   const format = options.completion === "task_finish" ? options.finishFormat : undefined;
   // The finisher's description depends on the schema: it is part of the cache key.
-  const completion = format
-    ? `task_finish ${JSON.stringify(format)}`
-    : (options.completion ?? "natural");
+  const completion = format ? `task_finish ${JSON.stringify(format)}` : (options.completion ?? "natural");
   const given = Array.isArray(options.tools) ? (options.tools as Tool[]) : [...(options.tools ?? [])];
   const first = given[0] as object | undefined;
   const bucket = first ? cache.get(first) : undefined;

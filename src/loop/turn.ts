@@ -222,9 +222,7 @@ function judgeAnswer(env: TurnEnv, answer: string, attempts: number, viaFinish: 
   const output = env.settings.output;
   if (!output) return { kind: "done", end: (...a) => completedEnd(answer, undefined, ...a) };
   const checked =
-    answer.trim() === ""
-      ? { ok: false as const, message: "the answer is empty" }
-      : output.check(answer);
+    answer.trim() === "" ? { ok: false as const, message: "the answer is empty" } : output.check(answer);
   if (checked.ok) {
     const value = { value: checked.value };
     return { kind: "done", end: (...a) => completedEnd(answer, value, ...a) };
