@@ -259,13 +259,14 @@ export class TokenEstimator {
   /**
    * Learns from a provider's report: `reported` input tokens for a prompt estimated at
    * `estimatedRaw` raw tokens. An exponential moving average, clamped to [0.5, 2] so one odd
-   * report cannot derail budgets.
+   * report cannot derail budgets. `weight` (0..1) overrides the average's weight, e.g. 1 for
+   * the provider's own count of the prompt it just rejected as too long.
    */
-  calibrate(estimatedRaw: number, reported: number): void {
+  calibrate(estimatedRaw: number, reported: number, weight?: number): void {
     if (estimatedRaw <= 0 || reported <= 0) return;
     const observed = Math.min(2, Math.max(0.5, reported / estimatedRaw));
     this.samples++;
-    const alpha = this.samples === 1 ? 1 : 0.3;
+    const alpha = weight ?? (this.samples === 1 ? 1 : 0.3);
     this.ratio = this.ratio + alpha * (observed - this.ratio);
   }
 }

@@ -1,4 +1,5 @@
 import type { ContextEnv, ContextManager } from "../context/manager.ts";
+import { recoverOverflow } from "../context/overflow.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { ErrorInfo, EventMsg, EventMsgOf, FilePart, ImagePart, MessageItem } from "../protocol/index.ts";
@@ -69,6 +70,8 @@ export type TurnStart = TurnInput | PendingCalls;
 export type TurnEnd = EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">;
 
 const REPEAT_WARN_AT = 3;
+/** Overflow recoveries per turn; each one must have shrunk the request it retries. */
+const MAX_OVERFLOW_RECOVERIES = 3;
 
 /**
  * Runs one turn: samples the model, schedules its tool calls, appends everything to the
@@ -85,7 +88,7 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
   let steps = 0;
   let lastText = "";
   let outputAttempts = 0;
-  let overflowRetried = false;
+  let overflowRecoveries = 0;
   const tools = batchEnv(env, env.settings.startToolsDuringStream);
   let ctxEnv: ContextEnv | undefined;
   if ("resume" in input) {
@@ -148,13 +151,23 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
     if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
     if (step.kind === "aborted") return abortedEnd(env, steps, usage, started);
     if (step.kind === "failed") {
-      // Reactive overflow recovery: compact hard and try the call once more.
-      if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
-        overflowRetried = true;
+      // Reactive overflow recovery: learn the window, shrink for real, and call again with
+      // a different, smaller request (never the one that failed), a few times at most.
+      if (
+        step.error.code === "context_overflow" &&
+        env.context &&
+        overflowRecoveries < MAX_OVERFLOW_RECOVERIES
+      ) {
+        overflowRecoveries++;
         ctxEnv ??= contextEnv(env);
-        const spent = await env.context.compact(ctxEnv, "overflow", true);
-        if (spent) addUsage(usage, spent);
-        continue;
+        const recovery = await recoverOverflow(env.context, ctxEnv, step.error);
+        if (recovery.usage) addUsage(usage, recovery.usage);
+        if (env.signal.aborted) return abortedEnd(env, steps, usage, started);
+        if (recovery.retry) continue;
+        return failedEnd(steps, usage, costUsd, started, {
+          ...step.error,
+          message: `${step.error.message} (overflow recovery: ${recovery.reason})`,
+        });
       }
       return failedEnd(steps, usage, costUsd, started, step.error);
     }
