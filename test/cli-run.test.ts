@@ -68,7 +68,7 @@ describe("taifeng run", () => {
       input: "from stdin\n",
     });
     const events = parseLines(res.stdout);
-    expect(events.find((e) => e.msg.type === "user_message")?.msg).toMatchObject({ text: "from stdin\n" });
+    expect(events.find((e) => e.msg.type === "user_message")?.msg).toMatchObject({ text: "from stdin" });
     expect(res.code).toBe(1);
     expect(events.find((e) => e.msg.type === "turn_failed")?.msg).toMatchObject({
       error: { code: "overloaded" },
