@@ -22,7 +22,12 @@ const PROVIDER_KEYS = [
   "DEEPSEEK_API_KEY",
 ];
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, TAIFENG_STORAGE: join(scratch, "threads"), NO_COLOR: "1", ...extra };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TAIFENG_STORAGE: join(scratch, "threads"),
+    NO_COLOR: "1",
+    ...extra,
+  };
   for (const key of PROVIDER_KEYS) if (!(key in extra)) delete env[key];
   return env;
 }
