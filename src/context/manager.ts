@@ -5,13 +5,12 @@ import type { TurnHooks } from "../loop/guards.ts";
 import type { EventMsg, ResponseItem, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
-import { parseOverflow } from "./overflow.ts";
+import { summarizeWithin } from "./overflow.ts";
 import { defaultPinned, PINNED_HEADER, previousSection } from "./pinned.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
 import { microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
 import type { CompactionStrategy, CompactionTrigger } from "./strategies/types.ts";
-import { fitForSummary, summarizeWithModel } from "./summarize.ts";
 import { heuristicCounter, type TokenCounter, TokenEstimator } from "./tokens.ts";
 import { firstDifference } from "./units.ts";
 
@@ -286,7 +285,7 @@ export class ContextManager {
         artifacts: this.options.artifacts,
         summarize: (toSummarize, instructions) => {
           start();
-          return this.summarize(env, toSummarize, instructions, head);
+          return summarizeWithin(this, env, toSummarize, instructions, head);
         },
       });
     } catch (err) {
@@ -329,40 +328,6 @@ export class ContextManager {
       tokensAfter: after,
     });
     return { changed: true, usage: result.usage };
-  }
-
-  /**
-   * A summary call within the budget. When the summary call itself overflows (the real
-   * window is smaller than assumed), the window its error shows is learned and the call is
-   * made once more on a history fitted to the smaller budget, but only if that history is
-   * really smaller: the failed request is never sent again.
-   */
-  private async summarize(
-    env: ContextEnv,
-    items: readonly ResponseItem[],
-    instructions: string,
-    head: number,
-  ): Promise<{ text: string; usage: Usage | undefined }> {
-    // Leave room for the instructions and the summary itself.
-    const budget = () =>
-      (this.usableWindow * 0.9) / this.estimator.calibration - head - this.estimator.text(instructions);
-    const first = fitForSummary(items, this.estimator, budget());
-    try {
-      return await summarizeWithModel(env, first, instructions);
-    } catch (err) {
-      const overflow = /\(context_overflow\): (.*)$/s.exec(describeError(err));
-      if (!overflow) throw err;
-      const facts = parseOverflow(overflow[1] as string);
-      const sent = head + this.estimator.items(first) + this.estimator.text(instructions);
-      this.learnWindow(
-        env,
-        facts.limit ?? Math.floor(sent * this.estimator.calibration * 0.9),
-        facts.limit !== undefined,
-      );
-      const second = fitForSummary(items, this.estimator, budget());
-      if (this.estimator.items(second) >= this.estimator.items(first)) throw err;
-      return summarizeWithModel(env, second, instructions);
-    }
   }
 
   private completed(

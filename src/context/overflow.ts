@@ -2,8 +2,10 @@
  * Reactive overflow recovery: what a provider's context_overflow error says about the real
  * window, and how a turn recovers from one without ever re-sending the request that failed.
  */
-import type { ErrorInfo, Usage } from "../protocol/index.ts";
+import { describeError } from "../errors.ts";
+import type { ErrorInfo, ResponseItem, Usage } from "../protocol/index.ts";
 import type { ContextEnv, ContextManager } from "./manager.ts";
+import { fitForSummary, summarizeWithModel } from "./summarize.ts";
 
 /** The numbers a context_overflow message gives, when it gives them. */
 export interface OverflowFacts {
@@ -113,4 +115,41 @@ export async function recoverOverflow(
     };
   }
   return { retry: true, usage };
+}
+
+/**
+ * A compaction's summary call, fitted to the manager's budget (`head`: raw tokens of the
+ * system prompt and tools). When the summary call itself overflows (the real window is
+ * smaller than assumed), the window its error shows is learned and the call is made once
+ * more on a history fitted to the smaller budget, but only if that history is really
+ * smaller: the failed request is never sent again.
+ */
+export async function summarizeWithin(
+  manager: ContextManager,
+  env: ContextEnv,
+  items: readonly ResponseItem[],
+  instructions: string,
+  head: number,
+): Promise<{ text: string; usage: Usage | undefined }> {
+  const estimator = manager.estimator;
+  // Leave room for the instructions and the summary itself.
+  const budget = () =>
+    (manager.usableWindow * 0.9) / estimator.calibration - head - estimator.text(instructions);
+  const first = fitForSummary(items, estimator, budget());
+  try {
+    return await summarizeWithModel(env, first, instructions);
+  } catch (err) {
+    const overflow = /\(context_overflow\): (.*)$/s.exec(describeError(err));
+    if (!overflow) throw err;
+    const facts = parseOverflow(overflow[1] as string);
+    const sent = head + estimator.items(first) + estimator.text(instructions);
+    manager.learnWindow(
+      env,
+      facts.limit ?? Math.floor(sent * estimator.calibration * 0.9),
+      facts.limit !== undefined,
+    );
+    const second = fitForSummary(items, estimator, budget());
+    if (estimator.items(second) >= estimator.items(first)) throw err;
+    return summarizeWithModel(env, second, instructions);
+  }
 }
