@@ -70,8 +70,9 @@ export interface RunStream extends AsyncIterable<Event> {
 
 /**
  * Runs one prompt to completion on a fresh engine (or `threadId` in `store`) and returns
- * the answer. Uses exactly the engine pipeline. Rejects with TaifengError `turn_failed`
- * or `turn_aborted` (the events are in `details.events`).
+ * the answer. Uses exactly the engine pipeline. Approvals and `ask_user` questions go to
+ * `onRequest`; without it they are refused at once (never waited on). Rejects with
+ * TaifengError `turn_failed` or `turn_aborted` (the events are in `details.events`).
  */
 export async function run(prompt: string, options: RunOptions): Promise<RunResult> {
   return drive(prompt, options, new RequestDesk(options.onRequest, false), () => {});
@@ -80,7 +81,9 @@ export async function run(prompt: string, options: RunOptions): Promise<RunResul
 /**
  * Like `run`, but yields every event of the turn as it happens. The turn starts at once
  * (iterating is optional): `result` settles when it ends, and iteration never throws for a
- * failed turn (only when the engine cannot open).
+ * failed turn (only when the engine cannot open). Requests go to `onRequest`, and with
+ * `interactive: true` wait for the stream's `approve` / `deny` / `answer`; otherwise they
+ * are refused at once.
  */
 export function stream(prompt: string, options: RunStreamOptions): RunStream {
   const desk = new RequestDesk(options.onRequest, options.interactive === true);
