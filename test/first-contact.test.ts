@@ -56,12 +56,15 @@ if (!old && process.env.CI === "true") {
 if (!old)
   console.warn("first-contact: no Node older than 22.18 on this machine; the old-Node checks are skipped");
 
+// Each test starts npm or Node processes: slow on a busy machine.
+const SLOW = { timeout: 120_000 };
+
 describe.runIf(old)("an old Node gets one line that says what is needed", () => {
   const oldPath = () => `${dirname(old as string)}:${process.env.PATH ?? ""}`;
   const ONE_LINE =
     /^taifeng needs Node\.js 22\.18 or newer to run from a checkout \(this is \d+\.\d+\.\d+\): install Node 24 LTS, e\.g\. `nvm install 24` or https:\/\/nodejs\.org\/en\/download\n$/;
 
-  it("the taifeng command", () => {
+  it("the taifeng command", SLOW, () => {
     const res = spawnSync(old as string, [join(ROOT, "bin", "taifeng.mjs"), "run", "hi"], {
       encoding: "utf8",
       env: cleanEnv(),
@@ -71,7 +74,7 @@ describe.runIf(old)("an old Node gets one line that says what is needed", () => 
     expect(res.stdout).toBe("");
   });
 
-  it("npm run demo and npm test", () => {
+  it("npm run demo and npm test", SLOW, () => {
     for (const script of [["run", "demo"], ["test"]]) {
       const res = spawnSync("npm", [...script, "--silent"], {
         cwd: ROOT,
@@ -84,7 +87,7 @@ describe.runIf(old)("an old Node gets one line that says what is needed", () => 
     }
   });
 
-  it("npm ci stops before installing anything", () => {
+  it("npm ci stops before installing anything", SLOW, () => {
     const dir = join(scratch, "clone");
     execFileSync("mkdir", ["-p", dir]);
     for (const file of ["package.json", "package-lock.json", ".npmrc"])
@@ -101,12 +104,12 @@ describe.runIf(old)("an old Node gets one line that says what is needed", () => 
 });
 
 describe("the no-key demo", () => {
-  it("npm run demo runs the simulator even when a provider key is set", () => {
+  it("npm run demo runs the simulator even when a provider key is set", SLOW, () => {
     const res = spawnSync("npm", ["run", "demo", "--silent"], {
       cwd: ROOT,
       encoding: "utf8",
       env: cleanEnv({ OPENAI_API_KEY: "sk-not-a-real-key", ANTHROPIC_API_KEY: "not-a-real-key" }),
-      timeout: 60_000,
+      timeout: 100_000,
     });
     expect(res.status).toBe(0);
     expect(res.stderr).toContain("⏺ current_time");
@@ -116,21 +119,25 @@ describe("the no-key demo", () => {
 });
 
 describe("the README's taifeng command from a clone", () => {
-  it("npm link (here: a global install of the clone into a private prefix) puts a working taifeng on PATH", () => {
-    const prefix = join(scratch, "prefix");
-    execFileSync("npm", ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", ROOT], {
-      env: cleanEnv(),
-      stdio: "pipe",
-    });
-    const bin = join(prefix, "bin", "taifeng");
-    const res = spawnSync(bin, ["run", "What can you do?"], {
-      cwd: scratch,
-      encoding: "utf8",
-      env: cleanEnv(),
-    });
-    expect(res.status).toBe(0);
-    expect(res.stdout).toContain("Both tools ran in parallel under the engine's control.");
-    const version = spawnSync(bin, ["--version"], { encoding: "utf8", env: cleanEnv() });
-    expect(version.stdout.trim()).toBe("0.1.0");
-  });
+  it(
+    "npm link (here: a global install of the clone into a private prefix) puts a working taifeng on PATH",
+    SLOW,
+    () => {
+      const prefix = join(scratch, "prefix");
+      execFileSync("npm", ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", ROOT], {
+        env: cleanEnv(),
+        stdio: "pipe",
+      });
+      const bin = join(prefix, "bin", "taifeng");
+      const res = spawnSync(bin, ["run", "What can you do?"], {
+        cwd: scratch,
+        encoding: "utf8",
+        env: cleanEnv(),
+      });
+      expect(res.status).toBe(0);
+      expect(res.stdout).toContain("Both tools ran in parallel under the engine's control.");
+      const version = spawnSync(bin, ["--version"], { encoding: "utf8", env: cleanEnv() });
+      expect(version.stdout.trim()).toBe("0.1.0");
+    },
+  );
 });
