@@ -121,7 +121,17 @@ export { AgentEngine, type EngineOptions, type EngineStatus } from "./loop/engin
 export type { EventListener } from "./loop/event-hub.ts";
 export { EnginePool, type EntrySkillResolver, type PoolOptions, type SessionOptions } from "./loop/pool.ts";
 export type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "./loop/prefix.ts";
-export { type RunOptions, type RunResult, type RunStream, run, stream } from "./loop/run.ts";
+export {
+  type RequestHandler,
+  type RunOptions,
+  type RunResult,
+  type RunStream,
+  type RunStreamOptions,
+  run,
+  stream,
+  type TurnReply,
+  type TurnRequest,
+} from "./loop/run.ts";
 export type { TurnInput } from "./loop/turn.ts";
 export type {
   ApprovalAnswer,

@@ -68,7 +68,7 @@ describe("taifeng run", () => {
       input: "from stdin\n",
     });
     const events = parseLines(res.stdout);
-    expect(events.find((e) => e.msg.type === "user_message")?.msg).toMatchObject({ text: "from stdin\n" });
+    expect(events.find((e) => e.msg.type === "user_message")?.msg).toMatchObject({ text: "from stdin" });
     expect(res.code).toBe(1);
     expect(events.find((e) => e.msg.type === "turn_failed")?.msg).toMatchObject({
       error: { code: "overloaded" },
@@ -81,7 +81,7 @@ describe("taifeng run", () => {
     expect(res.stderr).toContain("✗ turn failed (overloaded): the simulated provider is overloaded");
   });
 
-  it("exits 2 on bad usage, naming the problem", async () => {
+  it("exits 2 on bad usage, naming the problem", { timeout: 60_000 }, async () => {
     const cases: [string[], RegExp][] = [
       [["run", "--bogus", "x"], /unknown option '--bogus'/],
       [["run", "--max-steps", "0", "x"], /--max-steps must be a positive integer/],
@@ -90,11 +90,13 @@ describe("taifeng run", () => {
       [["run"], /no prompt/],
       [["frobnicate"], /unknown command 'frobnicate'/],
     ];
-    for (const [args, message] of cases) {
-      const res = await runCli(args, { input: "" });
+    // Started together: six Node processes one after another outlast the test timeout on a busy machine.
+    const results = await Promise.all(cases.map(([args]) => runCli(args, { input: "" })));
+    cases.forEach(([args, message], i) => {
+      const res = results[i] as Awaited<ReturnType<typeof runCli>>;
       expect({ args, code: res.code }).toEqual({ args, code: 2 });
       expect(res.stderr).toMatch(message);
-    }
+    });
   });
 
   it("names a malformed script file and the bad step, exit 2", async () => {

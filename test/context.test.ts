@@ -173,14 +173,18 @@ describe("compaction in the turn loop", () => {
     expect(events.at(-1)?.msg).toMatchObject({ type: "turn_completed", text: "recovered" });
   });
 
-  it("fails the turn when the overflow persists after one recovery", async () => {
+  it("fails the turn, without sending the same request again, when nothing can be shrunk", async () => {
     const { engine } = await open({
       steps: [{ error: { code: "context_overflow" } }],
       onExhausted: "repeat_last",
     });
     const events = await engine.submitAndWait("x");
     expect(events.at(-1)?.msg).toMatchObject({ type: "turn_failed", error: { code: "context_overflow" } });
-    expect(events.filter((e) => e.msg.type === "model_call_started")).toHaveLength(2);
+    const end = events.at(-1)?.msg;
+    expect(end?.type === "turn_failed" && end.error.message).toContain(
+      "the history could not be shrunk, so the same request was not sent again",
+    );
+    expect(events.filter((e) => e.msg.type === "model_call_started")).toHaveLength(1);
   });
 
   it("compacts on demand with the compact op", async () => {

@@ -1,5 +1,4 @@
 import { createInterface, type Interface } from "node:readline";
-import type { AgentEngine } from "../loop/engine.ts";
 import type { Event, EventMsgOf, Op } from "../protocol/index.ts";
 
 type Request = EventMsgOf<"permission_requested" | "user_input_requested">;
@@ -20,7 +19,7 @@ export interface Approver {
  * returns, never from inside it.
  */
 export function createApprover(
-  engine: AgentEngine,
+  engine: { submit(op: Op): unknown },
   input: NodeJS.ReadableStream,
   err: NodeJS.WritableStream,
 ): Approver {

@@ -30,11 +30,26 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       "-m, --model <provider:model>",
       "model: openai|openai-chat|anthropic|google|deepseek:<model>, sim:<script.json>; a,b = fallback chain (default: a configured key's provider, else the built-in demo)",
     )
+    .option(
+      "-O, --model-option <key=value>",
+      "provider option, e.g. thinking.budget_tokens=4000 or a JSON object (repeatable; see docs/guides/providers.md)",
+      collect,
+      [],
+    )
     .option("--base-url <url>", "base URL passed to the provider SDK (OpenAI-compatible servers, proxies)")
     .option("--api-key-env <name>", "environment variable holding the API key")
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")
+    .option("--completion <mode>", "natural (the turn ends when the model stops) or task_finish")
+    .option(
+      "--output-schema <file>",
+      "JSON Schema file the final answer must match; prints the validated JSON",
+    )
+    .option(
+      "--non-interactive [policy]",
+      "nobody answers approvals or questions: deny (default when stdin is not a terminal) or fail the turn",
+    )
     .option(
       "--sandbox <level>",
       "sandbox level for bash: 0 (subprocess, default) or 1 (bubblewrap / sandbox-exec)",
@@ -46,7 +61,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       [],
     )
     .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
-    .option("--thread <id>", "continue this stored thread")
+    .option("--thread <id>", "continue this stored thread (a turn it left waiting is finished first)")
     .option("--permission-mode <mode>", "default, acceptEdits, plan, dontAsk or bypassPermissions")
     .option(
       "--trust",

@@ -6,6 +6,8 @@ export interface RenderTarget {
   readonly out: NodeJS.WritableStream;
   readonly err: NodeJS.WritableStream;
   readonly color: boolean;
+  /** Stream the assistant's text to `out` (default true; off when `out` gets structured output). */
+  readonly text?: boolean;
 }
 
 const paint = (on: boolean, code: string) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -40,6 +42,7 @@ export function createRenderer(target: RenderTarget): (ev: Event) => void {
     const msg = ev.msg;
     switch (msg.type) {
       case "assistant_text":
+        if (target.text === false) break;
         target.out.write(msg.delta);
         midLine = !msg.delta.endsWith("\n");
         break;

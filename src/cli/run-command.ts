@@ -5,8 +5,7 @@ import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
 import type { McpManager } from "../mcp/manager.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
-import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
-import type { Event } from "../protocol/index.ts";
+import { type Event, isTurnEnd, type Op } from "../protocol/index.ts";
 import { createRedactor } from "../redact/redactor.ts";
 import type { Redactor } from "../redact/types.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
@@ -14,38 +13,15 @@ import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
-import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
+import { type CliIO, EXIT, UsageError, wantsColor } from "./io.ts";
 import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
 import { createRenderer } from "./render.ts";
+import { type AskPolicy, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
 import { formatProblem } from "./skills-command.ts";
-import { openStorage } from "./threads-command.ts";
+import { checkThreadId, openStorage } from "./threads-command.ts";
 import { decideProjectTrust } from "./trust-prompt.ts";
 
-/** Flags of `taifeng run`. */
-export interface RunFlags {
-  readonly model?: string;
-  /** Passed to the provider SDK as its base URL. */
-  readonly baseUrl?: string;
-  /** Read the API key from this environment variable instead of the provider's default. */
-  readonly apiKeyEnv?: string;
-  readonly json?: boolean;
-  readonly system?: string;
-  readonly maxSteps?: string;
-  readonly sandbox?: string;
-  /** Extra skills folders (`--skills`, repeatable). */
-  readonly skills?: readonly string[];
-  readonly storage?: string;
-  readonly thread?: string;
-  /** Permission mode for this run (overrides settings' defaultMode). */
-  readonly permissionMode?: string;
-  /** Trust the project folder for this run: its allow rules, mode, hooks and skill scripts apply. */
-  readonly trust?: boolean;
-  /** Extra allow / deny rules, at command-line precedence. */
-  readonly allow?: readonly string[];
-  readonly deny?: readonly string[];
-  /** Extra `.mcp.json`-shaped files (`--mcp-config`). */
-  readonly mcpConfig?: readonly string[];
-}
+export type { RunFlags } from "./run-flags.ts";
 
 /**
  * The model spec used when `--model` is absent: the first provider whose key is set
@@ -57,14 +33,12 @@ export function defaultModelSpec(env: CliIO["env"] = {}): string {
   return defaultModelFromEnv(env) ?? "sim:demo";
 }
 
-function parsePositiveInt(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
-  return Number(value);
-}
-
-async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<ModelClient> {
+async function resolveModel(
+  spec: string,
+  flags: RunFlags,
+  io: CliIO,
+  modelOptions: Record<string, unknown> | undefined,
+): Promise<ModelClient> {
   const registry = new ModelRegistry();
   try {
     return await registry.resolve(spec, {
@@ -72,6 +46,7 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
       defaultSimScript: demoModel,
       ...(flags.baseUrl !== undefined ? { baseUrl: flags.baseUrl } : {}),
       ...(flags.apiKeyEnv !== undefined ? { apiKeyEnv: flags.apiKeyEnv } : {}),
+      ...(modelOptions ? { modelOptions } : {}),
     });
   } catch (err) {
     if (isTaifengError(err)) throw new UsageError(err.message);
@@ -81,7 +56,7 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
 
 /** The model `taifeng run` would use for `spec` (or the default), for other commands. */
 export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<ModelClient> {
-  return resolveModel(spec ?? defaultModelSpec(io.env), {}, io);
+  return resolveModel(spec ?? defaultModelSpec(io.env), {}, io, undefined);
 }
 
 /**
@@ -119,33 +94,40 @@ async function openSkills(
  * 1 failed, 2 bad usage, 130 interrupted with Ctrl-C.
  */
 export async function runCommand(promptArg: string | undefined, flags: RunFlags, io: CliIO): Promise<number> {
-  let prompt = promptArg;
-  if (prompt === undefined && io.stdin.isTTY !== true) prompt = await readAll(io.stdin);
-  if (prompt === undefined || prompt.trim() === "") {
-    throw new UsageError("no prompt: pass PROMPT as an argument or pipe it on stdin");
+  let prompt = await readPrompt(promptArg, io);
+  const settings = runSettings(flags, io);
+  const store = openStorage(flags.storage, io);
+  if (flags.thread !== undefined) checkThreadId(store, flags.thread);
+  let model: ModelClient;
+  try {
+    model = await resolveModel(flags.model ?? defaultModelSpec(io.env), flags, io, settings.modelOptions);
+  } catch (err) {
+    await store.close();
+    throw err;
   }
-  const maxSteps = parsePositiveInt("--max-steps", flags.maxSteps);
-  const mode = flags.permissionMode;
-  if (mode !== undefined && !isPermissionMode(mode)) {
-    throw new UsageError(`--permission-mode must be one of ${PERMISSION_MODES.join(", ")}; got "${mode}"`);
-  }
-  const model = await resolveModel(flags.model ?? defaultModelSpec(io.env), flags, io);
+  const { asking, output } = settings;
+  // With an output schema, stdout gets the validated JSON, not the streamed text.
   const write = flags.json
     ? (ev: Event) => io.stdout.write(`${JSON.stringify(ev)}\n`)
-    : createRenderer({ out: io.stdout, err: io.stderr, color: wantsColor(io.stderr, io.env) });
-
-  const sandbox =
-    flags.sandbox === undefined ? 0 : flags.sandbox === "0" ? 0 : flags.sandbox === "1" ? 1 : undefined;
-  if (sandbox === undefined) throw new UsageError(`--sandbox must be 0 or 1, got "${flags.sandbox}"`);
-  // Approvals and ask_user questions need someone at a terminal; without one, asks are denied.
-  const interactive = io.stdin.isTTY === true;
-  const store = openStorage(flags.storage, io);
+    : createRenderer({
+        out: io.stdout,
+        err: io.stderr,
+        color: wantsColor(io.stderr, io.env),
+        text: output === undefined,
+      });
   // Secrets of the CLI's own environment are masked in everything it shows and keeps.
   const redactor = createRedactor({ env: io.env });
   const builtins = builtinTools({
-    sandbox: { level: sandbox },
-    only: BUILTIN_TOOL_NAMES.filter((name) => name !== "task_finish" && (interactive || name !== "ask_user")),
+    sandbox: { level: settings.sandbox },
+    // ask_user only where a question can be answered, or where asking must fail the turn.
+    only: BUILTIN_TOOL_NAMES.filter(
+      (name) => name !== "task_finish" && (asking !== "deny" || name !== "ask_user"),
+    ),
   });
+  // Answers and notices are attached before the engine opens: a resumed turn asks at once.
+  const target = bindLater();
+  const approver = asking === "terminal" ? createApprover(target, io.stdin, io.stderr) : undefined;
+  const watch = watchRun(io, target, asking);
   let engine: AgentEngine;
   let skills: SkillRuntime | undefined;
   let mcp: McpManager | undefined;
@@ -154,12 +136,12 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
     let trusted = false;
-    skills = await openSkills(flags.skills ?? [], io, sandbox, redactor, () => trusted);
+    skills = await openSkills(flags.skills ?? [], io, settings.sandbox, redactor, () => trusted);
     // Before anything runs: may the project's own files widen permissions or run code?
     const decision = await decideProjectTrust({
       io,
       flag: flags.trust === true,
-      interactive,
+      interactive: asking === "terminal",
       registry: skills.registry,
     });
     trusted = decision.trusted;
@@ -172,22 +154,25 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       cwd: io.cwd,
       store,
       redactor,
-      listeners: [write],
-      resolveModel: (spec) => resolveModel(spec, flags, io),
+      listeners: [write, watch.listener, ...(approver ? [approver.listener] : [])],
+      resolveModel: (spec) => resolveModel(spec, flags, io, settings.modelOptions),
       ...(mcp ? mcp.engineOptions({ tools, prepareTurn: skills.prepareTurn }) : skills.engineOptions()),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
+      interactive: asking !== "deny",
+      completion: settings.completion,
+      ...(output ? { output } : {}),
       permissions: {
         settings: { env: io.env, projectTrust: trusted },
-        interactive,
         commandCheck: defenseCommandCheck,
         rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },
-        ...(mode !== undefined ? { mode } : {}),
+        ...(settings.mode !== undefined ? { mode: settings.mode } : {}),
       },
       hooks: { fromSettings: true },
       ...(flags.system !== undefined ? { system: flags.system } : {}),
-      ...(maxSteps !== undefined ? { maxSteps } : {}),
+      ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
     });
   } catch (err) {
+    approver?.close();
     skills?.close();
     await mcp?.close();
     await builtins.close();
@@ -195,8 +180,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
     throw err;
   }
-  const approver = interactive ? createApprover(engine, io.stdin, io.stderr) : undefined;
-  if (approver) engine.on(approver.listener);
+  target.bind(engine);
   let interrupted = false;
   const removeHandler = io.onInterrupt(() => {
     if (interrupted) return; // a second Ctrl-C is handled by the entry point
@@ -207,9 +191,13 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   try {
     const id = engine.submit(prompt);
     for await (const ev of engine.subscribe(id)) {
-      if (ev.msg.type === "turn_completed") code = EXIT.ok;
-      else if (ev.msg.type === "turn_failed") code = EXIT.failed;
-      else if (ev.msg.type === "turn_aborted") code = interrupted ? EXIT.interrupted : EXIT.failed;
+      const msg = ev.msg;
+      if (msg.type === "turn_completed") {
+        code = EXIT.ok;
+        if (output && !flags.json) io.stdout.write(`${JSON.stringify(msg.output, null, 2)}\n`);
+      } else if (msg.type === "turn_failed") code = EXIT.failed;
+      else if (msg.type === "turn_aborted")
+        code = interrupted && !watch.failed ? EXIT.interrupted : EXIT.failed;
     }
   } finally {
     removeHandler();
@@ -222,4 +210,73 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   }
   if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
   return code;
+}
+
+/** Where answers go: the engine, once it is open (answers given before are held until then). */
+function bindLater(): { submit(op: Op): void; bind(engine: AgentEngine): void } {
+  let engine: AgentEngine | undefined;
+  const held: Op[] = [];
+  return {
+    submit(op) {
+      if (engine) engine.submit(op);
+      else held.push(op);
+    },
+    bind(e) {
+      engine = e;
+      for (const op of held.splice(0)) e.submit(op);
+    },
+  };
+}
+
+/**
+ * What `taifeng run` says beside the events: that a turn suspended before a crash is
+ * finished first (and how it ended), and, under `--non-interactive fail`, which request
+ * failed the turn.
+ */
+function watchRun(
+  io: CliIO,
+  target: { submit(op: Op): void },
+  asking: AskPolicy,
+): { listener: (ev: Event) => void; readonly failed: boolean } {
+  let resumed: string | undefined;
+  let failed = false;
+  const say = (line: string) => io.stderr.write(`taifeng: ${line}\n`);
+  return {
+    get failed() {
+      return failed;
+    },
+    listener(ev) {
+      const msg = ev.msg;
+      if (msg.type === "thread_opened" && msg.resumedTurn) {
+        resumed = msg.resumedTurn.submissionId;
+        say(
+          `this thread had a turn waiting for an answer when its process stopped (${msg.resumedTurn.turnId}); finishing it before your prompt`,
+        );
+      } else if (isTurnEnd(msg) && ev.submissionId === resumed && resumed !== undefined) {
+        resumed = undefined;
+        say(
+          `the resumed turn ${msg.type === "turn_completed" ? "completed" : msg.type === "turn_failed" ? `failed (${msg.error.code})` : "was aborted"}; now your prompt`,
+        );
+      } else if (
+        asking === "fail" &&
+        !failed &&
+        (msg.type === "permission_requested" || msg.type === "user_input_requested")
+      ) {
+        failed = true;
+        say(
+          msg.type === "permission_requested"
+            ? `${msg.tool} needs an approval (${msg.reason ?? "asked by the rules"}) and --non-interactive fail is set: failing the turn`
+            : `the model asked "${msg.question}" and --non-interactive fail is set: failing the turn`,
+        );
+        // Not from inside the event callback: the engine is still delivering this event.
+        queueMicrotask(() => {
+          try {
+            target.submit({ type: "interrupt", reason: "a request needs a person (--non-interactive fail)" });
+          } catch {
+            // the turn already ended
+          }
+        });
+      }
+    },
+  };
 }

@@ -1,11 +1,12 @@
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { JsonlThreadStore } from "../conversation/jsonl-store.ts";
 import { type ReplayedThread, replayRollout } from "../conversation/replay.ts";
-import type { ThreadInfo } from "../conversation/summary.ts";
+import { summarizeThread, type ThreadInfo } from "../conversation/summary.ts";
 import { forkThread, rewindThread } from "../conversation/thread-ops.ts";
-import { TaifengError } from "../errors.ts";
+import { describeError, TaifengError } from "../errors.ts";
 import type { ResponseItem } from "../protocol/index.ts";
 import { messageText, toolOutputText } from "../protocol/index.ts";
 import { type CliIO, UsageError, wantsColor } from "./io.ts";
@@ -18,12 +19,66 @@ export function defaultStorageDir(env: CliIO["env"]): string {
   return env.TAIFENG_STORAGE ?? join(env.HOME ?? homedir(), ".taifeng", "threads");
 }
 
-/** Opens the JSONL store a command works on; warnings (e.g. an index rebuilt) go to stderr. */
-export function openStorage(dir: string | undefined, io: CliIO): JsonlThreadStore {
+/**
+ * Opens the JSONL store a command works on. Its warnings (an index rebuilt, a corrupt
+ * transcript) go to stderr, each said once per command however often the store repeats it.
+ * A directory that cannot be created or written is a UsageError at once.
+ */
+export function openStorage(
+  dir: string | undefined,
+  io: CliIO,
+  options: { readonly quiet?: (message: string) => boolean } = {},
+): JsonlThreadStore {
+  const path = resolve(io.cwd, dir ?? defaultStorageDir(io.env));
+  ensureStorageDir(path, dir !== undefined ? "--storage" : "thread storage");
+  const said = new Set<string>();
   return new JsonlThreadStore({
-    dir: dir ?? defaultStorageDir(io.env),
-    onWarning: (message) => io.stderr.write(`taifeng: ${message}\n`),
+    dir: path,
+    onWarning: (message) => {
+      if (said.has(message) || options.quiet?.(message)) return;
+      said.add(message);
+      io.stderr.write(`taifeng: ${message}\n`);
+    },
   });
+}
+
+/**
+ * Creates the storage directory one level at a time and checks that it is writable. Not
+ * `mkdir -p`: on a path such as /proc/x, Node's recursive mkdir retries forever at full CPU.
+ */
+function ensureStorageDir(path: string, what: string): void {
+  const missing: string[] = [];
+  let at = path;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  const unusable = (why: string) => new UsageError(`${what} ${path} cannot be used: ${why}`);
+  if (existsSync(at) && !statSync(at).isDirectory()) throw unusable(`${at} is not a directory`);
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST")
+        throw unusable(`cannot create ${dir} (${describeError(err)})`);
+    }
+  }
+  try {
+    accessSync(path, constants.W_OK);
+  } catch (err) {
+    throw unusable(`not writable (${describeError(err)})`);
+  }
+}
+
+/** Checks a thread id as the store would name its file: a bad one is a usage error. */
+export function checkThreadId(store: JsonlThreadStore, threadId: string): void {
+  try {
+    store.pathOf(threadId);
+  } catch (err) {
+    throw new UsageError(describeError(err));
+  }
 }
 
 function positiveInt(what: string, value: string): number {
@@ -101,6 +156,9 @@ function formatThread(info: ThreadInfo, replay: ReplayedThread, color: boolean):
   return `${out.join("\n")}\n`;
 }
 
+/** The index's warning about a transcript it skipped. */
+const NOT_INDEXED = (message: string) => /^thread \S+ is not indexed: /.test(message);
+
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 interface StorageFlags {
@@ -119,8 +177,12 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
     cmd
       .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
       .option("--json", "print JSON");
-  const using = async (flags: StorageFlags, fn: (store: JsonlThreadStore) => Promise<string>) => {
-    const store = openStorage(flags.storage, io);
+  const using = async (
+    flags: StorageFlags,
+    fn: (store: JsonlThreadStore) => Promise<string>,
+    quiet?: (message: string) => boolean,
+  ) => {
+    const store = openStorage(flags.storage, io, quiet ? { quiet } : {});
     try {
       io.stdout.write(await fn(store));
     } finally {
@@ -145,11 +207,15 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
     .argument("<id>", "thread id")
     .action((id: string, flags: StorageFlags) =>
       using(flags, async (store) => {
-        const info = await store.info(id);
-        if (!info) throw new TaifengError("thread_not_found", `no thread ${id} in ${store.dir}`);
-        const replay = replayRollout(await store.read(id));
-        if (flags.json) return json({ thread: info, items: replay.items, turns: replay.turns });
-        return formatThread(info, replay, wantsColor(io.stdout, io.env));
+        checkThreadId(store, id);
+        if (!(await store.exists(id)))
+          throw new TaifengError("thread_not_found", `no thread ${id} in ${store.dir}`);
+        // Read before asking the index: a corrupt transcript is then said once, as the error.
+        const lines = await store.read(id);
+        const replay = replayRollout(lines);
+        const thread = (await store.info(id)) ?? summarizeThread(lines);
+        if (flags.json) return json({ thread, items: replay.items, turns: replay.turns });
+        return formatThread(thread, replay, wantsColor(io.stdout, io.env));
       }),
     );
 
@@ -158,6 +224,7 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
     .argument("<n>", "turns to drop")
     .action((id: string, n: string, flags: StorageFlags) =>
       using(flags, async (store) => {
+        checkThreadId(store, id);
         const turns = positiveInt("N", n);
         const remaining = await rewindThread(store, id, turns);
         return flags.json
@@ -171,6 +238,7 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
     .option("--at <turn>", "last turn to copy (default: the last ended turn)")
     .action((id: string, flags: StorageFlags & { at?: string }) =>
       using(flags, async (store) => {
+        checkThreadId(store, id);
         const fork = await forkThread(
           store,
           id,
@@ -183,11 +251,16 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
   withStorage(
     threads.command("rebuild").description("rebuild the SQLite thread index from the transcripts"),
   ).action((flags: StorageFlags) =>
-    using(flags, async (store) => {
-      const report = await store.rebuildIndex();
-      if (flags.json) return json(report);
-      const skipped = report.skipped.map((s) => `  skipped ${s.threadId}: ${s.error}\n`).join("");
-      return `indexed ${report.threads} thread(s) from ${store.dir}${skipped ? `\n${skipped}` : "\n"}`;
-    }),
+    using(
+      flags,
+      async (store) => {
+        const report = await store.rebuildIndex();
+        if (flags.json) return json(report);
+        const skipped = report.skipped.map((s) => `  skipped ${s.threadId}: ${s.error}\n`).join("");
+        return `indexed ${report.threads} thread(s) from ${store.dir}${skipped ? `\n${skipped}` : "\n"}`;
+        // The report lists every transcript it skipped: no warning says the same again.
+      },
+      NOT_INDEXED,
+    ),
   );
 }

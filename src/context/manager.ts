@@ -5,12 +5,12 @@ import type { TurnHooks } from "../loop/guards.ts";
 import type { EventMsg, ResponseItem, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
+import { summarizeWithin } from "./overflow.ts";
 import { defaultPinned, PINNED_HEADER, previousSection } from "./pinned.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
 import { microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
 import type { CompactionStrategy, CompactionTrigger } from "./strategies/types.ts";
-import { summarizeWithModel } from "./summarize.ts";
 import { heuristicCounter, type TokenCounter, TokenEstimator } from "./tokens.ts";
 import { firstDifference } from "./units.ts";
 
@@ -88,6 +88,8 @@ export class ContextManager {
   private cachedPrefix = 0;
   /** Set after a pass changed nothing: no new pass before the prompt reaches `until`. */
   private hold: { generation: number; until: number } | undefined;
+  /** The real window, when a provider's overflow error showed it to be smaller. */
+  private learned: number | undefined;
 
   constructor(options: ContextOptions = {}) {
     this.options = options;
@@ -113,9 +115,36 @@ export class ContextManager {
     return this.overflowPipeline;
   }
 
+  /** The context window budgets are computed from: the configured one, or a smaller learned one. */
+  get contextWindow(): number {
+    const configured = this.options.contextWindow ?? 128_000;
+    return this.learned !== undefined && this.learned < configured ? this.learned : configured;
+  }
+
   /** Tokens available to the prompt. */
   get usableWindow(): number {
-    return (this.options.contextWindow ?? 128_000) - (this.options.reserveOutputTokens ?? 8_192);
+    const window = this.contextWindow;
+    const reserve = this.options.reserveOutputTokens ?? 8_192;
+    // A learned window can be small: the answer's reserve never takes more than a quarter.
+    return window - (this.learned !== undefined ? Math.min(reserve, Math.floor(window / 4)) : reserve);
+  }
+
+  /**
+   * Lowers the window budgets use to `tokens` (a provider's overflow error showed the real
+   * one; `stated`: it said so in numbers, else it is a bound below a rejected prompt).
+   * Emits a `context_window_learned` warning when the window shrinks; never grows it.
+   */
+  learnWindow(env: Pick<ContextEnv, "emit">, tokens: number, stated: boolean): void {
+    const before = this.contextWindow;
+    if (!(tokens > 0) || tokens >= before) return;
+    this.learned = Math.floor(tokens);
+    env.emit({
+      type: "warning",
+      code: "context_window_learned",
+      message: stated
+        ? `the provider reports a context window of ${this.learned} tokens (budgets assumed ${before}); budgets now use ${this.learned}`
+        : `the provider rejected a prompt of about ${Math.round(tokens / 0.9)} tokens as too long without saying its window (budgets assumed ${before}); budgets now use ${this.learned}`,
+    });
   }
 
   /** Calibrated estimate of the prompt the engine would send now. */
@@ -190,11 +219,12 @@ export class ContextManager {
       trigger === "overflow"
         ? Math.min(0.4, this.options.targetAfter ?? 0.5)
         : (this.options.targetAfter ?? 0.5);
-    const target = this.usableWindow * share;
     let spent: Usage | undefined;
     let changedOnce = false;
     for (const strategy of strategies) {
       if (env.signal.aborted) break;
+      // Per strategy: a summary call that overflowed may have taught a smaller window.
+      const target = this.usableWindow * share;
       const before = this.promptTokens(env);
       if (before <= target && (changedOnce || !force)) break;
       const changed = await this.runStrategy(env, strategy, trigger, before, target);
@@ -255,10 +285,7 @@ export class ContextManager {
         artifacts: this.options.artifacts,
         summarize: (toSummarize, instructions) => {
           start();
-          // Leave room for the instructions and the summary itself.
-          const budget =
-            (this.usableWindow * 0.9) / this.estimator.calibration - head - this.estimator.text(instructions);
-          return summarizeWithModel(env, toSummarize, instructions, { estimator: this.estimator, budget });
+          return summarizeWithin(this, env, toSummarize, instructions, head);
         },
       });
     } catch (err) {

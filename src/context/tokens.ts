@@ -10,48 +10,92 @@ export interface TokenCounter {
   count(text: string): number;
 }
 
-// CJK ideographs, kana and hangul: tokenizers spend about one token per character on them,
-// against about four characters per token for Latin text and code.
-function isWide(code: number): boolean {
-  return (
-    (code >= 0x2e80 && code <= 0x9fff) ||
-    (code >= 0xac00 && code <= 0xd7af) ||
-    (code >= 0xf900 && code <= 0xfaff) ||
-    (code >= 0xff00 && code <= 0xffef)
-  );
+const isLower = (c: number) => (c >= 97 && c <= 122) || (c >= 0xdf && c < 0x250 && c !== 0xf7);
+const isUpper = (c: number) => (c >= 65 && c <= 90) || (c >= 0xc0 && c < 0xdf && c !== 0xd7);
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
+/** ASCII punctuation and symbols (printable, not a letter, digit or space). */
+const isPunct = (c: number) => c > 32 && c < 127 && !isDigit(c) && !isLower(c) && !isUpper(c);
+
+/**
+ * Tokens of one character outside ASCII and Latin letters: CJK ideographs about one each;
+ * kana, hangul and other alphabets less; astral characters (emoji, their skin tones) and
+ * the joiners and selectors that glue emoji sequences together, more.
+ */
+function wideCost(c: number): number {
+  if (c >= 0xd800 && c <= 0xdbff) return 2.5;
+  if (c === 0x200d || (c >= 0xfe00 && c <= 0xfe0f)) return 1;
+  if (c >= 0xac00 && c <= 0xd7af) return 0.65; // hangul syllables
+  if (c >= 0x3040 && c <= 0x30ff) return 0.8; // kana
+  if ((c >= 0x2e80 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xff00 && c <= 0xffef)) return 1;
+  if (c >= 0x400 && c <= 0x52f) return 0.25; // Cyrillic
+  if (c >= 0x600 && c <= 0x6ff) return 0.35; // Arabic
+  return 0.45; // Thai, Devanagari, Greek, Hebrew, symbols...
 }
 
 /**
- * A tokenizer-free estimate: about one token per CJK character and one per four other
- * characters (counted in UTF-16 units; an astral ideograph counts once). Close enough to plan
- * budgets; calibrated against provider usage by TokenEstimator. A plain loop, not a regular
- * expression: it runs on every new history item.
+ * A tokenizer-free estimate that errs on the high side: used before any provider has
+ * reported real counts, an estimate that is too low lets a prompt overflow the window. It
+ * follows how BPE tokenizers cut text: a Latin word is one token up to five letters and
+ * grows slowly after that (case changes and accented letters cost extra); digits go in
+ * groups of three; each run of punctuation, whitespace or digits costs at least one token
+ * (JSON and code are mostly such runs); other scripts and emoji are priced per character.
+ * Measured against o200k_base (src/context/tokens.test.ts) it is at or above the exact
+ * count on English, code, JSON, CJK, Thai, Hindi, Arabic, Cyrillic and emoji, and rarely
+ * more than 1.5x. Calibration (TokenEstimator) then corrects it from provider usage. A plain
+ * loop, not a regular expression: it runs on every new history item.
  */
 const HEURISTIC: TokenCounter = {
   name: "heuristic",
   exact: false,
   count(text: string): number {
     const n = text.length;
-    if (n === 0) return 0;
-    let wide = 0;
-    let wideUnits = 0;
-    for (let i = 0; i < n; i++) {
-      const code = text.charCodeAt(i);
-      if (code < 0x2e80) continue;
-      if (isWide(code)) {
-        wide++;
-        wideUnits++;
-      } else if (code >= 0xd840 && code <= 0xd87f && i + 1 < n) {
-        // CJK extension planes (U+20000..U+3FFFF): a surrogate pair, one character.
-        const low = text.charCodeAt(i + 1);
-        if (low >= 0xdc00 && low <= 0xdfff) {
-          wide++;
-          wideUnits += 2;
-          i++;
+    let t = 0;
+    let i = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (isLower(c) || isUpper(c)) {
+        let j = i + 1;
+        let shifts = 0;
+        let accents = c >= 0xc0 ? 1 : 0;
+        let lower = isLower(c);
+        for (; j < n; j++) {
+          const d = text.charCodeAt(j);
+          const low = isLower(d);
+          if (!low && !isUpper(d)) break;
+          if (d >= 0xc0) accents++;
+          if (lower && !low) shifts++;
+          lower = low;
         }
+        const len = j - i;
+        t += 1 + (len > 5 ? (len - 5) / 5 : 0) + (shifts + accents) * 0.5;
+        i = j;
+      } else if (isDigit(c)) {
+        let j = i + 1;
+        while (j < n && isDigit(text.charCodeAt(j))) j++;
+        t += Math.ceil((j - i) / 3);
+        i = j;
+      } else if (isSpace(c)) {
+        let j = i + 1;
+        while (j < n && isSpace(text.charCodeAt(j))) j++;
+        if (j - i === 1 && c === 32) {
+          // One space usually joins the word after it; less often a number or symbol.
+          const next = j < n ? text.charCodeAt(j) : 0;
+          if (next === 0 || isDigit(next)) t += 1;
+          else if (isPunct(next)) t += 0.5;
+        } else t += 1 + Math.floor((j - i) / 8);
+        i = j;
+      } else if (isPunct(c)) {
+        let j = i + 1;
+        while (j < n && isPunct(text.charCodeAt(j))) j++;
+        t += 1 + (j - i - 1) / 2;
+        i = j;
+      } else {
+        t += wideCost(c);
+        i += c >= 0xd800 && c <= 0xdbff && i + 1 < n ? 2 : 1;
       }
     }
-    return wide + Math.ceil((n - wideUnits) / 4);
+    return Math.ceil(t);
   },
 };
 
@@ -215,13 +259,14 @@ export class TokenEstimator {
   /**
    * Learns from a provider's report: `reported` input tokens for a prompt estimated at
    * `estimatedRaw` raw tokens. An exponential moving average, clamped to [0.5, 2] so one odd
-   * report cannot derail budgets.
+   * report cannot derail budgets. `weight` (0..1) overrides the average's weight, e.g. 1 for
+   * the provider's own count of the prompt it just rejected as too long.
    */
-  calibrate(estimatedRaw: number, reported: number): void {
+  calibrate(estimatedRaw: number, reported: number, weight?: number): void {
     if (estimatedRaw <= 0 || reported <= 0) return;
     const observed = Math.min(2, Math.max(0.5, reported / estimatedRaw));
     this.samples++;
-    const alpha = this.samples === 1 ? 1 : 0.3;
+    const alpha = weight ?? (this.samples === 1 ? 1 : 0.3);
     this.ratio = this.ratio + alpha * (observed - this.ratio);
   }
 }

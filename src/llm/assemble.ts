@@ -9,6 +9,8 @@ import type {
 } from "../protocol/index.ts";
 import type { FinishReason, ModelEvent } from "./types.ts";
 
+const NONE: FunctionCallItem[] = [];
+
 interface OpenCall {
   callId: string;
   name: string;
@@ -21,6 +23,12 @@ export interface AssembledResponse {
   /** Concatenated assistant text of this call. */
   readonly text: string;
   readonly calls: FunctionCallItem[];
+  /**
+   * Calls the model started but never ended before the stream finished (their arguments so
+   * far). They are in `items` too, after everything else, so the history keeps them; they
+   * must not run: the caller answers each one with an error output the model can read.
+   */
+  readonly unfinished: readonly FunctionCallItem[];
   readonly usage: Usage | undefined;
   /** Cost of the call in USD, when the client reported one. */
   readonly costUsd: number | undefined;
@@ -105,14 +113,33 @@ export class ResponseAssembler {
     return this.open?.size ?? 0;
   }
 
-  /** Closes open text and reasoning and returns everything assembled. */
+  /**
+   * Closes open text and reasoning and returns everything assembled. After a `finish`,
+   * calls still open are closed as `unfinished` (never dropped).
+   */
   result(): AssembledResponse {
     this.closeText(undefined);
     this.closeReasoning(undefined);
+    let unfinished: FunctionCallItem[] = NONE;
+    if (this.finishReason !== undefined && this.open?.size) {
+      unfinished = [];
+      for (const call of this.open.values()) {
+        const item: FunctionCallItem = {
+          type: "function_call",
+          callId: call.callId,
+          name: call.name,
+          arguments: call.args,
+        };
+        this.items.push(item);
+        unfinished.push(item);
+      }
+      this.open.clear();
+    }
     return {
       items: this.items,
       text: this.allText,
       calls: this.calls,
+      unfinished,
       usage: this.usage,
       costUsd: this.costUsd,
       finish: this.finishReason,

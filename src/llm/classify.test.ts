@@ -15,6 +15,23 @@ describe("classifyFacts", () => {
     ["413", { message: "too large", status: 413 }, "context_overflow"],
     ["400 context", { message: "maximum context length is 8192 tokens", status: 400 }, "context_overflow"],
     [
+      "400 llama.cpp",
+      {
+        message: "the request exceeds the available context size, try increasing it",
+        status: 400,
+        type: "exceed_context_size_error",
+      },
+      "context_overflow",
+    ],
+    [
+      "400 xAI",
+      {
+        message: "This model's maximum prompt length is 131072 but the request contains 150000 tokens.",
+        status: 400,
+      },
+      "context_overflow",
+    ],
+    [
       "400 policy",
       { message: "Invalid prompt: flagged by our content policy", status: 400 },
       "content_filter",

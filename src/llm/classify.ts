@@ -50,7 +50,7 @@ const TIMEOUT_CODES = new Set([
 ]);
 
 const CONTEXT_OVERFLOW =
-  /context[ _-]?length|context window|maximum context|prompt is too long|input is too long|too many (input )?tokens|exceeds the (maximum|max)[a-z ]*tokens|request[ _]too[ _]large|input token count/i;
+  /context[ _-]?length|context window|context size|maximum context|maximum prompt length|prompt is too long|input is too long|too many (input )?tokens|exceeds the (maximum|max)[a-z ]*tokens|request[ _]too[ _]large|input token count/i;
 const QUOTA =
   /insufficient[ _]quota|exceeded your current quota|billing|credit balance|insufficient balance|payment required/i;
 const CONTENT_FILTER = /content[ _-]?(policy|filter|management)|safety system|responsible ai policy/i;
@@ -70,6 +70,7 @@ const TYPE_CODES: Readonly<Record<string, ModelErrorCode>> = {
   insufficient_quota: "quota",
   request_too_large: "context_overflow",
   context_length_exceeded: "context_overflow",
+  exceed_context_size_error: "context_overflow",
   not_found_error: "invalid_request",
   invalid_request_error: "invalid_request",
   invalid_prompt: "content_filter",

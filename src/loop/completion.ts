@@ -7,14 +7,18 @@ export const TASK_FINISH = "task_finish";
 
 /**
  * The `task_finish` tool: under `completion: "task_finish"` a turn ends only when the
- * model calls it; its `result` becomes the turn's final text.
+ * model calls it; its `result` becomes the turn's final text. With an output schema, the
+ * description tells the model that `result` is JSON matching it (the engine validates it).
  */
-export function taskFinishTool(): Tool<{ result: string }> {
+export function taskFinishTool(output?: ResponseFormat): Tool<{ result: string }> {
+  const schemaNote = output
+    ? ` \`result\` must be only a JSON value (no prose, no code fence) matching this JSON Schema (${output.name}): ${JSON.stringify(output.schema)}`
+    : "";
   return defineTool({
     name: TASK_FINISH,
     description:
       "Call this when the task is completely done. `result` is your final answer to the user. " +
-      "Do not call other tools in the same response.",
+      `Do not call other tools in the same response.${schemaNote}`,
     schema: z.object({ result: z.string().describe("The final answer or summary of what was done.") }),
     readOnly: true,
     concurrencySafe: false,

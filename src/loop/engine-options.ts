@@ -72,6 +72,15 @@ export interface EngineOptions {
    * Without it every tool call runs. See docs/guides/permissions.md.
    */
   readonly permissions?: PermissionOptions;
+  /**
+   * `false` when nobody can answer a person's request on this engine (a batch job, `run()`
+   * without `onRequest`): a call that would need an approval is denied at once, and
+   * `ask_user` (a tool's `ctx.askUser`) answers that no user can reply, so the model goes on
+   * with a stated assumption. Overrides `permissions.interactive`. Default true: the host
+   * answers `permission_requested` / `user_input_requested` with `approval` /
+   * `user_input_answer` ops.
+   */
+  readonly interactive?: boolean;
   /** Lifecycle hooks (in-process and shell-command). See docs/guides/hooks.md. */
   readonly hooks?: HookOptions;
   /**

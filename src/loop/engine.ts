@@ -113,6 +113,7 @@ export class AgentEngine {
       output: options.output ? compileOutput(options.output) : undefined,
       outputRetries: options.outputRetries ?? 2,
     };
+    const toolOptions = settings.output ? { ...options, finishFormat: settings.output.format } : options;
     const hub = new EventHub({
       retain: options.retainSubmissions ?? 32,
       onListenerError: options.onListenerError,
@@ -125,8 +126,8 @@ export class AgentEngine {
       resolveModel: options.resolveModel,
       system: options.system ?? "",
       tools: wrapsTools(guards)
-        ? new ToolSet(guardTools([...engineTools(options)], guards, () => core))
-        : engineTools(options),
+        ? new ToolSet(guardTools([...engineTools(toolOptions)], guards, () => core))
+        : engineTools(toolOptions),
       artifacts,
       settings,
       gate: options.gate,

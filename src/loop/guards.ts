@@ -42,12 +42,20 @@ export interface TurnHooks {
   ): Promise<HookOutcome>;
 }
 
+/** The engine options the guards are built from. */
+interface GuardOptions {
+  readonly permissions?: PermissionOptions | undefined;
+  readonly hooks?: HookOptions | undefined;
+  /** Overrides `permissions.interactive`, for approvals and ask_user alike. */
+  readonly interactive?: boolean | undefined;
+}
+
 /**
  * Builds the guards. Reads settings files only when asked (`permissions.settings`,
  * `hooks.fromSettings`). Throws TaifengError `invalid_config` for bad files, rules or hooks.
  */
 export function buildGuards(
-  options: { readonly permissions?: PermissionOptions | undefined; readonly hooks?: HookOptions | undefined },
+  options: GuardOptions,
   cwd: string,
   redactor?: Redactor,
 ): EngineGuards | Promise<EngineGuards> {
@@ -63,7 +71,7 @@ export function buildGuards(
 }
 
 function assembleGuards(
-  options: { readonly permissions?: PermissionOptions | undefined; readonly hooks?: HookOptions | undefined },
+  options: GuardOptions,
   cwd: string,
   found: DiscoveredSettings | undefined,
   redactor: Redactor | undefined,
@@ -107,7 +115,7 @@ function assembleGuards(
     hooks,
     canUseTool: perms?.canUseTool,
     approvalTimeoutMs: perms?.approvalTimeoutMs ?? 0,
-    interactive: perms?.interactive ?? true,
+    interactive: options.interactive ?? perms?.interactive ?? true,
     notes: new CallNotes(),
     warnings: [...(policy?.warnings ?? []), ...(notice !== undefined ? [notice] : [])],
   };

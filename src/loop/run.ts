@@ -1,13 +1,36 @@
 import { TaifengError } from "../errors.ts";
 import type { Event, FilePart, ImagePart, ResponseItem, Usage } from "../protocol/index.ts";
 import { AgentEngine, type EngineOptions } from "./engine.ts";
+import { RequestDesk, type RequestHandler, type TurnReply, type TurnRequest } from "./run-requests.ts";
 
-/** Options for `run` and `stream`: engine options plus per-call extras. */
+export type { RequestHandler, TurnReply, TurnRequest } from "./run-requests.ts";
+
+/**
+ * Options for `run` and `stream`: engine options plus per-call extras. Nobody but
+ * `onRequest` (and, for `stream`, a caller that set `interactive`) can answer a request
+ * here, so without them the engine runs non-interactive whatever `interactive` or
+ * `permissions.interactive` say: a call that needs an approval is denied at once, and
+ * `ask_user` tells the model that no user can answer. Nothing ever waits forever.
+ */
 export interface RunOptions extends EngineOptions {
   /** Aborting it interrupts the turn. */
   readonly signal?: AbortSignal;
   readonly images?: readonly ImagePart[];
   readonly files?: readonly FilePart[];
+  /** Answers approvals and `ask_user` questions in code (see RequestHandler). */
+  readonly onRequest?: RequestHandler;
+}
+
+/** Options for `stream`. */
+export interface RunStreamOptions extends RunOptions {
+  /**
+   * `true`: the caller answers requests itself, through the stream's `approve`, `deny` and
+   * `answer`, as it sees `permission_requested` / `user_input_requested` events. Requests wait
+   * for that answer (bounded by `permissions.approvalTimeoutMs` for approvals, when set);
+   * when every iteration of the stream stops before the turn ends, what is pending and
+   * everything asked later is refused. Default false.
+   */
+  readonly interactive?: boolean;
 }
 
 /** What a completed run produced. */
@@ -28,23 +51,42 @@ export interface RunResult {
 /** `stream`'s return value: iterate the events; `result` settles when the turn ends. */
 export interface RunStream extends AsyncIterable<Event> {
   readonly result: Promise<RunResult>;
+  /** Requests waiting for an answer now, oldest first. */
+  readonly pending: readonly TurnRequest[];
+  /**
+   * Allows a pending tool call (`always`: also for the rest of the session, with the
+   * request's suggested rules; `editedInput` replaces its input). False when no request with
+   * this id is waiting (already answered, or the turn ended).
+   */
+  approve(
+    requestId: string,
+    options?: { readonly always?: boolean; readonly editedInput?: unknown },
+  ): boolean;
+  /** Denies a pending tool call; the model reads `reason`. False when nothing waits under this id. */
+  deny(requestId: string, reason?: string): boolean;
+  /** Answers a pending `ask_user` question. False when nothing waits under this id. */
+  answer(requestId: string, text: string): boolean;
 }
 
 /**
  * Runs one prompt to completion on a fresh engine (or `threadId` in `store`) and returns
- * the answer. Uses exactly the engine pipeline. Rejects with TaifengError `turn_failed`
- * or `turn_aborted` (the events are in `details.events`).
+ * the answer. Uses exactly the engine pipeline. Approvals and `ask_user` questions go to
+ * `onRequest`; without it they are refused at once (never waited on). Rejects with
+ * TaifengError `turn_failed` or `turn_aborted` (the events are in `details.events`).
  */
 export async function run(prompt: string, options: RunOptions): Promise<RunResult> {
-  return drive(prompt, options, () => {});
+  return drive(prompt, options, new RequestDesk(options.onRequest, false), () => {});
 }
 
 /**
  * Like `run`, but yields every event of the turn as it happens. The turn starts at once
  * (iterating is optional): `result` settles when it ends, and iteration never throws for a
- * failed turn (only when the engine cannot open).
+ * failed turn (only when the engine cannot open). Requests go to `onRequest`, and with
+ * `interactive: true` wait for the stream's `approve` / `deny` / `answer`; otherwise they
+ * are refused at once.
  */
-export function stream(prompt: string, options: RunOptions): RunStream {
+export function stream(prompt: string, options: RunStreamOptions): RunStream {
+  const desk = new RequestDesk(options.onRequest, options.interactive === true);
   const events: Event[] = [];
   let finished = false;
   let failure: unknown;
@@ -53,7 +95,7 @@ export function stream(prompt: string, options: RunOptions): RunStream {
     for (const w of waiters) w();
     waiters.clear();
   };
-  const result = drive(prompt, options, (ev) => {
+  const result = drive(prompt, options, desk, (ev) => {
     events.push(ev);
     notify();
   }).then(
@@ -70,26 +112,51 @@ export function stream(prompt: string, options: RunOptions): RunStream {
     },
   );
   result.catch(() => {}); // surfaced to whoever awaits `result`
+  let iterating = 0;
   async function* iterate(): AsyncGenerator<Event> {
     let index = 0;
-    for (;;) {
-      while (index < events.length) yield events[index++] as Event;
-      if (finished) break;
-      await new Promise<void>((resolve) => waiters.add(resolve));
+    iterating++;
+    try {
+      for (;;) {
+        while (index < events.length) yield events[index++] as Event;
+        if (finished) break;
+        await new Promise<void>((resolve) => waiters.add(resolve));
+      }
+    } finally {
+      iterating--;
+      // The last reader left before the end: nobody will answer what the turn asks.
+      if (!finished && iterating === 0) desk.abandon();
     }
     if (events.length === 0 && failure !== undefined) throw failure;
   }
-  return { result, [Symbol.asyncIterator]: iterate };
+  const reply = (requestId: string, r: TurnReply) => desk.reply(requestId, r);
+  return {
+    result,
+    [Symbol.asyncIterator]: iterate,
+    get pending() {
+      return desk.pending;
+    },
+    approve: (requestId, o) =>
+      reply(requestId, {
+        decision: o?.always ? "allow_always" : "allow_once",
+        ...(o?.editedInput !== undefined ? { editedInput: o.editedInput } : {}),
+      }),
+    deny: (requestId, reason) =>
+      reply(requestId, { decision: "deny", ...(reason !== undefined ? { reason } : {}) }),
+    answer: (requestId, text) => reply(requestId, { answer: text }),
+  };
 }
 
-async function drive(prompt: string, options: RunOptions, onEvent: (ev: Event) => void): Promise<RunResult> {
-  // Nobody can answer an approval here (the caller has no engine to submit to): asks are
-  // denied at once rather than waiting forever, unless the caller says otherwise.
-  const engine = await AgentEngine.open(
-    options.permissions
-      ? { ...options, permissions: { interactive: false, ...options.permissions } }
-      : options,
-  );
+async function drive(
+  prompt: string,
+  options: RunOptions,
+  desk: RequestDesk,
+  onEvent: (ev: Event) => void,
+): Promise<RunResult> {
+  // The caller has no engine to submit answers to: only the desk can answer, so requests
+  // wait only when it can (never on something nobody will answer).
+  const engine = await AgentEngine.open({ ...options, interactive: desk.answerable });
+  desk.attach(engine);
   const onAbort = () => {
     try {
       engine.submit({ type: "interrupt", reason: "signal aborted" });
@@ -107,6 +174,7 @@ async function drive(prompt: string, options: RunOptions, onEvent: (ev: Event) =
     else options.signal?.addEventListener("abort", onAbort, { once: true });
     for await (const ev of engine.subscribe(id)) {
       events.push(ev);
+      desk.observe(ev);
       onEvent(ev);
     }
     return toResult(engine, events);

@@ -35,7 +35,9 @@ function buildRequest(env: TurnEnv): ModelRequest {
     tools: env.tools.specs,
     threadId: env.threadId,
   };
-  if (env.settings.output) request.responseFormat = env.settings.output.format;
+  // Under task_finish the answer is the tool's `result` (validated there), not the text.
+  if (env.settings.output && env.settings.completion === "natural")
+    request.responseFormat = env.settings.output.format;
   return request;
 }
 
@@ -131,7 +133,8 @@ function runCalls(
   batch: ToolBatch | undefined,
   res: Assembled,
 ): StepResult | Promise<StepResult> {
-  if (!batch || res.calls.length === 0) return okStep(res, [], undefined);
+  if (!batch || res.calls.length === 0)
+    return okStep(res, res.unfinished.length > 0 ? closeUnfinished(env, res, []) : [], undefined);
   const outputs = batch.close((out) => {
     env.log.append(out);
     if (env.suspended?.()) env.checkpoint?.();
@@ -149,7 +152,42 @@ function callsDone(env: TurnEnv, res: Assembled, outputs: readonly FunctionCallO
     callNames.push(`${call.name} ${call.arguments}`);
     if (call.name === TASK_FINISH && !outputs[i]?.isError) finishedWith = parseFinish(call.arguments);
   }
+  if (res.unfinished.length > 0) closeUnfinished(env, res, callNames);
   return okStep(res, callNames, finishedWith);
+}
+
+/**
+ * Answers the calls the model started but never ended (the response finished first, often
+ * at its token limit): none of them runs, each gets an error output that says why, and the
+ * turn goes on so the model can call again. The host sees a warning and the usual pair of
+ * tool events. Adds each call to `callNames` (the model made it; the turn continues).
+ */
+function closeUnfinished(env: TurnEnv, res: Assembled, callNames: string[]): string[] {
+  const why =
+    res.finish === "length"
+      ? "the response reached its output token limit"
+      : `the response finished (${res.finish ?? "stop"})`;
+  for (const call of res.unfinished) {
+    const output = `Tool call not run: ${why} before the call's arguments were complete. Call ${call.name} again with complete arguments.`;
+    env.emit({
+      type: "warning",
+      code: "tool_call_unfinished",
+      message: `the model started a call to ${call.name} (${call.callId}) but ${why} before ending it; the call did not run`,
+    });
+    env.emit({ type: "tool_call_started", callId: call.callId, name: call.name, input: call.arguments });
+    env.log.append({ type: "function_call_output", callId: call.callId, output, isError: true });
+    env.emit({
+      type: "tool_call_completed",
+      callId: call.callId,
+      name: call.name,
+      output,
+      isError: true,
+      status: "invalid_input",
+      durationMs: 0,
+    });
+    callNames.push(`${call.name} ${call.arguments}`);
+  }
+  return callNames;
 }
 
 function okStep(res: Assembled, callNames: string[], finishedWith: string | undefined): StepResult {
@@ -165,6 +203,7 @@ async function abortedStep(
 ): Promise<StepResult> {
   const outputs = stream.batch ? await stream.batch.cancel("the turn was interrupted") : [];
   appendAll(env, res.items, outputs);
+  if (res.unfinished.length > 0) closeUnfinished(env, res, []);
   await completed(env, stream.step, res, durationMs, "aborted");
   return { kind: "aborted", usage: res.usage, costUsd: res.costUsd };
 }

@@ -1,3 +1,4 @@
+import type { ResponseFormat } from "../llm/types.ts";
 import { readArtifactTool } from "../tool/builtin/read_artifact/index.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, isOutputManaged, limitOutput } from "../tool/output-limit.ts";
@@ -43,9 +44,13 @@ export function engineTools(options: {
   readonly tools?: Iterable<Tool> | undefined;
   readonly completion?: "natural" | "task_finish" | undefined;
   readonly maxToolOutputChars?: number | false | undefined;
+  /** The output schema, described to the model on task_finish. */
+  readonly finishFormat?: ResponseFormat | undefined;
 }): ToolSet {
   const limit = options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
-  const completion = options.completion ?? "natural";
+  const format = options.completion === "task_finish" ? options.finishFormat : undefined;
+  // The finisher's description depends on the schema: it is part of the cache key.
+  const completion = format ? `task_finish ${JSON.stringify(format)}` : (options.completion ?? "natural");
   const given = Array.isArray(options.tools) ? (options.tools as Tool[]) : [...(options.tools ?? [])];
   const first = given[0] as object | undefined;
   const bucket = first ? cache.get(first) : undefined;
@@ -62,8 +67,11 @@ export function engineTools(options: {
     tools.push(reader(limit));
   }
   if (options.completion === "task_finish" && !has(TASK_FINISH)) {
-    finisher ??= taskFinishTool() as Tool;
-    tools.push(finisher);
+    if (format) tools.push(taskFinishTool(format) as Tool);
+    else {
+      finisher ??= taskFinishTool() as Tool;
+      tools.push(finisher);
+    }
   }
   const set = new ToolSet(tools);
   if (first) {

@@ -1,4 +1,5 @@
 import type { ContextEnv, ContextManager } from "../context/manager.ts";
+import { recoverOverflow } from "../context/overflow.ts";
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { ErrorInfo, EventMsg, EventMsgOf, FilePart, ImagePart, MessageItem } from "../protocol/index.ts";
@@ -69,6 +70,8 @@ export type TurnStart = TurnInput | PendingCalls;
 export type TurnEnd = EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">;
 
 const REPEAT_WARN_AT = 3;
+/** Overflow recoveries per turn; each one must have shrunk the request it retries. */
+const MAX_OVERFLOW_RECOVERIES = 3;
 
 /**
  * Runs one turn: samples the model, schedules its tool calls, appends everything to the
@@ -85,14 +88,16 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
   let steps = 0;
   let lastText = "";
   let outputAttempts = 0;
-  let overflowRetried = false;
+  let overflowRecoveries = 0;
   const tools = batchEnv(env, env.settings.startToolsDuringStream);
   let ctxEnv: ContextEnv | undefined;
   if ("resume" in input) {
     const resumed = await runPendingCalls(env, input);
     if (resumed.kind === "aborted") return abortedEnd(env, steps, usage, started);
     if (resumed.finishedWith !== undefined) {
-      return completedEnd(resumed.finishedWith, undefined, steps, usage, costUsd, started);
+      const verdict = judgeAnswer(env, resumed.finishedWith, outputAttempts, true);
+      if (verdict.kind === "done") return verdict.end(steps, usage, costUsd, started);
+      outputAttempts++;
     }
   } else {
     const submitted = env.hooks
@@ -146,13 +151,23 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
     if (step.costUsd !== undefined) costUsd = (costUsd ?? 0) + step.costUsd;
     if (step.kind === "aborted") return abortedEnd(env, steps, usage, started);
     if (step.kind === "failed") {
-      // Reactive overflow recovery: compact hard and try the call once more.
-      if (step.error.code === "context_overflow" && env.context && !overflowRetried) {
-        overflowRetried = true;
+      // Reactive overflow recovery: learn the window, shrink for real, and call again with
+      // a different, smaller request (never the one that failed), a few times at most.
+      if (
+        step.error.code === "context_overflow" &&
+        env.context &&
+        overflowRecoveries < MAX_OVERFLOW_RECOVERIES
+      ) {
+        overflowRecoveries++;
         ctxEnv ??= contextEnv(env);
-        const spent = await env.context.compact(ctxEnv, "overflow", true);
-        if (spent) addUsage(usage, spent);
-        continue;
+        const recovery = await recoverOverflow(env.context, ctxEnv, step.error);
+        if (recovery.usage) addUsage(usage, recovery.usage);
+        if (env.signal.aborted) return abortedEnd(env, steps, usage, started);
+        if (recovery.retry) continue;
+        return failedEnd(steps, usage, costUsd, started, {
+          ...step.error,
+          message: `${step.error.message} (overflow recovery: ${recovery.reason})`,
+        });
       }
       return failedEnd(steps, usage, costUsd, started, step.error);
     }
@@ -170,8 +185,12 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         });
       }
     }
-    if (step.finishedWith !== undefined)
-      return completedEnd(step.finishedWith, undefined, steps, usage, costUsd, started);
+    if (step.finishedWith !== undefined) {
+      const verdict = judgeAnswer(env, step.finishedWith, outputAttempts, true);
+      if (verdict.kind === "done") return verdict.end(steps, usage, costUsd, started);
+      outputAttempts++;
+      continue;
+    }
     if (step.callNames.length > 0) continue;
     if (env.settings.completion === "task_finish") {
       env.log.append(
@@ -183,32 +202,57 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
       continue;
     }
     if (env.signal.aborted) return abortedEnd(env, steps, usage, started);
-    const output = env.settings.output;
-    if (output) {
-      const checked = output.check(lastText);
-      if (!checked.ok) {
-        if (outputAttempts >= env.settings.outputRetries) {
-          return failedEnd(steps, usage, costUsd, started, {
-            code: "invalid_output",
-            message: checked.message,
-            source: "engine",
-          });
-        }
-        outputAttempts++;
-        env.log.append(
-          textMessage(
-            "system",
-            `Your answer was rejected: ${checked.message}. Reply with only the corrected JSON.`,
-          ),
-        );
-        continue;
-      }
-      return completedEnd(lastText, { value: checked.value }, steps, usage, costUsd, started);
+    if (env.settings.output) {
+      // The answer is what the model said in this last response, never an earlier step's text.
+      const verdict = judgeAnswer(env, step.text, outputAttempts, false);
+      if (verdict.kind === "done") return verdict.end(steps, usage, costUsd, started);
+      outputAttempts++;
+      continue;
     }
     // A steer that arrived during the last call is delivered with one more call.
     if (env.hasSteers()) continue;
     return completedEnd(lastText, undefined, steps, usage, costUsd, started);
   }
+}
+
+/** What to do with a candidate final answer: end the turn, or let the model correct it. */
+type Verdict =
+  | {
+      readonly kind: "done";
+      end(steps: number, usage: Usage, costUsd: number | undefined, started: number): TurnEnd;
+    }
+  | { readonly kind: "retry" };
+
+const RETRY: Verdict = { kind: "retry" };
+
+/**
+ * Judges the turn's answer (the last response's text, or task_finish's `result`) against
+ * the output schema, when there is one. A rejected answer is explained to the model (the
+ * system message it reads next) until `outputRetries` corrections are spent; then the turn
+ * fails with `invalid_output`. Without a schema every answer is accepted as it is.
+ */
+function judgeAnswer(env: TurnEnv, answer: string, attempts: number, viaFinish: boolean): Verdict {
+  const output = env.settings.output;
+  if (!output) return { kind: "done", end: (...a) => completedEnd(answer, undefined, ...a) };
+  const checked =
+    answer.trim() === "" ? { ok: false as const, message: "the answer is empty" } : output.check(answer);
+  if (checked.ok) {
+    const value = { value: checked.value };
+    return { kind: "done", end: (...a) => completedEnd(answer, value, ...a) };
+  }
+  if (attempts >= env.settings.outputRetries) {
+    const error: ErrorInfo = { code: "invalid_output", message: checked.message, source: "engine" };
+    return { kind: "done", end: (...a) => failedEnd(...a, error) };
+  }
+  env.log.append(
+    textMessage(
+      "system",
+      viaFinish
+        ? `Your ${TASK_FINISH} result was rejected: ${checked.message}. Call ${TASK_FINISH} again with only the corrected JSON as its result.`
+        : `Your answer was rejected: ${checked.message}. Reply with only the corrected JSON.`,
+    ),
+  );
+  return RETRY;
 }
 
 // The turn's end events are built by plain functions of its counters, not closures: a turn

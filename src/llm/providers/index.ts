@@ -1,3 +1,4 @@
+import { checkModelOptions } from "../model-options.ts";
 import { withRetry } from "../retry.ts";
 import type { ModelClient } from "../types.ts";
 import { createAnthropic } from "./anthropic.ts";
@@ -5,6 +6,14 @@ import { createDeepSeek } from "./deepseek.ts";
 import { createGemini } from "./gemini.ts";
 import { createOpenAIChat } from "./openai-chat.ts";
 import { createOpenAIResponses } from "./openai-responses.ts";
+import {
+  ANTHROPIC_OPTIONS,
+  DEEPSEEK_OPTIONS,
+  GEMINI_OPTIONS,
+  OPENAI_CHAT_OPTIONS,
+  OPENAI_RESPONSES_OPTIONS,
+  type ProviderOptionSpec,
+} from "./options.ts";
 import { apiKeyFromEnv } from "./runtime.ts";
 import type { ProviderFactoryOptions } from "./shared.ts";
 
@@ -22,7 +31,15 @@ export interface BuiltinProvider {
   readonly defaultModel: string;
   /** Whether a key may be absent when a base URL points at another server (local servers). */
   readonly keyOptionalWithBaseUrl: boolean;
-  create(model: string, apiKey: string | undefined, options: ProviderFactoryOptions): Promise<ModelClient>;
+  /** The model options it accepts (validated before `create`). */
+  readonly options: ProviderOptionSpec<object>;
+  /** Builds the client; `client` holds what validated model options became (see `options.apply`). */
+  create(
+    model: string,
+    apiKey: string | undefined,
+    options: ProviderFactoryOptions,
+    client?: Record<string, unknown>,
+  ): Promise<ModelClient>;
 }
 
 const common = (options: ProviderFactoryOptions) => ({
@@ -37,41 +54,47 @@ export const BUILTIN_PROVIDERS: Readonly<Record<string, BuiltinProvider>> = {
     keyVars: ["OPENAI_API_KEY"],
     defaultModel: "gpt-5-mini",
     keyOptionalWithBaseUrl: true,
-    create: (model, apiKey, o) =>
-      createOpenAIResponses({ model, ...common(o), ...(apiKey !== undefined ? { apiKey } : {}) }),
+    options: OPENAI_RESPONSES_OPTIONS,
+    create: (model, apiKey, o, c) =>
+      createOpenAIResponses({ model, ...c, ...common(o), ...(apiKey !== undefined ? { apiKey } : {}) }),
   },
   "openai-chat": {
     keyVars: ["OPENAI_API_KEY"],
     defaultModel: "gpt-4.1-mini",
     keyOptionalWithBaseUrl: true,
-    create: (model, apiKey, o) =>
-      createOpenAIChat({ model, ...common(o), ...(apiKey !== undefined ? { apiKey } : {}) }),
+    options: OPENAI_CHAT_OPTIONS,
+    create: (model, apiKey, o, c) =>
+      createOpenAIChat({ model, ...c, ...common(o), ...(apiKey !== undefined ? { apiKey } : {}) }),
   },
   deepseek: {
     keyVars: ["DEEPSEEK_API_KEY"],
     defaultModel: "deepseek-chat",
     keyOptionalWithBaseUrl: false,
-    create: (model, apiKey, o) =>
-      createDeepSeek({ model, ...common(o), ...(apiKey !== undefined ? { apiKey } : {}) }),
+    options: DEEPSEEK_OPTIONS,
+    create: (model, apiKey, o, c) =>
+      createDeepSeek({ model, ...c, ...common(o), ...(apiKey !== undefined ? { apiKey } : {}) }),
   },
   anthropic: {
     keyVars: ["ANTHROPIC_API_KEY"],
     defaultModel: "claude-haiku-4-5",
     keyOptionalWithBaseUrl: false,
-    create: (model, apiKey, o) => createAnthropic({ model, apiKey: apiKey ?? "", ...common(o) }),
+    options: ANTHROPIC_OPTIONS,
+    create: (model, apiKey, o, c) => createAnthropic({ model, ...c, apiKey: apiKey ?? "", ...common(o) }),
   },
   google: {
     keyVars: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
     defaultModel: "gemini-2.5-flash",
     keyOptionalWithBaseUrl: false,
-    create: (model, apiKey, o) => createGemini({ model, apiKey: apiKey ?? "", ...common(o) }),
+    options: GEMINI_OPTIONS,
+    create: (model, apiKey, o, c) => createGemini({ model, ...c, apiKey: apiKey ?? "", ...common(o) }),
   },
 };
 
 /**
  * Builds a client for a built-in provider: reads its key, creates the SDK client, and
  * wraps it in the retry policy (unless `retry: false`). Throws TaifengError
- * `missing_api_key` naming the variable, or `invalid_config` when the SDK is not installed.
+ * `missing_api_key` naming the variable, or `invalid_config` for a bad model option or when
+ * the SDK is not installed.
  */
 export async function createBuiltinModel(
   name: string,
@@ -83,8 +106,19 @@ export async function createBuiltinModel(
   const vars = options.apiKeyEnv !== undefined ? [options.apiKeyEnv] : provider.keyVars;
   const optional =
     options.baseUrl !== undefined && provider.keyOptionalWithBaseUrl && options.apiKeyEnv === undefined;
+  const spec = provider.options;
+  const given = options.modelOptions;
+  const clientOptions =
+    given && Object.keys(given).length > 0
+      ? spec.apply(checkModelOptions(name, spec.schema, spec.names, given))
+      : {};
   const apiKey = optional ? vars.map((v) => env[v]?.trim()).find((v) => v) : apiKeyFromEnv(env, vars, name);
-  const client = await provider.create(model === "" ? provider.defaultModel : model, apiKey, options);
+  const client = await provider.create(
+    model === "" ? provider.defaultModel : model,
+    apiKey,
+    options,
+    clientOptions as Record<string, unknown>,
+  );
   return options.retry === false ? client : withRetry(client, options.retry ?? {});
 }
 
@@ -124,5 +158,18 @@ export {
   type OpenAIResponsesOptions,
   openAIResponsesClient,
 } from "./openai-responses.ts";
+export {
+  ANTHROPIC_OPTIONS,
+  AnthropicModelOptions,
+  DEEPSEEK_OPTIONS,
+  DeepSeekModelOptions,
+  GEMINI_OPTIONS,
+  GeminiModelOptions,
+  OPENAI_CHAT_OPTIONS,
+  OPENAI_RESPONSES_OPTIONS,
+  OpenAIChatModelOptions,
+  OpenAIResponsesModelOptions,
+  type ProviderOptionSpec,
+} from "./options.ts";
 export { DEFAULT_TIMEOUTS, type ProviderTimeouts } from "./runtime.ts";
 export type { ProviderFactoryOptions } from "./shared.ts";

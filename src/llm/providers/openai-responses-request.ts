@@ -121,5 +121,12 @@ export function responsesBody(request: ModelRequest, options: ResponsesBodyOptio
   if (request.maxOutputTokens !== undefined) body.max_output_tokens = request.maxOutputTokens;
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.threadId) body.prompt_cache_key = request.threadId;
-  return options.extraBody ? { ...body, ...options.extraBody } : body;
+  const extra = options.extraBody;
+  if (!extra) return body;
+  // `text` carries both the structured-output format and options such as verbosity.
+  const text =
+    typeof extra.text === "object" && extra.text !== null && body.text
+      ? { text: { ...(body.text as Json), ...(extra.text as Json) } }
+      : {};
+  return { ...body, ...extra, ...text };
 }

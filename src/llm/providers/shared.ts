@@ -24,6 +24,12 @@ export interface ProviderFactoryOptions {
   readonly catalog?: ModelCatalog;
   /** The retry policy wrapped around the client; `false` for none. */
   readonly retry?: RetryPolicy | false;
+  /**
+   * The provider's own options (thinking, reasoning, temperature, token limits, service
+   * tier...) under the names its API documents; see docs/guides/providers.md. Validated:
+   * an unknown option or a bad value is a TaifengError `invalid_config` naming it.
+   */
+  readonly modelOptions?: Readonly<Record<string, unknown>>;
 }
 
 /** The text a compaction summary is shown to the model as. */

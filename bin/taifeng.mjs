@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// The `taifeng` command: checks Node first, then runs the CLI, from the TypeScript sources
+// in a checkout (Node strips the types) or from dist/ in the published package.
+import { existsSync } from "node:fs";
+import { requireNode } from "./node-version.mjs";
+
+const source = new URL("../src/cli/main.ts", import.meta.url);
+const fromSource = existsSync(source);
+requireNode(fromSource ? "source" : "package");
+await import(fromSource ? source.href : new URL("../dist/cli/main.js", import.meta.url).href);
