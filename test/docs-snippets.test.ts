@@ -62,6 +62,7 @@ const SPECIFIERS: Record<string, string> = {
   "taifeng/providers": "src/llm/providers/index.ts",
   "taifeng/sim": "src/llm/sim/index.ts",
   "taifeng/protocol": "src/protocol/index.ts",
+  "taifeng/mcp": "src/mcp/index.ts",
 };
 
 /** The snippet, written in `dir`, with its package imports pointed at the sources (nothing else changes). */
