@@ -1,3 +1,4 @@
+import type { HookObserver } from "./runner.ts";
 import type { HookDefinition } from "./types.ts";
 
 /** `EngineOptions.hooks`: lifecycle hooks of an engine. */
@@ -13,4 +14,6 @@ export interface HookOptions {
   readonly defaultTimeoutMs?: number;
   /** Write every tool call to this JSONL file (the built-in audit hook). */
   readonly auditPath?: string;
+  /** Told about every hook that ran, e.g. the OpenTelemetry layer's `hookObserver`. */
+  readonly observer?: HookObserver;
 }

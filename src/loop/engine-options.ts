@@ -12,6 +12,7 @@ import type { ToolGate } from "../tool/scheduler.ts";
 import type { OutputSpec } from "./completion.ts";
 import type { EventListener } from "./event-hub.ts";
 import type { PrepareTurn } from "./prefix.ts";
+import type { StepCheck } from "./step-check.ts";
 
 /** Options for `AgentEngine.open`. Only `model` is required. */
 export interface EngineOptions {
@@ -73,6 +74,11 @@ export interface EngineOptions {
   readonly permissions?: PermissionOptions;
   /** Lifecycle hooks (in-process and shell-command). See docs/guides/hooks.md. */
   readonly hooks?: HookOptions;
+  /**
+   * Consulted before every model call of every turn, in order: spend budgets and loop
+   * detectors (see `src/reliability/`) stop a turn or nudge the model here. See StepCheck.
+   */
+  readonly stepChecks?: readonly StepCheck[];
   /** Finished submissions whose events stay available to late subscribers. Default 32. */
   readonly retainSubmissions?: number;
   /** Listeners attached before the first event (sinks). */

@@ -93,6 +93,7 @@ function assembleGuards(
             ? { defaultTimeoutMs: hookOptions.defaultTimeoutMs }
             : {}),
           projectDir: policy?.projectRoot ?? found?.projectRoot ?? cwd,
+          ...(hookOptions?.observer ? { observer: hookOptions.observer } : {}),
         })
       : undefined;
   return {

@@ -14,6 +14,7 @@ import { compactNow, overrideContext, rewind } from "./ops.ts";
 import type { PrepareTurn, TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
 import type { ResumePlan } from "./resume.ts";
+import type { StepCheck } from "./step-check.ts";
 import type { TurnSettings } from "./turn.ts";
 
 /** The running turn, as control ops see it. */
@@ -37,6 +38,8 @@ export interface EngineCore {
   readonly gate: ToolGate | undefined;
   readonly context: ContextManager | undefined;
   readonly artifacts: ArtifactStore;
+  /** Consulted before every model call (EngineOptions.stepChecks); undefined when none. */
+  readonly stepChecks: readonly StepCheck[] | undefined;
   /** Builds each turn's stable prefix from `system` and `tools` (see PrepareTurn). */
   readonly prepareTurn: PrepareTurn | undefined;
   /** The prefix the last turn ran with (skills may add to it), reused by the compact op. */

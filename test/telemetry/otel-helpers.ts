@@ -1,0 +1,91 @@
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, type MetricData, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import type { Redactor } from "../../src/redact/types.ts";
+
+/** A tracer and meter provider recording into memory (the SDK's own in-memory exporters). */
+export function memoryOtel() {
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
+  const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  return {
+    tracerProvider,
+    meterProvider,
+    async spans(): Promise<ReadableSpan[]> {
+      await tracerProvider.forceFlush();
+      return spans.getFinishedSpans();
+    },
+    async metrics(): Promise<MetricData[]> {
+      await reader.forceFlush();
+      return metricExporter.getMetrics().at(-1)?.scopeMetrics.flatMap((s) => s.metrics) ?? [];
+    },
+    async shutdown() {
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+    },
+  };
+}
+
+/** The span tree as indented lines `name [status]`, children in start order. */
+export function spanTree(spans: readonly ReadableSpan[]): string[] {
+  const byParent = new Map<string | undefined, ReadableSpan[]>();
+  const ids = new Set(spans.map((s) => s.spanContext().spanId));
+  for (const s of spans) {
+    const parent = s.parentSpanContext?.spanId;
+    const key = parent && ids.has(parent) ? parent : undefined;
+    const list = byParent.get(key) ?? [];
+    list.push(s);
+    byParent.set(key, list);
+  }
+  const out: string[] = [];
+  const walk = (key: string | undefined, depth: number) => {
+    const list = (byParent.get(key) ?? []).sort((a, b) => cmp(a.startTime, b.startTime));
+    for (const s of list) {
+      out.push(`${"  ".repeat(depth)}${s.name}${s.status.code === 2 ? " [error]" : ""}`);
+      walk(s.spanContext().spanId, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return out;
+}
+
+function cmp(a: [number, number], b: [number, number]): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+/** A redactor that masks the given literal values (a stand-in for the security layer's). */
+export function literalRedactor(secrets: readonly string[]): Redactor {
+  const redact = (text: string): string => {
+    let out = text;
+    for (const s of secrets) if (out.includes(s)) out = out.split(s).join("[REDACTED]");
+    return out;
+  };
+  const redactValue = <T>(value: T): T => {
+    if (typeof value === "string") {
+      const r = redact(value);
+      return (r === value ? value : r) as T;
+    }
+    if (Array.isArray(value)) {
+      let changed = false;
+      const arr = value.map((v) => {
+        const r = redactValue(v);
+        if (r !== v) changed = true;
+        return r;
+      });
+      return (changed ? arr : value) as T;
+    }
+    if (value !== null && typeof value === "object") {
+      let changed = false;
+      const obj: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        const r = redactValue(v);
+        if (r !== v) changed = true;
+        obj[k] = r;
+      }
+      return (changed ? obj : value) as T;
+    }
+    return value;
+  };
+  return { redact, redactValue };
+}
