@@ -8,7 +8,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from "@opentelemetry/sdk-metrics";
 import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from "@opentelemetry/sdk-trace";
 import type { SimClient } from "../src/llm/sim/sim-client.ts";
 import { AgentEngine, type EngineOptions } from "../src/loop/engine.ts";
@@ -44,7 +49,14 @@ async function measure(fn: () => Promise<unknown>, runs: number): Promise<number
 
 const spanExporter = new InMemorySpanExporter();
 const tracerProvider = new TracerProvider({
-  spanProcessors: [new BatchSpanProcessor({ exporter: spanExporter, maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 200 })],
+  spanProcessors: [
+    new BatchSpanProcessor({
+      exporter: spanExporter,
+      maxQueueSize: 65_536,
+      maxExportBatchSize: 4096,
+      scheduledDelayMillis: 200,
+    }),
+  ],
 });
 const metricReader = new PeriodicExportingMetricReader({
   exporter: new InMemoryMetricExporter(AggregationTemporality.DELTA),
@@ -72,8 +84,14 @@ for (let r = 0; r < ROUNDS; r++) {
   disableds.push(await measure(otelDisabled, perRound));
   spanExporter.reset();
 }
-const onRatio = percentile(ons.map((t, i) => t / (offs[i] as number)), 50);
-const disabledRatio = percentile(disableds.map((t, i) => t / (offs[i] as number)), 50);
+const onRatio = percentile(
+  ons.map((t, i) => t / (offs[i] as number)),
+  50,
+);
+const disabledRatio = percentile(
+  disableds.map((t, i) => t / (offs[i] as number)),
+  50,
+);
 await tracerProvider.shutdown();
 await meterProvider.shutdown();
 

@@ -67,7 +67,8 @@ export class CircuitBreaker {
 
   constructor(options: BreakerOptions = {}) {
     this.threshold = options.failureThreshold ?? 5;
-    if (!(this.threshold >= 1)) throw new TaifengError("invalid_config", "failureThreshold must be at least 1");
+    if (!(this.threshold >= 1))
+      throw new TaifengError("invalid_config", "failureThreshold must be at least 1");
     this.cooldownMs = options.cooldownMs ?? 30_000;
     this.isFailure = options.isFailure ?? ((e) => PROVIDER_FAILURES.has(e.code));
     this.slowCallMs = options.slowCallMs;
@@ -94,25 +95,35 @@ export class CircuitBreaker {
   /** The model behind this model's breaker. */
   wrap(client: ModelClient): ModelClient {
     const breaker = this;
-    async function* run(request: ModelRequest, options: StreamOptions | undefined): AsyncGenerator<ModelEvent> {
+    async function* run(
+      request: ModelRequest,
+      options: StreamOptions | undefined,
+    ): AsyncGenerator<ModelEvent> {
       const admitted = breaker.admit(client.id, request.threadId);
       if (admitted !== true) {
         yield { type: "error", error: admitted };
         return;
       }
       const started = breaker.now();
-      let outcome: "success" | "failure" | "neutral" = "failure";
+      let settled = false;
+      // Settled before the last event is passed on: the engine reports the call as soon as it
+      // sees it, and the breaker's notices must be waiting by then.
+      const settle = (outcome: "success" | "failure" | "neutral") => {
+        if (settled) return;
+        settled = true;
+        breaker.settle(client.id, request.threadId, outcome, breaker.now() - started);
+      };
       try {
         for await (const ev of client.stream(request, options)) {
-          if (ev.type === "finish") outcome = "success";
+          if (ev.type === "finish") settle("success");
           else if (ev.type === "error")
-            outcome = ev.error.code !== "aborted" && breaker.isFailure(ev.error) ? "failure" : "neutral";
+            settle(ev.error.code !== "aborted" && breaker.isFailure(ev.error) ? "failure" : "neutral");
           yield ev;
-          if (ev.type === "finish" || ev.type === "error") break;
+          if (ev.type === "finish" || ev.type === "error") return;
         }
-        if (options?.signal?.aborted && outcome === "failure") outcome = "neutral";
+        settle(options?.signal?.aborted ? "neutral" : "failure");
       } finally {
-        breaker.settle(client.id, request.threadId, outcome, breaker.now() - started);
+        settle("neutral");
       }
     }
     return {
@@ -134,7 +145,11 @@ export class CircuitBreaker {
     if (c.state === "closed") return true;
     if (c.state === "open" && this.now() - c.openedAt >= this.cooldownMs) {
       c.state = "half_open";
-      this.notify(threadId, { model: modelId, kind: "half_opened", message: `${modelId}: cooldown over, trying one call` });
+      this.notify(threadId, {
+        model: modelId,
+        kind: "half_opened",
+        message: `${modelId}: cooldown over, trying one call`,
+      });
     }
     if (c.state === "half_open" && !c.probing) {
       c.probing = true;
@@ -168,7 +183,11 @@ export class CircuitBreaker {
       c.failures = 0;
       if (c.state !== "closed") {
         c.state = "closed";
-        this.notify(threadId, { model: modelId, kind: "closed", message: `${modelId}: circuit closed, calls flow again` });
+        this.notify(threadId, {
+          model: modelId,
+          kind: "closed",
+          message: `${modelId}: circuit closed, calls flow again`,
+        });
       }
       return;
     }

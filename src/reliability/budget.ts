@@ -4,7 +4,7 @@ import type { EngineOptions } from "../loop/engine-options.ts";
 import type { EventListener } from "../loop/event-hub.ts";
 import type { StepCheck } from "../loop/step-check.ts";
 import type { ErrorInfo, Event } from "../protocol/index.ts";
-import { SpendTracker, type SpendTotals, totalTokens } from "./spend.ts";
+import { type SpendTotals, SpendTracker, totalTokens } from "./spend.ts";
 
 /** Limits of one scope; either may be omitted. */
 export interface BudgetLimits {
@@ -58,13 +58,15 @@ export class SpendBudget {
       for (const unit of ["tokens", "usd"] as const) {
         const limit = limits?.[unit];
         if (limit === undefined) continue;
-        if (!(limit > 0)) throw new TaifengError("invalid_config", `budget ${scope} ${unit} must be positive, got ${limit}`);
+        if (!(limit > 0))
+          throw new TaifengError("invalid_config", `budget ${scope} ${unit} must be positive, got ${limit}`);
         this.limits.push({ scope, unit, limit });
       }
     }
     this.warnAt = [...(options.warnAt ?? [0.7, 0.9])].sort((a, b) => a - b);
     for (const w of this.warnAt)
-      if (!(w > 0 && w < 1)) throw new TaifengError("invalid_config", `budget warnAt values must be in (0, 1), got ${w}`);
+      if (!(w > 0 && w < 1))
+        throw new TaifengError("invalid_config", `budget warnAt values must be in (0, 1), got ${w}`);
     this.tracker = options.tracker ?? new SpendTracker();
     this.listener = (event, ctx) => {
       const changed = this.tracker.record(event);
@@ -74,7 +76,10 @@ export class SpendBudget {
     };
     this.check = (ctx) => {
       for (const l of this.limits) {
-        const spent = used(this.tracker.peek(l.scope, l.scope === "turn" ? ctx.turnId : ctx.threadId), l.unit);
+        const spent = used(
+          this.tracker.peek(l.scope, l.scope === "turn" ? ctx.turnId : ctx.threadId),
+          l.unit,
+        );
         if (spent >= l.limit) return { type: "stop", error: exceeded(l.scope, l.unit, spent, l.limit) };
       }
       return undefined;

@@ -82,12 +82,19 @@ export class ProgressDetector {
       }
       if (!turn.reported) {
         turn.reported = true;
-        turn.ctx.emit({ type: "warning", code: "no_progress", message: `no progress: ${finding}` }, turn.cause);
+        turn.ctx.emit(
+          { type: "warning", code: "no_progress", message: `no progress: ${finding}` },
+          turn.cause,
+        );
       }
       if (this.action === "stop")
         return {
           type: "stop",
-          error: { code: "no_progress", message: `the turn stopped making progress: ${finding}`, source: "engine" },
+          error: {
+            code: "no_progress",
+            message: `the turn stopped making progress: ${finding}`,
+            source: "engine",
+          },
         };
       if (this.action === "nudge") {
         turn.stalled = 0;

@@ -36,7 +36,8 @@ export function jsonlSink(options: JsonlSinkOptions): EventSink {
   const files = new Map<string, OpenFile>();
   let ready: Promise<unknown> | undefined;
   const base = (ev: Event) => (per === "thread" ? safe(ev.threadId) : `taifeng-${process.pid}`);
-  const path = (name: string, n = 0) => join(options.dir, n === 0 ? `${name}.events.jsonl` : `${name}.${n}.events.jsonl`);
+  const path = (name: string, n = 0) =>
+    join(options.dir, n === 0 ? `${name}.events.jsonl` : `${name}.${n}.events.jsonl`);
 
   async function file(name: string): Promise<OpenFile> {
     let f = files.get(name);

@@ -102,7 +102,9 @@ export class OtelInstrumentation {
   constructor(options: OtelOptions) {
     this.redactor = options.redactor;
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE_NAME);
-    this.metrics = new OtelMetrics((options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE_NAME));
+    this.metrics = new OtelMetrics(
+      (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE_NAME),
+    );
     const env = options.env ?? process.env;
     const optIn = (env[STABILITY_OPT_IN.variable] ?? "").split(",").map((s) => s.trim());
     this.capture = options.captureContent === true && optIn.includes(STABILITY_OPT_IN.value);
@@ -531,7 +533,10 @@ export class OtelInstrumentation {
       });
   }
 
-  private endTurn(threadId: string, msg: EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">): void {
+  private endTurn(
+    threadId: string,
+    msg: EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">,
+  ): void {
     const outcome =
       msg.type === "turn_completed" ? "completed" : msg.type === "turn_failed" ? "failed" : "aborted";
     this.metrics.turn(outcome);
@@ -548,7 +553,8 @@ export class OtelInstrumentation {
         [ATTR.usageCacheReadTokens]: u.cachedInputTokens,
         [ATTR.usageCacheWriteTokens]: u.cacheWriteTokens,
       });
-      if (msg.type !== "turn_aborted" && msg.costUsd !== undefined) span.setAttribute(ATTR.costUsd, msg.costUsd);
+      if (msg.type !== "turn_aborted" && msg.costUsd !== undefined)
+        span.setAttribute(ATTR.costUsd, msg.costUsd);
       if (msg.type === "turn_failed") {
         span.setAttribute(ATTR.errorType, msg.error.code);
         span.setStatus({ code: SpanStatusCode.ERROR, message: this.redactor.redact(msg.error.message) });

@@ -124,4 +124,7 @@ export const PROVIDER_NAMES: Readonly<Record<string, string>> = {
 };
 
 /** The environment variable and value that opt in to the latest experimental GenAI conventions. */
-export const STABILITY_OPT_IN = { variable: "OTEL_SEMCONV_STABILITY_OPT_IN", value: "gen_ai_latest_experimental" };
+export const STABILITY_OPT_IN = {
+  variable: "OTEL_SEMCONV_STABILITY_OPT_IN",
+  value: "gen_ai_latest_experimental",
+};

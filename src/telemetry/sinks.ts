@@ -163,18 +163,20 @@ export class SinkHub {
       return;
     }
     slot.busy = true;
-    result.then(
-      () => this.succeeded(slot, events.length),
-      (err: unknown) => this.failed(slot, events.length, err),
-    ).finally(() => {
-      slot.busy = false;
-      const next = slot.pending;
-      if (next.length > 0) {
-        slot.pending = [];
-        this.write(slot, next);
-      }
-      this.checkIdle();
-    });
+    result
+      .then(
+        () => this.succeeded(slot, events.length),
+        (err: unknown) => this.failed(slot, events.length, err),
+      )
+      .finally(() => {
+        slot.busy = false;
+        const next = slot.pending;
+        if (next.length > 0) {
+          slot.pending = [];
+          this.write(slot, next);
+        }
+        this.checkIdle();
+      });
   }
 
   private succeeded(slot: SinkSlot, n: number): void {

@@ -1,5 +1,11 @@
 /** W3C trace context for outgoing provider requests. */
-import { defaultTextMapSetter, ROOT_CONTEXT, type Span, type TextMapPropagator, trace } from "@opentelemetry/api";
+import {
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  type Span,
+  type TextMapPropagator,
+  trace,
+} from "@opentelemetry/api";
 
 /**
  * `headers` plus the trace context of `span`: with a propagator, whatever it writes; without

@@ -7,8 +7,17 @@ import { literalRedactor, memoryOtel, spanTree } from "./otel-helpers.ts";
 
 test("scratch", async () => {
   const o = memoryOtel();
-  const otel = createOtel({ redactor: literalRedactor([]), tracerProvider: o.tracerProvider, meterProvider: o.meterProvider });
-  const sim = new SimClient({ script: [{ toolCalls: [{ name: "echo", arguments: { v: "x" } }], usage: { inputTokens: 50, outputTokens: 10 } }, { text: ["done"] }] });
+  const otel = createOtel({
+    redactor: literalRedactor([]),
+    tracerProvider: o.tracerProvider,
+    meterProvider: o.meterProvider,
+  });
+  const sim = new SimClient({
+    script: [
+      { toolCalls: [{ name: "echo", arguments: { v: "x" } }], usage: { inputTokens: 50, outputTokens: 10 } },
+      { text: ["done"] },
+    ],
+  });
   const engine = await AgentEngine.open(otel.instrument({ model: sim, tools: [echoTool()], cwd: "/tmp" }));
   await engine.submitAndWait("hi");
   await engine.close();
