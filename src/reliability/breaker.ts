@@ -135,7 +135,10 @@ export class CircuitBreaker {
 
   private circuit(modelId: string): ModelCircuit {
     let c = this.circuits.get(modelId);
-    if (!c) this.circuits.set(modelId, (c = { state: "closed", failures: 0, openedAt: 0, probing: false }));
+    if (!c) {
+      c = { state: "closed", failures: 0, openedAt: 0, probing: false };
+      this.circuits.set(modelId, c);
+    }
     return c;
   }
 

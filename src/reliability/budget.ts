@@ -95,7 +95,10 @@ export class SpendBudget {
         if (spent < threshold * l.limit) break;
         const key = `${l.scope}:${l.unit}:${threshold}`;
         let seen = this.warned.get(id);
-        if (!seen) this.warned.set(id, (seen = new Set()));
+        if (!seen) {
+          seen = new Set();
+          this.warned.set(id, seen);
+        }
         if (seen.has(key)) continue;
         seen.add(key);
         yield {

@@ -105,14 +105,20 @@ export class SpendTracker {
   private apply(event: Event, usage: Usage, costUsd: number | undefined, calls: number): void {
     if (event.turnId !== undefined) {
       let turn = this.turns.get(event.turnId);
-      if (!turn) this.turns.set(event.turnId, (turn = zero()));
+      if (!turn) {
+        turn = zero();
+        this.turns.set(event.turnId, turn);
+      }
       add(turn, usage, costUsd, calls);
     }
     add(this.threadTotals(event.threadId), usage, costUsd, calls);
     const session = this.options.sessionOf?.(event.threadId);
     if (session !== undefined) {
       let s = this.sessions.get(session);
-      if (!s) this.sessions.set(session, (s = zero()));
+      if (!s) {
+        s = zero();
+        this.sessions.set(session, s);
+      }
       add(s, usage, costUsd, calls);
     }
     add(this.all, usage, costUsd, calls);

@@ -68,7 +68,10 @@ export function jsonlSink(options: JsonlSinkOptions): EventSink {
     for (const ev of events) {
       const name = base(ev);
       let lines = groups.get(name);
-      if (!lines) groups.set(name, (lines = []));
+      if (!lines) {
+        lines = [];
+        groups.set(name, lines);
+      }
       lines.push(`${JSON.stringify(ev)}\n`);
       if (per === "thread" && ev.msg.type === "shutdown_complete") closing.push(name);
     }

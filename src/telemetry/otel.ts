@@ -211,43 +211,58 @@ export class OtelInstrumentation {
     const msg = event.msg;
     switch (msg.type) {
       case "turn_started":
-        return this.startTurn(event.threadId, msg.model, event.turnId);
+        this.startTurn(event.threadId, msg.model, event.turnId);
+        return;
       case "model_call_started":
-        return this.startChat(event.threadId, msg.model, msg.step);
+        this.startChat(event.threadId, msg.model, msg.step);
+        return;
       case "model_retry":
-        return this.retry(event.threadId, msg);
+        this.retry(event.threadId, msg);
+        return;
       case "assistant_message": {
         const chat = this.threads.get(event.threadId)?.chat;
         if (chat && this.capture) chat.text = msg.text;
         return;
       }
       case "model_call_completed":
-        return this.endChat(event.threadId, msg);
+        this.endChat(event.threadId, msg);
+        return;
       case "tool_call_started":
-        return this.startTool(event.threadId, msg.callId, msg.name, msg.input, undefined);
+        this.startTool(event.threadId, msg.callId, msg.name, msg.input, undefined);
+        return;
       case "tool_call_completed":
-        return this.endTool(event.threadId, msg);
+        this.endTool(event.threadId, msg);
+        return;
       case "tool_call_progress":
-        return this.childProgress(event.threadId, msg);
+        this.childProgress(event.threadId, msg);
+        return;
       case "compaction_started":
-        return this.startCompaction(event.threadId, msg);
+        this.startCompaction(event.threadId, msg);
+        return;
       case "compaction_completed":
-        return this.endCompaction(event.threadId, msg);
+        this.endCompaction(event.threadId, msg);
+        return;
       case "permission_requested":
-        return this.startPermission(event.threadId, msg);
+        this.startPermission(event.threadId, msg);
+        return;
       case "permission_resolved":
-        return this.endPermission(event.threadId, msg);
+        this.endPermission(event.threadId, msg);
+        return;
       case "skill_started":
-        return this.startSkill(event.threadId, msg);
+        this.startSkill(event.threadId, msg);
+        return;
       case "skill_completed":
-        return this.endSkill(event.threadId, msg);
+        this.endSkill(event.threadId, msg);
+        return;
       case "warning":
       case "budget_warning":
-        return this.notice(event.threadId, msg);
+        this.notice(event.threadId, msg);
+        return;
       case "turn_completed":
       case "turn_failed":
       case "turn_aborted":
-        return this.endTurn(event.threadId, msg);
+        this.endTurn(event.threadId, msg);
+        return;
       case "shutdown_complete": {
         const state = this.threads.get(event.threadId);
         if (state) this.closeTurn(state, "unfinished");
@@ -360,8 +375,10 @@ export class OtelInstrumentation {
   ): void {
     const state = this.state(threadId);
     const chat = state.chat;
-    if (chat && this.capture)
-      (chat.calls ??= []).push({ id: callId, name, arguments: JSON.stringify(input) ?? "" });
+    if (chat && this.capture) {
+      chat.calls ??= [];
+      chat.calls.push({ id: callId, name, arguments: JSON.stringify(input) ?? "" });
+    }
     const span = this.tracer.startSpan(
       `${OPERATION.executeTool} ${name}`,
       {
@@ -378,7 +395,8 @@ export class OtelInstrumentation {
     );
     if (this.capture && span.isRecording())
       span.setAttribute(ATTR.toolCallArguments, redactedJson(input, this.redactor));
-    (state.tools ??= new Map()).set(callId, span);
+    state.tools ??= new Map();
+    state.tools.set(callId, span);
   }
 
   private endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">): void {
@@ -462,7 +480,8 @@ export class OtelInstrumentation {
       },
       tool ? trace.setSpan(ROOT_CONTEXT, tool) : this.parent(state, threadId),
     );
-    (state.permissions ??= new Map()).set(msg.requestId, span);
+    state.permissions ??= new Map();
+    state.permissions.set(msg.requestId, span);
   }
 
   private endPermission(threadId: string, msg: EventMsgOf<"permission_resolved">): void {
@@ -477,7 +496,8 @@ export class OtelInstrumentation {
   private startSkill(threadId: string, msg: EventMsgOf<"skill_started">): void {
     const state = this.state(threadId);
     const key = msg.callId ?? "";
-    const stack = (state.skills ??= new Map()).get(key) ?? [];
+    state.skills ??= new Map();
+    const stack = state.skills.get(key) ?? [];
     const above = stack.at(-1) ?? (msg.callId !== undefined ? state.tools?.get(msg.callId) : undefined);
     const span = this.tracer.startSpan(
       `${OPERATION.invokeAgent} ${msg.name}`,
