@@ -121,7 +121,6 @@ export class HookRunner {
     for (const entry of registered) {
       if (ctx.signal.aborted) break;
       if (filter && !entry.matches(filter)) continue;
-      const startedAt = observer ? Date.now() : 0;
       const began = observer ? performance.now() : 0;
       let failed = false;
       const response = await this.runOne(
@@ -137,7 +136,7 @@ export class HookRunner {
             }
           : ctx,
       );
-      if (observer) observe(observer, entry.name, current, startedAt, began, failed, response);
+      if (observer) observe(observer, entry.name, current, began, failed, response);
       if (!response) continue;
       if (response.additionalContext) context.push(response.additionalContext);
       if (response.updatedInput !== undefined && "input" in current) {
@@ -213,7 +212,6 @@ function observe(
   observer: HookObserver,
   hook: string,
   event: HookEvent,
-  startedAt: number,
   began: number,
   failed: boolean,
   response: HookResponse | undefined,
@@ -225,7 +223,7 @@ function observe(
       hook,
       threadId: event.threadId,
       turnId: event.turnId,
-      startedAt,
+      startedAt: performance.timeOrigin + began,
       durationMs: performance.now() - began,
       outcome: failed ? "failed" : (d ?? "ok"),
     });

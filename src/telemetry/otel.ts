@@ -372,6 +372,7 @@ export class OtelInstrumentation {
     name: string,
     input: unknown,
     parent: Context | undefined,
+    key = callId,
   ): void {
     const state = this.state(threadId);
     const chat = state.chat;
@@ -396,15 +397,15 @@ export class OtelInstrumentation {
     if (this.capture && span.isRecording())
       span.setAttribute(ATTR.toolCallArguments, redactedJson(input, this.redactor));
     state.tools ??= new Map();
-    state.tools.set(callId, span);
+    state.tools.set(key, span);
   }
 
-  private endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">): void {
+  private endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">, key = msg.callId): void {
     this.metrics.toolCall(msg.name, msg.status);
     const tools = this.threads.get(threadId)?.tools;
-    const span = tools?.get(msg.callId);
+    const span = tools?.get(key);
     if (!tools || !span) return;
-    tools.delete(msg.callId);
+    tools.delete(key);
     if (span.isRecording()) {
       span.setAttribute(ATTR.toolStatus, msg.status);
       if (this.capture) span.setAttribute(ATTR.toolCallResult, redactedJson(msg.output, this.redactor));
@@ -424,8 +425,17 @@ export class OtelInstrumentation {
     if (inner.type === "tool_call_started") {
       const skill = this.threads.get(threadId)?.skills?.get(msg.callId)?.at(-1);
       const parent = skill ? trace.setSpan(ROOT_CONTEXT, skill) : undefined;
-      this.startTool(threadId, inner.callId, inner.name, inner.input, parent);
-    } else if (inner.type === "tool_call_completed") this.endTool(threadId, inner);
+      // A child's call ids are its own thread's: key them under the root call.
+      this.startTool(
+        threadId,
+        inner.callId,
+        inner.name,
+        inner.input,
+        parent,
+        `${msg.callId}/${inner.callId}`,
+      );
+    } else if (inner.type === "tool_call_completed")
+      this.endTool(threadId, inner, `${msg.callId}/${inner.callId}`);
   }
 
   private startCompaction(threadId: string, msg: EventMsgOf<"compaction_started">): void {
