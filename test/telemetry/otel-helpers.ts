@@ -16,8 +16,18 @@ import type { Redactor } from "../../src/redact/types.ts";
 /** A tracer and meter provider recording into memory (the SDK's own in-memory exporters). */
 export function memoryOtel() {
   const spans = new InMemorySpanExporter();
+  // Start order, for sibling order: span start times have only millisecond precision.
+  const started: string[] = [];
+  const order = {
+    onStart: (span: { spanContext(): { spanId: string } }) => {
+      started.push(span.spanContext().spanId);
+    },
+    onEnd: () => {},
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
   const tracerProvider = new TracerProvider({
-    spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+    spanProcessors: [order, new SimpleSpanProcessor({ exporter: spans })],
   });
   const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const reader = new PeriodicExportingMetricReader({
@@ -30,7 +40,9 @@ export function memoryOtel() {
     meterProvider,
     async spans(): Promise<ReadableSpan[]> {
       await tracerProvider.forceFlush();
-      return spans.getFinishedSpans();
+      const rank = new Map(started.map((id, i) => [id, i]));
+      const rankOf = (s: ReadableSpan) => rank.get(s.spanContext().spanId) ?? Number.MAX_SAFE_INTEGER;
+      return [...spans.getFinishedSpans()].sort((a, b) => rankOf(a) - rankOf(b));
     },
     async metrics(): Promise<MetricData[]> {
       await reader.forceFlush();
@@ -48,7 +60,7 @@ export function memoryOtel() {
   };
 }
 
-/** The span tree as indented lines `name [status]`, children in start order. */
+/** The span tree as indented lines `name [status]`, children in the order of `spans` (start order). */
 export function spanTree(spans: readonly ReadableSpan[]): string[] {
   const byParent = new Map<string | undefined, ReadableSpan[]>();
   const ids = new Set(spans.map((s) => s.spanContext().spanId));
@@ -61,7 +73,7 @@ export function spanTree(spans: readonly ReadableSpan[]): string[] {
   }
   const out: string[] = [];
   const walk = (key: string | undefined, depth: number) => {
-    const list = (byParent.get(key) ?? []).sort((a, b) => cmp(a.startTime, b.startTime));
+    const list = byParent.get(key) ?? [];
     for (const s of list) {
       out.push(`${"  ".repeat(depth)}${s.name}${s.status.code === 2 ? " [error]" : ""}`);
       walk(s.spanContext().spanId, depth + 1);
@@ -69,10 +81,6 @@ export function spanTree(spans: readonly ReadableSpan[]): string[] {
   };
   walk(undefined, 0);
   return out;
-}
-
-function cmp(a: [number, number], b: [number, number]): number {
-  return a[0] - b[0] || a[1] - b[1];
 }
 
 /** A redactor that masks the given literal values (a stand-in for the security layer's). */
