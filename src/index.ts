@@ -179,6 +179,12 @@ export {
   type RedirectTarget,
 } from "./permission/shell.ts";
 export * from "./protocol/index.ts";
+export {
+  BASE_ENV_NAMES,
+  PASSTHROUGH_VARIABLE,
+  type SubprocessEnvOptions,
+  subprocessEnv,
+} from "./sandbox/env.ts";
 export { Sandbox, type SandboxCheck, type SandboxOptions } from "./sandbox/sandbox.ts";
 export {
   isRunFailure,

@@ -16,4 +16,9 @@ export interface HookOptions {
   readonly auditPath?: string;
   /** Told about every hook that ran, e.g. the OpenTelemetry layer's `hookObserver`. */
   readonly observer?: HookObserver;
+  /**
+   * Parent environment variables shell hooks may see, beside the allowlist every subprocess
+   * gets (see `subprocessEnv`). A trailing `*` matches a prefix. Default: none.
+   */
+  readonly envPassthrough?: readonly string[];
 }
