@@ -12,6 +12,7 @@ import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
+import { type CliTelemetry, otelWanted, setupCliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
 import { formatProblem } from "./skills-command.ts";
 import { openStorage } from "./threads-command.ts";
@@ -36,6 +37,10 @@ export interface RunFlags {
   /** Extra allow / deny rules, at command-line precedence. */
   readonly allow?: readonly string[];
   readonly deny?: readonly string[];
+  /** OpenTelemetry export configured by the OTEL_* variables (also on when they name an exporter). */
+  readonly otel?: boolean;
+  /** Record message content in spans (with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), redacted. */
+  readonly otelContent?: boolean;
 }
 
 /**
@@ -124,12 +129,14 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   });
   let engine: AgentEngine;
   let skills: SkillRuntime | undefined;
+  let telemetry: CliTelemetry | undefined;
   try {
+    if (flags.otel || otelWanted(io.env)) telemetry = await setupCliTelemetry(io, flags.otelContent === true);
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
     skills = await openSkills(flags.skills ?? [], io, sandbox);
-    engine = await AgentEngine.open({
+    const options: Parameters<typeof AgentEngine.open>[0] = {
       model,
       tools: [...builtins.tools, ...demoTools()],
       cwd: io.cwd,
@@ -148,8 +155,10 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       hooks: { fromSettings: true },
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(maxSteps !== undefined ? { maxSteps } : {}),
-    });
+    };
+    engine = await AgentEngine.open(telemetry ? telemetry.otel.instrument(options) : options);
   } catch (err) {
+    await telemetry?.shutdown();
     skills?.close();
     await builtins.close();
     await store.close();
@@ -176,6 +185,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     removeHandler();
     approver?.close();
     await engine.close();
+    await telemetry?.shutdown();
     await builtins.close();
     skills?.close();
     await store.close();

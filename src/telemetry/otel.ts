@@ -22,6 +22,7 @@ import type { ModelClient, ModelRequest, StreamOptions } from "../llm/types.ts";
 import type { EngineOptions } from "../loop/engine-options.ts";
 import type { EventListener, ListenerContext } from "../loop/event-hub.ts";
 import type { Event, EventMsgOf } from "../protocol/index.ts";
+import { defaultRedactor } from "../redact/redactor.ts";
 import type { Redactor } from "../redact/types.ts";
 import { inputMessages, outputMessages, redactedJson, systemInstructions } from "./content.ts";
 import { OtelMetrics } from "./otel-metrics.ts";
@@ -30,8 +31,11 @@ import { traceHeaders } from "./traceparent.ts";
 
 /** Options of `createOtel`. */
 export interface OtelOptions {
-  /** Every string that leaves through a span attribute or event passes through it. */
-  readonly redactor: Redactor;
+  /**
+   * Every string that leaves through a span attribute or event passes through it. Default:
+   * `defaultRedactor()` (secret-looking environment values and well-known token formats).
+   */
+  readonly redactor?: Redactor;
   /** Where spans go. Default: the global provider of `@opentelemetry/api` (no-op until a host registers one). */
   readonly tracerProvider?: TracerProvider;
   /** Where metrics go. Default: the global meter provider. */
@@ -100,7 +104,7 @@ export class OtelInstrumentation {
   private warned = false;
 
   constructor(options: OtelOptions) {
-    this.redactor = options.redactor;
+    this.redactor = options.redactor ?? defaultRedactor();
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE_NAME);
     this.metrics = new OtelMetrics(
       (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE_NAME),
@@ -646,6 +650,6 @@ export class OtelInstrumentation {
 }
 
 /** Creates the OpenTelemetry layer. See OtelInstrumentation. */
-export function createOtel(options: OtelOptions): OtelInstrumentation {
+export function createOtel(options: OtelOptions = {}): OtelInstrumentation {
   return new OtelInstrumentation(options);
 }

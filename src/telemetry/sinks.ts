@@ -6,6 +6,7 @@
 import { describeError } from "../errors.ts";
 import type { EventListener, ListenerContext } from "../loop/event-hub.ts";
 import type { Event } from "../protocol/index.ts";
+import { defaultRedactor } from "../redact/redactor.ts";
 import type { Redactor } from "../redact/types.ts";
 
 /**
@@ -26,8 +27,8 @@ export interface EventSink {
 
 /** Options of a SinkHub. */
 export interface SinkHubOptions {
-  /** Every event is passed through it before any sink sees it. */
-  readonly redactor: Redactor;
+  /** Every event is passed through it before any sink sees it. Default: `defaultRedactor()`. */
+  readonly redactor?: Redactor;
   /** Events a sink may have waiting while it is busy; older ones are dropped past it. Default 10,000. */
   readonly maxPending?: number;
 }
@@ -69,7 +70,7 @@ export class SinkHub {
   private closed = false;
   private idle: (() => void)[] = [];
 
-  constructor(sinks: readonly EventSink[], options: SinkHubOptions) {
+  constructor(sinks: readonly EventSink[], options: SinkHubOptions = {}) {
     this.slots = sinks.map((sink) => ({
       sink,
       pending: [],
@@ -78,7 +79,7 @@ export class SinkHub {
       written: 0,
       troubled: false,
     }));
-    this.redactor = options.redactor;
+    this.redactor = options.redactor ?? defaultRedactor();
     this.maxPending = options.maxPending ?? 10_000;
     this.listener = (event, ctx) => {
       if (this.closed) return;
@@ -225,6 +226,6 @@ function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** Creates a SinkHub for `sinks`. */
-export function createSinks(sinks: readonly EventSink[], options: SinkHubOptions): SinkHub {
+export function createSinks(sinks: readonly EventSink[], options: SinkHubOptions = {}): SinkHub {
   return new SinkHub(sinks, options);
 }
