@@ -24,9 +24,9 @@ interface OpenFile {
 const safe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, "_");
 
 /**
- * Writes every event as one JSON line. When a batch would push a file past `maxBytes`, the
+ * Writes every event as one JSON line. Before a line would push a file past `maxBytes`, the
  * file becomes `<name>.1.events.jsonl` (older ones shift up, the oldest past `maxFiles` is
- * deleted) and a new file starts; a batch is never split across files. Per-thread files are
+ * deleted) and a new file starts; files are cut only between lines. Per-thread files are
  * closed at the thread's `shutdown_complete`.
  */
 export function jsonlSink(options: JsonlSinkOptions): EventSink {
@@ -76,15 +76,25 @@ export function jsonlSink(options: JsonlSinkOptions): EventSink {
       if (per === "thread" && ev.msg.type === "shutdown_complete") closing.push(name);
     }
     for (const [name, lines] of groups) {
-      const text = lines.join("");
-      const bytes = Buffer.byteLength(text);
       let f = await file(name);
-      if (f.size > 0 && f.size + bytes > maxBytes) {
-        await rotate(name, f);
-        f = await file(name);
+      let chunk = "";
+      let chunkBytes = 0;
+      for (const line of lines) {
+        const bytes = Buffer.byteLength(line);
+        // Rotate at a line boundary before the file would pass maxBytes (a longer line gets a file of its own).
+        if (f.size + chunkBytes + bytes > maxBytes && f.size + chunkBytes > 0) {
+          if (chunk !== "") await f.handle.write(chunk);
+          f.size += chunkBytes;
+          chunk = "";
+          chunkBytes = 0;
+          await rotate(name, f);
+          f = await file(name);
+        }
+        chunk += line;
+        chunkBytes += bytes;
       }
-      await f.handle.write(text);
-      f.size += bytes;
+      if (chunk !== "") await f.handle.write(chunk);
+      f.size += chunkBytes;
     }
     for (const name of closing) {
       const f = files.get(name);
