@@ -8,6 +8,8 @@ import { forkThread, rewindThread } from "../conversation/thread-ops.ts";
 import { TaifengError } from "../errors.ts";
 import type { ResponseItem } from "../protocol/index.ts";
 import { messageText, toolOutputText } from "../protocol/index.ts";
+import { createRedactor } from "../redact/redactor.ts";
+import { exportTrace } from "../telemetry/trace-export.ts";
 import { type CliIO, UsageError, wantsColor } from "./io.ts";
 
 /**
@@ -177,6 +179,28 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
           flags.at !== undefined ? { atTurn: positiveInt("--at", flags.at) } : {},
         );
         return flags.json ? json(fork) : `forked ${id} at turn ${fork.turns} -> ${fork.threadId}\n`;
+      }),
+    );
+
+  threads
+    .command("export")
+    .description(
+      "export a thread as trace records for evaluation (model calls, tool results, turn outcomes; redacted)",
+    )
+    .argument("<id>", "thread id")
+    .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
+    .option("--format <format>", "output format: jsonl (one record per line)", "jsonl")
+    .option("--delta", "each model call carries only the items added since the previous call")
+    .action((id: string, flags: { storage?: string; format: string; delta?: boolean }) =>
+      using(flags, async (store) => {
+        if (flags.format !== "jsonl") throw new UsageError(`--format must be jsonl, got "${flags.format}"`);
+        if (!(await store.exists(id)))
+          throw new TaifengError("thread_not_found", `no thread ${id} in ${store.dir}`);
+        const records = exportTrace(await store.read(id), {
+          redactor: createRedactor({ env: io.env }),
+          history: flags.delta ? "delta" : "full",
+        });
+        return records.map((r) => `${JSON.stringify(r)}\n`).join("");
       }),
     );
 
