@@ -1,7 +1,9 @@
 /** The metric instruments of the OpenTelemetry layer, with attribute sets built once and reused. */
 import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
-import type { EventMsgOf } from "../protocol/index.ts";
+import type { EventMsgOf, Usage } from "../protocol/index.ts";
 import { ATTR, BUCKETS, METRIC, OPERATION, PROVIDER_NAMES } from "./semconv.ts";
+
+const NO_ATTRS: Attributes = {};
 
 interface ModelAttrs {
   readonly input: Attributes;
@@ -49,7 +51,7 @@ export class OtelMetrics {
     });
     this.cachedShare = meter.createHistogram(METRIC.cachedTokenShare, {
       unit: "1",
-      description: "Share of a model call's input tokens read from the prompt cache",
+      description: "Share of a turn's input tokens read from the prompt cache",
       advice: { explicitBucketBoundaries: [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1] },
     });
     this.cost = meter.createCounter(METRIC.costUsd, { unit: "USD", description: "Model spend in USD" });
@@ -92,22 +94,20 @@ export class OtelMetrics {
       errorType === undefined ? attrs.call : { ...attrs.call, [ATTR.errorType]: errorType },
     );
     const u = msg.usage;
-    if (u.inputTokens > 0) {
-      this.tokenUsage.record(u.inputTokens, attrs.input);
-      this.cachedShare.record(u.cachedInputTokens / u.inputTokens, attrs.call);
-    }
+    if (u.inputTokens > 0) this.tokenUsage.record(u.inputTokens, attrs.input);
     if (u.outputTokens > 0) this.tokenUsage.record(u.outputTokens, attrs.output);
     if (msg.costUsd !== undefined && msg.costUsd > 0) this.cost.add(msg.costUsd, attrs.call);
   }
 
-  /** A turn ended with `outcome` (completed, failed, aborted). */
-  turn(outcome: string): void {
+  /** A turn ended with `outcome` (completed, failed, aborted); its cached-token share is recorded once per turn. */
+  turn(outcome: string, usage: Usage): void {
     let attrs = this.byOutcome.get(outcome);
     if (!attrs) {
       attrs = { [ATTR.turnOutcome]: outcome };
       this.byOutcome.set(outcome, attrs);
     }
     this.turns.add(1, attrs);
+    if (usage.inputTokens > 0) this.cachedShare.record(usage.cachedInputTokens / usage.inputTokens, NO_ATTRS);
   }
 
   /** A tool call ended with `status`. */

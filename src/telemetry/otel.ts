@@ -349,10 +349,11 @@ export class OtelInstrumentation {
         [ATTR.responseFinishReasons]: [msg.finishReason],
         [ATTR.usageInputTokens]: u.inputTokens,
         [ATTR.usageOutputTokens]: u.outputTokens,
-        [ATTR.usageCacheReadTokens]: u.cachedInputTokens,
-        [ATTR.usageCacheWriteTokens]: u.cacheWriteTokens,
-        [ATTR.usageReasoningTokens]: u.reasoningTokens,
       });
+      // Absent means zero: every attribute costs the SDK a validation and the exporter bytes.
+      if (u.cachedInputTokens > 0) span.setAttribute(ATTR.usageCacheReadTokens, u.cachedInputTokens);
+      if (u.cacheWriteTokens > 0) span.setAttribute(ATTR.usageCacheWriteTokens, u.cacheWriteTokens);
+      if (u.reasoningTokens > 0) span.setAttribute(ATTR.usageReasoningTokens, u.reasoningTokens);
       if (msg.costUsd !== undefined) span.setAttribute(ATTR.costUsd, msg.costUsd);
       if (this.capture)
         span.setAttribute(
@@ -573,7 +574,7 @@ export class OtelInstrumentation {
   ): void {
     const outcome =
       msg.type === "turn_completed" ? "completed" : msg.type === "turn_failed" ? "failed" : "aborted";
-    this.metrics.turn(outcome);
+    this.metrics.turn(outcome, msg.usage);
     const state = this.threads.get(threadId);
     const span = state?.turn;
     if (!state || !span) return;
@@ -584,9 +585,9 @@ export class OtelInstrumentation {
         [ATTR.turnSteps]: msg.steps,
         [ATTR.usageInputTokens]: u.inputTokens,
         [ATTR.usageOutputTokens]: u.outputTokens,
-        [ATTR.usageCacheReadTokens]: u.cachedInputTokens,
-        [ATTR.usageCacheWriteTokens]: u.cacheWriteTokens,
       });
+      if (u.cachedInputTokens > 0) span.setAttribute(ATTR.usageCacheReadTokens, u.cachedInputTokens);
+      if (u.cacheWriteTokens > 0) span.setAttribute(ATTR.usageCacheWriteTokens, u.cacheWriteTokens);
       if (msg.type !== "turn_aborted" && msg.costUsd !== undefined)
         span.setAttribute(ATTR.costUsd, msg.costUsd);
       if (msg.type === "turn_failed") {
