@@ -12,6 +12,8 @@ import { defaultRedactor } from "../redact/redactor.ts";
 import { createOtel, type OtelInstrumentation } from "../telemetry/otel.ts";
 import { type CliIO, UsageError } from "./io.ts";
 
+export { otelWanted } from "./otel-env.ts";
+
 /** A running CLI telemetry setup: attach `otel` to the engine, `shutdown` before exiting. */
 export interface CliTelemetry {
   readonly otel: OtelInstrumentation;
@@ -44,12 +46,6 @@ function signalUrl(env: CliIO["env"], signal: "traces" | "metrics"): string {
   if (own) return own;
   const base = (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "http://localhost:4318").replace(/\/+$/, "");
   return `${base}/v1/${signal}`;
-}
-
-/** True when the environment asks for telemetry without `--otel` (an exporter or endpoint is set). */
-export function otelWanted(env: CliIO["env"]): boolean {
-  if (env.OTEL_SDK_DISABLED === "true") return false;
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_TRACES_EXPORTER || env.OTEL_METRICS_EXPORTER);
 }
 
 async function load<T>(name: string, importer: () => Promise<T>): Promise<T> {

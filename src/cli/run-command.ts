@@ -12,7 +12,8 @@ import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
-import { type CliTelemetry, otelWanted, setupCliTelemetry } from "./otel-setup.ts";
+import { otelWanted } from "./otel-env.ts";
+import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
 import { formatProblem } from "./skills-command.ts";
 import { openStorage } from "./threads-command.ts";
@@ -131,7 +132,11 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   let skills: SkillRuntime | undefined;
   let telemetry: CliTelemetry | undefined;
   try {
-    if (flags.otel || otelWanted(io.env)) telemetry = await setupCliTelemetry(io, flags.otelContent === true);
+    if (flags.otel || otelWanted(io.env)) {
+      // Loaded only when asked for: a plain run never pays for the OpenTelemetry modules.
+      const { setupCliTelemetry } = await import("./otel-setup.ts");
+      telemetry = await setupCliTelemetry(io, flags.otelContent === true);
+    }
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }

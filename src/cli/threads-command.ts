@@ -8,8 +8,6 @@ import { forkThread, rewindThread } from "../conversation/thread-ops.ts";
 import { TaifengError } from "../errors.ts";
 import type { ResponseItem } from "../protocol/index.ts";
 import { messageText, toolOutputText } from "../protocol/index.ts";
-import { createRedactor } from "../redact/redactor.ts";
-import { exportTrace } from "../telemetry/trace-export.ts";
 import { type CliIO, UsageError, wantsColor } from "./io.ts";
 
 /**
@@ -196,6 +194,10 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
         if (flags.format !== "jsonl") throw new UsageError(`--format must be jsonl, got "${flags.format}"`);
         if (!(await store.exists(id)))
           throw new TaifengError("thread_not_found", `no thread ${id} in ${store.dir}`);
+        const [{ exportTrace }, { createRedactor }] = await Promise.all([
+          import("../telemetry/trace-export.ts"),
+          import("../redact/redactor.ts"),
+        ]);
         const records = exportTrace(await store.read(id), {
           redactor: createRedactor({ env: io.env }),
           history: flags.delta ? "delta" : "full",
