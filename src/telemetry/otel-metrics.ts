@@ -5,6 +5,11 @@ import { ATTR, BUCKETS, METRIC, OPERATION, PROVIDER_NAMES } from "./semconv.ts";
 
 const NO_ATTRS: Attributes = {};
 
+/** `gen_ai.provider.name` for a Taifeng provider prefix (unknown prefixes pass through). */
+export function providerName(prefix: string): string {
+  return PROVIDER_NAMES[prefix] ?? prefix;
+}
+
 interface ModelAttrs {
   readonly input: Attributes;
   readonly output: Attributes;
@@ -57,18 +62,13 @@ export class OtelMetrics {
     this.cost = meter.createCounter(METRIC.costUsd, { unit: "USD", description: "Model spend in USD" });
   }
 
-  /** `gen_ai.provider.name` for a Taifeng provider prefix. */
-  providerName(prefix: string): string {
-    return PROVIDER_NAMES[prefix] ?? prefix;
-  }
-
   private model(provider: string, model: string): ModelAttrs {
     const key = `${provider}:${model}`;
     let attrs = this.byModel.get(key);
     if (!attrs) {
       const call = {
         [ATTR.operationName]: OPERATION.chat,
-        [ATTR.providerName]: this.providerName(provider),
+        [ATTR.providerName]: providerName(provider),
         [ATTR.requestModel]: model,
       };
       attrs = {

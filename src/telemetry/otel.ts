@@ -6,8 +6,10 @@
 import {
   type Context,
   context,
+  createNoopMeter,
   type MeterProvider,
   metrics,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -25,7 +27,7 @@ import type { Event, EventMsgOf } from "../protocol/index.ts";
 import { defaultRedactor } from "../redact/redactor.ts";
 import type { Redactor } from "../redact/types.ts";
 import { inputMessages, outputMessages, redactedJson, systemInstructions } from "./content.ts";
-import { OtelMetrics } from "./otel-metrics.ts";
+import { OtelMetrics, providerName } from "./otel-metrics.ts";
 import { ATTR, OPERATION, SCOPE_NAME, SPAN_EVENT, STABILITY_OPT_IN } from "./semconv.ts";
 import { traceHeaders } from "./traceparent.ts";
 
@@ -38,7 +40,10 @@ export interface OtelOptions {
   readonly redactor?: Redactor;
   /** Where spans go. Default: the global provider of `@opentelemetry/api` (no-op until a host registers one). */
   readonly tracerProvider?: TracerProvider;
-  /** Where metrics go. Default: the global meter provider. */
+  /**
+   * Where metrics go. Default: the global meter provider as it is when `createOtel` runs (the
+   * metrics API has no proxy: register the SDK first). A no-op meter costs nothing per event.
+   */
   readonly meterProvider?: MeterProvider;
   /**
    * Record message content (prompts, answers, tool arguments and results), redacted. Needs
@@ -67,6 +72,11 @@ interface ChatState {
 interface ThreadSpans {
   turn: Span | undefined;
   turnCtx: Context | undefined;
+  /**
+   * The turn's span is not recording (no SDK, or not sampled): its children are skipped, since
+   * under a parent-based sampler they would not record either. Metrics are still recorded.
+   */
+  quiet: boolean;
   chat: ChatState | undefined;
   compaction: Span | undefined;
   tools: Map<string, Span> | undefined;
@@ -74,6 +84,9 @@ interface ThreadSpans {
   /** Open skill spans per root call id, innermost last. */
   skills: Map<string, Span[]> | undefined;
 }
+
+/** The provider a ProxyTracerProvider falls back to while no SDK is registered. */
+const NOOP_TRACING = new ProxyTracerProvider().getDelegate();
 
 /** The part of a model id before the colon, and the rest. */
 function splitModel(id: string): { provider: string; model: string } {
@@ -94,7 +107,9 @@ export class OtelInstrumentation {
   /** Attach as `hooks.observer`: one `taifeng.hook` span per hook that ran. */
   readonly hookObserver: HookObserver;
   private readonly tracer: Tracer;
-  private readonly metrics: OtelMetrics;
+  private readonly tracerProvider: TracerProvider;
+  /** Undefined when the meter is the API's no-op: then no metric work is done at all. */
+  private readonly metrics: OtelMetrics | undefined;
   private readonly redactor: Redactor;
   private readonly capture: boolean;
   private readonly agentName: string;
@@ -105,10 +120,10 @@ export class OtelInstrumentation {
 
   constructor(options: OtelOptions) {
     this.redactor = options.redactor ?? defaultRedactor();
-    this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE_NAME);
-    this.metrics = new OtelMetrics(
-      (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE_NAME),
-    );
+    this.tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+    this.tracer = this.tracerProvider.getTracer(SCOPE_NAME);
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE_NAME);
+    this.metrics = meter === createNoopMeter() ? undefined : new OtelMetrics(meter);
     const env = options.env ?? process.env;
     const optIn = (env[STABILITY_OPT_IN.variable] ?? "").split(",").map((s) => s.trim());
     this.capture = options.captureContent === true && optIn.includes(STABILITY_OPT_IN.value);
@@ -196,6 +211,7 @@ export class OtelInstrumentation {
       state = {
         turn: undefined,
         turnCtx: undefined,
+        quiet: false,
         chat: undefined,
         compaction: undefined,
         tools: undefined,
@@ -281,10 +297,16 @@ export class OtelInstrumentation {
   private startTurn(threadId: string, modelId: string, turnId: string | undefined): void {
     const state = this.state(threadId);
     if (state.turn) this.closeTurn(state, "unfinished");
+    const tp = this.tracerProvider;
+    if (tp instanceof ProxyTracerProvider && tp.getDelegate() === NOOP_TRACING) {
+      // No SDK registered (yet): nothing would record, so build nothing.
+      state.quiet = true;
+      return;
+    }
     const { provider, model } = splitModel(modelId);
     const attributes: Record<string, string> = {
       [ATTR.operationName]: OPERATION.invokeAgent,
-      [ATTR.providerName]: this.metrics.providerName(provider),
+      [ATTR.providerName]: providerName(provider),
       [ATTR.agentName]: this.agentName,
       [ATTR.conversationId]: threadId,
       [ATTR.requestModel]: model,
@@ -297,11 +319,13 @@ export class OtelInstrumentation {
       parent,
     );
     state.turn = span;
-    state.turnCtx = trace.setSpan(parent, span);
+    state.quiet = !span.isRecording();
+    state.turnCtx = state.quiet ? undefined : trace.setSpan(parent, span);
   }
 
   private startChat(threadId: string, modelId: string, step: number): void {
     const state = this.state(threadId);
+    if (state.quiet) return;
     if (state.chat) state.chat.span.end();
     const { provider, model } = splitModel(modelId);
     const span = this.tracer.startSpan(
@@ -310,7 +334,7 @@ export class OtelInstrumentation {
         kind: SpanKind.CLIENT,
         attributes: {
           [ATTR.operationName]: OPERATION.chat,
-          [ATTR.providerName]: this.metrics.providerName(provider),
+          [ATTR.providerName]: providerName(provider),
           [ATTR.requestModel]: model,
           [ATTR.conversationId]: threadId,
           [ATTR.requestStream]: true,
@@ -337,9 +361,11 @@ export class OtelInstrumentation {
   private endChat(threadId: string, msg: EventMsgOf<"model_call_completed">): void {
     const state = this.threads.get(threadId);
     const chat = state?.chat;
-    const { provider, model } = splitModel(msg.model);
     const errorType = msg.error?.code ?? (msg.finishReason === "error" ? "unknown" : undefined);
-    this.metrics.modelCall(provider, model, msg, errorType);
+    if (this.metrics) {
+      const { provider, model } = splitModel(msg.model);
+      this.metrics.modelCall(provider, model, msg, errorType);
+    }
     if (!state || !chat) return;
     state.chat = undefined;
     const span = chat.span;
@@ -380,6 +406,7 @@ export class OtelInstrumentation {
     key = callId,
   ): void {
     const state = this.state(threadId);
+    if (state.quiet) return;
     const chat = state.chat;
     if (chat && this.capture) {
       chat.calls ??= [];
@@ -406,7 +433,7 @@ export class OtelInstrumentation {
   }
 
   private endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">, key = msg.callId): void {
-    this.metrics.toolCall(msg.name, msg.status);
+    this.metrics?.toolCall(msg.name, msg.status);
     const tools = this.threads.get(threadId)?.tools;
     const span = tools?.get(key);
     if (!tools || !span) return;
@@ -445,6 +472,7 @@ export class OtelInstrumentation {
 
   private startCompaction(threadId: string, msg: EventMsgOf<"compaction_started">): void {
     const state = this.state(threadId);
+    if (state.quiet) return;
     state.compaction?.end();
     state.compaction = this.tracer.startSpan(
       `${OPERATION.compaction} ${msg.strategy}`,
@@ -463,7 +491,7 @@ export class OtelInstrumentation {
   }
 
   private endCompaction(threadId: string, msg: EventMsgOf<"compaction_completed">): void {
-    this.metrics.compaction(msg.strategy, msg.trigger);
+    this.metrics?.compaction(msg.strategy, msg.trigger);
     const state = this.threads.get(threadId);
     const span = state?.compaction;
     if (!state || !span) return;
@@ -481,6 +509,7 @@ export class OtelInstrumentation {
 
   private startPermission(threadId: string, msg: EventMsgOf<"permission_requested">): void {
     const state = this.state(threadId);
+    if (state.quiet) return;
     const tool = state.tools?.get(msg.callId);
     const span = this.tracer.startSpan(
       `${OPERATION.permissionWait} ${msg.tool}`,
@@ -510,6 +539,7 @@ export class OtelInstrumentation {
 
   private startSkill(threadId: string, msg: EventMsgOf<"skill_started">): void {
     const state = this.state(threadId);
+    if (state.quiet) return;
     const key = msg.callId ?? "";
     state.skills ??= new Map();
     const stack = state.skills.get(key) ?? [];
@@ -574,7 +604,7 @@ export class OtelInstrumentation {
   ): void {
     const outcome =
       msg.type === "turn_completed" ? "completed" : msg.type === "turn_failed" ? "failed" : "aborted";
-    this.metrics.turn(outcome, msg.usage);
+    this.metrics?.turn(outcome, msg.usage);
     const state = this.threads.get(threadId);
     const span = state?.turn;
     if (!state || !span) return;
@@ -618,6 +648,7 @@ export class OtelInstrumentation {
     }
     state.turn = undefined;
     state.turnCtx = undefined;
+    state.quiet = false;
     state.chat = undefined;
     state.compaction = undefined;
     state.tools = undefined;
@@ -627,6 +658,7 @@ export class OtelInstrumentation {
 
   private onHook(report: HookRunReport): void {
     const state = this.threads.get(report.threadId);
+    if (state?.quiet) return;
     const span = this.tracer.startSpan(
       `${OPERATION.hook} ${report.point}`,
       {

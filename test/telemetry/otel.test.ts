@@ -281,6 +281,28 @@ describe("OpenTelemetry spans for whole turns", () => {
     }
   });
 
+  it("with no SDK registered does nothing: no spans, no headers, no warnings", async () => {
+    const seen: StreamOptions[] = [];
+    const sim = new SimClient({ name: "quiet", script: [{ text: ["ok"] }] });
+    const spy: ModelClient = {
+      id: sim.id,
+      stream: (req, opts) => {
+        seen.push(opts ?? {});
+        return sim.stream(req, opts);
+      },
+    };
+    const layer = createOtel({ redactor: literalRedactor([]) }); // the API's global no-op providers
+    const rec = recorder();
+    const engine = await AgentEngine.open(
+      layer.instrument({ model: spy, cwd: "/tmp", listeners: [rec.listener] }),
+    );
+    await engine.submitAndWait("go");
+    expect(seen).toEqual([{ signal: expect.any(AbortSignal) }]);
+    expect(shape(rec.events).filter((l) => l.startsWith("warning"))).toEqual([]);
+    expect(rec.events.at(-1)?.msg.type).toBe("turn_completed");
+    await engine.close();
+  });
+
   it("turns its own failure into one warning and never fails the turn", async () => {
     otel = memoryOtel();
     const broken = {
