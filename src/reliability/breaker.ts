@@ -33,6 +33,9 @@ export interface BreakerOptions {
   readonly onNotice?: (notice: BreakerNotice) => void;
 }
 
+const MAX_PENDING_PER_THREAD = 16;
+const MAX_PENDING_THREADS = 1_024;
+
 const PROVIDER_FAILURES = new Set(["rate_limit", "overloaded", "server", "timeout", "network"]);
 
 interface ModelCircuit {
@@ -215,8 +218,16 @@ export class CircuitBreaker {
     }
     if (threadId === undefined) return;
     const list = this.pending.get(threadId);
-    if (list) list.push(notice);
-    else this.pending.set(threadId, [notice]);
+    if (list) {
+      // Bounded: a breaker used without its listener must not collect notices forever.
+      if (list.length < MAX_PENDING_PER_THREAD) list.push(notice);
+      return;
+    }
+    if (this.pending.size >= MAX_PENDING_THREADS) {
+      const oldest = this.pending.keys().next().value;
+      if (oldest !== undefined) this.pending.delete(oldest);
+    }
+    this.pending.set(threadId, [notice]);
   }
 }
 
