@@ -154,6 +154,9 @@ export class OtelInstrumentation {
     const stream = (request: ModelRequest, options?: StreamOptions) => {
       const span = this.requestSpan(request);
       if (!span) return client.stream(request, options);
+      if (request.maxOutputTokens !== undefined)
+        span.setAttribute(ATTR.requestMaxTokens, request.maxOutputTokens);
+      if (request.temperature !== undefined) span.setAttribute(ATTR.requestTemperature, request.temperature);
       if (this.capture && request.purpose !== "compaction") {
         span.setAttribute(ATTR.inputMessages, inputMessages(request.items, this.redactor));
         if (request.system !== "")
