@@ -281,6 +281,53 @@ describe("OpenTelemetry spans for whole turns", () => {
     }
   });
 
+  it("records the request's max_tokens and temperature when the request sets them", async () => {
+    otel = memoryOtel();
+    const layer = createOtel({
+      redactor: literalRedactor([]),
+      tracerProvider: otel.tracerProvider,
+      meterProvider: otel.meterProvider,
+    });
+    const sim = new SimClient({ name: "params", script: [{ text: ["ok"] }] });
+    const model = layer.wrapModel(sim);
+    const ctx = { emit: () => {} };
+    const ev = (seq: number, msg: object) =>
+      ({ threadId: "thr_p", turnId: "turn_p", submissionId: "sub_p", seq, ts: Date.now(), msg }) as never;
+    layer.listener(ev(0, { type: "turn_started", model: "sim:params" }), ctx);
+    layer.listener(ev(1, { type: "model_call_started", step: 1, model: "sim:params" }), ctx);
+    const request = {
+      system: "",
+      items: [],
+      tools: [],
+      threadId: "thr_p",
+      maxOutputTokens: 100,
+      temperature: 0.2,
+    };
+    for await (const _ of model.stream(request));
+    const usage = {
+      inputTokens: 1,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: 1,
+      reasoningTokens: 0,
+    };
+    layer.listener(
+      ev(2, {
+        type: "model_call_completed",
+        step: 1,
+        model: "sim:params",
+        finishReason: "stop",
+        usage,
+        durationMs: 1,
+      }),
+      ctx,
+    );
+    expect(byName(await otel.spans(), "chat params")[0]?.attributes).toMatchObject({
+      [ATTR.requestMaxTokens]: 100,
+      [ATTR.requestTemperature]: 0.2,
+    });
+  });
+
   it("with no SDK registered does nothing: no spans, no headers, no warnings", async () => {
     const seen: StreamOptions[] = [];
     const sim = new SimClient({ name: "quiet", script: [{ text: ["ok"] }] });
