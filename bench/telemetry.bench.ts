@@ -92,10 +92,16 @@ for (const fn of [off, otelOn, otelDisabled]) await measure(fn, WARMUP);
 const offs: number[] = [];
 const ons: number[] = [];
 const disableds: number[] = [];
+// Each side starts from a collected heap, so no side pays for another's garbage (the
+// recording side retains its spans in the in-memory exporter until the round ends).
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 for (let r = 0; r < ROUNDS; r++) {
+  gc();
   offs.push(await measure(off, perRound, "off"));
-  ons.push(await measure(otelOn, perRound, "on"));
+  gc();
   disableds.push(await measure(otelDisabled, perRound, "disabled"));
+  gc();
+  ons.push(await measure(otelOn, perRound, "on"));
   await tracerProvider.forceFlush();
   spanExporter.reset();
 }
@@ -170,7 +176,7 @@ writeResult(
     spans_per_run: spansPerRun,
   },
   {
-    workload: `${ROUNDS} interleaved rounds of ${perRound} runs each of: no telemetry, the OpenTelemetry layer recording (SDK TracerProvider with a BatchSpanProcessor into an InMemorySpanExporter, reset every round; MeterProvider with a periodic reader into an InMemoryMetricExporter), and the layer attached with no SDK registered (the API's no-op providers); after ${WARMUP} warm-up runs of each. A run is the kernel-overhead run (open an engine, one user_input, 2 model steps + 1 tool call, consume every event, close). Ratios are medians of per-round ratios. The JSONL figure replays ${SINK_EVENTS} events of real kernel runs through the sink dispatcher (redaction by createRedactor) into a rotating file until flushed; median of 3.`,
+    workload: `${ROUNDS} interleaved rounds (a full GC before each side) of ${perRound} runs each of: no telemetry, the OpenTelemetry layer recording (SDK TracerProvider with a BatchSpanProcessor into an InMemorySpanExporter, reset every round; MeterProvider with a periodic reader into an InMemoryMetricExporter), and the layer attached with no SDK registered (the API's no-op providers); after ${WARMUP} warm-up runs of each. A run is the kernel-overhead run (open an engine, one user_input, 2 model steps + 1 tool call, consume every event, close). Ratios are medians of per-round ratios. The JSONL figure replays ${SINK_EVENTS} events of real kernel runs through the sink dispatcher (redaction by createRedactor) into a rotating file until flushed; median of 3.`,
     measure:
       "the two kernel ratios are medians of per-round ratios of process CPU time (user + system, all threads) per run; wall_* are the same ratios in wall time, which the shared VM's other processes stretch",
     rounds: {
