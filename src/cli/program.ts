@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
 import { defenseCheckCommand } from "./defense-command.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
+import { registerMcpCommand } from "./mcp-command.ts";
 import { permissionsCheckCommand } from "./permissions-command.ts";
 import { runCommand } from "./run-command.ts";
 import { collect, registerSkillsCommand } from "./skills-command.ts";
@@ -57,6 +58,16 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       "--otel-content",
       "record prompts and answers in spans, redacted (needs OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)",
     )
+    .option(
+      "--mcp-config <file>",
+      "load MCP servers from this .mcp.json-shaped file (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--project-mcp",
+      "load the project's .mcp.json (MCP servers start programs: only in folders you trust)",
+    )
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
     });
@@ -90,6 +101,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       result.code = await defenseCheckCommand(command, flags, io);
     });
   registerSkillsCommand(program, io, result);
+  registerMcpCommand(program, io, result);
   registerThreadsCommand(program, io);
   return program;
 }

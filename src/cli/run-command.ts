@@ -3,6 +3,7 @@ import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
+import type { McpManager } from "../mcp/manager.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
@@ -12,6 +13,7 @@ import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
+import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
 import { otelWanted } from "./otel-env.ts";
 import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
@@ -42,6 +44,10 @@ export interface RunFlags {
   readonly otel?: boolean;
   /** Record message content in spans (with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), redacted. */
   readonly otelContent?: boolean;
+  /** Extra `.mcp.json`-shaped files (`--mcp-config`). */
+  readonly mcpConfig?: readonly string[];
+  /** Load the project's `.mcp.json` (trusted folders only). */
+  readonly projectMcp?: boolean;
 }
 
 /**
@@ -74,6 +80,11 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
     if (isTaifengError(err)) throw new UsageError(err.message);
     throw err;
   }
+}
+
+/** The model `taifeng run` would use for `spec` (or the default), for other commands. */
+export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<ModelClient> {
+  return resolveModel(spec ?? defaultModelSpec(io.env), {}, io);
 }
 
 /**
@@ -131,6 +142,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   let engine: AgentEngine;
   let skills: SkillRuntime | undefined;
   let telemetry: CliTelemetry | undefined;
+  let mcp: McpManager | undefined;
   try {
     if (flags.otel || otelWanted(io.env)) {
       // Loaded only when asked for: a plain run never pays for the OpenTelemetry modules.
@@ -141,14 +153,17 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
     skills = await openSkills(flags.skills ?? [], io, sandbox);
+    mcp = await openMcp(flags, io);
+    prompt = await expandMcpPrompt(prompt, mcp);
+    const tools = [...builtins.tools, ...demoTools()];
     const options: Parameters<typeof AgentEngine.open>[0] = {
       model,
-      tools: [...builtins.tools, ...demoTools()],
+      tools,
       cwd: io.cwd,
       store,
       listeners: [write],
       resolveModel: (spec) => resolveModel(spec, flags, io),
-      ...skills.engineOptions(),
+      ...(mcp ? mcp.engineOptions({ tools, prepareTurn: skills.prepareTurn }) : skills.engineOptions()),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
       permissions: {
         settings: { env: io.env },
@@ -165,6 +180,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   } catch (err) {
     await telemetry?.shutdown();
     skills?.close();
+    await mcp?.close();
     await builtins.close();
     await store.close();
     if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
@@ -191,6 +207,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     approver?.close();
     await engine.close();
     await telemetry?.shutdown();
+    await mcp?.close();
     await builtins.close();
     skills?.close();
     await store.close();
