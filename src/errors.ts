@@ -31,6 +31,8 @@ export type TaifengErrorCode =
   | "invalid_tool"
   /** No usable skill has that name (unknown, invalid or ineligible; the message says which). */
   | "unknown_skill"
+  /** A library function got arguments it cannot work with (e.g. mismatched attempts); the message says which. */
+  | "invalid_argument"
   /** `run()`: the turn ended with turn_failed (details.error has the cause). */
   | "turn_failed"
   /** `run()`: the turn was interrupted. */

@@ -39,7 +39,13 @@ export { describeError, isTaifengError, TaifengError, type TaifengErrorCode } fr
 export { type AuditHookOptions, type AuditRecord, auditHook } from "./hooks/audit.ts";
 export { dangerousCommandHook } from "./hooks/dangerous-command.ts";
 export type { HookOptions } from "./hooks/options.ts";
-export { type HookRunContext, HookRunner, type HookRunnerOptions } from "./hooks/runner.ts";
+export {
+  type HookObserver,
+  type HookRunContext,
+  HookRunner,
+  type HookRunnerOptions,
+  type HookRunReport,
+} from "./hooks/runner.ts";
 export { HooksSettings, hooksFromSettings } from "./hooks/settings.ts";
 export {
   CLAUDE_EVENT_NAMES,
@@ -118,7 +124,7 @@ export {
   taskFinishTool,
 } from "./loop/completion.ts";
 export { AgentEngine, type EngineOptions, type EngineStatus } from "./loop/engine.ts";
-export type { EventListener } from "./loop/event-hub.ts";
+export type { EventListener, ListenerContext, ListenerEventMsg } from "./loop/event-hub.ts";
 export { EnginePool, type EntrySkillResolver, type PoolOptions, type SessionOptions } from "./loop/pool.ts";
 export type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "./loop/prefix.ts";
 export {
@@ -132,6 +138,7 @@ export {
   type TurnReply,
   type TurnRequest,
 } from "./loop/run.ts";
+export type { StepCheck, StepCheckContext, StepVerdict } from "./loop/step-check.ts";
 export type { TurnInput } from "./loop/turn.ts";
 export type {
   ApprovalAnswer,
@@ -240,6 +247,26 @@ export {
 export type { Redactor } from "./redact/types.ts";
 export { redactEventMsg, redactItem } from "./redact/walk.ts";
 export {
+  type BreakerNotice,
+  type BreakerOptions,
+  type BreakerState,
+  CircuitBreaker,
+  createCircuitBreaker,
+} from "./reliability/breaker.ts";
+export { type BudgetLimits, type BudgetOptions, createBudget, SpendBudget } from "./reliability/budget.ts";
+export {
+  createProgressDetector,
+  type ProgressAction,
+  ProgressDetector,
+  type ProgressOptions,
+} from "./reliability/progress.ts";
+export {
+  type SpendTotals,
+  SpendTracker,
+  type SpendTrackerOptions,
+  totalTokens,
+} from "./reliability/spend.ts";
+export {
   BASE_ENV_NAMES,
   PASSTHROUGH_VARIABLE,
   type SubprocessEnvOptions,
@@ -257,6 +284,36 @@ export {
   SandboxPolicy,
 } from "./sandbox/types.ts";
 export * from "./skill/index.ts";
+export { type ConsoleSinkOptions, consoleSink, formatEvent } from "./telemetry/console-sink.ts";
+export { type JsonlSinkOptions, jsonlSink } from "./telemetry/jsonl-sink.ts";
+export { createOtel, OtelInstrumentation, type OtelOptions } from "./telemetry/otel.ts";
+export {
+  type Attempt,
+  type AttemptCheck,
+  type AttemptView,
+  attemptsOf,
+  type PreferencePair,
+  preferencePair,
+} from "./telemetry/preference.ts";
+export { ATTR, METRIC, OPERATION, SEMCONV_REVISION, SPAN_EVENT } from "./telemetry/semconv.ts";
+export {
+  createSinks,
+  type EventSink,
+  SinkHub,
+  type SinkHubOptions,
+  type SinkStats,
+} from "./telemetry/sinks.ts";
+export {
+  exportThreadTrace,
+  exportTrace,
+  type ModelCallRecord,
+  type ThreadRecord,
+  type ToolResultRecord,
+  TRACE_SCHEMA,
+  type TraceExportOptions,
+  type TraceRecord,
+  type TurnRecord,
+} from "./telemetry/trace-export.ts";
 export {
   type ArtifactRef,
   type ArtifactStore,

@@ -39,6 +39,19 @@ describe("examples (no API key)", () => {
     );
   });
 
+  it("otel-console prints a turn's span tree and a budget warning with no collector", () => {
+    const res = runExample("otel-console.ts");
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.out.split("\n").filter((l) => l.startsWith("[span]"))).toEqual([
+      '[span] invoke_agent taifeng taifeng.turn.outcome="completed" gen_ai.usage.input_tokens=280 gen_ai.usage.output_tokens=21',
+      "[span]   chat demo gen_ai.usage.input_tokens=120 gen_ai.usage.output_tokens=12",
+      '[span]   execute_tool get_weather gen_ai.tool.name="get_weather"',
+      "[span]   chat demo gen_ai.usage.input_tokens=160 gen_ai.usage.output_tokens=9",
+    ]);
+    expect(res.out).toContain("[budget] turn tokens past 70%: 301 of 400");
+  });
+
   it("parallel-tools overlaps the fetches and serializes the saves", () => {
     const res = runExample("parallel-tools.ts");
     expect(res.code).toBe(0);

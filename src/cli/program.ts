@@ -70,6 +70,14 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
     .option(
+      "--otel",
+      "export OpenTelemetry traces and metrics as the OTEL_* variables say (default OTLP http/protobuf to localhost:4318)",
+    )
+    .option(
+      "--otel-content",
+      "record prompts and answers in spans, redacted (needs OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)",
+    )
+    .option(
       "--mcp-config <file>",
       "load MCP servers from this .mcp.json-shaped file (repeatable)",
       collect,

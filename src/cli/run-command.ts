@@ -15,6 +15,8 @@ import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, UsageError, wantsColor } from "./io.ts";
 import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
+import { otelWanted } from "./otel-env.ts";
+import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
 import { type AskPolicy, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
 import { formatProblem } from "./skills-command.ts";
@@ -130,8 +132,14 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   const watch = watchRun(io, target, asking);
   let engine: AgentEngine;
   let skills: SkillRuntime | undefined;
+  let telemetry: CliTelemetry | undefined;
   let mcp: McpManager | undefined;
   try {
+    if (flags.otel || otelWanted(io.env)) {
+      // Loaded only when asked for: a plain run never pays for the OpenTelemetry modules.
+      const { setupCliTelemetry } = await import("./otel-setup.ts");
+      telemetry = await setupCliTelemetry(io, flags.otelContent === true);
+    }
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
@@ -148,7 +156,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     mcp = await openMcp(flags, io, trusted, decision.projectRoot);
     prompt = await expandMcpPrompt(prompt, mcp);
     const tools = [...builtins.tools, ...demoTools()];
-    engine = await AgentEngine.open({
+    const options: Parameters<typeof AgentEngine.open>[0] = {
       model,
       tools,
       cwd: io.cwd,
@@ -170,9 +178,11 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       hooks: { fromSettings: true },
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
-    });
+    };
+    engine = await AgentEngine.open(telemetry ? telemetry.otel.instrument(options) : options);
   } catch (err) {
     approver?.close();
+    await telemetry?.shutdown();
     skills?.close();
     await mcp?.close();
     await builtins.close();
@@ -203,6 +213,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     removeHandler();
     approver?.close();
     await engine.close();
+    await telemetry?.shutdown();
     await mcp?.close();
     await builtins.close();
     skills?.close();

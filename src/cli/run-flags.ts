@@ -39,6 +39,10 @@ export interface RunFlags {
   readonly deny?: readonly string[];
   /** Extra `.mcp.json`-shaped files (`--mcp-config`). */
   readonly mcpConfig?: readonly string[];
+  /** OpenTelemetry export configured by the OTEL_* variables (also on when they name an exporter). */
+  readonly otel?: boolean;
+  /** Record message content in spans (with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), redacted. */
+  readonly otelContent?: boolean;
 }
 
 /**

@@ -248,6 +248,32 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
       }),
     );
 
+  threads
+    .command("export")
+    .description(
+      "export a thread as trace records for evaluation (model calls, tool results, turn outcomes; redacted)",
+    )
+    .argument("<id>", "thread id")
+    .option("--storage <dir>", "thread storage directory (default $TAIFENG_STORAGE or ~/.taifeng/threads)")
+    .option("--format <format>", "output format: jsonl (one record per line)", "jsonl")
+    .option("--delta", "each model call carries only the items added since the previous call")
+    .action((id: string, flags: { storage?: string; format: string; delta?: boolean }) =>
+      using(flags, async (store) => {
+        if (flags.format !== "jsonl") throw new UsageError(`--format must be jsonl, got "${flags.format}"`);
+        if (!(await store.exists(id)))
+          throw new TaifengError("thread_not_found", `no thread ${id} in ${store.dir}`);
+        const [{ exportTrace }, { createRedactor }] = await Promise.all([
+          import("../telemetry/trace-export.ts"),
+          import("../redact/redactor.ts"),
+        ]);
+        const records = exportTrace(await store.read(id), {
+          redactor: createRedactor({ env: io.env }),
+          history: flags.delta ? "delta" : "full",
+        });
+        return records.map((r) => `${JSON.stringify(r)}\n`).join("");
+      }),
+    );
+
   withStorage(
     threads.command("rebuild").description("rebuild the SQLite thread index from the transcripts"),
   ).action((flags: StorageFlags) =>

@@ -37,6 +37,7 @@ export const EVENT_PERSISTENCE = {
   context_overridden: "skip", // the next turn_context records it
   shutdown_complete: "skip",
   warning: "persist",
+  budget_warning: "persist",
   error: "persist",
   mcp_server_failed: "persist",
 } as const satisfies Record<EventMsgType, "persist" | "skip">;

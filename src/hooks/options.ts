@@ -1,3 +1,4 @@
+import type { HookObserver } from "./runner.ts";
 import type { HookDefinition } from "./types.ts";
 
 /** `EngineOptions.hooks`: lifecycle hooks of an engine. */
@@ -13,6 +14,8 @@ export interface HookOptions {
   readonly defaultTimeoutMs?: number;
   /** Write every tool call to this JSONL file (the built-in audit hook). */
   readonly auditPath?: string;
+  /** Told about every hook that ran, e.g. the OpenTelemetry layer's `hookObserver`. */
+  readonly observer?: HookObserver;
   /**
    * Parent environment variables shell hooks may see, beside the allowlist every subprocess
    * gets (see `subprocessEnv`). A trailing `*` matches a prefix. Default: none.

@@ -28,7 +28,26 @@ export interface HookRunnerOptions {
   readonly envPassthrough?: readonly string[];
   /** Exposed to shell hooks as TAIFENG_PROJECT_DIR (and CLAUDE_PROJECT_DIR). */
   readonly projectDir?: string;
+  /** Told about every hook that ran (telemetry). See HookRunReport. */
+  readonly observer?: HookObserver;
 }
+
+/** One hook that ran: where, which, when, how long and how it ended. */
+export interface HookRunReport {
+  readonly point: HookPoint;
+  /** The hook's name (its command for shell hooks). */
+  readonly hook: string;
+  readonly threadId: string;
+  readonly turnId: string | undefined;
+  /** Milliseconds since the epoch when the hook started. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** `failed` covers errors and timeouts (also reported as `error` events). */
+  readonly outcome: "ok" | "failed" | "allow" | "ask" | "deny";
+}
+
+/** Receives a HookRunReport after each hook; must not throw (a throw is ignored). */
+export type HookObserver = (report: HookRunReport) => void;
 
 /** Per-run context: cancellation and where failures go. */
 export interface HookRunContext {
@@ -65,6 +84,7 @@ export class HookRunner {
   private readonly byPoint = new Map<HookPoint, Registered[]>();
   private readonly defaultTimeoutMs: number;
   private readonly env: Record<string, string | undefined>;
+  private readonly observer: HookObserver | undefined;
 
   /** Throws TaifengError `invalid_config` for an unknown point or a bad matcher. */
   constructor(hooks: readonly HookDefinition[], options: HookRunnerOptions = {}) {
@@ -73,6 +93,7 @@ export class HookRunner {
       ...(options.env ??
         subprocessEnv(options.envPassthrough ? { passthrough: options.envPassthrough } : {})),
     };
+    this.observer = options.observer;
     if (options.projectDir !== undefined) {
       this.env.TAIFENG_PROJECT_DIR = options.projectDir;
       this.env.CLAUDE_PROJECT_DIR = options.projectDir;
@@ -106,10 +127,26 @@ export class HookRunner {
     let reason: string | undefined;
     let updatedInput: unknown;
     const context: string[] = [];
+    const observer = this.observer;
     for (const entry of registered) {
       if (ctx.signal.aborted) break;
       if (filter && !entry.matches(filter)) continue;
-      const response = await this.runOne(entry, current, ctx);
+      const began = observer ? performance.now() : 0;
+      let failed = false;
+      const response = await this.runOne(
+        entry,
+        current,
+        observer
+          ? {
+              ...ctx,
+              report: (f) => {
+                failed = true;
+                ctx.report(f);
+              },
+            }
+          : ctx,
+      );
+      if (observer) observe(observer, entry.name, current, began, failed, response);
       if (!response) continue;
       if (response.additionalContext) context.push(response.additionalContext);
       if (response.updatedInput !== undefined && "input" in current) {
@@ -178,5 +215,29 @@ export class HookRunner {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+function observe(
+  observer: HookObserver,
+  hook: string,
+  event: HookEvent,
+  began: number,
+  failed: boolean,
+  response: HookResponse | undefined,
+): void {
+  const d = response?.decision === "block" ? "deny" : response?.decision;
+  try {
+    observer({
+      point: event.point,
+      hook,
+      threadId: event.threadId,
+      turnId: event.turnId,
+      startedAt: performance.timeOrigin + began,
+      durationMs: performance.now() - began,
+      outcome: failed ? "failed" : (d ?? "ok"),
+    });
+  } catch {
+    // An observer is telemetry: it never changes how hooks run.
   }
 }

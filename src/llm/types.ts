@@ -95,6 +95,11 @@ export type ModelEvent =
 /** Options for one call. */
 export interface StreamOptions {
   readonly signal?: AbortSignal;
+  /**
+   * Extra HTTP headers for this call, e.g. the W3C `traceparent` of the call's span. Providers
+   * that speak HTTP send them; wrappers (retry, fallback) pass them on.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** A model behind one provider. Implementations must honour the ModelEvent contract. */

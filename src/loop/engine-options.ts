@@ -13,6 +13,7 @@ import type { ToolGate } from "../tool/scheduler.ts";
 import type { OutputSpec } from "./completion.ts";
 import type { EventListener } from "./event-hub.ts";
 import type { PrepareTurn } from "./prefix.ts";
+import type { StepCheck } from "./step-check.ts";
 
 /** Options for `AgentEngine.open`. Only `model` is required. */
 export interface EngineOptions {
@@ -91,6 +92,11 @@ export interface EngineOptions {
    * redaction off. See docs/guides/permissions.md (redaction).
    */
   readonly redactor?: Redactor | false;
+  /**
+   * Consulted before every model call of every turn, in order: spend budgets and loop
+   * detectors (see `src/reliability/`) stop a turn or nudge the model here. See StepCheck.
+   */
+  readonly stepChecks?: readonly StepCheck[];
   /** Finished submissions whose events stay available to late subscribers. Default 32. */
   readonly retainSubmissions?: number;
   /** Listeners attached before the first event (sinks). */

@@ -59,6 +59,7 @@ export function newEngineTurn(c: EngineCore, submissionId: string, turnId: strin
     gate: c.gate,
     askUser: undefined,
     hooks: undefined,
+    stepChecks: c.stepChecks,
     reason: "interrupt",
     // A bound function, not a shared method: batches and contributors call it detached.
     emit: (msg) => {

@@ -117,6 +117,11 @@ export class AgentEngine {
     const hub = new EventHub({
       retain: options.retainSubmissions ?? 32,
       onListenerError: options.onListenerError,
+      context: {
+        emit: (msg, cause) => {
+          if (core.status !== "closed") emit(core, cause?.submissionId, cause?.turnId, msg);
+        },
+      },
     });
     for (const listener of options.listeners ?? []) hub.on(listener);
     const core: EngineCore = {
@@ -133,6 +138,7 @@ export class AgentEngine {
       gate: options.gate,
       context,
       prepareTurn: options.prepareTurn,
+      stepChecks: options.stepChecks && options.stepChecks.length > 0 ? options.stepChecks : undefined,
       lastPrefix: undefined,
       requests: new PendingRequests(),
       queue: [],

@@ -1,8 +1,27 @@
 import { TaifengError } from "../errors.ts";
-import type { Event } from "../protocol/index.ts";
+import type { Event, EventMsgOf } from "../protocol/index.ts";
 
-/** A synchronous event observer (sinks, UIs). It must not throw; errors are reported and dropped. */
-export type EventListener = (event: Event) => void;
+/**
+ * A synchronous event observer (sinks, UIs, budgets). It must not throw; errors are reported
+ * and dropped. `ctx` lets a listener that is part of the engine's machinery add events of its
+ * own (see ListenerContext).
+ */
+export type EventListener = (event: Event, ctx: ListenerContext) => void;
+
+/** The events a listener may add: notices about the run, never turn lifecycle. */
+export type ListenerEventMsg = EventMsgOf<"warning" | "budget_warning" | "error">;
+
+/**
+ * What the engine lets its listeners do besides observing. `emit` publishes `msg` in the same
+ * submission and turn as `cause` (omit it for an engine-level event), after the event being
+ * delivered has reached everyone; it is recorded in the transcript like any event. Ignored
+ * once the engine is closed.
+ */
+export interface ListenerContext {
+  emit(msg: ListenerEventMsg, cause?: Event): void;
+}
+
+const NO_CONTEXT: ListenerContext = { emit: () => {} };
 
 interface SubmissionLog {
   readonly events: Event[];
@@ -28,13 +47,19 @@ export class EventHub {
   private streams: Set<EventStream> | undefined;
   private readonly retain: number;
   private readonly onListenerError: (err: unknown) => void;
+  private readonly context: ListenerContext;
   private closed = false;
   private delivering = false;
   private readonly backlog: (() => void)[] = [];
 
-  constructor(options: { retain: number; onListenerError?: ((err: unknown) => void) | undefined }) {
+  constructor(options: {
+    retain: number;
+    onListenerError?: ((err: unknown) => void) | undefined;
+    context?: ListenerContext | undefined;
+  }) {
     this.retain = options.retain;
     this.onListenerError = options.onListenerError ?? ignore;
+    this.context = options.context ?? NO_CONTEXT;
   }
 
   /** Starts buffering events of a submission. */
@@ -84,7 +109,7 @@ export class EventHub {
     if (this.listeners) {
       for (const listener of this.listeners) {
         try {
-          listener(event);
+          listener(event, this.context);
         } catch (err) {
           this.onListenerError(err);
         }

@@ -108,6 +108,7 @@ function assembleGuards(
             : {}),
           ...(hookOptions?.envPassthrough ? { envPassthrough: hookOptions.envPassthrough } : {}),
           projectDir: policy?.projectRoot ?? found?.projectRoot ?? cwd,
+          ...(hookOptions?.observer ? { observer: hookOptions.observer } : {}),
         })
       : undefined;
   return {

@@ -17,6 +17,7 @@ import { compactNow, overrideContext, rewind } from "./ops.ts";
 import type { PrepareTurn, TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
 import type { ResumePlan } from "./resume.ts";
+import type { StepCheck } from "./step-check.ts";
 import type { TurnSettings } from "./turn.ts";
 
 /** The running turn, as control ops see it. */
@@ -40,6 +41,8 @@ export interface EngineCore {
   readonly gate: ToolGate | undefined;
   readonly context: ContextManager | undefined;
   readonly artifacts: ArtifactStore;
+  /** Consulted before every model call (EngineOptions.stepChecks); undefined when none. */
+  readonly stepChecks: readonly StepCheck[] | undefined;
   /** Builds each turn's stable prefix from `system` and `tools` (see PrepareTurn). */
   readonly prepareTurn: PrepareTurn | undefined;
   /** Wrapped versions of tools PrepareTurn added (see adoptTools). */

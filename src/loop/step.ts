@@ -115,15 +115,17 @@ function completed(
   res: Assembled,
   durationMs: number,
   finishReason: EventMsgOf<"model_call_completed">["finishReason"],
+  error?: ErrorInfo,
 ): Promise<unknown> | undefined {
   const usage = res.usage ?? emptyUsage();
   const model = env.model.id;
   const costUsd = res.costUsd;
-  env.emit(
+  const msg: EventMsgOf<"model_call_completed"> =
     costUsd === undefined
       ? { type: "model_call_completed", step, model, finishReason, usage, durationMs }
-      : { type: "model_call_completed", step, model, finishReason, usage, costUsd, durationMs },
-  );
+      : { type: "model_call_completed", step, model, finishReason, usage, costUsd, durationMs };
+  if (error) msg.error = error;
+  env.emit(msg);
   return env.hooks?.run("post_model", { step, model, finishReason, usage });
 }
 
@@ -216,7 +218,7 @@ async function failedStep(
   error: ErrorInfo,
 ): Promise<StepResult> {
   if (stream.batch) await stream.batch.cancel("the model call failed");
-  await completed(env, stream.step, res, durationMs, "error");
+  await completed(env, stream.step, res, durationMs, "error", error);
   return { kind: "failed", error, usage: res.usage, costUsd: res.costUsd };
 }
 

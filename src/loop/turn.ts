@@ -11,6 +11,7 @@ import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
 import type { TurnHooks } from "./guards.ts";
 import { type PendingCalls, runPendingCalls } from "./resume.ts";
 import { batchEnv, sampleStep } from "./step.ts";
+import type { StepCheck } from "./step-check.ts";
 
 /** Settings a turn runs with (fixed for the whole turn, so its prompt prefix is stable). */
 export interface TurnSettings {
@@ -44,6 +45,8 @@ export interface TurnEnv {
   readonly askUser?: ToolBatchEnv["askUser"];
   /** Hook points of the turn (user_prompt_submit, pre_model, post_model). */
   readonly hooks?: TurnHooks | undefined;
+  /** Consulted before every model call (budgets, loop detectors); absent when none is set. */
+  readonly stepChecks?: readonly StepCheck[] | undefined;
   /** Makes the transcript durable now; called when the turn waits on a person. */
   checkpoint?(): void;
   /** True while the turn waits on a person (approval or answer). */
@@ -135,6 +138,10 @@ export async function runTurn(env: TurnEnv, input: TurnStart): Promise<TurnEnd> 
         message: `the turn used its budget of ${env.settings.maxSteps} model calls without finishing`,
         source: "engine",
       });
+    }
+    if (env.stepChecks) {
+      const stop = runStepChecks(env, env.stepChecks, steps + 1);
+      if (stop) return failedEnd(steps, usage, costUsd, started, stop);
     }
     if (env.context) {
       ctxEnv ??= contextEnv(env);
@@ -253,6 +260,18 @@ function judgeAnswer(env: TurnEnv, answer: string, attempts: number, viaFinish: 
     ),
   );
   return RETRY;
+}
+
+/** Applies the checks' verdicts before a model call; the error of the first `stop`, if any. */
+function runStepChecks(env: TurnEnv, checks: readonly StepCheck[], step: number): ErrorInfo | undefined {
+  const ctx = { threadId: env.threadId, turnId: env.turnId, step };
+  for (const check of checks) {
+    const verdict = check(ctx);
+    if (verdict === undefined) continue;
+    if (verdict.type === "stop") return verdict.error;
+    env.log.append(textMessage("system", verdict.text));
+  }
+  return undefined;
 }
 
 // The turn's end events are built by plain functions of its counters, not closures: a turn

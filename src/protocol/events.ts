@@ -89,6 +89,8 @@ export const ModelCallCompleted = z.object({
   usage: Usage,
   costUsd: z.number().nonnegative().optional(),
   durationMs: z.number().nonnegative(),
+  /** The classified failure, when `finishReason` is `error`. */
+  error: ErrorInfo.optional(),
 });
 
 /** A model call failed with a retryable error and will be tried again after `delayMs`. */
@@ -281,6 +283,21 @@ export const ShutdownComplete = z.object({ type: z.literal("shutdown_complete") 
 /** Something worth attention that did not stop anything (torn transcript line, loop detected...). */
 export const Warning = z.object({ type: z.literal("warning"), code: z.string(), message: z.string() });
 
+/**
+ * Spend crossed a warning threshold of a budget (70 % and 90 % by default): `used` of `limit`
+ * in `unit` (tokens or USD) for the turn or the thread. Reaching 100 % stops the turn at its
+ * next step boundary with `turn_failed` (code `budget_exceeded`).
+ */
+export const BudgetWarning = z.object({
+  type: z.literal("budget_warning"),
+  scope: z.enum(["turn", "thread"]),
+  unit: z.enum(["tokens", "usd"]),
+  /** The fraction of the limit that was crossed, e.g. 0.7. */
+  threshold: z.number().positive(),
+  used: z.number().nonnegative(),
+  limit: z.number().positive(),
+});
+
 /** A failure that did not end a turn (a hook crashed, a sink failed...). */
 export const ErrorEvent = z.object({ type: z.literal("error"), error: ErrorInfo });
 
@@ -329,6 +346,7 @@ export const EventMsg = z.discriminatedUnion("type", [
   ContextOverridden,
   ShutdownComplete,
   Warning,
+  BudgetWarning,
   ErrorEvent,
   McpServerFailed,
 ]);

@@ -75,6 +75,8 @@ export function shape(events: readonly Event[] | readonly EventMsg[]): string[] 
         return `${msg.type} ${msg.op} ${msg.code}`;
       case "warning":
         return `${msg.type} ${msg.code}`;
+      case "budget_warning":
+        return `${msg.type} ${msg.scope} ${msg.unit} ${msg.threshold}`;
       default:
         return msg.type;
     }

@@ -187,6 +187,7 @@ export function aiSdkModel(model: AnyModel, options: AiSdkOptions = {}): ModelCl
             prompt: aiSdkPrompt(request.system, request.items, spec),
             abortSignal: signal,
           };
+          if (streamOptions?.headers) call.headers = { ...streamOptions.headers };
           if (request.tools.length > 0) {
             call.tools = request.tools.map((t) => ({
               type: "function" as const,

@@ -53,6 +53,7 @@ export function anthropicClient(client: Anthropic, options: AnthropicOptions): M
         open: (signal) =>
           client.messages.create(body as unknown as MessageCreateParamsStreaming, {
             signal,
+            ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
           }) as unknown as Promise<AsyncIterable<AnthropicEvent>>,
       });
     },

@@ -48,7 +48,9 @@ export function geminiClient(client: GoogleGenAI, options: GeminiOptions): Model
           const config = {
             ...(params.config as Record<string, unknown>),
             abortSignal: signal,
-            httpOptions: { fetch: fetchFn },
+            httpOptions: streamOptions?.headers
+              ? { fetch: fetchFn, headers: { ...streamOptions.headers } }
+              : { fetch: fetchFn },
           };
           try {
             return (await client.models.generateContentStream({

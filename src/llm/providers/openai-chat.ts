@@ -54,6 +54,7 @@ export function openAIChatClient(client: OpenAI, options: OpenAIChatOptions): Mo
         open: (signal) =>
           client.chat.completions.create(body as unknown as ChatCompletionCreateParamsStreaming, {
             signal,
+            ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
           }) as unknown as Promise<AsyncIterable<ChatChunk>>,
       });
     },

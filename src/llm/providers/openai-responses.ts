@@ -60,6 +60,7 @@ export function openAIResponsesClient(client: OpenAI, options: OpenAIResponsesOp
         open: (signal) =>
           client.responses.create(body as unknown as ResponseCreateParamsStreaming, {
             signal,
+            ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
           }) as unknown as Promise<AsyncIterable<ResponsesEvent>>,
       });
     },

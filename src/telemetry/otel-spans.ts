@@ -1,0 +1,465 @@
+/**
+ * The span bookkeeping of the OpenTelemetry layer: per thread, the spans open for its turn,
+ * opened and ended from the engine's events. Internal to `src/telemetry/` (the public face is
+ * OtelInstrumentation in otel.ts).
+ */
+import {
+  type Context,
+  context,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
+import type { HookRunReport } from "../hooks/runner.ts";
+import type { ModelRequest } from "../llm/types.ts";
+import type { Event, EventMsgOf } from "../protocol/index.ts";
+import type { Redactor } from "../redact/types.ts";
+import { outputMessages, redactedJson } from "./content.ts";
+import { type OtelMetrics, providerName } from "./otel-metrics.ts";
+import {
+  endCompaction,
+  endPermission,
+  endSkill,
+  notice,
+  startCompaction,
+  startPermission,
+  startSkill,
+} from "./otel-side-spans.ts";
+import { ATTR, OPERATION, SPAN_EVENT } from "./semconv.ts";
+
+export interface ChatState {
+  readonly span: Span;
+  readonly model: string;
+  readonly started: number;
+  text: string;
+  calls: { id: string; name: string; arguments: string }[] | undefined;
+}
+
+/** What is open on one thread. */
+export interface ThreadSpans {
+  turn: Span | undefined;
+  turnCtx: Context | undefined;
+  /**
+   * The turn's span is not recording (no SDK, or not sampled): its children are skipped, since
+   * under a parent-based sampler they would not record either. Metrics are still recorded.
+   */
+  quiet: boolean;
+  chat: ChatState | undefined;
+  compaction: Span | undefined;
+  tools: Map<string, Span> | undefined;
+  permissions: Map<string, Span> | undefined;
+  /** Open skill spans per root call id, innermost last. */
+  skills: Map<string, Span[]> | undefined;
+}
+
+/** The provider a ProxyTracerProvider falls back to while no SDK is registered. */
+const NOOP_TRACING = new ProxyTracerProvider().getDelegate();
+
+/** The part of a model id before the colon, and the rest. */
+function splitModel(id: string): { provider: string; model: string } {
+  const i = id.indexOf(":");
+  return i < 0 ? { provider: id, model: id } : { provider: id.slice(0, i), model: id.slice(i + 1) };
+}
+
+/** What a SpanRecorder works with. */
+export interface SpanRecorderOptions {
+  readonly tracerProvider: TracerProvider;
+  readonly metrics: OtelMetrics | undefined;
+  readonly redactor: Redactor;
+  readonly capture: boolean;
+  readonly agentName: string;
+  readonly parentContext: ((threadId: string) => Context | undefined) | undefined;
+}
+
+/** Turns events into spans and metric records. Throws only on bugs or a broken SDK (the caller guards). */
+export class SpanRecorder {
+  readonly tracer: Tracer;
+  readonly tracerProvider: TracerProvider;
+  readonly metrics: OtelMetrics | undefined;
+  readonly redactor: Redactor;
+  readonly capture: boolean;
+  readonly agentName: string;
+  readonly parentContext: ((threadId: string) => Context | undefined) | undefined;
+  readonly threads = new Map<string, ThreadSpans>();
+
+  constructor(options: SpanRecorderOptions, scope: string) {
+    this.tracerProvider = options.tracerProvider;
+    this.tracer = options.tracerProvider.getTracer(scope);
+    this.metrics = options.metrics;
+    this.redactor = options.redactor;
+    this.capture = options.capture;
+    this.agentName = options.agentName;
+    this.parentContext = options.parentContext;
+  }
+
+  /** Ends every open span (as unfinished) and forgets all threads; for a host shutting down. */
+  endAll(): void {
+    for (const state of this.threads.values()) this.closeTurn(state, "unfinished");
+    this.threads.clear();
+  }
+
+  /** The span a provider request belongs to (its chat span, or the compaction's). */
+  requestSpan(request: ModelRequest): Span | undefined {
+    if (request.threadId === undefined) return undefined;
+    const state = this.threads.get(request.threadId);
+    const span = request.purpose === "compaction" ? state?.compaction : state?.chat?.span;
+    return span?.isRecording() ? span : undefined;
+  }
+
+  /** The thread's open spans (created on first use). */
+  state(threadId: string): ThreadSpans {
+    let state = this.threads.get(threadId);
+    if (!state) {
+      state = {
+        turn: undefined,
+        turnCtx: undefined,
+        quiet: false,
+        chat: undefined,
+        compaction: undefined,
+        tools: undefined,
+        permissions: undefined,
+        skills: undefined,
+      };
+      this.threads.set(threadId, state);
+    }
+    return state;
+  }
+
+  /** Where a thread's next span hangs: its turn, else the host's context. */
+  parent(state: ThreadSpans, threadId: string): Context {
+    return state.turnCtx ?? this.parentContext?.(threadId) ?? context.active();
+  }
+
+  /** Applies one event: opens, annotates or ends spans and records metrics. */
+  handle(event: Event): void {
+    const msg = event.msg;
+    switch (msg.type) {
+      case "turn_started":
+        this.startTurn(event.threadId, msg.model, event.turnId);
+        return;
+      case "model_call_started":
+        this.startChat(event.threadId, msg.model, msg.step);
+        return;
+      case "model_retry":
+        this.retry(event.threadId, msg);
+        return;
+      case "assistant_message": {
+        const chat = this.threads.get(event.threadId)?.chat;
+        if (chat && this.capture) chat.text = msg.text;
+        return;
+      }
+      case "model_call_completed":
+        this.endChat(event.threadId, msg);
+        return;
+      case "tool_call_started":
+        this.startTool(event.threadId, msg.callId, msg.name, msg.input, undefined);
+        return;
+      case "tool_call_completed":
+        this.endTool(event.threadId, msg);
+        return;
+      case "tool_call_progress":
+        this.childProgress(event.threadId, msg);
+        return;
+      case "compaction_started":
+        startCompaction(this, event.threadId, msg);
+        return;
+      case "compaction_completed":
+        endCompaction(this, event.threadId, msg);
+        return;
+      case "permission_requested":
+        startPermission(this, event.threadId, msg);
+        return;
+      case "permission_resolved":
+        endPermission(this, event.threadId, msg);
+        return;
+      case "skill_started":
+        startSkill(this, event.threadId, msg);
+        return;
+      case "skill_completed":
+        endSkill(this, event.threadId, msg);
+        return;
+      case "warning":
+      case "budget_warning":
+        notice(this, event.threadId, msg);
+        return;
+      case "turn_completed":
+      case "turn_failed":
+      case "turn_aborted":
+        this.endTurn(event.threadId, msg);
+        return;
+      case "shutdown_complete": {
+        const state = this.threads.get(event.threadId);
+        if (state) this.closeTurn(state, "unfinished");
+        this.threads.delete(event.threadId);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private startTurn(threadId: string, modelId: string, turnId: string | undefined): void {
+    const state = this.state(threadId);
+    if (state.turn) this.closeTurn(state, "unfinished");
+    const tp = this.tracerProvider;
+    if (tp instanceof ProxyTracerProvider && tp.getDelegate() === NOOP_TRACING) {
+      // No SDK registered (yet): nothing would record, so build nothing.
+      state.quiet = true;
+      return;
+    }
+    const { provider, model } = splitModel(modelId);
+    const attributes: Record<string, string> = {
+      [ATTR.operationName]: OPERATION.invokeAgent,
+      [ATTR.providerName]: providerName(provider),
+      [ATTR.agentName]: this.agentName,
+      [ATTR.conversationId]: threadId,
+      [ATTR.requestModel]: model,
+    };
+    if (turnId !== undefined) attributes[ATTR.turnId] = turnId;
+    const parent = this.parent(state, threadId);
+    const span = this.tracer.startSpan(
+      `${OPERATION.invokeAgent} ${this.agentName}`,
+      { kind: SpanKind.INTERNAL, attributes },
+      parent,
+    );
+    state.turn = span;
+    state.quiet = !span.isRecording();
+    state.turnCtx = state.quiet ? undefined : trace.setSpan(parent, span);
+  }
+
+  private startChat(threadId: string, modelId: string, step: number): void {
+    const state = this.state(threadId);
+    if (state.quiet) return;
+    if (state.chat) state.chat.span.end();
+    const { provider, model } = splitModel(modelId);
+    const span = this.tracer.startSpan(
+      `${OPERATION.chat} ${model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR.operationName]: OPERATION.chat,
+          [ATTR.providerName]: providerName(provider),
+          [ATTR.requestModel]: model,
+          [ATTR.conversationId]: threadId,
+          [ATTR.requestStream]: true,
+          [ATTR.step]: step,
+        },
+      },
+      this.parent(state, threadId),
+    );
+    state.chat = { span, model: modelId, started: performance.now(), text: "", calls: undefined };
+  }
+
+  private retry(threadId: string, msg: EventMsgOf<"model_retry">): void {
+    const chat = this.threads.get(threadId)?.chat;
+    if (!chat) return;
+    const fallback = msg.delayMs === 0 && msg.error.message.includes("falling back to");
+    chat.span.addEvent(fallback ? SPAN_EVENT.fallback : SPAN_EVENT.retry, {
+      [ATTR.retryAttempt]: msg.attempt,
+      [ATTR.retryDelayMs]: msg.delayMs,
+      [ATTR.errorType]: msg.error.code,
+      "exception.message": this.redactor.redact(msg.error.message),
+    });
+  }
+
+  private endChat(threadId: string, msg: EventMsgOf<"model_call_completed">): void {
+    const state = this.threads.get(threadId);
+    const chat = state?.chat;
+    const errorType = msg.error?.code ?? (msg.finishReason === "error" ? "unknown" : undefined);
+    if (this.metrics) {
+      const { provider, model } = splitModel(msg.model);
+      this.metrics.modelCall(provider, model, msg, errorType);
+    }
+    if (!state || !chat) return;
+    state.chat = undefined;
+    const span = chat.span;
+    if (span.isRecording()) {
+      const u = msg.usage;
+      span.setAttributes({
+        [ATTR.responseFinishReasons]: [msg.finishReason],
+        [ATTR.usageInputTokens]: u.inputTokens,
+        [ATTR.usageOutputTokens]: u.outputTokens,
+      });
+      // Absent means zero: every attribute costs the SDK a validation and the exporter bytes.
+      if (u.cachedInputTokens > 0) span.setAttribute(ATTR.usageCacheReadTokens, u.cachedInputTokens);
+      if (u.cacheWriteTokens > 0) span.setAttribute(ATTR.usageCacheWriteTokens, u.cacheWriteTokens);
+      if (u.reasoningTokens > 0) span.setAttribute(ATTR.usageReasoningTokens, u.reasoningTokens);
+      if (msg.costUsd !== undefined) span.setAttribute(ATTR.costUsd, msg.costUsd);
+      if (this.capture)
+        span.setAttribute(
+          ATTR.outputMessages,
+          outputMessages(chat.text, chat.calls ?? [], msg.finishReason, this.redactor),
+        );
+      if (errorType !== undefined) {
+        span.setAttribute(ATTR.errorType, errorType);
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: this.redactor.redact(msg.error?.message ?? "the model call failed"),
+        });
+      }
+    }
+    span.end();
+  }
+
+  private startTool(
+    threadId: string,
+    callId: string,
+    name: string,
+    input: unknown,
+    parent: Context | undefined,
+    key = callId,
+  ): void {
+    const state = this.state(threadId);
+    if (state.quiet) return;
+    const chat = state.chat;
+    if (chat && this.capture) {
+      chat.calls ??= [];
+      chat.calls.push({ id: callId, name, arguments: JSON.stringify(input) ?? "" });
+    }
+    const span = this.tracer.startSpan(
+      `${OPERATION.executeTool} ${name}`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          [ATTR.operationName]: OPERATION.executeTool,
+          [ATTR.toolName]: name,
+          [ATTR.toolCallId]: callId,
+          [ATTR.toolType]: "function",
+          [ATTR.conversationId]: threadId,
+        },
+      },
+      parent ?? this.parent(state, threadId),
+    );
+    if (this.capture && span.isRecording())
+      span.setAttribute(ATTR.toolCallArguments, redactedJson(input, this.redactor));
+    state.tools ??= new Map();
+    state.tools.set(key, span);
+  }
+
+  private endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">, key = msg.callId): void {
+    this.metrics?.toolCall(msg.name, msg.status);
+    const tools = this.threads.get(threadId)?.tools;
+    const span = tools?.get(key);
+    if (!tools || !span) return;
+    tools.delete(key);
+    if (span.isRecording()) {
+      span.setAttribute(ATTR.toolStatus, msg.status);
+      if (this.capture) span.setAttribute(ATTR.toolCallResult, redactedJson(msg.output, this.redactor));
+      if (msg.status !== "ok") {
+        span.setAttribute(ATTR.errorType, msg.status);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+    }
+    span.end();
+  }
+
+  /** A child skill's tool calls, forwarded to the root call as progress. */
+  private childProgress(threadId: string, msg: EventMsgOf<"tool_call_progress">): void {
+    const data = msg.data as { skill?: unknown; event?: { type?: unknown } } | null;
+    const inner = data?.event as EventMsgOf<"tool_call_started" | "tool_call_completed"> | undefined;
+    if (typeof data?.skill !== "string" || !inner) return;
+    if (inner.type === "tool_call_started") {
+      const skill = this.threads.get(threadId)?.skills?.get(msg.callId)?.at(-1);
+      const parent = skill ? trace.setSpan(ROOT_CONTEXT, skill) : undefined;
+      // A child's call ids are its own thread's: key them under the root call.
+      this.startTool(
+        threadId,
+        inner.callId,
+        inner.name,
+        inner.input,
+        parent,
+        `${msg.callId}/${inner.callId}`,
+      );
+    } else if (inner.type === "tool_call_completed")
+      this.endTool(threadId, inner, `${msg.callId}/${inner.callId}`);
+  }
+
+  private endTurn(
+    threadId: string,
+    msg: EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">,
+  ): void {
+    const outcome =
+      msg.type === "turn_completed" ? "completed" : msg.type === "turn_failed" ? "failed" : "aborted";
+    this.metrics?.turn(outcome, msg.usage);
+    const state = this.threads.get(threadId);
+    const span = state?.turn;
+    if (!state || !span) return;
+    if (span.isRecording()) {
+      const u = msg.usage;
+      span.setAttributes({
+        [ATTR.turnOutcome]: outcome,
+        [ATTR.turnSteps]: msg.steps,
+        [ATTR.usageInputTokens]: u.inputTokens,
+        [ATTR.usageOutputTokens]: u.outputTokens,
+      });
+      if (u.cachedInputTokens > 0) span.setAttribute(ATTR.usageCacheReadTokens, u.cachedInputTokens);
+      if (u.cacheWriteTokens > 0) span.setAttribute(ATTR.usageCacheWriteTokens, u.cacheWriteTokens);
+      if (msg.type !== "turn_aborted" && msg.costUsd !== undefined)
+        span.setAttribute(ATTR.costUsd, msg.costUsd);
+      if (msg.type === "turn_failed") {
+        span.setAttribute(ATTR.errorType, msg.error.code);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: this.redactor.redact(msg.error.message) });
+      } else if (msg.type === "turn_aborted") {
+        span.setAttribute(ATTR.errorType, `aborted_${msg.reason}`);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: msg.message });
+      }
+    }
+    this.closeTurn(state, undefined);
+  }
+
+  /** Ends the turn span and anything left open under it. */
+  private closeTurn(state: ThreadSpans, unfinished: string | undefined): void {
+    const orphan = (span: Span) => {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "ended with its turn" });
+      span.end();
+    };
+    if (state.chat) orphan(state.chat.span);
+    if (state.compaction) orphan(state.compaction);
+    if (state.tools) for (const span of state.tools.values()) orphan(span);
+    if (state.permissions) for (const span of state.permissions.values()) orphan(span);
+    if (state.skills) for (const stack of state.skills.values()) for (const span of stack) orphan(span);
+    if (state.turn) {
+      if (unfinished) state.turn.setStatus({ code: SpanStatusCode.ERROR, message: unfinished });
+      state.turn.end();
+    }
+    state.turn = undefined;
+    state.turnCtx = undefined;
+    state.quiet = false;
+    state.chat = undefined;
+    state.compaction = undefined;
+    state.tools = undefined;
+    state.permissions = undefined;
+    state.skills = undefined;
+  }
+
+  /** One `taifeng.hook` span per hook that ran. */
+  onHook(report: HookRunReport): void {
+    const state = this.threads.get(report.threadId);
+    if (state?.quiet) return;
+    const span = this.tracer.startSpan(
+      `${OPERATION.hook} ${report.point}`,
+      {
+        kind: SpanKind.INTERNAL,
+        startTime: report.startedAt,
+        attributes: {
+          [ATTR.operationName]: OPERATION.hook,
+          [ATTR.hookPoint]: report.point,
+          [ATTR.hookName]: this.redactor.redact(report.hook),
+          [ATTR.hookOutcome]: report.outcome,
+          [ATTR.conversationId]: report.threadId,
+        },
+      },
+      (state && this.parent(state, report.threadId)) ?? context.active(),
+    );
+    if (report.outcome === "failed") {
+      span.setAttribute(ATTR.errorType, "hook_failed");
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(report.startedAt + report.durationMs);
+  }
+}
