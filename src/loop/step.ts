@@ -36,6 +36,8 @@ function buildRequest(env: TurnEnv): ModelRequest {
     threadId: env.threadId,
   };
   if (env.settings.output) request.responseFormat = env.settings.output.format;
+  const breakpoints = env.context?.cacheBreakpoints(env.log);
+  if (breakpoints && breakpoints.length > 0) request.cacheBreakpoints = breakpoints;
   return request;
 }
 

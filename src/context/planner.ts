@@ -1,0 +1,405 @@
+import type { ResponseItem } from "../protocol/index.ts";
+import { batchTokens, type CacheCosts, rewriteCost, rewriteSaving, servedPrefix } from "./cache-model.ts";
+import { STUB_MARK } from "./strategies/microcompact.ts";
+import type { CompactionTrigger, TrimShape } from "./strategies/types.ts";
+import { itemText, type TokenEstimator } from "./tokens.ts";
+
+/** Why the planner acts. */
+export type PlanReason =
+  /** The reads paid for trimmable tokens since they became trimmable reached the rewrite's cost. */
+  | "break_even"
+  /** The next call would not fit: acting is not optional. */
+  | "forced"
+  /** The provider's cache has expired: a rewrite costs nothing extra now. */
+  | "cold_cache"
+  /** A handoff would be forced during the coming turn: do it now, at the request boundary. */
+  | "early"
+  /** Carrying the untrimmable history has cost more than a handoff. */
+  | "economic";
+
+/** One decision, with the estimates behind it (tokens are calibrated; costs in input-token equivalents). */
+export interface PlanDecision {
+  readonly action: "trim" | "handoff" | "defer";
+  readonly reason: PlanReason;
+  /** Prompt tokens now. */
+  readonly tokens: number;
+  /** Tokens the action is expected to remove. */
+  readonly tokensRemoved: number;
+  /** Prompt tokens expected to stay cached across the rewrite. */
+  readonly cachedTokensKept: number;
+  /** What acting costs now: cache reads lost, writes of the rewritten tail, a summary call. */
+  readonly cost: number;
+  /** What it saves over `horizonCalls` later calls. */
+  readonly saving: number;
+  readonly horizonCalls: number;
+  /** A deeper trim: keep only this many of the newest outputs whole. */
+  readonly keepRecent?: number;
+}
+
+/** Settings of a planner (see ContextOptions for the user-facing ones). */
+export interface PlannerSettings {
+  readonly costs: CacheCosts;
+  /** What the trim strategy removes; undefined when planned trimming is off. */
+  readonly trim: TrimShape | undefined;
+  /** Prior allowance for one step's growth, before any step was seen. */
+  readonly headroom: number;
+  /** Fixed forced-compaction share of the usable window (overrides the derived limit). */
+  readonly compactAt: number | undefined;
+  /**
+   * Handoffs besides forced ones: `planned` also at the request before a turn that would
+   * force one, and earlier when the window will force one before the thread is expected to
+   * end and the reads it saves have paid for it; `economic` also when the window would never
+   * force one, once the reads saved reach twice its cost.
+   */
+  readonly handoff: "forced" | "planned" | "economic";
+  /** Summary tokens assumed before the thread made one. */
+  readonly summaryTokens: number;
+}
+
+interface Queued {
+  readonly index: number;
+  readonly tokens: number;
+}
+
+const EMA = 0.2;
+
+/**
+ * Plans compaction for one thread from the price of a cache miss. It follows the history
+ * incrementally (each item is counted once; a rewrite triggers one rescan) and keeps:
+ * the tool outputs a trim would stub, the running "rent" (what reading them has cost since
+ * they became trimmable), the step growth, and what the provider caches. Its rule for
+ * trims is rent-or-buy: trim when the rent reaches the one-time cost of the rewrite (the
+ * square-root batch size in steady state, never worse than twice the best schedule
+ * otherwise); handoffs come when trimming cannot keep the next call in the window, at the
+ * request boundary before that, or (with a finite premium) when the untrimmable history has
+ * cost more than a summary.
+ */
+export class CompactionPlanner {
+  private readonly settings: PlannerSettings;
+  private generation = -1;
+  private seen = 0;
+  /** cum[i]: raw tokens of items [0, i). */
+  private cum: number[] = [0];
+  /** Every tool output's index, oldest first (the working set is the newest `keepRecent`). */
+  private outputs: number[] = [];
+  /** Large outputs not yet stubbed, oldest first. */
+  private queue: Queued[] = [];
+  /** Raw tokens of queue entries older than the working set. */
+  private trimmableRaw = 0;
+  private trimmableCount = 0;
+  private rent = 0;
+  private baseRent = 0;
+  private calls = 0;
+  private turns = 0;
+  private growth = 0;
+  private baseGrowth = 0;
+  private maxGrowth = 0;
+  private lastTokens: number | undefined;
+  private lastBase: number | undefined;
+  private lastSummary: number | undefined;
+  /** Item count covered by the breakpoint placed where the next trim will cut. */
+  private stable = 0;
+  /** The stable boundary of before the last rewrite: the next request reads through it. */
+  private previousStable = 0;
+  private deferredAt = -1;
+  /** Item count of the last request the planner followed. */
+  private requestEnd: number | undefined;
+
+  constructor(settings: PlannerSettings) {
+    this.settings = settings;
+  }
+
+  /** True once the planner has followed the history (a prompt left the quiet zone). */
+  get active(): boolean {
+    return this.generation >= 0;
+  }
+
+  /** Catches up with the history: new items are counted once; a rewrite means one rescan. */
+  observe(items: readonly ResponseItem[], generation: number, estimator: TokenEstimator): void {
+    if (generation !== this.generation || items.length < this.seen) this.reset(generation);
+    const shape = this.settings.trim;
+    for (let i = this.seen; i < items.length; i++) {
+      const item = items[i] as ResponseItem;
+      const tokens = estimator.item(item);
+      this.cum.push((this.cum[i] as number) + tokens);
+      if (item.type !== "function_call_output") continue;
+      this.outputs.push(i);
+      if (shape && tokens > shape.minTokens && !itemText(item).startsWith(STUB_MARK))
+        this.queue.push({ index: i, tokens });
+    }
+    this.seen = items.length;
+    this.advanceWorkingSet();
+  }
+
+  private reset(generation: number): void {
+    if (this.generation >= 0) {
+      this.previousStable = this.stable;
+      this.lastTokens = undefined;
+      this.lastBase = undefined;
+      this.requestEnd = undefined;
+    }
+    this.generation = generation;
+    this.seen = 0;
+    this.cum = [0];
+    this.outputs = [];
+    this.queue = [];
+    this.trimmableRaw = 0;
+    this.trimmableCount = 0;
+  }
+
+  private advanceWorkingSet(): void {
+    const keep = this.settings.trim?.keepRecent ?? 0;
+    const boundary = this.outputs.length > keep ? (this.outputs[this.outputs.length - keep] as number) : 0;
+    for (let q = this.trimmableCount; q < this.queue.length; q++) {
+      const entry = this.queue[q] as Queued;
+      if (keep > 0 && entry.index >= boundary) break;
+      if (keep === 0 && this.outputs.length === 0) break;
+      this.trimmableRaw += entry.tokens;
+      this.trimmableCount++;
+    }
+    // The next trim cuts at the oldest large output still whole: cache the prefix before it.
+    this.stable = this.queue.length > 0 ? (this.queue[0] as Queued).index : this.seen;
+  }
+
+  /**
+   * Calibrated tokens of the working set's large outputs: `all`, or (for a deeper trim, on
+   * top of `trimmable`) all but the newest output, less the stubs they would leave.
+   */
+  private working(calibration: number, all: boolean): number {
+    const stub = all ? 0 : (this.settings.trim?.stubTokens ?? 0);
+    const newest = all ? Number.POSITIVE_INFINITY : (this.outputs.at(-1) ?? -1);
+    let raw = 0;
+    for (let q = this.trimmableCount; q < this.queue.length; q++) {
+      const entry = this.queue[q] as Queued;
+      if (entry.index < newest) raw += entry.tokens - stub;
+    }
+    return Math.max(0, raw * calibration);
+  }
+
+  /** Calibrated tokens a trim would remove now (each stub keeps a few tokens). */
+  trimmable(calibration: number): number {
+    const stub = this.settings.trim?.stubTokens ?? 0;
+    return Math.max(0, (this.trimmableRaw - stub * this.trimmableCount) * calibration);
+  }
+
+  /**
+   * Where breakpoints pay off most, as item counts: after a rewrite, the boundary the rewrite
+   * kept (the next call reads through it); else the boundary the next trim will keep, then
+   * the end of the previous request (its lookback may not reach across a large step).
+   */
+  breakpoints(): number[] {
+    const out: number[] = [];
+    const add = (n: number | undefined) => {
+      if (n !== undefined && n > 0 && n < this.seen && !out.includes(n)) out.push(n);
+    };
+    add(this.previousStable);
+    add(this.stable);
+    add(this.requestEnd);
+    return out.slice(0, 2);
+  }
+
+  /**
+   * Learns from a call the model answered (`tokens`: its calibrated prompt; `head`: system
+   * and tools): growth per step, and the rent of what a trim or a handoff would remove.
+   */
+  called(tokens: number, head: number, calibration: number, pre: boolean): void {
+    const costs = this.settings.costs;
+    const removable = this.trimmable(calibration);
+    const base = tokens - removable;
+    // What a handoff would remove for good: not the working set, which the next turn rebuilds.
+    const lasting = base - this.working(calibration, true);
+    if (this.lastTokens !== undefined && this.lastBase !== undefined) {
+      const step = Math.max(0, tokens - this.lastTokens);
+      this.growth = this.growth === 0 ? step : this.growth + EMA * (step - this.growth);
+      this.baseGrowth += EMA * (Math.max(0, base - this.lastBase) - this.baseGrowth);
+      this.maxGrowth = Math.max(step, this.maxGrowth * 0.98);
+    }
+    this.lastTokens = tokens;
+    this.lastBase = base;
+    this.calls++;
+    this.requestEnd = this.seen;
+    if (pre) this.turns++;
+    this.rent += removable * costs.read;
+    this.baseRent += Math.max(0, lasting - this.afterHandoff(head)) * costs.read;
+    this.previousStable = 0;
+  }
+
+  /** Forgets the rent after a rewrite: the tokens it carried are gone. */
+  rewritten(kind: "trim" | "handoff", summaryTokens?: number): void {
+    this.rent = 0;
+    if (kind === "handoff") this.baseRent = 0;
+    if (summaryTokens !== undefined) this.lastSummary = summaryTokens;
+  }
+
+  /** Prompt tokens over which the next call is not allowed to start. */
+  limit(usable: number): number {
+    if (this.settings.compactAt !== undefined) return usable * this.settings.compactAt;
+    return usable - this.headroom(usable);
+  }
+
+  /** Growth allowed for one step: the largest step seen (decaying), at least the prior. */
+  headroom(usable: number): number {
+    return Math.min(usable / 2, Math.max(this.settings.headroom, this.maxGrowth));
+  }
+
+  /** Tokens below which nothing can be due: no trimmable output and far from the limit. */
+  quiet(usable: number): number {
+    const shape = this.settings.trim;
+    const trimFloor = shape ? (shape.keepRecent + 1) * shape.minTokens : Number.POSITIVE_INFINITY;
+    return Math.min(trimFloor, this.limit(usable) * 0.5);
+  }
+
+  /** Expected calls the thread has left: as many as it has made (at least a turn's worth). */
+  private horizon(): number {
+    const perTurn = this.turns > 0 ? this.calls / this.turns : 1;
+    return Math.max(this.calls, perTurn, 1);
+  }
+
+  private afterHandoff(head: number): number {
+    return head + (this.lastSummary ?? this.settings.summaryTokens);
+  }
+
+  /**
+   * The decision before a call, or undefined to do nothing. `cached` is the prefix the
+   * provider holds (0 when it expired), `head` the system prompt and tools, `tokens` the
+   * calibrated prompt.
+   */
+  decide(input: {
+    readonly tokens: number;
+    readonly head: number;
+    readonly cached: number;
+    readonly calibration: number;
+    readonly usable: number;
+    readonly trigger: CompactionTrigger;
+  }): PlanDecision | undefined {
+    const { tokens, head, cached, calibration, usable, trigger } = input;
+    const costs = this.settings.costs;
+    const limit = this.limit(usable);
+    const removable = this.trimmable(calibration);
+    const room = this.headroom(usable);
+    // When a trim would leave less room than the best batch, stub the working set too
+    // (all but the newest output): the window, not the price, then sets the schedule.
+    const deep = this.working(calibration, false);
+    const first = this.queue[0];
+    const cutItem = first ? first.index : this.seen;
+    const kept = this.keptPrefix(cutItem, head, calibration);
+    const horizon = this.horizon();
+    const priced = (removed: number) =>
+      removed > 0 ? rewriteCost(costs, { kept, cached, after: tokens - removed, removed }) : 0;
+    const normalCost = priced(removable);
+    const batch = batchTokens(costs, normalCost, this.growth);
+    const goDeep = deep > 0 && limit - (tokens - removable) < Math.max(batch, 2 * room);
+    const removed = goDeep ? removable + deep : removable;
+    const trimCost = goDeep ? priced(removed) : normalCost;
+    const trim = (reason: PlanReason, calls: number): PlanDecision => ({
+      action: "trim",
+      reason,
+      tokens,
+      tokensRemoved: Math.round(removed),
+      cachedTokensKept: Math.round(Math.min(servedPrefix(costs.profile, kept), cached)),
+      cost: Math.round(trimCost),
+      saving: Math.round(rewriteSaving(costs, removed, calls)),
+      horizonCalls: calls,
+      ...(goDeep ? { keepRecent: 1 } : {}),
+    });
+    if (tokens > limit) {
+      if (removed > 0 && tokens - removed <= limit - room) return trim("forced", horizon);
+      return this.handoff("forced", input, horizon);
+    }
+    const handoff = trigger === "pre_sampling" ? this.plannedHandoff(input, limit, room, horizon) : undefined;
+    if (handoff) return handoff;
+    if (removed > 0) {
+      if (cached === 0 && costs.profile.style !== "none") return trim("cold_cache", horizon);
+      if (this.rent >= trimCost) {
+        // Savings stop when a forced handoff would remove the tokens anyway.
+        const untilForced =
+          this.baseGrowth > 0 ? Math.max(1, (limit - tokens + removed) / this.baseGrowth) : horizon;
+        const calls = Math.min(horizon, untilForced);
+        if (rewriteSaving(costs, removed, calls) >= trimCost) return trim("break_even", calls);
+        if (this.deferredAt !== this.generation) {
+          this.deferredAt = this.generation;
+          return { ...trim("break_even", calls), action: "defer" };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * At a request boundary: a handoff the coming turn would force (cheaper now, with nothing
+   * of the turn in flight), or one brought forward because the reads it saves paid for it.
+   */
+  private plannedHandoff(
+    input: {
+      readonly tokens: number;
+      readonly head: number;
+      readonly cached: number;
+      readonly calibration: number;
+    },
+    limit: number,
+    room: number,
+    horizon: number,
+  ): PlanDecision | undefined {
+    if (this.calls === 0 || this.settings.handoff === "forced") return undefined;
+    const base = input.tokens - this.trimmable(input.calibration);
+    const after = this.afterHandoff(input.head);
+    if (base <= 2 * after) return undefined;
+    // A handoff the coming turn would force is cheaper now: nothing of the turn is in flight.
+    const perTurn = this.turns > 0 ? this.calls / this.turns : 1;
+    if (base + this.baseGrowth * perTurn > limit - room) return this.handoff("early", input, horizon);
+    // A summary loses detail: only bring forward one the window will force before the thread
+    // is expected to end (the loss happens anyway), unless the host asked for economic ones.
+    const untilForced =
+      this.baseGrowth > 0 ? (limit - room - base) / this.baseGrowth : Number.POSITIVE_INFINITY;
+    const premium = untilForced <= horizon ? 1 : this.settings.handoff === "economic" ? 2 : 0;
+    if (premium > 0 && this.baseRent >= premium * this.handoffCost(input, after))
+      return this.handoff("economic", input, horizon);
+    return undefined;
+  }
+
+  private handoff(
+    reason: PlanReason,
+    input: { readonly tokens: number; readonly head: number; readonly cached: number },
+    horizon: number,
+  ): PlanDecision {
+    const after = this.afterHandoff(input.head);
+    const removed = Math.max(0, input.tokens - after);
+    return {
+      action: "handoff",
+      reason,
+      tokens: input.tokens,
+      tokensRemoved: Math.round(removed),
+      cachedTokensKept: Math.round(
+        Math.min(servedPrefix(this.settings.costs.profile, input.head), input.cached),
+      ),
+      cost: Math.round(this.handoffCost(input, after)),
+      saving: Math.round(rewriteSaving(this.settings.costs, removed, horizon)),
+      horizonCalls: horizon,
+    };
+  }
+
+  /** A summary call (the prompt read from cache, the summary written as output) plus the rewrite. */
+  private handoffCost(
+    input: { readonly tokens: number; readonly head: number; readonly cached: number },
+    after: number,
+  ): number {
+    const costs = this.settings.costs;
+    const summary = after - input.head;
+    const call = input.tokens * costs.read + summary * costs.output;
+    const removed = Math.max(0, input.tokens - after);
+    return (
+      call +
+      summary * costs.write +
+      rewriteCost(costs, { kept: input.head, cached: input.cached, after, removed })
+    );
+  }
+
+  /** Calibrated prompt tokens a rewrite at `cutItem` keeps cached. */
+  private keptPrefix(cutItem: number, head: number, calibration: number): number {
+    const costs = this.settings.costs;
+    // Anthropic reads only at breakpoints: the prefix is kept up to the boundary placed for it.
+    const through =
+      costs.profile.style === "anthropic" ? (this.stable <= cutItem ? this.stable : 0) : cutItem;
+    return head + (this.cum[Math.min(through, this.seen)] as number) * calibration;
+  }
+}
