@@ -12,10 +12,9 @@ import {
   cacheCosts,
   cacheProfile,
   cacheProfileFor,
-  usdOf,
 } from "./cache-model.ts";
 import { defaultPinned, withPinned } from "./pinned.ts";
-import { CompactionPlanner, type PlanDecision } from "./planner.ts";
+import { CompactionPlanner, type PlanDecision, plannedEvent } from "./planner.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
 import { microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
@@ -112,7 +111,7 @@ export class ContextManager {
   private cachedPrefix = 0;
   private lastCallAt = 0;
   /** Set by a call the planner followed: afterCall feeds it (head tokens, request boundary). */
-  private followed: { head: number; pre: boolean } | undefined;
+  private followed: { head: number; pre: boolean; log: ThreadLog } | undefined;
   /** Set after a pass changed nothing: no new pass before the prompt reaches `until`. */
   private hold: { generation: number; until: number } | undefined;
 
@@ -167,13 +166,12 @@ export class ContextManager {
           ? cacheProfile(given)
           : given;
     this.costs = cacheCosts(profile, this.options.prices);
-    const handoff = this.options.handoff ?? "planned";
     this.planner = new CompactionPlanner({
       costs: this.costs,
       trim: this.trim ? (this.trim.shape ?? microcompact().shape) : undefined,
       headroom: Math.min(4_096, this.usableWindow / 8),
       compactAt: this.options.compactAt,
-      handoff,
+      handoff: this.options.handoff ?? "planned",
       summaryTokens: 1_500,
     });
     return this.planner;
@@ -194,17 +192,23 @@ export class ContextManager {
       this.hold !== undefined &&
       this.hold.generation === env.log.generation &&
       tokens < this.hold.until;
-    if (held) return undefined;
-    this.hold = undefined;
     const planner = this.plannerFor(env.model);
+    if (held) {
+      planner.skipped();
+      return undefined;
+    }
+    this.hold = undefined;
     // Most calls are far from anything the planner could do: answer at once, without a promise.
-    if (tokens <= planner.quiet(this.usableWindow)) return undefined;
+    if (tokens <= planner.quiet(this.usableWindow)) {
+      if (planner.active) planner.skipped();
+      return undefined;
+    }
     const calibration = this.estimator.calibration;
     const head = Math.round(
       (this.estimator.text(env.system) + this.estimator.tools(env.tools)) * calibration,
     );
     planner.observe(env.log.items, env.log.generation, this.estimator);
-    this.followed = { head, pre: trigger === "pre_sampling" };
+    this.followed = { head, pre: trigger === "pre_sampling", log: env.log };
     const decision = planner.decide({
       tokens,
       head,
@@ -214,7 +218,7 @@ export class ContextManager {
       trigger,
     });
     if (!decision) return undefined;
-    this.planned(env, trigger, decision);
+    env.emit(plannedEvent(decision, trigger, this.costs as CacheCosts));
     if (decision.action === "defer") return undefined;
     return this.carryOut(env, trigger, decision);
   }
@@ -224,27 +228,6 @@ export class ContextManager {
     const ttl = this.costs?.profile.ttlMs ?? 0;
     const now = (this.options.now ?? Date.now)();
     return now - this.lastCallAt > ttl ? 0 : this.cachedPrefix;
-  }
-
-  private planned(env: ContextEnv, trigger: CompactionTrigger, d: PlanDecision): void {
-    const msg: EventMsg = {
-      type: "compaction_planned",
-      action: d.action,
-      reason: d.reason,
-      trigger,
-      cacheStyle: this.costs?.profile.style ?? "none",
-      tokens: d.tokens,
-      tokensRemoved: d.tokensRemoved,
-      cachedTokensKept: d.cachedTokensKept,
-      cost: d.cost,
-      saving: d.saving,
-      horizonCalls: Math.round(d.horizonCalls),
-    };
-    const costUsd = this.costs && usdOf(this.costs, d.cost);
-    const savingUsd = this.costs && usdOf(this.costs, d.saving);
-    if (costUsd !== undefined) msg.costUsd = costUsd;
-    if (savingUsd !== undefined) msg.savingUsd = savingUsd;
-    env.emit(msg);
   }
 
   private async carryOut(
@@ -342,8 +325,12 @@ export class ContextManager {
         ? reported
         : profile.style !== "none" && (reported || usage.inputTokens >= profile.minTokens);
     this.cachedPrefix = cached ? usage.inputTokens : 0;
-    if (followed)
-      this.planner?.called(usage.inputTokens, followed.head, this.estimator.calibration, followed.pre);
+    const planner = this.planner;
+    if (followed && planner) {
+      // The request's history (nothing is appended before afterCall): after a rewrite, rescanned.
+      planner.observe(followed.log.items, followed.log.generation, this.estimator);
+      planner.called(usage.inputTokens, followed.head, this.estimator.calibration, followed.pre);
+    }
   }
 
   private async runStrategy(

@@ -1,5 +1,12 @@
-import type { ResponseItem } from "../protocol/index.ts";
-import { batchTokens, type CacheCosts, rewriteCost, rewriteSaving, servedPrefix } from "./cache-model.ts";
+import type { EventMsgOf, ResponseItem } from "../protocol/index.ts";
+import {
+  batchTokens,
+  type CacheCosts,
+  rewriteCost,
+  rewriteSaving,
+  servedPrefix,
+  usdOf,
+} from "./cache-model.ts";
 import { STUB_MARK } from "./strategies/microcompact.ts";
 import type { CompactionTrigger, TrimShape } from "./strategies/types.ts";
 import { itemText, type TokenEstimator } from "./tokens.ts";
@@ -94,8 +101,10 @@ export class CompactionPlanner {
   private growth = 0;
   private baseGrowth = 0;
   private maxGrowth = 0;
-  private lastTokens: number | undefined;
-  private lastBase: number | undefined;
+  /** Raw tokens appended since the last call the planner followed, and the part trims cannot remove. */
+  private appended = 0;
+  private appendedBase = 0;
+  private followedCall = false;
   private lastSummary: number | undefined;
   /** Item count covered by the breakpoint placed where the next trim will cut. */
   private stable = 0;
@@ -116,16 +125,26 @@ export class CompactionPlanner {
 
   /** Catches up with the history: new items are counted once; a rewrite means one rescan. */
   observe(items: readonly ResponseItem[], generation: number, estimator: TokenEstimator): void {
-    if (generation !== this.generation || items.length < this.seen) this.reset(generation);
+    // A rescan after a rewrite is not growth: only items appended since are.
+    const growing = generation === this.generation && items.length >= this.seen && this.followedCall;
+    if (!growing && (generation !== this.generation || items.length < this.seen)) this.reset(generation);
     const shape = this.settings.trim;
     for (let i = this.seen; i < items.length; i++) {
       const item = items[i] as ResponseItem;
       const tokens = estimator.item(item);
       this.cum.push((this.cum[i] as number) + tokens);
+      const large =
+        item.type === "function_call_output" &&
+        shape !== undefined &&
+        tokens > shape.minTokens &&
+        !itemText(item).startsWith(STUB_MARK);
+      if (growing) {
+        this.appended += tokens;
+        this.appendedBase += large ? (shape?.stubTokens ?? tokens) : tokens;
+      }
       if (item.type !== "function_call_output") continue;
       this.outputs.push(i);
-      if (shape && tokens > shape.minTokens && !itemText(item).startsWith(STUB_MARK))
-        this.queue.push({ index: i, tokens });
+      if (large) this.queue.push({ index: i, tokens });
     }
     this.seen = items.length;
     this.advanceWorkingSet();
@@ -134,8 +153,6 @@ export class CompactionPlanner {
   private reset(generation: number): void {
     if (this.generation >= 0) {
       this.previousStable = this.stable;
-      this.lastTokens = undefined;
-      this.lastBase = undefined;
       this.requestEnd = undefined;
     }
     this.generation = generation;
@@ -205,17 +222,17 @@ export class CompactionPlanner {
   called(tokens: number, head: number, calibration: number, pre: boolean): void {
     const costs = this.settings.costs;
     const removable = this.trimmable(calibration);
-    const base = tokens - removable;
     // What a handoff would remove for good: not the working set, which the next turn rebuilds.
-    const lasting = base - this.working(calibration, true);
-    if (this.lastTokens !== undefined && this.lastBase !== undefined) {
-      const step = Math.max(0, tokens - this.lastTokens);
-      this.growth = this.growth === 0 ? step : this.growth + EMA * (step - this.growth);
-      this.baseGrowth += EMA * (Math.max(0, base - this.lastBase) - this.baseGrowth);
+    const lasting = tokens - removable - this.working(calibration, true);
+    if (this.calls > 0) {
+      const step = this.appended * calibration;
+      this.growth = this.calls === 1 ? step : this.growth + EMA * (step - this.growth);
+      this.baseGrowth += EMA * (this.appendedBase * calibration - this.baseGrowth);
       this.maxGrowth = Math.max(step, this.maxGrowth * 0.98);
     }
-    this.lastTokens = tokens;
-    this.lastBase = base;
+    this.appended = 0;
+    this.appendedBase = 0;
+    this.followedCall = true;
     this.calls++;
     this.requestEnd = this.seen;
     if (pre) this.turns++;
@@ -229,6 +246,11 @@ export class CompactionPlanner {
     this.rent = 0;
     if (kind === "handoff") this.baseRent = 0;
     if (summaryTokens !== undefined) this.lastSummary = summaryTokens;
+  }
+
+  /** A call the planner did not follow (the prompt was quiet): the next growth it sees is not one step's. */
+  skipped(): void {
+    this.followedCall = false;
   }
 
   /** Prompt tokens over which the next call is not allowed to start. */
@@ -402,4 +424,30 @@ export class CompactionPlanner {
       costs.profile.style === "anthropic" ? (this.stable <= cutItem ? this.stable : 0) : cutItem;
     return head + (this.cum[Math.min(through, this.seen)] as number) * calibration;
   }
+}
+
+/** The `compaction_planned` event of a decision (USD figures when the model's prices are known). */
+export function plannedEvent(
+  d: PlanDecision,
+  trigger: CompactionTrigger,
+  costs: CacheCosts,
+): EventMsgOf<"compaction_planned"> {
+  const msg: EventMsgOf<"compaction_planned"> = {
+    type: "compaction_planned",
+    action: d.action,
+    reason: d.reason,
+    trigger,
+    cacheStyle: costs.profile.style,
+    tokens: d.tokens,
+    tokensRemoved: d.tokensRemoved,
+    cachedTokensKept: d.cachedTokensKept,
+    cost: d.cost,
+    saving: d.saving,
+    horizonCalls: Math.round(d.horizonCalls),
+  };
+  const costUsd = usdOf(costs, d.cost);
+  const savingUsd = usdOf(costs, d.saving);
+  if (costUsd !== undefined) msg.costUsd = costUsd;
+  if (savingUsd !== undefined) msg.savingUsd = savingUsd;
+  return msg;
 }
