@@ -7,9 +7,9 @@ import {
   servedPrefix,
   usdOf,
 } from "./cache-model.ts";
-import { STUB_MARK } from "./strategies/microcompact.ts";
+import { HistoryLedger } from "./ledger.ts";
 import type { CompactionTrigger, TrimShape } from "./strategies/types.ts";
-import { itemText, type TokenEstimator } from "./tokens.ts";
+import type { TokenEstimator } from "./tokens.ts";
 
 /** Why the planner acts. */
 export type PlanReason =
@@ -63,11 +63,6 @@ export interface PlannerSettings {
   readonly summaryTokens: number;
 }
 
-interface Queued {
-  readonly index: number;
-  readonly tokens: number;
-}
-
 const EMA = 0.2;
 
 /**
@@ -83,17 +78,7 @@ const EMA = 0.2;
  */
 export class CompactionPlanner {
   private readonly settings: PlannerSettings;
-  private generation = -1;
-  private seen = 0;
-  /** cum[i]: raw tokens of items [0, i). */
-  private cum: number[] = [0];
-  /** Every tool output's index, oldest first (the working set is the newest `keepRecent`). */
-  private outputs: number[] = [];
-  /** Large outputs not yet stubbed, oldest first. */
-  private queue: Queued[] = [];
-  /** Raw tokens of queue entries older than the working set. */
-  private trimmableRaw = 0;
-  private trimmableCount = 0;
+  private readonly ledger: HistoryLedger;
   private rent = 0;
   private baseRent = 0;
   private calls = 0;
@@ -101,118 +86,32 @@ export class CompactionPlanner {
   private growth = 0;
   private baseGrowth = 0;
   private maxGrowth = 0;
-  /** Raw tokens appended since the last call the planner followed, and the part trims cannot remove. */
-  private appended = 0;
-  private appendedBase = 0;
-  private followedCall = false;
   private lastSummary: number | undefined;
-  /** Item count covered by the breakpoint placed where the next trim will cut. */
-  private stable = 0;
-  /** The stable boundary of before the last rewrite: the next request reads through it. */
-  private previousStable = 0;
   private deferredAt = -1;
-  /** Item count of the last request the planner followed. */
-  private requestEnd: number | undefined;
 
   constructor(settings: PlannerSettings) {
     this.settings = settings;
+    this.ledger = new HistoryLedger(settings.trim);
   }
 
   /** True once the planner has followed the history (a prompt left the quiet zone). */
   get active(): boolean {
-    return this.generation >= 0;
+    return this.ledger.active;
   }
 
   /** Catches up with the history: new items are counted once; a rewrite means one rescan. */
   observe(items: readonly ResponseItem[], generation: number, estimator: TokenEstimator): void {
-    // A rescan after a rewrite is not growth: only items appended since are.
-    const growing = generation === this.generation && items.length >= this.seen && this.followedCall;
-    if (!growing && (generation !== this.generation || items.length < this.seen)) this.reset(generation);
-    const shape = this.settings.trim;
-    for (let i = this.seen; i < items.length; i++) {
-      const item = items[i] as ResponseItem;
-      const tokens = estimator.item(item);
-      this.cum.push((this.cum[i] as number) + tokens);
-      const large =
-        item.type === "function_call_output" &&
-        shape !== undefined &&
-        tokens > shape.minTokens &&
-        !itemText(item).startsWith(STUB_MARK);
-      if (growing) {
-        this.appended += tokens;
-        this.appendedBase += large ? (shape?.stubTokens ?? tokens) : tokens;
-      }
-      if (item.type !== "function_call_output") continue;
-      this.outputs.push(i);
-      if (large) this.queue.push({ index: i, tokens });
-    }
-    this.seen = items.length;
-    this.advanceWorkingSet();
+    this.ledger.observe(items, generation, estimator);
   }
 
-  private reset(generation: number): void {
-    if (this.generation >= 0) {
-      this.previousStable = this.stable;
-      this.requestEnd = undefined;
-    }
-    this.generation = generation;
-    this.seen = 0;
-    this.cum = [0];
-    this.outputs = [];
-    this.queue = [];
-    this.trimmableRaw = 0;
-    this.trimmableCount = 0;
-  }
-
-  private advanceWorkingSet(): void {
-    const keep = this.settings.trim?.keepRecent ?? 0;
-    const boundary = this.outputs.length > keep ? (this.outputs[this.outputs.length - keep] as number) : 0;
-    for (let q = this.trimmableCount; q < this.queue.length; q++) {
-      const entry = this.queue[q] as Queued;
-      if (keep > 0 && entry.index >= boundary) break;
-      if (keep === 0 && this.outputs.length === 0) break;
-      this.trimmableRaw += entry.tokens;
-      this.trimmableCount++;
-    }
-    // The next trim cuts at the oldest large output still whole: cache the prefix before it.
-    this.stable = this.queue.length > 0 ? (this.queue[0] as Queued).index : this.seen;
-  }
-
-  /**
-   * Calibrated tokens of the working set's large outputs: `all`, or (for a deeper trim, on
-   * top of `trimmable`) all but the newest output, less the stubs they would leave.
-   */
-  private working(calibration: number, all: boolean): number {
-    const stub = all ? 0 : (this.settings.trim?.stubTokens ?? 0);
-    const newest = all ? Number.POSITIVE_INFINITY : (this.outputs.at(-1) ?? -1);
-    let raw = 0;
-    for (let q = this.trimmableCount; q < this.queue.length; q++) {
-      const entry = this.queue[q] as Queued;
-      if (entry.index < newest) raw += entry.tokens - stub;
-    }
-    return Math.max(0, raw * calibration);
-  }
-
-  /** Calibrated tokens a trim would remove now (each stub keeps a few tokens). */
+  /** Calibrated tokens a trim would remove now. */
   trimmable(calibration: number): number {
-    const stub = this.settings.trim?.stubTokens ?? 0;
-    return Math.max(0, (this.trimmableRaw - stub * this.trimmableCount) * calibration);
+    return this.ledger.trimmable() * calibration;
   }
 
-  /**
-   * Where breakpoints pay off most, as item counts: after a rewrite, the boundary the rewrite
-   * kept (the next call reads through it); else the boundary the next trim will keep, then
-   * the end of the previous request (its lookback may not reach across a large step).
-   */
+  /** Where the next request should carry cache breakpoints (see HistoryLedger.breakpoints). */
   breakpoints(): number[] {
-    const out: number[] = [];
-    const add = (n: number | undefined) => {
-      if (n !== undefined && n > 0 && n < this.seen && !out.includes(n)) out.push(n);
-    };
-    add(this.previousStable);
-    add(this.stable);
-    add(this.requestEnd);
-    return out.slice(0, 2);
+    return this.ledger.breakpoints();
   }
 
   /**
@@ -223,22 +122,18 @@ export class CompactionPlanner {
     const costs = this.settings.costs;
     const removable = this.trimmable(calibration);
     // What a handoff would remove for good: not the working set, which the next turn rebuilds.
-    const lasting = tokens - removable - this.working(calibration, true);
+    const lasting = tokens - removable - this.ledger.working(true) * calibration;
+    const grown = this.ledger.called();
     if (this.calls > 0) {
-      const step = this.appended * calibration;
+      const step = grown.appended * calibration;
       this.growth = this.calls === 1 ? step : this.growth + EMA * (step - this.growth);
-      this.baseGrowth += EMA * (this.appendedBase * calibration - this.baseGrowth);
+      this.baseGrowth += EMA * (grown.base * calibration - this.baseGrowth);
       this.maxGrowth = Math.max(step, this.maxGrowth * 0.98);
     }
-    this.appended = 0;
-    this.appendedBase = 0;
-    this.followedCall = true;
     this.calls++;
-    this.requestEnd = this.seen;
     if (pre) this.turns++;
     this.rent += removable * costs.read;
     this.baseRent += Math.max(0, lasting - this.afterHandoff(head)) * costs.read;
-    this.previousStable = 0;
   }
 
   /** Forgets the rent after a rewrite: the tokens it carried are gone. */
@@ -250,7 +145,7 @@ export class CompactionPlanner {
 
   /** A call the planner did not follow (the prompt was quiet): the next growth it sees is not one step's. */
   skipped(): void {
-    this.followedCall = false;
+    this.ledger.skipped();
   }
 
   /** Prompt tokens over which the next call is not allowed to start. */
@@ -301,10 +196,8 @@ export class CompactionPlanner {
     const room = this.headroom(usable);
     // When a trim would leave less room than the best batch, stub the working set too
     // (all but the newest output): the window, not the price, then sets the schedule.
-    const deep = this.working(calibration, false);
-    const first = this.queue[0];
-    const cutItem = first ? first.index : this.seen;
-    const kept = this.keptPrefix(cutItem, head, calibration);
+    const deep = this.ledger.working(false) * calibration;
+    const kept = this.keptPrefix(head, calibration);
     const horizon = this.horizon();
     const priced = (removed: number) =>
       removed > 0 ? rewriteCost(costs, { kept, cached, after: tokens - removed, removed }) : 0;
@@ -338,8 +231,8 @@ export class CompactionPlanner {
           this.baseGrowth > 0 ? Math.max(1, (limit - tokens + removed) / this.baseGrowth) : horizon;
         const calls = Math.min(horizon, untilForced);
         if (rewriteSaving(costs, removed, calls) >= trimCost) return trim("break_even", calls);
-        if (this.deferredAt !== this.generation) {
-          this.deferredAt = this.generation;
+        if (this.deferredAt !== this.ledger.followedGeneration) {
+          this.deferredAt = this.ledger.followedGeneration;
           return { ...trim("break_even", calls), action: "defer" };
         }
       }
@@ -416,13 +309,18 @@ export class CompactionPlanner {
     );
   }
 
-  /** Calibrated prompt tokens a rewrite at `cutItem` keeps cached. */
-  private keptPrefix(cutItem: number, head: number, calibration: number): number {
-    const costs = this.settings.costs;
+  /** Calibrated prompt tokens a trim keeps cached. */
+  private keptPrefix(head: number, calibration: number): number {
+    const ledger = this.ledger;
+    const cut = ledger.cut;
     // Anthropic reads only at breakpoints: the prefix is kept up to the boundary placed for it.
     const through =
-      costs.profile.style === "anthropic" ? (this.stable <= cutItem ? this.stable : 0) : cutItem;
-    return head + (this.cum[Math.min(through, this.seen)] as number) * calibration;
+      this.settings.costs.profile.style === "anthropic"
+        ? ledger.stableBoundary <= cut
+          ? ledger.stableBoundary
+          : 0
+        : cut;
+    return head + ledger.prefix(through) * calibration;
   }
 }
 
