@@ -14,9 +14,9 @@ import {
   cacheProfileFor,
 } from "./cache-model.ts";
 import { defaultPinned, withPinned } from "./pinned.ts";
-import { CompactionPlanner, type PlanDecision, plannedEvent } from "./planner.ts";
+import { CompactionPlanner, type PlanDecision, plannedEvent, priorHeadroom, quietTokens } from "./planner.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
-import { microcompact } from "./strategies/microcompact.ts";
+import { DEFAULT_TRIM_SHAPE, microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
 import type { CompactionStrategy, CompactionTrigger } from "./strategies/types.ts";
 import { summarizeWithModel } from "./summarize.ts";
@@ -106,10 +106,12 @@ export class ContextManager {
   private overflowPipeline: readonly CompactionStrategy[] | undefined;
   private trimStrategy: CompactionStrategy | undefined;
   private planner: CompactionPlanner | undefined;
+  private quietBelow: number | undefined;
   private costs: CacheCosts | undefined;
   /** Calibrated tokens of the prefix the provider is believed to hold in cache. */
   private cachedPrefix = 0;
-  private lastCallAt = 0;
+  /** When the last call ended; read only once the planner exists (no clock reads before). */
+  private lastCallAt: number | undefined;
   /** Set by a call the planner followed: afterCall feeds it (head tokens, request boundary). */
   private followed: { head: number; pre: boolean; log: ThreadLog } | undefined;
   /** Set after a pass changed nothing: no new pass before the prompt reaches `until`. */
@@ -156,6 +158,16 @@ export class ContextManager {
     return e.text(env.system) + e.tools(env.tools) + e.history(env.log.items, env.log.generation);
   }
 
+  /** The planner's quiet threshold before it exists (see CompactionPlanner.quiet). */
+  private firstQuiet(): number {
+    this.quietBelow ??= quietTokens(
+      this.usableWindow,
+      this.options.trim === false ? undefined : (this.options.trim?.shape ?? DEFAULT_TRIM_SHAPE),
+      this.options.compactAt,
+    );
+    return this.quietBelow;
+  }
+
   private plannerFor(model: Pick<ModelClient, "id" | "cacheStyle">): CompactionPlanner {
     if (this.planner) return this.planner;
     const given = this.options.cache;
@@ -169,7 +181,7 @@ export class ContextManager {
     this.planner = new CompactionPlanner({
       costs: this.costs,
       trim: this.trim ? (this.trim.shape ?? microcompact().shape) : undefined,
-      headroom: Math.min(4_096, this.usableWindow / 8),
+      headroom: priorHeadroom(this.usableWindow),
       compactAt: this.options.compactAt,
       handoff: this.options.handoff ?? "planned",
       summaryTokens: 1_500,
@@ -192,17 +204,19 @@ export class ContextManager {
       this.hold !== undefined &&
       this.hold.generation === env.log.generation &&
       tokens < this.hold.until;
-    const planner = this.plannerFor(env.model);
     if (held) {
-      planner.skipped();
+      this.planner?.skipped();
       return undefined;
     }
     this.hold = undefined;
-    // Most calls are far from anything the planner could do: answer at once, without a promise.
-    if (tokens <= planner.quiet(this.usableWindow)) {
-      if (planner.active) planner.skipped();
+    // Most calls are far from anything the planner could do: answer at once, without a
+    // promise (and, until a prompt first gets there, without building the planner).
+    const quiet = this.planner?.quiet(this.usableWindow) ?? this.firstQuiet();
+    if (tokens <= quiet) {
+      this.planner?.skipped();
       return undefined;
     }
+    const planner = this.plannerFor(env.model);
     const calibration = this.estimator.calibration;
     const head = Math.round(
       (this.estimator.text(env.system) + this.estimator.tools(env.tools)) * calibration,
@@ -227,7 +241,7 @@ export class ContextManager {
   private cachedNow(): number {
     const ttl = this.costs?.profile.ttlMs ?? 0;
     const now = (this.options.now ?? Date.now)();
-    return now - this.lastCallAt > ttl ? 0 : this.cachedPrefix;
+    return this.lastCallAt !== undefined && now - this.lastCallAt > ttl ? 0 : this.cachedPrefix;
   }
 
   private async carryOut(
@@ -316,7 +330,7 @@ export class ContextManager {
     this.followed = undefined;
     if (!usage || usage.inputTokens <= 0) return;
     this.estimator.calibrate(rawPromptTokens, usage.inputTokens);
-    this.lastCallAt = (this.options.now ?? Date.now)();
+    if (this.costs) this.lastCallAt = (this.options.now ?? Date.now)();
     const profile = this.costs?.profile;
     const reported = usage.cachedInputTokens + usage.cacheWriteTokens > 0;
     // Automatic caches store a long enough prompt without reporting a write.

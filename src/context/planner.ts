@@ -65,6 +65,25 @@ export interface PlannerSettings {
 
 const EMA = 0.2;
 
+/** Growth allowed for one step before any was seen: an eighth of the window, at most 4,096 tokens. */
+export function priorHeadroom(usable: number): number {
+  return Math.min(4_096, usable / 8);
+}
+
+/**
+ * Prompt tokens below which the planner has nothing to do: fewer than the working set plus
+ * one output a trim could stub, and under half the limit (so that handoffs are planned in time).
+ */
+export function quietTokens(
+  usable: number,
+  trim: TrimShape | undefined,
+  compactAt: number | undefined,
+  limit = compactAt !== undefined ? usable * compactAt : usable - priorHeadroom(usable),
+): number {
+  const trimFloor = trim ? (trim.keepRecent + 1) * trim.minTokens : Number.POSITIVE_INFINITY;
+  return Math.min(trimFloor, limit * 0.5);
+}
+
 /**
  * Plans compaction for one thread from the price of a cache miss. It follows the history
  * incrementally (each item is counted once; a rewrite triggers one rescan) and keeps:
@@ -161,9 +180,7 @@ export class CompactionPlanner {
 
   /** Tokens below which nothing can be due: no trimmable output and far from the limit. */
   quiet(usable: number): number {
-    const shape = this.settings.trim;
-    const trimFloor = shape ? (shape.keepRecent + 1) * shape.minTokens : Number.POSITIVE_INFINITY;
-    return Math.min(trimFloor, this.limit(usable) * 0.5);
+    return quietTokens(usable, this.settings.trim, this.settings.compactAt, this.limit(usable));
   }
 
   /** Expected calls the thread has left: as many as it has made (at least a turn's worth). */

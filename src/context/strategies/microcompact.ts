@@ -1,6 +1,6 @@
 import type { FunctionCallOutputItem, ResponseItem } from "../../protocol/index.ts";
 import { itemText } from "../tokens.ts";
-import type { CompactionStrategy } from "./types.ts";
+import type { CompactionStrategy, TrimShape } from "./types.ts";
 
 /** Options for `microcompact`. */
 export interface MicrocompactOptions {
@@ -11,6 +11,9 @@ export interface MicrocompactOptions {
   /** Characters of the output's head kept in the stub. Default 240. */
   readonly headChars?: number;
 }
+
+/** What `microcompact()` with default options removes (see TrimShape). */
+export const DEFAULT_TRIM_SHAPE: TrimShape = { keepRecent: 3, minTokens: 500, stubTokens: 240 / 4 + 30 };
 
 /** How every stub begins: an output that starts with it is not trimmed again. */
 export const STUB_MARK = "[output trimmed";
