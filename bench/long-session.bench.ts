@@ -356,6 +356,7 @@ if (filters.size === 0) {
       worst_cell: `${worst.window} ${worst.style} ${worst.shape}`,
       worst_cost_vs_naive: worst.cost_vs_naive as number,
       worst_floor_vs_naive: worst.floor_vs_naive as number,
+      worst_cell_why: `floor (each token the model saw sent once) ${worst.floor_vs_naive}x naive; cache reads ${(worst.cost_breakdown as Record<string, number>).reads} of its cost; naive summarized ${worst.naive_compactions} times, so its own context stayed small`,
       headline_cached_input_share: headline.cached_input_share as number,
       headline_cost_vs_naive: headline.cost_vs_naive as number,
     },
