@@ -12,6 +12,7 @@ import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelClient, ModelEvent, ModelRequest } from "../src/llm/types.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
 import { type Event, messageText, toolOutputText, type Usage } from "../src/protocol/index.ts";
+import type { ArtifactRef, ArtifactStore } from "../src/tool/artifacts.ts";
 import { defineTool } from "../src/tool/define.ts";
 import { round, writeResult } from "./lib.ts";
 import {
@@ -75,6 +76,24 @@ function contextHas(request: ModelRequest, value: string): boolean {
     if (text.includes(value)) return true;
   }
   return false;
+}
+
+/**
+ * Artifacts in memory with ids numbered in order (the engine's ids carry a clock and a random
+ * salt): the ids appear in capped outputs and stubs, and with the exact OpenAI tokenizer a
+ * random id would make the token counts, and so the decisions, differ from run to run. Same
+ * id length as the engine's.
+ */
+class NumberedArtifacts implements ArtifactStore {
+  private readonly items = new Map<string, string>();
+  async save(_threadId: string, content: string): Promise<ArtifactRef> {
+    const id = `art_${"0".repeat(21)}${(this.items.size + 1).toString(36).padStart(5, "0")}`;
+    this.items.set(id, content);
+    return { id, chars: content.length, lines: content.split("\n").length };
+  }
+  async read(_threadId: string, id: string): Promise<string | undefined> {
+    return this.items.get(id);
+  }
 }
 
 /** The naive baseline's only strategy: summarize everything. */
@@ -202,6 +221,7 @@ async function runSession(shape: Shape, window: number, style: Style, strategy: 
     tools: [tool],
     system: "You are a coding agent working in a large TypeScript repository.",
     context,
+    artifacts: new NumberedArtifacts(),
     ...(cap === false ? { maxToolOutputChars: false } : {}),
     maxSteps: 20,
     listeners: [

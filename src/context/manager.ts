@@ -51,8 +51,10 @@ export interface ContextOptions {
   readonly trim?: CompactionStrategy | false;
   /**
    * When a handoff summary runs: `forced` only when trimming cannot keep the next call in the
-   * window; `boundary` (default) also at the request before such a turn; `economic` also when
-   * carrying the untrimmable history has cost twice what a summary would.
+   * window; `planned` (default) also at the request before a turn that would force one, and
+   * earlier when the window will force one before the thread is expected to end and the reads
+   * it saves have paid for it; `economic` also when the window would never force one, once
+   * the reads saved reach twice its cost (cheaper, and it loses more detail).
    */
   readonly handoff?: "forced" | "planned" | "economic";
   /**
@@ -64,7 +66,10 @@ export interface ContextOptions {
   readonly targetAfter?: number;
   /** Clock for the provider cache's lifetime (an expired cache makes a rewrite free). Default `Date.now`. */
   readonly now?: () => number;
-  /** Run in order until the prompt fits. Default: microcompact, then handoff summary. */
+  /**
+   * The pipeline of a forced or planned handoff (summaries first, then the trim while still
+   * over the limit) and of the `compact` op. Default: microcompact, then handoff summary.
+   */
   readonly strategies?: readonly CompactionStrategy[];
   /** Used after a context_overflow error. Default: aggressive microcompact, handoff, sliding window. */
   readonly overflowStrategies?: readonly CompactionStrategy[];

@@ -86,14 +86,15 @@ export function quietTokens(
 
 /**
  * Plans compaction for one thread from the price of a cache miss. It follows the history
- * incrementally (each item is counted once; a rewrite triggers one rescan) and keeps:
- * the tool outputs a trim would stub, the running "rent" (what reading them has cost since
- * they became trimmable), the step growth, and what the provider caches. Its rule for
- * trims is rent-or-buy: trim when the rent reaches the one-time cost of the rewrite (the
+ * through a HistoryLedger and keeps the running "rent" (what reading the trimmable outputs
+ * has cost since they became trimmable, and what carrying the untrimmable history has cost
+ * since the last summary), the growth per step, and the number of calls and turns. Its rule
+ * for trims is rent-or-buy: trim when the rent reaches the one-time cost of the rewrite (the
  * square-root batch size in steady state, never worse than twice the best schedule
- * otherwise); handoffs come when trimming cannot keep the next call in the window, at the
- * request boundary before that, or (with a finite premium) when the untrimmable history has
- * cost more than a summary.
+ * otherwise). Handoffs come when trimming cannot keep the next call in the window, at the
+ * request boundary before a turn that would force one, and (see PlannerSettings.handoff)
+ * when the reads a summary saves have paid for it. Decisions are values (PlanDecision);
+ * the context manager carries them out.
  */
 export class CompactionPlanner {
   private readonly settings: PlannerSettings;
