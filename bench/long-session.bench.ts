@@ -1,8 +1,11 @@
 // long-session: one scripted ~300-call coding-agent session per output shape, run on every
-// window x cache style, three ways (Taifeng's default context management, a naive
-// summarize-when-full baseline, and compaction only after the provider rejects a prompt).
-// Scenario and results: docs/guides/context.md. Filters for a partial run (nothing written):
+// window x cache style, four ways (Taifeng's default context management, the same with
+// economic handoffs, a naive summarize-when-full baseline, and compaction only after the
+// provider rejects a prompt). Scenario and results: docs/guides/context.md. Filters for a
+// partial run (nothing written):
 //   node bench/long-session.bench.ts window=64k style=anthropic shape=wide
+// With a filter, LONG_SESSION_TRACE=taifeng (or economic, naive, overflow_only) prints that
+// run's compaction events and LONG_SESSION_CALLS=1 the usage of every model call.
 import { z } from "zod";
 import type { ContextOptions } from "../src/context/manager.ts";
 import type { CompactionStrategy } from "../src/context/strategies/types.ts";
@@ -137,7 +140,7 @@ function setup(strategy: Strategy, window: number): { context: ContextOptions; c
   }
 }
 
-/** LONG_SESSION_TRACE=<strategy> prints that strategy's compaction events (with a filter, for one cell). */
+/** LONG_SESSION_TRACE=<strategy>: print that strategy's compaction events (use with a filter). */
 const TRACE = process.env.LONG_SESSION_TRACE;
 
 const tokensOf = (text: string) => 4 + Math.ceil(text.length / 4);
