@@ -13,4 +13,9 @@ export interface HookOptions {
   readonly defaultTimeoutMs?: number;
   /** Write every tool call to this JSONL file (the built-in audit hook). */
   readonly auditPath?: string;
+  /**
+   * Parent environment variables shell hooks may see, beside the allowlist every subprocess
+   * gets (see `subprocessEnv`). A trailing `*` matches a prefix. Default: none.
+   */
+  readonly envPassthrough?: readonly string[];
 }

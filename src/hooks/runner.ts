@@ -1,4 +1,5 @@
 import { describeError, TaifengError } from "../errors.ts";
+import { subprocessEnv } from "../sandbox/env.ts";
 import { compileMatcher, type NameMatcher } from "./matcher.ts";
 import { runCommandHook } from "./shell.ts";
 import {
@@ -17,8 +18,14 @@ import {
 export interface HookRunnerOptions {
   /** Timeout for hooks that set none, in ms. Default 60000. */
   readonly defaultTimeoutMs?: number;
-  /** Environment of shell hooks. Default `process.env`. */
+  /**
+   * Environment of shell hooks, used as given. Default: the subprocess allowlist
+   * (`subprocessEnv`: PATH, HOME, LANG, LC_*, TERM, TMPDIR, USER, SHELL and the declared
+   * passthrough names), never the whole parent environment.
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Extra parent variables to pass through with the default environment. */
+  readonly envPassthrough?: readonly string[];
   /** Exposed to shell hooks as TAIFENG_PROJECT_DIR (and CLAUDE_PROJECT_DIR). */
   readonly projectDir?: string;
 }
@@ -62,7 +69,10 @@ export class HookRunner {
   /** Throws TaifengError `invalid_config` for an unknown point or a bad matcher. */
   constructor(hooks: readonly HookDefinition[], options: HookRunnerOptions = {}) {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
-    this.env = { ...(options.env ?? process.env) };
+    this.env = {
+      ...(options.env ??
+        subprocessEnv(options.envPassthrough ? { passthrough: options.envPassthrough } : {})),
+    };
     if (options.projectDir !== undefined) {
       this.env.TAIFENG_PROJECT_DIR = options.projectDir;
       this.env.CLAUDE_PROJECT_DIR = options.projectDir;

@@ -92,6 +92,7 @@ function assembleGuards(
           ...(hookOptions?.defaultTimeoutMs !== undefined
             ? { defaultTimeoutMs: hookOptions.defaultTimeoutMs }
             : {}),
+          ...(hookOptions?.envPassthrough ? { envPassthrough: hookOptions.envPassthrough } : {}),
           projectDir: policy?.projectRoot ?? found?.projectRoot ?? cwd,
         })
       : undefined;

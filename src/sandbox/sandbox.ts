@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { realpath } from "node:fs/promises";
+import { subprocessEnv } from "./env.ts";
 import { runProcess } from "./process.ts";
 import type { RunRequest, RunResult, SandboxInfo, SandboxPolicy } from "./types.ts";
 import { bwrapArgs, sandboxExecArgs, withLimits } from "./wrap.ts";
@@ -115,7 +116,11 @@ function probeCommand(
 ): Promise<{ ok: boolean; missing: boolean; code: number | null; detail: string }> {
   return new Promise((resolve) => {
     let stderr = "";
-    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], timeout: 10_000 });
+    const child = spawn(file, args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: subprocessEnv(),
+      timeout: 10_000,
+    });
     child.stderr?.on("data", (c: Buffer) => {
       if (stderr.length < 2000) stderr += c.toString("utf8");
     });

@@ -1,3 +1,4 @@
+import { subprocessEnv } from "../sandbox/env.ts";
 import { Sandbox } from "../sandbox/sandbox.ts";
 import { isRunFailure, type ResourceLimits, type SandboxLevel } from "../sandbox/types.ts";
 import { commandFor, type ScriptRunner } from "./scripts.ts";
@@ -11,8 +12,13 @@ export interface SandboxedScriptOptions {
   /** Writable paths at level 1 besides the script's working directory. */
   readonly writable?: readonly string[];
   readonly fallback?: "error" | "level0";
-  /** Base environment (the request's variables are merged over it). Default: none beyond PATH and HOME. */
+  /**
+   * Base environment, used as given (the request's variables are merged over it). Default:
+   * the subprocess allowlist (`subprocessEnv`) with `envPassthrough`.
+   */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra parent variables to pass through with the default environment. */
+  readonly envPassthrough?: readonly string[];
 }
 
 /**
@@ -25,7 +31,7 @@ export function sandboxedScriptRunner(options: SandboxedScriptOptions): ScriptRu
   const sandboxes = new Map<string, Sandbox>();
   const base: Record<string, string> = options.env
     ? { ...options.env }
-    : { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/" };
+    : subprocessEnv(options.envPassthrough ? { passthrough: options.envPassthrough } : {});
   return async (req) => {
     let sandbox = sandboxes.get(req.cwd);
     if (!sandbox) {

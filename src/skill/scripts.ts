@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { extname } from "node:path";
+import { subprocessEnv } from "../sandbox/env.ts";
 
 /** One script execution request. */
 export interface ScriptRequest {
@@ -72,8 +73,14 @@ const KILL_GRACE_MS = 2000;
 
 /** Options for the default runner. */
 export interface SubprocessRunnerOptions {
-  /** The base environment scripts see. Default `process.env`. */
+  /**
+   * The base environment scripts see, used as given. Default: the subprocess allowlist
+   * (`subprocessEnv`: PATH, HOME, LANG, LC_*, TERM, TMPDIR, USER, SHELL and the declared
+   * passthrough names), never the whole parent environment.
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Extra parent variables to pass through with the default environment (a trailing `*` matches a prefix). */
+  readonly envPassthrough?: readonly string[];
 }
 
 /**
@@ -86,7 +93,9 @@ export function subprocessRunner(options: SubprocessRunnerOptions = {}): ScriptR
   return async (req) => {
     const { command, args } = await commandFor(req.path);
     const max = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-    const env = { ...(options.env ?? process.env), ...req.env };
+    const base =
+      options.env ?? subprocessEnv(options.envPassthrough ? { passthrough: options.envPassthrough } : {});
+    const env = { ...base, ...req.env };
     return new Promise<ScriptResult>((resolve) => {
       const out = new Capture(max);
       const err = new Capture(max);

@@ -1,4 +1,5 @@
 import { describeError } from "../../errors.ts";
+import { subprocessEnv } from "../../sandbox/env.ts";
 import { Sandbox } from "../../sandbox/sandbox.ts";
 import type { ResourceLimits, SandboxLevel } from "../../sandbox/types.ts";
 import { LocalWorkspace } from "../../workspace/local.ts";
@@ -33,9 +34,13 @@ export interface BuiltinOptions {
   readonly maxOutputChars?: number;
   /** Refuse commands that command defense denies, even without a permission layer. Default true. */
   readonly commandDefense?: boolean;
-  /** Environment for commands: `filtered` (default: the host's minus secret-looking names), `all`, or `none`. */
-  readonly inheritEnv?: "filtered" | "all" | "none";
-  /** Extra environment variables for commands. */
+  /**
+   * Names of host environment variables commands may see, beside the allowlist every
+   * subprocess gets (PATH, HOME, LANG, LC_*, TERM, TMPDIR, USER, SHELL; see `subprocessEnv`).
+   * A trailing `*` matches a prefix. Default: none.
+   */
+  readonly envPassthrough?: readonly string[];
+  /** Extra environment variables for commands (set as given, over everything else). */
   readonly env?: Readonly<Record<string, string>>;
   /** bash timeouts in ms. Defaults: 120000 default, 600000 max. */
   readonly bash?: { readonly defaultTimeoutMs?: number; readonly maxTimeoutMs?: number };
@@ -61,8 +66,6 @@ export interface BuiltinEnv {
   workspace(ctx: ToolContext): Workspace;
   commandEnv(): Record<string, string>;
 }
-
-const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|AUTH|COOKIE|SESSION)/i;
 
 /** Variables that keep tools non-interactive and their output plain. */
 const QUIET_ENV = {
@@ -118,14 +121,10 @@ export function createBuiltinEnv(options: BuiltinOptions): BuiltinEnv {
       return ws;
     },
     commandEnv() {
-      const mode = options.inheritEnv ?? "filtered";
-      const out: Record<string, string> = {};
-      if (mode !== "none") {
-        for (const [k, v] of Object.entries(process.env)) {
-          if (v !== undefined && (mode === "all" || !SECRET_NAME.test(k))) out[k] = v;
-        }
-      } else if (process.env.PATH) out.PATH = process.env.PATH;
-      return { ...out, ...QUIET_ENV, ...options.env };
+      return subprocessEnv({
+        ...(options.envPassthrough ? { passthrough: options.envPassthrough } : {}),
+        set: { ...QUIET_ENV, ...options.env },
+      });
     },
   };
   return env;

@@ -95,15 +95,27 @@ describe("bash", () => {
     expect((await callTool(toolNamed(set.tools, "read_artifact"), { id }, ctx("other"))).isError).toBe(true);
   });
 
-  it("filters secret-looking variables out of the command environment", async () => {
+  it("gives commands the allowlisted environment only, plus declared names", async () => {
     process.env.TAIFENG_TEST_API_KEY = "sk-should-not-leak";
-    process.env.TAIFENG_TEST_PLAIN = "visible";
+    process.env.TAIFENG_TEST_PLAIN = "not-declared";
+    process.env.TAIFENG_TEST_DECLARED = "declared";
+    const declared = builtinTools({ envPassthrough: ["TAIFENG_TEST_DECLARED"] });
     try {
-      const r = await bash({ command: 'echo "[$TAIFENG_TEST_API_KEY] [$TAIFENG_TEST_PLAIN] [$GIT_PAGER]"' });
-      expect(r.text).toBe("[] [visible] [cat]");
+      const r = await bash({
+        command: 'echo "[$TAIFENG_TEST_API_KEY] [$TAIFENG_TEST_PLAIN] [$TAIFENG_TEST_DECLARED] [$GIT_PAGER]"',
+      });
+      expect(r.text).toBe("[] [] [] [cat]");
+      const d = await callTool(
+        toolNamed(declared.tools, "bash"),
+        { command: 'echo "[$TAIFENG_TEST_API_KEY] [$TAIFENG_TEST_DECLARED] [$PATH]"' },
+        ctx(),
+      );
+      expect(d.text).toBe(`[] [declared] [${process.env.PATH}]`);
     } finally {
+      await declared.close();
       delete process.env.TAIFENG_TEST_API_KEY;
       delete process.env.TAIFENG_TEST_PLAIN;
+      delete process.env.TAIFENG_TEST_DECLARED;
     }
   });
 

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { subprocessEnv } from "../../../sandbox/env.ts";
 import { joinRel } from "../../../workspace/paths.ts";
 import type { Workspace } from "../../../workspace/types.ts";
 import { globMatcher, IgnoreRules } from "../ignore-rules.ts";
@@ -65,7 +66,12 @@ export function searchWithRipgrep(
   }
   args.push("--regexp", req.pattern, "--", req.path === "" ? "." : req.path);
   return new Promise((resolve) => {
-    const child = spawn(rg, args, { cwd: root, signal, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(rg, args, {
+      cwd: root,
+      signal,
+      env: subprocessEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const lines: string[] = [];
     let capped = false;
     let partial = "";
