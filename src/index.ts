@@ -3,6 +3,18 @@
  * exported here is internal and may change without notice.
  */
 
+export { type CacheProfile, cacheProfile, cacheProfileFor } from "./context/cache-model.ts";
+export type { ContextOptions, PinnedSource } from "./context/manager.ts";
+export { defaultPinned, skillsPinned, todoPinned } from "./context/pinned.ts";
+export { HANDOFF_TEMPLATE, type HandoffOptions, handoffSummary } from "./context/strategies/handoff.ts";
+export { type MicrocompactOptions, microcompact } from "./context/strategies/microcompact.ts";
+export { slidingWindow } from "./context/strategies/sliding-window.ts";
+export type {
+  CompactionContext,
+  CompactionResult,
+  CompactionStrategy,
+  TrimShape,
+} from "./context/strategies/types.ts";
 export { type ParsedTranscript, parseTranscript } from "./conversation/jsonl-reader.ts";
 export { type JsonlStoreOptions, JsonlThreadStore } from "./conversation/jsonl-store.ts";
 export type { CommitInfo } from "./conversation/jsonl-writer.ts";
@@ -107,6 +119,7 @@ export {
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay, withRetry } from "./llm/retry.ts";
 export * from "./llm/sim/index.ts";
 export type {
+  CacheStyle,
   FinishReason,
   ModelClient,
   ModelErrorCode,

@@ -90,7 +90,13 @@ describe("compaction in the turn loop", () => {
     });
     await engine.submitAndWait("read four files");
     const compactions = events.filter((e) => e.msg.type.startsWith("compaction"));
-    expect(shape(compactions)[0]).toBe("compaction_started");
+    // The planner says why before the strategy runs: the next call would not fit.
+    expect(shape(compactions).slice(0, 3)).toEqual([
+      "compaction_planned",
+      "compaction_started",
+      "compaction_completed",
+    ]);
+    expect(compactions[0]?.msg).toMatchObject({ action: "trim", reason: "forced", cacheStyle: "anthropic" });
     const done = compactions.find((e) => e.msg.type === "compaction_completed")?.msg;
     expect(done).toMatchObject({
       type: "compaction_completed",

@@ -1,14 +1,23 @@
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
-import type { ModelClient, ToolSpec } from "../llm/types.ts";
+import type { ModelPrices } from "../llm/catalog.ts";
+import type { CacheStyle, ModelClient, ToolSpec } from "../llm/types.ts";
 import type { TurnHooks } from "../loop/guards.ts";
 import type { EventMsg, ResponseItem, Usage } from "../protocol/index.ts";
-import { addUsage, emptyUsage, textMessage } from "../protocol/index.ts";
+import { addUsage, emptyUsage } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
+import {
+  type CacheCosts,
+  type CacheProfile,
+  cacheCosts,
+  cacheProfile,
+  cacheProfileFor,
+} from "./cache-model.ts";
 import { summarizeWithin } from "./overflow.ts";
-import { defaultPinned, PINNED_HEADER, previousSection } from "./pinned.ts";
+import { defaultPinned, withPinned } from "./pinned.ts";
+import { CompactionPlanner, type PlanDecision, plannedEvent, priorHeadroom, quietTokens } from "./planner.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
-import { microcompact } from "./strategies/microcompact.ts";
+import { DEFAULT_TRIM_SHAPE, microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
 import type { CompactionStrategy, CompactionTrigger } from "./strategies/types.ts";
 import { heuristicCounter, type TokenCounter, TokenEstimator } from "./tokens.ts";
@@ -28,24 +37,39 @@ export interface ContextOptions {
   /** Tokens kept free for the answer. Default 8,192. */
   readonly reserveOutputTokens?: number;
   /**
-   * Run the cheap `trim` strategy when the prompt exceeds this share of the usable window.
-   * Default 0.35. Trimming early keeps every later call cheaper (each context token is
-   * re-read on every call) and stays cache-friendly: each pass rewrites only the part of the
-   * history added since the previous pass.
+   * How the provider caches prompts. Default: from the model (its client's `cacheStyle`, else
+   * its provider: Anthropic breakpoints, Gemini implicit, OpenAI-style automatic prefix).
    */
-  readonly trimAt?: number;
-  /** The cheap strategy run at `trimAt`. Default: microcompact(). */
-  readonly trim?: CompactionStrategy;
+  readonly cache?: CacheStyle | CacheProfile;
+  /** The model's prices (relative prices drive every decision). Default: the model catalog's entry. */
+  readonly prices?: ModelPrices;
   /**
-   * A pass at `trimAt` runs only if it saves at least this share of the usable window
-   * (default 0.1), so that small gains do not cost a cache rewrite every call.
+   * The trim the planner schedules (default `microcompact()`): run when the reads paid for
+   * the trimmable outputs since they became trimmable reach what the rewrite costs (see
+   * docs/guides/context.md). `false`: never trim before a compaction is forced.
    */
-  readonly trimMinSavings?: number;
-  /** Run the full `strategies` pipeline when the prompt exceeds this share. Default 0.8. */
+  readonly trim?: CompactionStrategy | false;
+  /**
+   * When a handoff summary runs: `forced` only when trimming cannot keep the next call in the
+   * window; `planned` (default) also at the request before a turn that would force one, and
+   * earlier when the window will force one before the thread is expected to end and the reads
+   * it saves have paid for it; `economic` also when the window would never force one, once
+   * the reads saved reach twice its cost (cheaper, and it loses more detail).
+   */
+  readonly handoff?: "forced" | "planned" | "economic";
+  /**
+   * Force a compaction when the prompt exceeds this share of the usable window. Default:
+   * derived, the usable window less the largest step the thread has taken.
+   */
   readonly compactAt?: number;
-  /** After compacting, aim for at most this share. Default 0.5. */
+  /** After a forced compaction, aim for at most this share. Default: derived from the limit. */
   readonly targetAfter?: number;
-  /** Run in order until the prompt fits. Default: microcompact, then handoff summary. */
+  /** Clock for the provider cache's lifetime (an expired cache makes a rewrite free). Default `Date.now`. */
+  readonly now?: () => number;
+  /**
+   * The pipeline of a forced or planned handoff (summaries first, then the trim while still
+   * over the limit) and of the `compact` op. Default: microcompact, then handoff summary.
+   */
   readonly strategies?: readonly CompactionStrategy[];
   /** Used after a context_overflow error. Default: aggressive microcompact, handoff, sliding window. */
   readonly overflowStrategies?: readonly CompactionStrategy[];
@@ -71,21 +95,30 @@ export interface ContextEnv {
 }
 
 /**
- * Keeps a thread's prompt inside its budget. Before every model call it estimates the
- * prompt (calibrated by provider usage) and, over the trigger, runs the strategies in order
- * until the prompt fits. Each strategy that acts emits `compaction_started` /
+ * Keeps a thread's prompt inside its budget at the lowest cost the provider's cache allows.
+ * Before every model call it estimates the prompt (calibrated by provider usage) and asks its
+ * planner whether to trim, summarize or wait, pricing each rewrite by the cache reads it
+ * loses against what it saves over the calls to come (see CompactionPlanner). Each decision
+ * is a `compaction_planned` event; each strategy that acts emits `compaction_started` /
  * `compaction_completed` with tokens before and after and the cached prefix tokens it
  * invalidated, and is persisted as a `compacted` checkpoint.
  */
 export class ContextManager {
   readonly estimator: TokenEstimator;
   private readonly options: ContextOptions;
-  // The pipelines are built on first use: most engines never compact.
+  // The pipelines and the planner are built on first use: most engines never compact.
   private pipeline: readonly CompactionStrategy[] | undefined;
   private overflowPipeline: readonly CompactionStrategy[] | undefined;
   private trimStrategy: CompactionStrategy | undefined;
+  private planner: CompactionPlanner | undefined;
+  private quietBelow: number | undefined;
+  private costs: CacheCosts | undefined;
   /** Calibrated tokens of the prefix the provider is believed to hold in cache. */
   private cachedPrefix = 0;
+  /** When the last call ended; read only once the planner exists (no clock reads before). */
+  private lastCallAt: number | undefined;
+  /** Set by a call the planner followed: afterCall feeds it (head tokens, request boundary). */
+  private followed: { head: number; pre: boolean; log: ThreadLog } | undefined;
   /** Set after a pass changed nothing: no new pass before the prompt reaches `until`. */
   private hold: { generation: number; until: number } | undefined;
   /** The real window, when a provider's overflow error showed it to be smaller. */
@@ -96,13 +129,14 @@ export class ContextManager {
     this.estimator = new TokenEstimator(options.counter ?? heuristicCounter());
   }
 
-  private get trim(): CompactionStrategy {
+  private get trim(): CompactionStrategy | undefined {
+    if (this.options.trim === false) return undefined;
     this.trimStrategy ??= this.options.trim ?? microcompact();
     return this.trimStrategy;
   }
 
   private get strategies(): readonly CompactionStrategy[] {
-    this.pipeline ??= this.options.strategies ?? [this.trim, handoffSummary()];
+    this.pipeline ??= this.options.strategies ?? [this.trim ?? microcompact(), handoffSummary()];
     return this.pipeline;
   }
 
@@ -158,12 +192,43 @@ export class ContextManager {
     return e.text(env.system) + e.tools(env.tools) + e.history(env.log.items, env.log.generation);
   }
 
+  /** The planner's quiet threshold before it exists (see CompactionPlanner.quiet). */
+  private firstQuiet(): number {
+    this.quietBelow ??= quietTokens(
+      this.usableWindow,
+      this.options.trim === false ? undefined : (this.options.trim?.shape ?? DEFAULT_TRIM_SHAPE),
+      this.options.compactAt,
+    );
+    return this.quietBelow;
+  }
+
+  private plannerFor(model: Pick<ModelClient, "id" | "cacheStyle">): CompactionPlanner {
+    if (this.planner) return this.planner;
+    const given = this.options.cache;
+    const profile =
+      given === undefined
+        ? cacheProfileFor(model.id, model.cacheStyle)
+        : typeof given === "string"
+          ? cacheProfile(given)
+          : given;
+    this.costs = cacheCosts(profile, this.options.prices);
+    this.planner = new CompactionPlanner({
+      costs: this.costs,
+      trim: this.trim ? (this.trim.shape ?? microcompact().shape) : undefined,
+      headroom: priorHeadroom(this.usableWindow),
+      compactAt: this.options.compactAt,
+      handoff: this.options.handoff ?? "planned",
+      summaryTokens: 1_500,
+    });
+    return this.planner;
+  }
+
   /**
-   * Before a model call: over `compactAt`, runs the full pipeline; over `trimAt`, only the
-   * trim strategy. Returns the usage of summary calls; undefined at once when the prompt is
-   * under every threshold (nothing to wait for).
+   * Before a model call: asks the planner and carries out its decision. Returns the usage of
+   * summary calls; undefined at once when there is nothing to do (nothing to wait for).
    */
   beforeCall(env: ContextEnv, trigger: CompactionTrigger): Promise<Usage | undefined> | undefined {
+    this.followed = undefined;
     const tokens = this.promptTokens(env);
     // After a pass that could do nothing, wait until the history has grown (or been
     // rewritten) enough for another pass to matter: a scan per call would grow with the thread.
@@ -173,39 +238,99 @@ export class ContextManager {
       this.hold !== undefined &&
       this.hold.generation === env.log.generation &&
       tokens < this.hold.until;
-    if (held) return undefined;
+    if (held) {
+      this.planner?.skipped();
+      return undefined;
+    }
     this.hold = undefined;
-    // Most calls are far below every threshold: answer at once, without a promise.
-    if (tokens <= this.usableWindow * (this.options.trimAt ?? 0.35)) return undefined;
-    return this.relieve(env, trigger, tokens);
+    // Most calls are far from anything the planner could do: answer at once, without a
+    // promise (and, until a prompt first gets there, without building the planner).
+    const quiet = this.planner?.quiet(this.usableWindow) ?? this.firstQuiet();
+    if (tokens <= quiet) {
+      this.planner?.skipped();
+      return undefined;
+    }
+    const planner = this.plannerFor(env.model);
+    const calibration = this.estimator.calibration;
+    const head = Math.round(
+      (this.estimator.text(env.system) + this.estimator.tools(env.tools)) * calibration,
+    );
+    planner.observe(env.log.items, env.log.generation, this.estimator);
+    this.followed = { head, pre: trigger === "pre_sampling", log: env.log };
+    const decision = planner.decide({
+      tokens,
+      head,
+      cached: this.cachedNow(),
+      calibration,
+      usable: this.usableWindow,
+      trigger,
+    });
+    if (!decision) return undefined;
+    env.emit(plannedEvent(decision, trigger, this.costs as CacheCosts));
+    if (decision.action === "defer") return undefined;
+    return this.carryOut(env, trigger, decision);
   }
 
-  private async relieve(
+  /** The cached prefix, or 0 once the provider's entry has outlived its lifetime. */
+  private cachedNow(): number {
+    const ttl = this.costs?.profile.ttlMs ?? 0;
+    const now = (this.options.now ?? Date.now)();
+    return this.lastCallAt !== undefined && now - this.lastCallAt > ttl ? 0 : this.cachedPrefix;
+  }
+
+  private async carryOut(
     env: ContextEnv,
     trigger: CompactionTrigger,
-    tokens: number,
+    decision: PlanDecision,
   ): Promise<Usage | undefined> {
-    const minSavings = this.usableWindow * (this.options.trimMinSavings ?? 0.1);
-    if (tokens > this.usableWindow * (this.options.compactAt ?? 0.8)) {
-      const spent = await this.compact(env, trigger, false);
-      const now = this.promptTokens(env);
-      if (now > this.usableWindow * (this.options.compactAt ?? 0.8)) {
-        this.hold = { generation: env.log.generation, until: now + minSavings };
-      }
-      return spent;
+    const planner = this.planner as CompactionPlanner;
+    const limit = planner.limit(this.usableWindow);
+    const trim = this.trim;
+    if (decision.action === "trim" && trim) {
+      const result = await this.runStrategy(env, trim, trigger, decision.tokens, 0, decision.keepRecent);
+      if (!result.changed)
+        this.hold = {
+          generation: env.log.generation,
+          until: decision.tokens + planner.headroom(this.usableWindow),
+        };
+      return undefined;
     }
-    if (tokens > this.usableWindow * (this.options.trimAt ?? 0.35)) {
-      const result = await this.runStrategy(
-        env,
-        this.trim,
-        trigger,
-        tokens,
-        0,
-        minSavings / this.estimator.calibration,
-      );
-      if (!result.changed) this.hold = { generation: env.log.generation, until: tokens + minSavings };
+    // A handoff: the summary reads the untouched history from cache, so it runs before any
+    // trim; a trim follows only if the prompt is still over the limit.
+    const target =
+      this.options.targetAfter !== undefined ? this.usableWindow * this.options.targetAfter : limit / 2;
+    const order = [
+      ...this.strategies.filter((s) => s !== trim),
+      ...this.strategies.filter((s) => s === trim),
+    ];
+    let spent: Usage | undefined;
+    let changed = false;
+    for (const strategy of order) {
+      if (env.signal.aborted) break;
+      const before = this.promptTokens(env);
+      // The planner chose to hand off: the first strategy that changes something runs
+      // whatever the size; the rest only while the prompt is still over the limit.
+      if (changed && before <= limit) break;
+      const result = await this.runStrategy(env, strategy, trigger, before, target);
+      if (result.usage) spent = addUsage(spent ?? emptyUsage(), result.usage);
+      changed ||= result.changed;
     }
-    return undefined;
+    const now = this.promptTokens(env);
+    if (now > limit)
+      this.hold = { generation: env.log.generation, until: now + planner.headroom(this.usableWindow) };
+    return spent;
+  }
+
+  /**
+   * Where the next request should carry cache breakpoints (item counts, most valuable
+   * first), for providers with explicit breakpoints; undefined to leave the provider's own
+   * placement (automatic caches, or before the planner has anything to place).
+   */
+  cacheBreakpoints(log: ThreadLog): readonly number[] | undefined {
+    const planner = this.planner;
+    if (!planner || this.costs?.profile.style !== "anthropic" || !planner.active) return undefined;
+    planner.observe(log.items, log.generation, this.estimator);
+    return planner.breakpoints();
   }
 
   /**
@@ -234,11 +359,27 @@ export class ContextManager {
     return spent;
   }
 
-  /** Learns from a finished call: calibration and what the provider now caches. */
+  /** Learns from a finished call: calibration, what the provider now caches, and the planner's rent. */
   afterCall(rawPromptTokens: number, usage: Usage | undefined): void {
+    const followed = this.followed;
+    this.followed = undefined;
     if (!usage || usage.inputTokens <= 0) return;
     this.estimator.calibrate(rawPromptTokens, usage.inputTokens);
-    this.cachedPrefix = usage.cachedInputTokens + usage.cacheWriteTokens > 0 ? usage.inputTokens : 0;
+    if (this.costs) this.lastCallAt = (this.options.now ?? Date.now)();
+    const profile = this.costs?.profile;
+    const reported = usage.cachedInputTokens + usage.cacheWriteTokens > 0;
+    // Automatic caches store a long enough prompt without reporting a write.
+    const cached =
+      profile === undefined || profile.style === "anthropic"
+        ? reported
+        : profile.style !== "none" && (reported || usage.inputTokens >= profile.minTokens);
+    this.cachedPrefix = cached ? usage.inputTokens : 0;
+    const planner = this.planner;
+    if (followed && planner) {
+      // The request's history (nothing is appended before afterCall): after a rewrite, rescanned.
+      planner.observe(followed.log.items, followed.log.generation, this.estimator);
+      planner.called(usage.inputTokens, followed.head, this.estimator.calibration, followed.pre);
+    }
   }
 
   private async runStrategy(
@@ -247,7 +388,7 @@ export class ContextManager {
     trigger: CompactionTrigger,
     before: number,
     target: number,
-    minSavingsTokens = 0,
+    keepRecent?: number,
   ): Promise<{ changed: boolean; usage: Usage | undefined }> {
     const items = env.log.items;
     const head = this.estimator.text(env.system) + this.estimator.tools(env.tools);
@@ -280,7 +421,8 @@ export class ContextManager {
         estimator: this.estimator,
         targetTokens: Math.max(0, target / this.estimator.calibration - head),
         trigger,
-        minSavingsTokens,
+        minSavingsTokens: 0,
+        ...(keepRecent !== undefined ? { keepRecent } : {}),
         signal: env.signal,
         artifacts: this.options.artifacts,
         summarize: (toSummarize, instructions) => {
@@ -302,7 +444,7 @@ export class ContextManager {
       return { changed: false, usage: undefined };
     }
     start();
-    const next = this.withPinned(env, items, result.items);
+    const next = withPinned(env.threadId, this.options.pinned ?? defaultPinned(), items, result.items);
     const afterEstimate = Math.round((head + this.estimator.items(next)) * this.estimator.calibration);
     if (afterEstimate >= before) {
       // A rewrite that does not shrink the prompt only costs cache: keep the history as it is.
@@ -316,9 +458,15 @@ export class ContextManager {
     }
     const first = firstDifference(items, next);
     const common = Math.round((head + this.estimator.items(items, 0, first)) * this.estimator.calibration);
-    const invalidated = Math.max(0, this.cachedPrefix - common);
+    const invalidated = Math.max(0, this.cachedNow() - common);
     this.cachedPrefix = Math.min(this.cachedPrefix, common);
     env.log.replace(strategy.name, next, result.summary);
+    this.planner?.rewritten(
+      strategy === this.trim ? "trim" : "handoff",
+      result.summary === undefined
+        ? undefined
+        : this.estimator.counter.count(result.summary) * this.estimator.calibration,
+    );
     const after = afterEstimate; // the history is now `next`: no second pass over it
     this.completed(env, strategy.name, trigger, before, after, invalidated, result.usage);
     await env.hooks?.run("post_compact", {
@@ -349,25 +497,5 @@ export class ContextManager {
     };
     if (usage) msg.usage = usage;
     env.emit(msg);
-  }
-
-  /** Re-adds pinned state when a strategy removed items (a summary or dropped history). */
-  private withPinned(
-    env: ContextEnv,
-    before: readonly ResponseItem[],
-    after: ResponseItem[],
-  ): ResponseItem[] {
-    const pinned = this.options.pinned ?? defaultPinned();
-    if (pinned.length === 0 || after.length >= before.length) return after;
-    const sections: string[] = [];
-    for (const source of pinned) {
-      // A source whose state was folded into an earlier summary keeps what was pinned then.
-      const text = (source.read(env.threadId, before) ?? previousSection(before, source.name))?.trim();
-      if (text) sections.push(`## ${source.name}\n${text}`);
-    }
-    if (sections.length === 0) return after;
-    const note = textMessage("system", `${PINNED_HEADER}\n\n${sections.join("\n\n")}`);
-    const at = after[0]?.type === "compaction" ? 1 : 0;
-    return [...after.slice(0, at), note, ...after.slice(at)];
   }
 }

@@ -1,4 +1,5 @@
 import type { ResponseItem } from "../protocol/index.ts";
+import { textMessage } from "../protocol/index.ts";
 import { latestTodos, renderTodos } from "../tool/builtin/todo_write/todos.ts";
 import type { PinnedSource } from "./manager.ts";
 import { itemText } from "./tokens.ts";
@@ -61,4 +62,28 @@ export function previousSection(items: readonly ResponseItem[], name: string): s
     return (end < 0 ? body : body.slice(0, end)).trim() || undefined;
   }
   return undefined;
+}
+
+/**
+ * `after` with the pinned state re-added (as a system message right after a leading summary)
+ * when a strategy removed items from `before`; `after` itself when nothing was removed or
+ * nothing is pinned. A source whose state was folded into an earlier summary keeps what was
+ * pinned then.
+ */
+export function withPinned(
+  threadId: string,
+  sources: readonly PinnedSource[],
+  before: readonly ResponseItem[],
+  after: ResponseItem[],
+): ResponseItem[] {
+  if (sources.length === 0 || after.length >= before.length) return after;
+  const sections: string[] = [];
+  for (const source of sources) {
+    const text = (source.read(threadId, before) ?? previousSection(before, source.name))?.trim();
+    if (text) sections.push(`## ${source.name}\n${text}`);
+  }
+  if (sections.length === 0) return after;
+  const note = textMessage("system", `${PINNED_HEADER}\n\n${sections.join("\n\n")}`);
+  const at = after[0]?.type === "compaction" ? 1 : 0;
+  return [...after.slice(0, at), note, ...after.slice(at)];
 }

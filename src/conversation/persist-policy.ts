@@ -26,6 +26,7 @@ export const EVENT_PERSISTENCE = {
   permission_requested: "persist", // a pending request must survive a restart
   permission_resolved: "persist",
   user_input_requested: "persist",
+  compaction_planned: "persist", // rare (one per decision); says why the next checkpoint exists
   compaction_started: "skip",
   compaction_completed: "persist",
   child_spawned: "persist",

@@ -40,7 +40,24 @@ export interface ModelRequest {
    * Routers may send summaries to a cheaper model; the simulator answers them separately.
    */
   readonly purpose?: "turn" | "compaction";
+  /**
+   * Item counts where the context manager wants a prompt-cache breakpoint (a breakpoint at
+   * `n` covers the system prompt, the tools and the first `n` items), most valuable first.
+   * Providers with explicit breakpoints (Anthropic) place as many as they can after the
+   * system prompt and before the last message; providers that cache automatically ignore it.
+   * Absent: the provider's own placement.
+   */
+  readonly cacheBreakpoints?: readonly number[];
 }
+
+/**
+ * How a provider caches prompt prefixes, which decides what a rewrite of the history costs:
+ * `anthropic`: explicit breakpoints (at most four), cache writes billed at a premium, reads
+ * found up to 20 blocks before a breakpoint; `openai`: automatic, the longest cached prefix
+ * of at least 1,024 tokens in 128-token steps, no write charge; `gemini`: implicit caching,
+ * automatic and best-effort, no write charge; `none`: every input token is billed in full.
+ */
+export type CacheStyle = "anthropic" | "openai" | "gemini" | "none";
 
 /** Why a model call ended. */
 export type FinishReason = "stop" | "tool_calls" | "length" | "content_filter" | "refusal";
@@ -106,6 +123,11 @@ export interface StreamOptions {
 export interface ModelClient {
   /** `provider:model`, e.g. `openai:gpt-5-mini` or `sim:demo`. */
   readonly id: string;
+  /**
+   * Optional: how this client's provider caches prompts, when the id alone does not say
+   * (the simulator, a gateway). The context manager plans compaction with it.
+   */
+  readonly cacheStyle?: CacheStyle;
   stream(request: ModelRequest, options?: StreamOptions): AsyncIterable<ModelEvent>;
   /**
    * Optional: the engine that owned `threadId` has closed (or moved the thread to another

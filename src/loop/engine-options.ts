@@ -118,7 +118,11 @@ export function contextOptions(
   const info = (options.catalog ?? builtinCatalog()).forClient(options.model.id);
   const given = options.context || undefined;
   const budget = info
-    ? { contextWindow: info.contextWindow, reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192) }
+    ? {
+        contextWindow: info.contextWindow,
+        reserveOutputTokens: Math.min(info.maxOutputTokens, 8_192),
+        ...(info.prices ? { prices: info.prices } : {}),
+      }
     : undefined;
   if (!given && !budget) return { artifacts, counter };
   return { artifacts, ...budget, ...given, counter };

@@ -38,6 +38,8 @@ function buildRequest(env: TurnEnv): ModelRequest {
   // Under task_finish the answer is the tool's `result` (validated there), not the text.
   if (env.settings.output && env.settings.completion === "natural")
     request.responseFormat = env.settings.output.format;
+  const breakpoints = env.context?.cacheBreakpoints(env.log);
+  if (breakpoints && breakpoints.length > 0) request.cacheBreakpoints = breakpoints;
   return request;
 }
 

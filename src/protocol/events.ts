@@ -205,6 +205,42 @@ export const UserInputRequested = z.object({
 
 const CompactionTrigger = z.enum(["manual", "pre_sampling", "mid_turn", "overflow"]);
 
+/**
+ * The context planner decided something, with the estimates behind it, so a user can see why
+ * the history is (or is not) rewritten: `trim` and `handoff` are followed by the strategy's
+ * `compaction_started` / `compaction_completed`; `defer` means a trim had paid its way in
+ * reads but would not pay back before the history is summarized anyway. Costs are in
+ * uncached-input-token equivalents (1,000 = what 1,000 uncached input tokens cost), and in
+ * USD when the model's prices are known.
+ */
+export const CompactionPlanned = z.object({
+  type: z.literal("compaction_planned"),
+  action: z.enum(["trim", "handoff", "defer"]),
+  /**
+   * `break_even`: the reads paid for the trimmable tokens reached the rewrite's cost;
+   * `forced`: the next call would not fit; `cold_cache`: the provider's cache expired, a
+   * rewrite is free; `early`: a handoff the coming turn would force, done at its start;
+   * `economic`: carrying the untrimmable history cost more than a summary.
+   */
+  reason: z.enum(["break_even", "forced", "cold_cache", "early", "economic"]),
+  trigger: CompactionTrigger,
+  /** The provider cache style the costs were priced for. */
+  cacheStyle: z.enum(["anthropic", "openai", "gemini", "none"]),
+  /** Prompt tokens before the action. */
+  tokens: z.number().int().nonnegative(),
+  /** Tokens the action is expected to remove. */
+  tokensRemoved: z.number().int().nonnegative(),
+  /** Prompt tokens expected to stay cached across the rewrite. */
+  cachedTokensKept: z.number().int().nonnegative(),
+  /** One-time cost: cached tokens resent, the rewritten tail's cache write, a summary call. */
+  cost: z.number().nonnegative(),
+  /** Saving over `horizonCalls` later calls (tokens removed x the price of reading them). */
+  saving: z.number().nonnegative(),
+  horizonCalls: z.number().int().nonnegative(),
+  costUsd: z.number().nonnegative().optional(),
+  savingUsd: z.number().nonnegative().optional(),
+});
+
 /** Compaction began. */
 export const CompactionStarted = z.object({
   type: z.literal("compaction_started"),
@@ -335,6 +371,7 @@ export const EventMsg = z.discriminatedUnion("type", [
   PermissionRequested,
   PermissionResolved,
   UserInputRequested,
+  CompactionPlanned,
   CompactionStarted,
   CompactionCompleted,
   ChildSpawned,

@@ -1,6 +1,6 @@
 import type { FunctionCallOutputItem, ResponseItem } from "../../protocol/index.ts";
 import { itemText } from "../tokens.ts";
-import type { CompactionStrategy } from "./types.ts";
+import type { CompactionStrategy, TrimShape } from "./types.ts";
 
 /** Options for `microcompact`. */
 export interface MicrocompactOptions {
@@ -12,7 +12,11 @@ export interface MicrocompactOptions {
   readonly headChars?: number;
 }
 
-const STUB_MARK = "[output trimmed";
+/** What `microcompact()` with default options removes (see TrimShape). */
+export const DEFAULT_TRIM_SHAPE: TrimShape = { keepRecent: 3, minTokens: 500, stubTokens: 240 / 4 + 30 };
+
+/** How every stub begins: an output that starts with it is not trimmed again. */
+export const STUB_MARK = "[output trimmed";
 
 /**
  * Surgical trim: replaces old, large tool outputs with a short stub (the head of the
@@ -26,6 +30,8 @@ export function microcompact(options: MicrocompactOptions = {}): CompactionStrat
   const headChars = options.headChars ?? 240;
   return {
     name: "microcompact",
+    // Each stub keeps about headChars / 4 tokens plus its note.
+    shape: { keepRecent, minTokens, stubTokens: headChars / 4 + 30 },
     async compact(ctx) {
       const names = new Map<string, string>();
       const outputs: number[] = [];
@@ -33,7 +39,8 @@ export function microcompact(options: MicrocompactOptions = {}): CompactionStrat
         if (item.type === "function_call") names.set(item.callId, item.name);
         if (item.type === "function_call_output") outputs.push(i);
       });
-      const candidates = outputs.slice(0, Math.max(0, outputs.length - keepRecent)).filter((i) => {
+      const keep = Math.min(keepRecent, ctx.keepRecent ?? keepRecent);
+      const candidates = outputs.slice(0, Math.max(0, outputs.length - keep)).filter((i) => {
         const item = ctx.items[i] as FunctionCallOutputItem;
         return !itemText(item).startsWith(STUB_MARK) && ctx.estimator.item(item) > minTokens;
       });

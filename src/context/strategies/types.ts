@@ -18,6 +18,11 @@ export interface CompactionContext {
    * set it so that a trim that would save little does not cost a cache rewrite.
    */
   readonly minSavingsTokens: number;
+  /**
+   * Set by the planner for a deeper trim than the strategy's own setting: keep only this
+   * many of the newest tool outputs whole (when the window leaves no room for more).
+   */
+  readonly keepRecent?: number;
   readonly signal: AbortSignal;
   readonly artifacts: ArtifactStore | undefined;
   /**
@@ -38,10 +43,23 @@ export interface CompactionResult {
 }
 
 /**
+ * What a trim strategy removes, so the planner can price a trim before running it: tool
+ * outputs larger than `minTokens` raw tokens, except the newest `keepRecent` outputs, each
+ * replaced by a stub of about `stubTokens`.
+ */
+export interface TrimShape {
+  readonly keepRecent: number;
+  readonly minTokens: number;
+  readonly stubTokens: number;
+}
+
+/**
  * One way to shrink a history. Returns undefined when it has nothing to do. Strategies are
  * composable: the context manager runs them in order until the history fits its target.
  */
 export interface CompactionStrategy {
   readonly name: string;
+  /** Set by trim strategies whose effect the planner can predict (microcompact). */
+  readonly shape?: TrimShape;
   compact(ctx: CompactionContext): Promise<CompactionResult | undefined>;
 }

@@ -17,6 +17,8 @@ type Message = { role: "user" | "assistant"; content: Json[] };
 export const ANTHROPIC_DATA = "anthropic";
 
 const EPHEMERAL = { type: "ephemeral" } as const;
+/** Anthropic accepts at most four cache_control markers per request. */
+const MAX_BREAKPOINTS = 4;
 
 function source(mediaType: string, data: string | undefined, url: string | undefined): Json {
   return url !== undefined
@@ -92,11 +94,22 @@ function blocksOf(item: ResponseItem): { role: "user" | "assistant"; blocks: Jso
   }
 }
 
-/** Groups the history into alternating user/assistant messages. */
-export function anthropicMessages(items: readonly ResponseItem[]): Message[] {
+/**
+ * Groups the history into alternating user/assistant messages. With `boundaries`, also
+ * records for every item count n the last block that can carry a cache breakpoint covering
+ * items [0, n) (thinking blocks cannot), so breakpoints can be placed by item position.
+ */
+export function anthropicMessages(
+  items: readonly ResponseItem[],
+  boundaries?: (Json | undefined)[],
+): Message[] {
   const messages: Message[] = [];
+  let lastCacheable: Json | undefined;
+  boundaries?.push(undefined);
   for (const item of items) {
     const { role, blocks } = blocksOf(item);
+    for (const b of blocks) if (b.type !== "thinking" && b.type !== "redacted_thinking") lastCacheable = b;
+    boundaries?.push(lastCacheable);
     if (blocks.length === 0) continue;
     const last = messages.at(-1);
     if (last && last.role === role) {
@@ -121,7 +134,9 @@ function markMessage(message: Message | undefined): boolean {
   for (let i = message.content.length - 1; i >= 0; i--) {
     const block = message.content[i] as Json;
     if (block.type === "thinking" || block.type === "redacted_thinking") continue;
-    message.content[i] = { ...block, cache_control: EPHEMERAL };
+    // Blocks are built fresh for every request: marking one in place changes nothing shared.
+    if (block.cache_control) return false;
+    block.cache_control = EPHEMERAL;
     return true;
   }
   return false;
@@ -168,16 +183,37 @@ export function anthropicBody(request: ModelRequest, options: AnthropicBodyOptio
     format && options.structuredOutput === "prompt"
       ? request.system + schemaInstruction(format)
       : request.system;
-  const messages = anthropicMessages(request.items);
+  const hints = options.cache ? request.cacheBreakpoints : undefined;
+  const boundaries: (Json | undefined)[] | undefined = hints && hints.length > 0 ? [] : undefined;
+  const messages = anthropicMessages(request.items, boundaries);
   const body: Json = {
     model: options.model,
     max_tokens: request.maxOutputTokens ?? options.maxTokens,
     stream: true,
   };
+  let placed = 0;
   if (system !== "") {
     const block: Json = { type: "text", text: system };
-    if (options.cache) block.cache_control = EPHEMERAL;
+    if (options.cache) {
+      block.cache_control = EPHEMERAL;
+      placed++;
+    }
     body.system = [block];
+  }
+  if (options.cache) {
+    if (boundaries) {
+      // The context manager's placement: the last message, then its boundaries (where the
+      // next rewrite keeps the prefix), then the tools if a slot is left.
+      if (markMessage(messages.at(-1))) placed++;
+      for (const n of (hints ?? []).slice(0, 2)) {
+        const block = boundaries[n];
+        if (placed >= MAX_BREAKPOINTS || !block || block.cache_control) continue;
+        block.cache_control = EPHEMERAL;
+        placed++;
+      }
+    } else {
+      placed += placeMessageBreakpoints(messages);
+    }
   }
   if (request.tools.length > 0) {
     const tools: Json[] = request.tools.map((t) => ({
@@ -185,12 +221,12 @@ export function anthropicBody(request: ModelRequest, options: AnthropicBodyOptio
       description: t.description,
       input_schema: t.parameters,
     }));
-    if (options.cache) tools[tools.length - 1] = { ...(tools.at(-1) as Json), cache_control: EPHEMERAL };
+    if (options.cache && placed < MAX_BREAKPOINTS)
+      tools[tools.length - 1] = { ...(tools.at(-1) as Json), cache_control: EPHEMERAL };
     body.tools = tools;
     const choice = toolChoice(request);
     if (choice) body.tool_choice = choice;
   }
-  if (options.cache) placeMessageBreakpoints(messages);
   body.messages = messages;
   if (format && options.structuredOutput === "native") {
     body.output_config = { format: { type: "json_schema", schema: format.schema } };

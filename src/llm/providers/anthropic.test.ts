@@ -116,6 +116,47 @@ describe("Anthropic Messages replay through the Anthropic SDK", () => {
     ]);
   });
 
+  it("places the context manager's breakpoints on the blocks that end its item boundaries", async () => {
+    server.queue(
+      { kind: "fixture", file: "anthropic__anthropic-text.chunks.txt", framing: "anthropic" },
+      { kind: "fixture", file: "anthropic__anthropic-text.chunks.txt", framing: "anthropic" },
+    );
+    const client = await createAnthropic({ model: "claude-haiku-4-5", apiKey: "k", baseUrl: server.url });
+    const text = (role: "user" | "assistant", t: string): ResponseItem => ({
+      type: "message",
+      role,
+      content: [{ type: "text", text: t }],
+    });
+    const items = [
+      text("user", "one"),
+      text("assistant", "two"),
+      { type: "function_call", callId: "toolu_1", name: "weather", arguments: "{}" },
+      { type: "function_call_output", callId: "toolu_1", output: "sunny" },
+      text("assistant", "three"),
+      text("user", "four"),
+    ] as ResponseItem[];
+    // Boundary 3 ends with the tool call (inside the assistant message), boundary 5 with "three".
+    await collect(client, { ...request("x"), items, cacheBreakpoints: [3, 5, 1] });
+    const body = server.requests[0]?.body ?? {};
+    // System, the last message, then the first two boundaries; no slot is left for the tools.
+    expect(breakpoints(body)).toEqual([
+      "system[0]",
+      "messages[1].content[1]",
+      "messages[3].content[0]",
+      "messages[4].content[0]",
+    ]);
+    const messages = body.messages as { content: Record<string, unknown>[] }[];
+    expect(messages[1]?.content[1]).toMatchObject({ type: "tool_use", id: "toolu_1" });
+    expect(messages[3]?.content[0]).toMatchObject({ type: "text", text: "three" });
+    // Without hints the provider's own placement stays: tools, system, the last message.
+    await collect(client, { ...request("x"), items: items.slice(0, 1) });
+    expect(breakpoints(server.requests[1]?.body ?? {})).toEqual([
+      "system[0]",
+      "tools[0]",
+      "messages[0].content[0]",
+    ]);
+  });
+
   it("uses native structured output and sends tool choice and thinking as configured", async () => {
     server.queue({ kind: "fixture", file: "anthropic__anthropic-text.chunks.txt", framing: "anthropic" });
     const client = await createAnthropic({

@@ -1,7 +1,7 @@
 import type { Usage } from "../../protocol/index.ts";
 import { messageText, toolOutputText } from "../../protocol/index.ts";
 import { modelError } from "../errors.ts";
-import type { ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../types.ts";
+import type { CacheStyle, ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../types.ts";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 import { parseSimStep, type SimScript, type SimStep, type SimStepFn, type SimStepInput } from "./script.ts";
 import { SimStream } from "./sim-stream.ts";
@@ -45,6 +45,8 @@ type StepSource = SimStep | SimStepFn;
  */
 export class SimClient implements ModelClient {
   readonly id: string;
+  /** The simulated cache's style (`none` without one), for the context planner. */
+  readonly cacheStyle: CacheStyle;
   private readonly steps: StepSource[];
   private readonly onExhausted: "error" | "repeat_last";
   private readonly cursors = new Map<string, number>();
@@ -75,6 +77,7 @@ export class SimClient implements ModelClient {
         : options.cache
           ? new PrefixCache(options.cache)
           : undefined;
+    this.cacheStyle = this.cache?.style ?? "none";
     this.summarize = options.summarize ?? simSummary;
     if (options.contextWindow !== undefined) {
       const sizer = new PrefixCache({ style: "openai" });
