@@ -86,16 +86,17 @@ describe("compaction planned by the price of a cache miss", () => {
     });
     await engine.submitAndWait("read twelve files");
     // Outputs become trimmable one per step from the third; the planner waits until the
-    // reads paid for them pass what rewriting the cached tail costs, then trims 8 at once.
+    // reads paid for them pass what rewriting the cached tail costs, then trims them all at once
+    // (where that falls depends on the token counter's estimates of the outputs).
     expect(lines(events)).toEqual([
       "thread_opened",
       "turn_started",
       'user_message input "read twelve files"',
-      ...readSteps(1, 10),
+      ...readSteps(1, 11),
       "compaction_planned trim break_even",
       "compaction_started",
       "compaction_completed",
-      ...readSteps(11, 12),
+      ...readSteps(12, 12),
       "model_call_started 13",
       'assistant_text "done"',
       'assistant_message "done"',
@@ -108,20 +109,20 @@ describe("compaction planned by the price of a cache miss", () => {
       action: "trim",
       trigger: "mid_turn",
       cacheStyle: "anthropic",
-      horizonCalls: 9,
+      horizonCalls: 10,
     });
     expect(planned.saving).toBeGreaterThanOrEqual(planned.cost);
     // Prices from the catalog entry of the simulated model (claude-sonnet-4-5: $3 per million input).
     expect(planned.costUsd).toBeCloseTo((planned.cost * 3) / 1e6, 6);
     // The request after the trim places a breakpoint where the trim cut (after items[0..2))
     // and the provider serves exactly that prefix from cache.
-    const after = calls[10];
+    const after = calls[11];
     expect(after?.request.cacheBreakpoints?.[0]).toBe(2);
     const served = after?.usage?.cachedInputTokens ?? 0;
     expect(served).toBeGreaterThan(0);
     expect(Math.abs(served - planned.cachedTokensKept)).toBeLessThan(served * 0.05);
     // ... and the next requests read the whole rewritten prompt again.
-    expect(calls[11]?.usage?.cachedInputTokens).toBe(after?.usage?.inputTokens);
+    expect(calls[12]?.usage?.cachedInputTokens).toBe(after?.usage?.inputTokens);
     // The decision is in the transcript, before the checkpoint it explains.
     const kinds = (await store.read(engine.threadId)).map((l) =>
       l.type === "event" ? `event ${l.payload.msg.type}` : l.type,
