@@ -6,6 +6,7 @@ import { AgentEngine } from "../loop/engine.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
 import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
@@ -74,11 +75,15 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
  * The skills a run sees: `--skills` folders, then the project's and the user's. A missing
  * `--skills` folder is a usage error; a skill that cannot load is reported on stderr.
  */
-async function openSkills(dirs: readonly string[], io: CliIO, level: 0 | 1): Promise<SkillRuntime> {
+async function openSkills(
+  dirs: readonly string[],
+  io: CliIO,
+  sandboxFor: (root: string) => Sandbox,
+): Promise<SkillRuntime> {
   const skills = await SkillRuntime.open({
     dirs,
-    // Skill scripts run in the same sandbox level as bash (--sandbox).
-    runScript: sandboxedScriptRunner({ level }),
+    // Skill scripts run in the same sandboxes as bash (--sandbox).
+    runScript: sandboxedScriptRunner({ sandbox: sandboxFor }),
     cwd: io.cwd,
     ...(io.env.HOME ? { home: io.env.HOME } : {}),
     host: { env: io.env, platform: process.platform },
@@ -128,7 +133,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
-    skills = await openSkills(flags.skills ?? [], io, sandbox);
+    skills = await openSkills(flags.skills ?? [], io, builtins.sandboxFor);
     engine = await AgentEngine.open({
       model,
       tools: [...builtins.tools, ...demoTools()],
