@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Sandbox } from "../../src/sandbox/sandbox.ts";
 
 /**
@@ -57,4 +57,15 @@ export async function waitUntilGone(find: () => number[], withinMs: number): Pro
     left = find();
   }
   return left;
+}
+
+/** Level-1 helper processes (src/sandbox/srt/host.ts) running in `cwd`. */
+export function helpersIn(cwd: string): number[] {
+  return processesWith("sandbox/srt/host.").filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`) === cwd;
+    } catch {
+      return false;
+    }
+  });
 }
