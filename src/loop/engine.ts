@@ -12,6 +12,8 @@ import type { Event, EventMsg, Op, SubmissionId } from "../protocol/index.ts";
 import { newId, Op as OpSchema, SCHEMA_VERSION } from "../protocol/index.ts";
 import { MemoryArtifactStore } from "../tool/artifacts.ts";
 import { ToolSet } from "../tool/define.ts";
+import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from "../tool/output-limit.ts";
+import { Stragglers } from "../tool/stragglers.ts";
 import { compileOutput } from "./completion.ts";
 import { contextOptions, type EngineOptions } from "./engine-options.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
@@ -104,6 +106,10 @@ export class AgentEngine {
       cwd,
       output: options.output ? compileOutput(options.output) : undefined,
       outputRetries: options.outputRetries ?? 2,
+      maxToolOutputChars:
+        options.maxToolOutputChars === false
+          ? undefined
+          : (options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS),
     };
     const hub = new EventHub({
       retain: options.retainSubmissions ?? 32,
@@ -125,6 +131,7 @@ export class AgentEngine {
       context,
       prepareTurn: options.prepareTurn,
       lastPrefix: undefined,
+      stragglers: new Stragglers(),
       requests: new PendingRequests(),
       queue: [],
       steers: [],

@@ -7,6 +7,7 @@ import { newId } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
+import type { Stragglers } from "../tool/stragglers.ts";
 import { driveTurn } from "./drive-turn.ts";
 import type { EventHub } from "./event-hub.ts";
 import { type EngineGuards, runEngineHook } from "./guards.ts";
@@ -36,6 +37,8 @@ export interface EngineCore {
   settings: TurnSettings;
   readonly gate: ToolGate | undefined;
   readonly context: ContextManager | undefined;
+  /** Tool calls answered while still running; later conflicting calls wait for them. */
+  readonly stragglers: Stragglers;
   readonly artifacts: ArtifactStore;
   /** Builds each turn's stable prefix from `system` and `tools` (see PrepareTurn). */
   readonly prepareTurn: PrepareTurn | undefined;

@@ -54,6 +54,8 @@ export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv
     startDuringStream,
     askUser: env.askUser,
     artifacts: env.artifacts,
+    maxOutputChars: env.settings.maxToolOutputChars,
+    stragglers: env.stragglers,
   };
 }
 
