@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sandbox, sandboxCommandLine, shellQuote } from "./sandbox.ts";
+import { Sandbox } from "./sandbox.ts";
+import { sandboxCommandLine, shellQuote } from "./srt/client.ts";
 import type { RunRequest, RunResult, SandboxPolicy } from "./types.ts";
 import { withLimits } from "./wrap.ts";
 
@@ -141,7 +142,7 @@ describe("argument construction", () => {
   });
 
   it("quotes an argv into the line the level-1 sandbox runs, with the private /tmp as TMPDIR", () => {
-    expect(sandboxCommandLine(["/bin/bash", "-c", "echo 'hi' $HOME", "a b", ""])).toBe(
+    expect(sandboxCommandLine(["/bin/bash", "-c", "echo 'hi' $HOME", "a b", ""], "/tmp")).toBe(
       `export TMPDIR=/tmp; exec /bin/bash -c 'echo '"'"'hi'"'"' $HOME' 'a b' ''`,
     );
     expect(shellQuote("plain/path-1.txt")).toBe("plain/path-1.txt");

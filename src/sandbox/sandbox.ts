@@ -20,16 +20,6 @@ export type SandboxCheck =
   | { readonly ok: true; readonly runner: SandboxInfo["runner"] }
   | { readonly ok: false; readonly reason: string };
 
-/** Quotes one word for a POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
-}
-
-/** The shell line that runs `argv` inside the level-1 sandbox, with /tmp (private) as TMPDIR. */
-export function sandboxCommandLine(argv: readonly string[]): string {
-  return `export TMPDIR=/tmp; exec ${argv.map(shellQuote).join(" ")}`;
-}
-
 /** The ripgrep the runtime scans with: the one shipped in @vscode/ripgrep, else `rg` from PATH. */
 function ripgrepCommand(): string {
   try {
@@ -154,7 +144,7 @@ export class Sandbox {
     runner: SandboxInfo["runner"] = "bubblewrap",
   ): Promise<RunResult> {
     const sandbox: SandboxInfo = { level: 1, runner, network: this.hasNetwork };
-    const wrapped = await helper.wrap(sandboxCommandLine(req.argv));
+    const wrapped = await helper.wrap(req.argv);
     if ("error" in wrapped)
       return { status: "sandbox_unavailable", message: explain(wrapped.error), sandbox };
     const cwd = await realpath(req.cwd).catch(() => req.cwd);

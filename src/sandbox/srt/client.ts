@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,7 @@ export type HelperStatus = { readonly ok: true } | { readonly ok: false; readonl
 /** One running helper process and the requests waiting for its replies. */
 interface Helper {
   readonly child: ChildProcess;
+  readonly runtimeDir: string;
   readonly pending: Map<number, (reply: HostReply) => void>;
   readonly ready: Promise<HelperStatus>;
   stderr: string;
@@ -39,11 +40,11 @@ interface Helper {
  * that dies fails what was waiting on it, and the next request starts a new one.
  */
 export class SandboxHelper {
-  private readonly spec: Omit<Level1Spec, "runtimeDir">;
+  private readonly spec: Omit<Level1Spec, "runtimeDir" | "tmp">;
   private helper: Helper | undefined;
   private nextId = 1;
 
-  constructor(spec: Omit<Level1Spec, "runtimeDir">) {
+  constructor(spec: Omit<Level1Spec, "runtimeDir" | "tmp">) {
     this.spec = spec;
   }
 
@@ -56,6 +57,7 @@ export class SandboxHelper {
   private launch(): Helper {
     // The runtime puts its proxy sockets in os.tmpdir(): a directory of the helper's own.
     const runtimeDir = mkdtempSync(join(tmpdir(), "taifeng-sandbox-"));
+    if (process.platform !== "linux") mkdirSync(join(runtimeDir, "tmp"));
     const child = spawn(process.execPath, [HOST_FILE], {
       cwd: this.spec.root,
       env: subprocessEnv({ set: { TMPDIR: runtimeDir } }),
@@ -67,7 +69,7 @@ export class SandboxHelper {
     const ready = new Promise<HelperStatus>((resolve) => {
       resolveReady = resolve;
     });
-    const helper: Helper = { child, pending, ready, stderr: "" };
+    const helper: Helper = { child, runtimeDir, pending, ready, stderr: "" };
     const timer = setTimeout(() => {
       resolveReady({ ok: false, reason: "the sandbox helper did not start within 30 s" });
       child.kill("SIGKILL");
@@ -100,7 +102,7 @@ export class SandboxHelper {
       const detail = helper.stderr.trim();
       gone(`the sandbox helper exited (${signal ?? `code ${code}`})${detail ? `: ${detail}` : ""}`);
     });
-    this.post(helper, { type: "init", spec: { ...this.spec, runtimeDir } });
+    this.post(helper, { type: "init", spec: { ...this.spec, runtimeDir, tmp: this.tmpFor(runtimeDir) } });
     return helper;
   }
 
@@ -124,14 +126,20 @@ export class SandboxHelper {
     helper.child.channel?.unref();
   }
 
+  /** The commands' temp directory for a helper's runtime directory (see Level1Spec.tmp). */
+  private tmpFor(runtimeDir: string): string {
+    return process.platform === "linux" ? "/tmp" : join(runtimeDir, "tmp");
+  }
+
   /**
-   * The argv that runs `command` (a shell command line) in the sandbox, or why it cannot
-   * run. Starts the helper first if needed.
+   * The argv that runs `argv` in the sandbox (with the sandbox's temp directory as TMPDIR),
+   * or why it cannot run. Starts the helper first if needed.
    */
-  async wrap(command: string): Promise<Wrapped | { readonly error: string }> {
+  async wrap(argv: readonly string[]): Promise<Wrapped | { readonly error: string }> {
     const started = await this.start();
     const helper = this.helper;
     if (!started.ok || !helper) return { error: started.ok ? "the sandbox helper stopped" : started.reason };
+    const command = sandboxCommandLine(argv, this.tmpFor(helper.runtimeDir));
     const id = this.nextId++;
     const reply = await new Promise<HostReply>((resolve) => {
       helper.pending.set(id, resolve);
@@ -153,6 +161,16 @@ export class SandboxHelper {
     this.helper = undefined;
     if (helper?.child.connected) helper.child.disconnect();
   }
+}
+
+/** Quotes one word for a POSIX shell. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** The shell line that runs `argv` inside the level-1 sandbox, with `tmp` as TMPDIR. */
+export function sandboxCommandLine(argv: readonly string[], tmp: string): string {
+  return `export TMPDIR=${shellQuote(tmp)}; exec ${argv.map(shellQuote).join(" ")}`;
 }
 
 function replyMessage(reply: HostReply): string {

@@ -12,6 +12,7 @@ const spec: Level1Spec = {
   hide: ["/srv/secrets/*.pem"],
   reveal: ["/home/dev/.docker"],
   runtimeDir: "/tmp/taifeng-sandbox-x",
+  tmp: "/tmp",
   ripgrep: "/opt/rg",
 };
 
@@ -28,6 +29,16 @@ describe("runtimeConfig", () => {
     expect(config.filesystem.denyRead).not.toContain("/home/dev/.docker");
     expect(config.ripgrep).toEqual({ command: "/opt/rg" });
     expect("bwrapPath" in config).toBe(false);
+  });
+
+  it("makes a directory of the helper's the writable temp directory where there is no tmpfs", () => {
+    const config = runtimeConfig({ ...spec, tmp: "/var/folders/x/taifeng-sandbox-y/tmp" });
+    expect(config.filesystem.denyRead).toEqual(hiddenPaths(spec));
+    expect(config.filesystem.allowWrite).toEqual([
+      "/w/app",
+      "/cache",
+      "/var/folders/x/taifeng-sandbox-y/tmp",
+    ]);
   });
 
   it("lists domains strictly, and lets every domain through the proxy for network: true", () => {

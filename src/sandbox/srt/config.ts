@@ -47,6 +47,11 @@ export interface Level1Spec {
   readonly reveal: readonly string[];
   /** Directory the helper keeps its sockets in: readable inside so the proxy can be reached. */
   readonly runtimeDir: string;
+  /**
+   * The commands' temp directory: `/tmp` (a private tmpfs over the host's) on Linux;
+   * elsewhere a directory of the helper's own, made writable.
+   */
+  readonly tmp: string;
   /** ripgrep executable the runtime scans with. */
   readonly ripgrep: string;
   /** bubblewrap executable, when not `bwrap` from PATH. */
@@ -61,10 +66,11 @@ export function hiddenPaths(spec: Pick<Level1Spec, "home" | "hide" | "reveal">):
 }
 
 /**
- * The runtime configuration for a policy. `/tmp` is hidden behind an empty tmpfs (the
- * command's private, writable temp directory) with the helper's socket directory shown
- * again; the workspace and the `writable` extras are the only host paths a command can
- * write. The network is always behind the runtime's filtering proxy.
+ * The runtime configuration for a policy. On Linux `/tmp` is hidden behind an empty tmpfs
+ * (the command's private, writable temp directory) with the helper's socket directory shown
+ * again; elsewhere `tmp` is a writable directory of the helper's. The workspace, the
+ * `writable` extras and `tmp` are the only host paths a command can write. The network is
+ * always behind the runtime's filtering proxy.
  */
 export function runtimeConfig(spec: Level1Spec): SandboxRuntimeConfig {
   const domains = typeof spec.network === "boolean" ? [] : [...spec.network];
@@ -75,12 +81,15 @@ export function runtimeConfig(spec: Level1Spec): SandboxRuntimeConfig {
       // A list is a policy, not a hint: hosts outside it are refused without asking.
       ...(spec.network === true ? {} : { strictAllowlist: true }),
     },
-    filesystem: {
-      denyRead: ["/tmp", ...hiddenPaths(spec)],
-      allowRead: [spec.runtimeDir],
-      allowWrite: [...spec.writable],
-      denyWrite: [],
-    },
+    filesystem:
+      spec.tmp === "/tmp"
+        ? {
+            denyRead: ["/tmp", ...hiddenPaths(spec)],
+            allowRead: [spec.runtimeDir],
+            allowWrite: [...spec.writable],
+            denyWrite: [],
+          }
+        : { denyRead: hiddenPaths(spec), allowWrite: [...spec.writable, spec.tmp], denyWrite: [] },
     ripgrep: { command: spec.ripgrep },
     ...(spec.bwrapPath !== undefined ? { bwrapPath: spec.bwrapPath } : {}),
   };
