@@ -256,5 +256,6 @@ describe("skill scripts in the sandbox", () => {
       await engine.close();
       await rm(outsideDir, { recursive: true, force: true });
     },
+    120_000,
   );
 });

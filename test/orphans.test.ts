@@ -49,7 +49,9 @@ function cleanup(marker: string): void {
 
 const levels: (0 | 1)[] = level1.run ? [0, 1] : [0];
 
-describe.each(levels)("no orphaned tool processes at level %i", (level) => {
+// Generous timeouts: a level-1 helper starts a Node process and its proxies first, which
+// takes seconds on a busy machine.
+describe.each(levels)("no orphaned tool processes at level %i", { timeout: 120_000 }, (level) => {
   it("after kill -9 of the CLI mid-tool", async () => {
     const marker = `${5000 + Math.floor(Math.random() * 4000)}.${level}1`;
     try {

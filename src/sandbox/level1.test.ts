@@ -84,7 +84,9 @@ async function output(s: Sandbox, script: string, extra: Partial<RunRequest> = {
   return r.output;
 }
 
-describe.skipIf(!gate.run)("level 1 (@anthropic-ai/sandbox-runtime)", () => {
+// Generous timeouts: each sandbox starts a helper process and its proxies first, which takes
+// seconds on a busy machine.
+describe.skipIf(!gate.run)("level 1 (@anthropic-ai/sandbox-runtime)", { timeout: 120_000 }, () => {
   it("is available (in CI it must be)", () => {
     expect(gate.reason).toBeUndefined();
   });
