@@ -160,6 +160,32 @@ describe.skipIf(!gate.run)("level 1 (@anthropic-ai/sandbox-runtime)", { timeout:
     expect(existsSync("/tmp/taifeng-private")).toBe(false);
   });
 
+  it("keeps the helper's code read-only when the workspace contains it (this checkout)", async () => {
+    // The repository root holds src/sandbox/srt and the node_modules the runtime loads from:
+    // a command able to change them would change what the next helper runs unsandboxed.
+    const root = await realpath(join(import.meta.dirname, "..", ".."));
+    const scratch = join(root, ".taifeng-tmp");
+    await mkdir(scratch, { recursive: true });
+    const marker = `taifeng-level1-${process.pid}`;
+    const targets = [join(root, "src", "sandbox", "srt", marker), join(root, "node_modules", marker)];
+    try {
+      const out = await output(
+        sandbox({ writable: [root] }),
+        [
+          ...targets.map(
+            (t, i) => `{ echo x > '${t}'; } 2>/dev/null && echo wrote-${i} || echo refused-${i}`,
+          ),
+          `echo x > '${join(scratch, marker)}' && echo wrote-scratch`,
+        ].join("; "),
+        { cwd: root },
+      );
+      expect(out).toBe("refused-0\nrefused-1\nwrote-scratch\n");
+      for (const t of targets) expect(existsSync(t)).toBe(false);
+    } finally {
+      for (const t of [...targets, join(scratch, marker)]) await rm(t, { force: true });
+    }
+  });
+
   it("refuses new user and mount namespaces", async () => {
     const out = await output(
       sandbox(),

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { subprocessEnv } from "../env.ts";
 import type { Level1Spec } from "./config.ts";
@@ -11,6 +12,22 @@ import type { HostReply, HostRequest } from "./host.ts";
 const HOST_FILE = fileURLToPath(
   new URL(import.meta.url.endsWith(".ts") ? "./host.ts" : "./host.js", import.meta.url),
 );
+
+/**
+ * What the helper runs: its own folder and the node_modules folder the runtime is loaded
+ * from. Commands must not be able to change them (see Level1Spec.protect).
+ */
+function helperCode(): string[] {
+  const paths = [dirname(HOST_FILE)];
+  try {
+    const entry = createRequire(import.meta.url).resolve("@anthropic-ai/sandbox-runtime");
+    const at = entry.lastIndexOf(`${sep}node_modules${sep}`);
+    if (at >= 0) paths.push(entry.slice(0, at + `${sep}node_modules`.length));
+  } catch {
+    // not installed: the helper will say so
+  }
+  return paths;
+}
 
 /** How long the helper may take to start its proxies (a cold Node start on a busy machine). */
 const START_TIMEOUT_MS = 30_000;
@@ -40,11 +57,11 @@ interface Helper {
  * that dies fails what was waiting on it, and the next request starts a new one.
  */
 export class SandboxHelper {
-  private readonly spec: Omit<Level1Spec, "runtimeDir" | "tmp">;
+  private readonly spec: Omit<Level1Spec, "runtimeDir" | "tmp" | "protect">;
   private helper: Helper | undefined;
   private nextId = 1;
 
-  constructor(spec: Omit<Level1Spec, "runtimeDir" | "tmp">) {
+  constructor(spec: Omit<Level1Spec, "runtimeDir" | "tmp" | "protect">) {
     this.spec = spec;
   }
 
@@ -102,7 +119,13 @@ export class SandboxHelper {
       const detail = helper.stderr.trim();
       gone(`the sandbox helper exited (${signal ?? `code ${code}`})${detail ? `: ${detail}` : ""}`);
     });
-    this.post(helper, { type: "init", spec: { ...this.spec, runtimeDir, tmp: this.tmpFor(runtimeDir) } });
+    const spec: Level1Spec = {
+      ...this.spec,
+      runtimeDir,
+      tmp: this.tmpFor(runtimeDir),
+      protect: helperCode(),
+    };
+    this.post(helper, { type: "init", spec });
     return helper;
   }
 

@@ -31,6 +31,14 @@ describe("runtimeConfig", () => {
     expect("bwrapPath" in config).toBe(false);
   });
 
+  it("keeps the helper's own code read-only where a writable path covers it", () => {
+    const config = runtimeConfig({
+      ...spec,
+      protect: ["/w/app/node_modules", "/opt/taifeng/dist/sandbox/srt"],
+    });
+    expect(config.filesystem.denyWrite).toEqual(["/w/app/node_modules"]);
+  });
+
   it("makes a directory of the helper's the writable temp directory where there is no tmpfs", () => {
     const config = runtimeConfig({ ...spec, tmp: "/var/folders/x/taifeng-sandbox-y/tmp" });
     expect(config.filesystem.denyRead).toEqual(hiddenPaths(spec));

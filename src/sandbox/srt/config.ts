@@ -56,6 +56,16 @@ export interface Level1Spec {
   readonly ripgrep: string;
   /** bubblewrap executable, when not `bwrap` from PATH. */
   readonly bwrapPath?: string | undefined;
+  /**
+   * Code the helper runs (its own files, the node_modules it loads the runtime from): kept
+   * read-only where a writable path covers it, or a command could rewrite what the next
+   * helper runs outside the sandbox.
+   */
+  readonly protect?: readonly string[] | undefined;
+}
+
+function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
 }
 
 /** The paths hidden by default for `home`, minus `reveal`, plus `hide`. */
@@ -74,6 +84,7 @@ export function hiddenPaths(spec: Pick<Level1Spec, "home" | "hide" | "reveal">):
  */
 export function runtimeConfig(spec: Level1Spec): SandboxRuntimeConfig {
   const domains = typeof spec.network === "boolean" ? [] : [...spec.network];
+  const denyWrite = (spec.protect ?? []).filter((p) => spec.writable.some((w) => within(p, w)));
   return {
     network: {
       allowedDomains: domains,
@@ -87,9 +98,9 @@ export function runtimeConfig(spec: Level1Spec): SandboxRuntimeConfig {
             denyRead: ["/tmp", ...hiddenPaths(spec)],
             allowRead: [spec.runtimeDir],
             allowWrite: [...spec.writable],
-            denyWrite: [],
+            denyWrite,
           }
-        : { denyRead: hiddenPaths(spec), allowWrite: [...spec.writable, spec.tmp], denyWrite: [] },
+        : { denyRead: hiddenPaths(spec), allowWrite: [...spec.writable, spec.tmp], denyWrite },
     ripgrep: { command: spec.ripgrep },
     ...(spec.bwrapPath !== undefined ? { bwrapPath: spec.bwrapPath } : {}),
   };
