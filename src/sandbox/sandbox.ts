@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { homedir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { runProcess } from "./process.ts";
 import { SandboxHelper } from "./srt/client.ts";
 import type { RunRequest, RunResult, SandboxInfo, SandboxPolicy } from "./types.ts";
@@ -80,7 +80,7 @@ export class Sandbox {
     if (!started.ok) return { ok: false, reason: explain(started.reason) };
     const result = await this.runWrapped(helper, {
       argv: ["true"],
-      cwd: this.policy.writable[0] ?? "/",
+      cwd: this.policy.writable[0] ?? tmpdir(),
       env: { PATH: "/usr/bin:/bin" },
       timeoutMs: 30_000,
       signal: new AbortController().signal,
@@ -97,7 +97,7 @@ export class Sandbox {
     const writable = await Promise.all(this.policy.writable.map((p) => realpath(p).catch(() => p)));
     const network = this.policy.network;
     this.helper ??= new SandboxHelper({
-      root: writable[0] ?? "/",
+      root: writable[0],
       writable,
       network: typeof network === "boolean" ? network : network.allow,
       home: this.options.home ?? homedir(),

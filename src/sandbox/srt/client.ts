@@ -32,6 +32,11 @@ function helperCode(): string[] {
 /** How long the helper may take to start its proxies (a cold Node start on a busy machine). */
 const START_TIMEOUT_MS = 30_000;
 
+/** What a helper is started with; `root` undefined: no workspace (the helper's own directory). */
+export type HelperSpec = Omit<Level1Spec, "runtimeDir" | "tmp" | "protect" | "root"> & {
+  readonly root: string | undefined;
+};
+
 /** A wrapped command, ready to spawn; call `release` once it has exited. */
 export interface Wrapped {
   readonly argv: string[];
@@ -57,11 +62,11 @@ interface Helper {
  * that dies fails what was waiting on it, and the next request starts a new one.
  */
 export class SandboxHelper {
-  private readonly spec: Omit<Level1Spec, "runtimeDir" | "tmp" | "protect">;
+  private readonly spec: HelperSpec;
   private helper: Helper | undefined;
   private nextId = 1;
 
-  constructor(spec: Omit<Level1Spec, "runtimeDir" | "tmp" | "protect">) {
+  constructor(spec: HelperSpec) {
     this.spec = spec;
   }
 
@@ -76,7 +81,8 @@ export class SandboxHelper {
     const runtimeDir = mkdtempSync(join(tmpdir(), "taifeng-sandbox-"));
     if (process.platform !== "linux") mkdirSync(join(runtimeDir, "tmp"));
     const child = spawn(process.execPath, [HOST_FILE], {
-      cwd: this.spec.root,
+      // Never "/": the runtime scans its working directory at every wrap.
+      cwd: this.spec.root ?? runtimeDir,
       env: subprocessEnv({ set: { TMPDIR: runtimeDir } }),
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "json",
@@ -121,6 +127,7 @@ export class SandboxHelper {
     });
     const spec: Level1Spec = {
       ...this.spec,
+      root: this.spec.root ?? runtimeDir,
       runtimeDir,
       tmp: this.tmpFor(runtimeDir),
       protect: helperCode(),

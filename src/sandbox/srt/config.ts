@@ -33,7 +33,10 @@ export const SYSTEM_SECRETS: readonly string[] = [
 
 /** What the level-1 engine needs to know about a policy (JSON: it crosses a process boundary). */
 export interface Level1Spec {
-  /** Directory the helper runs in: the workspace root (the runtime scans it for files to protect). */
+  /**
+   * Directory the helper runs in: the workspace root (the runtime scans it for files to
+   * protect). With no writable path, the helper's own empty runtime directory.
+   */
   readonly root: string;
   /** Writable paths (the workspace root first). */
   readonly writable: readonly string[];
