@@ -63,4 +63,25 @@ describe("examples (no API key)", () => {
       'outputs in call order: ["<html>a.example</html>","<html>b.example</html>","<html>c.example</html>","saved","saved"]',
     );
   });
+
+  it("mcp-client runs an MCP reference server's tools inside an engine", () => {
+    const res = runExample("mcp-client.ts");
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.out).toContain("[mcp] everything: ready");
+    expect(res.out).toContain("  -> The sum of 19 and 23 is 42.");
+    expect(res.out).toContain(
+      "[assistant] The server said: The sum of 19 and 23 is 42. / Echo: hello from Taifeng",
+    );
+  });
+
+  it("mcp-server serves skills and read_file over Streamable HTTP to an MCP client", () => {
+    const res = runExample("mcp-server.ts");
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.out).toContain("[client] ready over http 2026-07-28");
+    expect(res.out).toContain("mcp__taifeng__headline");
+    expect(res.out).toContain("[headline] Taifeng Serves Skills Over MCP");
+    expect(res.out).toContain('2\t  "name": "taifeng",');
+  });
 });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
 import { defenseCheckCommand } from "./defense-command.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
+import { registerMcpCommand } from "./mcp-command.ts";
 import { permissionsCheckCommand } from "./permissions-command.ts";
 import { runCommand } from "./run-command.ts";
 import { collect, registerSkillsCommand } from "./skills-command.ts";
@@ -49,6 +50,16 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--permission-mode <mode>", "default, acceptEdits, plan, dontAsk or bypassPermissions")
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
+    .option(
+      "--mcp-config <file>",
+      "load MCP servers from this .mcp.json-shaped file (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--project-mcp",
+      "load the project's .mcp.json (MCP servers start programs: only in folders you trust)",
+    )
     .action(async (prompt: string | undefined, flags) => {
       result.code = await runCommand(prompt, flags, io);
     });
@@ -82,6 +93,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       result.code = await defenseCheckCommand(command, flags, io);
     });
   registerSkillsCommand(program, io, result);
+  registerMcpCommand(program, io, result);
   registerThreadsCommand(program, io);
   return program;
 }

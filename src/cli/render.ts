@@ -91,6 +91,10 @@ export function createRenderer(target: RenderTarget): (ev: Event) => void {
         endLine();
         target.err.write(red(`error: ${msg.error.message}\n`));
         break;
+      case "mcp_server_failed":
+        endLine();
+        target.err.write(red(`✗ MCP server ${msg.server} failed: ${oneLine(msg.error, 160)}\n`));
+        break;
       case "turn_completed": {
         endLine();
         const u = msg.usage;

@@ -3,6 +3,7 @@ import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
+import type { McpManager } from "../mcp/manager.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { isPermissionMode, PERMISSION_MODES } from "../permission/modes.ts";
 import type { Event } from "../protocol/index.ts";
@@ -13,6 +14,7 @@ import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, readAll, UsageError, wantsColor } from "./io.ts";
+import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
 import { createRenderer } from "./render.ts";
 import { formatProblem } from "./skills-command.ts";
 import { openStorage } from "./threads-command.ts";
@@ -37,6 +39,10 @@ export interface RunFlags {
   /** Extra allow / deny rules, at command-line precedence. */
   readonly allow?: readonly string[];
   readonly deny?: readonly string[];
+  /** Extra `.mcp.json`-shaped files (`--mcp-config`). */
+  readonly mcpConfig?: readonly string[];
+  /** Load the project's `.mcp.json` (trusted folders only). */
+  readonly projectMcp?: boolean;
 }
 
 /**
@@ -69,6 +75,11 @@ async function resolveModel(spec: string, flags: RunFlags, io: CliIO): Promise<M
     if (isTaifengError(err)) throw new UsageError(err.message);
     throw err;
   }
+}
+
+/** The model `taifeng run` would use for `spec` (or the default), for other commands. */
+export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<ModelClient> {
+  return resolveModel(spec ?? defaultModelSpec(io.env), {}, io);
 }
 
 /**
@@ -129,19 +140,23 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   });
   let engine: AgentEngine;
   let skills: SkillRuntime | undefined;
+  let mcp: McpManager | undefined;
   try {
     if (flags.thread !== undefined && !(await store.exists(flags.thread))) {
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
     skills = await openSkills(flags.skills ?? [], io, builtins.sandboxFor);
+    mcp = await openMcp(flags, io);
+    prompt = await expandMcpPrompt(prompt, mcp);
+    const tools = [...builtins.tools, ...demoTools()];
     engine = await AgentEngine.open({
       model,
-      tools: [...builtins.tools, ...demoTools()],
+      tools,
       cwd: io.cwd,
       store,
       listeners: [write],
       resolveModel: (spec) => resolveModel(spec, flags, io),
-      ...skills.engineOptions(),
+      ...(mcp ? mcp.engineOptions({ tools, prepareTurn: skills.prepareTurn }) : skills.engineOptions()),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
       permissions: {
         settings: { env: io.env },
@@ -156,6 +171,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     });
   } catch (err) {
     skills?.close();
+    await mcp?.close();
     await builtins.close();
     await store.close();
     if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
@@ -181,6 +197,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     removeHandler();
     approver?.close();
     await engine.close();
+    await mcp?.close();
     await builtins.close();
     skills?.close();
     await store.close();

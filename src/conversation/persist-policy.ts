@@ -38,6 +38,7 @@ export const EVENT_PERSISTENCE = {
   shutdown_complete: "skip",
   warning: "persist",
   error: "persist",
+  mcp_server_failed: "persist",
 } as const satisfies Record<EventMsgType, "persist" | "skip">;
 
 /** True when the event belongs in the transcript. */

@@ -5,6 +5,7 @@ import type { EventMsg, EventMsgOf } from "../protocol/index.ts";
 import { emptyUsage } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
+import { adoptTools } from "./adopt.ts";
 import type { TurnHooks } from "./guards.ts";
 import type { EngineCore } from "./process.ts";
 import type { TurnEnv } from "./turn.ts";
@@ -81,9 +82,9 @@ export function resolvePrefix(
   } catch (err) {
     return prepareFailed(err, started);
   }
-  if (!isPromiseLike(built)) return { system: built.system, tools: built.tools };
+  if (!isPromiseLike(built)) return { system: built.system, tools: adoptTools(c, built.tools) };
   return Promise.resolve(built).then(
-    (prefix) => ({ system: prefix.system, tools: prefix.tools }),
+    (prefix) => ({ system: prefix.system, tools: adoptTools(c, prefix.tools) }),
     (err: unknown) => prepareFailed(err, started),
   );
 }

@@ -8,6 +8,7 @@ import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
 import type { Stragglers } from "../tool/stragglers.ts";
+import type { AdoptCache } from "./adopt.ts";
 import { driveTurn } from "./drive-turn.ts";
 import type { EventHub } from "./event-hub.ts";
 import { type EngineGuards, runEngineHook } from "./guards.ts";
@@ -42,6 +43,8 @@ export interface EngineCore {
   readonly artifacts: ArtifactStore;
   /** Builds each turn's stable prefix from `system` and `tools` (see PrepareTurn). */
   readonly prepareTurn: PrepareTurn | undefined;
+  /** Wrapped versions of tools PrepareTurn added (see adoptTools). */
+  adopted?: AdoptCache | undefined;
   /** The prefix the last turn ran with (skills may add to it), reused by the compact op. */
   lastPrefix: TurnPrefix | undefined;
   readonly requests: PendingRequests;

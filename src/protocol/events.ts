@@ -284,6 +284,18 @@ export const Warning = z.object({ type: z.literal("warning"), code: z.string(), 
 /** A failure that did not end a turn (a hook crashed, a sink failed...). */
 export const ErrorEvent = z.object({ type: z.literal("error"), error: ErrorInfo });
 
+/**
+ * An MCP server could not be reached or died (crash, closed connection, failed handshake).
+ * Its calls fail with a model-readable output meanwhile; the turn goes on. `attempts` counts
+ * failures in a row (the next retry waits longer). Emitted on the turn that noticed it.
+ */
+export const McpServerFailed = z.object({
+  type: z.literal("mcp_server_failed"),
+  server: z.string(),
+  error: z.string(),
+  attempts: z.number().int().nonnegative(),
+});
+
 /** Every event message. */
 export const EventMsg = z.discriminatedUnion("type", [
   ThreadOpened,
@@ -318,6 +330,7 @@ export const EventMsg = z.discriminatedUnion("type", [
   ShutdownComplete,
   Warning,
   ErrorEvent,
+  McpServerFailed,
 ]);
 export type EventMsg = z.infer<typeof EventMsg>;
 export type EventMsgType = EventMsg["type"];

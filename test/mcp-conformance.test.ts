@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "./helpers/cli.ts";
+
+// The official MCP conformance suite (@modelcontextprotocol/conformance): its client scenarios
+// against Taifeng's client, its server scenarios against `taifeng mcp serve --http`. Every
+// scenario must pass: there is no expected-failures file.
+
+const require = createRequire(import.meta.url);
+const CLI = join(
+  dirname(require.resolve("@modelcontextprotocol/conformance/package.json")),
+  "dist",
+  "index.js",
+);
+let out: string;
+
+function conformance(args: string[]): Promise<{ code: number | null; text: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args, "-o", out], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let text = "";
+    child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (text += d.toString()));
+    child.on("exit", (code) => resolve({ code, text }));
+  });
+}
+
+let server: ChildProcess | undefined;
+let url = "";
+
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), "taifeng-conformance-"));
+  server = spawn(
+    process.execPath,
+    [
+      join(ROOT, "src/cli/main.ts"),
+      "mcp",
+      "serve",
+      "--http",
+      "0",
+      "--skills",
+      join(ROOT, "examples/skills"),
+      "--tools",
+      "read_file",
+    ],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { PATH: process.env.PATH ?? "", HOME: out } },
+  );
+  url = await new Promise<string>((resolve, reject) => {
+    let seen = "";
+    server?.stderr?.on("data", (d: Buffer) => {
+      seen += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(seen);
+      if (m) resolve(m[1] as string);
+    });
+    server?.once("exit", (code) => reject(new Error(`taifeng mcp serve exited (${code}): ${seen}`)));
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server?.once("exit", r));
+    server.kill("SIGINT");
+    await exited;
+  }
+  await rm(out, { recursive: true, force: true });
+});
+
+describe("MCP conformance suite", () => {
+  it.each(["initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry"])(
+    "client scenario %s passes against Taifeng's client",
+    async (scenario) => {
+      const res = await conformance([
+        "client",
+        "--command",
+        `${process.execPath} test/conformance/client.ts`,
+        "--scenario",
+        scenario,
+        // A loaded CI machine can take longer than the suite's default 30 s.
+        "--timeout",
+        "90000",
+      ]);
+      expect(res.text).toContain("OVERALL: PASSED");
+      expect(res.code).toBe(0);
+    },
+    120_000,
+  );
+
+  it.each([
+    "server-initialize",
+    "ping",
+    "tools-list",
+    "logging-set-level",
+    "dns-rebinding-protection",
+    "resources-list",
+    "prompts-list",
+  ])(
+    "server scenario %s passes against taifeng mcp serve --http",
+    async (scenario) => {
+      const res = await conformance(["server", "--url", url, "--scenario", scenario]);
+      expect(res.text).toMatch(/Passed: (\d+)\/\1, 0 failed/);
+      expect(res.code).toBe(0);
+    },
+    60_000,
+  );
+});
