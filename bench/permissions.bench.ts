@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RULE_IDENTITIES, type ToolFacts } from "../src/permission/identity.ts";
 import { PermissionPolicy } from "../src/permission/policy.ts";
-import { analyzeCommand } from "../src/permission/shell.ts";
+import { loadShellParser } from "../src/permission/shell/index.ts";
 import { percentile, round, writeResult } from "./lib.ts";
 
 const root = await realpath(await mkdtemp(join(tmpdir(), "taifeng-bench-perm-")));
@@ -14,7 +14,7 @@ await writeFile(join(cwd, "src", "a.ts"), "x");
 await symlink(join(cwd, "src"), join(cwd, "linked"));
 
 const coldStart = performance.now();
-analyzeCommand("true");
+await loadShellParser();
 const parserLoadMs = performance.now() - coldStart;
 
 const policy = new PermissionPolicy({
@@ -52,7 +52,7 @@ const cases: Record<string, { tool: ToolFacts; input: unknown }> = {
   webfetch: { tool: tool("WebFetch"), input: { url: "https://api.example.com/v1" } },
 };
 
-// Distinct commands defeat the parse cache, as new commands from a model would.
+// Distinct commands, as new commands from a model would be.
 let serial = 0;
 const fresh = (c: { tool: ToolFacts; input: unknown }, name: string) =>
   name.startsWith("bash")

@@ -129,7 +129,7 @@ export type {
   CanUseToolContext,
   CanUseToolResult,
 } from "./permission/approval.ts";
-export { assessCommand, describeAssessment } from "./permission/defense/assess.ts";
+export { assessCommand, assessCommandSync, describeAssessment } from "./permission/defense/assess.ts";
 export { type DefenseCheckResult, defenseCommandCheck } from "./permission/defense/check.ts";
 export {
   CommandAssessment,
@@ -141,6 +141,7 @@ export {
 } from "./permission/defense/types.ts";
 export type {
   CommandCheck,
+  CommandCheckContext,
   CommandVerdict,
   DecisionSource,
   PermissionDecision,
@@ -173,11 +174,16 @@ export {
   type SettingsLayer,
 } from "./permission/settings.ts";
 export {
-  analyzeCommand,
-  type CommandAnalysis,
-  type CommandPart,
-  type RedirectTarget,
-} from "./permission/shell.ts";
+  analyzeShell,
+  type CommandOrigin,
+  type Field as ShellField,
+  loadShellParser,
+  type Opaque as ShellOpaque,
+  type ShellAnalysis,
+  type ShellCommand,
+  type ShellContext,
+  type ShellRedirect,
+} from "./permission/shell/index.ts";
 export * from "./protocol/index.ts";
 export {
   BASE_ENV_NAMES,

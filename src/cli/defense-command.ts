@@ -15,7 +15,10 @@ export async function defenseCheckCommand(
   if (command === undefined && io.stdin.isTTY !== true) command = await readAll(io.stdin);
   if (command === undefined || command.trim() === "")
     throw new UsageError("no command: pass it as an argument or on stdin");
-  const assessment = assessCommand(command);
+  const assessment = await assessCommand(command, {
+    cwd: io.cwd,
+    ...(io.env.HOME ? { home: io.env.HOME } : {}),
+  });
   io.stdout.write(
     flags.json ? `${JSON.stringify(assessment, null, 2)}\n` : `${describeAssessment(assessment)}\n`,
   );

@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import type { CommandCheck } from "../permission/evaluate.ts";
 import { subjectsOf } from "../permission/identity.ts";
@@ -19,7 +20,7 @@ export function dangerousCommandHook(options: { readonly check?: CommandCheck } 
       if (event.point !== "pre_tool") return undefined;
       const command = subjectsOf({ rule: "Bash", field: "command" }, event.input).join("\n");
       if (command === "") return undefined;
-      const found = await check(command);
+      const found = await check(command, { cwd: event.cwd, home: homedir() });
       if (found.verdict === "allow") return undefined;
       const what = found.category ? `${found.category}: ` : "";
       return { decision: found.verdict, reason: `${what}${found.reason ?? "flagged by command defense"}` };

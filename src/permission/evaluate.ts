@@ -1,8 +1,9 @@
 import { type CallFacets, type Facet, hasSideEffects } from "./facets.ts";
 import type { PermissionMode, PermissionVerdict } from "./modes.ts";
 import { isInside, matchPath, type ResolvedBases } from "./paths.ts";
-import { matchName } from "./pattern.ts";
+import { matchName, type WildcardPattern } from "./pattern.ts";
 import type { PermissionRule, RuleList, RuleSource } from "./rules.ts";
+import type { Opaque, ShellAnalysis } from "./shell/index.ts";
 import { suggestRule } from "./suggest.ts";
 
 /** What decided a call: a rule's source, the mode's default, or the command check. */
@@ -29,7 +30,17 @@ export interface PermissionDecision {
  * `deny` ends the evaluation; `ask` makes an otherwise allowed command ask (it never makes
  * a denied one less strict); `allow` means no objection — the rules still decide.
  */
-export type CommandCheck = (command: string) => CommandVerdict | Promise<CommandVerdict>;
+export type CommandCheck = (
+  command: string,
+  context?: CommandCheckContext,
+) => CommandVerdict | Promise<CommandVerdict>;
+
+/** Where a checked command runs, and its shell analysis when the caller already has one. */
+export interface CommandCheckContext {
+  readonly cwd: string;
+  readonly home: string;
+  readonly analysis?: ShellAnalysis | undefined;
+}
 
 /** A command check's finding. */
 export interface CommandVerdict {
@@ -66,7 +77,11 @@ export async function evaluateCall(call: CallFacets, ctx: EvaluationContext): Pr
   let checked: CommandVerdict | undefined;
   if (call.command !== undefined && ctx.commandCheck) {
     try {
-      checked = await ctx.commandCheck(call.command);
+      checked = await ctx.commandCheck(call.command, {
+        cwd: ctx.bases.lexical.cwd,
+        home: ctx.bases.lexical.home,
+        analysis: call.analysis,
+      });
     } catch (err) {
       checked = { verdict: "ask", reason: `the command check failed: ${(err as Error).message}` };
     }
@@ -160,6 +175,14 @@ function judgeFacet(call: CallFacets, facet: Facet, ctx: EvaluationContext): Fac
   const ask = firstRule(call, facet, ctx, "ask");
   if (ask)
     return { verdict: "ask", rule: ask, why: `${label} matches ask rule ${where(ask)}`, suggestable: false };
+  // A transparent wrapper's form: the wrapped command is judged on its own.
+  if (facet.kind === "command" && facet.wrapper)
+    return {
+      verdict: "allow",
+      rule: undefined,
+      why: `${label} only wraps another command`,
+      suggestable: false,
+    };
   const allow = firstRule(call, facet, ctx, "allow");
   if (allow)
     return {
@@ -200,8 +223,14 @@ function modeDefault(facet: Facet, ctx: EvaluationContext, label: string): Facet
         facet.path ? "is an edit no rule allows" : "is an edit whose path cannot be known before running",
       );
     case "command":
-      return facet.unparsed
-        ? { ...result("ask", "cannot be parsed, so it cannot be checked part by part"), suggestable: false }
+      return facet.opaque
+        ? {
+            ...result(
+              "ask",
+              `cannot be judged before running: ${facet.opaque.reason}; only a rule naming it exactly allows it`,
+            ),
+            suggestable: false,
+          }
         : result("ask", "is a command no rule allows");
     case "network":
       return result("ask", facet.host ? "is a request no rule allows" : "is not an http(s) URL");
@@ -235,12 +264,22 @@ function ruleApplies(
       : nameMatches(rule.tool, call.rule) || nameMatches(rule.tool, call.toolName);
   if (!named) return false;
   const spec = rule.specifier;
+  const opaque = facet.kind === "command" ? facet.opaque : undefined;
   switch (spec.kind) {
     case "any":
-      return true;
+      // A bare `Bash` allow does not reach what the analysis cannot see.
+      return how === "loose" || opaque === undefined;
     case "command":
-      if (facet.kind === "command")
-        return facet.unparsed && how === "strict" ? false : spec.pattern.test(facet.subject);
+      if (facet.kind === "command") {
+        if (how === "loose")
+          return (
+            spec.pattern.couldMatch(facet.match) ||
+            spec.pattern.couldMatch(facet.allowMatch) ||
+            spec.pattern.test(facet.raw)
+          );
+        if (opaque) return namesExactly(spec.pattern, facet, opaque);
+        return spec.pattern.test(facet.allowMatch);
+      }
       if (facet.kind === "generic") return facet.subject !== undefined && spec.pattern.test(facet.subject);
       return false;
     case "path":
@@ -250,6 +289,26 @@ function ruleApplies(
     case "domain":
       return facet.kind === "network" && facet.host !== undefined && spec.pattern.test(facet.host);
   }
+}
+
+/**
+ * An allow rule covers an opaque command only when it names it: written out exactly
+ * (`Bash(python3 -c "print(1)")`), or with the opaque part spelled before any wildcard
+ * (`Bash(python3 -c:*)`, `Bash(GIT_PAGER=delta git log:*)`).
+ */
+function namesExactly(
+  pattern: WildcardPattern,
+  facet: Extract<Facet, { kind: "command" }>,
+  opaque: Opaque,
+): boolean {
+  if (pattern.exact)
+    return pattern.test(facet.raw) || pattern.test(facet.fullMatch) || pattern.test(facet.allowMatch);
+  const pin = opaque.pin;
+  if (pin === undefined) return false;
+  const prefix = pattern.literalPrefix;
+  const covers =
+    prefix === pin || prefix.startsWith(`${pin} `) || (prefix.startsWith(pin) && pin.endsWith(" "));
+  return covers && (pattern.test(facet.fullMatch) || pattern.test(facet.allowMatch));
 }
 
 /** `mcp__server` covers every tool of that server; `*` wildcards apply to MCP names. */

@@ -104,7 +104,8 @@ const redirects: Row[] = [
 
 const unparsed: Row[] = [
   [{ allow: ["Bash(echo *)"] }, "echo 'unterminated", "ask"],
-  [{ allow: ["Bash"] }, "echo 'unterminated", "allow"],
+  [{ allow: ["Bash"] }, "echo 'unterminated", "ask"],
+  [{ allow: ["Bash(echo 'unterminated)"] }, "echo 'unterminated", "allow"],
   [{ deny: ["Bash(echo *)"] }, "echo 'unterminated", "deny"],
 ];
 

@@ -1,4 +1,4 @@
-import type { CommandPart } from "./shell.ts";
+import type { ShellCommand } from "./shell/index.ts";
 
 /**
  * A deliberately small list of commands that only read, used by `plan` mode to let
@@ -56,8 +56,9 @@ const GIT_READ_ONLY = new Set(["status", "diff", "log", "show", "blame", "ls-fil
 const FIND_SIDE_EFFECTS = /^-(delete|exec|execdir|ok|okdir|fprint|fprint0|fprintf|fls)$/;
 
 /** True when the command part only reads (as far as this conservative list knows). */
-export function isReadOnlyCommand(part: CommandPart): boolean {
-  const [name, ...args] = part.argv;
+export function isReadOnlyCommand(part: ShellCommand): boolean {
+  if (part.opaque) return false;
+  const [name, ...args] = part.argv.map((f) => (f.known ? f.text : undefined));
   if (name === undefined) return false;
   if (READ_ONLY.has(name)) return true;
   if (name === "find") return args.every((a) => a !== undefined && !FIND_SIDE_EFFECTS.test(a));

@@ -14,7 +14,12 @@ const RUNNERS = new Set(["run", "run-script", "exec", "x", "dlx"]);
 export function suggestRule(rule: string, toolName: string, facet: Facet, cwd: string): string | undefined {
   switch (facet.kind) {
     case "command":
-      return facet.unparsed || !facet.part ? undefined : commandRule(facet.part.argv, facet.subject);
+      return facet.opaque || !facet.part
+        ? undefined
+        : commandRule(
+            facet.part.argv.map((f) => (f.known ? f.text : undefined)),
+            facet.subject,
+          );
     case "read":
     case "edit": {
       if (!facet.path) return undefined;

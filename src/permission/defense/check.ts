@@ -1,4 +1,5 @@
-import { assessCommand } from "./assess.ts";
+import type { CommandCheckContext } from "../evaluate.ts";
+import { assessCommand, assessCommandSync } from "./assess.ts";
 import type { DefenseVerdict } from "./types.ts";
 
 /** The shape a permission layer's command check returns (the verdict, what, why). */
@@ -15,8 +16,13 @@ export interface DefenseCheckResult {
  * category and every reason, `allow` carries nothing (the rules still decide). Package
  * install warnings are not part of the verdict.
  */
-export function defenseCommandCheck(command: string): DefenseCheckResult {
-  const assessment = assessCommand(command);
+export async function defenseCommandCheck(
+  command: string,
+  context?: CommandCheckContext,
+): Promise<DefenseCheckResult> {
+  const assessment = context?.analysis
+    ? assessCommandSync(command, context, context.analysis)
+    : await assessCommand(command, context);
   const top = assessment.findings[0];
   if (!top) return { verdict: "allow" };
   return {

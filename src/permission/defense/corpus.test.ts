@@ -1,6 +1,11 @@
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
-import { assessCommand } from "./assess.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadShellParser } from "../shell/index.ts";
+import { assessCommandSync as assessCommand } from "./assess.ts";
+
+beforeAll(async () => {
+  await loadShellParser();
+});
 
 interface Case {
   readonly line: number;

@@ -318,6 +318,7 @@ function downloadTargets(inv: Invocation): string[] {
     if (name === "curl" && (a === "-o" || a === "--output")) out.push(args[i + 1] ?? "");
     else if (name === "curl" && a.startsWith("--output=")) out.push(a.slice(9));
     else if (name === "curl" && /^-[a-zA-Z]*O$/.test(a)) out.push(...urls.map(remoteName));
+    else if (name === "curl" && /^-[a-zA-Z]+o$/.test(a)) out.push(args[i + 1] ?? "");
     else if (name === "wget" && /^-[a-zA-Z]*O$/.test(a)) out.push(args[i + 1] ?? "");
     else if (name === "wget" && a.startsWith("--output-document=")) out.push(a.slice(18));
   }

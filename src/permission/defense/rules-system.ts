@@ -1,14 +1,5 @@
 import type { Invocation } from "./commands.ts";
-import {
-  cleanPath,
-  deviceKind,
-  homeRelative,
-  isHomePath,
-  isRootPath,
-  isSecretPath,
-  isStartupPath,
-  systemArea,
-} from "./targets.ts";
+import { cleanPath, deviceKind, isCredentialStore, isHomePath, isRootPath, systemArea } from "./targets.ts";
 import type { DefenseCategory, DefenseSeverity } from "./types.ts";
 
 /** Records a finding about `part` (default: the invocation's text). */
@@ -63,7 +54,7 @@ export function destructive(inv: Invocation, add: Add): void {
       const what = describeTarget(target);
       if (what && (recursive || isRootPath(target) || systemArea(target) === "tree")) {
         add("destructive_delete", "critical", `deletes ${what}${recursive ? " recursively" : ""}`);
-        return;
+        break;
       }
       if (
         recursive &&
@@ -75,7 +66,12 @@ export function destructive(inv: Invocation, add: Add): void {
           "medium",
           `deletes a path given only by ${target}, which is dangerous when it is empty`,
         );
-        return;
+        continue;
+      }
+      const clean = cleanPath(target);
+      if (recursive && (clean === inv.cwd || inv.cwd.startsWith(`${clean}/`))) {
+        add("destructive_delete", "medium", `deletes the directory it runs in (${target})`);
+        continue;
       }
       if (recursive && /^(?:\.{1,2}\/?|\.\/\*|\*|\.\.\/(?:\.\.\/?)*\*?)$/.test(target)) {
         add(
@@ -83,9 +79,14 @@ export function destructive(inv: Invocation, add: Add): void {
           "medium",
           `deletes the whole ${target.startsWith("..") ? "parent" : "current"} directory (${target})`,
         );
-        return;
       }
     }
+  }
+  if (/^(rm|shred|unlink|truncate|srm|wipe)$/.test(name)) {
+    const store = operands(args).find(
+      (t) => isCredentialStore(t) && !/\.pub$|known_hosts$|\.ssh\/config$/.test(t),
+    );
+    if (store) add("destructive_delete", "high", `${name} destroys keys or credentials (${store})`);
   }
   if (name === "unlink" || name === "shred") {
     for (const target of operands(args)) {
@@ -285,114 +286,5 @@ export function services(inv: Invocation, add: Add): void {
         /^(sshd|systemd|init|dockerd|containerd|NetworkManager|dbus-daemon)$/.test(p),
     );
     if (procs.length > 0) add("service_stop", "high", `${name} kills the system daemon ${procs[0]}`);
-  }
-}
-
-/** sudo and friends, setuid bits, capability and account changes. */
-export function privilege(inv: Invocation, add: Add): void {
-  const escalators = inv.via.filter((w) => /^(sudo|doas|pkexec|runuser)$/.test(w));
-  if (escalators.length > 0)
-    add("privilege_escalation", "high", `runs as another user through ${escalators[0]}`);
-  const { name, args } = inv;
-  if (/^(sudo|doas|pkexec|su|runuser|sudoedit|visudo)$/.test(name))
-    add("privilege_escalation", "high", `${name} gains another user's privileges`);
-  if (
-    name === "chmod" &&
-    args.some((a) => /^[ugoa]*[+=][rwxXt]*s|^[0-7]?[2-7][0-7]{3}$/.test(a) && !/^0?[0-7]{3}$/.test(a))
-  )
-    add("privilege_escalation", "high", "chmod sets a setuid/setgid bit");
-  if (name === "setcap") add("privilege_escalation", "high", "setcap grants file capabilities");
-  if (
-    (name === "usermod" || name === "gpasswd") &&
-    args.some((a) => /^(sudo|wheel|admin|root|docker)$/.test(a))
-  )
-    add("privilege_escalation", "high", `${name} adds a user to a privileged group`);
-  if (name === "useradd" && args.includes("-o") && args.some((a, i) => a === "-u" && args[i + 1] === "0"))
-    add("privilege_escalation", "high", "useradd creates a second root account");
-  if (/^(passwd|chpasswd)$/.test(name))
-    add("privilege_escalation", "high", `${name} changes account passwords`);
-}
-
-/** crontab, enabling services at boot, `at` jobs. Writes to startup files are checked with redirects. */
-export function persistenceCommands(inv: Invocation, add: Add): void {
-  const { name, args } = inv;
-  if (
-    name === "crontab" &&
-    !(args.length === 1 && args[0] === "-l") &&
-    !(args.includes("-l") && !args.includes("-r"))
-  )
-    add("persistence", "high", "crontab installs or removes scheduled jobs");
-  if (name === "systemctl" && /^(enable|link|preset|add-wants|set-default)$/.test(operands(args)[0] ?? ""))
-    add("persistence", "high", `systemctl ${operands(args)[0]} makes a unit start at boot`);
-  if (name === "launchctl" && /^(load|bootstrap|enable|submit)$/.test(args[0] ?? ""))
-    add("persistence", "high", `launchctl ${args[0]} installs a launch agent`);
-  if (
-    (name === "update-rc.d" && /^(defaults|enable)$/.test(args[1] ?? "")) ||
-    (name === "chkconfig" && args[1] === "on")
-  )
-    add("persistence", "high", `${name} enables a service at boot`);
-  if ((name === "at" || name === "batch") && !args.includes("-l") && !args.includes("-c"))
-    add("persistence", "medium", `${name} schedules a job`);
-}
-
-/** Where a command writes: redirect targets, tee, cp/mv/install/ln destinations, sed -i and truncate files. */
-export function writeTargets(inv: Invocation): string[] {
-  const out: string[] = [];
-  for (const r of inv.redirects) if (/^(>|>>|>\||&>|&>>|<>)$/.test(r.op)) out.push(r.target.text);
-  const { name, args } = inv;
-  const ops = operands(args);
-  if (name === "tee") out.push(...ops);
-  if (/^(cp|mv|install|ln|rsync|scp)$/.test(name) && ops.length >= 2) {
-    const t = args.findIndex((a) => a === "-t" || a === "--target-directory");
-    out.push(t >= 0 ? (args[t + 1] as string) : (ops[ops.length - 1] as string));
-  }
-  if (name === "sed" && args.some((a) => /^-[a-zA-Z]*i|^--in-place/.test(a))) out.push(...ops.slice(1));
-  if (name === "truncate") out.push(...ops);
-  if (name === "tar" && /x/.test(args.find((a) => /^-?[a-zA-Z]+$/.test(a) && !a.startsWith("--")) ?? "")) {
-    const c = args.findIndex((a) => a === "-C" || a === "--directory");
-    if (c >= 0 && args[c + 1]) out.push(args[c + 1] as string);
-    const eq = args.find((a) => a.startsWith("--directory="));
-    if (eq) out.push(eq.slice(12));
-  }
-  if (name === "unzip") {
-    const d = args.indexOf("-d");
-    if (d >= 0 && args[d + 1]) out.push(args[d + 1] as string);
-  }
-  if (name === "chattr") out.push(...ops.filter((o) => !/^[+=]/.test(o)));
-  if (name === "dd") {
-    const of = args.find((a) => a.startsWith("of="));
-    if (of) out.push(of.slice(3));
-  }
-  return out;
-}
-
-/** Writes into startup files, system paths and devices. */
-export function dangerousWrites(inv: Invocation, add: Add): void {
-  for (const target of writeTargets(inv)) {
-    const clean = cleanPath(target);
-    const dev = deviceKind(clean);
-    if (dev === "benign") continue;
-    if (dev === "disk") {
-      if (inv.name !== "dd") add("disk_write", "critical", `writes to the device ${clean}`);
-      continue;
-    }
-    if (isStartupPath(clean)) {
-      add("persistence", "high", `writes the startup file ${clean}`);
-      continue;
-    }
-    if (/^\/etc\/sudoers/.test(clean)) {
-      add("privilege_escalation", "critical", "writes the sudoers file");
-      continue;
-    }
-    if (clean === "/proc/sysrq-trigger") {
-      add("shutdown_reboot", "critical", "writes the kernel sysrq trigger");
-      continue;
-    }
-    if (dev === "other" || systemArea(clean) === "tree" || isRootPath(clean)) {
-      if (inv.name !== "dd") add("dangerous_redirect", "high", `writes the system path ${clean}`);
-      continue;
-    }
-    if (isSecretPath(clean) || homeRelative(clean) === ".ssh")
-      add("credential_exfiltration", "medium", `overwrites the credential file ${clean}`);
   }
 }

@@ -138,7 +138,18 @@ const STARTUP_SYSTEM =
 
 /** True when writing the path makes something run at login, shell start or boot. */
 export function isStartupPath(p: string): boolean {
+  // Git runs hooks, and a repository's config can name programs, on later git commands.
+  if (/(^|\/)\.git\/(hooks\/[^/]+|config)$/.test(cleanPath(p))) return true;
   const rel = homeRelative(p);
   if (rel !== undefined && STARTUP_IN_HOME.test(rel)) return true;
   return STARTUP_SYSTEM.test(cleanPath(p));
+}
+
+/** Directories whose contents are keys and credentials (relative to a home directory). */
+const CREDENTIAL_DIRS = /^\.(ssh|gnupg|aws|kube|docker|azure|password-store|config\/gcloud|config\/gh)(\/|$)/;
+
+/** True when deleting the path destroys keys or credentials. */
+export function isCredentialStore(p: string): boolean {
+  const rel = homeRelative(p);
+  return (rel !== undefined && CREDENTIAL_DIRS.test(rel)) || isSecretPath(p);
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { loadShellParser } from "../../../permission/shell/index.ts";
 import { isRunFailure, type RunResult } from "../../../sandbox/types.ts";
 import { defineTool, type Tool, type ToolContext } from "../../define.ts";
 import { loadDescription } from "../describe.ts";
@@ -51,6 +52,8 @@ function formatResult(result: RunResult, timeoutMs: number): { output: string; i
 
 /** `bash`: per-thread working directory, timeout, output caps, process-group kill, background tasks. */
 export function bashTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
+  // The shell parser loads once per process; start now, not on the first call's path.
+  loadShellParser().catch(() => undefined);
   const defaultTimeout = env.options.bash?.defaultTimeoutMs ?? 120_000;
   const maxTimeout = env.options.bash?.maxTimeoutMs ?? 600_000;
   return defineTool({
@@ -61,15 +64,15 @@ export function bashTool(env: BuiltinEnv): Tool<z.output<typeof Input>> {
     timeoutMs: maxTimeout + 30_000,
     permission: { rule: "Bash", field: "command" },
     async execute(input, ctx) {
-      if (env.options.commandDefense !== false) {
-        const refusal = defenseRefusal(input.command);
-        if (refusal) return failure(refusal);
-      }
       const ws = env.workspace(ctx);
       const root = ws.localPath("");
       if (root === undefined)
         return failure(`bash needs a local workspace; this one is ${ws.kind} (${ws.root}).`);
       const cwd = shellDir(env, ctx, root);
+      if (env.options.commandDefense !== false) {
+        const refusal = await defenseRefusal(input.command, cwd);
+        if (refusal) return failure(refusal);
+      }
       const sandbox = env.sandbox(root);
       const argv = shellArgv(input.command);
       if (input.run_in_background) {

@@ -18,9 +18,9 @@ export function shellArgv(command: string): string[] {
   return ["/bin/bash", "-c", SHELL_PROGRAM, "bash", command];
 }
 
-/** A refusal message when command defense denies `command`; undefined when it may run. */
-export function defenseRefusal(command: string): string | undefined {
-  const assessment = assessCommand(command);
+/** A refusal message when command defense denies `command` (run in `cwd`); undefined when it may run. */
+export async function defenseRefusal(command: string, cwd: string): Promise<string | undefined> {
+  const assessment = await assessCommand(command, { cwd });
   if (assessment.verdict !== "deny") return undefined;
   return `Command refused by command defense.\n${describeAssessment(assessment)}\nIf this was not what you meant, use a narrower command.`;
 }
