@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -226,7 +227,7 @@ describe("a stopped exclusive call keeps the write lock until it has ended", () 
             {
               id: "b1",
               name: "bash",
-              arguments: { command: "trap '' TERM; sleep 1; echo first >> order.txt" },
+              arguments: { command: "trap '' TERM; touch started; sleep 1; echo first >> order.txt" },
             },
           ],
         },
@@ -238,8 +239,14 @@ describe("a stopped exclusive call keeps the write lock until it has ended", () 
     const events: Event[] = [];
     engine.on((e) => {
       events.push(e);
-      if (e.msg.type === "tool_call_started" && e.msg.callId === "b1")
-        setTimeout(() => engine.submit({ type: "interrupt", reason: "test" }), 200);
+      // Interrupt once the command runs (command defense may still be loading its parser).
+      if (e.msg.type === "tool_call_started" && e.msg.callId === "b1") {
+        const poll = setInterval(() => {
+          if (!existsSync(join(workspace, "started"))) return;
+          clearInterval(poll);
+          engine.submit({ type: "interrupt", reason: "test" });
+        }, 10);
+      }
     });
     await engine.submitAndWait("first");
     await engine.submitAndWait("second");
