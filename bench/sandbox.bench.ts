@@ -5,7 +5,7 @@
 // (read, merged, written back: keys this file does not write are kept).
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, loadavg } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "../src/sandbox/sandbox.ts";
 import { SandboxHelper } from "../src/sandbox/srt/client.ts";
@@ -57,6 +57,8 @@ function bareBwrap(): Promise<void> {
 }
 
 const figures: Record<string, number | string> = {};
+// The VM is shared: say how busy it was, since absolute times move with it (ratios less).
+const loadAtStart = round(loadavg()[0] ?? 0, 2);
 const ms = (sample: number[], p: number) => round(percentile(sample, p), 2);
 try {
   const level0 = await timed(RUNS, () =>
@@ -119,6 +121,7 @@ const result = {
   figures: { ...((previous.figures as Record<string, unknown> | undefined) ?? {}), ...figures },
   sandbox_workload: `${RUNS} runs (after ${WARMUP} warm-up) of \`true\` per variant, one after another; level 1 = @anthropic-ai/sandbox-runtime with no network, secrets hidden, the workspace writable; bare bubblewrap = --ro-bind / / --unshare-all, no seccomp or proxy`,
   sandbox_targets: { sandbox_level1_true_p50_ms: 20 },
+  sandbox_loadavg_1m_at_start: loadAtStart,
 };
 mkdirSync(RESULTS_DIR, { recursive: true });
 writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
