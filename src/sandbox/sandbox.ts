@@ -61,12 +61,12 @@ export class Sandbox {
     return this.policy.network !== false;
   }
 
-  /** Whether level 1 works on this machine (probed once; a failure is probed again next time). */
+  /**
+   * Whether level 1 works on this machine: probed once and the answer kept (a failure too,
+   * so that a fallback to level 0 does not pay for a helper start at every command).
+   */
   check(): Promise<SandboxCheck> {
-    this.probe ??= this.runProbe().then((result) => {
-      if (!result.ok) this.probe = undefined;
-      return result;
-    });
+    this.probe ??= this.runProbe();
     return this.probe;
   }
 
