@@ -294,6 +294,7 @@ export {
   type RunResult as CommandRunResult,
   type SandboxInfo,
   SandboxLevel,
+  SandboxNetwork,
   SandboxPolicy,
 } from "./sandbox/types.ts";
 export * from "./skill/index.ts";
@@ -333,7 +334,7 @@ export {
   FileArtifactStore,
   MemoryArtifactStore,
 } from "./tool/artifacts.ts";
-export type { BuiltinOptions } from "./tool/builtin/env.ts";
+export type { BuiltinOptions, BuiltinSandboxOptions } from "./tool/builtin/env.ts";
 export { BUILTIN_TOOL_NAMES, type BuiltinTools, builtinTools } from "./tool/builtin/index.ts";
 export { latestTodos, renderTodos, TodoItem } from "./tool/builtin/todo_write/todos.ts";
 export {

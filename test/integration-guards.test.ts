@@ -7,10 +7,10 @@ import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelRequest } from "../src/llm/types.ts";
 import { AgentEngine, type EngineOptions } from "../src/loop/engine.ts";
 import type { Event } from "../src/protocol/index.ts";
-import { Sandbox } from "../src/sandbox/sandbox.ts";
 import { SkillRuntime } from "../src/skill/runtime.ts";
 import { sandboxedScriptRunner } from "../src/skill/sandbox-runner.ts";
 import { builtinTools } from "../src/tool/builtin/index.ts";
+import { level1Tests } from "./helpers/sandbox.ts";
 import { agentsModel, skillShape, tempDir, writeSkill } from "./helpers/skills.ts";
 
 /**
@@ -193,10 +193,8 @@ describe("compaction through the engine's guards", () => {
   });
 });
 
-// Level 1 where bubblewrap works here (CI installs it); otherwise skipped with the reason.
-const probe = await new Sandbox({ level: 1, writable: [], network: false }).check();
-const bwrap = process.platform === "linux" && probe.ok;
-if (!bwrap) console.warn(`skipping the level-1 skill script test: ${probe.ok ? "not linux" : probe.reason}`);
+// Level 1 where it can run; under CI=true it must (see test/helpers/sandbox.ts).
+const level1 = await level1Tests();
 
 describe("skill scripts in the sandbox", () => {
   it("runs a skill's script through the sandbox runner and returns only its output", async () => {
@@ -225,7 +223,7 @@ describe("skill scripts in the sandbox", () => {
     await engine.close();
   });
 
-  it.skipIf(!bwrap)(
+  it.skipIf(!level1.run)(
     "confines a skill script at level 1: writes outside the working directory fail",
     async () => {
       // A host directory beside the working directory: visible outside, not inside the sandbox.
@@ -258,5 +256,6 @@ describe("skill scripts in the sandbox", () => {
       await engine.close();
       await rm(outsideDir, { recursive: true, force: true });
     },
+    120_000,
   );
 });

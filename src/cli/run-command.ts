@@ -8,6 +8,7 @@ import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { type Event, isTurnEnd, type Op } from "../protocol/index.ts";
 import { createRedactor } from "../redact/redactor.ts";
 import type { Redactor } from "../redact/types.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
 import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
@@ -68,7 +69,7 @@ export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<Mo
 async function openSkills(
   dirs: readonly string[],
   io: CliIO,
-  level: 0 | 1,
+  sandboxFor: (root: string) => Sandbox,
   redactor: Redactor,
   projectTrust: () => boolean,
 ): Promise<SkillRuntime> {
@@ -76,8 +77,8 @@ async function openSkills(
     redactor,
     projectTrust,
     dirs,
-    // Skill scripts run in the same sandbox level as bash (--sandbox).
-    runScript: sandboxedScriptRunner({ level }),
+    // Skill scripts run in the same sandboxes as bash (--sandbox).
+    runScript: sandboxedScriptRunner({ sandbox: sandboxFor }),
     cwd: io.cwd,
     ...(io.env.HOME ? { home: io.env.HOME } : {}),
     host: { env: io.env, platform: process.platform },
@@ -144,7 +145,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       throw new UsageError(`no thread ${flags.thread} in ${store.dir} (taifeng threads ls lists them)`);
     }
     let trusted = false;
-    skills = await openSkills(flags.skills ?? [], io, settings.sandbox, redactor, () => trusted);
+    skills = await openSkills(flags.skills ?? [], io, builtins.sandboxFor, redactor, () => trusted);
     // Before anything runs: may the project's own files widen permissions or run code?
     const decision = await decideProjectTrust({
       io,

@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { z } from "zod";
+import { spawnGroup } from "../sandbox/lifeline.ts";
 import { CLAUDE_EVENT_NAMES, type CommandHook, type HookEvent, type HookResponse } from "./types.ts";
 
 /** How one run of a shell hook ended. */
@@ -82,11 +82,11 @@ export function runCommandHook(
     let stderr = "";
     let settled = false;
     let timedOut = false;
-    const child = spawn("/bin/sh", ["-c", hook.command], {
+    // Its own process group, which dies with this process (see sandbox/lifeline.ts).
+    const child = spawnGroup("/bin/sh", ["-c", hook.command], {
       cwd: hook.cwd ?? event.cwd,
       env: { ...options.env, ...hook.env },
       stdio: ["pipe", "pipe", "pipe"],
-      detached: true,
     });
     const kill = () => {
       try {
@@ -112,10 +112,10 @@ export function runCommandHook(
       finish({ kind: "failed", code: "hook_timeout", message: `timed out after ${options.timeoutMs} ms` });
     }, options.timeoutMs);
     options.signal.addEventListener("abort", onAbort, { once: true });
-    child.stdout.on("data", (d: Buffer) => {
+    child.stdout?.on("data", (d: Buffer) => {
       if (stdout.length < MAX_CAPTURE) stdout += d.toString("utf8");
     });
-    child.stderr.on("data", (d: Buffer) => {
+    child.stderr?.on("data", (d: Buffer) => {
       if (stderr.length < MAX_CAPTURE) stderr += d.toString("utf8");
     });
     child.on("error", (err) =>
@@ -125,8 +125,8 @@ export function runCommandHook(
       if (timedOut) return;
       finish(interpret(event.point, code, signal, stdout, stderr));
     });
-    child.stdin.on("error", () => {}); // a hook that ignores stdin may close it early
-    child.stdin.end(JSON.stringify(hookInput(event)));
+    child.stdin?.on("error", () => {}); // a hook that ignores stdin may close it early
+    child.stdin?.end(JSON.stringify(hookInput(event)));
   });
 }
 

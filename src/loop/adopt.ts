@@ -12,8 +12,9 @@ export interface AdoptCache {
 /**
  * The tool set a turn runs with when a PrepareTurn built it: every tool the engine did not
  * already wrap (skill tools, MCP tools, anything added per turn) gets the engine's post_tool
- * hooks, exactly like the tools the host passed at open (the output cap stays the adder's
- * business: skill tools bound their own reads, MCP tools carry the manager's cap). Memoized
+ * hooks, exactly like the tools the host passed at open. Their outputs are capped by the
+ * scheduler unless they manage their own size (read_skill bounds its reads; MCP tools carry
+ * the manager's cap, marked by limitOutput; the mark survives this wrapper). Memoized
  * by identity, so an unchanged prefix keeps byte-identical tool specs (and the prompt cache).
  */
 export function adoptTools(c: EngineCore, tools: ToolSet): ToolSet {

@@ -56,6 +56,7 @@ export function newEngineTurn(c: EngineCore, submissionId: string, turnId: strin
     signal: controller.signal,
     context: c.context,
     artifacts: c.artifacts,
+    stragglers: c.stragglers,
     gate: c.gate,
     askUser: undefined,
     hooks: undefined,

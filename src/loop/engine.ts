@@ -15,6 +15,8 @@ import type { Redactor } from "../redact/types.ts";
 import { redactItem } from "../redact/walk.ts";
 import { type ArtifactStore, MemoryArtifactStore } from "../tool/artifacts.ts";
 import { ToolSet } from "../tool/define.ts";
+import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from "../tool/output-limit.ts";
+import { Stragglers } from "../tool/stragglers.ts";
 import { compileOutput } from "./completion.ts";
 import { contextOptions, type EngineOptions } from "./engine-options.ts";
 import { EventHub, type EventListener } from "./event-hub.ts";
@@ -112,6 +114,10 @@ export class AgentEngine {
       cwd,
       output: options.output ? compileOutput(options.output) : undefined,
       outputRetries: options.outputRetries ?? 2,
+      maxToolOutputChars:
+        options.maxToolOutputChars === false
+          ? undefined
+          : (options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS),
     };
     const toolOptions = settings.output ? { ...options, finishFormat: settings.output.format } : options;
     const hub = new EventHub({
@@ -140,6 +146,7 @@ export class AgentEngine {
       prepareTurn: options.prepareTurn,
       stepChecks: options.stepChecks && options.stepChecks.length > 0 ? options.stepChecks : undefined,
       lastPrefix: undefined,
+      stragglers: new Stragglers(),
       requests: new PendingRequests(),
       queue: [],
       steers: [],

@@ -14,6 +14,7 @@ import { type DiscoveredSettings, discoverSettings, untrustedNotice } from "../p
 import { newId } from "../protocol/index.ts";
 import type { Redactor } from "../redact/types.ts";
 import type { Tool } from "../tool/define.ts";
+import { isOutputManaged, markOutputManaged } from "../tool/output-limit.ts";
 import type { GateDecision, ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { EngineTurn } from "./engine-turn.ts";
 import { type EngineCore, emit } from "./process.ts";
@@ -142,7 +143,11 @@ export function guardTools(tools: readonly Tool[], guards: EngineGuards, core: (
       reportHook(c, c.current?.turnId === turnId ? c.current.submissionId : undefined, turnId, failure);
     },
   };
-  return tools.map((tool) => withToolHooks(tool, host));
+  // A tool that manages its own output size keeps that mark through the hook wrapper.
+  return tools.map((tool) => {
+    const hooked = withToolHooks(tool, host);
+    return isOutputManaged(tool) ? markOutputManaged(hooked) : hooked;
+  });
 }
 
 /** The session's permission mode: an override, else the policy's default. */

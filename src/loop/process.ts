@@ -9,6 +9,7 @@ import { redactEventMsg } from "../redact/walk.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolGate } from "../tool/scheduler.ts";
+import type { Stragglers } from "../tool/stragglers.ts";
 import type { AdoptCache } from "./adopt.ts";
 import { driveTurn } from "./drive-turn.ts";
 import type { EventHub } from "./event-hub.ts";
@@ -40,6 +41,8 @@ export interface EngineCore {
   settings: TurnSettings;
   readonly gate: ToolGate | undefined;
   readonly context: ContextManager | undefined;
+  /** Tool calls answered while still running; later conflicting calls wait for them. */
+  readonly stragglers: Stragglers;
   readonly artifacts: ArtifactStore;
   /** Consulted before every model call (EngineOptions.stepChecks); undefined when none. */
   readonly stepChecks: readonly StepCheck[] | undefined;

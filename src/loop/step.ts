@@ -58,6 +58,8 @@ export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv
     startDuringStream,
     askUser: env.askUser,
     artifacts: env.artifacts,
+    maxOutputChars: env.settings.maxToolOutputChars,
+    stragglers: env.stragglers,
   };
 }
 

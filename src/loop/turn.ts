@@ -7,6 +7,7 @@ import { addUsage, emptyUsage, textMessage, type Usage } from "../protocol/index
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
+import type { Stragglers } from "../tool/stragglers.ts";
 import { type CompiledOutput, TASK_FINISH } from "./completion.ts";
 import type { TurnHooks } from "./guards.ts";
 import { type PendingCalls, runPendingCalls } from "./resume.ts";
@@ -24,6 +25,8 @@ export interface TurnSettings {
   readonly output: CompiledOutput | undefined;
   /** Times the model may retry an answer that fails the output schema. */
   readonly outputRetries: number;
+  /** Cap on the text of any tool output (see the scheduler); undefined = no cap. */
+  readonly maxToolOutputChars: number | undefined;
 }
 
 /** Everything a turn needs from its engine. */
@@ -39,6 +42,8 @@ export interface TurnEnv {
   readonly gate: ToolGate | undefined;
   /** The engine's artifact store, handed to tools. */
   readonly artifacts: ArtifactStore;
+  /** The engine's tool calls answered while still running: they hold later conflicting calls. */
+  readonly stragglers?: Stragglers | undefined;
   /** Keeps the prompt inside the context window; absent when context management is off. */
   readonly context: ContextManager | undefined;
   /** Backs `ToolContext.askUser`. */

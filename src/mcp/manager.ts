@@ -11,7 +11,7 @@ import type { EngineOptions } from "../loop/engine-options.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
 import type { EventMsg } from "../protocol/index.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
-import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, limitOutput } from "../tool/output-limit.ts";
+import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, limitOutput, markOutputManaged } from "../tool/output-limit.ts";
 import { fileOAuthProvider } from "./auth.ts";
 import type { McpConfig, McpServerEntry } from "./config.ts";
 import { type ConnectionEvent, McpConnection, type McpServerState, type ToolListing } from "./connection.ts";
@@ -213,10 +213,11 @@ export class McpManager {
       let tool = this.built.get(key);
       if (!tool) {
         const made = mcpTool(c, def, name, (turnId) => this.reportCallFailure(c, turnId));
-        // limitOutput keeps every property of the tool (`mcp` included) and marks it managed.
+        // limitOutput keeps every property of the tool (`mcp` included) and marks it managed;
+        // with the cap off the tool is marked too, or the engine's scheduler would cap it.
         tool =
           this.maxOutputChars === false
-            ? made
+            ? markOutputManaged(made)
             : (limitOutput(made, { maxChars: this.maxOutputChars }) as McpTool);
         this.built.set(key, tool);
       }

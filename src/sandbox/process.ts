@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawnGroup } from "./lifeline.ts";
 import { HeadTailBuffer } from "./output.ts";
 import type { RunRequest, RunResult, SandboxInfo } from "./types.ts";
 
@@ -18,7 +18,8 @@ export function killGroup(pid: number, signal: NodeJS.Signals): void {
  * Runs an argv in its own process group and collects its output. On timeout or abort the
  * whole group gets SIGTERM, then SIGKILL after a grace period; when the leader exits, any
  * process it left behind in the group is killed too (long-running work belongs in
- * background tasks). Resolves once the process has exited; never rejects.
+ * background tasks). The group also dies with this process, however it ends (the lifeline
+ * watchdog, see lifeline.ts). Resolves once the process has exited; never rejects.
  */
 export function runProcess(req: RunRequest, sandbox: SandboxInfo): Promise<RunResult> {
   const started = performance.now();
@@ -42,10 +43,9 @@ export function runProcess(req: RunRequest, sandbox: SandboxInfo): Promise<RunRe
     let ending: "timeout" | "aborted" | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let settled = false;
-    const child = spawn(file, args, {
+    const child = spawnGroup(file, args, {
       cwd: req.cwd,
       env: req.env,
-      detached: true,
       stdio: ["ignore", "pipe", "pipe", "pipe"],
     });
     const stop = (why: "timeout" | "aborted") => {

@@ -2,10 +2,12 @@ import { z } from "zod";
 
 /**
  * Sandbox levels for commands and scripts:
- * - 0: a plain subprocess in its own process group, with resource limits (ulimit) and a
- *   process-group kill on timeout or abort.
- * - 1: level 0 inside an OS sandbox: bubblewrap on Linux (read-only root, writable
- *   workspace, private /tmp, no network unless allowed), `sandbox-exec` on macOS.
+ * - 0: a plain subprocess in its own process group, with resource limits (ulimit), a
+ *   process-group kill on timeout or abort, and death with the engine's process.
+ * - 1: level 0 inside `@anthropic-ai/sandbox-runtime` (bubblewrap and seccomp on Linux,
+ *   sandbox-exec on macOS): read-only host with secrets hidden, writable workspace, private
+ *   /tmp, no Unix sockets, no new user or mount namespaces, network only through a proxy
+ *   that allows the listed domains.
  */
 export const SandboxLevel = z.union([z.literal(0), z.literal(1)]);
 export type SandboxLevel = z.infer<typeof SandboxLevel>;
@@ -25,13 +27,28 @@ export const ResourceLimits = z.object({
 });
 export type ResourceLimits = z.infer<typeof ResourceLimits>;
 
+/**
+ * Network at level 1 (level 0 always has the host's network): `false`, none; `{ allow }`,
+ * only these domains (`example.com`, `*.example.com`, optional `:port`), through the
+ * filtering proxy; `true`, any domain through the proxy. The proxy refuses loopback,
+ * link-local and this host's own addresses for names either way.
+ */
+export const SandboxNetwork = z.union([
+  z.boolean(),
+  z.strictObject({ allow: z.array(z.string().min(1)).min(1) }),
+]);
+export type SandboxNetwork = z.infer<typeof SandboxNetwork>;
+
 /** How commands are confined. */
 export const SandboxPolicy = z.object({
   level: SandboxLevel,
   /** Paths the command may write at level 1 (the workspace root, caches). Level 0 does not restrict writes. */
   writable: z.array(z.string()),
-  /** Network access at level 1 (level 0 always has the host's network). */
-  network: z.boolean(),
+  network: SandboxNetwork,
+  /** Extra paths hidden at level 1 (absolute paths or globs), beside the default secrets. */
+  hide: z.array(z.string()).optional(),
+  /** Default-hidden paths to show at level 1 after all (absolute paths, as listed in the docs). */
+  reveal: z.array(z.string()).optional(),
   limits: ResourceLimits.optional(),
   /**
    * When level 1 is requested but unavailable: `error` (default) refuses to run the command
@@ -44,7 +61,9 @@ export type SandboxPolicy = z.infer<typeof SandboxPolicy>;
 /** Which runner actually ran a command: reported in results and tool progress events. */
 export interface SandboxInfo {
   readonly level: SandboxLevel;
+  /** `bubblewrap` and `sandbox-exec` are the OS mechanisms `@anthropic-ai/sandbox-runtime` uses. */
   readonly runner: "subprocess" | "bubblewrap" | "sandbox-exec";
+  /** Whether the command had any network (at level 1: through the filtering proxy). */
   readonly network: boolean;
   /** Set when level 1 was requested and the `level0` fallback ran the command instead. */
   readonly fallbackReason?: string;

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { extname } from "node:path";
 import { subprocessEnv } from "../sandbox/env.ts";
+import { spawnGroup } from "../sandbox/lifeline.ts";
 
 /** One script execution request. */
 export interface ScriptRequest {
@@ -105,10 +105,10 @@ export function subprocessRunner(options: SubprocessRunnerOptions = {}): ScriptR
       let killTimer: NodeJS.Timeout | undefined;
       let hardStop: NodeJS.Timeout | undefined;
       const posix = process.platform !== "win32";
-      const child = spawn(command, [...args, ...req.args], {
+      // Its own process group, which dies with this process (see sandbox/lifeline.ts).
+      const child = spawnGroup(command, [...args, ...req.args], {
         cwd: req.cwd,
         env,
-        detached: posix,
         stdio: ["ignore", "pipe", "pipe"],
         windowsHide: true,
       });

@@ -2,6 +2,7 @@ import { open, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { defineTool, type Tool } from "../tool/define.ts";
+import { markOutputManaged } from "../tool/output-limit.ts";
 import { isInside, resolveInside } from "./bundle.ts";
 import { activate } from "./dispatch.ts";
 import type { SkillScope } from "./scope.ts";
@@ -88,25 +89,29 @@ async function readBundled(
  */
 export function skillTools(scope: SkillScope): Tool[] {
   const tools: Tool[] = [
-    defineTool({
-      name: SKILL_TOOL_NAMES.read,
-      description:
-        "Loads a skill listed in the Skills catalog: without `path`, returns its instructions and the list of files it bundles; with `path`, returns that bundled file (e.g. a reference document). Read a skill before doing a task it covers.",
-      schema: z.object({
-        name: z.string().describe("The skill's name, as listed in the catalog."),
-        path: z
-          .string()
-          .optional()
-          .describe("A bundled file, relative to the skill folder, e.g. reference/guide.md."),
+    // Like read_file, read_skill bounds its own output (maxReadBytes): instructions are read
+    // whole rather than cut by the engine's cap. The other skill tools are capped.
+    markOutputManaged(
+      defineTool({
+        name: SKILL_TOOL_NAMES.read,
+        description:
+          "Loads a skill listed in the Skills catalog: without `path`, returns its instructions and the list of files it bundles; with `path`, returns that bundled file (e.g. a reference document). Read a skill before doing a task it covers.",
+        schema: z.object({
+          name: z.string().describe("The skill's name, as listed in the catalog."),
+          path: z
+            .string()
+            .optional()
+            .describe("A bundled file, relative to the skill folder, e.g. reference/guide.md."),
+        }),
+        readOnly: true,
+        execute: async ({ name, path }) => {
+          const skill = lookup(scope, name);
+          if (typeof skill === "string") return { output: skill, isError: true };
+          if (path === undefined || path === "" || path === "SKILL.md") return describeSkill(skill);
+          return readBundled(skill, path, scope.core.maxReadBytes);
+        },
       }),
-      readOnly: true,
-      execute: async ({ name, path }) => {
-        const skill = lookup(scope, name);
-        if (typeof skill === "string") return { output: skill, isError: true };
-        if (path === undefined || path === "" || path === "SKILL.md") return describeSkill(skill);
-        return readBundled(skill, path, scope.core.maxReadBytes);
-      },
-    }),
+    ),
     defineTool({
       name: SKILL_TOOL_NAMES.call,
       description:

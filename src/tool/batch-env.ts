@@ -2,6 +2,7 @@
 import type { EventMsg } from "../protocol/index.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { Tool, ToolSet } from "./define.ts";
+import type { Stragglers } from "./stragglers.ts";
 
 /**
  * A decision on whether a prepared call may run: the permission seam. `input` replaces the
@@ -36,8 +37,15 @@ export interface ToolBatchEnv {
   readonly gate?: ToolGate | undefined;
   /** Start read-only, concurrency-safe calls before the model stream ends. */
   readonly startDuringStream: boolean;
-  /** Handed to tools as `ToolContext.artifacts`. */
+  /** Handed to tools as `ToolContext.artifacts`; also where capped outputs are kept. */
   readonly artifacts?: ArtifactStore | undefined;
+  /**
+   * Cap on the text of every output of a tool that does not manage its output size (see
+   * `markOutputManaged`); undefined = no cap.
+   */
+  readonly maxOutputChars?: number | undefined;
+  /** The engine's calls that were answered while still running (shared by its batches). */
+  readonly stragglers?: Stragglers | undefined;
   /** Backs `ToolContext.askUser`; absent = tools cannot ask. */
   readonly askUser?:
     | ((request: {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { EventMsg, FunctionCallItem } from "../protocol/index.ts";
 import { defineTool, type Tool, ToolSet } from "./define.ts";
 import { ToolBatch, type ToolBatchEnv } from "./scheduler.ts";
+import { Stragglers } from "./stragglers.ts";
 
 interface Deferred {
   promise: Promise<string>;
@@ -212,7 +213,41 @@ describe("ToolBatch", () => {
     expect((await pending).map((o) => o.output)).toEqual(["done s"]);
   });
 
-  it("times out a call that never settles and lets the next one run", async () => {
+  it("keeps a timed-out exclusive call's lock until its execute settles", async () => {
+    const order: string[] = [];
+    const stubborn = defineTool({
+      name: "stubborn",
+      description: "d",
+      schema: z.object({}),
+      timeoutMs: 20,
+      // Ignores its signal and ends 150 ms after the timeout.
+      execute: () =>
+        new Promise<string>((resolve) =>
+          setTimeout(() => {
+            order.push("stubborn ended");
+            resolve("late");
+          }, 170),
+        ),
+    });
+    const next = defineTool({
+      name: "next",
+      description: "d",
+      schema: z.object({}),
+      execute: () => {
+        order.push("next started");
+        return "fine";
+      },
+    });
+    const { batch, events } = batchWith([stubborn, next]);
+    batch.add(call("stubborn", "s", "{}"));
+    batch.add(call("next", "n", "{}"));
+    const outputs = await batch.close();
+    expect(outputs.map((o) => o.output)).toEqual(["Tool stubborn timed out after 20 ms.", "fine"]);
+    expect(completions(events)).toEqual(["s:timeout", "n:ok"]);
+    expect(order).toEqual(["stubborn ended", "next started"]);
+  });
+
+  it("refuses a conflicting call, after the wait, while a timed-out call never settles", async () => {
     const hang = defineTool({
       name: "hang",
       description: "d",
@@ -220,19 +255,41 @@ describe("ToolBatch", () => {
       timeoutMs: 20,
       execute: () => new Promise(() => {}),
     });
-    const ok = defineTool({ name: "ok", description: "d", schema: z.object({}), execute: () => "fine" });
-    const { batch, events } = batchWith([hang, ok]);
-    batch.add(call("hang", "h", "{}"));
-    batch.add(call("ok", "o", "{}"));
-    const outputs = await batch.close();
-    expect(outputs[0]).toEqual({
-      type: "function_call_output",
-      callId: "h",
-      output: "Tool hang timed out after 20 ms.",
-      isError: true,
+    let ran = false;
+    const write = defineTool({
+      name: "write",
+      description: "d",
+      schema: z.object({}),
+      execute: () => {
+        ran = true;
+        return "wrote";
+      },
     });
-    expect(outputs[1]?.output).toBe("fine");
-    expect(completions(events)).toEqual(["h:timeout", "o:ok"]);
+    const read = defineTool({
+      name: "read",
+      description: "d",
+      schema: z.object({}),
+      readOnly: true,
+      execute: () => "read",
+    });
+    const stragglers = new Stragglers({ waitMs: 60 });
+    const first = batchWith([hang, write, read], { stragglers });
+    first.batch.add(call("hang", "h", "{}"));
+    first.batch.add(call("write", "w", "{}"));
+    const outputs = await first.batch.close();
+    expect(outputs[1]?.output).toBe(
+      "Tool call not run: hang (call h) was stopped but is still running after 60 ms, and this call could conflict with it. Try again once it has ended.",
+    );
+    expect(completions(first.events)).toEqual(["h:timeout", "w:error"]);
+    expect(ran).toBe(false);
+    // A later batch of the same engine: still refused; the hung call was exclusive, so reads wait too.
+    const later = batchWith([hang, write, read], { stragglers });
+    later.batch.add(call("read", "r", "{}"));
+    later.batch.add(call("write", "w2", "{}"));
+    expect(completions(later.events)).toEqual([]);
+    await later.batch.close();
+    expect(completions(later.events)).toEqual(["r:error", "w2:error"]);
+    expect(ran).toBe(false);
   });
 
   it("on abort settles running and waiting calls with synthetic outputs, even if a tool ignores its signal", async () => {

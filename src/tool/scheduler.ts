@@ -9,10 +9,14 @@ import type {
   ToolOutput,
 } from "../protocol/index.ts";
 import type { GateDecision, ToolBatchEnv, ToolGate } from "./batch-env.ts";
-import type { Tool, ToolContext } from "./define.ts";
+import { callContext, formatDuration } from "./call-context.ts";
+import type { Tool } from "./define.ts";
+import { capOutput, isOutputManaged, outputTextChars } from "./output-limit.ts";
 import { normalizeResult } from "./result.ts";
+import { Stragglers } from "./stragglers.ts";
 
 export type { GateDecision, ToolBatchEnv, ToolGate } from "./batch-env.ts";
+export { formatDuration } from "./call-context.ts";
 
 type Phase = "preparing" | "waiting" | "running" | "done";
 
@@ -33,6 +37,10 @@ interface Entry {
   rawOk: boolean;
   output: FunctionCallOutputItem | undefined;
   controller: AbortController | undefined;
+  /** Holds its side of the read/write lock (from start until execute settles, or is abandoned). */
+  holding: boolean;
+  /** Settles when `execute` does (set for asynchronous tools). */
+  settled: Promise<unknown> | undefined;
 }
 
 /**
@@ -58,11 +66,18 @@ export class ToolBatch {
   // Registered through watchAbort (one real listener per turn signal, not one per batch).
   private readonly onAbort = (): void => this.abortAll();
   private readonly env: ToolBatchEnv;
+  /** The engine's stragglers, or this batch's own when the engine gives none. */
+  private readonly stragglers: Stragglers;
 
   private listening = false;
+  /** When the first waiting call found a conflicting straggler (cleared once none blocks). */
+  private blockedSince: number | undefined;
+  /** A wake-up on straggler change is scheduled. */
+  private waking = false;
 
   constructor(env: ToolBatchEnv) {
     this.env = env;
+    this.stragglers = env.stragglers ?? new Stragglers();
   }
 
   /** Number of calls added so far. */
@@ -99,6 +114,8 @@ export class ToolBatch {
       rawOk,
       output: undefined,
       controller: undefined,
+      holding: false,
+      settled: undefined,
     };
     this.entries.push(entry);
     this.env.emit({ type: "tool_call_started", callId: call.callId, name: call.name, input: raw });
@@ -174,6 +191,7 @@ export class ToolBatch {
         true,
         "aborted",
       );
+      this.straggle(entry);
     } else {
       this.finish(entry, `Tool call not run: ${reason}.`, true, "aborted");
     }
@@ -243,14 +261,47 @@ export class ToolBatch {
       if (!this.streamClosed && !entry.early) return;
       if (entry.shared) {
         if (this.exclusiveRunning || this.running >= this.env.maxParallel) return;
+        if (this.straggling(entry)) return;
+        if (entry.phase !== "waiting") continue;
         this.start(entry);
       } else {
         if (this.running > 0) return;
+        if (this.straggling(entry)) return;
+        if (entry.phase !== "waiting") continue;
         this.exclusiveRunning = true;
         this.start(entry);
         return;
       }
     }
+  }
+
+  /**
+   * True when a straggler (a call answered while its execute still runs, here or in an
+   * earlier batch of the engine) conflicts with `entry` and may still stop: the batch waits
+   * for it. Past the stragglers' `waitMs` the entry is refused instead (fail closed), and
+   * false is returned so that the pump moves on.
+   */
+  private straggling(entry: Entry): boolean {
+    const blocker = this.stragglers.blocking(!entry.shared);
+    if (!blocker) {
+      this.blockedSince = undefined;
+      return false;
+    }
+    const now = performance.now();
+    this.blockedSince ??= now;
+    const left = this.stragglers.waitMs - (now - this.blockedSince);
+    if (left > 0) {
+      if (!this.waking) {
+        this.waking = true;
+        this.stragglers.change(left, this.env.signal).then(() => {
+          this.waking = false;
+          this.pump();
+        });
+      }
+      return true;
+    }
+    this.finish(entry, this.stragglers.refusal(blocker), true, "error");
+    return false;
   }
 
   private flushOutputs(): void {
@@ -270,33 +321,29 @@ export class ToolBatch {
     const tool = entry.tool as Tool;
     entry.phase = "running";
     entry.startedAt = performance.now();
+    entry.holding = true;
     this.running++;
     const controller = new AbortController();
     entry.controller = controller;
-    const callId = entry.call.callId;
-    const ctx: ToolContext = {
-      signal: controller.signal,
-      threadId: this.env.threadId,
-      turnId: this.env.turnId,
-      callId,
-      cwd: this.env.cwd,
-      progress: (data) => {
-        if (entry.phase === "running")
-          this.env.emit({ type: "tool_call_progress", callId, name: tool.name, data });
-      },
-      askUser: bindAskUser(this.env, callId, controller.signal),
-      artifacts: this.env.artifacts,
-    };
+    const ctx = callContext(
+      this.env,
+      entry.call.callId,
+      tool.name,
+      controller.signal,
+      () => entry.phase === "running",
+    );
     let result: unknown;
     try {
       result = tool.execute(entry.input as never, ctx);
     } catch (err) {
       this.failed(entry, tool, err);
+      this.release(entry);
       return;
     }
     // A tool that answered synchronously is done: no timer, no promise.
     if (!isPromiseLike(result)) {
       this.succeeded(entry, result);
+      this.release(entry);
       return;
     }
     const timeoutMs = tool.timeoutMs ?? this.env.defaultTimeoutMs;
@@ -310,21 +357,50 @@ export class ToolBatch {
           true,
           "timeout",
         );
+        this.straggle(entry);
       }, timeoutMs);
     }
-    result.then(
+    // The call keeps its side of the lock until execute settles, even once it was answered.
+    entry.settled = Promise.resolve(result).then(
       (value) => {
         if (timer) clearTimeout(timer);
         this.succeeded(entry, value);
+        this.release(entry);
       },
       (err: unknown) => {
         if (timer) clearTimeout(timer);
         this.failed(entry, tool, err);
+        this.release(entry);
       },
     );
   }
 
+  /**
+   * A call answered (timeout, abort) while its execute still runs becomes a straggler: its
+   * lock moves to the engine's stragglers, which hold later calls that would conflict with
+   * it (in this batch and the engine's next ones) until it settles.
+   */
+  private straggle(entry: Entry): void {
+    const settled = entry.settled;
+    if (!entry.holding || !settled) return;
+    this.stragglers.add(
+      { tool: entry.call.name, callId: entry.call.callId, exclusive: !entry.shared },
+      settled,
+    );
+    this.release(entry);
+  }
+
+  /** Gives the call's side of the lock back and starts what may run now. */
+  private release(entry: Entry): void {
+    if (!entry.holding) return;
+    entry.holding = false;
+    this.running--;
+    if (!entry.shared) this.exclusiveRunning = false;
+    this.pump();
+  }
+
   private succeeded(entry: Entry, value: unknown): void {
+    if (entry.phase === "done") return;
     let result: ReturnType<typeof normalizeResult>;
     try {
       result = normalizeResult(value);
@@ -332,16 +408,43 @@ export class ToolBatch {
       this.failed(entry, entry.tool as Tool, err);
       return;
     }
-    this.finish(entry, result.output, result.isError, result.isError ? "error" : "ok");
+    this.finishCapped(entry, result.output, result.isError, result.isError ? "error" : "ok");
   }
 
   private failed(entry: Entry, tool: Tool, err: unknown): void {
-    this.finish(entry, `Tool ${tool.name} failed: ${describeError(err)}`, true, "error");
+    if (entry.phase === "done") return;
+    // Capped whatever the tool: managing its output size says nothing about its errors.
+    this.finishCapped(entry, `Tool ${tool.name} failed: ${describeError(err)}`, true, "error", true);
+  }
+
+  /**
+   * `finish`, with the engine's output cap applied to tools that do not manage their output
+   * size themselves: whatever the shape, a long output is cut and kept as an artifact.
+   */
+  private finishCapped(
+    entry: Entry,
+    output: ToolOutput,
+    isError: boolean,
+    status: ToolCallStatus,
+    always = false,
+  ): void {
+    const max = this.env.maxOutputChars;
+    const tool = entry.tool;
+    if (max === undefined || outputTextChars(output) <= max || (!always && tool && isOutputManaged(tool))) {
+      this.finish(entry, output, isError, status);
+      return;
+    }
+    capOutput(output, {
+      maxChars: max,
+      store: this.env.artifacts,
+      tool: entry.call.name,
+      threadId: this.env.threadId,
+      callId: entry.call.callId,
+    }).then((cut) => this.finish(entry, cut ?? output, isError, status));
   }
 
   private finish(entry: Entry, output: ToolOutput, isError: boolean, status: ToolCallStatus): void {
     if (entry.phase === "done") return;
-    const wasRunning = entry.phase === "running";
     entry.phase = "done";
     const item: FunctionCallOutputItem = { type: "function_call_output", callId: entry.call.callId, output };
     if (isError) item.isError = true;
@@ -363,23 +466,5 @@ export class ToolBatch {
       wake();
     }
     this.flushOutputs();
-    if (wasRunning) {
-      this.running--;
-      if (!entry.shared) this.exclusiveRunning = false;
-      this.pump();
-    }
   }
-}
-
-/** `850 ms`, `2.3 s`, `95 s`: how long something took, for messages the model reads. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-}
-
-/** The shape `ToolContext.askUser` exposes, bound to one call. */
-function bindAskUser(env: ToolBatchEnv, callId: string, signal: AbortSignal): ToolContext["askUser"] {
-  const ask = env.askUser;
-  if (!ask) return undefined;
-  return (question, options) => ask({ callId, question, options, signal });
 }

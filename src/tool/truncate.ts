@@ -7,9 +7,10 @@ export interface Truncated {
 }
 
 /**
- * Keeps the head and the tail of `text` within `maxChars` (about 60% head, 40% tail, cut
- * at line boundaries when one is near), replacing the middle with `marker(omitted)`.
- * Text that fits is returned unchanged.
+ * Keeps the head and the tail of `text` within `maxChars`, marker included (about 60% head,
+ * 40% tail, cut at line boundaries when one is near), replacing the middle with
+ * `marker(omitted)`. Text that fits is returned unchanged; the result is never longer than
+ * `maxChars` unless the marker alone is.
  */
 export function truncateMiddle(
   text: string,
@@ -18,7 +19,21 @@ export function truncateMiddle(
     `\n[... ${c} characters (${l} lines) omitted ...]\n`,
 ): Truncated {
   if (text.length <= maxChars) return { text, omittedChars: 0, omittedLines: 0 };
-  const budget = Math.max(0, maxChars - 200);
+  // The marker's length depends on what it omits: guess, then shrink by any overshoot.
+  let budget = Math.max(0, maxChars - 200);
+  let cut = cutAround(text, budget, marker);
+  for (let i = 0; i < 3 && cut.text.length > maxChars && budget > 0; i++) {
+    budget = Math.max(0, budget - (cut.text.length - maxChars));
+    cut = cutAround(text, budget, marker);
+  }
+  return cut;
+}
+
+function cutAround(
+  text: string,
+  budget: number,
+  marker: (omittedChars: number, omittedLines: number) => string,
+): Truncated {
   let headEnd = Math.floor(budget * 0.6);
   let tailStart = text.length - (budget - headEnd);
   const nl = text.lastIndexOf("\n", headEnd);

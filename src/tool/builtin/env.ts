@@ -1,7 +1,7 @@
 import { describeError } from "../../errors.ts";
 import { subprocessEnv } from "../../sandbox/env.ts";
 import { Sandbox } from "../../sandbox/sandbox.ts";
-import type { ResourceLimits, SandboxLevel } from "../../sandbox/types.ts";
+import type { ResourceLimits, SandboxLevel, SandboxNetwork } from "../../sandbox/types.ts";
 import { LocalWorkspace } from "../../workspace/local.ts";
 import { isWorkspaceError, type Workspace } from "../../workspace/types.ts";
 import type { ArtifactStore } from "../artifacts.ts";
@@ -9,6 +9,24 @@ import type { ToolContext } from "../define.ts";
 import { BackgroundTasks } from "./bash/tasks.ts";
 import { FileTracker } from "./file-tracker.ts";
 import { TodoStore } from "./todo_write/todos.ts";
+
+/** The sandbox of the built-in tools (and of whatever else runs through `sandboxFor`). */
+export interface BuiltinSandboxOptions {
+  readonly level?: SandboxLevel;
+  /** Network inside a level-1 sandbox: false (default), `{ allow: [domains] }`, or true (any domain, through the proxy). */
+  readonly network?: SandboxNetwork;
+  readonly limits?: ResourceLimits;
+  /** Extra writable paths at level 1 (the workspace root is always writable). */
+  readonly writable?: readonly string[];
+  /** Extra paths hidden at level 1, beside the default secrets. */
+  readonly hide?: readonly string[];
+  /** Default-hidden paths shown at level 1 after all. */
+  readonly reveal?: readonly string[];
+  /** `error` (default) or `level0` when level 1 cannot run here. */
+  readonly fallback?: "error" | "level0";
+  /** Home directory whose secrets level 1 hides. Default `os.homedir()`. */
+  readonly home?: string;
+}
 
 /** Options for `builtinTools`. Every field has a safe default. */
 export interface BuiltinOptions {
@@ -18,16 +36,7 @@ export interface BuiltinOptions {
    */
   readonly workspace?: Workspace | ((ctx: ToolContext) => Workspace);
   /** How bash and background tasks are confined (default level 0, no limits). */
-  readonly sandbox?: {
-    readonly level?: SandboxLevel;
-    /** Network inside a level-1 sandbox. Default false. */
-    readonly network?: boolean;
-    readonly limits?: ResourceLimits;
-    /** Extra writable paths at level 1 (the workspace root is always writable). */
-    readonly writable?: readonly string[];
-    /** `error` (default) or `level0` when level 1 cannot run here. */
-    readonly fallback?: "error" | "level0";
-  };
+  readonly sandbox?: BuiltinSandboxOptions;
   /** Where truncated outputs are kept in full. Default: the engine's artifact store. */
   readonly artifacts?: ArtifactStore;
   /** Longest output sent to the model, in characters. Default 10,000 (DEFAULT_MAX_TOOL_OUTPUT_CHARS). */
@@ -59,6 +68,8 @@ export interface BuiltinEnv {
   /** Set when the host gave one; otherwise tools use the engine's (`ctx.artifacts`). */
   readonly artifacts: ArtifactStore | undefined;
   readonly sandbox: (writableRoot: string | undefined) => Sandbox;
+  /** Stops every sandbox's level-1 helper. */
+  closeSandboxes(): void;
   readonly tasks: BackgroundTasks;
   readonly todos: TodoStore;
   /** Working directory of each thread's shell. */
@@ -87,13 +98,18 @@ export function createBuiltinEnv(options: BuiltinOptions): BuiltinEnv {
     const key = root ?? "";
     let sandbox = sandboxes.get(key);
     if (!sandbox) {
-      sandbox = new Sandbox({
-        level: s.level ?? 0,
-        network: s.network ?? false,
-        writable: [...(root ? [root] : []), ...(s.writable ?? [])],
-        ...(s.limits ? { limits: s.limits } : {}),
-        ...(s.fallback ? { fallback: s.fallback } : {}),
-      });
+      sandbox = new Sandbox(
+        {
+          level: s.level ?? 0,
+          network: s.network ?? false,
+          writable: [...(root ? [root] : []), ...(s.writable ?? [])],
+          ...(s.limits ? { limits: s.limits } : {}),
+          ...(s.fallback ? { fallback: s.fallback } : {}),
+          ...(s.hide ? { hide: [...s.hide] } : {}),
+          ...(s.reveal ? { reveal: [...s.reveal] } : {}),
+        },
+        s.home !== undefined ? { home: s.home } : {},
+      );
       sandboxes.set(key, sandbox);
     }
     return sandbox;
@@ -103,6 +119,10 @@ export function createBuiltinEnv(options: BuiltinOptions): BuiltinEnv {
     tracker: new FileTracker(),
     artifacts: options.artifacts,
     sandbox: sandboxFor,
+    closeSandboxes() {
+      for (const sandbox of sandboxes.values()) sandbox.close();
+      sandboxes.clear();
+    },
     tasks: new BackgroundTasks({
       maxPerThread: options.backgroundTasks?.maxPerThread ?? 8,
       outputBytes: options.backgroundTasks?.outputBytes ?? 1024 * 1024,

@@ -1,5 +1,6 @@
 import { TaifengError } from "../../errors.ts";
 import { taskFinishTool } from "../../loop/completion.ts";
+import type { Sandbox } from "../../sandbox/sandbox.ts";
 import type { Tool } from "../define.ts";
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS, limitOutput, markOutputManaged } from "../output-limit.ts";
 import { applyPatchTool } from "./apply_patch/index.ts";
@@ -47,7 +48,12 @@ export interface BuiltinTools {
   readonly todos: TodoStore;
   /** Which files each thread has read (read-before-write). */
   readonly tracker: FileTracker;
-  /** Kills every background task. Call when the engines using these tools shut down. */
+  /**
+   * The sandbox bash uses for a workspace root: pass it to `sandboxedScriptRunner({ sandbox })`
+   * so skill scripts run under the same sandbox choice.
+   */
+  readonly sandboxFor: (root: string) => Sandbox;
+  /** Kills every background task and stops the sandboxes' helpers. Call when the engines using these tools shut down. */
   close(): Promise<void>;
 }
 
@@ -98,6 +104,10 @@ export function builtinTools(options: BuiltinOptions = {}): BuiltinTools {
     tasks: env.tasks,
     todos: env.todos,
     tracker: env.tracker,
-    close: () => env.tasks.dispose(),
+    sandboxFor: (root) => env.sandbox(root),
+    close: async () => {
+      await env.tasks.dispose();
+      env.closeSandboxes();
+    },
   };
 }
