@@ -78,3 +78,58 @@ describe.each(levels)("no orphaned tool processes at level %i", { timeout: 120_0
     }
   });
 });
+
+describe("no orphaned MCP servers", { timeout: 120_000 }, () => {
+  it("a stdio server and its children die with the CLI after kill -9", async () => {
+    const marker = `${5000 + Math.floor(Math.random() * 4000)}.93`;
+    const server = join(process.cwd(), "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    const config = join(dir, `mcp-${marker}.json`);
+    // The server starts a child of its own (a sleep), as real servers start workers.
+    await writeFile(
+      config,
+      JSON.stringify({
+        mcpServers: {
+          everything: {
+            command: "/bin/sh",
+            // The trailing marker argument (ignored by the server) tells its process apart.
+            args: ["-c", `sleep ${marker} & exec "${process.execPath}" "${server}" stdio mcp-${marker}`],
+          },
+        },
+      }),
+    );
+    const toolMarker = `${5000 + Math.floor(Math.random() * 4000)}.94`;
+    const script = join(dir, `script-${marker}.json`);
+    await writeFile(
+      script,
+      JSON.stringify({
+        steps: [
+          { toolCalls: [{ name: "bash", arguments: { command: `sleep ${toolMarker}` } }] },
+          { text: "done" },
+        ],
+      }),
+    );
+    const cli = startCli(
+      ["run", "go", "--json", "--model", `sim:${script}`, "--allow", "Bash", "--mcp-config", config],
+      { cwd: dir },
+    );
+    try {
+      const serverProcs = () => [
+        ...processesWith(`sleep ${marker}`, true),
+        ...processesWith(`mcp-${marker}`),
+      ];
+      const deadline = Date.now() + 60_000;
+      // The tool runs once the servers are up: wait for it, then the server is certainly alive.
+      while (processesWith(`sleep ${toolMarker}`, true).length < 1 && Date.now() < deadline) {
+        if (cli.child.exitCode !== null) throw new Error(`the CLI exited early: ${(await cli.done).stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(serverProcs().length).toBeGreaterThanOrEqual(2);
+      cli.child.kill("SIGKILL");
+      expect((await cli.done).signal).toBe("SIGKILL");
+      expect(await waitUntilGone(serverProcs, 5000)).toEqual([]);
+    } finally {
+      cleanup(marker);
+      cleanup(toolMarker);
+    }
+  });
+});

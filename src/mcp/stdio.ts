@@ -5,10 +5,11 @@
  * server's configured `env` (never the whole parent environment), and its stderr is kept
  * in a bounded log instead of being mixed into the host's terminal.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/client";
 import { subprocessEnv } from "../sandbox/env.ts";
+import { spawnGroup } from "../sandbox/lifeline.ts";
 
 /**
  * The environment of a stdio server: the runtime's subprocess environment (the allowlist in
@@ -83,11 +84,12 @@ export class ProcessTransport implements Transport {
   start(): Promise<void> {
     if (this.child) throw new Error("ProcessTransport already started");
     return new Promise((resolveStart, reject) => {
-      const child = spawn(this.params.command, [...(this.params.args ?? [])], {
+      // Its own process group, with the watchdog that kills the group when this process dies
+      // without cleanup (kill -9): a server never outlives the engine that started it.
+      const child = spawnGroup(this.params.command, [...(this.params.args ?? [])], {
         env: serverEnv(this.params.env),
         cwd: this.params.cwd,
         stdio: ["pipe", "pipe", "pipe"],
-        detached: true,
         windowsHide: true,
       });
       this.child = child;
