@@ -1,5 +1,5 @@
-import type { Node as TsNode } from "web-tree-sitter";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Node as TsNode } from "web-tree-sitter";
 import { readCorpus } from "../../../test/security/corpus.ts";
 import { loadShellParser, type SyntaxNode, withTree } from "./parser.ts";
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import type { Language, Node as TsNode, Parser } from "web-tree-sitter";
+import type { Language, Parser, Node as TsNode } from "web-tree-sitter";
 
 /**
  * The one shell parser: tree-sitter-bash running on web-tree-sitter (WebAssembly), chosen
