@@ -182,6 +182,7 @@ export class JsonlThreadStore implements ThreadStore {
             `transcript ${path} has no complete first line: the process creating it stopped at once; delete the file`,
           );
         }
+        checkIdentity(first.payload.threadId, threadId, path);
         const warnings: string[] = [];
         if (parsed.tornBytes > 0) {
           await handle.truncate(parsed.validBytes);
@@ -213,7 +214,10 @@ export class JsonlThreadStore implements ThreadStore {
         throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
       throw this.ioError("reading", path, err);
     }
-    return parseTranscript(buf, path).lines;
+    const lines = parseTranscript(buf, path).lines;
+    const first = lines[0];
+    if (first?.type === "thread_meta") checkIdentity(first.payload.threadId, threadId, path);
+    return lines;
   }
 
   async exists(threadId: string): Promise<boolean> {
@@ -358,6 +362,21 @@ export class JsonlThreadStore implements ThreadStore {
       { cause: err, details: { path, code: errno(err) } },
     );
   }
+}
+
+/**
+ * A transcript is the thread its first line names: a file copied or renamed to another name
+ * is refused (never indexed under either id, never written), with an error that says how to
+ * copy a thread instead.
+ */
+function checkIdentity(claimed: string, threadId: string, path: string): void {
+  if (claimed === threadId) return;
+  throw new TaifengError(
+    "store_error",
+    `transcript ${path} is thread ${claimed}, not ${threadId}: it was copied or renamed. ` +
+      `To copy a thread, fork it (taifeng threads fork ${claimed}, or forkThread); to use this file, rename it back to ${claimed}.jsonl`,
+    { details: { path, threadId, claims: claimed } },
+  );
 }
 
 async function syncDirectory(dir: string): Promise<void> {
