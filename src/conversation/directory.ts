@@ -251,8 +251,9 @@ export class ThreadDirectory {
  * Creates the tables unless another process just did: the version is read again inside an
  * immediate (write-locked) transaction, so concurrent first users create them once and wait
  * for each other (busy timeout) instead of failing. True when this call created them.
+ * Exported for its test.
  */
-function createSchema(db: DatabaseSync): boolean {
+export function createSchema(db: DatabaseSync): boolean {
   db.exec("BEGIN IMMEDIATE");
   try {
     const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
