@@ -26,6 +26,11 @@ export interface ProcessIdentity {
 export interface HeldLock {
   readonly path: string;
   readonly owner: LockOwner;
+  /**
+   * True when the lock was taken over from a dead process: whatever that process logged but
+   * had not yet made durable in place (its write-ahead log) must be replayed before use.
+   */
+  readonly tookOver: boolean;
   /** Removes the lock file. Idempotent; never throws. */
   release(): Promise<void>;
 }
@@ -169,12 +174,14 @@ function lockedError(label: string, path: string, holder: Holder): TaifengError 
  */
 export async function acquireLock(path: string, label: string, self: ProcessIdentity): Promise<HeldLock> {
   const owner: LockOwner = { ...self, token: randomUUID(), since: Date.now() };
+  let tookOver = false;
   for (let attempt = 0; attempt < 4; attempt++) {
     if (await createExclusive(path, JSON.stringify(owner))) {
       let released = false;
       return {
         path,
         owner,
+        tookOver,
         async release() {
           if (released) return;
           released = true;
@@ -187,6 +194,7 @@ export async function acquireLock(path: string, label: string, self: ProcessIden
     const stale =
       holder.kind === "owner" ? isStaleOwner(holder.owner, self) : holder.ageMs > UNREADABLE_STALE_MS;
     if (!stale) throw lockedError(label, path, holder);
+    tookOver = true;
     await takeOver(path, holder, self);
   }
   throw lockedError(label, path, await readHolder(path));
