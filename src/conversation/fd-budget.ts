@@ -26,6 +26,8 @@ export interface FdBudgetStats {
   readonly opens: number;
   /** Idle handles closed to make room. */
   readonly evictions: number;
+  /** The budget in force: `maxOpen`, lowered each time the process ran out of descriptors. */
+  readonly limit: number;
   /** Operations that had to wait for a slot. */
   readonly waits: number;
   /** `EMFILE`/`ENFILE` met and retried. */
@@ -78,14 +80,15 @@ export function defaultMaxOpen(): number {
  * are cached by path and closed least recently used first when a slot is needed; short-lived
  * uses (reading a file, taking a lock) take a slot for their duration. When every slot is
  * busy an operation waits; when the process itself is out of descriptors (`EMFILE`,
- * `ENFILE`, e.g. sockets took them) it closes an idle handle or waits with backoff and
- * retries. Only after `waitMs` does it fail, with TaifengError `store_error` and
+ * `ENFILE`, e.g. sockets took them) it lowers its own limit to three quarters of what it
+ * holds, closes an idle handle or waits with backoff, and retries. Only after `waitMs` does it fail, with TaifengError `store_error` and
  * `details.reason: "descriptors_exhausted"`. See docs/decisions/1300-descriptor-budget.md.
  */
 export class FdBudget {
   readonly maxOpen: number;
   readonly waitMs: number;
   private used = 0;
+  private limit: number;
   private readonly cache = new Map<string, Cached>();
   private readonly opening = new Map<string, Promise<Cached>>();
   private readonly waiters: (() => void)[] = [];
@@ -93,11 +96,12 @@ export class FdBudget {
 
   constructor(options: FdBudgetOptions) {
     this.maxOpen = Math.max(2, options.maxOpen);
+    this.limit = this.maxOpen;
     this.waitMs = options.waitMs;
   }
 
   get stats(): FdBudgetStats {
-    return { open: this.used, ...this.counters };
+    return { open: this.used, limit: this.limit, ...this.counters };
   }
 
   /**
@@ -135,20 +139,16 @@ export class FdBudget {
 
   /** Takes a slot for a descriptor held until `release` (e.g. a log segment). */
   async acquire(what: string): Promise<void> {
-    if (this.used < this.maxOpen || this.evictOne()) {
+    if (this.used < this.limit || this.evictOne()) {
       this.take();
       return;
     }
     this.counters.waits++;
     const deadline = Date.now() + this.waitMs;
-    while (!(this.used < this.maxOpen || this.evictOne())) {
+    while (!(this.used < this.limit || this.evictOne())) {
       const left = deadline - Date.now();
       if (left <= 0)
-        throw exhausted(
-          what,
-          `all ${this.maxOpen} descriptors of the store's budget stayed busy`,
-          this.waitMs,
-        );
+        throw exhausted(what, `all ${this.limit} descriptors of the store's budget stayed busy`, this.waitMs);
       await new Promise<void>((resolve) => {
         const waiters = this.waiters;
         const timer = setTimeout(done, left);
@@ -223,6 +223,9 @@ export class FdBudget {
       } catch (err) {
         if (!isDescriptorShortage(err)) throw err;
         this.counters.retries++;
+        // The process is out of descriptors while the store holds `used`: keep fewer from now
+        // on, so the rest of the process (sockets, pipes, other files) gets some back.
+        this.limit = Math.max(4, Math.min(this.limit, Math.floor(this.used * 0.75)));
         if (this.evictOne()) continue;
         const left = deadline - Date.now();
         if (left <= 0)

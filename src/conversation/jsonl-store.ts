@@ -379,6 +379,11 @@ export class JsonlThreadStore implements ThreadStore {
     return writer;
   }
 
+  /** The descriptor budget in use (see JsonlStoreOptions.maxOpenFiles). */
+  get maxOpenFiles(): number {
+    return this.budget.maxOpen;
+  }
+
   /** Counters of the descriptor budget and the write-ahead log. */
   stats(): JsonlStoreStats {
     return { fds: this.budget.stats, wal: this.wal?.stats, transcriptSyncs: this.transcriptSyncs };
