@@ -45,7 +45,7 @@ interface Cached {
 const EXHAUSTED = new Set(["EMFILE", "ENFILE"]);
 
 function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException).code;
+  return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
 /** True for the errors that mean "no descriptor available right now". */

@@ -74,7 +74,7 @@ export interface JsonlStoreStats {
   readonly fds: FdBudgetStats;
   /** Undefined without group commit. */
   readonly wal: GroupCommitStats | undefined;
-  /** Transcript fsyncs outside the log: at writer close, or per flush without group commit. */
+  /** Transcript fsyncs by writers: at close (group commit), or at every flush without it. */
   readonly transcriptSyncs: number;
 }
 
@@ -424,16 +424,17 @@ export class JsonlThreadStore implements ThreadStore {
   }
 
   /** Fsyncs an open thread's transcript, for a checkpoint of the log. */
-  private async syncTranscript(threadId: string): Promise<void> {
+  private async syncTranscript(threadId: string): Promise<boolean> {
     if (this.undurable.has(threadId))
       throw new Error(`thread ${threadId} was closed without its lines made durable`);
     const writer = this.writers.get(threadId);
-    if (!writer) return; // released: fsynced when it closed (or deleted)
+    if (!writer) return false; // released: fsynced when it closed (or deleted)
     try {
       await this.budget.withFd(writer.path, (fd) => datasync(fd));
-      this.transcriptSyncs++;
+      return true;
     } catch (err) {
       if (errno(err) !== "ENOENT") throw err;
+      return false;
     }
   }
 

@@ -26,9 +26,9 @@ export interface GroupCommitOptions {
   readonly checkpointMs: number;
   /**
    * Fsyncs the transcript of a thread this process still writes (a thread released since has
-   * been fsynced at its release). Called when a segment is retired.
+   * been fsynced at its release); resolves true when it did fsync. Called when a segment is retired.
    */
-  readonly syncTranscript: (threadId: string) => Promise<void>;
+  readonly syncTranscript: (threadId: string) => Promise<boolean>;
   /** Fsyncs a directory (the store's, after transcripts were created). */
   readonly syncDir: (path: string) => Promise<void>;
   readonly warn: (message: string) => void;
@@ -256,8 +256,7 @@ export class GroupCommitLog {
     const worker = async () => {
       for (let id = threads.pop(); id !== undefined; id = threads.pop()) {
         try {
-          await this.options.syncTranscript(id);
-          this.counters.checkpointSyncs++;
+          if (await this.options.syncTranscript(id)) this.counters.checkpointSyncs++;
         } catch (err) {
           failed ??= err;
         }
