@@ -14,6 +14,7 @@ export interface RunConfig {
   readonly store: "memory" | "jsonl";
   readonly durability?: Durability;
   readonly groupCommit?: boolean;
+  readonly maxOpenFiles?: number;
   readonly sessions: number;
   /** Close the pool, then reopen every thread in a new store and pool. */
   readonly reopen?: boolean;
@@ -55,6 +56,7 @@ function makeStore(dir?: string): ThreadStore {
     dir: at,
     durability: config.durability ?? "turn",
     ...(config.groupCommit !== undefined ? { groupCommit: config.groupCommit } : {}),
+    ...(config.maxOpenFiles !== undefined ? { maxOpenFiles: config.maxOpenFiles } : {}),
   });
 }
 

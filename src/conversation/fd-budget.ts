@@ -1,8 +1,5 @@
-import { closeSync, open, readFileSync } from "node:fs";
-import { promisify } from "node:util";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { TaifengError } from "../errors.ts";
-
-const openFd = promisify(open);
 
 /** Options for an FdBudget. */
 export interface FdBudgetOptions {
@@ -117,8 +114,11 @@ export class FdBudget {
     } finally {
       entry.users--;
       if (entry.users === 0) {
-        if (entry.doomed) this.drop(entry);
-        else if (this.waiters.length > 0) this.evictOne();
+        if (entry.doomed) {
+          if (this.cache.get(entry.path) === entry) this.cache.delete(entry.path);
+          this.closeEntry(entry);
+        }
+        this.pump();
       }
     }
   }
@@ -126,10 +126,11 @@ export class FdBudget {
   /**
    * Runs `fn`, which opens and closes descriptors of its own (at most one at a time), within
    * one slot. `fn` is run again when it fails for lack of descriptors, so it must be safe to
-   * repeat from the start.
+   * repeat from the start. `urgent` puts it ahead of every waiting operation (the log that
+   * every turn waits for).
    */
-  async withSlot<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    await this.acquire(what);
+  async withSlot<T>(what: string, fn: () => Promise<T>, urgent = false): Promise<T> {
+    await this.acquire(what, urgent);
     try {
       return await this.retrying(what, fn);
     } finally {
@@ -137,37 +138,40 @@ export class FdBudget {
     }
   }
 
-  /** Takes a slot for a descriptor held until `release` (e.g. a log segment). */
-  async acquire(what: string): Promise<void> {
-    if (this.used < this.limit || this.evictOne()) {
+  /**
+   * Takes a slot for a descriptor held until `release` (e.g. a log segment). Waiting
+   * operations are served first come, first served (`urgent` ones first), so a busy store
+   * cannot starve one of them.
+   */
+  async acquire(what: string, urgent = false): Promise<void> {
+    if (this.waiters.length === 0 && (this.used < this.limit || this.evictIdle())) {
       this.take();
       return;
     }
     this.counters.waits++;
-    const deadline = Date.now() + this.waitMs;
-    while (!(this.used < this.limit || this.evictOne())) {
-      const left = deadline - Date.now();
-      if (left <= 0)
-        throw exhausted(what, `all ${this.limit} descriptors of the store's budget stayed busy`, this.waitMs);
-      await new Promise<void>((resolve) => {
-        const waiters = this.waiters;
-        const timer = setTimeout(done, left);
-        function done(): void {
-          clearTimeout(timer);
-          const at = waiters.indexOf(done);
-          if (at >= 0) waiters.splice(at, 1);
-          resolve();
-        }
-        waiters.push(done);
-      });
-    }
-    this.take();
+    await new Promise<void>((resolve, reject) => {
+      const waiters = this.waiters;
+      const timer = setTimeout(() => {
+        const at = waiters.indexOf(grant);
+        if (at >= 0) waiters.splice(at, 1);
+        reject(
+          exhausted(what, `all ${this.limit} descriptors of the store's budget stayed busy`, this.waitMs),
+        );
+      }, this.waitMs);
+      function grant(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      if (urgent) waiters.unshift(grant);
+      else waiters.push(grant);
+      this.pump();
+    });
   }
 
-  /** Gives back a slot taken with `acquire`. */
+  /** Gives back a slot taken with `acquire` (or `withSlot`); the next waiter gets it. */
   release(): void {
     this.used--;
-    this.waiters.shift()?.();
+    this.pump();
   }
 
   /** Closes the cached handle of `path` (now, or when its last user is done). */
@@ -175,8 +179,12 @@ export class FdBudget {
     const entry = this.cache.get(path);
     if (!entry) return;
     this.cache.delete(path);
-    if (entry.users === 0) this.close(entry);
-    else entry.doomed = true;
+    if (entry.users > 0) {
+      entry.doomed = true;
+      return;
+    }
+    this.closeEntry(entry);
+    this.pump();
   }
 
   /** Closes every idle cached handle; handles in use close when their user is done. */
@@ -202,7 +210,9 @@ export class FdBudget {
     await this.acquire(path);
     let fd: number;
     try {
-      fd = await this.retrying(path, () => openFd(path, flags));
+      // open(2) of a local file takes microseconds: done synchronously, it never queues in
+      // libuv's thread pool ahead of the fsyncs that turns wait for.
+      fd = await this.retrying(path, async () => openSync(path, flags));
     } catch (err) {
       this.release();
       throw err;
@@ -226,7 +236,7 @@ export class FdBudget {
         // The process is out of descriptors while the store holds `used`: keep fewer from now
         // on, so the rest of the process (sockets, pipes, other files) gets some back.
         this.limit = Math.max(4, Math.min(this.limit, Math.floor(this.used * 0.75)));
-        if (this.evictOne()) continue;
+        if (this.evictIdle()) continue;
         const left = deadline - Date.now();
         if (left <= 0)
           throw exhausted(what, `the process is out of file descriptors (${errno(err)})`, this.waitMs, err);
@@ -236,31 +246,35 @@ export class FdBudget {
     }
   }
 
+  /** Hands free slots (or slots of idle handles, closed for it) to waiting operations, in order. */
+  private pump(): void {
+    while (this.waiters.length > 0 && (this.used < this.limit || this.evictIdle())) {
+      this.take();
+      (this.waiters.shift() as () => void)();
+    }
+  }
+
   /** Closes the least recently used idle handle; false when every cached handle is busy. */
-  private evictOne(): boolean {
+  private evictIdle(): boolean {
     for (const entry of this.cache.values()) {
       if (entry.users === 0) {
         this.cache.delete(entry.path);
         this.counters.evictions++;
-        this.close(entry);
+        this.closeEntry(entry);
         return true;
       }
     }
     return false;
   }
 
-  private drop(entry: Cached): void {
-    if (this.cache.get(entry.path) === entry) this.cache.delete(entry.path);
-    this.close(entry);
-  }
-
-  private close(entry: Cached): void {
+  /** Closes a handle and frees its slot (without handing it on: callers pump). */
+  private closeEntry(entry: Cached): void {
     try {
       closeSync(entry.fd);
     } catch {
       // close(2) releases the descriptor even when it reports an error
     }
-    this.release();
+    this.used--;
   }
 
   private take(): void {

@@ -1,5 +1,5 @@
-import { ftruncateSync, mkdirSync } from "node:fs";
-import { readdir, readFile, stat, unlink } from "node:fs/promises";
+import { ftruncateSync, mkdirSync, statSync } from "node:fs";
+import { readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
@@ -122,9 +122,10 @@ export class JsonlThreadStore implements ThreadStore {
       maxOpen: options.maxOpenFiles ?? defaultMaxOpen(),
       waitMs: options.fdWaitMs ?? 30_000,
     });
-    this.syncStoreDir = coalesced(() => this.budget.withSlot(this.dir, () => syncDirectory(this.dir)));
+    // Directory fsyncs gate acknowledgements (a new log segment, a checkpoint): they go first.
+    this.syncStoreDir = coalesced(() => this.budget.withSlot(this.dir, () => syncDirectory(this.dir), true));
     const walDir = join(this.dir, "wal");
-    this.syncWalDir = coalesced(() => this.budget.withSlot(walDir, () => syncDirectory(walDir)));
+    this.syncWalDir = coalesced(() => this.budget.withSlot(walDir, () => syncDirectory(walDir), true));
     this.wal =
       this.durability === "none" || options.groupCommit === false
         ? undefined
@@ -270,7 +271,7 @@ export class JsonlThreadStore implements ThreadStore {
     const path = this.pathOf(threadId);
     await this.ready();
     try {
-      await stat(path);
+      statSync(path);
       return true;
     } catch (err) {
       if (errno(err) === "ENOENT") return false;

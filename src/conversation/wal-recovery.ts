@@ -32,6 +32,7 @@ export interface RecoveryOptions {
 type WriteRecord = Extract<WalRecord, { kind: "write" }>;
 
 const SEGMENT = /^(.+)-(\d{6,})\.wal$/;
+const OWNER_LOCK = /^(\d+\.[0-9a-f]{8})\.lock$/;
 
 /**
  * Replays and deletes the write-ahead logs of processes that died (their log lock is stale),
@@ -73,7 +74,8 @@ async function segmentOwners(walDir: string, budget: FdBudget): Promise<Set<stri
     throw err;
   }
   for (const name of names) {
-    const owner = SEGMENT.exec(name)?.[1];
+    // A lock without segments (its owner died after a checkpoint) is taken and removed too.
+    const owner = SEGMENT.exec(name)?.[1] ?? OWNER_LOCK.exec(name)?.[1];
     if (owner !== undefined) owners.add(owner);
   }
   return owners;

@@ -205,13 +205,15 @@ export class GroupCommitLog {
     if (!this.dirReady) {
       mkdirSync(this.walDir, { recursive: true });
       await this.options.syncDir(this.options.dir);
-      this.lock = await this.options.budget.withSlot("the write-ahead log lock", () =>
-        acquireLock(join(this.walDir, `${this.owner}.lock`), "write-ahead log", this.options.self),
+      this.lock = await this.options.budget.withSlot(
+        "the write-ahead log lock",
+        () => acquireLock(join(this.walDir, `${this.owner}.lock`), "write-ahead log", this.options.self),
+        true,
       );
       this.dirReady = true;
     }
     const path = join(this.walDir, `${this.owner}-${String(++this.seq).padStart(6, "0")}.wal`);
-    await this.options.budget.acquire(path);
+    await this.options.budget.acquire(path, true);
     let fd: number;
     try {
       fd = await openFd(path, "wx");
