@@ -119,6 +119,10 @@ await pool.close({ drainMs: 0 });
 await store.close();
 const closeMs = performance.now() - tClose;
 const statsAfterClose = store instanceof JsonlThreadStore ? store.stats() : undefined;
+const locksLeft = dir ? readdirSync(dir).filter((n) => n.endsWith(".lock")).length : 0;
+if (locksLeft > 0) console.error(`locks left after close: ${locksLeft}`);
+if (new Set(threadIds).size !== threadIds.length)
+  console.error(`duplicate thread ids: ${threadIds.length - new Set(threadIds).size}`);
 
 const figures: Record<string, unknown> = {
   sessions: config.sessions,

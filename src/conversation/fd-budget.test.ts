@@ -1,9 +1,21 @@
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  fstat as fstatCb,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isTaifengError } from "../errors.ts";
 import { FdBudget } from "./fd-budget.ts";
+
+const fstat = promisify(fstatCb);
 
 let dir: string;
 beforeEach(() => {
@@ -100,6 +112,30 @@ describe("FdBudget", () => {
     gate.resolve();
     await Promise.all(holders);
     await expect(budget.withFd(c, () => "ok")).resolves.toBe("ok");
+  });
+
+  it("never lets a write land in another file while 400 writes share 3 descriptors", async () => {
+    // A descriptor closed between its open and its use would be reused by the next open, and
+    // a write meant for one transcript would land in another.
+    const budget = new FdBudget({ maxOpen: 3, waitMs: 5_000 });
+    const paths = Array.from({ length: 40 }, (_, i) => {
+      const path = join(dir, `t${i}`);
+      writeFileSync(path, "");
+      return path;
+    });
+    await Promise.all(
+      Array.from({ length: 400 }, (_, n) => {
+        const i = n % 40;
+        const slot = Math.floor(n / 40);
+        return budget.withFd(paths[i] as string, async (fd) => {
+          if (n % 2 === 0) await fstat(fd); // a trip through the thread pool, as a read would
+          writeSync(fd, Buffer.from(`${String(i).padStart(2, "0")}\n`), 0, 3, slot * 3);
+        });
+      }),
+    );
+    for (let i = 0; i < 40; i++)
+      expect(readFileSync(paths[i] as string, "utf8")).toBe(`${String(i).padStart(2, "0")}\n`.repeat(10));
+    expect(budget.stats.peak).toBeLessThanOrEqual(3);
   });
 
   it("closes a forgotten handle only when its user is done", async () => {

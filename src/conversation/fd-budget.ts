@@ -87,7 +87,8 @@ export class FdBudget {
   private used = 0;
   private limit: number;
   private readonly cache = new Map<string, Cached>();
-  private readonly opening = new Map<string, Promise<Cached>>();
+  /** Opens in flight, with how many more callers wait for each (counted as users when it opens). */
+  private readonly opening = new Map<string, { promise: Promise<Cached>; joiners: number }>();
   private readonly waiters: (() => void)[] = [];
   private counters = { peak: 0, opens: 0, evictions: 0, waits: 0, retries: 0 };
 
@@ -107,8 +108,10 @@ export class FdBudget {
    * `open` other than a shortage (`ENOENT`, `EEXIST`, ...) are thrown as they are.
    */
   async withFd<T>(path: string, fn: (fd: number) => T | Promise<T>, flags = "r+"): Promise<T> {
+    // The entry comes back already counting this caller as a user: were it counted only after
+    // the await, another operation could close it in between and the descriptor number be
+    // reused for another file, with this caller's write landing there.
     const entry = await this.handle(path, flags);
-    entry.users++;
     try {
       return await fn(entry.fd);
     } finally {
@@ -192,21 +195,29 @@ export class FdBudget {
     for (const path of [...this.cache.keys()]) this.forget(path);
   }
 
-  private async handle(path: string, flags: string): Promise<Cached> {
+  /** The cached handle of `path`, opened if needed, with the caller counted as a user. */
+  private handle(path: string, flags: string): Promise<Cached> {
     const hit = this.cache.get(path);
     if (hit) {
+      hit.users++;
       this.cache.delete(path);
       this.cache.set(path, hit); // most recently used last
-      return hit;
+      return Promise.resolve(hit);
     }
     const pending = this.opening.get(path);
-    if (pending) return pending;
-    const promise = this.openCached(path, flags).finally(() => this.opening.delete(path));
-    this.opening.set(path, promise);
-    return promise;
+    if (pending) {
+      pending.joiners++;
+      return pending.promise;
+    }
+    const record = { promise: undefined as unknown as Promise<Cached>, joiners: 0 };
+    record.promise = this.openCached(path, flags, () => 1 + record.joiners).finally(() =>
+      this.opening.delete(path),
+    );
+    this.opening.set(path, record);
+    return record.promise;
   }
 
-  private async openCached(path: string, flags: string): Promise<Cached> {
+  private async openCached(path: string, flags: string, users: () => number): Promise<Cached> {
     await this.acquire(path);
     let fd: number;
     try {
@@ -218,7 +229,7 @@ export class FdBudget {
       throw err;
     }
     this.counters.opens++;
-    const entry: Cached = { path, fd, users: 0, doomed: false };
+    const entry: Cached = { path, fd, users: users(), doomed: false };
     this.cache.set(path, entry);
     return entry;
   }

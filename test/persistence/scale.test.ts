@@ -7,13 +7,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JsonlThreadStore } from "../../src/conversation/jsonl-store.ts";
 import { isTaifengError } from "../../src/errors.ts";
 import { readAfterCrash, turnHash } from "./child-process.ts";
-import type { PoolChildConfig, PoolChildMessage } from "./pool-scale-child.ts";
+import type { PoolChildConfig, PoolChildMessage } from "./scale-pool-child.ts";
 
 // Issue 22: a pool on the default JSONL store serving more sessions than the process has file
 // descriptors, group commit across threads, and crash recovery through the write-ahead log.
 // Heavy versions of these workloads (10,000 sessions) run in bench/durable-scale.bench.ts.
 
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), "pool-scale-child.ts");
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), "scale-pool-child.ts");
 
 interface PoolChild {
   readonly process: ChildProcess;
@@ -35,7 +35,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts pool-scale-child.ts, through `sh -c "<shell> exec node ..."` when a shell prefix is given. */
+/** Starts scale-pool-child.ts, through `sh -c "<shell> exec node ..."` when a shell prefix is given. */
 function startPool(config: PoolChildConfig, shell?: string): PoolChild {
   const args = [CHILD, JSON.stringify(config)];
   const child = shell
