@@ -196,6 +196,43 @@ export function bindGuards(c: EngineCore, turn: EngineTurn): void {
     };
   }
   if (g.interactive) turn.askUser = asker(c, turn);
+  turn.park = parker(c, turn);
+}
+
+function parker(c: EngineCore, turn: EngineTurn): NonNullable<ToolBatchEnv["park"]> {
+  return (request) => park(c, turn, request);
+}
+
+/**
+ * Backs a tool's `park`: waits as a pending request (kind `park`, which no op can answer)
+ * recorded as a `user_input_requested` with `awaiting`, until `wake` resolves.
+ */
+async function park<T>(
+  c: EngineCore,
+  turn: EngineTurn,
+  { callId, reason, signal, wake }: Parameters<NonNullable<ToolBatchEnv["park"]>>[0] & {
+    wake: (signal: AbortSignal) => Promise<T>;
+  },
+): Promise<T> {
+  const requestId = takeResumed(c, callId) ?? newId("wait");
+  if (signal.aborted) throw new Error("the wait was cancelled before it began");
+  const waiting = c.requests.wait<{ ok: true; value: T } | { ok: false; error: unknown }>(
+    "park",
+    requestId,
+    signal,
+  );
+  turn.emit({ type: "user_input_requested", requestId, callId, question: reason, awaiting: "agents" });
+  turn.checkpoint();
+  const stop = new AbortController();
+  wake(stop.signal).then(
+    (value) => c.requests.resolve("park", requestId, { ok: true, value }),
+    (error: unknown) => c.requests.resolve("park", requestId, { ok: false, error }),
+  );
+  const result = await waiting;
+  stop.abort();
+  if (result.kind !== "answered") throw new Error("the wait was cancelled");
+  if (!result.value.ok) throw result.value.error;
+  return result.value.value;
 }
 
 // Its own function so that the closure holds only the engine and the turn.
