@@ -56,6 +56,8 @@ export interface AgentTreeOptions {
   readonly budget?: { readonly tokens?: number; readonly usd?: number };
   /** Options for every engine of the tree. */
   readonly engine?: SharedEngineOptions;
+  /** Sees every event of every agent from the first (before `open` returns), tagged with its path. */
+  readonly listener?: (event: TreeEvent) => void;
   /** Last word on one agent's engine options (guardrails, a stricter policy for one agent, ...). */
   readonly configure?: (agent: { id: string; definition: AgentDefinition | undefined }, options: EngineOptions) => EngineOptions;
 }
@@ -111,8 +113,10 @@ export class AgentTree {
     const threadId = options.threadId ?? newId("thr");
     const root = newNode({ id: options.name ?? "root", threadId, name: options.name ?? "root", parent: undefined, status: "idle" });
     state.register(root);
+    await state.prepare(root);
     if (options.threadId !== undefined && (await state.store.exists(threadId))) await state.restoreChildren(root);
     await state.openEngine(root);
+    state.resumeDeferred();
     return new AgentTree(state, root);
   }
 
@@ -216,6 +220,7 @@ export class TreeState {
   spentTokens = 0;
   spentUsd = 0;
   closing = false;
+  private deferred: { node: AgentNode; text: string }[] | undefined = [];
   private readonly budgetCheck: StepCheck | undefined;
 
   constructor(options: AgentTreeOptions) {
@@ -231,6 +236,7 @@ export class TreeState {
       this.definitions.set(def.name, def);
     }
     this.slots = new Slots(this.limits.maxLive);
+    if (options.listener) this.feed.on(options.listener);
     const budget = options.budget;
     if (budget) this.budgetCheck = () => this.overBudget(budget);
   }
@@ -260,8 +266,8 @@ export class TreeState {
     node.ctx.emit(msg, node.turn);
   }
 
-  /** Opens (or reopens) an agent's engine with its system prompt, tools and model. */
-  async openEngine(node: AgentNode): Promise<void> {
+  /** Resolves an agent's model and the tools it has (and its children inherit). */
+  async prepare(node: AgentNode): Promise<void> {
     const o = this.options;
     const def = node.definition;
     let model = node.parent?.model ?? o.model;
@@ -274,6 +280,14 @@ export class TreeState {
     node.model = model;
     const inherited = node.parent ? node.parent.tools : [...(o.tools ?? [])];
     node.tools = def?.tools ? inherited.filter((t) => def.tools?.includes(t.name)) : inherited;
+  }
+
+  /** Opens (or reopens) an agent's engine with its system prompt, tools and model. */
+  async openEngine(node: AgentNode): Promise<void> {
+    if (node.model === undefined) await this.prepare(node);
+    const o = this.options;
+    const def = node.definition;
+    const model = node.model as ModelClient;
     const shared = o.engine ?? {};
     const listener = (ev: Event, ctx: ListenerContext) => this.observe(node, ev, ctx);
     let options: EngineOptions = {
@@ -459,8 +473,16 @@ export class TreeState {
     return undefined;
   }
 
-  /** Starts a child's work when a live slot is free (at once, or later in FIFO order). */
+  /**
+   * Starts a child's work when a live slot is free (at once, or later in FIFO order). While
+   * the tree is being rebuilt, starts wait until every engine is open, so each parent sees
+   * its children end.
+   */
   schedule(node: AgentNode, text: string): void {
+    if (this.deferred) {
+      this.deferred.push({ node, text });
+      return;
+    }
     this.slots.take(node.threadId, () => this.start(node, text));
   }
 
@@ -536,6 +558,13 @@ export class TreeState {
         child.error = `its definition "${meta.name}" is no longer defined`;
         continue;
       }
+      try {
+        await this.prepare(child);
+      } catch (err) {
+        child.status = "failed";
+        child.error = `could not be reopened: ${describeError(err)}`;
+        continue;
+      }
       await this.restoreChildren(child);
       await this.reopen(child, state);
     }
@@ -563,6 +592,13 @@ export class TreeState {
     } else if (state.turns === 0) this.schedule(child, child.task ?? "");
     else this.schedule(child, CONTINUE);
     child.crashed = false;
+  }
+
+  /** Ends the rebuild: starts the children it scheduled, in order. */
+  resumeDeferred(): void {
+    const list = this.deferred ?? [];
+    this.deferred = undefined;
+    for (const { node, text } of list) this.schedule(node, text);
   }
 
   /** Closes every engine, children first. */

@@ -179,7 +179,7 @@ export function bindGuards(c: EngineCore, turn: EngineTurn): void {
       mode: () =>
         c.permissionMode !== undefined && isPermissionMode(c.permissionMode) ? c.permissionMode : undefined,
       cwd: () => c.settings.cwd,
-      takeResumedRequest: (callId) => takeResumed(c, callId),
+      takeResumedRequest: (callId) => takeResumed(c, callId, "approval"),
       checkpoint: () => turn.checkpoint(),
       notes: g.notes,
     };
@@ -214,7 +214,7 @@ async function park<T>(
     wake: (signal: AbortSignal) => Promise<T>;
   },
 ): Promise<T> {
-  const requestId = takeResumed(c, callId) ?? newId("wait");
+  const requestId = takeResumed(c, callId, "user_input") ?? newId("wait");
   if (signal.aborted) throw new Error("the wait was cancelled before it began");
   const waiting = c.requests.wait<{ ok: true; value: T } | { ok: false; error: unknown }>(
     "park",
@@ -246,7 +246,7 @@ async function askUser(
   turn: EngineTurn,
   { callId, question, options, signal }: Parameters<NonNullable<ToolBatchEnv["askUser"]>>[0],
 ): Promise<string> {
-  const requestId = takeResumed(c, callId) ?? newId("ask");
+  const requestId = takeResumed(c, callId, "user_input") ?? newId("ask");
   if (signal.aborted) throw new Error("the question was cancelled before it was asked");
   // Wait first, then ask: an answer may arrive while the question is being delivered.
   const waiting = c.requests.wait<{ answer: string }>("user_input", requestId, signal);
@@ -285,10 +285,12 @@ export async function runEngineHook<P extends HookPoint>(
   );
 }
 
-function takeResumed(c: EngineCore, callId: string): string | undefined {
-  const id = c.resumeRequests?.get(callId);
-  if (id !== undefined) c.resumeRequests?.delete(callId);
-  return id;
+/** The request id a call waited under before a restart, when it was of this kind (taken once). */
+function takeResumed(c: EngineCore, callId: string, kind: "approval" | "user_input"): string | undefined {
+  const req = c.resumeRequests?.get(callId);
+  if (req === undefined || req.kind !== kind) return undefined;
+  c.resumeRequests?.delete(callId);
+  return req.requestId;
 }
 
 function reportHook(

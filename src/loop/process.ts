@@ -17,7 +17,7 @@ import { type EngineGuards, runEngineHook } from "./guards.ts";
 import { compactNow, overrideContext, rewind } from "./ops.ts";
 import type { PrepareTurn, TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
-import type { ResumePlan } from "./resume.ts";
+import type { ResumedRequest, ResumePlan } from "./resume.ts";
 import type { StepCheck } from "./step-check.ts";
 import type { TurnSettings } from "./turn.ts";
 
@@ -69,7 +69,7 @@ export interface EngineCore {
   /** A turn suspended before a restart, to continue before any queued work. */
   resumed: ResumePlan | undefined;
   /** Request ids of resumed calls, reused when they ask again (by call id). */
-  resumeRequests: Map<string, string> | undefined;
+  resumeRequests: Map<string, ResumedRequest> | undefined;
   shutdown:
     | { readonly submissionId: string; readonly done: Promise<void>; readonly resolve: () => void }
     | undefined;

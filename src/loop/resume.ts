@@ -27,8 +27,15 @@ export interface ResumePlan {
   readonly interrupted: FunctionCallItem[];
   /** The waiting call and the calls after it, run again in order. */
   readonly rerun: FunctionCallItem[];
-  /** Request ids to reuse, by call id. */
-  readonly requests: ReadonlyMap<string, string>;
+  /** Request ids to reuse, by call id, with what kind of request each was. */
+  readonly requests: ReadonlyMap<string, ResumedRequest>;
+}
+
+/** A request a resumed turn asks again under the same id. */
+export interface ResumedRequest {
+  readonly requestId: string;
+  /** `approval`: only the permission gate reuses it; `user_input`: only the tool's ask or park. */
+  readonly kind: "approval" | "user_input";
 }
 
 /** The start of a resumed turn: calls to run before the next model call. */
@@ -62,11 +69,11 @@ export function planResume(
     return req.kind === "user_input" || engine.hasPolicy;
   });
   if (waiting < 0) return undefined;
-  const requests = new Map<string, string>();
+  const requests = new Map<string, ResumedRequest>();
   const rerun = dangling.slice(waiting);
   for (const call of rerun) {
     const req = requested.get(call.callId);
-    if (req && !resolved.has(req.requestId)) requests.set(call.callId, req.requestId);
+    if (req && !resolved.has(req.requestId)) requests.set(call.callId, req);
   }
   return {
     turnId: open.turnId,
