@@ -446,15 +446,25 @@ export class TreeState {
     });
     this.register(node);
     parent.children.push(node);
+    // The slot is taken (or queued for) and the spawn announced before anything async, so
+    // the order of spawns and their place in the parent's events are fixed.
+    let opened = false;
+    let slotted = false;
+    const queued = !this.slots.take(node.threadId, () => {
+      slotted = true;
+      if (opened) this.start(node, req.task);
+    });
+    this.emitOn(parent, { type: "child_spawned", childThreadId: threadId, name, callId: req.callId, path: node.id, ...(queued ? { queued } : {}) });
     try {
       await this.openEngine(node);
     } catch (err) {
+      if (slotted) this.slots.release();
+      else this.slots.cancel(node.threadId);
       this.finish(node, "failed", `could not start: ${describeError(err)}`);
       return refuse(`Agent ${node.id} could not start: ${describeError(err)}`);
     }
-    const queued = this.slots.live >= this.limits.maxLive;
-    this.emitOn(parent, { type: "child_spawned", childThreadId: threadId, name, callId: req.callId, path: node.id, ...(queued ? { queued } : {}) });
-    this.schedule(node, req.task);
+    opened = true;
+    if (slotted) this.start(node, req.task);
     return { ok: true, agent: infoOf(node) };
   }
 
