@@ -6,7 +6,10 @@ import { isFinal } from "./types.ts";
 export type WaitMode = "all" | "any";
 
 /** How a wait ended. `closed`: the tree closed (the wait resumes with it after a reopen). */
-export type WaitOutcome = { readonly kind: "met" | "timeout" | "closed"; readonly targets: readonly AgentNode[] };
+export type WaitOutcome = {
+  readonly kind: "met" | "timeout" | "closed";
+  readonly targets: readonly AgentNode[];
+};
 
 /**
  * The open waits of a tree. `changed()` (called on every final status) re-checks them; a wait
@@ -42,7 +45,8 @@ export class Barriers {
         else resolve({ kind, targets });
       };
       const check = () => {
-        const met = mode === "all" ? targets.every((t) => isFinal(t.status)) : targets.some((t) => isFinal(t.status));
+        const met =
+          mode === "all" ? targets.every((t) => isFinal(t.status)) : targets.some((t) => isFinal(t.status));
         if (met) done("met");
         else if (closed()) done("closed");
       };

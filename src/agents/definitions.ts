@@ -22,7 +22,10 @@ export function defineAgent(definition: AgentDefinition): AgentDefinition {
       `agent name ${JSON.stringify(definition.name)}${where}: use 1-64 of a-z, 0-9, "_" and "-", starting with a letter or digit`,
     );
   if (definition.name === "inline")
-    throw new TaifengError("invalid_config", `agent name "inline"${where} is reserved for inline instructions`);
+    throw new TaifengError(
+      "invalid_config",
+      `agent name "inline"${where} is reserved for inline instructions`,
+    );
   if (definition.description.trim() === "")
     throw new TaifengError("invalid_config", `agent "${definition.name}"${where}: description is empty`);
   if (definition.instructions.trim() === "")
@@ -47,7 +50,10 @@ const KNOWN = new Set(["name", "description", "tools", "model", "permissionMode"
 export function parseAgentMarkdown(text: string, file: string): AgentDefinition {
   const parsed = parseFrontMatter(text, file);
   if (!parsed.ok)
-    throw new TaifengError("invalid_config", `${file}:${parsed.problem.line ?? 1}: ${parsed.problem.message}`);
+    throw new TaifengError(
+      "invalid_config",
+      `${file}:${parsed.problem.line ?? 1}: ${parsed.problem.message}`,
+    );
   const data = parsed.value.data;
   if (typeof data !== "object" || data === null || Array.isArray(data))
     throw new TaifengError("invalid_config", `${file}: the front matter must be a mapping`);

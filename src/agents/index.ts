@@ -1,7 +1,13 @@
 /** Agents: detached children, joins, mailboxes, agent-as-tool, handoffs, patterns, guardrails. */
 export { agentDirs, defineAgent, loadAgentDefinitions, parseAgentMarkdown } from "./definitions.ts";
 export { AGENT_TOOL_NAMES } from "./tools.ts";
-export { AgentTree, type AgentTreeOptions, type SharedEngineOptions, type SpawnRequest, type SpawnResult } from "./tree.ts";
+export {
+  AgentTree,
+  type AgentTreeOptions,
+  type SharedEngineOptions,
+  type SpawnRequest,
+  type SpawnResult,
+} from "./tree.ts";
 export {
   type AgentDefinition,
   type AgentInfo,

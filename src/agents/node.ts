@@ -1,8 +1,8 @@
 /** One agent of a tree as the supervisor keeps it, and what its transcript says about it. */
 import { createHash } from "node:crypto";
-import type { ListenerContext } from "../loop/event-hub.ts";
-import type { AgentEngine } from "../loop/engine.ts";
 import type { ModelClient } from "../llm/types.ts";
+import type { AgentEngine } from "../loop/engine.ts";
+import type { ListenerContext } from "../loop/event-hub.ts";
 import type { Event, EventMsgOf, RolloutLine, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage } from "../protocol/index.ts";
 import type { Tool } from "../tool/define.ts";
@@ -133,7 +133,11 @@ export interface TranscriptState {
 }
 
 /** Reads a transcript for what the tree needs. `spawnTool` names the spawning tool. */
-export function readState(lines: readonly RolloutLine[], threadId: string, spawnTool: string): TranscriptState {
+export function readState(
+  lines: readonly RolloutLine[],
+  threadId: string,
+  spawnTool: string,
+): TranscriptState {
   let agent: TranscriptState["agent"];
   let turns = 0;
   let open = false;
@@ -159,7 +163,8 @@ export function readState(lines: readonly RolloutLine[], threadId: string, spawn
         break;
       case "response_item": {
         const item = line.payload;
-        if (item.type === "function_call" && item.name === spawnTool) child(childThreadId(threadId, item.callId));
+        if (item.type === "function_call" && item.name === spawnTool)
+          child(childThreadId(threadId, item.callId));
         else if (item.type === "message" && item.role === "assistant") {
           const text = item.content.map((p) => (p.type === "text" ? p.text : "")).join("");
           if (text !== "") lastText = text;
@@ -191,7 +196,8 @@ export function outcomeOf(
   end: EventMsgOf<"turn_completed" | "turn_failed" | "turn_aborted">,
 ): { status: "completed" | "failed" | "aborted"; error?: string } | "continue" {
   if (end.type === "turn_completed") return { status: "completed" };
-  if (end.type === "turn_failed") return { status: "failed", error: `${end.error.code}: ${end.error.message}` };
+  if (end.type === "turn_failed")
+    return { status: "failed", error: `${end.error.code}: ${end.error.message}` };
   if (end.reason === "crash" || end.reason === "shutdown") return "continue";
   if (end.reason === "timeout") return { status: "failed", error: end.message };
   return { status: "aborted", error: end.message };

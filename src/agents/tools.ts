@@ -36,7 +36,10 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       description: `Starts a child agent on its own thread to do a task. Without "wait" it returns the child's id at once and the child works in the background (join it with ${AGENT_TOOL_NAMES.wait}); with "wait": true it returns the child's final answer. Several spawns in one step run concurrently. The child does not see this conversation: put everything it needs in "task".${names ? `\nDefined agents:\n${names}` : ""}`,
       schema: z.object({
         agent: z.string().optional().describe("A defined agent's name."),
-        instructions: z.string().optional().describe("Instructions for an inline agent (when no defined agent fits)."),
+        instructions: z
+          .string()
+          .optional()
+          .describe("Instructions for an inline agent (when no defined agent fits)."),
         task: z.string().min(1).describe("The task, complete and self-contained."),
         wait: z.boolean().optional().describe("Wait for the child's answer (agent as a tool)."),
       }),
@@ -47,7 +50,8 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
         const result = await tree.spawn(node, { ...input, callId: ctx.callId });
         if (!result.ok) return { output: result.message, isError: true };
         const child = tree.byId.get(result.agent.id) as AgentNode;
-        if (!input.wait) return `Spawned ${child.id} (${child.status}). Join it with ${AGENT_TOOL_NAMES.wait}.`;
+        if (!input.wait)
+          return `Spawned ${child.id} (${child.status}). Join it with ${AGENT_TOOL_NAMES.wait}.`;
         const outcome = await parkOn(tree, ctx, [child], "all", 0);
         return { output: report(outcome), isError: child.status !== "completed" };
       },
@@ -65,13 +69,17 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       timeoutMs: 0,
       execute: async ({ ids, mode, timeoutMs }, ctx) => {
         const targets = ids ? ids.map((id) => tree.byId.get(id)) : [...node.children];
-        const unknown = ids?.filter((id, i) => targets[i]?.parent !== node) ?? [];
+        const unknown = ids?.filter((_id, i) => targets[i]?.parent !== node) ?? [];
         if (unknown.length > 0)
-          return { output: `Not your child agents: ${unknown.join(", ")}. Your children: ${node.children.map((c) => c.id).join(", ") || "none"}.`, isError: true };
+          return {
+            output: `Not your child agents: ${unknown.join(", ")}. Your children: ${node.children.map((c) => c.id).join(", ") || "none"}.`,
+            isError: true,
+          };
         if (targets.length === 0) return { output: "You have no child agents to wait for.", isError: true };
         const nodes = targets as AgentNode[];
         const m: WaitMode = mode ?? "all";
-        const met = m === "all" ? nodes.every((n) => isFinal(n.status)) : nodes.some((n) => isFinal(n.status));
+        const met =
+          m === "all" ? nodes.every((n) => isFinal(n.status)) : nodes.some((n) => isFinal(n.status));
         if (!met) {
           if (node.wakes >= tree.limits.maxWakes) {
             const msg = `Wait refused: ${node.id} has waited ${node.wakes} times (the limit is ${tree.limits.maxWakes}). Finish with the results you have, or stop the agents you no longer need.`;
@@ -80,7 +88,9 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
           }
           node.wakes++;
         }
-        return report(met ? { kind: "met", targets: nodes } : await parkOn(tree, ctx, nodes, m, timeoutMs ?? 0));
+        return report(
+          met ? { kind: "met", targets: nodes } : await parkOn(tree, ctx, nodes, m, timeoutMs ?? 0),
+        );
       },
     }),
     defineTool({
@@ -108,7 +118,8 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       concurrencySafe: true,
       execute: ({ id }) => {
         const target = tree.byId.get(id);
-        if (!target || !isDescendant(target, node)) return { output: `No agent ${id} below ${node.id}.`, isError: true };
+        if (!target || !isDescendant(target, node))
+          return { output: `No agent ${id} below ${node.id}.`, isError: true };
         const info = infoOf(target);
         return JSON.stringify({ ...info, output: info.output ?? target.lastText }, null, 2);
       },
@@ -120,7 +131,8 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       readOnly: true,
       execute: ({ id, reason }) => {
         const target = tree.byId.get(id);
-        if (!target || !isDescendant(target, node)) return { output: `No agent ${id} below ${node.id}.`, isError: true };
+        if (!target || !isDescendant(target, node))
+          return { output: `No agent ${id} below ${node.id}.`, isError: true };
         if (isFinal(target.status)) return `${id} already ended (${target.status}).`;
         tree.stop(target, reason ? `stopped by ${node.id}: ${reason}` : `stopped by ${node.id}`);
         return `Stopping ${id} and its subtree.`;
@@ -142,9 +154,14 @@ function sendTool(tree: TreeState, node: AgentNode): Tool {
       const target = tree.byId.get(to);
       const related =
         target !== undefined &&
-        (target === node.parent || target.parent === node || (node.parent !== undefined && target.parent === node.parent && target !== node));
+        (target === node.parent ||
+          target.parent === node ||
+          (node.parent !== undefined && target.parent === node.parent && target !== node));
       if (!target || !related)
-        return { output: `No agent ${to} you can message: send to your parent, a child or a sibling.`, isError: true };
+        return {
+          output: `No agent ${to} you can message: send to your parent, a child or a sibling.`,
+          isError: true,
+        };
       if (target.stopReason !== undefined || !target.engine || target.engine.status === "closed")
         return { output: `${to} was stopped; the message was not delivered.`, isError: true };
       const framed = `[message from ${node.id}] ${text}`;
@@ -164,7 +181,8 @@ async function parkOn(
   timeoutMs: number,
 ): Promise<WaitOutcome> {
   const reason = `waiting for ${mode} of ${targets.map((t) => t.id).join(", ")}`;
-  const wake = (signal: AbortSignal) => tree.wait(targets, mode, timeoutMs, AbortSignal.any([signal, ctx.signal]));
+  const wake = (signal: AbortSignal) =>
+    tree.wait(targets, mode, timeoutMs, AbortSignal.any([signal, ctx.signal]));
   return ctx.park ? ctx.park(reason, wake) : wake(ctx.signal);
 }
 
@@ -192,7 +210,9 @@ function isDescendant(target: AgentNode, of: AgentNode): boolean {
 }
 
 function clip(text: string): string {
-  return text.length <= MAX_QUOTED ? text : `${text.slice(0, MAX_QUOTED)}\n[... ${text.length - MAX_QUOTED} more characters; query_agent shows the agent]`;
+  return text.length <= MAX_QUOTED
+    ? text
+    : `${text.slice(0, MAX_QUOTED)}\n[... ${text.length - MAX_QUOTED} more characters; query_agent shows the agent]`;
 }
 
 function indent(text: string): string {

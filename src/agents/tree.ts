@@ -10,9 +10,9 @@ import type { ApprovalDecision, Event, EventMsg } from "../protocol/index.ts";
 import { addUsage, newId } from "../protocol/index.ts";
 import type { Tool } from "../tool/define.ts";
 import { Barriers, type WaitMode } from "./barrier.ts";
+import { EventFeed } from "./feed.ts";
 import { type AgentNode, childThreadId, infoOf, newNode, outcomeOf, readState } from "./node.ts";
 import { Slots } from "./semaphore.ts";
-import { EventFeed } from "./feed.ts";
 import { AGENT_TOOL_NAMES, agentTools } from "./tools.ts";
 import {
   type AgentDefinition,
@@ -59,7 +59,10 @@ export interface AgentTreeOptions {
   /** Sees every event of every agent from the first (before `open` returns), tagged with its path. */
   readonly listener?: (event: TreeEvent) => void;
   /** Last word on one agent's engine options (guardrails, a stricter policy for one agent, ...). */
-  readonly configure?: (agent: { id: string; definition: AgentDefinition | undefined }, options: EngineOptions) => EngineOptions;
+  readonly configure?: (
+    agent: { id: string; definition: AgentDefinition | undefined },
+    options: EngineOptions,
+  ) => EngineOptions;
 }
 
 /** What a spawn request carries (from `spawn_agent` or a host). */
@@ -72,7 +75,9 @@ export interface SpawnRequest {
 }
 
 /** A refusal the model reads, or the spawned child. */
-export type SpawnResult = { readonly ok: true; readonly agent: AgentInfo } | { readonly ok: false; readonly message: string };
+export type SpawnResult =
+  | { readonly ok: true; readonly agent: AgentInfo }
+  | { readonly ok: false; readonly message: string };
 
 const CONTINUE =
   "[The process restarted while you were working on your task. Tool results above are final and were not run again; a call the restart cut off is marked as not completed. Continue the task from where you stopped, then give your final answer.]";
@@ -111,10 +116,17 @@ export class AgentTree {
   static async open(options: AgentTreeOptions): Promise<AgentTree> {
     const state = new TreeState(options);
     const threadId = options.threadId ?? newId("thr");
-    const root = newNode({ id: options.name ?? "root", threadId, name: options.name ?? "root", parent: undefined, status: "idle" });
+    const root = newNode({
+      id: options.name ?? "root",
+      threadId,
+      name: options.name ?? "root",
+      parent: undefined,
+      status: "idle",
+    });
     state.register(root);
     await state.prepare(root);
-    if (options.threadId !== undefined && (await state.store.exists(threadId))) await state.restoreChildren(root);
+    if (options.threadId !== undefined && (await state.store.exists(threadId)))
+      await state.restoreChildren(root);
     await state.openEngine(root);
     state.resumeDeferred();
     return new AgentTree(state, root);
@@ -171,7 +183,12 @@ export class AgentTree {
     for (const node of this.state.byId.values()) {
       if (!node.pending.has(requestId) || !node.engine) continue;
       if ("decision" in reply)
-        node.engine.submit({ type: "approval", requestId, decision: reply.decision, ...(reply.reason ? { reason: reply.reason } : {}) });
+        node.engine.submit({
+          type: "approval",
+          requestId,
+          decision: reply.decision,
+          ...(reply.reason ? { reason: reply.reason } : {}),
+        });
       else node.engine.submit({ type: "user_input_answer", requestId, answer: reply.answer });
       return true;
     }
@@ -229,7 +246,10 @@ export class TreeState {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     for (const [key, value] of Object.entries(this.limits))
       if (!(Number.isInteger(value) && value >= (key === "childTimeoutMs" ? 0 : 1)))
-        throw new TaifengError("invalid_config", `agent limit ${key} must be a ${key === "childTimeoutMs" ? "non-negative" : "positive"} integer, got ${value}`);
+        throw new TaifengError(
+          "invalid_config",
+          `agent limit ${key} must be a ${key === "childTimeoutMs" ? "non-negative" : "positive"} integer, got ${value}`,
+        );
     for (const def of options.agents ?? []) {
       if (this.definitions.has(def.name))
         throw new TaifengError("invalid_config", `agent "${def.name}" is defined twice`);
@@ -256,12 +276,19 @@ export class TreeState {
     if (what === undefined) return undefined;
     return {
       type: "stop",
-      error: { code: "budget_exceeded", message: `the agent tree's budget is spent (${what}); the turn stopped before its next model call`, source: "engine" },
+      error: {
+        code: "budget_exceeded",
+        message: `the agent tree's budget is spent (${what}); the turn stopped before its next model call`,
+        source: "engine",
+      },
     };
   }
 
   /** Adds an event to an agent's own engine (in its running turn when there is one). */
-  emitOn(node: AgentNode, msg: Extract<EventMsg, { type: "child_spawned" | "child_completed" | "peer_message" | "warning" }>): void {
+  emitOn(
+    node: AgentNode,
+    msg: Extract<EventMsg, { type: "child_spawned" | "child_completed" | "peer_message" | "warning" }>,
+  ): void {
     if (!node.ctx || !node.engine || node.engine.status === "closed") return;
     node.ctx.emit(msg, node.turn);
   }
@@ -274,7 +301,10 @@ export class TreeState {
     if (def?.model !== undefined) {
       if (typeof def.model !== "string") model = def.model;
       else if (!o.resolveModel)
-        throw new TaifengError("invalid_config", `agent "${def.name}" names model "${def.model}", but the tree has no resolveModel`);
+        throw new TaifengError(
+          "invalid_config",
+          `agent "${def.name}" names model "${def.model}", but the tree has no resolveModel`,
+        );
       else model = await o.resolveModel(def.model);
     }
     node.model = model;
@@ -352,7 +382,8 @@ export class TreeState {
         if (node.pending.size === 0 && node.status === "waiting") node.status = "running";
         break;
       case "tool_call_completed":
-        for (const [requestId, callId] of node.pending) if (callId === m.callId) node.pending.delete(requestId);
+        for (const [requestId, callId] of node.pending)
+          if (callId === m.callId) node.pending.delete(requestId);
         if (node.pending.size === 0 && node.status === "waiting") node.status = "running";
         break;
       case "model_call_completed":
@@ -371,7 +402,10 @@ export class TreeState {
     this.feed.publish({ agent: node.id, event: ev });
   }
 
-  private turnEnded(node: AgentNode, end: Extract<EventMsg, { type: "turn_completed" | "turn_failed" | "turn_aborted" }>): void {
+  private turnEnded(
+    node: AgentNode,
+    end: Extract<EventMsg, { type: "turn_completed" | "turn_failed" | "turn_aborted" }>,
+  ): void {
     node.turn = undefined;
     node.pending.clear();
     if (end.type === "turn_aborted" && end.reason === "interrupt")
@@ -385,7 +419,8 @@ export class TreeState {
       if (end.type === "turn_aborted" && end.reason === "crash") node.crashed = true;
       return; // a restart continues it; the tree closing keeps its status
     }
-    if (outcome.status === "completed") node.output = end.type === "turn_completed" ? end.text : node.lastText;
+    if (outcome.status === "completed")
+      node.output = end.type === "turn_completed" ? end.text : node.lastText;
     this.finish(node, outcome.status, node.stopReason ?? outcome.error);
   }
 
@@ -424,8 +459,11 @@ export class TreeState {
     if (req.agent !== undefined && req.agent !== "") {
       def = this.definitions.get(req.agent);
       if (!def)
-        return refuse(`Unknown agent "${req.agent}". Defined agents: ${[...this.definitions.keys()].join(", ") || "none"}; or pass "instructions" for an inline agent.`);
-    } else if (!req.instructions?.trim()) return refuse('Name a defined agent ("agent") or give inline "instructions".');
+        return refuse(
+          `Unknown agent "${req.agent}". Defined agents: ${[...this.definitions.keys()].join(", ") || "none"}; or pass "instructions" for an inline agent.`,
+        );
+    } else if (!req.instructions?.trim())
+      return refuse('Name a defined agent ("agent") or give inline "instructions".');
     const limit = this.checkLimits(parent, def);
     if (limit !== undefined) {
       this.emitOn(parent, { type: "warning", code: "agent_limit", message: limit });
@@ -454,7 +492,14 @@ export class TreeState {
       slotted = true;
       if (opened) this.start(node, req.task);
     });
-    this.emitOn(parent, { type: "child_spawned", childThreadId: threadId, name, callId: req.callId, path: node.id, ...(queued ? { queued } : {}) });
+    this.emitOn(parent, {
+      type: "child_spawned",
+      childThreadId: threadId,
+      name,
+      callId: req.callId,
+      path: node.id,
+      ...(queued ? { queued } : {}),
+    });
     try {
       await this.openEngine(node);
     } catch (err) {
@@ -505,7 +550,8 @@ export class TreeState {
     }
     node.status = "running";
     const inbox = node.inbox.splice(0);
-    const input = inbox.length > 0 ? `${text}\n\nMessages received before you started:\n${inbox.join("\n")}` : text;
+    const input =
+      inbox.length > 0 ? `${text}\n\nMessages received before you started:\n${inbox.join("\n")}` : text;
     node.engine.submit(input);
     const ms = this.limits.childTimeoutMs;
     if (ms > 0) {
@@ -516,7 +562,8 @@ export class TreeState {
 
   /** Stops an agent and its live descendants; their open calls get synthetic outputs. */
   stop(node: AgentNode, reason: string, status: "aborted" | "failed" = "aborted"): void {
-    for (const child of node.children) if (!isFinal(child.status)) this.stop(child, `its parent ${node.id} was stopped`);
+    for (const child of node.children)
+      if (!isFinal(child.status)) this.stop(child, `its parent ${node.id} was stopped`);
     if (!node.parent) {
       if (node.engine?.status === "running") node.engine.submit({ type: "interrupt" });
       return;
@@ -642,4 +689,3 @@ export function childSystem(node: AgentNode): string {
     .filter((s) => s !== "")
     .join("\n\n");
 }
-

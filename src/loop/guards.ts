@@ -210,7 +210,12 @@ function parker(c: EngineCore, turn: EngineTurn): NonNullable<ToolBatchEnv["park
 async function park<T>(
   c: EngineCore,
   turn: EngineTurn,
-  { callId, reason, signal, wake }: Parameters<NonNullable<ToolBatchEnv["park"]>>[0] & {
+  {
+    callId,
+    reason,
+    signal,
+    wake,
+  }: Parameters<NonNullable<ToolBatchEnv["park"]>>[0] & {
     wake: (signal: AbortSignal) => Promise<T>;
   },
 ): Promise<T> {

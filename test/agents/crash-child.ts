@@ -8,7 +8,10 @@ import { lastUserText, treeModel } from "../helpers/agents.ts";
 import { crashTreeOptions } from "./crash-shared.ts";
 
 const dir = process.argv[2] as string;
-const spawn = (task: string) => ({ name: "spawn_agent", arguments: { instructions: "Do the task with your tools.", task } });
+const spawn = (task: string) => ({
+  name: "spawn_agent",
+  arguments: { instructions: "Do the task with your tools.", task },
+});
 const child = (r: Parameters<typeof lastUserText>[0]) => lastUserText(r);
 const model = treeModel({
   root: [{ toolCalls: [spawn("A"), spawn("B"), spawn("C"), { name: "wait_agents", arguments: {} }] }],
@@ -27,9 +30,16 @@ const poll = setInterval(() => {
   const text = files.map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
   const count = (s: string) => text.split(s).length - 1;
   // Durable on disk: both work outputs, C's approval request, the root's parked wait.
-  if (count('"output":"done:A1"') === 1 && count('"output":"done:B1"') === 1 && count('"type":"permission_requested"') === 1 && count('"awaiting":"agents"') === 1) {
+  if (
+    count('"output":"done:A1"') === 1 &&
+    count('"output":"done:B1"') === 1 &&
+    count('"type":"permission_requested"') === 1 &&
+    count('"awaiting":"agents"') === 1
+  ) {
     clearInterval(poll);
-    process.stdout.write(`${JSON.stringify({ ready: true, agents: tree.list().map((a) => `${a.id} ${a.status}`) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ready: true, agents: tree.list().map((a) => `${a.id} ${a.status}`) })}\n`,
+    );
   }
 }, 10);
 setInterval(() => {}, 60_000);

@@ -20,7 +20,9 @@ async function killMidTree(): Promise<string[]> {
   });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on("exit", (code, sig) => resolve(sig ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on("exit", (code, sig) => resolve(sig ?? code)),
+  );
   const report = await new Promise<{ agents: string[] }>((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d) => {
@@ -38,8 +40,16 @@ async function killMidTree(): Promise<string[]> {
 describe("an agent tree across kill -9", () => {
   it("resumes: running children continue from their transcripts, the approval is asked again at the root, every effect runs once", async () => {
     const before = await killMidTree();
-    expect(before).toEqual(["root running", "root/inline#1 running", "root/inline#2 running", "root/inline#3 waiting"]);
-    expect((await readFile(join(dir, "work.log"), "utf8")).split("\n").filter(Boolean).sort()).toEqual(["A1", "B1"]);
+    expect(before).toEqual([
+      "root running",
+      "root/inline#1 running",
+      "root/inline#2 running",
+      "root/inline#3 waiting",
+    ]);
+    expect((await readFile(join(dir, "work.log"), "utf8")).split("\n").filter(Boolean).sort()).toEqual([
+      "A1",
+      "B1",
+    ]);
 
     const seen: TreeEvent[] = [];
     let asked!: (e: TreeEvent) => void;
@@ -54,12 +64,19 @@ describe("an agent tree across kill -9", () => {
           const done = r.items.some((i) => i.type === "function_call_output");
           // Fixed delays give the three ends a fixed order: C (answered at once), A, B.
           const task = r.items.find((i) => i.type === "message" && i.role === "user");
-          const first = task?.type === "message" && task.content[0]?.type === "text" ? task.content[0].text : "";
-          return { text: `${done ? "finished" : "nothing done"} after restart`, delayMs: { A: 150, B: 300 }[first] ?? 0 };
+          const first =
+            task?.type === "message" && task.content[0]?.type === "text" ? task.content[0].text : "";
+          return {
+            text: `${done ? "finished" : "nothing done"} after restart`,
+            delayMs: { A: 150, B: 300 }[first] ?? 0,
+          };
         },
       ],
     });
-    const tree = await AgentTree.open({ model, ...crashTreeOptions(dir), listener: (e) => {
+    const tree = await AgentTree.open({
+      model,
+      ...crashTreeOptions(dir),
+      listener: (e) => {
         seen.push(e);
         if (e.event.msg.type === "permission_requested") asked(e);
       },
@@ -90,7 +107,10 @@ describe("an agent tree across kill -9", () => {
       "turn_completed: joined: 3 of 3 agents finished.\n- root/inline#1 [completed]\n  finished after restart\n- root/inline#2 [completed]\n  finished after restart\n- root/inline#3 [completed]\n  finished after restart",
     ]);
     // A and B continued with a new turn; C's resumed turn ran its approved call, then sampled.
-    const of = (agent: string) => agentShape(seen.filter((e) => e.agent === agent).map((e) => e.event)).filter((s) => s !== "assistant_text");
+    const of = (agent: string) =>
+      agentShape(seen.filter((e) => e.agent === agent).map((e) => e.event)).filter(
+        (s) => s !== "assistant_text",
+      );
     expect(of("root/inline#1")).toEqual([
       "thread_opened",
       "turn_aborted crash",
@@ -116,7 +136,11 @@ describe("an agent tree across kill -9", () => {
     ]);
     expect(childRequests.filter((t) => t.startsWith("[The process restarted"))).toHaveLength(2);
     // Every effect exactly once: A1 and B1 before the crash, C's deploy after the approval.
-    expect((await readFile(join(dir, "work.log"), "utf8")).split("\n").filter(Boolean).sort()).toEqual(["A1", "B1", "deploy:C"]);
+    expect((await readFile(join(dir, "work.log"), "utf8")).split("\n").filter(Boolean).sort()).toEqual([
+      "A1",
+      "B1",
+      "deploy:C",
+    ]);
     expect(tree.list().map((a) => `${a.id} ${a.status}`)).toEqual([
       "root idle",
       "root/inline#1 completed",

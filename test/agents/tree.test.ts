@@ -90,21 +90,33 @@ describe("spawn and join", () => {
     });
     expect(tree.get("root/inline#1")?.status).toBe("running");
     // The slow child ends later on its own; its end reaches the root's engine between turns.
-    const ended = new Promise((r) => tree.on((e) => e.event.msg.type === "child_completed" && r(e.event.msg)));
+    const ended = new Promise((r) =>
+      tree.on((e) => e.event.msg.type === "child_completed" && r(e.event.msg)),
+    );
     expect(await ended).toMatchObject({ path: "root/inline#1", status: "completed", text: "did slow" });
     await tree.close();
   });
 
   it("spawn_agent with wait is agent-as-tool: the child's answer is the call's output", async () => {
-    const reviewer = defineAgent({ name: "reviewer", description: "Reviews text.", instructions: "Review it." });
+    const reviewer = defineAgent({
+      name: "reviewer",
+      description: "Reviews text.",
+      instructions: "Review it.",
+    });
     const model = treeModel({
       root: [
-        { toolCalls: [{ name: "spawn_agent", arguments: { agent: "reviewer", task: "check x", wait: true } }] },
+        {
+          toolCalls: [{ name: "spawn_agent", arguments: { agent: "reviewer", task: "check x", wait: true } }],
+        },
         (r) => ({ text: lastOutput(r) }),
       ],
       "root/reviewer#1": [(r) => ({ text: `reviewed: ${lastUserText(r)}` })],
     });
-    const tree = await AgentTree.open({ model, agents: [reviewer], engine: { startToolsDuringStream: false } });
+    const tree = await AgentTree.open({
+      model,
+      agents: [reviewer],
+      engine: { startToolsDuringStream: false },
+    });
     const events = await tree.root.submitAndWait("go");
     expect(agentShape(events).filter(noDeltas)).toEqual([
       "turn_started",
@@ -141,8 +153,14 @@ describe("supervision", () => {
     const runs: string[] = [];
     const model = treeModel({
       root: [{ toolCalls: [spawn("delegate", { wait: true })] }, (r) => ({ text: lastOutput(r) })],
-      "root/inline#1": [{ toolCalls: [spawn("deploy prod", { wait: true })] }, (r) => ({ text: `child saw: ${lastOutput(r)}` })],
-      "root/inline#1/inline#1": [{ toolCalls: [{ name: "deploy", arguments: { env: "prod" } }] }, (r) => ({ text: lastOutput(r) })],
+      "root/inline#1": [
+        { toolCalls: [spawn("deploy prod", { wait: true })] },
+        (r) => ({ text: `child saw: ${lastOutput(r)}` }),
+      ],
+      "root/inline#1/inline#1": [
+        { toolCalls: [{ name: "deploy", arguments: { env: "prod" } }] },
+        (r) => ({ text: lastOutput(r) }),
+      ],
     });
     const tree = await AgentTree.open({
       model,
@@ -151,15 +169,19 @@ describe("supervision", () => {
       listener: (e) => {
         if (e.event.msg.type === "permission_requested") {
           expect(e.agent).toBe("root/inline#1/inline#1");
-          queueMicrotask(() => tree.answer((e.event.msg as { requestId: string }).requestId, { decision: "allow_once" }));
+          queueMicrotask(() =>
+            tree.answer((e.event.msg as { requestId: string }).requestId, { decision: "allow_once" }),
+          );
         }
       },
     });
     const events = await tree.root.submitAndWait("go");
     expect(runs).toEqual(["prod"]);
-    expect(events.at(-1)?.msg).toMatchObject({ type: "turn_completed" });
-    expect((events.at(-1)?.msg as { text: string }).text).toBe(
-      "1 of 1 agents finished.\n- root/inline#1 [completed]\n  child saw: 1 of 1 agents finished.\n  - root/inline#1/inline#1 [completed]\n    deployed prod",
+    expect(events.at(-1)?.msg).toEqual(
+      expect.objectContaining({
+        type: "turn_completed",
+        text: "1 of 1 agents finished.\n- root/inline#1 [completed]\n  child saw: 1 of 1 agents finished.\n  - root/inline#1/inline#1 [completed]\n    deployed prod",
+      }),
     );
     await tree.close();
   });
@@ -174,7 +196,9 @@ describe("supervision", () => {
     const rec = recordTree(tree);
     const id = tree.root.submit("go");
     await new Promise<void>((r) =>
-      tree.on((e) => e.agent === "root/inline#1/inline#1" && e.event.msg.type === "model_call_started" && r()),
+      tree.on(
+        (e) => e.agent === "root/inline#1/inline#1" && e.event.msg.type === "model_call_started" && r(),
+      ),
     );
     expect(tree.stop("root")).toBe(true);
     const events = [];

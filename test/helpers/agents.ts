@@ -1,10 +1,10 @@
 import type { AgentTree } from "../../src/agents/index.ts";
-import { SimClient } from "../../src/llm/sim/sim-client.ts";
+import type { TreeEvent } from "../../src/agents/types.ts";
 import type { SimStepInput } from "../../src/llm/sim/script.ts";
+import { SimClient } from "../../src/llm/sim/sim-client.ts";
 import type { ModelRequest } from "../../src/llm/types.ts";
 import type { Event } from "../../src/protocol/index.ts";
 import { toolOutputText } from "../../src/protocol/index.ts";
-import type { TreeEvent } from "../../src/agents/types.ts";
 
 /** The agent a request comes from: the path in a child's system prompt, else `root`. */
 export function agentOf(request: ModelRequest): string {
@@ -90,7 +90,9 @@ export function recordTree(tree: AgentTree): { all: TreeEvent[]; of(agent: strin
   return {
     all,
     of: (agent) =>
-      agentShape(all.filter((e) => e.agent === agent).map((e) => e.event)).filter((s) => s !== "assistant_text"),
+      agentShape(all.filter((e) => e.agent === agent).map((e) => e.event)).filter(
+        (s) => s !== "assistant_text",
+      ),
   };
 }
 
