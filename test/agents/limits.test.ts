@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AgentTree, defineAgent } from "../../src/agents/index.ts";
-import { agentShape, lastOutput, lastUserText, recordTree, treeModel } from "../helpers/agents.ts";
+import { agentShape, finalText, lastOutput, lastUserText, recordTree, treeModel } from "../helpers/agents.ts";
 
 const noDeltas = (s: string) => s !== "assistant_text";
 const spawn = (args: Record<string, unknown>) => ({ name: "spawn_agent", arguments: args });
@@ -57,7 +57,7 @@ describe("limits", () => {
     const events = await shallow.root.submitAndWait("go");
     // At the depth limit an agent has no spawn tool at all: the call is an unknown tool.
     expect(events.at(-1)?.msg).toMatchObject({ type: "turn_completed" });
-    expect((events.at(-1)?.msg as { text: string }).text).toContain('Unknown tool "spawn_agent"');
+    expect(finalText(events)).toContain('Unknown tool "spawn_agent"');
     await shallow.close();
   });
 
@@ -126,7 +126,7 @@ describe("limits", () => {
     });
     const tree = await AgentTree.open({ model, limits: { childTimeoutMs: 40 } });
     const events = await tree.root.submitAndWait("go");
-    expect((events.at(-1)?.msg as { text: string }).text).toBe(
+    expect(finalText(events)).toBe(
       "1 of 1 agents finished.\n- root/inline#1 [failed]\n  time limit of 40 ms reached",
     );
     await tree.close();
@@ -198,9 +198,7 @@ describe("mailboxes", () => {
       "turn_completed: heard: [message from root/inline#2] hello sibling",
     ]);
     expect(rec.of("root/inline#2")).toContain("peer_message root/inline#2 -> root/inline#1: hello sibling");
-    expect((events.at(-1)?.msg as { text: string }).text).toContain(
-      "heard: [message from root/inline#2] hello sibling",
-    );
+    expect(finalText(events)).toContain("heard: [message from root/inline#2] hello sibling");
     await tree.close();
   });
 });

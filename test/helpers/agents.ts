@@ -100,3 +100,10 @@ export function recordTree(tree: AgentTree): { all: TreeEvent[]; of(agent: strin
 export async function runRoot(tree: AgentTree, text: string): Promise<Event[]> {
   return tree.root.submitAndWait(text);
 }
+
+/** The text of a submission's `turn_completed` (fails the test when the turn did not complete). */
+export function finalText(events: readonly Event[]): string {
+  const end = events.at(-1)?.msg;
+  if (end?.type !== "turn_completed") throw new Error(`the turn did not complete: ${JSON.stringify(end)}`);
+  return end.text;
+}
