@@ -23,12 +23,13 @@ export function agentRunner(
       "invalid_config",
       `agentRunner: resolve the model spec "${definition.model}" of "${definition.name}" first`,
     );
+  const model = definition.model ?? options.model;
   const pool = options.tools ?? [];
   const tools = definition.tools ? pool.filter((t) => definition.tools?.includes(t.name)) : pool;
   return async (input, signal) => {
     const result = await run(input, {
       ...options.engine,
-      model: definition.model ?? options.model,
+      model,
       system: definition.instructions,
       tools,
       title: definition.name,
