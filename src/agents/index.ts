@@ -14,6 +14,7 @@ export {
 } from "./guardrails.ts";
 export { type HandoffContext, type HandoffOptions, type Handoffs, handoffs, swarm } from "./handoff.ts";
 export { type AgentRunner, agentRunner, loop, parallel, router, sequential } from "./patterns.ts";
+export { type KeepAliveOptions, keepAlive, type PersistentAgent } from "./persistent.ts";
 export { AGENT_TOOL_NAMES } from "./tools.ts";
 export {
   AgentTree,
