@@ -26,9 +26,29 @@ const MAX_QUOTED = 4000;
  * read-only to the permission layer; spawn_agent is concurrency-safe, so several spawns of
  * one model step start together.
  */
-export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
-  const tools: Tool[] = [sendTool(tree, node)];
-  if (node.depth >= tree.limits.maxDepth) return tools;
+export function agentTools(tree: TreeState, node: AgentNode): readonly Tool[] {
+  // One set per tree (tools find their agent by the calling thread): building tools, and
+  // their JSON schemas, per child would be most of a spawn's cost.
+  const leaf = node.depth >= tree.limits.maxDepth;
+  const cache = tree.toolCache;
+  const cached = leaf ? cache.leaf : cache.full;
+  if (cached) return cached;
+  const built = buildTools(tree, leaf);
+  if (leaf) cache.leaf = built;
+  else cache.full = built;
+  return built;
+}
+
+/** The agent whose engine made the call. */
+function caller(tree: TreeState, ctx: ToolContext): AgentNode {
+  const node = tree.byThread.get(ctx.threadId);
+  if (!node) throw new Error(`thread ${ctx.threadId} is not an agent of this tree`);
+  return node;
+}
+
+function buildTools(tree: TreeState, leaf: boolean): Tool[] {
+  const tools: Tool[] = [sendTool(tree)];
+  if (leaf) return tools;
   const names = [...tree.definitions.values()].map((d) => `- ${d.name}: ${d.description}`).join("\n");
   tools.push(
     defineTool({
@@ -47,7 +67,7 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       concurrencySafe: true,
       timeoutMs: 0,
       execute: async (input, ctx) => {
-        const result = await tree.spawn(node, { ...input, callId: ctx.callId });
+        const result = await tree.spawn(caller(tree, ctx), { ...input, callId: ctx.callId });
         if (!result.ok) return { output: result.message, isError: true };
         const child = tree.byId.get(result.agent.id) as AgentNode;
         if (!input.wait)
@@ -68,6 +88,7 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       readOnly: true,
       timeoutMs: 0,
       execute: async ({ ids, mode, timeoutMs }, ctx) => {
+        const node = caller(tree, ctx);
         const targets = ids ? ids.map((id) => tree.byId.get(id)) : [...node.children];
         const unknown = ids?.filter((_id, i) => targets[i]?.parent !== node) ?? [];
         if (unknown.length > 0)
@@ -99,7 +120,8 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       schema: z.object({}),
       readOnly: true,
       concurrencySafe: true,
-      execute: () => {
+      execute: (_input, ctx) => {
+        const node = caller(tree, ctx);
         if (node.children.length === 0) return "You have no child agents.";
         const lines: string[] = [];
         const walk = (n: AgentNode, indent: string) => {
@@ -116,7 +138,8 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       schema: z.object({ id: z.string() }),
       readOnly: true,
       concurrencySafe: true,
-      execute: ({ id }) => {
+      execute: ({ id }, ctx) => {
+        const node = caller(tree, ctx);
         const target = tree.byId.get(id);
         if (!target || !isDescendant(target, node))
           return { output: `No agent ${id} below ${node.id}.`, isError: true };
@@ -129,7 +152,8 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
       description: "Stops one of your descendant agents and everything it started.",
       schema: z.object({ id: z.string(), reason: z.string().optional() }),
       readOnly: true,
-      execute: ({ id, reason }) => {
+      execute: ({ id, reason }, ctx) => {
+        const node = caller(tree, ctx);
         const target = tree.byId.get(id);
         if (!target || !isDescendant(target, node))
           return { output: `No agent ${id} below ${node.id}.`, isError: true };
@@ -142,7 +166,7 @@ export function agentTools(tree: TreeState, node: AgentNode): Tool[] {
   return tools;
 }
 
-function sendTool(tree: TreeState, node: AgentNode): Tool {
+function sendTool(tree: TreeState): Tool {
   return defineTool({
     name: AGENT_TOOL_NAMES.send,
     description:
@@ -150,7 +174,8 @@ function sendTool(tree: TreeState, node: AgentNode): Tool {
     schema: z.object({ to: z.string(), text: z.string().min(1) }),
     readOnly: true,
     concurrencySafe: true,
-    execute: ({ to, text }) => {
+    execute: ({ to, text }, ctx) => {
+      const node = caller(tree, ctx);
       const target = tree.byId.get(to);
       const related =
         target !== undefined &&

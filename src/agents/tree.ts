@@ -237,6 +237,8 @@ export class TreeState {
   spentTokens = 0;
   spentUsd = 0;
   closing = false;
+  /** The agent tools, built once per tree (see agentTools). */
+  readonly toolCache: { full?: readonly Tool[]; leaf?: readonly Tool[] } = {};
   private deferred: { node: AgentNode; text: string }[] | undefined = [];
   private readonly budgetCheck: StepCheck | undefined;
 
