@@ -125,6 +125,7 @@ const overheadPerChildWall = (median(treeMs) - median(baseMs)) / CHILDREN;
 
 // 2. 1,000 concurrent children, each 1 s on the model
 const wide = await treeRun(WIDE, 1_000);
+const wideCpu = lastCpu;
 
 // 3. heap per suspended parent
 async function heapParked(n: number): Promise<{ parked: number; hangingOnly: number }> {
@@ -203,6 +204,7 @@ writeResult(
     same_work_one_engine_ms_median: round(median(baseMs), 1),
     children_1000_wall_ms: round(wide, 0),
     children_1000_wall_vs_ideal: round(wide / 1_000, 3),
+    children_1000_cpu_ms: round(wideCpu, 0),
     heap_kb_per_suspended_parent: round(heap.parked - heap.hangingOnly, 1),
     heap_kb_per_parked_parent_with_hanging_child: round(heap.parked, 1),
     heap_kb_per_hanging_engine: round(heap.hangingOnly, 1),
