@@ -80,7 +80,10 @@ const show = (e: TreeEvent) => {
 let asked!: () => void;
 const waiting = new Promise<void>((r) => (asked = r));
 const first = await AgentTree.open(
-  options((e) => (show(e), e.event.msg.type === "permission_requested" && asked())),
+  options((e) => {
+    show(e);
+    if (e.event.msg.type === "permission_requested") asked();
+  }),
 );
 first.root.submit("Research 2.0 and deploy it.");
 await waiting;
