@@ -202,3 +202,58 @@ describe("mailboxes", () => {
     await tree.close();
   });
 });
+
+describe("control", () => {
+  it("list_agents, query_agent and stop_agent from the model; tree.steer from the host", async () => {
+    const model = treeModel({
+      root: [
+        {
+          toolCalls: [
+            { name: "spawn_agent", arguments: { instructions: "i", task: "slow" } },
+            { name: "spawn_agent", arguments: { instructions: "i", task: "chat" } },
+          ],
+        },
+        { toolCalls: [{ name: "list_agents", arguments: {} }] },
+        { toolCalls: [{ name: "query_agent", arguments: { id: "root/inline#1" } }] },
+        { toolCalls: [{ name: "stop_agent", arguments: { id: "root/inline#1", reason: "not needed" } }] },
+        (r) => ({ text: lastOutput(r) }),
+      ],
+      "root/inline#1": [{ text: "never", delayMs: 10_000 }],
+      "root/inline#2": [{ text: "first", delayMs: 80 }, (r) => ({ text: `steered: ${lastUserText(r)}` })],
+    });
+    const tree = await AgentTree.open({ model, engine: { startToolsDuringStream: false } });
+    const rec = recordTree(tree);
+    const outputs: string[] = [];
+    tree.on(
+      (e) =>
+        e.agent === "root" &&
+        e.event.msg.type === "tool_call_completed" &&
+        outputs.push(String(e.event.msg.output)),
+    );
+    const steered = new Promise<void>((r) =>
+      tree.on((e) => e.agent === "root/inline#2" && e.event.msg.type === "model_call_started" && r()),
+    );
+    const events = await tree.root.submitAndWait("go");
+    await steered;
+    expect(tree.steer("root/inline#2", "also do y")).toBe(true);
+    expect(outputs[2]).toBe("- root/inline#1 [running] slow\n- root/inline#2 [running] chat");
+    expect(JSON.parse(outputs[3] as string)).toMatchObject({
+      id: "root/inline#1",
+      status: "running",
+      task: "slow",
+      parent: "root",
+    });
+    expect(finalText(events)).toBe("Stopping root/inline#1 and its subtree.");
+    const done = new Promise<void>((r) =>
+      tree.on((e) => e.agent === "root/inline#2" && e.event.msg.type === "turn_completed" && r()),
+    );
+    await done;
+    expect(rec.of("root/inline#1").slice(-2)).toEqual(["model_call_completed", "turn_aborted interrupt"]);
+    expect(tree.get("root/inline#1")).toMatchObject({
+      status: "aborted",
+      error: "stopped by root: not needed",
+    });
+    expect(tree.get("root/inline#2")).toMatchObject({ status: "completed", output: "steered: also do y" });
+    await tree.close();
+  });
+});
