@@ -27,15 +27,14 @@ export interface ResumePlan {
   readonly interrupted: FunctionCallItem[];
   /** The waiting call and the calls after it, run again in order. */
   readonly rerun: FunctionCallItem[];
-  /** Request ids to reuse, by call id, with what kind of request each was. */
+  /** Requests to ask again under their ids, by call id (an approval's id is never reused for a question). */
   readonly requests: ReadonlyMap<string, ResumedRequest>;
 }
 
-/** A request a resumed turn asks again under the same id. */
+/** A request a resumed call asks again, under the id it had before the restart. */
 export interface ResumedRequest {
-  readonly requestId: string;
-  /** `approval`: only the permission gate reuses it; `user_input`: only the tool's ask or park. */
   readonly kind: "approval" | "user_input";
+  readonly requestId: string;
 }
 
 /** The start of a resumed turn: calls to run before the next model call. */
@@ -53,7 +52,7 @@ export function planResume(
   open: OpenTurn,
   engine: { readonly tools: ToolSet; readonly hasPolicy: boolean; readonly newSubmissionId: () => string },
 ): ResumePlan | undefined {
-  const requested = new Map<string, { kind: "approval" | "user_input"; requestId: string }>();
+  const requested = new Map<string, ResumedRequest>();
   const resolved = new Set<string>();
   for (const msg of open.events) {
     if (msg.type === "permission_requested")

@@ -21,7 +21,7 @@ describe("spawn and join", () => {
       "*": [
         (r) => {
           started.push(lastUserText(r));
-          return { text: `did ${lastUserText(r)}`, delayMs: { a: 30, b: 10, c: 20 }[lastUserText(r)] ?? 0 };
+          return { text: `did ${lastUserText(r)}`, delayMs: { a: 300, b: 10, c: 150 }[lastUserText(r)] ?? 0 };
         },
       ],
     });
