@@ -13,6 +13,7 @@ export {
   withGuardrails,
 } from "./guardrails.ts";
 export { type HandoffContext, type HandoffOptions, type Handoffs, handoffs, swarm } from "./handoff.ts";
+export { type Intent, type IntentOptions, type IntentRouting, intentRouting } from "./intent.ts";
 export { type AgentRunner, agentRunner, loop, parallel, router, sequential } from "./patterns.ts";
 export { type KeepAliveOptions, keepAlive, type PersistentAgent } from "./persistent.ts";
 export { AGENT_TOOL_NAMES } from "./tools.ts";
