@@ -23,7 +23,11 @@ export interface CreateOpenAIChatOptions extends OpenAIChatOptions {
   readonly apiKey?: string;
   /** The SDK's base URL, e.g. `http://localhost:11434/v1` for Ollama. */
   readonly baseUrl?: string;
-  readonly headers?: Record<string, string>;
+  readonly headers?: Record<string, string> /**
+   * The `fetch` the SDK uses (default: the global one). A rate limiter's `observingFetch`
+   * goes here to learn from every response's `x-ratelimit-*` and `retry-after` headers.
+   */;
+  readonly fetch?: typeof globalThis.fetch;
 }
 
 /**
@@ -66,6 +70,7 @@ export async function openAISdk(options: {
   apiKey?: string | undefined;
   baseUrl?: string | undefined;
   headers?: Record<string, string> | undefined;
+  fetch?: typeof globalThis.fetch | undefined;
 }): Promise<OpenAI> {
   const { default: OpenAISdk } = await loadSdk("openai", "openai", () => import("openai"));
   return new OpenAISdk({
@@ -73,6 +78,7 @@ export async function openAISdk(options: {
     apiKey: options.apiKey ?? "not-needed",
     ...(options.baseUrl !== undefined ? { baseURL: options.baseUrl } : {}),
     ...(options.headers !== undefined ? { defaultHeaders: options.headers } : {}),
+    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
     maxRetries: 0,
     logLevel: "off",
   });
