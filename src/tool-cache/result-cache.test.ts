@@ -25,7 +25,7 @@ describe("withResultCache", () => {
       script: [
         { toolCalls: [{ id: "a", name: "lookup", arguments: { q: "x", n: 1 } }] },
         { toolCalls: [{ id: "b", name: "lookup", arguments: { n: 1, q: "x" } }] },
-        (r) => {
+        () => {
           clock = 5_000;
           return { toolCalls: [{ id: "c", name: "lookup", arguments: { q: "x", n: 1 } }] };
         },
