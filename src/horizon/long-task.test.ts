@@ -32,31 +32,32 @@ function planner(plans: string[][], evaluations: object[]): SimClient {
   return new SimClient({ name: "planner", script: [step], onExhausted: "repeat_last" });
 }
 
-const kinds = (events: readonly LongTaskEvent[]) =>
-  events.map((e) => {
-    switch (e.type) {
-      case "subgoal_started":
-        return `start ${e.id}#${e.attempt}`;
-      case "subgoal_finished":
-        return `finish ${e.id} ${e.status}`;
-      case "checkpoint":
-        return `checkpoint ${e.done}/${e.total}`;
-      case "progress":
-        return `progress ${e.fraction} eta=${e.etaMs}`;
-      case "evaluated":
-        return `evaluated ${e.evaluation.progress}`;
-      case "strategy_switched":
-        return `switch ${e.strategy} ${e.detail}`;
-      case "finished":
-        return `finished ${e.status} ${e.done}/${e.total}`;
-      case "planned":
-        return `planned ${e.subGoals.length}${e.replan ? " (replan)" : ""}`;
-      case "resumed":
-        return `resumed ${e.done}/${e.total}`;
-      case "stalled":
-        return `stalled ${e.reason}`;
-    }
-  });
+const kinds = (events: readonly LongTaskEvent[]) => events.map(kind);
+
+function kind(e: LongTaskEvent): string {
+  switch (e.type) {
+    case "subgoal_started":
+      return `start ${e.id}#${e.attempt}`;
+    case "subgoal_finished":
+      return `finish ${e.id} ${e.status}`;
+    case "checkpoint":
+      return `checkpoint ${e.done}/${e.total}`;
+    case "progress":
+      return `progress ${e.fraction} eta=${e.etaMs}`;
+    case "evaluated":
+      return `evaluated ${e.evaluation.progress}`;
+    case "strategy_switched":
+      return `switch ${e.strategy} ${e.detail}`;
+    case "finished":
+      return `finished ${e.status} ${e.done}/${e.total}`;
+    case "planned":
+      return `planned ${e.subGoals.length}${e.replan ? " (replan)" : ""}`;
+    case "resumed":
+      return `resumed ${e.done}/${e.total}`;
+    case "stalled":
+      return `stalled ${e.reason}`;
+  }
+}
 
 describe("runLongTask", () => {
   it("plans, works sub-goal by sub-goal with checkpoints, evaluates and reports ETA", async () => {
