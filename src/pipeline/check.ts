@@ -11,7 +11,7 @@ export interface CheckResult {
 }
 
 /** Options of `runCheck`. */
-export interface CommandCheck {
+export interface CodeCheck {
   readonly name: string;
   /** The program and its arguments (no shell). */
   readonly argv: readonly string[];
@@ -31,7 +31,7 @@ const TAIL = 4_000;
  * that cannot start) is `fail` with the exit and the last 4,000 characters of output. The
  * whole group is killed on timeout or abort, so nothing is left behind.
  */
-export function runCheck(check: CommandCheck): Promise<CheckResult> {
+export function runCheck(check: CodeCheck): Promise<CheckResult> {
   const started = performance.now();
   const env = check.env ?? { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/" };
   return new Promise((resolve) => {
