@@ -42,12 +42,23 @@ const router = createRouter({
 });
 const items: ResponseItem[] = [];
 for (let i = 0; i < 60; i++)
-  items.push({ type: "message", role: i % 2 ? "assistant" : "user", content: [{ type: "text", text: `message ${i} `.repeat(40) }] });
-const base: ModelRequest = { system: "You are a coding agent.", items, tools: [], threadId: "t1", maxOutputTokens: 4096 };
+  items.push({
+    type: "message",
+    role: i % 2 ? "assistant" : "user",
+    content: [{ type: "text", text: `message ${i} `.repeat(40) }],
+  });
+const base: ModelRequest = {
+  system: "You are a coding agent.",
+  items,
+  tools: [],
+  threadId: "t1",
+  maxOutputTokens: 4096,
+};
 let grow = 0;
 const decideFull = sample(() => {
   // A new item every 64 calls: mostly the memoized estimate, sometimes one new item to size.
-  if ((++grow & 63) === 0) items.push({ type: "message", role: "user", content: [{ type: "text", text: `more ${grow}` }] });
+  if ((++grow & 63) === 0)
+    items.push({ type: "message", role: "user", content: [{ type: "text", text: `more ${grow}` }] });
   return router.decide("default", base);
 }, 2_000);
 const input = router.inputFor("budget", base);
@@ -57,7 +68,10 @@ const decidePure = sample(() => decideRoute(input), 5_000);
 const bucket = tokenBucket({ requestsPerMinute: 1e12, tokensPerMinute: 1e15 });
 const window = slidingWindow({ windowMs: 1_000, maxRequests: 1e9, maxTokens: 1e15 });
 const adaptive = adaptiveLimiter();
-adaptive.observe({ headers: { "x-ratelimit-remaining-requests": "1000000000", "x-ratelimit-reset-requests": "6m0s" } }, Date.now());
+adaptive.observe(
+  { headers: { "x-ratelimit-remaining-requests": "1000000000", "x-ratelimit-reset-requests": "6m0s" } },
+  Date.now(),
+);
 const acquire = (l: typeof bucket) => sample(() => l.tryAcquire(1_000, Date.now()), 20_000);
 const bucketUs = acquire(bucket);
 const windowUs = acquire(window);
@@ -65,7 +79,8 @@ const adaptiveUs = acquire(adaptive);
 
 const families: PromptFamily[] = ["claude", "glm", "cache_priced", "reasoning"];
 const perCompiler: Record<string, boolean> = {};
-for (const f of families) perCompiler[f] = prefixIdenticalAcrossTurns(compilerOf(f), f === "claude" ? "anthropic" : "chat", 20);
+for (const f of families)
+  perCompiler[f] = prefixIdenticalAcrossTurns(compilerOf(f), f === "claude" ? "anthropic" : "chat", 20);
 const allIdentical = Object.values(perCompiler).every(Boolean);
 
 writeResult(
