@@ -3,6 +3,9 @@
  * exported here is internal and may change without notice.
  */
 
+// First: on a Node too old for the package, say so before anything else is evaluated.
+import "./node-check.ts";
+
 export { type CacheProfile, cacheProfile, cacheProfileFor } from "./context/cache-model.ts";
 export type { ContextOptions, PinnedSource } from "./context/manager.ts";
 export { defaultPinned, skillsPinned, todoPinned } from "./context/pinned.ts";

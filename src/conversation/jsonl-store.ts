@@ -1,4 +1,3 @@
-import { mkdirSync } from "node:fs";
 import { type FileHandle, open, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError, TaifengError } from "../errors.ts";
@@ -7,6 +6,7 @@ import { ThreadArtifactFiles } from "./artifact-files.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
 import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
+import { makeDirectory } from "./make-dir.ts";
 import type {
   Durability,
   OpenedThread,
@@ -111,7 +111,7 @@ export class JsonlThreadStore implements ThreadStore {
       unbind: async (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
     };
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeDirectory(this.dir);
     } catch (err) {
       throw new TaifengError(
         "store_error",
