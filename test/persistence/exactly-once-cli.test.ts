@@ -122,8 +122,6 @@ describe("taifeng run: exactly-once after approval, across SIGKILL (CLI on a ter
 });
 
 /** Synchronous peek at the side-effect file (the poll runs every 2 ms). */
-import { readFileSync } from "node:fs";
-
 function effectsNow(): boolean {
   try {
     return readFileSync(join(project, "effects.txt"), "utf8").includes("once");
