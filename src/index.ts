@@ -21,6 +21,7 @@ export type {
 export { type ParsedTranscript, parseTranscript } from "./conversation/jsonl-reader.ts";
 export { type JsonlStoreOptions, JsonlThreadStore } from "./conversation/jsonl-store.ts";
 export type { CommitInfo } from "./conversation/jsonl-writer.ts";
+export { MemorySessionBindings } from "./conversation/memory-sessions.ts";
 export { MemoryThreadStore } from "./conversation/memory-store.ts";
 export { EVENT_PERSISTENCE, persistedEvent, shouldPersist } from "./conversation/persist-policy.ts";
 export {
@@ -35,6 +36,8 @@ export {
 export type {
   Durability,
   OpenedThread,
+  SessionBindings,
+  ThreadArtifacts,
   ThreadInfo,
   ThreadMeta,
   ThreadQuery,
@@ -334,6 +337,7 @@ export {
 export {
   type ArtifactRef,
   type ArtifactStore,
+  artifactId,
   FileArtifactStore,
   MemoryArtifactStore,
 } from "./tool/artifacts.ts";
