@@ -159,9 +159,14 @@ export class ThreadDirectory {
     }
   }
 
-  /** Drops a thread's row and every session bound to it. */
+  /** Drops a thread's row (its transcript cannot be read now; its bindings stay). */
   remove(threadId: string): void {
     this.db.prepare("DELETE FROM threads WHERE id = ?").run(threadId);
+  }
+
+  /** Drops a deleted thread's row and every session bound to it. */
+  forget(threadId: string): void {
+    this.remove(threadId);
     this.db.prepare("DELETE FROM sessions WHERE thread_id = ?").run(threadId);
   }
 
