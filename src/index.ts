@@ -3,6 +3,9 @@
  * exported here is internal and may change without notice.
  */
 
+// First: on a Node too old for the package, say so before anything else is evaluated.
+import "./node-check.ts";
+
 export {
   cachePricedCompiler,
   claudeCompiler,
@@ -29,6 +32,7 @@ export type {
 export { type ParsedTranscript, parseTranscript } from "./conversation/jsonl-reader.ts";
 export { type JsonlStoreOptions, JsonlThreadStore } from "./conversation/jsonl-store.ts";
 export type { CommitInfo } from "./conversation/jsonl-writer.ts";
+export { MemorySessionBindings } from "./conversation/memory-sessions.ts";
 export { MemoryThreadStore } from "./conversation/memory-store.ts";
 export { EVENT_PERSISTENCE, persistedEvent, shouldPersist } from "./conversation/persist-policy.ts";
 export {
@@ -43,6 +47,8 @@ export {
 export type {
   Durability,
   OpenedThread,
+  SessionBindings,
+  ThreadArtifacts,
   ThreadInfo,
   ThreadMeta,
   ThreadQuery,
@@ -415,6 +421,7 @@ export {
 export {
   type ArtifactRef,
   type ArtifactStore,
+  artifactId,
   FileArtifactStore,
   MemoryArtifactStore,
 } from "./tool/artifacts.ts";
