@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { TaifengError } from "../errors.ts";
+import { isTaifengError, TaifengError } from "../errors.ts";
 
 /** Options for an FdBudget. */
 export interface FdBudgetOptions {
@@ -118,7 +118,16 @@ export class FdBudget {
     // The entry comes back already counting this caller as a user: were it counted only after
     // the await, another operation could close it in between and the descriptor number be
     // reused for another file, with this caller's write landing there.
-    const entry = await this.handle(path, flags, patient);
+    let entry: Cached;
+    for (;;) {
+      try {
+        entry = await this.handle(path, flags, patient);
+        break;
+      } catch (err) {
+        // A patient caller that joined an impatient caller's open tries again on its own.
+        if (!(patient && isTaifengError(err) && err.details?.reason === "descriptors_exhausted")) throw err;
+      }
+    }
     try {
       return await fn(entry.fd);
     } finally {
