@@ -271,7 +271,9 @@ describe("wake limit", () => {
     });
     const tree = await AgentTree.open({ model, limits: { maxWakes: 1 } });
     const events = await tree.root.submitAndWait("go");
-    expect(agentShape(events).filter((s) => s.startsWith("warning") || s.startsWith("tool_call_completed wait"))).toEqual([
+    expect(
+      agentShape(events).filter((s) => s.startsWith("warning") || s.startsWith("tool_call_completed wait")),
+    ).toEqual([
       "tool_call_completed wait_agents ok",
       "warning agent_limit: Wait refused: root has waited 1 times (the limit is 1). Finish with the results you have, or stop the agents you no longer need.",
       "tool_call_completed wait_agents error",
