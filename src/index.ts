@@ -315,6 +315,7 @@ export {
 } from "./ratelimit/limiters.ts";
 export { type RateLimitOptions, RateLimits, withRateLimit } from "./ratelimit/wrap.ts";
 export { CONTINUE_PROMPT, type RecoveryOptions, withRecovery } from "./recovery/recover.ts";
+export { type RepairPolicyOptions, type RepairStats, withRepairPolicy } from "./recovery/repair.ts";
 export {
   isSecretName,
   looksLikeCredential,
