@@ -356,6 +356,7 @@ export {
   type SpendTrackerOptions,
   totalTokens,
 } from "./reliability/spend.ts";
+export { type BudgetLeftLimits, budgetLeftFrom } from "./router/budget.ts";
 export {
   type Candidate as RouteCandidate,
   decideRoute,
