@@ -7,6 +7,7 @@ import type { LangChainToolLike } from "../interop/foreign.ts";
 import { builtinCatalog, type ModelCatalog } from "../llm/catalog.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
+import type { RolloutLineOf } from "../protocol/index.ts";
 import type { Redactor } from "../redact/types.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { Tool } from "../tool/define.ts";
@@ -34,6 +35,8 @@ export interface EngineOptions {
   /** Resume this thread if it exists in the store, else create it with this id. */
   readonly threadId?: string;
   readonly title?: string;
+  /** Recorded in a new thread's `thread_meta.agent`: the child agent this thread is (see src/agents). */
+  readonly spawnedAs?: RolloutLineOf<"thread_meta">["payload"]["agent"];
   /** The thread's working directory, given to tools. Default `process.cwd()`. */
   readonly cwd?: string;
   /** Model calls per turn before it fails with `max_steps`. Default 50. */

@@ -57,6 +57,7 @@ export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv
     gate: env.gate,
     startDuringStream,
     askUser: env.askUser,
+    park: env.park,
     artifacts: env.artifacts,
     maxOutputChars: env.settings.maxToolOutputChars,
     stragglers: env.stragglers,

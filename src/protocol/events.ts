@@ -201,6 +201,12 @@ export const UserInputRequested = z.object({
   callId: z.string().optional(),
   question: z.string(),
   options: z.array(z.string()).optional(),
+  /**
+   * Set when the runtime itself ends the wait, not a person: `agents` = a call parked until
+   * child agents meet a barrier (`wait_agents`, `spawn_agent` with `wait`). Hosts do not answer
+   * it; like a question it is persisted, so a restart resumes the turn and re-runs the call.
+   */
+  awaiting: z.literal("agents").optional(),
 });
 
 const CompactionTrigger = z.enum(["manual", "pre_sampling", "mid_turn", "overflow"]);
@@ -262,21 +268,30 @@ export const CompactionCompleted = z.object({
   usage: Usage.optional(),
 });
 
-/** A child agent was spawned. */
+/** A child agent was spawned (emitted on its parent's engine). */
 export const ChildSpawned = z.object({
   type: z.literal("child_spawned"),
   childThreadId: z.string(),
   name: z.string(),
   callId: z.string().optional(),
+  /** The child's agent path, e.g. `root/researcher#2`. */
+  path: z.string().optional(),
+  /** True when the child waits for a free slot (the live-children limit) before it starts. */
+  queued: z.boolean().optional(),
 });
 
-/** A child agent finished. */
+/** A child agent finished (emitted on its parent's engine). */
 export const ChildCompleted = z.object({
   type: z.literal("child_completed"),
   childThreadId: z.string(),
   name: z.string(),
   status: z.enum(["completed", "failed", "aborted"]),
   text: z.string().optional(),
+  path: z.string().optional(),
+  /** The child's own usage, all its turns so far. */
+  usage: Usage.optional(),
+  /** Why it failed or was stopped. */
+  error: z.string().optional(),
 });
 
 /** A message between peer agents. */
