@@ -321,6 +321,7 @@ export {
 } from "./ratelimit/limiters.ts";
 export { type RateLimitOptions, RateLimits, withRateLimit } from "./ratelimit/wrap.ts";
 export { CONTINUE_PROMPT, type RecoveryOptions, withRecovery } from "./recovery/recover.ts";
+export { type RepairPolicyOptions, type RepairStats, withRepairPolicy } from "./recovery/repair.ts";
 export {
   isSecretName,
   looksLikeCredential,
@@ -361,6 +362,7 @@ export {
   type SpendTrackerOptions,
   totalTokens,
 } from "./reliability/spend.ts";
+export { type BudgetLeftLimits, budgetLeftFrom } from "./router/budget.ts";
 export {
   type Candidate as RouteCandidate,
   decideRoute,
