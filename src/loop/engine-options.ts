@@ -3,6 +3,7 @@ import type { ContextOptions } from "../context/manager.ts";
 import type { TokenCounter } from "../context/tokens.ts";
 import type { ThreadStore } from "../conversation/store.ts";
 import type { HookOptions } from "../hooks/options.ts";
+import type { LangChainToolLike } from "../interop/foreign.ts";
 import { builtinCatalog, type ModelCatalog } from "../llm/catalog.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
@@ -22,7 +23,11 @@ export interface EngineOptions {
   readonly model: ModelClient;
   /** Resolves `override_context.model` specs such as `sim:script.json`. */
   readonly resolveModel?: (spec: string) => Promise<ModelClient>;
-  readonly tools?: Iterable<Tool>;
+  /**
+   * The tools the model may call. LangChain.js tools are accepted as they are (recognized by
+   * shape, see `toTools`); Vercel AI SDK tools, which carry no name, go through `toTools({ name: tool })`.
+   */
+  readonly tools?: Iterable<Tool | LangChainToolLike>;
   /** System instructions: the stable head of every prompt. */
   readonly system?: string;
   /** Where the transcript lives; default: a private in-memory store. */
