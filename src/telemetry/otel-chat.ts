@@ -3,7 +3,14 @@
  * (whose calls reach the parent as forwarded progress and hang under the skill's span).
  * Internal to `src/telemetry/`.
  */
-import { type Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type Context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 import type { EventMsgOf } from "../protocol/index.ts";
 import { outputMessages } from "./content.ts";
 import { providerName } from "./otel-metrics.ts";
@@ -47,23 +54,21 @@ export function closeChat(
   const span = chat.span;
   if (span.isRecording()) {
     const u = msg.usage;
-    span.setAttributes({
+    // One call into the SDK. Absent means zero: every attribute costs a validation and bytes.
+    const attrs: Attributes = {
       [ATTR.responseFinishReasons]: [msg.finishReason],
       [ATTR.usageInputTokens]: u.inputTokens,
       [ATTR.usageOutputTokens]: u.outputTokens,
-    });
-    // Absent means zero: every attribute costs the SDK a validation and the exporter bytes.
-    if (u.cachedInputTokens > 0) span.setAttribute(ATTR.usageCacheReadTokens, u.cachedInputTokens);
-    if (u.cacheWriteTokens > 0) span.setAttribute(ATTR.usageCacheWriteTokens, u.cacheWriteTokens);
-    if (u.reasoningTokens > 0) span.setAttribute(ATTR.usageReasoningTokens, u.reasoningTokens);
-    if (msg.costUsd !== undefined) span.setAttribute(ATTR.costUsd, msg.costUsd);
+    };
+    if (u.cachedInputTokens > 0) attrs[ATTR.usageCacheReadTokens] = u.cachedInputTokens;
+    if (u.cacheWriteTokens > 0) attrs[ATTR.usageCacheWriteTokens] = u.cacheWriteTokens;
+    if (u.reasoningTokens > 0) attrs[ATTR.usageReasoningTokens] = u.reasoningTokens;
+    if (msg.costUsd !== undefined) attrs[ATTR.costUsd] = msg.costUsd;
     if (r.capture)
-      span.setAttribute(
-        ATTR.outputMessages,
-        outputMessages(chat.text, chat.calls ?? [], msg.finishReason, r.redactor),
-      );
+      attrs[ATTR.outputMessages] = outputMessages(chat.text, chat.calls ?? [], msg.finishReason, r.redactor);
+    if (errorType !== undefined) attrs[ATTR.errorType] = errorType;
+    span.setAttributes(attrs);
     if (errorType !== undefined) {
-      span.setAttribute(ATTR.errorType, errorType);
       span.setStatus({
         code: SpanStatusCode.ERROR,
         message: r.redactor.redact(msg.error?.message ?? "the model call failed"),
