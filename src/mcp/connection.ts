@@ -20,6 +20,7 @@ import {
   type Transport,
 } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
+import { type FileOAuthProvider, refreshOnce } from "./auth.ts";
 import type { McpServerEntry } from "./config.ts";
 import {
   type ConnectionEnv,
@@ -64,6 +65,7 @@ export class McpConnection {
   private stale = false;
   private readonly router = new CallRouter();
   private auth: OAuthClientProvider | undefined | null = null;
+  private authFetch: typeof fetch | undefined;
 
   constructor(entry: McpServerEntry, env: ConnectionEnv) {
     this.name = entry.name;
@@ -128,8 +130,7 @@ export class McpConnection {
       },
       (err: unknown) => {
         this.connecting = undefined;
-        const login = (this.authProvider() as { pendingAuthorization?: URL } | undefined)
-          ?.pendingAuthorization;
+        const login = this.pendingAuthorization;
         if (login)
           throw this.fail(
             `needs a login: open ${login.href} in a browser, then complete it with \`taifeng mcp login ${this.name}\` (or McpConnection.finishAuth(code))`,
@@ -229,6 +230,14 @@ export class McpConnection {
     return client;
   }
 
+  /** The URL a person must open to log in (when the last attempt needs a login) and its `state`. */
+  get pendingAuthorization(): URL | undefined {
+    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingAuthorization;
+  }
+  get pendingState(): string | undefined {
+    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingState;
+  }
+
   /** The server's OAuth provider (made once, so a pending login URL survives retries). */
   private authProvider(): OAuthClientProvider | undefined {
     if (this.auth === null) this.auth = this.env.authProvider?.(this.entry);
@@ -236,11 +245,13 @@ export class McpConnection {
   }
 
   private transport(kind: McpTransportKind): Transport {
+    const authProvider = this.authProvider();
+    if (authProvider && !this.authFetch) this.authFetch = refreshOnce(this.env.fetch);
     return createTransport(this.entry, kind, {
       stderr: this.stderr,
       env: this.env.env,
-      authProvider: this.authProvider(),
-      fetch: this.env.fetch,
+      authProvider,
+      fetch: authProvider ? this.authFetch : this.env.fetch,
     });
   }
 
