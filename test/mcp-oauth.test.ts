@@ -2,6 +2,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SimClient } from "../src/llm/sim/sim-client.ts";
+import { AgentEngine } from "../src/loop/engine.ts";
 import { mcpLogin } from "../src/mcp/login.ts";
 import { McpManager } from "../src/mcp/manager.ts";
 import { toolOutputText } from "../src/protocol/index.ts";
@@ -113,6 +115,50 @@ describe("MCP over HTTP with OAuth", () => {
     expect(second.status()[0]?.state.status).toBe("ready");
     expect(await whoami(second)).toMatch(/^client [\w-]+ with at_$/);
     expect(oauth.stats).toMatchObject({ registrations: 1, authorizations: 1 });
+  }, 60_000);
+
+  it("a grant revoked mid-session fails the call with the login URL, and a new login brings it back", async () => {
+    oauth = await startOAuthServer();
+    const redirect = `http://127.0.0.1:${await freePort()}/callback`;
+    const m = await open(redirect);
+    expect(
+      await mcpLogin(m, "secure", {
+        onAuthorizationUrl: async (url) => void (await browse(url)),
+        timeoutMs: 20_000,
+      }),
+    ).toEqual({
+      status: "logged_in",
+    });
+    const engine = await AgentEngine.open({
+      model: new SimClient({
+        script: [
+          { toolCalls: [{ id: "w1", name: "mcp__secure__whoami", arguments: {} }] },
+          { text: "ok" },
+          { toolCalls: [{ id: "w2", name: "mcp__secure__whoami", arguments: {} }] },
+          { text: "ok" },
+        ],
+      }),
+      cwd: home,
+      ...m.engineOptions(),
+    });
+    await engine.submitAndWait("who am i");
+    oauth.revokeAll();
+    await engine.submitAndWait("and now?");
+    const outputs = engine.items.flatMap((i) =>
+      i.type === "function_call_output" ? [toolOutputText(i.output)] : [],
+    );
+    expect(outputs[0]).toMatch(/^client [\w-]+ with at_$/);
+    expect(outputs[1]).toMatch(/needs a login: open http:\/\/127\.0\.0\.1:\d+\/authorize\?\S+ in a browser/);
+    await engine.close();
+    expect(
+      await mcpLogin(m, "secure", {
+        onAuthorizationUrl: async (url) => void (await browse(url)),
+        timeoutMs: 20_000,
+      }),
+    ).toEqual({
+      status: "logged_in",
+    });
+    expect(await whoami(m)).toMatch(/^client [\w-]+ with at_$/);
   }, 60_000);
 
   it("refuses a callback whose state does not match, and says so", async () => {

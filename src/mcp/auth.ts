@@ -144,6 +144,19 @@ export function fileOAuthProvider(
     async saveCodeVerifier(verifier) {
       await save({ verifier });
     },
+    // The server said stored credentials are no longer valid (a revoked grant, a spent
+    // refresh token): forget them, so the next attempt starts a fresh login.
+    async invalidateCredentials(scope) {
+      const field = {
+        client: "client",
+        tokens: "tokens",
+        verifier: "verifier",
+        discovery: "discovery",
+      } as const;
+      if (scope === "all")
+        await save({ client: undefined, tokens: undefined, verifier: undefined, discovery: undefined });
+      else await save({ [field[scope]]: undefined });
+    },
     async saveDiscoveryState(discovery) {
       await save({ discovery });
     },

@@ -51,15 +51,17 @@ export async function mcpLogin(
   const callback = awaitCallback(redirect, options, () => conn.pendingState);
   try {
     await callback.listening;
-    try {
-      await conn.ensure(options.signal);
-      return { status: "already_authorized" };
-    } catch {
-      // Without a login URL the failure is not about authorization.
-      const url = conn.pendingAuthorization;
-      if (!url) return { status: "failed", error: describe(conn.status) };
-      await options.onAuthorizationUrl(url);
+    // A login may already be pending (a call found its grant revoked); else try to connect.
+    let url = conn.pendingAuthorization;
+    if (!url) {
+      await conn.ensure(options.signal).catch(() => undefined);
+      url = conn.pendingAuthorization;
+      if (!url)
+        return conn.status.status === "ready"
+          ? { status: "already_authorized" }
+          : { status: "failed", error: describe(conn.status) };
     }
+    await options.onAuthorizationUrl(url);
     const code = await callback.code;
     await conn.finishAuth(code);
     return { status: "logged_in" };
