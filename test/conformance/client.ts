@@ -52,45 +52,66 @@ const mcp = await McpManager.open({
   servers: parseMcpServers({ s: { type: "http", url, ...(oauth ? { oauth } : {}) } }, "conformance"),
   env: { ...process.env, ...(home ? { HOME: home } : {}), CONFORMANCE_CLIENT_SECRET: context.client_secret },
 });
-if (auth && mcp.status()[0]?.state.status !== "ready") {
-  const login = await mcpLogin(mcp, "s", {
-    // The suite's authorization page answers with a redirect back to the callback at once.
-    onAuthorizationUrl: async (page) => {
-      const res = await fetch(page, { redirect: "manual" });
-      const location = res.headers.get("location");
-      if (!location) throw new Error(`the authorization page answered ${res.status} without a redirect`);
-      await fetch(location);
-    },
-    timeoutMs: 30_000,
-  });
-  process.stderr.write(`login: ${JSON.stringify(login)}\n`);
-}
+// A login is needed when connecting failed for it, or when the server let the handshake
+// through and asked for authorization at the first request (a login is then pending).
+const browse = async (page: URL) => {
+  // The suite's authorization page answers with a redirect back to the callback at once.
+  const res = await fetch(page, { redirect: "manual" });
+  const location = res.headers.get("location");
+  if (!location) throw new Error(`the authorization page answered ${res.status} without a redirect`);
+  await fetch(location);
+};
+const needsLogin = () =>
+  auth &&
+  (mcp.status()[0]?.state.status !== "ready" || mcp.servers.get("s")?.pendingAuthorization !== undefined);
+const login = async () => {
+  const done = await mcpLogin(mcp, "s", { onAuthorizationUrl: browse, timeoutMs: 30_000 });
+  process.stderr.write(`login: ${JSON.stringify(done)}\n`);
+};
+// A login is needed when connecting failed for it, or when the server let the handshake
+// through and asked for authorization at the first request (a login is then pending).
+if (needsLogin()) await login();
 const state = mcp.status()[0]?.state;
 process.stderr.write(`server: ${JSON.stringify(state)}\n`);
-const tools = mcp.tools().filter((t) => t.name.startsWith("mcp__s__"));
-const model = new SimClient({
-  script: [
-    tools.length > 0
-      ? {
+async function callEveryTool(): Promise<void> {
+  const engine = await AgentEngine.open({ model: scripted(), ...mcp.engineOptions() });
+  const id = engine.submit("call every tool");
+  for await (const ev of engine.subscribe(id)) {
+    if (ev.msg.type === "user_input_requested")
+      engine.submit({ type: "user_input_answer", requestId: ev.msg.requestId, answer: "{}" });
+    if (ev.msg.type === "tool_call_completed")
+      process.stdout.write(`${ev.msg.name}: ${JSON.stringify(ev.msg.output)}\n`);
+  }
+  await engine.close();
+}
+
+/** Calls every tool of the server that the turn's request offers (the list as of that turn). */
+function scripted(): SimClient {
+  return new SimClient({
+    script: [
+      (req) => {
+        const tools = req.tools.filter((t) => t.name.startsWith("mcp__s__"));
+        if (tools.length === 0) return { text: "no tools" };
+        return {
           toolCalls: tools.map((t, i) => ({
             id: `c${i}`,
             name: t.name,
             arguments: ARGS[t.name.slice(8)] ?? {},
           })),
-        }
-      : { text: "no tools" },
-    { text: "done" },
-  ],
-});
-const engine = await AgentEngine.open({ model, ...mcp.engineOptions() });
-const id = engine.submit("call every tool");
-for await (const ev of engine.subscribe(id)) {
-  if (ev.msg.type === "user_input_requested")
-    engine.submit({ type: "user_input_answer", requestId: ev.msg.requestId, answer: "{}" });
-  if (ev.msg.type === "tool_call_completed")
-    process.stdout.write(`${ev.msg.name}: ${JSON.stringify(ev.msg.output)}\n`);
+        };
+      },
+      { text: "done" },
+    ],
+  });
 }
-await engine.close();
+
+await callEveryTool();
+// A call that needed more (a wider scope) failed with the login URL: log in again and retry,
+// as a person would.
+if (needsLogin()) {
+  await login();
+  await callEveryTool();
+}
 await mcp.close();
 if (home) await rm(home, { recursive: true, force: true });
 process.exit(state?.status === "ready" ? 0 : 1);
