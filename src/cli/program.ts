@@ -96,6 +96,11 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
       "export OpenTelemetry traces and metrics as the OTEL_* variables say (default OTLP http/protobuf to localhost:4318)",
     )
     .option(
+      "--events-jsonl <dir>",
+      "write every event (redacted) to <dir>/<thread>.events.jsonl, rotated by size",
+    )
+    .option("--events-console", "print one line per event (redacted) on stderr")
+    .option(
       "--otel-content",
       "record prompts and answers in spans, redacted (needs OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)",
     )

@@ -23,6 +23,7 @@ import { otelWanted } from "./otel-env.ts";
 import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
 import { type AskPolicy, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
+import { cliSinks } from "./sinks-flags.ts";
 import { formatProblem } from "./skills-command.ts";
 import { checkThreadId, openStorage } from "./threads-command.ts";
 import { decideProjectTrust } from "./trust-prompt.ts";
@@ -134,6 +135,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   const target = bindLater();
   const approver = asking === "terminal" ? createApprover(target, io.stdin, io.stderr) : undefined;
   const watch = watchRun(io, target, asking);
+  const sinks = cliSinks(flags, io, redactor);
   let engine: AgentEngine;
   let skills: SkillRuntime | undefined;
   let telemetry: CliTelemetry | undefined;
@@ -168,7 +170,12 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       cwd: io.cwd,
       store,
       redactor,
-      listeners: [write, watch.listener, ...(approver ? [approver.listener] : [])],
+      listeners: [
+        write,
+        watch.listener,
+        ...(approver ? [approver.listener] : []),
+        ...(sinks ? [sinks.listener] : []),
+      ],
       resolveModel: (spec) => resolveModel(spec, flags, io, settings.modelOptions),
       ...(mcp ? mcp.engineOptions({ tools, prepareTurn }) : { prepareTurn }),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
@@ -189,6 +196,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   } catch (err) {
     approver?.close();
     await telemetry?.shutdown();
+    await sinks?.close();
     skills?.close();
     await mcp?.close();
     await builtins.close();
@@ -220,6 +228,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     approver?.close();
     await engine.close();
     await telemetry?.shutdown();
+    await sinks?.close();
     await mcp?.close();
     await builtins.close();
     skills?.close();

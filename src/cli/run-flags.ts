@@ -45,6 +45,9 @@ export interface RunFlags {
   readonly otel?: boolean;
   /** Record message content in spans (with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), redacted. */
   readonly otelContent?: boolean;
+  /** Event sinks (see sinks-flags.ts). */
+  readonly eventsJsonl?: string;
+  readonly eventsConsole?: boolean;
 }
 
 /**

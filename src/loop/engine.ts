@@ -171,6 +171,7 @@ export class AgentEngine {
         tools: core.tools,
         hasPolicy: guards.policy !== undefined,
         newSubmissionId: () => newId("sub"),
+        mayAddTools: options.prepareTurn !== undefined,
       });
     }
     engine.emitEngine({
