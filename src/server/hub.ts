@@ -136,6 +136,25 @@ export class ThreadHub {
     });
   }
 
+  /**
+   * Opens every thread whose transcript says it waits on a person, so that its request is
+   * asked again (same request id) and shows in the approvals inbox after a restart.
+   * Returns the thread ids opened; a thread that cannot be opened is skipped.
+   */
+  async resumeSuspended(limit = 1000): Promise<string[]> {
+    const opened: string[] = [];
+    for (const info of await this.store.list({ limit })) {
+      if (info.status !== "suspended") continue;
+      try {
+        await this.engine(info.threadId);
+        opened.push(info.threadId);
+      } catch {
+        // locked by another process, or unreadable: it stays as it is
+      }
+    }
+    return opened;
+  }
+
   /** p50 and p95 of recent model-call durations per model, in ms. */
   latencyByModel(): Record<string, { calls: number; p50: number; p95: number }> {
     const out: Record<string, { calls: number; p50: number; p95: number }> = {};

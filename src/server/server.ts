@@ -39,6 +39,8 @@ export interface ServerOptions extends ThreadHubOptions {
   readonly rateLimitPerMinute?: number;
   /** How long `close` lets running turns finish before interrupting them. Default 30 s. */
   readonly drainMs?: number;
+  /** Reopen threads waiting on a person at start, so their requests are in the inbox. Default true. */
+  readonly resumeSuspended?: boolean;
   /** Serve the web console at `/`. Default true. */
   readonly console?: boolean;
 }
@@ -82,6 +84,7 @@ export async function createServer(options: ServerOptions): Promise<TaifengServe
     );
   const redactor = createRedactor({ env });
   const hub = await ThreadHub.create({ ...options, redactor: options.redactor ?? redactor });
+  if (options.resumeSuspended !== false) await hub.resumeSuspended();
   const app = buildApp(hub, options, tokens, redactor);
   let httpServer: ReturnType<typeof serve> | undefined;
   let url: string | undefined;
