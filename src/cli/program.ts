@@ -1,10 +1,13 @@
 import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
+import { registerChatCommand } from "./chat-command.ts";
+import { registerConfigCommand } from "./config-command.ts";
 import { defenseCheckCommand } from "./defense-command.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
 import { registerMcpCommand } from "./mcp-command.ts";
 import { permissionsCheckCommand } from "./permissions-command.ts";
 import { runCommand } from "./run-command.ts";
+import { registerServeCommand } from "./serve-command.ts";
 import { collect, registerSkillsCommand } from "./skills-command.ts";
 import { registerThreadsCommand } from "./threads-command.ts";
 
@@ -119,6 +122,9 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
   registerSkillsCommand(program, io, result);
   registerMcpCommand(program, io, result);
   registerThreadsCommand(program, io);
+  registerConfigCommand(program, io, result);
+  registerServeCommand(program, io, result);
+  registerChatCommand(program, io, result);
   return program;
 }
 

@@ -57,9 +57,16 @@ async function resolveModel(
   }
 }
 
-/** The model `taifeng run` would use for `spec` (or the default), for other commands. */
-export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<ModelClient> {
-  return resolveModel(spec ?? defaultModelSpec(io.env), {}, io, undefined);
+/**
+ * The model `taifeng run` would use for `spec` (or the default), for other commands;
+ * `provider` carries a configured provider's base URL and key variable.
+ */
+export function resolveRunModel(
+  spec: string | undefined,
+  io: CliIO,
+  provider: { readonly baseUrl?: string; readonly apiKeyEnv?: string } = {},
+): Promise<ModelClient> {
+  return resolveModel(spec ?? defaultModelSpec(io.env), provider, io, undefined);
 }
 
 /**

@@ -45,7 +45,10 @@ describe("the event stream and approvals survive a server restart", () => {
     const second = await startServer(storage.dir, ran);
     try {
       // Resume: everything after the client's position, from the transcript, ids = line numbers.
-      const resumed = openSse(`${second.url}/v1/threads/${id}/events`, { ...auth, "last-event-id": lastSeen });
+      const resumed = openSse(`${second.url}/v1/threads/${id}/events`, {
+        ...auth,
+        "last-event-id": lastSeen,
+      });
       await resumed.until((f) => frameType(f) === "permission_requested" && f.event === "event");
       const lines = second.server.hub.store.read(id);
       const transcript = await lines;
@@ -59,12 +62,19 @@ describe("the event stream and approvals survive a server restart", () => {
       expect(replayed.map((f) => f.id)).toEqual(
         transcript.slice(fromLine, openedAt).map((_, i) => String(fromLine + i + 1)),
       );
-      expect(replayed.map((f) => JSON.parse(f.data) as RolloutLine)).toEqual(transcript.slice(fromLine, openedAt));
+      expect(replayed.map((f) => JSON.parse(f.data) as RolloutLine)).toEqual(
+        transcript.slice(fromLine, openedAt),
+      );
       expect(resumed.frames.slice(0, replayed.length)).toEqual(replayed);
       expect(replayed.map(frameType)).toContain("line:event"); // the first turn's end
       // Then the live events of the reopened engine: it asks again under the same request id.
       const again = resumed.frames.filter((f) => f.event === "event").map(frameType);
-      expect(again.slice(0, 4)).toEqual(["thread_opened", "turn_started", "tool_call_started", "permission_requested"]);
+      expect(again.slice(0, 4)).toEqual([
+        "thread_opened",
+        "turn_started",
+        "tool_call_started",
+        "permission_requested",
+      ]);
 
       const inbox = (await (await api(second.url, "/v1/approvals")).json()) as {
         approvals: { threadId: string; requestId: string }[];
@@ -77,11 +87,12 @@ describe("the event stream and approvals survive a server restart", () => {
       expect(answer.status).toBe(202);
       await resumed.until(isEnd);
       expect(ran).toEqual(["touch /tmp/x"]);
-      expect(resumed.frames.filter((f) => f.event === "event").map(frameType).slice(-3)).toEqual([
-        "assistant_message",
-        "model_call_completed",
-        "turn_completed",
-      ]);
+      expect(
+        resumed.frames
+          .filter((f) => f.event === "event")
+          .map(frameType)
+          .slice(-3),
+      ).toEqual(["assistant_message", "model_call_completed", "turn_completed"]);
       resumed.close();
     } finally {
       await second.server.close();
