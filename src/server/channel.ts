@@ -7,10 +7,11 @@
 import type { Event } from "../protocol/index.ts";
 import { comparePositions, formatPosition, type Position } from "./positions.ts";
 
-/** Where a viewer's frames go (a Node `ServerResponse` fits). */
+/** Where a viewer's frames go (the response's socket fits). */
 export interface FrameSink {
-  write(chunk: string): boolean;
+  write(chunk: string | Uint8Array): boolean;
   once(event: "drain" | "close", listener: () => void): unknown;
+  off(event: "drain" | "close", listener: () => void): unknown;
   end(): unknown;
   readonly writableLength: number;
 }
@@ -158,25 +159,48 @@ export class ThreadChannel {
     this.viewers.clear();
   }
 
+  /**
+   * Sends every viewer the frames it has not had. Viewers at the same place (usually all of
+   * them) get one shared Buffer: the text is encoded once per batch, not once per viewer.
+   */
   private flush(): void {
     this.scheduled = false;
-    for (const v of this.viewers) if (!v.paused) this.send(v);
+    const shared = new Map<number, Buffer>();
+    for (const v of this.viewers) {
+      if (v.paused || v.closed) continue;
+      let chunk = shared.get(v.next);
+      if (chunk === undefined) {
+        const text = this.pendingText(v.next);
+        if (text === undefined) {
+          this.evict(v);
+          continue;
+        }
+        chunk = Buffer.from(text);
+        shared.set(v.next, chunk);
+      }
+      this.write(v, chunk);
+    }
   }
 
-  /** Sends a viewer every frame it has not had, as one write; pauses it when its socket is full. */
+  /** The frames from absolute index `from` to the end as one text; undefined when trimmed away. */
+  private pendingText(from: number): string | undefined {
+    if (from < this.base) return undefined;
+    let text = "";
+    for (let i = from - this.base; i < this.frames.length; i++) text += (this.frames[i] as Frame).text;
+    return text;
+  }
+
+  /** Sends one viewer what it has not had (on attach and after a drain). */
   private send(v: Viewer): void {
-    if (v.closed) return;
-    const end = this.base + this.frames.length;
-    if (v.next >= end) return;
-    if (v.next < this.base) {
-      // Fell out of the ring while paused: it resumes from its Last-Event-ID.
-      this.detach(v);
-      v.sink.end();
-      return;
-    }
-    let chunk = "";
-    for (let i = v.next - this.base; i < this.frames.length; i++) chunk += (this.frames[i] as Frame).text;
-    v.next = end;
+    if (v.closed || v.next >= this.base + this.frames.length) return;
+    const text = this.pendingText(v.next);
+    if (text === undefined) this.evict(v);
+    else this.write(v, text);
+  }
+
+  private write(v: Viewer, chunk: string | Buffer): void {
+    if (chunk.length === 0) return;
+    v.next = this.base + this.frames.length;
     const ok = v.sink.write(chunk);
     if (!ok || v.sink.writableLength > this.maxBuffered) {
       v.paused = true;
@@ -185,6 +209,12 @@ export class ThreadChannel {
         this.send(v);
       });
     }
+  }
+
+  /** A viewer that fell out of the ring while paused: it resumes from its Last-Event-ID. */
+  private evict(v: Viewer): void {
+    this.detach(v);
+    v.sink.end();
   }
 
   private trim(): void {

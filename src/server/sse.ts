@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { RolloutLine } from "../protocol/index.ts";
+import type { FrameSink } from "./channel.ts";
 import type { ThreadHub } from "./hub.ts";
 import type { Position } from "./positions.ts";
 
@@ -25,21 +26,30 @@ export async function streamThread(
   res: ServerResponse,
   start: { after: Position | undefined; live: boolean },
 ): Promise<void> {
+  // The body runs until the connection closes, unframed: frames are then written straight to
+  // the socket, and one encoded Buffer serves every viewer of a batch.
+  res.useChunkedEncodingByDefault = false;
+  res.shouldKeepAlive = false;
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
+    connection: "close",
     "x-accel-buffering": "no",
   });
-  res.write("retry: 1000\n\n");
+  res.flushHeaders();
+  const socket = res.socket;
+  if (!socket) return;
+  socket.setNoDelay(true);
+  const sink: FrameSink = socket;
+  sink.write("retry: 1000\n\n");
   let closed = false;
-  res.once("close", () => {
+  socket.once("close", () => {
     closed = true;
     hub.release(threadId);
   });
   const ch = hub.channel(threadId);
   if (start.live) {
-    if (!closed) ch.attach(res, ch.last ?? { line: 0, k: -1 });
+    if (!closed) ch.attach(sink, ch.last ?? { line: 0, k: -1 });
     return;
   }
   let cursor: Position = start.after ?? { line: 0, k: -1 };
@@ -60,7 +70,7 @@ export async function streamThread(
       cursor = { line: lines.length, k: -1 };
       break;
     }
-    await writeLines(res, lines, cursor.line, through, () => closed);
+    await writeLines(sink, lines, cursor.line, through, () => closed);
     if (now !== undefined && lines.length < now.line) {
       res.write(
         `event: gap\ndata: ${JSON.stringify({ from: String(through), to: String(now.line), reason: "lines not yet flushed" })}\n\n`,
@@ -69,15 +79,15 @@ export async function streamThread(
     } else if (through > cursor.line) cursor = { line: through, k: -1 };
   }
   if (closed) return;
-  const attached = ch.attach(res, cursor);
+  const attached = ch.attach(sink, cursor);
   if ("linesThrough" in attached) {
     // The ring moved on during the replay (a very busy thread): the client resumes from here.
-    res.end();
+    sink.end();
   }
 }
 
 async function writeLines(
-  res: ServerResponse,
+  sink: FrameSink,
   lines: readonly RolloutLine[],
   from: number,
   to: number,
@@ -87,10 +97,23 @@ async function writeLines(
   for (let i = from; i < to; i++) {
     chunk += lineFrame(i + 1, lines[i] as RolloutLine);
     if (chunk.length >= 64 * 1024 || i === to - 1) {
-      const ok = res.write(chunk);
+      const ok = sink.write(chunk);
       chunk = "";
-      if (!ok && !closed()) await new Promise<void>((r) => res.once("drain", r).once("close", r));
+      if (!ok && !closed()) await drained(sink);
       if (closed()) return;
     }
   }
+}
+
+/** Resolves on the sink's next drain or close, leaving no listener behind. */
+function drained(sink: FrameSink): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      sink.off("drain", done);
+      sink.off("close", done);
+      resolve();
+    };
+    sink.once("drain", done);
+    sink.once("close", done);
+  });
 }
