@@ -3,12 +3,14 @@ import { type FileHandle, open, readdir, readFile, stat, unlink } from "node:fs/
 import { join } from "node:path";
 import { describeError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import { ThreadArtifactFiles } from "./artifact-files.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
 import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
 import type {
   Durability,
   OpenedThread,
+  SessionBindings,
   ThreadMeta,
   ThreadQuery,
   ThreadStore,
@@ -34,6 +36,11 @@ export interface JsonlStoreOptions {
    * often (and before every listing and on close). Default 200 ms.
    */
   readonly indexDelayMs?: number;
+  /**
+   * Most bytes of artifacts (full texts of capped tool outputs) kept per thread, beside its
+   * transcript in `<dir>/<threadId>.artifacts/`; the oldest go first. Default 64 MiB.
+   */
+  readonly maxArtifactBytes?: number;
   /** Hears about problems that lose nothing: an index rebuilt, a row that could not be updated. */
   readonly onWarning?: (message: string) => void;
   /**
@@ -68,6 +75,10 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly reserved = new Set<string>();
   private readonly index: StoreIndex | undefined;
   private closed = false;
+  /** Session bindings in the SQLite directory; absent with `index: false`. */
+  readonly sessions: SessionBindings | undefined;
+  /** Artifacts beside the transcripts: `<dir>/<threadId>.artifacts/<id>.txt`. */
+  readonly artifacts: ThreadArtifactFiles;
 
   constructor(options: JsonlStoreOptions) {
     this.options = options;
@@ -85,6 +96,20 @@ export class JsonlThreadStore implements ThreadStore {
             read: (threadId) => this.read(threadId),
             live: (threadId) => this.writers.get(threadId),
           });
+    this.artifacts = new ThreadArtifactFiles({
+      dir: this.dir,
+      maxBytesPerThread: options.maxArtifactBytes ?? 64 * 1024 * 1024,
+      sync: this.durability !== "none",
+    });
+    const index = this.index;
+    this.sessions = index && {
+      threadOf: async (sessionId, ttlMs) => this.directoryCall(() => index.sessionThread(sessionId, ttlMs)),
+      bind: async (sessionId, threadId) => {
+        this.pathOf(threadId);
+        this.directoryCall(() => index.bindSession(sessionId, threadId));
+      },
+      unbind: async (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
+    };
     try {
       mkdirSync(this.dir, { recursive: true });
     } catch (err) {
@@ -157,6 +182,7 @@ export class JsonlThreadStore implements ThreadStore {
             `transcript ${path} has no complete first line: the process creating it stopped at once; delete the file`,
           );
         }
+        checkIdentity(first.payload.threadId, threadId, path);
         const warnings: string[] = [];
         if (parsed.tornBytes > 0) {
           await handle.truncate(parsed.validBytes);
@@ -188,7 +214,10 @@ export class JsonlThreadStore implements ThreadStore {
         throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
       throw this.ioError("reading", path, err);
     }
-    return parseTranscript(buf, path).lines;
+    const lines = parseTranscript(buf, path).lines;
+    const first = lines[0];
+    if (first?.type === "thread_meta") checkIdentity(first.payload.threadId, threadId, path);
+    return lines;
   }
 
   async exists(threadId: string): Promise<boolean> {
@@ -228,6 +257,7 @@ export class JsonlThreadStore implements ThreadStore {
           throw this.ioError("deleting", path, err);
         });
         this.index?.remove(threadId);
+        await this.artifacts.deleteThread(threadId);
       } finally {
         await lock.release();
       }
@@ -309,6 +339,18 @@ export class JsonlThreadStore implements ThreadStore {
     return acquireLock(join(this.dir, `${threadId}.lock`), `thread ${threadId}`, this.self);
   }
 
+  private directoryCall<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new TaifengError(
+        "store_error",
+        `the thread directory ${join(this.dir, INDEX_FILE)} failed: ${describeError(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
   private warn(message: string): void {
     this.options.onWarning?.(message);
   }
@@ -320,6 +362,21 @@ export class JsonlThreadStore implements ThreadStore {
       { cause: err, details: { path, code: errno(err) } },
     );
   }
+}
+
+/**
+ * A transcript is the thread its first line names: a file copied or renamed to another name
+ * is refused (never indexed under either id, never written), with an error that says how to
+ * copy a thread instead.
+ */
+function checkIdentity(claimed: string, threadId: string, path: string): void {
+  if (claimed === threadId) return;
+  throw new TaifengError(
+    "store_error",
+    `transcript ${path} is thread ${claimed}, not ${threadId}: it was copied or renamed. ` +
+      `To copy a thread, fork it (taifeng threads fork ${claimed}, or forkThread); to use this file, rename it back to ${claimed}.jsonl`,
+    { details: { path, threadId, claims: claimed } },
+  );
 }
 
 async function syncDirectory(dir: string): Promise<void> {

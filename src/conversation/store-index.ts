@@ -13,6 +13,11 @@ export interface IndexReport {
   readonly reindexed: number;
   /** Transcripts that could not be read, with the reason; they have no row. */
   readonly skipped: { readonly threadId: string; readonly error: string }[];
+  /**
+   * Of those, files named for one thread that hold another (`claims`): copied or renamed
+   * transcripts. They are refused rather than indexed, so the original's row stays its own.
+   */
+  readonly conflicts: { readonly threadId: string; readonly claims: string }[];
 }
 
 /** A thread this process is writing: its writer keeps the row current. */
@@ -84,6 +89,19 @@ export class StoreIndex {
     this.safely(() => this.db().remove(threadId));
   }
 
+  /** A session's thread (see ThreadDirectory.sessionThread); storage failures throw. */
+  sessionThread(sessionId: string, ttlMs?: number): string | undefined {
+    return this.db().sessionThread(sessionId, Date.now(), ttlMs);
+  }
+
+  bindSession(sessionId: string, threadId: string): void {
+    this.db().bindSession(sessionId, threadId, Date.now());
+  }
+
+  unbindSession(sessionId: string): void {
+    this.db().unbindSession(sessionId);
+  }
+
   /** Rows matching the query, after reconciling. */
   async query(query: ThreadQuery): Promise<ThreadInfo[]> {
     await this.reconcile();
@@ -128,6 +146,7 @@ export class StoreIndex {
     const indexed = db.indexedBytes();
     const fresh: { info: ThreadInfo; bytes: number }[] = [];
     const skipped: { threadId: string; error: string }[] = [];
+    const conflicts: { threadId: string; claims: string }[] = [];
     const present = new Set<string>();
     for (const { threadId, path } of await this.options.transcripts()) {
       present.add(threadId);
@@ -143,7 +162,11 @@ export class StoreIndex {
         fresh.push({ info: summarizeThread(await this.options.read(threadId)), bytes: size });
       } catch (err) {
         if (errno(err) === "ENOENT" || errno(err) === "thread_not_found") present.delete(threadId);
-        else skipped.push({ threadId, error: describeError(err) });
+        else {
+          skipped.push({ threadId, error: describeError(err) });
+          const claims = (err as { details?: { claims?: unknown } }).details?.claims;
+          if (typeof claims === "string") conflicts.push({ threadId, claims });
+        }
       }
     }
     db.transaction(() => {
@@ -153,7 +176,7 @@ export class StoreIndex {
     });
     for (const { threadId, error } of skipped)
       this.options.warn(`thread ${threadId} is not indexed: ${error}`);
-    return { threads: db.indexedBytes().size, reindexed: fresh.length, skipped };
+    return { threads: db.indexedBytes().size, reindexed: fresh.length, skipped, conflicts };
   }
 
   private safely(fn: () => void): void {

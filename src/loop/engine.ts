@@ -96,7 +96,8 @@ export class AgentEngine {
       if (options.title !== undefined) meta.title = redactor ? redactor.redact(options.title) : options.title;
       log = new ThreadLog(threadId, await store.create(meta), undefined, filter);
     }
-    const given = options.artifacts ?? new MemoryArtifactStore();
+    // The store's artifacts by default, so they last as long as the thread does.
+    const given = options.artifacts ?? store.artifacts ?? new MemoryArtifactStore();
     const artifacts = redactor ? redactedArtifacts(given, redactor) : given;
     let context: ContextManager | undefined;
     if (options.context !== false) {
@@ -205,6 +206,16 @@ export class AgentEngine {
   get idle(): boolean {
     const c = this.core;
     return c.status === "idle" && c.queue.length === 0 && c.current === undefined && c.requests.size === 0;
+  }
+
+  /**
+   * True when the running turn only waits on a person (an approval or an ask_user answer) and
+   * nothing else is queued: closing the engine then suspends the turn in the transcript, and
+   * the next open resumes it, asking again under the same request id.
+   */
+  get suspended(): boolean {
+    const c = this.core;
+    return c.status === "running" && c.requests.size > 0 && c.queue.length === 0 && c.shutdown === undefined;
   }
 
   /** Milliseconds-since-epoch of the last submission or event. */
