@@ -65,6 +65,25 @@ describe("taifeng config and taifeng serve", () => {
     expect(good.out).toMatch(new RegExp(`^storage\\.dir\\s+= "${join(dir, "threads")}"   # ${file}$`, "m"));
   });
 
+  it("taifeng run takes its model, storage and limits from the file; a flag wins over it", async () => {
+    const script = join(dir, "script.json");
+    await writeFile(script, JSON.stringify({ steps: [{ text: "configured answer" }], onExhausted: "repeat_last" }));
+    await writeFile(join(dir, "taifeng.config.yaml"), `model: sim:${script}\nstorage:\n  dir: run-threads\nlimits:\n  maxSteps: 3\n`);
+    const ran = await inProcess(["run", "--non-interactive", "deny", "hi"]);
+    expect([ran.code, ran.out]).toEqual([0, "configured answer\n"]);
+    expect(ran.err).toMatch(/continue with --thread thr_/);
+    const { readdirSync } = await import("node:fs");
+    expect(readdirSync(join(dir, "run-threads")).some((f) => f.endsWith(".jsonl"))).toBe(true);
+    const flagged = await inProcess(["run", "--non-interactive", "deny", "--model", "sim:demo", "--json", "hi"]);
+    expect(flagged.code).toBe(0);
+    expect(flagged.out).toContain('"model":"sim:demo"');
+    await writeFile(join(dir, "taifeng.config.yaml"), "limits:\n  maxStep: 3\n");
+    const bad = await inProcess(["run", "--non-interactive", "deny", "hi"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/taifeng\.config\.yaml:2:3: unknown key "limits\.maxStep"; did you mean "maxSteps"\?/);
+    await writeFile(join(dir, "taifeng.config.yaml"), "");
+  });
+
   it("serve refuses an address reachable without a token, and without --insecure-local", async () => {
     const open = await inProcess(["serve", "--host", "0.0.0.0"]);
     expect(open.code).toBe(2);
@@ -75,6 +94,7 @@ describe("taifeng config and taifeng serve", () => {
   });
 
   it("serves the configured model and storage, runs a turn over HTTP, and stops cleanly on SIGTERM", async () => {
+    await writeFile(join(dir, "taifeng.config.yaml"), "model: sim:demo\nstorage:\n  dir: threads\n");
     const serve = taifeng(["serve", "--port", "0", "--insecure-local"]);
     try {
       const url = await new Promise<string>((resolveUrl, reject) => {

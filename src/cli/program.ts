@@ -62,6 +62,7 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
     )
     .option("--base-url <url>", "base URL passed to the provider SDK (OpenAI-compatible servers, proxies)")
     .option("--api-key-env <name>", "environment variable holding the API key")
+    .option("--config <file>", "an extra configuration file, above the project's taifeng.config.{json,yaml}")
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")
