@@ -67,22 +67,72 @@ describe("taifeng config and taifeng serve", () => {
 
   it("taifeng run takes its model, storage and limits from the file; a flag wins over it", async () => {
     const script = join(dir, "script.json");
-    await writeFile(script, JSON.stringify({ steps: [{ text: "configured answer" }], onExhausted: "repeat_last" }));
-    await writeFile(join(dir, "taifeng.config.yaml"), `model: sim:${script}\nstorage:\n  dir: run-threads\nlimits:\n  maxSteps: 3\n`);
+    await writeFile(
+      script,
+      JSON.stringify({ steps: [{ text: "configured answer" }], onExhausted: "repeat_last" }),
+    );
+    await writeFile(
+      join(dir, "taifeng.config.yaml"),
+      `model: sim:${script}\nstorage:\n  dir: run-threads\nlimits:\n  maxSteps: 3\n`,
+    );
     const ran = await inProcess(["run", "--non-interactive", "deny", "hi"]);
     expect([ran.code, ran.out]).toEqual([0, "configured answer\n"]);
     expect(ran.err).toMatch(/continue with --thread thr_/);
     const { readdirSync } = await import("node:fs");
     expect(readdirSync(join(dir, "run-threads")).some((f) => f.endsWith(".jsonl"))).toBe(true);
-    const flagged = await inProcess(["run", "--non-interactive", "deny", "--model", "sim:demo", "--json", "hi"]);
+    const flagged = await inProcess([
+      "run",
+      "--non-interactive",
+      "deny",
+      "--model",
+      "sim:demo",
+      "--json",
+      "hi",
+    ]);
     expect(flagged.code).toBe(0);
     expect(flagged.out).toContain('"model":"sim:demo"');
     await writeFile(join(dir, "taifeng.config.yaml"), "limits:\n  maxStep: 3\n");
     const bad = await inProcess(["run", "--non-interactive", "deny", "hi"]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/taifeng\.config\.yaml:2:3: unknown key "limits\.maxStep"; did you mean "maxSteps"\?/);
+    expect(bad.err).toMatch(
+      /taifeng\.config\.yaml:2:3: unknown key "limits\.maxStep"; did you mean "maxSteps"\?/,
+    );
     await writeFile(join(dir, "taifeng.config.yaml"), "");
   });
+
+  it("the file's mcpServers start for serve and chat: their tools join the engine's", async () => {
+    const { loadConfig } = await import("../src/config/load.ts");
+    const { engineSetup } = await import("../src/cli/engine-setup.ts");
+    const fault = resolve(import.meta.dirname, "fixtures", "mcp", "fault-server.ts");
+    await writeFile(
+      join(dir, "taifeng.config.yaml"),
+      JSON.stringify({
+        model: "sim:demo",
+        mcpServers: { fault: { command: process.execPath, args: [fault] } },
+      }),
+    );
+    try {
+      const io = {
+        stdin: new PassThrough(),
+        stdout: new PassThrough(),
+        stderr: new PassThrough(),
+        env: { HOME: dir, PATH: process.env.PATH ?? "" },
+        cwd: dir,
+        onInterrupt: () => () => {},
+      };
+      const setup = await engineSetup(loadConfig({ cwd: dir, env: io.env, userDir: false }), io, {
+        trusted: false,
+        interactive: true,
+      });
+      try {
+        expect([...(setup.options.tools ?? [])].map((t) => t.name)).toContain("mcp__fault__ok");
+      } finally {
+        await setup.close();
+      }
+    } finally {
+      await writeFile(join(dir, "taifeng.config.yaml"), "");
+    }
+  }, 60_000);
 
   it("serve refuses an address reachable without a token, and without --insecure-local", async () => {
     const open = await inProcess(["serve", "--host", "0.0.0.0"]);

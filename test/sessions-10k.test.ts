@@ -52,7 +52,8 @@ describe("10,000 concurrent sessions in one process (D3)", () => {
             if (ev.msg.type === "model_call_started") waitingAtOnce = Math.max(waitingAtOnce, ++inFlight);
             if (ev.msg.type === "model_call_completed") inFlight--;
             if (ev.msg.type === "turn_completed") text = ev.msg.text ?? "";
-            if (ev.msg.type.startsWith("turn_") || ev.msg.type.startsWith("tool_call_c")) types.push(ev.msg.type);
+            if (ev.msg.type.startsWith("turn_") || ev.msg.type.startsWith("tool_call_c"))
+              types.push(ev.msg.type);
           }
           return `${types.join(",")} ${text}`;
         }),

@@ -5,6 +5,7 @@
  */
 import type { LoadedConfig } from "../config/load.ts";
 import type { EngineOptions } from "../loop/engine.ts";
+import type { McpManager } from "../mcp/manager.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { createRedactor } from "../redact/redactor.ts";
 import { SkillRuntime } from "../skill/runtime.ts";
@@ -59,14 +60,27 @@ export async function engineSetup(
     await builtins.close();
     throw err;
   }
+  // MCP servers of the configuration file (the SDK is an optional peer: loaded only when needed).
+  let mcp: { engineOptions: McpManager["engineOptions"]; close(): Promise<void> } | undefined;
+  if (loaded.mcpServers.length > 0) {
+    try {
+      const { McpManager } = await import("../mcp/manager.ts");
+      mcp = await McpManager.open({ servers: loaded.mcpServers, env: io.env as NodeJS.ProcessEnv });
+    } catch (err) {
+      skills.close();
+      await builtins.close();
+      throw err;
+    }
+  }
   const perms = config.permissions ?? {};
   const options: EngineSetup["options"] = {
     model,
-    tools: builtins.tools,
     cwd: io.cwd,
     redactor,
     resolveModel: (spec) => resolveRunModel(spec, io, config.providers?.[spec.split(":")[0] ?? ""] ?? {}),
-    ...skills.engineOptions(),
+    ...(mcp
+      ? mcp.engineOptions({ tools: builtins.tools, prepareTurn: skills.prepareTurn })
+      : { tools: builtins.tools, ...skills.engineOptions() }),
     permissions: {
       settings: { env: io.env, projectTrust: flags.trusted },
       commandCheck: defenseCommandCheck,
@@ -88,6 +102,7 @@ export async function engineSetup(
     storageDir: config.storage?.dir ?? defaultStorageDir(io.env),
     modelSpec,
     async close() {
+      await mcp?.close();
       opened.close();
       await builtins.close();
     },
