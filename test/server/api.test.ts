@@ -48,6 +48,8 @@ describe("auth and bad requests", () => {
     const wrong = await api(url, "/v1/threads", { headers: { authorization: `Bearer ${TOKEN}x` } });
     expect(wrong.status).toBe(401);
     expect(((await json(wrong)).error as { code: string }).code).toBe("unauthorized");
+    const stream = await fetch(`${url}/v1/threads/any/events`);
+    expect([stream.status, stream.headers.get("content-type")]).toEqual([401, "application/json"]);
     // /healthz and the console shell are open; the API behind them is not.
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/openapi.json`)).status).toBe(401);
@@ -252,6 +254,29 @@ describe("threads, ops and the event stream", () => {
       ),
     ).toEqual([]);
     stream.close();
+  });
+
+  it("never shows a secret of the server's environment: not in events, transcript lines or items", async () => {
+    const { threadId } = (await json(
+      await api(url, "/v1/threads", {
+        method: "POST",
+        body: JSON.stringify({ input: `my token is ${TOKEN}` }),
+      }),
+    )) as { threadId: string };
+    const s = openSse(`${url}/v1/threads/${threadId}/events`, { authorization: `Bearer ${TOKEN}` });
+    await s.until(isEnd);
+    s.close();
+    const again = openSse(`${url}/v1/threads/${threadId}/events?after=0`, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    await again.until(isEnd); // from memory: the engine still holds this thread's events
+    again.close();
+    const items = await (await api(url, `/v1/threads/${threadId}/items`)).text();
+    const lines = JSON.stringify(await server.hub.store.read(threadId));
+    expect(lines).toContain("[REDACTED:TF_TEST_TOKEN]");
+    const all = [...s.frames, ...again.frames].map((f) => f.data).join("\n") + items + lines;
+    expect(all).toContain("my token is [REDACTED:TF_TEST_TOKEN]");
+    expect(all).not.toContain(TOKEN);
   });
 
   it("lists with search and paging, shows items, forks, reports usage and metrics, deletes", async () => {
