@@ -18,6 +18,9 @@ const GROUPS: Readonly<Record<string, () => Promise<Register>>> = {
     const { registerThreadsCommand } = await import("./threads-command.ts");
     return (program, io) => registerThreadsCommand(program, io);
   },
+  config: async () => (await import("./config-command.ts")).registerConfigCommand,
+  serve: async () => (await import("./serve-command.ts")).registerServeCommand,
+  chat: async () => (await import("./chat-command.ts")).registerChatCommand,
 };
 const INLINE = new Set(["run", "permissions", "defense"]);
 
@@ -59,6 +62,7 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
     )
     .option("--base-url <url>", "base URL passed to the provider SDK (OpenAI-compatible servers, proxies)")
     .option("--api-key-env <name>", "environment variable holding the API key")
+    .option("--config <file>", "an extra configuration file, above the project's taifeng.config.{json,yaml}")
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")

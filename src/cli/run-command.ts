@@ -1,4 +1,5 @@
 import { relative } from "node:path";
+import type { TaifengConfig } from "../config/schema.ts";
 import { isTaifengError } from "../errors.ts";
 import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
@@ -16,6 +17,7 @@ import { SkillRuntime } from "../skill/runtime.ts";
 import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
+import { loadCliConfig } from "./config-command.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, UsageError, wantsColor } from "./io.ts";
 import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
@@ -61,9 +63,16 @@ async function resolveModel(
   }
 }
 
-/** The model `taifeng run` would use for `spec` (or the default), for other commands. */
-export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<ModelClient> {
-  return resolveModel(spec ?? defaultModelSpec(io.env), {}, io, undefined);
+/**
+ * The model `taifeng run` would use for `spec` (or the default), for other commands;
+ * `provider` carries a configured provider's base URL and key variable.
+ */
+export function resolveRunModel(
+  spec: string | undefined,
+  io: CliIO,
+  provider: { readonly baseUrl?: string; readonly apiKeyEnv?: string } = {},
+): Promise<ModelClient> {
+  return resolveModel(spec ?? defaultModelSpec(io.env), provider, io, undefined);
 }
 
 /**
@@ -100,8 +109,11 @@ async function openSkills(
  * `taifeng run [PROMPT]`: runs one turn and streams it. Returns the exit code: 0 completed,
  * 1 failed, 2 bad usage, 130 interrupted with Ctrl-C.
  */
-export async function runCommand(promptArg: string | undefined, flags: RunFlags, io: CliIO): Promise<number> {
+export async function runCommand(promptArg: string | undefined, given: RunFlags, io: CliIO): Promise<number> {
   let prompt = await readPrompt(promptArg, io);
+  // The configuration file supplies what the flags leave out (flags win).
+  const config = loadCliConfig(io, given.config).config;
+  const flags = withConfig(given, config);
   const settings = runSettings(flags, io);
   const store = openStorage(flags.storage, io);
   if (flags.thread !== undefined) checkThreadId(store, flags.thread);
@@ -185,10 +197,17 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       permissions: {
         settings: { env: io.env, projectTrust: trusted },
         commandCheck: defenseCommandCheck,
-        rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },
+        rules: {
+          allow: [...(config.permissions?.allow ?? []), ...(flags.allow ?? [])],
+          deny: [...(config.permissions?.deny ?? []), ...(flags.deny ?? [])],
+          ask: [...(config.permissions?.ask ?? [])],
+        },
         ...(settings.mode !== undefined ? { mode: settings.mode } : {}),
       },
-      hooks: { fromSettings: true },
+      hooks: { fromSettings: config.hooks?.fromSettings ?? true },
+      ...(config.limits?.maxToolOutputChars !== undefined
+        ? { maxToolOutputChars: config.limits.maxToolOutputChars }
+        : {}),
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
     };
@@ -236,6 +255,36 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   }
   if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
   return code;
+}
+
+/**
+ * The flags with the configuration file's values where a flag is absent: model (with its
+ * fallbacks) and its provider's base URL and key variable, storage, system prompt, step
+ * limit, permission mode, skills folders and telemetry. Rules are merged by the caller.
+ */
+function withConfig(flags: RunFlags, config: TaifengConfig): RunFlags {
+  const model =
+    flags.model ?? (config.model ? [config.model, ...(config.fallbacks ?? [])].join(",") : undefined);
+  const provider = model === undefined ? undefined : config.providers?.[model.split(":")[0] ?? ""];
+  const baseUrl = flags.baseUrl ?? provider?.baseUrl;
+  const apiKeyEnv = flags.apiKeyEnv ?? provider?.apiKeyEnv;
+  const storage = flags.storage ?? config.storage?.dir;
+  const system = flags.system ?? config.system;
+  const maxSteps = flags.maxSteps ?? config.limits?.maxSteps?.toString();
+  const permissionMode = flags.permissionMode ?? config.permissions?.mode;
+  return {
+    ...flags,
+    ...(model !== undefined ? { model } : {}),
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
+    ...(apiKeyEnv !== undefined ? { apiKeyEnv } : {}),
+    ...(storage !== undefined ? { storage } : {}),
+    ...(system !== undefined ? { system } : {}),
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(permissionMode !== undefined ? { permissionMode } : {}),
+    skills: [...(flags.skills ?? []), ...(config.skills?.dirs ?? [])],
+    ...(flags.otel || config.telemetry?.otel ? { otel: true } : {}),
+    ...(flags.otelContent || config.telemetry?.otelContent ? { otelContent: true } : {}),
+  };
 }
 
 /**

@@ -9,6 +9,8 @@ import { type CliIO, readAll, UsageError } from "./io.ts";
 
 /** Flags of `taifeng run`, as commander hands them over. */
 export interface RunFlags {
+  /** An extra configuration file (`--config`), above the project's. */
+  readonly config?: string;
   readonly model?: string;
   /** `--model-option key=value` or a JSON object (repeatable). */
   readonly modelOption?: readonly string[];
