@@ -168,6 +168,7 @@ export class AgentEngine {
       plan = planResume(replayed.openTurn, {
         tools: core.tools,
         hasPolicy: guards.policy !== undefined,
+        continueCrashed: options.crashedTurns === "continue",
         newSubmissionId: () => newId("sub"),
       });
     }

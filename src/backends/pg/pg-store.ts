@@ -89,6 +89,16 @@ export class PgThreadStore implements ThreadStore {
     }
   }
 
+  /** The pool the store queries through (the backend's inbox shares it). */
+  get pgPool(): pg.Pool {
+    return this.pool;
+  }
+
+  /** The schema, quoted for SQL. */
+  get quotedSchema(): string {
+    return this.s;
+  }
+
   /** Creates or upgrades the schema now (otherwise done on first use). */
   migrate(): Promise<void> {
     this.ready ??= migrate(this.pool, this.schema).then(
@@ -161,6 +171,20 @@ export class PgThreadStore implements ThreadStore {
       return rowCount === 1;
     } catch (err) {
       throw dbError(`looking up thread ${threadId}`, err);
+    }
+  }
+
+  /** The directory's status of a thread (as of its last flush); undefined when it does not exist. */
+  async status(threadId: string): Promise<ThreadInfo["status"] | undefined> {
+    await this.migrate();
+    try {
+      const { rows } = await this.pool.query<{ status: ThreadInfo["status"] }>(
+        `SELECT info->>'status' AS status FROM ${this.s}.threads WHERE thread_id = $1`,
+        [threadId],
+      );
+      return rows[0]?.status;
+    } catch (err) {
+      throw dbError(`reading the status of thread ${threadId}`, err);
     }
   }
 

@@ -39,6 +39,8 @@ export class PgWriter implements ThreadWriter {
   private timer: NodeJS.Timeout | undefined;
   private closed: Promise<void> | undefined;
   private broken: Error | undefined;
+  /** Statements waiting for a line numbered `from` or later. */
+  private attached: { text: string; values: unknown[]; from: number }[] = [];
 
   constructor(init: PgWriterInit) {
     this.init = init;
@@ -57,6 +59,17 @@ export class PgWriter implements ThreadWriter {
       }, this.init.batchDelayMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Runs `text` in the same transaction as the next batch of lines appended after this call:
+   * what it records commits exactly when those lines do (never without a line). Execution
+   * backends mark a submission consumed this way, atomically with the first lines it produced.
+   * Dropped when the writer closes before another line is appended.
+   */
+  attach(text: string, values: unknown[]): void {
+    if (this.closed) throw new TaifengError("store_error", `writer for thread ${this.threadId} is closed`);
+    this.attached.push({ text, values, from: this.nextSeq });
   }
 
   flush(): Promise<void> {
@@ -97,10 +110,20 @@ export class PgWriter implements ThreadWriter {
         `thread ${this.threadId}: its PostgreSQL session failed earlier (${this.broken.message}); the lease is lost and ${this.queue.length} line(s) were not written`,
       );
     const batch = this.queue;
+    const lastSeq = (batch.at(-1) as { seq: number }).seq;
+    const attached = this.attached.filter((a) => a.from <= lastSeq);
     this.queue = [];
+    this.attached = this.attached.filter((a) => a.from > lastSeq);
     const info = this.init.summarizer.info();
     const s = this.init.schema;
+    const client = this.init.client;
+    let inTransaction = false;
     try {
+      if (attached.length > 0) {
+        await client.query("BEGIN");
+        inTransaction = true;
+        for (const a of attached) await client.query(a.text, a.values);
+      }
       await this.init.client.query(
         `WITH ins AS (INSERT INTO ${s}.lines (thread_id, seq, line) SELECT $1, t.seq, t.line FROM unnest($2::bigint[], $3::text[]) AS t(seq, line))
          UPDATE ${s}.threads SET updated_at = $4, title = $5, lines = $6, info = $7 WHERE thread_id = $1`,
@@ -114,7 +137,10 @@ export class PgWriter implements ThreadWriter {
           JSON.stringify(info),
         ],
       );
+      if (inTransaction) await client.query("COMMIT");
     } catch (err) {
+      if (inTransaction) await client.query("ROLLBACK").catch(() => {});
+      this.attached = attached.concat(this.attached);
       // A statement error leaves the session usable; a dead connection does not.
       if (isConnectionError(err)) this.broken = err as Error;
       this.queue = batch.concat(this.queue);
@@ -124,7 +150,8 @@ export class PgWriter implements ThreadWriter {
         { cause: err },
       );
     }
-    this.init.onCommitted?.(this.threadId, batch.at(-1)?.seq ?? 0);
+    const last = batch.at(-1);
+    if (last) this.init.onCommitted?.(this.threadId, last.seq);
   }
 }
 

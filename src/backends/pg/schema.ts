@@ -26,7 +26,9 @@ export interface Migration {
 /**
  * Every migration, in order. Version 1: `threads` (one row per thread: the directory's
  * columns and the ThreadInfo as JSON) and `lines` (the transcript: one row per line, its text
- * exactly as serialized, keyed by the per-thread sequence).
+ * exactly as serialized, keyed by the per-thread sequence). Version 2: the execution backend's
+ * `backend_threads` (a thread's recipe and its submission counter) and `inbox` (submitted ops
+ * in order; `submission_id` is set in the transaction that stores the op's first lines).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -49,6 +51,25 @@ export const MIGRATIONS: readonly Migration[] = [
         seq bigint NOT NULL,
         line text NOT NULL,
         PRIMARY KEY (thread_id, seq)
+      );`,
+  },
+  {
+    version: 2,
+    name: "execution backend: recipes and inboxes",
+    sql: `
+      CREATE TABLE $S.backend_threads (
+        thread_id text PRIMARY KEY REFERENCES $S.threads (thread_id) ON DELETE CASCADE,
+        recipe json NOT NULL,
+        next_n bigint NOT NULL DEFAULT 0
+      );
+      CREATE TABLE $S.inbox (
+        thread_id text NOT NULL REFERENCES $S.threads (thread_id) ON DELETE CASCADE,
+        n bigint NOT NULL,
+        op json NOT NULL,
+        enqueued_at bigint NOT NULL,
+        submission_id text,
+        error text,
+        PRIMARY KEY (thread_id, n)
       );`,
   },
 ];
