@@ -8,6 +8,16 @@ import { z } from "zod";
 import type { RecipeRegistry } from "../../src/backends/index.ts";
 import { defineTool, type ModelRequest, SimClient } from "../../src/index.ts";
 
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Calls since the last user message: how many outputs the model has seen in this turn. */
 function outputsThisTurn(request: ModelRequest): number {
   let n = 0;
@@ -72,9 +82,10 @@ export function testRegistry(dir: string, delayMs = 20): RecipeRegistry {
         description: "Records its call id (an idempotent effect: runs are counted in runs.log).",
         schema: input,
         idempotent: true,
-        execute: ({ k }, ctx) => {
-          appendFileSync(join(dir, "runs.log"), `${ctx.threadId} ${ctx.callId}\n`);
+        execute: async ({ k }, ctx) => {
+          appendFileSync(join(dir, "runs.log"), `${ctx.threadId} ${ctx.callId} ${process.pid}\n`);
           writeFileSync(join(dir, `idem-${ctx.threadId}-${ctx.callId}`), String(k));
+          await pause(400, ctx.signal);
           return `idem ${k} done`;
         },
       }),
@@ -84,13 +95,7 @@ export function testRegistry(dir: string, delayMs = 20): RecipeRegistry {
         schema: input,
         execute: async ({ k }, ctx) => {
           appendFileSync(join(dir, "effects.log"), `${ctx.threadId} ${ctx.callId} ${k} ${process.pid}\n`);
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 400);
-            ctx.signal.addEventListener("abort", () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          });
+          await pause(400, ctx.signal);
           return ctx.signal.aborted ? `slow ${k} cut short` : `slow ${k} done`;
         },
       }),

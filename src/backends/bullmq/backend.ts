@@ -131,9 +131,13 @@ export class BullmqBackend {
 
   /**
    * Waits until a submission ended (completed, failed, aborted, rejected), was applied, or its
-   * turn waits on a person (suspended). Wakes on the thread's events and polls every `pollMs`.
+   * turn waits on a person (suspended; with `throughSuspension`, until it ends). Wakes on the
+   * thread's events and polls every `pollMs` (default 250).
    */
-  async wait(ticket: Ticket, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<Outcome> {
+  async wait(
+    ticket: Ticket,
+    options: { signal?: AbortSignal; pollMs?: number; throughSuspension?: boolean } = {},
+  ): Promise<Outcome> {
     const sub = new Redis(this.url, { maxRetriesPerRequest: null });
     sub.on("error", () => {});
     let wake: (() => void) | undefined;
@@ -143,7 +147,11 @@ export class BullmqBackend {
       for (;;) {
         options.signal?.throwIfAborted();
         const now = await this.outcome(ticket);
-        if (now.status !== "queued" && now.status !== "running") return now;
+        const done =
+          now.status !== "queued" &&
+          now.status !== "running" &&
+          !(now.status === "suspended" && options.throughSuspension);
+        if (done) return now;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, options.pollMs ?? 250);
           wake = () => {

@@ -131,7 +131,11 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
         }
         const consume = inbox.consumeSql(threadId, next.n, submissionId);
         writer.attach(consume.text, consume.values);
-        if (next.op.type === "user_input_answer") watched.answered(next.op.requestId);
+        if (next.op.type === "approval" || next.op.type === "user_input_answer") {
+          // A control op answers at once; only an applied answer stops the wait on its request.
+          for await (const ev of engine.subscribe(submissionId))
+            if (ev.msg.type === "op_applied") watched.answered(next.op.requestId);
+        }
         await settle(engine, watched);
         if (watched.waiting.size > 0 && !(await inbox.next(threadId, after))) break; // waits on a person: hold no job
       }
@@ -164,14 +168,15 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
       const now = Date.now();
       const submissionId = newId("sub", now);
       const turnId = newId("turn", now);
-      opened.writer.append({ ts: now, type: "turn_context", payload: { turnId, submissionId } });
-      const ended = { type: "turn_failed" as const, error, steps: 0, usage: emptyUsage(), durationMs: 0 };
-      opened.writer.append({ ts: now, type: "event", payload: { msg: ended } });
+      // Marking the ops failed commits with the failed turn's lines (attached before them).
       if (opened.writer instanceof PgWriter)
         opened.writer.attach(
           `UPDATE ${options.store.quotedSchema}.inbox SET error = $2 WHERE thread_id = $1 AND submission_id IS NULL AND error IS NULL`,
           [threadId, error.message],
         );
+      opened.writer.append({ ts: now, type: "turn_context", payload: { turnId, submissionId } });
+      const ended = { type: "turn_failed" as const, error, steps: 0, usage: emptyUsage(), durationMs: 0 };
+      opened.writer.append({ ts: now, type: "event", payload: { msg: ended } });
       await opened.writer.flush();
       publish({ threadId, submissionId, turnId, seq: 0, ts: now, msg: ended });
     } finally {
