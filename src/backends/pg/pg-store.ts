@@ -240,6 +240,7 @@ export class PgThreadStore implements ThreadStore {
     } catch (err) {
       throw dbError("connecting", err);
     }
+    client.on("error", ignore); // until a writer takes the session (it listens itself)
     try {
       const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`, [
         `${this.schema}/${threadId}`,
@@ -247,12 +248,14 @@ export class PgThreadStore implements ThreadStore {
       if (rows[0]?.ok !== true) throw new TaifengError("thread_locked", `thread ${threadId} ${locked}`);
       return client;
     } catch (err) {
+      client.off("error", ignore);
       client.release();
       throw dbError(`locking thread ${threadId}`, err);
     }
   }
 
   private async releaseSession(client: pg.PoolClient): Promise<void> {
+    client.off("error", ignore);
     const failed = await client
       .query("SELECT pg_advisory_unlock_all()")
       .then(() => undefined)
@@ -266,6 +269,7 @@ export class PgThreadStore implements ThreadStore {
     nextSeq: number,
     summarizer: ThreadSummarizer,
   ): PgWriter {
+    client.off("error", ignore);
     const writer = new PgWriter({
       threadId,
       client,
@@ -297,6 +301,8 @@ export class PgThreadStore implements ThreadStore {
     return parseTranscript(Buffer.from(`${text}\n`, "utf8"), `postgres:${this.schema}.${threadId}`).lines;
   }
 }
+
+function ignore(): void {}
 
 /** JSON has no `undefined`: restore the optional fields ThreadInfo always carries. */
 function normalizeInfo(info: ThreadInfo): ThreadInfo {

@@ -42,10 +42,16 @@ export class PgWriter implements ThreadWriter {
   /** Statements waiting for a line numbered `from` or later. */
   private attached: { text: string; values: unknown[]; from: number }[] = [];
 
+  private readonly onSessionError = (err: Error) => {
+    this.broken ??= err;
+  };
+
   constructor(init: PgWriterInit) {
     this.init = init;
     this.threadId = init.threadId;
     this.nextSeq = init.nextSeq;
+    // A session that dies while idle (terminated, network) reports it here: the lease is lost.
+    init.client.on("error", this.onSessionError);
   }
 
   append(line: RolloutLine): void {
@@ -88,6 +94,7 @@ export class PgWriter implements ThreadWriter {
         await this.flush();
       } finally {
         this.init.onClose();
+        this.init.client.off("error", this.onSessionError);
         // Unlocking ends the lease; a session that failed is thrown away (its lock dies with it).
         if (this.broken) this.init.client.release(this.broken);
         else {
