@@ -45,7 +45,7 @@ const events = (stdout: string): Event[] =>
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l) as Event);
 
-describe("taifeng run --completion and --output-schema", () => {
+describe("taifeng run --completion and --output-schema", { timeout: 60_000 }, () => {
   it("--completion task_finish ends the turn with task_finish's result", async () => {
     const model = await script([
       { text: "Thinking it over." },
@@ -105,7 +105,7 @@ describe("taifeng run --completion and --output-schema", () => {
   });
 });
 
-describe("taifeng run with nobody to answer", () => {
+describe("taifeng run with nobody to answer", { timeout: 60_000 }, () => {
   const needsApproval = () =>
     script([
       { toolCalls: [{ id: "c1", name: "bash", arguments: { command: "touch made-by-the-model" } }] },
@@ -140,7 +140,7 @@ describe("taifeng run with nobody to answer", () => {
   });
 });
 
-describe("taifeng run --thread", () => {
+describe("taifeng run --thread", { timeout: 60_000 }, () => {
   it("finishes a turn suspended before a crash first, and says so", async () => {
     const storage = join(root, "resume-threads");
     const store = new JsonlThreadStore({ dir: storage });
@@ -195,7 +195,7 @@ describe("taifeng run --thread", () => {
   });
 });
 
-describe("taifeng storage and input", () => {
+describe("taifeng storage and input", { timeout: 60_000 }, () => {
   it("an unusable --storage fails at once with exit 2 (no spinning on /proc)", {
     timeout: 60_000,
   }, async () => {

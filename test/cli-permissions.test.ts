@@ -31,7 +31,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 const check = (args: string[], cwd = project, trust = true) =>
   runCli(["permissions", "check", ...args, "--json", ...(trust ? ["--trust"] : [])], { cwd, env });
 
-describe("taifeng permissions check", () => {
+describe("taifeng permissions check", { timeout: 60_000 }, () => {
   it("decides with the settings discovered from --cwd and HOME", async () => {
     const deny = await check(["--tool", "Bash", "--input", '{"command":"npm run test && rm -rf build"}']);
     expect(deny.code).toBe(0);
@@ -144,7 +144,7 @@ describe("taifeng permissions check", () => {
   });
 });
 
-describe("taifeng run approvals", () => {
+describe("taifeng run approvals", { timeout: 60_000 }, () => {
   async function script(steps: unknown[]): Promise<string> {
     const path = join(root, `script-${Math.random().toString(36).slice(2)}.json`);
     await writeFile(path, JSON.stringify({ steps }));

@@ -11,7 +11,7 @@ const parseLines = (stdout: string) =>
     .split("\n")
     .map((line) => Event.parse(JSON.parse(line)));
 
-describe("taifeng run", () => {
+describe("taifeng run", { timeout: 60_000 }, () => {
   it("runs the no-key demo: streams text to stdout and tool calls to stderr, exit 0", async () => {
     const res = await runCli(["run", "What can you do?"]);
     expect(res.code).toBe(0);

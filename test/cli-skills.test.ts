@@ -14,7 +14,7 @@ afterEach(() => cleanup());
 
 const CLAUDE_STYLE = "name: helper\ndescription: Helps.\nmodel: sonnet\nallowed-tools: [Read, Grep]";
 
-describe("taifeng skills validate", () => {
+describe("taifeng skills validate", { timeout: 60_000 }, () => {
   it("passes the real fixture skills in both modes and lists every skill with its problems", async () => {
     for (const mode of [[], ["--strict"]]) {
       const res = await runCli(["skills", "validate", FIXTURE_SKILLS, "--json", ...mode]);
@@ -89,7 +89,7 @@ describe("taifeng skills validate", () => {
   });
 });
 
-describe("taifeng skills ls", () => {
+describe("taifeng skills ls", { timeout: 60_000 }, () => {
   it("shows project, user and --skills skills with precedence and eligibility", async () => {
     const project = join(dir, "project");
     const home = join(dir, "home");
@@ -145,7 +145,7 @@ describe("taifeng skills ls", () => {
   });
 });
 
-describe("taifeng run --skills", () => {
+describe("taifeng run --skills", { timeout: 60_000 }, () => {
   it("puts the skills in the prefix: the model reads and calls them (skill on its own sim model)", async () => {
     const skills = join(dir, "skills");
     await writeSkill(

@@ -57,7 +57,7 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 const args = () => ["run", "--model", `sim:${join(root, "model.json")}`, "go"];
 const notices = (stderr: string) => stderr.split("project settings not applied").length - 1;
 
-describe("taifeng run in an untrusted repository", () => {
+describe("taifeng run in an untrusted repository", { timeout: 60_000 }, () => {
   it("applies its deny rules but not its allow rules, bypassPermissions or hooks, and says so once", async () => {
     const res = await runCli(args(), { cwd: repo, env });
     expect(res.code).toBe(0);
@@ -134,7 +134,7 @@ describe("taifeng run in an untrusted repository", () => {
   });
 });
 
-describe("a repository's .mcp.json", () => {
+describe("a repository's .mcp.json", { timeout: 60_000 }, () => {
   // A project's MCP servers are programs: an untrusted clone must not start them.
   beforeEach(async () => {
     await rm(join(repo, ".taifeng"), { recursive: true, force: true });

@@ -71,7 +71,11 @@ describe.each(levels)("no orphaned tool processes at level %i", { timeout: 120_0
       cli.child.kill("SIGINT");
       await new Promise((resolve) => setTimeout(resolve, 100));
       cli.child.kill("SIGINT");
-      expect((await cli.done).code).toBe(130);
+      // Exit 130, or death by SIGINT when the second Ctrl-C lands while the process is already
+      // tearing down after the first one (Node has put back the default handler by then): a
+      // shell reports 130 for both. Anything else (a crash, SIGKILL from a watchdog) fails.
+      const { code, signal } = await cli.done;
+      expect(code === 130 || (code === null && signal === "SIGINT")).toBe(true);
       expect(await waitUntilGone(left, 5000)).toEqual([]);
     } finally {
       cleanup(marker);

@@ -52,16 +52,43 @@ describe("EnginePool", () => {
     expect(again.items.length).toBe(2);
   });
 
-  it("refuses a new session when every engine is busy", async () => {
+  it("queues a new session while every engine is busy, and opens it when one finishes", async () => {
     const pool = await makePool({
       maxEngines: 1,
       model: new SimClient({ script: [{ text: "slow", delayMs: 60_000 }] }),
     });
     const busy = await pool.getOrCreate({ sessionId: "busy" });
+    const id = busy.submit("work");
+    const queued = pool.getOrCreate({ sessionId: "other" });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pool.waiting).toBe(1);
+    expect(pool.size).toBe(1);
+    busy.submit({ type: "interrupt" });
+    for await (const _ of busy.subscribe(id)); // the turn ends: the busy engine is idle, so evicted
+    const other = await queued;
+    expect(pool.waiting).toBe(0);
+    expect(pool.get("other")).toBe(other);
+    expect(busy.status).toBe("closed");
+  });
+
+  it("fails a queued open with pool_exhausted after queueTimeoutMs, saying why", async () => {
+    const pool = await makePool({
+      maxEngines: 1,
+      queueTimeoutMs: 100,
+      model: new SimClient({ script: [{ text: "slow", delayMs: 60_000 }] }),
+    });
+    const busy = await pool.getOrCreate({ sessionId: "busy" });
     busy.submit("work");
-    await expect(pool.getOrCreate({ sessionId: "other" })).rejects.toSatisfy((e) =>
-      isTaifengError(e, "pool_exhausted"),
+    const started = Date.now();
+    await expect(pool.getOrCreate({ sessionId: "other" })).rejects.toSatisfy(
+      (e) => isTaifengError(e, "pool_exhausted") && /none freed up within 100 ms/.test((e as Error).message),
     );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    const controller = new AbortController();
+    const cancelled = pool.getOrCreate({ sessionId: "third", signal: controller.signal });
+    controller.abort();
+    await expect(cancelled).rejects.toSatisfy((e) => /cancelled/.test((e as Error).message));
+    expect(pool.waiting).toBe(0);
     busy.submit({ type: "interrupt" });
   });
 

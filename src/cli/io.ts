@@ -29,3 +29,8 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 export function wantsColor(stream: { isTTY?: boolean }, env: CliIO["env"]): boolean {
   return stream.isTTY === true && env.NO_COLOR === undefined && env.TERM !== "dumb";
 }
+
+/** Commander option collector: a repeatable option's values, in order. */
+export function collect(value: string, previous: readonly string[] = []): string[] {
+  return [...previous, value];
+}

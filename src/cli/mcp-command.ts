@@ -10,8 +10,7 @@ import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { homeOf } from "../permission/settings.ts";
 import { resolveTrust } from "../permission/trust.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
-import { type CliIO, EXIT, UsageError } from "./io.ts";
-import { collect } from "./skills-command.ts";
+import { type CliIO, collect, EXIT, UsageError } from "./io.ts";
 
 /** The MCP flags `taifeng run` and `taifeng mcp` share. */
 export interface McpFlags {

@@ -1,17 +1,38 @@
 import { Command, CommanderError } from "commander";
 import { describeError } from "../errors.ts";
-import { defenseCheckCommand } from "./defense-command.ts";
-import { type CliIO, EXIT, UsageError } from "./io.ts";
-import { registerMcpCommand } from "./mcp-command.ts";
-import { permissionsCheckCommand } from "./permissions-command.ts";
-import { runCommand } from "./run-command.ts";
-import { collect, registerSkillsCommand } from "./skills-command.ts";
-import { registerThreadsCommand } from "./threads-command.ts";
+import { type CliIO, collect, EXIT, UsageError } from "./io.ts";
 
 const VERSION = "0.1.0";
 
+type Register = (program: Command, io: CliIO, result: { code: number }) => void;
+
+/**
+ * Command groups defined in their own modules. Each is imported only when the command line
+ * names it (or when every command is needed: help, an unknown command), so `taifeng run` does
+ * not load MCP, skills or thread tooling, and `--version` loads none of them.
+ */
+const GROUPS: Readonly<Record<string, () => Promise<Register>>> = {
+  skills: async () => (await import("./skills-command.ts")).registerSkillsCommand,
+  mcp: async () => (await import("./mcp-command.ts")).registerMcpCommand,
+  threads: async () => {
+    const { registerThreadsCommand } = await import("./threads-command.ts");
+    return (program, io) => registerThreadsCommand(program, io);
+  },
+};
+const INLINE = new Set(["run", "permissions", "defense"]);
+
+/** The groups the command line needs: the one it names, none for inline commands, else all. */
+async function groupsFor(argv: readonly string[]): Promise<Register[]> {
+  const first = argv[0];
+  if (first !== undefined && INLINE.has(first)) return [];
+  const named = first === undefined ? undefined : GROUPS[first];
+  if (named) return [await named()];
+  if (first === "--version" || first === "-V") return [];
+  return Promise.all(Object.values(GROUPS).map((load) => load()));
+}
+
 /** Builds the `taifeng` command tree. Actions store their exit code in `result.code`. */
-function buildProgram(io: CliIO, result: { code: number }): Command {
+function buildProgram(io: CliIO, result: { code: number }, groups: readonly Register[]): Command {
   const program = new Command("taifeng")
     .description("Taifeng: an embeddable agent runtime kernel")
     .version(VERSION)
@@ -84,6 +105,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
       [],
     )
     .action(async (prompt: string | undefined, flags) => {
+      const { runCommand } = await import("./run-command.ts");
       result.code = await runCommand(prompt, flags, io);
     });
 
@@ -103,6 +125,7 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--trust", "judge as if the project folder were trusted (its allow rules, mode and hooks apply)")
     .option("--json", "print the decision as JSON")
     .action(async (flags) => {
+      const { permissionsCheckCommand } = await import("./permissions-command.ts");
       result.code = await permissionsCheckCommand(flags, io);
     });
 
@@ -114,19 +137,18 @@ function buildProgram(io: CliIO, result: { code: number }): Command {
     .argument("[command]", "the command; read from stdin when omitted")
     .option("--json", "print the assessment as JSON")
     .action(async (command: string | undefined, flags) => {
+      const { defenseCheckCommand } = await import("./defense-command.ts");
       result.code = await defenseCheckCommand(command, flags, io);
     });
-  registerSkillsCommand(program, io, result);
-  registerMcpCommand(program, io, result);
-  registerThreadsCommand(program, io);
+  for (const register of groups) register(program, io, result);
   return program;
 }
 
 /** Runs the CLI with the given arguments (without `node` and the script). Returns the exit code. */
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   const result = { code: EXIT.ok as number };
-  const program = buildProgram(io, result);
   try {
+    const program = buildProgram(io, result, await groupsFor(argv));
     await program.parseAsync([...argv], { from: "user" });
     return result.code;
   } catch (err) {

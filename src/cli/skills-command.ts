@@ -4,7 +4,9 @@ import type { Command } from "commander";
 import { type SkillLoad, type SkillReport, skillRoots } from "../skill/load.ts";
 import { SkillRegistry } from "../skill/registry.ts";
 import type { SkillMode, SkillProblem } from "../skill/types.ts";
-import { type CliIO, EXIT, UsageError } from "./io.ts";
+import { type CliIO, collect, EXIT, UsageError } from "./io.ts";
+
+export { collect };
 
 /** Flags of `taifeng skills ls`. */
 export interface SkillsLsFlags {
@@ -17,11 +19,6 @@ export interface SkillsLsFlags {
 export interface SkillsValidateFlags {
   readonly json?: boolean;
   readonly strict?: boolean;
-}
-
-/** Collects a repeatable option's values. */
-export function collect(value: string, previous: readonly string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** Registers `taifeng skills ls|validate` on the program. Actions store their exit code in `result.code`. */

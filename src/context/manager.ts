@@ -1,18 +1,10 @@
 import type { ThreadLog } from "../conversation/thread-log.ts";
 import { describeError } from "../errors.ts";
-import type { ModelPrices } from "../llm/catalog.ts";
-import type { CacheStyle, ModelClient, ToolSpec } from "../llm/types.ts";
-import type { TurnHooks } from "../loop/guards.ts";
-import type { EventMsg, ResponseItem, Usage } from "../protocol/index.ts";
+import type { ModelClient } from "../llm/types.ts";
+import type { EventMsg, Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage } from "../protocol/index.ts";
-import type { ArtifactStore } from "../tool/artifacts.ts";
-import {
-  type CacheCosts,
-  type CacheProfile,
-  cacheCosts,
-  cacheProfile,
-  cacheProfileFor,
-} from "./cache-model.ts";
+import { type CacheCosts, cacheCosts, cacheProfile, cacheProfileFor } from "./cache-model.ts";
+import type { ContextEnv, ContextOptions } from "./context-options.ts";
 import { summarizeWithin } from "./overflow.ts";
 import { defaultPinned, withPinned } from "./pinned.ts";
 import { CompactionPlanner, type PlanDecision, plannedEvent, priorHeadroom, quietTokens } from "./planner.ts";
@@ -20,79 +12,10 @@ import { handoffSummary } from "./strategies/handoff.ts";
 import { DEFAULT_TRIM_SHAPE, microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
 import type { CompactionStrategy, CompactionTrigger } from "./strategies/types.ts";
-import { heuristicCounter, type TokenCounter, TokenEstimator } from "./tokens.ts";
+import { heuristicCounter, TokenEstimator } from "./tokens.ts";
 import { firstDifference } from "./units.ts";
 
-/** State re-added to the history after a compaction removed items (todo list, active skills, notes). */
-export interface PinnedSource {
-  readonly name: string;
-  /** The current text, or undefined when there is nothing to pin. */
-  read(threadId: string, items: readonly ResponseItem[]): string | undefined;
-}
-
-/** Context budget and compaction settings of an engine. */
-export interface ContextOptions {
-  /** The model's context window in tokens. Default 128,000. */
-  readonly contextWindow?: number;
-  /** Tokens kept free for the answer. Default 8,192. */
-  readonly reserveOutputTokens?: number;
-  /**
-   * How the provider caches prompts. Default: from the model (its client's `cacheStyle`, else
-   * its provider: Anthropic breakpoints, Gemini implicit, OpenAI-style automatic prefix).
-   */
-  readonly cache?: CacheStyle | CacheProfile;
-  /** The model's prices (relative prices drive every decision). Default: the model catalog's entry. */
-  readonly prices?: ModelPrices;
-  /**
-   * The trim the planner schedules (default `microcompact()`): run when the reads paid for
-   * the trimmable outputs since they became trimmable reach what the rewrite costs (see
-   * docs/guides/context.md). `false`: never trim before a compaction is forced.
-   */
-  readonly trim?: CompactionStrategy | false;
-  /**
-   * When a handoff summary runs: `forced` only when trimming cannot keep the next call in the
-   * window; `planned` (default) also at the request before a turn that would force one, and
-   * earlier when the window will force one before the thread is expected to end and the reads
-   * it saves have paid for it; `economic` also when the window would never force one, once
-   * the reads saved reach twice its cost (cheaper, and it loses more detail).
-   */
-  readonly handoff?: "forced" | "planned" | "economic";
-  /**
-   * Force a compaction when the prompt exceeds this share of the usable window. Default:
-   * derived, the usable window less the largest step the thread has taken.
-   */
-  readonly compactAt?: number;
-  /** After a forced compaction, aim for at most this share. Default: derived from the limit. */
-  readonly targetAfter?: number;
-  /** Clock for the provider cache's lifetime (an expired cache makes a rewrite free). Default `Date.now`. */
-  readonly now?: () => number;
-  /**
-   * The pipeline of a forced or planned handoff (summaries first, then the trim while still
-   * over the limit) and of the `compact` op. Default: microcompact, then handoff summary.
-   */
-  readonly strategies?: readonly CompactionStrategy[];
-  /** Used after a context_overflow error. Default: aggressive microcompact, handoff, sliding window. */
-  readonly overflowStrategies?: readonly CompactionStrategy[];
-  /** Default: the todo list and the skills the thread used (`defaultPinned()`); `[]` for none. */
-  readonly pinned?: readonly PinnedSource[];
-  /** Token counter; default: exact for OpenAI models when resolved by the engine, else heuristic. */
-  readonly counter?: TokenCounter;
-  /** Where trimmed tool outputs are kept (default: the engine's artifact store). */
-  readonly artifacts?: ArtifactStore;
-}
-
-/** What the context manager needs from the engine for one check. */
-export interface ContextEnv {
-  readonly threadId: string;
-  readonly system: string;
-  readonly tools: readonly ToolSpec[];
-  readonly log: ThreadLog;
-  readonly model: ModelClient;
-  readonly signal: AbortSignal;
-  /** pre_compact (may block a strategy) and post_compact hooks, when the engine has any. */
-  readonly hooks?: Pick<TurnHooks, "run"> | undefined;
-  emit(msg: EventMsg): void;
-}
+export type { ContextEnv, ContextOptions, PinnedSource } from "./context-options.ts";
 
 /**
  * Keeps a thread's prompt inside its budget at the lowest cost the provider's cache allows.

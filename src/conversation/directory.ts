@@ -4,11 +4,17 @@ import { describeError } from "../errors.ts";
 import type { ThreadQuery } from "./store.ts";
 import type { ThreadInfo, ThreadStatus } from "./summary.ts";
 
-/** Bumped when the table layout changes; an index of another version is rebuilt. */
-const INDEX_VERSION = 1;
+/**
+ * Bumped when the table layout changes; an index of another version is rebuilt. Version 2
+ * added `sessions`. The `sessions` table is data, not an index (bindings cannot be derived
+ * from transcripts): a later layout change must migrate it, not drop it.
+ */
+const INDEX_VERSION = 2;
 
+// Every statement is idempotent: processes that create a new store at the same moment each
+// run it, one after the other (BEGIN IMMEDIATE), and the later ones change nothing.
 const SCHEMA = `
-CREATE TABLE threads (
+CREATE TABLE IF NOT EXISTS threads (
   id TEXT PRIMARY KEY,
   title TEXT,
   created_at INTEGER NOT NULL,
@@ -24,8 +30,15 @@ CREATE TABLE threads (
   parent_turns INTEGER,
   file_bytes INTEGER NOT NULL
 );
-CREATE INDEX threads_updated ON threads (updated_at DESC);
-CREATE INDEX threads_parent ON threads (parent_id);
+CREATE INDEX IF NOT EXISTS threads_updated ON threads (updated_at DESC);
+CREATE INDEX IF NOT EXISTS threads_parent ON threads (parent_id);
+CREATE TABLE IF NOT EXISTS sessions (
+  session_id TEXT PRIMARY KEY,
+  thread_id TEXT NOT NULL,
+  bound_at INTEGER NOT NULL,
+  used_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_thread ON sessions (thread_id);
 PRAGMA user_version = ${INDEX_VERSION};
 `;
 
@@ -101,8 +114,7 @@ export class ThreadDirectory {
     }
     if (!opened.ok) throw opened.error;
     this.db = opened.db;
-    this.fresh = opened.version !== INDEX_VERSION;
-    if (this.fresh) this.db.exec(`BEGIN; ${SCHEMA} COMMIT;`);
+    this.fresh = opened.version !== INDEX_VERSION && createSchema(this.db);
     this.upsertStmt = this.db.prepare(
       `INSERT INTO threads VALUES (:id, :title, :created_at, :updated_at, :turns, :status, :input_tokens,
          :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes)
@@ -146,8 +158,47 @@ export class ThreadDirectory {
     }
   }
 
+  /** Drops a thread's row and every session bound to it. */
   remove(threadId: string): void {
     this.db.prepare("DELETE FROM threads WHERE id = ?").run(threadId);
+    this.db.prepare("DELETE FROM sessions WHERE thread_id = ?").run(threadId);
+  }
+
+  /**
+   * The thread a session is bound to, and marks the binding used. A binding unused for longer
+   * than `ttlMs` (when given) is dropped instead and undefined returned.
+   */
+  sessionThread(sessionId: string, now: number, ttlMs?: number): string | undefined {
+    const row = this.db
+      .prepare("SELECT thread_id, used_at FROM sessions WHERE session_id = ?")
+      .get(sessionId) as { thread_id: string; used_at: number } | undefined;
+    if (!row) return undefined;
+    if (ttlMs !== undefined && now - row.used_at > ttlMs) {
+      this.unbindSession(sessionId);
+      return undefined;
+    }
+    this.db.prepare("UPDATE sessions SET used_at = ? WHERE session_id = ?").run(now, sessionId);
+    return row.thread_id;
+  }
+
+  /** Binds a session to a thread (replacing an earlier binding). */
+  bindSession(sessionId: string, threadId: string, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET
+           thread_id = excluded.thread_id, bound_at = CASE WHEN sessions.thread_id = excluded.thread_id
+           THEN sessions.bound_at ELSE excluded.bound_at END, used_at = excluded.used_at`,
+      )
+      .run(sessionId, threadId, now, now);
+  }
+
+  unbindSession(sessionId: string): void {
+    this.db.prepare("DELETE FROM sessions WHERE session_id = ?").run(sessionId);
+  }
+
+  /** Number of session bindings. */
+  sessionCount(): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n;
   }
 
   /** Deletes every row. */
@@ -193,6 +244,28 @@ export class ThreadDirectory {
 
   close(): void {
     if (this.db.isOpen) this.db.close();
+  }
+}
+
+/**
+ * Creates the tables unless another process just did: the version is read again inside an
+ * immediate (write-locked) transaction, so concurrent first users create them once and wait
+ * for each other (busy timeout) instead of failing. True when this call created them.
+ */
+function createSchema(db: DatabaseSync): boolean {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version === INDEX_VERSION) {
+      db.exec("COMMIT");
+      return false;
+    }
+    db.exec(SCHEMA);
+    db.exec("COMMIT");
+    return true;
+  } catch (err) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw err;
   }
 }
 

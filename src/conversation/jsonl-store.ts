@@ -9,6 +9,7 @@ import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from
 import type {
   Durability,
   OpenedThread,
+  SessionBindings,
   ThreadMeta,
   ThreadQuery,
   ThreadStore,
@@ -68,6 +69,8 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly reserved = new Set<string>();
   private readonly index: StoreIndex | undefined;
   private closed = false;
+  /** Session bindings in the SQLite directory; absent with `index: false`. */
+  readonly sessions: SessionBindings | undefined;
 
   constructor(options: JsonlStoreOptions) {
     this.options = options;
@@ -85,6 +88,15 @@ export class JsonlThreadStore implements ThreadStore {
             read: (threadId) => this.read(threadId),
             live: (threadId) => this.writers.get(threadId),
           });
+    const index = this.index;
+    this.sessions = index && {
+      threadOf: async (sessionId, ttlMs) => this.directoryCall(() => index.sessionThread(sessionId, ttlMs)),
+      bind: async (sessionId, threadId) => {
+        this.pathOf(threadId);
+        this.directoryCall(() => index.bindSession(sessionId, threadId));
+      },
+      unbind: async (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
+    };
     try {
       mkdirSync(this.dir, { recursive: true });
     } catch (err) {
@@ -307,6 +319,18 @@ export class JsonlThreadStore implements ThreadStore {
 
   private lock(threadId: string): Promise<HeldLock> {
     return acquireLock(join(this.dir, `${threadId}.lock`), `thread ${threadId}`, this.self);
+  }
+
+  private directoryCall<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new TaifengError(
+        "store_error",
+        `the thread directory ${join(this.dir, INDEX_FILE)} failed: ${describeError(err)}`,
+        { cause: err },
+      );
+    }
   }
 
   private warn(message: string): void {

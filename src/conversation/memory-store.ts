@@ -1,5 +1,6 @@
 import { TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import { MemorySessionBindings } from "./memory-sessions.ts";
 import type { OpenedThread, ThreadMeta, ThreadQuery, ThreadStore, ThreadWriter } from "./store.ts";
 import { queryThreads, summarizeThread, type ThreadInfo } from "./summary.ts";
 
@@ -45,6 +46,8 @@ class MemoryWriter implements ThreadWriter {
  */
 export class MemoryThreadStore implements ThreadStore {
   private readonly threads = new Map<string, MemoryThread>();
+  /** Session bindings, for as long as this store lives. */
+  readonly sessions = new MemorySessionBindings();
 
   async create(meta: ThreadMeta): Promise<ThreadWriter> {
     if (this.threads.has(meta.threadId)) {
@@ -89,6 +92,7 @@ export class MemoryThreadStore implements ThreadStore {
     if (thread.writer)
       throw new TaifengError("thread_locked", `thread ${threadId} is open; close it before deleting`);
     this.threads.delete(threadId);
+    this.sessions.dropThread(threadId);
   }
 
   async close(): Promise<void> {

@@ -84,6 +84,19 @@ export class StoreIndex {
     this.safely(() => this.db().remove(threadId));
   }
 
+  /** A session's thread (see ThreadDirectory.sessionThread); storage failures throw. */
+  sessionThread(sessionId: string, ttlMs?: number): string | undefined {
+    return this.db().sessionThread(sessionId, Date.now(), ttlMs);
+  }
+
+  bindSession(sessionId: string, threadId: string): void {
+    this.db().bindSession(sessionId, threadId, Date.now());
+  }
+
+  unbindSession(sessionId: string): void {
+    this.db().unbindSession(sessionId);
+  }
+
   /** Rows matching the query, after reconciling. */
   async query(query: ThreadQuery): Promise<ThreadInfo[]> {
     await this.reconcile();

@@ -56,6 +56,22 @@ export interface ThreadQuery {
 }
 
 /**
+ * Which thread each session continues: the binding an EnginePool routes by. Bindings are
+ * data, kept where the store keeps its threads (the JSONL store: the `sessions` table of its
+ * SQLite directory), so a returning session finds its thread after any restart. A binding
+ * lasts until the session is bound to another thread, it is unbound, its thread is deleted,
+ * or — when the caller passes `ttlMs` — it went unused for longer than that.
+ * Methods throw TaifengError `store_error` when storage fails.
+ */
+export interface SessionBindings {
+  /** The session's thread (marking the binding used), or undefined when it has none. */
+  threadOf(sessionId: string, ttlMs?: number): Promise<string | undefined>;
+  /** Binds the session to the thread, durably, replacing an earlier binding. */
+  bind(sessionId: string, threadId: string): Promise<void>;
+  unbind(sessionId: string): Promise<void>;
+}
+
+/**
  * Where transcripts live. Implementations: MemoryThreadStore and JsonlThreadStore (files
  * plus a SQLite directory). Throws TaifengError `thread_not_found` for an unknown id,
  * `thread_locked` when another writer holds the thread, `store_error` when storage fails.
@@ -73,4 +89,9 @@ export interface ThreadStore {
   delete(threadId: string): Promise<void>;
   /** Flushes and releases every writer. */
   close(): Promise<void>;
+  /**
+   * Session bindings stored with the threads. Optional: a pool over a store without them keeps
+   * bindings in its own memory (lost when its process stops). Deleting a thread drops them.
+   */
+  readonly sessions?: SessionBindings;
 }

@@ -1,9 +1,10 @@
 /** One running turn of an engine: the TurnEnv its loop runs on, bound to the turn's ids. */
 import { ownedController } from "../abort-watch.ts";
+import type { EventMsg } from "../protocol/index.ts";
 import type { ToolSet } from "../tool/define.ts";
 import type { ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { TurnHooks } from "./guards.ts";
-import { type CurrentTurn, type EngineCore, emit } from "./process.ts";
+import { type CurrentTurn, type EngineCore, emit, emitDurable } from "./process.ts";
 import type { TurnEnv } from "./turn.ts";
 
 /**
@@ -24,6 +25,13 @@ export interface EngineTurn extends TurnEnv, CurrentTurn {
   usePrefix(system: string, tools: ToolSet): void;
   /** Makes the transcript durable now; a failure is a warning, the turn goes on. */
   checkpoint(): void;
+  /**
+   * Records an event and publishes it only once the transcript is durable (see emitDurable):
+   * for questions put to a person. Undefined when the store is synchronous.
+   */
+  emitDurable(msg: EventMsg, beforePublish?: () => void): Promise<void> | undefined;
+  /** Makes every line recorded so far durable; rejects when that failed. Undefined when synchronous. */
+  durable(): Promise<void> | undefined;
   suspended(): boolean;
 }
 
@@ -71,6 +79,8 @@ export function newEngineTurn(c: EngineCore, submissionId: string, turnId: strin
     hasSteers,
     abortReason,
     checkpoint,
+    emitDurable: turnEmitDurable,
+    durable,
     suspended,
   };
   return turn;
@@ -105,6 +115,14 @@ function checkpoint(this: TurnState): void {
       message: `the transcript could not be made durable: ${(err as Error).message}`,
     });
   });
+}
+
+function turnEmitDurable(this: TurnState, msg: EventMsg, beforePublish?: () => void) {
+  return emitDurable(this.core, this.submissionId, this.turnId, msg, beforePublish);
+}
+
+function durable(this: TurnState): Promise<void> | undefined {
+  return this.core.log.flush();
 }
 
 function suspended(this: TurnState): boolean {

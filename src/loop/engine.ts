@@ -208,6 +208,16 @@ export class AgentEngine {
     return c.status === "idle" && c.queue.length === 0 && c.current === undefined && c.requests.size === 0;
   }
 
+  /**
+   * True when the running turn only waits on a person (an approval or an ask_user answer) and
+   * nothing else is queued: closing the engine then suspends the turn in the transcript, and
+   * the next open resumes it, asking again under the same request id.
+   */
+  get suspended(): boolean {
+    const c = this.core;
+    return c.status === "running" && c.requests.size > 0 && c.queue.length === 0 && c.shutdown === undefined;
+  }
+
   /** Milliseconds-since-epoch of the last submission or event. */
   get lastActivity(): number {
     return this.core.lastActivity;

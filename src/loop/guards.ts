@@ -1,3 +1,4 @@
+import { describeError } from "../errors.ts";
 import { auditHook } from "../hooks/audit.ts";
 import type { HookOptions } from "../hooks/options.ts";
 import { HookRunner } from "../hooks/runner.ts";
@@ -11,13 +12,15 @@ import { isPermissionMode, type PermissionMode } from "../permission/modes.ts";
 import type { PermissionOptions } from "../permission/options.ts";
 import { codeLayer, PermissionPolicy } from "../permission/policy.ts";
 import { type DiscoveredSettings, discoverSettings, untrustedNotice } from "../permission/settings.ts";
-import { newId } from "../protocol/index.ts";
+import { type EventMsg, newId } from "../protocol/index.ts";
 import type { Redactor } from "../redact/types.ts";
 import type { Tool } from "../tool/define.ts";
 import { isOutputManaged, markOutputManaged } from "../tool/output-limit.ts";
 import type { GateDecision, ToolBatchEnv, ToolGate } from "../tool/scheduler.ts";
 import type { EngineTurn } from "./engine-turn.ts";
 import { type EngineCore, emit } from "./process.ts";
+import type { Pending } from "./requests.ts";
+import type { ResumedRequest } from "./resume.ts";
 
 /**
  * The engine's guards: its permission policy, its hooks and how approvals are answered.
@@ -179,11 +182,18 @@ export function bindGuards(c: EngineCore, turn: EngineTurn): void {
       mode: () =>
         c.permissionMode !== undefined && isPermissionMode(c.permissionMode) ? c.permissionMode : undefined,
       cwd: () => c.settings.cwd,
-      takeResumedRequest: (callId) => takeResumed(c, callId),
-      checkpoint: () => turn.checkpoint(),
+      takeResumedRequest: (callId) => takeResumed(c, callId, "approval"),
+      durable: () => turn.durable(),
       notes: g.notes,
     };
-    turn.gate = chainGates(permissionGate(host, { threadId, turnId, emit: turn.emit, report }), c.gate);
+    const scope = {
+      threadId,
+      turnId,
+      emit: turn.emit,
+      emitDurable: (msg: EventMsg, beforePublish?: () => void) => turn.emitDurable(msg, beforePublish),
+      report,
+    };
+    turn.gate = chainGates(permissionGate(host, scope), c.gate);
   }
   const runner = g.hooks;
   if (runner && report) {
@@ -209,19 +219,31 @@ async function askUser(
   turn: EngineTurn,
   { callId, question, options, signal }: Parameters<NonNullable<ToolBatchEnv["askUser"]>>[0],
 ): Promise<string> {
-  const requestId = takeResumed(c, callId) ?? newId("ask");
+  const requestId = takeResumed(c, callId, "user_input") ?? newId("ask");
   if (signal.aborted) throw new Error("the question was cancelled before it was asked");
-  // Wait first, then ask: an answer may arrive while the question is being delivered.
-  const waiting = c.requests.wait<{ answer: string }>("user_input", requestId, signal);
-  turn.emit({
-    type: "user_input_requested",
-    requestId,
-    callId,
-    question,
-    ...(options && options.length > 0 ? { options: [...options] } : {}),
-  });
-  turn.checkpoint();
-  const result = await waiting;
+  let waiting: Promise<Pending<{ answer: string }>> | undefined;
+  // The question is on disk before anyone sees it, so a restart asks it again rather than
+  // losing it; the wait starts right before it is published, so no early answer is missed.
+  const published = turn.emitDurable(
+    {
+      type: "user_input_requested",
+      requestId,
+      callId,
+      question,
+      ...(options && options.length > 0 ? { options: [...options] } : {}),
+    },
+    () => {
+      waiting = c.requests.wait<{ answer: string }>("user_input", requestId, signal);
+    },
+  );
+  if (published) {
+    try {
+      await published;
+    } catch (err) {
+      throw new Error(`the question could not be recorded, so it was not asked: ${describeError(err)}`);
+    }
+  }
+  const result = await (waiting as Promise<Pending<{ answer: string }>>);
   if (result.kind === "answered") return result.value.answer;
   throw new Error("the question was cancelled before it was answered");
 }
@@ -248,10 +270,11 @@ export async function runEngineHook<P extends HookPoint>(
   );
 }
 
-function takeResumed(c: EngineCore, callId: string): string | undefined {
-  const id = c.resumeRequests?.get(callId);
-  if (id !== undefined) c.resumeRequests?.delete(callId);
-  return id;
+function takeResumed(c: EngineCore, callId: string, kind: ResumedRequest["kind"]): string | undefined {
+  const req = c.resumeRequests?.get(callId);
+  if (req?.kind !== kind) return undefined;
+  c.resumeRequests?.delete(callId);
+  return req.requestId;
 }
 
 function reportHook(

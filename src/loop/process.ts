@@ -17,7 +17,7 @@ import { type EngineGuards, runEngineHook } from "./guards.ts";
 import { compactNow, overrideContext, rewind } from "./ops.ts";
 import type { PrepareTurn, TurnPrefix } from "./prefix.ts";
 import type { PendingRequests } from "./requests.ts";
-import type { ResumePlan } from "./resume.ts";
+import type { ResumedRequest, ResumePlan } from "./resume.ts";
 import type { StepCheck } from "./step-check.ts";
 import type { TurnSettings } from "./turn.ts";
 
@@ -69,7 +69,7 @@ export interface EngineCore {
   /** A turn suspended before a restart, to continue before any queued work. */
   resumed: ResumePlan | undefined;
   /** Request ids of resumed calls, reused when they ask again (by call id). */
-  resumeRequests: Map<string, string> | undefined;
+  resumeRequests: Map<string, ResumedRequest> | undefined;
   shutdown:
     | { readonly submissionId: string; readonly done: Promise<void>; readonly resolve: () => void }
     | undefined;
@@ -82,12 +82,51 @@ export function emit(
   turnId: string | undefined,
   given: EventMsg,
 ): Event {
+  const ev = recordEvent(c, submissionId, turnId, given);
+  c.hub.publish(ev);
+  return ev;
+}
+
+/**
+ * Records an event, makes the transcript durable, and only then publishes it: for a question
+ * put to a person (an approval request, an ask_user question), which nobody may see before a
+ * restart could ask it again. Rejects, without publishing, when the transcript could not be
+ * made durable (TaifengError `store_error`); the event's line stays queued for the next flush.
+ * `beforePublish` runs right before the event is published (a waiter registers there, so an
+ * answer given while the event is delivered is not missed). With a synchronous store (in
+ * memory) everything happens at once and the result is undefined.
+ */
+export function emitDurable(
+  c: EngineCore,
+  submissionId: string | undefined,
+  turnId: string | undefined,
+  given: EventMsg,
+  beforePublish?: () => void,
+): Promise<void> | undefined {
+  const ev = recordEvent(c, submissionId, turnId, given);
+  const flushed = c.log.flush();
+  if (flushed === undefined) {
+    beforePublish?.();
+    c.hub.publish(ev);
+    return undefined;
+  }
+  return flushed.then(() => {
+    beforePublish?.();
+    c.hub.publish(ev);
+  });
+}
+
+function recordEvent(
+  c: EngineCore,
+  submissionId: string | undefined,
+  turnId: string | undefined,
+  given: EventMsg,
+): Event {
   const ts = Date.now();
   const msg = c.redactor ? redactEventMsg(c.redactor, given) : given;
   const ev: Event = { submissionId, threadId: c.log.threadId, turnId, seq: c.seq++, ts, msg };
   c.lastActivity = ts;
   c.log.record(ev);
-  c.hub.publish(ev);
   return ev;
 }
 

@@ -27,8 +27,14 @@ export interface ResumePlan {
   readonly interrupted: FunctionCallItem[];
   /** The waiting call and the calls after it, run again in order. */
   readonly rerun: FunctionCallItem[];
-  /** Request ids to reuse, by call id. */
-  readonly requests: ReadonlyMap<string, string>;
+  /** Requests to ask again under their ids, by call id (an approval's id is never reused for a question). */
+  readonly requests: ReadonlyMap<string, ResumedRequest>;
+}
+
+/** A request a resumed call asks again, under the id it had before the restart. */
+export interface ResumedRequest {
+  readonly kind: "approval" | "user_input";
+  readonly requestId: string;
 }
 
 /** The start of a resumed turn: calls to run before the next model call. */
@@ -51,7 +57,7 @@ export function planResume(
     readonly newSubmissionId: () => string;
   },
 ): ResumePlan | undefined {
-  const requested = new Map<string, { kind: "approval" | "user_input"; requestId: string }>();
+  const requested = new Map<string, ResumedRequest>();
   const resolved = new Set<string>();
   for (const msg of open.events) {
     if (msg.type === "permission_requested")
@@ -67,11 +73,11 @@ export function planResume(
     return req.kind === "user_input" || engine.hasPolicy;
   });
   if (waiting < 0) return engine.continueCrashed ? planContinue(open, engine) : undefined;
-  const requests = new Map<string, string>();
+  const requests = new Map<string, ResumedRequest>();
   const rerun = dangling.slice(waiting);
   for (const call of rerun) {
     const req = requested.get(call.callId);
-    if (req && !resolved.has(req.requestId)) requests.set(call.callId, req.requestId);
+    if (req && !resolved.has(req.requestId)) requests.set(call.callId, req);
   }
   return {
     turnId: open.turnId,

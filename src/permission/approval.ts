@@ -76,6 +76,10 @@ export const DENIAL = {
     `Permission denied: ${reason}. Do not retry this call; choose another approach or ask the user.`,
   user: (reason: string | undefined) => `The user denied this tool call${reason ? `: ${reason}` : "."}`,
   timeout: (ms: number) => `No one approved this tool call within ${formatDuration(ms)}, so it was not run.`,
+  unrecorded: (why: string) =>
+    `This tool call needs approval, but the request could not be recorded (${why}), so no one was asked and it was not run.`,
+  unrecordedDecision: (why: string) =>
+    `This tool call was approved, but the approval could not be recorded (${why}), so it was not run.`,
   noApprover: (reason: string) =>
     `This tool call needs approval (${reason}), and no one can approve it in this session, so it was not run.`,
   hook: (reason: string) => `Blocked by a hook: ${reason}`,

@@ -1,3 +1,4 @@
+import { describeError } from "../errors.ts";
 import type { HookRunner } from "../hooks/runner.ts";
 import type { HookFailure, HookOutcome } from "../hooks/types.ts";
 import type { EventMsg } from "../protocol/index.ts";
@@ -31,8 +32,11 @@ export interface GateHost {
   cwd(): string;
   /** The request id a call used before a restart, when it was waiting on a person. */
   takeResumedRequest(callId: string): string | undefined;
-  /** Makes the transcript durable before the turn waits on a person. */
-  checkpoint(): void;
+  /**
+   * Makes every line recorded so far durable; rejects when that failed. Undefined when the
+   * store is synchronous. A call a recorded decision allowed runs only after it resolved.
+   */
+  durable(): Promise<void> | undefined;
   /** Notes per call, read by the post_tool wrapper. */
   readonly notes: CallNotes;
 }
@@ -78,6 +82,12 @@ export interface TurnScope {
   readonly threadId: string;
   readonly turnId: string;
   emit(msg: EventMsg): void;
+  /**
+   * Records the event and publishes it only once the transcript is durable; `beforePublish`
+   * runs right before publishing. Rejects (nothing published) when the store failed;
+   * undefined when the store is synchronous.
+   */
+  emitDurable(msg: EventMsg, beforePublish?: () => void): Promise<void> | undefined;
   report(failure: HookFailure): void;
 }
 
@@ -96,11 +106,21 @@ type Resolve = (
  * `permission_requested`, a wait for the `approval` op (or the timeout, which denies), and
  * `permission_resolved`. Denied calls still reach post_tool hooks (status `denied`).
  */
-export function permissionGate(host: GateHost, scope: TurnScope): ToolGate {
+export function permissionGate(host: GateHost, turnScope: TurnScope): ToolGate {
   return async (call) => {
     const { tool, callId, signal } = call;
     const rule = identityOf(tool).rule;
     let input = call.input;
+    // A call allowed by a recorded decision (permission_resolved) runs only once that
+    // decision is on disk: a restart then knows the call may have run and never runs it again.
+    let decided = false;
+    const scope: TurnScope = {
+      ...turnScope,
+      emit: (msg) => {
+        if (msg.type === "permission_resolved") decided = true;
+        turnScope.emit(msg);
+      },
+    };
     const hook = host.hooks?.has("pre_tool")
       ? await host.hooks.run(
           { point: "pre_tool", ...callFields(host, scope, call, input) },
@@ -109,7 +129,10 @@ export function permissionGate(host: GateHost, scope: TurnScope): ToolGate {
       : undefined;
     if (hook?.updatedInput !== undefined) input = hook.updatedInput;
     host.notes.addContext(callId, hook?.context ?? []);
-    const finish: Finish = (note, message, edited) => settle(host, scope, call, input, note, message, edited);
+    const finish: Finish = async (note, message, edited) => {
+      const decision = await settle(host, scope, call, input, note, message, edited);
+      return decision.allow && decided ? afterDurable(host, decision) : decision;
+    };
     const previous = host.takeResumedRequest(callId);
     if (hook?.decision === "deny") {
       if (previous !== undefined) {
@@ -261,14 +284,26 @@ async function askFor(
   }
   if (signal.aborted) return finish({ decision: "deny", by: "abort" }, DENIAL.aborted());
   const timeoutMs = host.approvalTimeoutMs;
-  // Wait first, then announce: an answer may arrive while the request is being delivered.
-  const waiting = host.requests.wait<ApprovalAnswer>("approval", requestId, signal, timeoutMs, (r) => {
-    if (r.kind === "timeout") resolved("deny", "timeout", `no answer within ${formatDuration(timeoutMs)}`);
-    else if (r.kind === "aborted") resolved("deny", "abort", "the turn was interrupted");
+  type Result = Awaited<ReturnType<typeof host.requests.wait<ApprovalAnswer>>>;
+  let waiting: Promise<Result> | undefined;
+  // The request is on disk before anyone is asked (a restart asks it again instead of losing
+  // it). The wait starts right before it is published: an answer may arrive during delivery.
+  const published = scope.emitDurable(request, () => {
+    waiting = host.requests.wait<ApprovalAnswer>("approval", requestId, signal, timeoutMs, (r) => {
+      if (r.kind === "timeout") resolved("deny", "timeout", `no answer within ${formatDuration(timeoutMs)}`);
+      else if (r.kind === "aborted") resolved("deny", "abort", "the turn was interrupted");
+    });
   });
-  scope.emit(request);
-  host.checkpoint();
-  const result = await waiting;
+  if (published) {
+    try {
+      await published;
+    } catch (err) {
+      const why = describeError(err);
+      resolved("deny", "abort", `the request could not be recorded: ${why}`);
+      return finish({ decision: "deny", by: "abort", reason: why }, DENIAL.unrecorded(why));
+    }
+  }
+  const result = await (waiting as Promise<Result>);
   if (result.kind === "timeout")
     return finish({ decision: "deny", by: "timeout" }, DENIAL.timeout(timeoutMs));
   if (result.kind === "aborted") return finish({ decision: "deny", by: "abort" }, DENIAL.aborted());
@@ -310,6 +345,16 @@ async function answered(
       : [];
   resolved(answer.decision, "user", answer.reason, rules);
   return finish({ decision: "allow", by: "user", rule: decision.rule }, undefined, edited);
+}
+
+/** Waits until the decision that allowed a call is durable; refuses the call when it cannot be. */
+async function afterDurable(host: GateHost, decision: GateDecision): Promise<GateDecision> {
+  try {
+    await host.durable();
+    return decision;
+  } catch (err) {
+    return { allow: false, message: DENIAL.unrecordedDecision(describeError(err)) };
+  }
 }
 
 async function consult(
