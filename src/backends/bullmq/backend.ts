@@ -141,7 +141,10 @@ export class BullmqBackend {
     const sub = new Redis(this.url, { maxRetriesPerRequest: null });
     sub.on("error", () => {});
     let wake: (() => void) | undefined;
-    sub.on("message", () => wake?.());
+    // Only events that can change the outcome make it read the transcript again.
+    sub.on("message", (_c, text: string) => {
+      if (WAKES.test(text)) wake?.();
+    });
     try {
       await sub.subscribe(this.names.eventsChannel(ticket.threadId));
       for (;;) {
@@ -204,6 +207,9 @@ export class BullmqBackend {
     if (this.redis.status === "wait") await this.redis.connect();
   }
 }
+
+const WAKES =
+  /"type":"(turn_completed|turn_failed|turn_aborted|permission_requested|user_input_requested|op_applied|op_rejected)"/;
 
 /** Reads a submission's turn out of a transcript. */
 export function outcomeIn(
