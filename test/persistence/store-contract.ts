@@ -208,6 +208,27 @@ export function storeContract(name: string, make: () => Promise<StoreUnderTest>)
       expect((await store.list({ limit: 1 })).map((r) => r.threadId)).toEqual(["c"]);
     });
 
+    it("binds sessions to threads, durably: rebind, unbind, a TTL, and deleting the thread drops them", async () => {
+      const { store, reopen } = await make();
+      const sessions = store.sessions;
+      if (!sessions) throw new Error(`${name} has no session bindings`);
+      await seed(store, "a", turn(1, 1001));
+      await seed(store, "b", turn(1, 1002));
+      expect(await sessions.threadOf("s1")).toBeUndefined();
+      await sessions.bind("s1", "a");
+      await sessions.bind("s2", "a");
+      expect(await reopen().sessions?.threadOf("s1")).toBe("a");
+      await sessions.bind("s1", "b");
+      expect(await sessions.threadOf("s1")).toBe("b");
+      await sessions.unbind("s1");
+      expect(await sessions.threadOf("s1")).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 15));
+      expect(await sessions.threadOf("s2", 5)).toBeUndefined(); // unused for longer than the TTL: dropped
+      await sessions.bind("s3", "b");
+      await store.delete("b");
+      expect(await sessions.threadOf("s3")).toBeUndefined();
+    });
+
     it("rewinds (a rollback line, nothing rewritten) and forks with a parent link", async () => {
       const { store } = await make();
       await seed(store, "src", [...turn(1, 1001), ...turn(2, 1002), ...turn(3, 1003)]);

@@ -12,6 +12,7 @@ import type {
 import { ThreadSummarizer } from "../../conversation/summary.ts";
 import { describeError, TaifengError } from "../../errors.ts";
 import type { RolloutLine } from "../../protocol/index.ts";
+import { PgSessionBindings } from "./pg-sessions.ts";
 import { PgWriter } from "./pg-writer.ts";
 import { migrate, quoteSchema } from "./schema.ts";
 
@@ -66,6 +67,8 @@ export class PgThreadStore implements ThreadStore {
   private readonly s: string;
   private readonly options: PgStoreOptions;
   private readonly writers = new Map<string, PgWriter>();
+  /** EnginePool session bindings, in the same database (table `sessions`). */
+  readonly sessions: PgSessionBindings;
   private ready: Promise<void> | undefined;
   private closed = false;
 
@@ -87,6 +90,7 @@ export class PgThreadStore implements ThreadStore {
       this.pool.on("error", () => {}); // an idle client's failure; the next query reports it
       this.ownsPool = true;
     }
+    this.sessions = new PgSessionBindings(this.pool, this.s, () => this.migrate());
   }
 
   /** The pool the store queries through (the backend's inbox shares it). */

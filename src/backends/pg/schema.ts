@@ -29,6 +29,7 @@ export interface Migration {
  * exactly as serialized, keyed by the per-thread sequence). Version 2: the execution backend's
  * `backend_threads` (a thread's recipe and its submission counter) and `inbox` (submitted ops
  * in order; `submission_id` is set in the transaction that stores the op's first lines).
+ * Version 3: `sessions` (EnginePool session bindings; deleting a thread drops its bindings).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -71,6 +72,18 @@ export const MIGRATIONS: readonly Migration[] = [
         error text,
         PRIMARY KEY (thread_id, n)
       );`,
+  },
+  {
+    version: 3,
+    name: "session bindings",
+    sql: `
+      CREATE TABLE $S.sessions (
+        session_id text PRIMARY KEY,
+        thread_id text NOT NULL REFERENCES $S.threads (thread_id) ON DELETE CASCADE,
+        bound_at bigint NOT NULL,
+        used_at bigint NOT NULL
+      );
+      CREATE INDEX sessions_thread ON $S.sessions (thread_id);`,
   },
 ];
 
