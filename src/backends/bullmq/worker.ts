@@ -35,6 +35,11 @@ export interface WorkerOptions {
   readonly maxStalledCount?: number;
   /** Delay before retrying a job whose thread another worker holds. Default 50 ms. */
   readonly lockedRetryMs?: number;
+  /**
+   * Jobs started per `durationMs` across every worker of the queue (BullMQ's global rate
+   * limiter, kept in Redis): a ceiling on the model calls a fleet starts.
+   */
+  readonly limiter?: { readonly max: number; readonly durationMs: number };
   /** Hears about failures that lose nothing (a publish that failed, a job retried). */
   readonly onWarning?: (message: string) => void;
 }
@@ -192,6 +197,9 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
     lockDuration: options.lockDurationMs ?? 30_000,
     ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
     maxStalledCount: options.maxStalledCount ?? 10,
+    ...(options.limiter
+      ? { limiter: { max: options.limiter.max, duration: options.limiter.durationMs } }
+      : {}),
     autorun: true,
   });
   worker.on("error", (err) => warn(`worker: ${err.message}`));
