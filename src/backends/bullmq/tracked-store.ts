@@ -20,6 +20,7 @@ import { PgWriter } from "../pg/pg-writer.ts";
 export class TrackedStore implements ThreadStore {
   private readonly inner: PgThreadStore;
   private readonly writers = new Map<string, PgWriter>();
+  private readonly existing = new Set<string>();
 
   constructor(inner: PgThreadStore) {
     this.inner = inner;
@@ -30,6 +31,11 @@ export class TrackedStore implements ThreadStore {
     const writer = this.writers.get(threadId);
     if (!writer) throw new TaifengError("internal", `no writer of thread ${threadId} is open in this worker`);
     return writer;
+  }
+
+  /** The caller just saw the thread in the store: the engine's `exists` check needs no query. */
+  knownToExist(threadId: string): void {
+    this.existing.add(threadId);
   }
 
   async create(meta: ThreadMeta): Promise<ThreadWriter> {
@@ -46,6 +52,7 @@ export class TrackedStore implements ThreadStore {
   }
 
   exists(threadId: string): Promise<boolean> {
+    if (this.existing.delete(threadId)) return Promise.resolve(true);
     return this.inner.exists(threadId);
   }
 

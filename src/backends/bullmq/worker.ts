@@ -1,7 +1,7 @@
 /** A worker: takes thread jobs from BullMQ and runs them on engines rebuilt from recipes. */
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { describeError, isTaifengError } from "../../errors.ts";
+import { describeError, isTaifengError, TaifengError } from "../../errors.ts";
 import { AgentEngine } from "../../loop/engine.ts";
 import type { Event } from "../../protocol/index.ts";
 import { emptyUsage, newId } from "../../protocol/index.ts";
@@ -99,17 +99,22 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
 
   async function run(job: Job<ThreadJob>, token: string | undefined): Promise<void> {
     const { threadId } = job.data;
-    const pending = await inbox.next(threadId);
-    const status = await options.store.status(threadId);
-    if (!pending && status !== "running") return; // nothing to do: consumed by an earlier job
+    const peek = await inbox.peek(threadId);
+    if (!peek.next && peek.status !== "running") return; // nothing to do: consumed by an earlier job
     let engineOptions: Awaited<ReturnType<typeof engineOptionsFor>>;
     try {
-      engineOptions = await engineOptionsFor(await inbox.recipe(threadId), registry, store);
+      if (peek.recipe === undefined)
+        throw new TaifengError(
+          "invalid_config",
+          `thread ${threadId} has no recipe: create it through the backend`,
+        );
+      engineOptions = await engineOptionsFor(peek.recipe, registry, store);
     } catch (err) {
-      if (isTaifengError(err) && ["invalid_config", "unknown_model", "thread_not_found"].includes(err.code))
+      if (isTaifengError(err) && ["invalid_config", "unknown_model"].includes(err.code))
         return poisoned(job, token, threadId, err.message);
       throw err;
     }
+    if (peek.exists) store.knownToExist(threadId);
     let engine: AgentEngine;
     try {
       engine = await AgentEngine.open({ ...engineOptions, threadId, listeners: [publish] });
@@ -135,7 +140,7 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
           break;
         }
         const consume = inbox.consumeSql(threadId, next.n, submissionId);
-        writer.attach(consume.text, consume.values);
+        writer.attach(consume.sql, consume.values);
         if (next.op.type === "approval" || next.op.type === "user_input_answer") {
           // A control op answers at once; only an applied answer stops the wait on its request.
           for await (const ev of engine.subscribe(submissionId))
@@ -174,11 +179,10 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
       const submissionId = newId("sub", now);
       const turnId = newId("turn", now);
       // Marking the ops failed commits with the failed turn's lines (attached before them).
-      if (opened.writer instanceof PgWriter)
-        opened.writer.attach(
-          `UPDATE ${options.store.quotedSchema}.inbox SET error = $2 WHERE thread_id = $1 AND submission_id IS NULL AND error IS NULL`,
-          [threadId, error.message],
-        );
+      if (opened.writer instanceof PgWriter) {
+        const fail = inbox.failSql(threadId, error.message);
+        opened.writer.attach(fail.sql, fail.values);
+      }
       opened.writer.append({ ts: now, type: "turn_context", payload: { turnId, submissionId } });
       const ended = { type: "turn_failed" as const, error, steps: 0, usage: emptyUsage(), durationMs: 0 };
       opened.writer.append({ ts: now, type: "event", payload: { msg: ended } });

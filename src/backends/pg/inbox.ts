@@ -106,11 +106,55 @@ export class Inbox {
     return rows[0] ? entry(rows[0]) : undefined;
   }
 
-  /** The statement that marks an op consumed by a submission (run through the thread's writer). */
-  consumeSql(threadId: string, n: number, submissionId: string): { text: string; values: unknown[] } {
+  /** The statement (for PgWriter.attach) that marks an op consumed by a submission. */
+  consumeSql(
+    threadId: string,
+    n: number,
+    submissionId: string,
+  ): { sql: (p: number) => string; values: unknown[] } {
     return {
-      text: `UPDATE ${this.s}.inbox SET submission_id = $3 WHERE thread_id = $1 AND n = $2 AND submission_id IS NULL`,
+      sql: (p) =>
+        `UPDATE ${this.s}.inbox SET submission_id = $${p + 2} WHERE thread_id = $${p} AND n = $${p + 1} AND submission_id IS NULL`,
       values: [threadId, n, submissionId],
+    };
+  }
+
+  /** The statement (for PgWriter.attach) that fails every pending op of a thread with `error`. */
+  failSql(threadId: string, error: string): { sql: (p: number) => string; values: unknown[] } {
+    return {
+      sql: (p) =>
+        `UPDATE ${this.s}.inbox SET error = $${p + 1} WHERE thread_id = $${p} AND submission_id IS NULL AND error IS NULL`,
+      values: [threadId, error],
+    };
+  }
+
+  /**
+   * In one round trip: the oldest pending op, the thread's directory status and its recipe
+   * (undefined when the thread or its recipe does not exist).
+   */
+  async peek(
+    threadId: string,
+  ): Promise<{ next: InboxEntry | undefined; status: string | undefined; recipe: unknown; exists: boolean }> {
+    await this.store.migrate();
+    const { rows } = await this.query<{
+      next: Row | null;
+      status: string | null;
+      recipe: unknown;
+      exists: boolean;
+    }>(
+      `SELECT
+         (SELECT row_to_json(i) FROM (SELECT * FROM ${this.s}.inbox WHERE thread_id = $1 AND submission_id IS NULL AND error IS NULL ORDER BY n LIMIT 1) i) AS next,
+         (SELECT info->>'status' FROM ${this.s}.threads WHERE thread_id = $1) AS status,
+         (SELECT recipe FROM ${this.s}.backend_threads WHERE thread_id = $1) AS recipe,
+         EXISTS (SELECT 1 FROM ${this.s}.threads WHERE thread_id = $1) AS exists`,
+      [threadId],
+    );
+    const row = rows[0];
+    return {
+      next: row?.next ? entry(row.next) : undefined,
+      status: row?.status ?? undefined,
+      recipe: row?.recipe ?? undefined,
+      exists: row?.exists === true,
     };
   }
 

@@ -40,7 +40,7 @@ export class PgWriter implements ThreadWriter {
   private closed: Promise<void> | undefined;
   private broken: Error | undefined;
   /** Statements waiting for a line numbered `from` or later. */
-  private attached: { text: string; values: unknown[]; from: number }[] = [];
+  private attached: { sql: (firstParam: number) => string; values: unknown[]; from: number }[] = [];
 
   private readonly onSessionError = (err: Error) => {
     this.broken ??= err;
@@ -68,14 +68,16 @@ export class PgWriter implements ThreadWriter {
   }
 
   /**
-   * Runs `text` in the same transaction as the next batch of lines appended after this call:
-   * what it records commits exactly when those lines do (never without a line). Execution
-   * backends mark a submission consumed this way, atomically with the first lines it produced.
-   * Dropped when the writer closes before another line is appended.
+   * Adds a data-modifying statement to the statement that writes the next batch of lines
+   * appended after this call (as a CTE of that one statement): what it records commits exactly
+   * when those lines do, never without one. `sql(p)` gets the number of its first parameter
+   * (`$p`) and returns e.g. `UPDATE ... SET x = $p WHERE y = $(p+1)`. Execution backends mark
+   * a submission consumed this way, atomically with the first lines it produced. Dropped when
+   * the writer closes before another line is appended.
    */
-  attach(text: string, values: unknown[]): void {
+  attach(sql: (firstParam: number) => string, values: unknown[]): void {
     if (this.closed) throw new TaifengError("store_error", `writer for thread ${this.threadId} is closed`);
-    this.attached.push({ text, values, from: this.nextSeq });
+    this.attached.push({ sql, values, from: this.nextSeq });
   }
 
   flush(): Promise<void> {
@@ -123,30 +125,28 @@ export class PgWriter implements ThreadWriter {
     this.attached = this.attached.filter((a) => a.from > lastSeq);
     const info = this.init.summarizer.info();
     const s = this.init.schema;
-    const client = this.init.client;
-    let inTransaction = false;
+    const params: unknown[] = [
+      this.threadId,
+      batch.map((l) => l.seq),
+      batch.map((l) => l.text),
+      info.updatedAt,
+      info.title ?? null,
+      lastSeq + 1,
+      JSON.stringify(info),
+    ];
+    const ctes = attached.map((a, i) => {
+      const text = a.sql(params.length + 1);
+      params.push(...a.values);
+      return `a${i} AS (${text}), `;
+    });
     try {
-      if (attached.length > 0) {
-        await client.query("BEGIN");
-        inTransaction = true;
-        for (const a of attached) await client.query(a.text, a.values);
-      }
+      // One statement, so one round trip and one transaction: lines, directory row, attachments.
       await this.init.client.query(
-        `WITH ins AS (INSERT INTO ${s}.lines (thread_id, seq, line) SELECT $1, t.seq, t.line FROM unnest($2::bigint[], $3::text[]) AS t(seq, line))
+        `WITH ${ctes.join("")}ins AS (INSERT INTO ${s}.lines (thread_id, seq, line) SELECT $1, t.seq, t.line FROM unnest($2::bigint[], $3::text[]) AS t(seq, line))
          UPDATE ${s}.threads SET updated_at = $4, title = $5, lines = $6, info = $7 WHERE thread_id = $1`,
-        [
-          this.threadId,
-          batch.map((l) => l.seq),
-          batch.map((l) => l.text),
-          info.updatedAt,
-          info.title ?? null,
-          (batch.at(-1)?.seq ?? 0) + 1,
-          JSON.stringify(info),
-        ],
+        params,
       );
-      if (inTransaction) await client.query("COMMIT");
     } catch (err) {
-      if (inTransaction) await client.query("ROLLBACK").catch(() => {});
       this.attached = attached.concat(this.attached);
       // A statement error leaves the session usable; a dead connection does not.
       if (isConnectionError(err)) this.broken = err as Error;
