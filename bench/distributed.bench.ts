@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { PgThreadStore } from "../src/backends/index.ts";
 import { JsonlThreadStore } from "../src/conversation/jsonl-store.ts";
@@ -62,6 +63,26 @@ async function queuedTurns(h: Harness, n: number): Promise<number[]> {
   return samples;
 }
 
+/** Round-trip latency of this machine right now: PostgreSQL `SELECT 1` and Redis PING, p50 of 200. */
+async function roundTrips(): Promise<{ pgMs: number; redisMs: number }> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  const redis = new Redis(REDIS_URL);
+  const pgSamples: number[] = [];
+  const redisSamples: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    let t0 = performance.now();
+    await client.query("SELECT 1");
+    pgSamples.push(performance.now() - t0);
+    t0 = performance.now();
+    await redis.ping();
+    redisSamples.push(performance.now() - t0);
+  }
+  await client.end();
+  redis.disconnect();
+  return { pgMs: median(pgSamples), redisMs: median(redisSamples) };
+}
+
 async function counters(): Promise<{ pgCommits: number; redisCalls: number }> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
@@ -78,7 +99,7 @@ async function counters(): Promise<{ pgCommits: number; redisCalls: number }> {
 async function throughput(workers: number, threads: number, effects: number) {
   const h = await harness();
   try {
-    await Promise.all(Array.from({ length: workers }, () => h.spawnWorker({ concurrency: 64, delayMs: 50 })));
+    await Promise.all(Array.from({ length: workers }, () => h.spawnWorker({ concurrency: 32, delayMs: 50 })));
     const ids = Array.from({ length: threads }, (_, i) => `w${workers}t${i}`);
     await Promise.all(
       ids.map((threadId) =>
@@ -194,25 +215,33 @@ async function resume(turns: number, runs: number) {
 async function main(): Promise<void> {
   const loadBefore = loadavg().map((x) => round(x, 2));
   const turns = QUICK ? 20 : 100;
+  const rtt = await roundTrips();
   const inline = await inlineTurns(turns + 10);
   const h = await harness();
   let queued: number[];
+  const c0 = await counters();
   try {
     queued = await queuedTurns(h, turns + 10);
   } finally {
     await h.cleanup();
   }
+  const c1 = await counters();
+  const perTurn = {
+    pgTransactions: (c1.pgCommits - c0.pgCommits) / (turns + 10),
+    redisCalls: (c1.redisCalls - c0.redisCalls) / (turns + 10),
+  };
   const inlineP50 = median(inline.slice(10));
   const queuedP50 = median(queued.slice(10));
   const stepsPerTurn = 2;
   const threads = QUICK ? 20 : 64;
   const one = await throughput(1, threads, 3);
   const two = await throughput(2, threads, 3);
-  const res = await resume(QUICK ? 1000 : 10_000, QUICK ? 3 : 7);
+  const res = await resume(QUICK ? 1000 : 10_000, QUICK ? 3 : 5);
   const pgResume = median(res.pgMs);
   const addedPerStep = (queuedP50 - inlineP50) / stepsPerTurn;
   const scaling = two.stepsPerS / one.stepsPerS;
   const loadAfter = loadavg().map((x) => round(x, 2));
+  console.log(JSON.stringify({ rtt, perTurn }));
   writeResult(
     "distributed",
     {
@@ -225,8 +254,12 @@ async function main(): Promise<void> {
       scaling_2_vs_1: round(scaling, 2),
       pg_resume_10k_turns_ms: round(pgResume, 1),
       jsonl_resume_10k_turns_ms_same_run: round(median(res.jsonlMs), 1),
-      pg_commits_per_step: round(two.pgCommitsPerStep, 2),
-      redis_calls_per_step: round(two.redisCallsPerStep, 1),
+      pg_round_trip_ms_p50: round(rtt.pgMs, 3),
+      redis_round_trip_ms_p50: round(rtt.redisMs, 3),
+      pg_transactions_per_turn_sequential: round(perTurn.pgTransactions, 1),
+      redis_calls_per_turn_sequential: round(perTurn.redisCalls, 1),
+      pg_transactions_per_step_throughput: round(two.pgCommitsPerStep, 2),
+      redis_calls_per_step_throughput: round(two.redisCallsPerStep, 1),
     },
     {
       quick: QUICK,
@@ -243,8 +276,8 @@ async function main(): Promise<void> {
       },
       workloads: {
         added_per_step: `${turns} turns one at a time after 10 warm-up, each a new thread: model step 1 calls a tool with an effect (appends a line), step 2 answers; simulator latency 0. Inline: AgentEngine.open on a JSONL store, submitAndWait, close. BullMQ: createThread (not timed), then submit (inbox row + job) until the outcome is read back (wait: Redis pub/sub wake-up, transcript read); one in-process worker. A job is a turn (ADR 1600), so the per-step figure is the per-turn difference divided by the turn's 2 model steps.`,
-        throughput: `${threads} threads submitted at once, each one turn of 4 model steps (3 effect calls, then the answer), model latency 50 ms per step; worker processes with concurrency 64 each; steps/s = model steps / wall time from the first submit to the last outcome read`,
-        resume: `a synthetic thread of ${QUICK ? 1000 : 10_000} turns (6 lines each, ~1.1 KB of items per turn), AgentEngine.open with a new store each time (lock, read, validate, replay), median of ${QUICK ? 3 : 7}; the JSONL store on the same lines in the same run for comparison`,
+        throughput: `${threads} threads submitted at once, each one turn of 4 model steps (3 effect calls, then the answer), model latency 50 ms per step; worker processes with concurrency 32 each (36 PostgreSQL connections each); steps/s = model steps / wall time from the first submit to the last outcome read`,
+        resume: `a synthetic thread of ${QUICK ? 1000 : 10_000} turns (6 lines each, ~1.1 KB of items per turn), AgentEngine.open with a new store each time (lock, read, validate, replay), median of ${QUICK ? 3 : 5}; the JSONL store on the same lines in the same run for comparison`,
       },
       samples: {
         inline_turn_ms: inline.map((x) => round(x, 2)),

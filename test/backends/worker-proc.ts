@@ -15,7 +15,7 @@ const config = JSON.parse(process.argv[2] ?? "{}") as {
 const store = new PgThreadStore({
   connectionString: config.databaseUrl,
   schema: config.schema,
-  maxConnections: 30,
+  maxConnections: (config.concurrency ?? 8) + 4,
 });
 const worker = startWorker({
   store,

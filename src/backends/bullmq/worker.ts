@@ -66,6 +66,12 @@ export interface TaifengWorker {
  */
 export function startWorker(options: WorkerOptions): TaifengWorker {
   const names = backendNames(options.queue, options.prefix);
+  const concurrency = options.concurrency ?? 8;
+  if (concurrency > options.store.maxWriters)
+    throw new TaifengError(
+      "invalid_config",
+      `worker concurrency ${concurrency} exceeds the store's ${options.store.maxWriters} writer connections: give the PgThreadStore maxConnections of at least concurrency + 2`,
+    );
   const url = options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   const warn = options.onWarning ?? (() => {});
   const inbox = new Inbox(options.store);
@@ -136,8 +142,8 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
         try {
           submissionId = engine.submit(next.op);
         } catch (err) {
-          await inbox.failPending(threadId, describeError(err));
-          break;
+          await inbox.failOne(threadId, next.n, describeError(err)); // the engine refused this op
+          continue;
         }
         const consume = inbox.consumeSql(threadId, next.n, submissionId);
         writer.attach(consume.sql, consume.values);
@@ -197,7 +203,7 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
   const worker = new Worker<ThreadJob>(names.queue, (job, token) => run(job, token), {
     connection: { url, maxRetriesPerRequest: null },
     prefix: names.prefix,
-    concurrency: options.concurrency ?? 8,
+    concurrency,
     lockDuration: options.lockDurationMs ?? 30_000,
     ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
     maxStalledCount: options.maxStalledCount ?? 10,

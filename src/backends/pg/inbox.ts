@@ -158,6 +158,14 @@ export class Inbox {
     };
   }
 
+  /** Marks one op failed with `error` (the engine refused it). */
+  async failOne(threadId: string, n: number, error: string): Promise<void> {
+    await this.query(
+      `UPDATE ${this.s}.inbox SET error = $3 WHERE thread_id = $1 AND n = $2 AND submission_id IS NULL`,
+      [threadId, n, error],
+    );
+  }
+
   /** Marks every pending op of a thread failed with `error` (a recipe that cannot be built). */
   async failPending(threadId: string, error: string): Promise<number> {
     const { rowCount } = await this.query(

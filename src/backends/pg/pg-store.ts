@@ -26,6 +26,12 @@ export interface PgStoreOptions {
   readonly maxConnections?: number;
   /** Schema holding the tables (created and migrated on first use). Default `taifeng`. */
   readonly schema?: string;
+  /**
+   * Writers open at once (each holds a connection for its whole life). Default: the pool's
+   * size minus 2, kept for reads and directory queries, so writers can never take every
+   * connection and starve the queries they wait on.
+   */
+  readonly maxWriters?: number;
   /** Longest time appended lines wait before a background write. Default 25 ms. */
   readonly batchDelayMs?: number;
   /** Lines of a thread committed up to sequence number `seq` (0 = thread_meta). */
@@ -67,6 +73,10 @@ export class PgThreadStore implements ThreadStore {
   private readonly s: string;
   private readonly options: PgStoreOptions;
   private readonly writers = new Map<string, PgWriter>();
+  /** Sessions holding or taking a thread's lock (open writers and locks being taken). */
+  private sessionsInUse = 0;
+  /** Most writer sessions at once (see PgStoreOptions.maxWriters). */
+  readonly maxWriters: number;
   /** EnginePool session bindings, in the same database (table `sessions`). */
   readonly sessions: PgSessionBindings;
   private ready: Promise<void> | undefined;
@@ -90,6 +100,8 @@ export class PgThreadStore implements ThreadStore {
       this.pool.on("error", () => {}); // an idle client's failure; the next query reports it
       this.ownsPool = true;
     }
+    const poolMax = (this.pool as unknown as { options: { max?: number } }).options.max ?? 10;
+    this.maxWriters = options.maxWriters ?? Math.max(1, poolMax - 2);
     this.sessions = new PgSessionBindings(this.pool, this.s, () => this.migrate());
   }
 
@@ -238,10 +250,17 @@ export class PgThreadStore implements ThreadStore {
     if (this.closed) throw new TaifengError("store_error", "the PostgreSQL store is closed");
     await this.migrate();
     if (this.writers.has(threadId)) throw new TaifengError("thread_locked", `thread ${threadId} ${locked}`);
+    if (this.sessionsInUse >= this.maxWriters)
+      throw new TaifengError(
+        "store_error",
+        `cannot open thread ${threadId}: all ${this.maxWriters} writer connections of this PostgreSQL store are in use (each open thread holds one); close threads or raise maxConnections / maxWriters`,
+      );
+    this.sessionsInUse++;
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
+      this.sessionsInUse--;
       throw dbError("connecting", err);
     }
     client.on("error", ignore); // until a writer takes the session (it listens itself)
@@ -252,6 +271,7 @@ export class PgThreadStore implements ThreadStore {
       if (rows[0]?.ok !== true) throw new TaifengError("thread_locked", `thread ${threadId} ${locked}`);
       return client;
     } catch (err) {
+      this.sessionsInUse--;
       client.off("error", ignore);
       client.release();
       throw dbError(`locking thread ${threadId}`, err);
@@ -259,6 +279,7 @@ export class PgThreadStore implements ThreadStore {
   }
 
   private async releaseSession(client: pg.PoolClient): Promise<void> {
+    this.sessionsInUse--;
     client.off("error", ignore);
     const failed = await client
       .query("SELECT pg_advisory_unlock_all()")
@@ -283,6 +304,7 @@ export class PgThreadStore implements ThreadStore {
       batchDelayMs: this.options.batchDelayMs ?? 25,
       onClose: () => {
         if (this.writers.get(threadId) === writer) this.writers.delete(threadId);
+        this.sessionsInUse--;
       },
       ...(this.options.onCommitted ? { onCommitted: this.options.onCommitted } : {}),
     });
