@@ -71,19 +71,26 @@ describe.runIf(svc.run)("PgThreadStore on PostgreSQL", () => {
     expect(await code(store.create(meta("../x")))).toMatch(/^store_error: invalid thread id "..\/x"/);
   });
 
-  it("keeps connections for queries: writers beyond maxWriters are refused, not deadlocked", async () => {
+  it("keeps connections for queries: a writer beyond maxWriters waits for a free one, then fails clearly", async () => {
     const schema = uniqueName("pgstore");
     schemas.push(schema);
-    const store = new PgThreadStore({ connectionString: DATABASE_URL, schema, maxConnections: 3 });
+    const store = new PgThreadStore({
+      connectionString: DATABASE_URL,
+      schema,
+      maxConnections: 3,
+      writerWaitMs: 200,
+    });
     stores.push(store);
     expect(store.maxWriters).toBe(1);
     const held = await store.create(meta("a"));
     expect(await code(store.create(meta("b")))).toBe(
-      "store_error: cannot open thread b: all 1 writer connections of this PostgreSQL store are in use (each open thread holds one); close threads or raise maxConnections / maxWriters",
+      "store_error: cannot open thread b: all 1 writer connections of this PostgreSQL store stayed in use for 200 ms (each open thread holds one); close threads or raise maxConnections / maxWriters",
     );
     expect((await store.list()).map((r) => r.threadId)).toEqual(["a"]); // reads still have connections
+    const waiting = store.create(meta("c")); // waits for a's connection
     await held.close();
-    await (await store.create(meta("b"))).close();
+    await (await waiting).close();
+    expect((await store.list()).map((r) => r.threadId).sort()).toEqual(["a", "c"]);
   });
 
   it("a writer whose session was killed cannot append: the lease is lost and the lines stay queued", async () => {

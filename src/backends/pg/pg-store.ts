@@ -29,9 +29,11 @@ export interface PgStoreOptions {
   /**
    * Writers open at once (each holds a connection for its whole life). Default: the pool's
    * size minus 2, kept for reads and directory queries, so writers can never take every
-   * connection and starve the queries they wait on.
+   * connection and starve the queries they wait on. One more waits for a free one.
    */
   readonly maxWriters?: number;
+  /** How long opening a thread waits for a free writer connection before it fails. Default 10 s. */
+  readonly writerWaitMs?: number;
   /** Longest time appended lines wait before a background write. Default 25 ms. */
   readonly batchDelayMs?: number;
   /** Lines of a thread committed up to sequence number `seq` (0 = thread_meta). */
@@ -75,6 +77,7 @@ export class PgThreadStore implements ThreadStore {
   private readonly writers = new Map<string, PgWriter>();
   /** Sessions holding or taking a thread's lock (open writers and locks being taken). */
   private sessionsInUse = 0;
+  private readonly slotWaiters: (() => void)[] = [];
   /** Most writer sessions at once (see PgStoreOptions.maxWriters). */
   readonly maxWriters: number;
   /** EnginePool session bindings, in the same database (table `sessions`). */
@@ -250,17 +253,13 @@ export class PgThreadStore implements ThreadStore {
     if (this.closed) throw new TaifengError("store_error", "the PostgreSQL store is closed");
     await this.migrate();
     if (this.writers.has(threadId)) throw new TaifengError("thread_locked", `thread ${threadId} ${locked}`);
-    if (this.sessionsInUse >= this.maxWriters)
-      throw new TaifengError(
-        "store_error",
-        `cannot open thread ${threadId}: all ${this.maxWriters} writer connections of this PostgreSQL store are in use (each open thread holds one); close threads or raise maxConnections / maxWriters`,
-      );
+    if (this.sessionsInUse >= this.maxWriters) await this.waitForSlot(threadId);
     this.sessionsInUse++;
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
-      this.sessionsInUse--;
+      this.freeSlot();
       throw dbError("connecting", err);
     }
     client.on("error", ignore); // until a writer takes the session (it listens itself)
@@ -271,15 +270,45 @@ export class PgThreadStore implements ThreadStore {
       if (rows[0]?.ok !== true) throw new TaifengError("thread_locked", `thread ${threadId} ${locked}`);
       return client;
     } catch (err) {
-      this.sessionsInUse--;
+      this.freeSlot();
       client.off("error", ignore);
       client.release();
       throw dbError(`locking thread ${threadId}`, err);
     }
   }
 
-  private async releaseSession(client: pg.PoolClient): Promise<void> {
+  /**
+   * Waits (FIFO) until a writer session is free, at most `writerWaitMs`; then throws a clear
+   * `store_error`. Queries never wait here: they keep the connections writers may not take.
+   */
+  private waitForSlot(threadId: string): Promise<void> {
+    const ms = this.options.writerWaitMs ?? 10_000;
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.slotWaiters.splice(this.slotWaiters.indexOf(waiter), 1);
+        reject(
+          new TaifengError(
+            "store_error",
+            `cannot open thread ${threadId}: all ${this.maxWriters} writer connections of this PostgreSQL store stayed in use for ${ms} ms (each open thread holds one); close threads or raise maxConnections / maxWriters`,
+          ),
+        );
+      }, ms);
+      this.slotWaiters.push(waiter);
+    });
+  }
+
+  /** A writer session ended: the next waiter takes its slot. */
+  private freeSlot(): void {
     this.sessionsInUse--;
+    this.slotWaiters.shift()?.();
+  }
+
+  private async releaseSession(client: pg.PoolClient): Promise<void> {
+    this.freeSlot();
     client.off("error", ignore);
     const failed = await client
       .query("SELECT pg_advisory_unlock_all()")
@@ -304,7 +333,7 @@ export class PgThreadStore implements ThreadStore {
       batchDelayMs: this.options.batchDelayMs ?? 25,
       onClose: () => {
         if (this.writers.get(threadId) === writer) this.writers.delete(threadId);
-        this.sessionsInUse--;
+        this.freeSlot();
       },
       ...(this.options.onCommitted ? { onCommitted: this.options.onCommitted } : {}),
     });
