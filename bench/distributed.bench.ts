@@ -178,7 +178,8 @@ async function resume(turns: number, runs: number) {
           },
         ];
         for (const line of lines) writer.append(line);
-        if (t % 500 === 499) await writer.flush();
+        // PostgreSQL: one row per turn, as an engine writes it (it flushes at every turn end).
+        if (store === pgStore || t % 500 === 499) await writer.flush();
       }
       await writer.close();
     }
@@ -277,7 +278,7 @@ async function main(): Promise<void> {
       workloads: {
         added_per_step: `${turns} turns one at a time after 10 warm-up, each a new thread: model step 1 calls a tool with an effect (appends a line), step 2 answers; simulator latency 0. Inline: AgentEngine.open on a JSONL store, submitAndWait, close. BullMQ: createThread (not timed), then submit (inbox row + job) until the outcome is read back (wait: Redis pub/sub wake-up, transcript read); one in-process worker. A job is a turn (ADR 1600), so the per-step figure is the per-turn difference divided by the turn's 2 model steps.`,
         throughput: `${threads} threads submitted at once, each one turn of 4 model steps (3 effect calls, then the answer), model latency 50 ms per step; worker processes with concurrency 32 each (36 PostgreSQL connections each); steps/s = model steps / wall time from the first submit to the last outcome read`,
-        resume: `a synthetic thread of ${QUICK ? 1000 : 10_000} turns (6 lines each, ~1.1 KB of items per turn), AgentEngine.open with a new store each time (lock, read, validate, replay), median of ${QUICK ? 3 : 5}; the JSONL store on the same lines in the same run for comparison`,
+        resume: `a synthetic thread of ${QUICK ? 1000 : 10_000} turns (6 lines each, ~1.1 KB of items per turn; in PostgreSQL one row per turn, flushed turn by turn as the engine does), AgentEngine.open with a new store each time (lock, read, validate, replay), median of ${QUICK ? 3 : 5}; the JSONL store on the same lines in the same run for comparison`,
       },
       samples: {
         inline_turn_ms: inline.map((x) => round(x, 2)),

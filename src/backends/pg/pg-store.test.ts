@@ -48,7 +48,7 @@ describe.runIf(svc.run)("PgThreadStore on PostgreSQL", () => {
       schemas.push(old);
       expect(await migrate(pool, old, MIGRATIONS.slice(0, 1))).toEqual([1]);
       await pool.query(
-        `INSERT INTO "${old}".threads VALUES ('kept', 1, 1, null, null, 1, '{"threadId":"kept"}'); INSERT INTO "${old}".lines VALUES ('kept', 0, '{}')`,
+        `INSERT INTO "${old}".threads VALUES ('kept', 1, 1, null, null, 1, '{"threadId":"kept"}'); INSERT INTO "${old}".lines VALUES ('kept', 0, 1, '{}')`,
       );
       expect(await migrate(pool, old)).toEqual(MIGRATIONS.slice(1).map((m) => m.version));
       const { rowCount } = await pool.query(`SELECT 1 FROM "${old}".threads WHERE thread_id = 'kept'`);

@@ -140,7 +140,7 @@ export class PgThreadStore implements ThreadStore {
       const { rowCount } = await client.query(
         `WITH t AS (INSERT INTO ${this.s}.threads (thread_id, created_at, updated_at, title, parent_thread_id, lines, info)
            VALUES ($1, $2, $2, $3, $4, 1, $5) ON CONFLICT DO NOTHING RETURNING thread_id)
-         INSERT INTO ${this.s}.lines (thread_id, seq, line) SELECT thread_id, 0, $6 FROM t`,
+         INSERT INTO ${this.s}.lines (thread_id, seq, count, text) SELECT thread_id, 0, 1, $6 FROM t`,
         [
           meta.threadId,
           meta.createdAt,
@@ -345,7 +345,7 @@ export class PgThreadStore implements ThreadStore {
     let text: string | null | undefined;
     try {
       const { rows } = await db.query<{ t: string | null }>(
-        `SELECT string_agg(line, E'\\n' ORDER BY seq) AS t FROM ${this.s}.lines WHERE thread_id = $1`,
+        `SELECT string_agg(text, E'\\n' ORDER BY seq) AS t FROM ${this.s}.lines WHERE thread_id = $1`,
         [threadId],
       );
       text = rows[0]?.t;

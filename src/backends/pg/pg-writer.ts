@@ -127,8 +127,8 @@ export class PgWriter implements ThreadWriter {
     const s = this.init.schema;
     const params: unknown[] = [
       this.threadId,
-      batch.map((l) => l.seq),
-      batch.map((l) => l.text),
+      (batch[0] as { seq: number }).seq,
+      batch.map((l) => l.text).join("\n"),
       info.updatedAt,
       info.title ?? null,
       lastSeq + 1,
@@ -142,7 +142,7 @@ export class PgWriter implements ThreadWriter {
     try {
       // One statement, so one round trip and one transaction: lines, directory row, attachments.
       await this.init.client.query(
-        `WITH ${ctes.join("")}ins AS (INSERT INTO ${s}.lines (thread_id, seq, line) SELECT $1, t.seq, t.line FROM unnest($2::bigint[], $3::text[]) AS t(seq, line))
+        `WITH ${ctes.join("")}ins AS (INSERT INTO ${s}.lines (thread_id, seq, count, text) VALUES ($1, $2, ${batch.length}, $3))
          UPDATE ${s}.threads SET updated_at = $4, title = $5, lines = $6, info = $7 WHERE thread_id = $1`,
         params,
       );

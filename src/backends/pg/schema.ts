@@ -25,8 +25,9 @@ export interface Migration {
 
 /**
  * Every migration, in order. Version 1: `threads` (one row per thread: the directory's
- * columns and the ThreadInfo as JSON) and `lines` (the transcript: one row per line, its text
- * exactly as serialized, keyed by the per-thread sequence). Version 2: the execution backend's
+ * columns and the ThreadInfo as JSON) and `lines` (the transcript: one row per written batch —
+ * `count` lines from sequence number `seq`, their text exactly as serialized, newline-joined —
+ * so resuming a long thread reads one row per flush, not one per line). Version 2: the execution backend's
  * `backend_threads` (a thread's recipe and its submission counter) and `inbox` (submitted ops
  * in order; `submission_id` is set in the transaction that stores the op's first lines).
  * Version 3: `sessions` (EnginePool session bindings; deleting a thread drops its bindings).
@@ -50,7 +51,8 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE $S.lines (
         thread_id text NOT NULL REFERENCES $S.threads (thread_id) ON DELETE CASCADE,
         seq bigint NOT NULL,
-        line text NOT NULL,
+        count int NOT NULL,
+        text text NOT NULL,
         PRIMARY KEY (thread_id, seq)
       );`,
   },
