@@ -171,7 +171,7 @@ describe("taifeng threads", () => {
     rmSync(join(storage, "index.sqlite-shm"), { force: true });
     const rebuilt = await cli("threads", "rebuild", "--storage", storage, "--json");
     expect(rebuilt.code).toBe(0);
-    expect(JSON.parse(rebuilt.out)).toEqual({ threads: 1, reindexed: 1, skipped: [] });
+    expect(JSON.parse(rebuilt.out)).toEqual({ threads: 1, reindexed: 1, skipped: [], conflicts: [] });
     expect(rebuilt.err).toMatch(
       /taifeng: thread index .*index\.sqlite is unreadable .*rebuilding it from the transcripts/,
     );

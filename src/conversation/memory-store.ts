@@ -1,5 +1,6 @@
 import { TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import { MemoryArtifactStore } from "../tool/artifacts.ts";
 import { MemorySessionBindings } from "./memory-sessions.ts";
 import type { OpenedThread, ThreadMeta, ThreadQuery, ThreadStore, ThreadWriter } from "./store.ts";
 import { queryThreads, summarizeThread, type ThreadInfo } from "./summary.ts";
@@ -48,6 +49,8 @@ export class MemoryThreadStore implements ThreadStore {
   private readonly threads = new Map<string, MemoryThread>();
   /** Session bindings, for as long as this store lives. */
   readonly sessions = new MemorySessionBindings();
+  /** Artifacts of the threads, for as long as this store lives. */
+  readonly artifacts = new MemoryArtifactStore();
 
   async create(meta: ThreadMeta): Promise<ThreadWriter> {
     if (this.threads.has(meta.threadId)) {
@@ -93,6 +96,7 @@ export class MemoryThreadStore implements ThreadStore {
       throw new TaifengError("thread_locked", `thread ${threadId} is open; close it before deleting`);
     this.threads.delete(threadId);
     this.sessions.dropThread(threadId);
+    await this.artifacts.deleteThread(threadId);
   }
 
   async close(): Promise<void> {

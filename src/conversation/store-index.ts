@@ -13,6 +13,11 @@ export interface IndexReport {
   readonly reindexed: number;
   /** Transcripts that could not be read, with the reason; they have no row. */
   readonly skipped: { readonly threadId: string; readonly error: string }[];
+  /**
+   * Of those, files named for one thread that hold another (`claims`): copied or renamed
+   * transcripts. They are refused rather than indexed, so the original's row stays its own.
+   */
+  readonly conflicts: { readonly threadId: string; readonly claims: string }[];
 }
 
 /** A thread this process is writing: its writer keeps the row current. */
@@ -79,9 +84,10 @@ export class StoreIndex {
     });
   }
 
+  /** The thread was deleted: drops its row and its session bindings. */
   remove(threadId: string): void {
     this.pending.delete(threadId);
-    this.safely(() => this.db().remove(threadId));
+    this.safely(() => this.db().forget(threadId));
   }
 
   /** A session's thread (see ThreadDirectory.sessionThread); storage failures throw. */
@@ -141,6 +147,7 @@ export class StoreIndex {
     const indexed = db.indexedBytes();
     const fresh: { info: ThreadInfo; bytes: number }[] = [];
     const skipped: { threadId: string; error: string }[] = [];
+    const conflicts: { threadId: string; claims: string }[] = [];
     const present = new Set<string>();
     for (const { threadId, path } of await this.options.transcripts()) {
       present.add(threadId);
@@ -156,17 +163,23 @@ export class StoreIndex {
         fresh.push({ info: summarizeThread(await this.options.read(threadId)), bytes: size });
       } catch (err) {
         if (errno(err) === "ENOENT" || errno(err) === "thread_not_found") present.delete(threadId);
-        else skipped.push({ threadId, error: describeError(err) });
+        else {
+          skipped.push({ threadId, error: describeError(err) });
+          const claims = (err as { details?: { claims?: unknown } }).details?.claims;
+          if (typeof claims === "string") conflicts.push({ threadId, claims });
+        }
       }
     }
     db.transaction(() => {
       for (const { info, bytes } of fresh) db.upsert(info, bytes);
-      for (const threadId of indexed.keys()) if (!present.has(threadId)) db.remove(threadId);
+      // Transcripts gone from the directory were deleted: their bindings go too. Unreadable
+      // ones lose only their row (a binding is data, and the file may be repaired).
+      for (const threadId of indexed.keys()) if (!present.has(threadId)) db.forget(threadId);
       for (const { threadId } of skipped) db.remove(threadId);
     });
     for (const { threadId, error } of skipped)
       this.options.warn(`thread ${threadId} is not indexed: ${error}`);
-    return { threads: db.indexedBytes().size, reindexed: fresh.length, skipped };
+    return { threads: db.indexedBytes().size, reindexed: fresh.length, skipped, conflicts };
   }
 
   private safely(fn: () => void): void {

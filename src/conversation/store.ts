@@ -1,4 +1,5 @@
 import type { RolloutLine, RolloutLineOf } from "../protocol/index.ts";
+import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { ThreadInfo } from "./summary.ts";
 
 export type { ThreadInfo, ThreadStatus } from "./summary.ts";
@@ -72,6 +73,17 @@ export interface SessionBindings {
 }
 
 /**
+ * A store's artifacts (full texts of capped tool outputs and of outputs microcompact trimmed),
+ * kept with its threads: an engine on the store uses them unless given its own, so a prompt
+ * that names an artifact still finds it after a resume, an eviction or a restart. Deleting a
+ * thread deletes its artifacts; forking gives the fork its source's.
+ */
+export interface ThreadArtifacts extends ArtifactStore {
+  /** Gives the thread `to` (a fork) the artifacts of `from`. */
+  copyThread?(from: string, to: string): Promise<void>;
+}
+
+/**
  * Where transcripts live. Implementations: MemoryThreadStore and JsonlThreadStore (files
  * plus a SQLite directory). Throws TaifengError `thread_not_found` for an unknown id,
  * `thread_locked` when another writer holds the thread, `store_error` when storage fails.
@@ -94,4 +106,9 @@ export interface ThreadStore {
    * bindings in its own memory (lost when its process stops). Deleting a thread drops them.
    */
   readonly sessions?: SessionBindings;
+  /**
+   * Artifacts stored with the threads. Optional: an engine on a store without them keeps
+   * artifacts in memory (lost when its process stops) unless EngineOptions.artifacts is given.
+   */
+  readonly artifacts?: ThreadArtifacts;
 }

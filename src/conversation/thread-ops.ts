@@ -121,6 +121,8 @@ export async function forkThread(
   }
   const writer = await store.create(meta);
   try {
+    // Before the lines: the fork's transcript names its source's artifacts.
+    await store.artifacts?.copyThread?.(sourceId, meta.threadId);
     for (const line of copied) writer.append(line);
   } finally {
     await writer.close();

@@ -93,10 +93,12 @@ export class AgentEngine {
         createdAt,
         cwd,
       };
+      if (options.spawnedAs !== undefined) meta.agent = options.spawnedAs;
       if (options.title !== undefined) meta.title = redactor ? redactor.redact(options.title) : options.title;
       log = new ThreadLog(threadId, await store.create(meta), undefined, filter);
     }
-    const given = options.artifacts ?? new MemoryArtifactStore();
+    // The store's artifacts by default, so they last as long as the thread does.
+    const given = options.artifacts ?? store.artifacts ?? new MemoryArtifactStore();
     const artifacts = redactor ? redactedArtifacts(given, redactor) : given;
     let context: ContextManager | undefined;
     if (options.context !== false) {

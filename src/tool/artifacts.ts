@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { newId } from "../protocol/index.ts";
@@ -9,7 +10,11 @@ export interface ArtifactRef {
   readonly lines: number;
 }
 
-/** Where the full text of truncated tool outputs is kept, per thread. */
+/**
+ * Where the full text of truncated tool outputs is kept, per thread. A ThreadStore may keep
+ * them with its threads (`ThreadStore.artifacts`): the engine then uses those by default, so
+ * they survive a restart, an eviction or `taifeng run --thread` like the transcript does.
+ */
 export interface ArtifactStore {
   /** Saves `content` for `threadId` and returns its reference. */
   save(threadId: string, content: string, meta: { tool: string; callId: string }): Promise<ArtifactRef>;
@@ -17,7 +22,19 @@ export interface ArtifactStore {
   read(threadId: string, id: string): Promise<string | undefined>;
 }
 
-const ID = /^art_[A-Za-z0-9]+$/;
+/** The form of every artifact id. */
+export const ARTIFACT_ID = /^art_[A-Za-z0-9]+$/;
+const ID = ARTIFACT_ID;
+
+/**
+ * The id of an artifact: derived from the thread, the call and the content, so saving the
+ * same output again (a retried save, a resumed turn) gives the same id and the text that
+ * names it, and so the prompt, stays byte-identical.
+ */
+export function artifactId(threadId: string, callId: string, content: string): string {
+  const hash = createHash("sha256").update(threadId).update("\0").update(callId).update("\0").update(content);
+  return `art_${hash.digest("hex").slice(0, 24)}`;
+}
 
 function ref(id: string, content: string): ArtifactRef {
   let lines = content.length === 0 ? 0 : 1;
@@ -39,12 +56,17 @@ export class MemoryArtifactStore implements ArtifactStore {
     this.maxChars = options.maxChars ?? 64 * 1024 * 1024;
   }
 
-  async save(threadId: string, content: string): Promise<ArtifactRef> {
+  async save(
+    threadId: string,
+    content: string,
+    _meta?: { tool: string; callId: string },
+  ): Promise<ArtifactRef> {
     const id = newId("art");
-    this.items.set(id, { threadId, content });
+    const at = `${threadId}\0${id}`;
+    this.items.set(at, { threadId, content });
     this.held += content.length;
     for (const [key, item] of this.items) {
-      if (this.held <= this.maxChars || key === id) break;
+      if (this.held <= this.maxChars || key === at) break;
       this.items.delete(key);
       this.held -= item.content.length;
     }
@@ -52,8 +74,26 @@ export class MemoryArtifactStore implements ArtifactStore {
   }
 
   async read(threadId: string, id: string): Promise<string | undefined> {
-    const item = this.items.get(id);
-    return item && item.threadId === threadId ? item.content : undefined;
+    return this.items.get(`${threadId}\0${id}`)?.content;
+  }
+
+  /** Drops every artifact of a thread. */
+  async deleteThread(threadId: string): Promise<void> {
+    for (const [key, item] of this.items) {
+      if (item.threadId !== threadId) continue;
+      this.items.delete(key);
+      this.held -= item.content.length;
+    }
+  }
+
+  /** Gives the thread `to` (a fork) the artifacts of `from`, under the same ids. */
+  async copyThread(from: string, to: string): Promise<void> {
+    for (const [key, item] of [...this.items]) {
+      if (item.threadId !== from) continue;
+      const id = key.slice(from.length + 1);
+      this.items.set(`${to}\0${id}`, { threadId: to, content: item.content });
+      this.held += item.content.length;
+    }
   }
 }
 

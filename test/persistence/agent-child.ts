@@ -8,6 +8,7 @@ import { JsonlThreadStore } from "../../src/conversation/jsonl-store.ts";
 import { danglingCalls } from "../../src/conversation/replay.ts";
 import { isTaifengError } from "../../src/errors.ts";
 import { AgentEngine, defineTool, type ModelClient, type ModelRequest, SimClient } from "../../src/index.ts";
+import { readArtifactTool } from "../../src/tool/builtin/read_artifact/index.ts";
 import { type ChildConfig, type ChildMessage, itemsHash } from "./child-protocol.ts";
 
 function say(message: ChildMessage): void {
@@ -42,11 +43,25 @@ function simModel(config: ChildConfig): SimClient {
     const last = request.items.at(-1);
     if (last?.type === "message" && last.role === "user") {
       const turn = /^Turn (\d+)/.exec(last.content[0]?.type === "text" ? last.content[0].text : "")?.[1];
+      // With the defaults on, read back the oldest artifact the history names (made before a
+      // restart, for the resumed process): its text must still be there.
+      const artifact = config.defaults
+        ? /artifact (art_\w+)/.exec(JSON.stringify(request.items))?.[1]
+        : undefined;
       return {
         text: "Let me look that up.",
         chunkDelayMs: config.chunkDelayMs ?? 0,
         toolCalls: [
           { id: `call_${request.items.length}`, name: "lookup", arguments: { turn: Number(turn) } },
+          ...(artifact
+            ? [
+                {
+                  id: `call_${request.items.length}_a`,
+                  name: "read_artifact",
+                  arguments: { id: artifact, limit: 1 },
+                },
+              ]
+            : []),
         ],
       };
     }
@@ -55,7 +70,11 @@ function simModel(config: ChildConfig): SimClient {
       chunkDelayMs: config.chunkDelayMs ?? 0,
     };
   };
-  return new SimClient({ name: "child", script: { steps: [step], onExhausted: "repeat_last" } });
+  return new SimClient({
+    name: "child",
+    script: { steps: [step], onExhausted: "repeat_last" },
+    ...(config.contextWindow !== undefined ? { contextWindow: config.contextWindow } : {}),
+  });
 }
 
 async function main(): Promise<void> {
@@ -80,14 +99,13 @@ async function main(): Promise<void> {
   try {
     engine = await AgentEngine.open({
       model: model(config),
-      tools: [lookup],
+      tools: config.defaults ? [lookup, readArtifactTool({ artifacts: undefined, options: {} })] : [lookup],
       store,
       threadId: config.threadId,
       system: "You are the persistence test agent.",
-      // Durability is under test: no compaction checkpoints and no output caps, so every
-      // acknowledged turn must come back byte for byte.
-      context: false,
-      maxToolOutputChars: false,
+      // Durability is under test: unless `defaults`, no compaction checkpoints and no output
+      // caps, so every acknowledged turn must come back byte for byte.
+      ...(config.defaults ? {} : { context: false as const, maxToolOutputChars: false as const }),
       listeners: [
         (ev) => {
           if (ev.msg.type === "warning") warnings.push(ev.msg.message);

@@ -22,6 +22,13 @@ export interface ChildConfig {
   readonly chunkDelayMs?: number;
   /** The store's batchDelayMs. */
   readonly batchDelayMs?: number;
+  /**
+   * Run with the engine's defaults: the default context manager and output cap on, plus
+   * read_artifact; every turn after the first also reads back the first turn's artifact.
+   */
+  readonly defaults?: boolean;
+  /** The simulated model's context window (with `defaults`), so the context manager has work. */
+  readonly contextWindow?: number;
 }
 
 /** One line of the child's stdout. */
