@@ -14,6 +14,7 @@ type Register = (program: Command, io: CliIO, result: { code: number }) => void;
 const GROUPS: Readonly<Record<string, () => Promise<Register>>> = {
   skills: async () => (await import("./skills-command.ts")).registerSkillsCommand,
   mcp: async () => (await import("./mcp-command.ts")).registerMcpCommand,
+  worker: async () => (await import("./worker-command.ts")).registerWorkerCommand,
   threads: async () => {
     const { registerThreadsCommand } = await import("./threads-command.ts");
     return (program, io) => registerThreadsCommand(program, io);

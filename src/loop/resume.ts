@@ -58,6 +58,7 @@ export function planResume(
     readonly newSubmissionId: () => string;
     /** True when a PrepareTurn may add tools at the start of the resumed turn. */
     readonly mayAddTools?: boolean;
+    readonly continueCrashed?: boolean;
   },
 ): ResumePlan | undefined {
   const requested = new Map<string, ResumedRequest>();
@@ -76,7 +77,7 @@ export function planResume(
     if (!engine.tools.get(call.name) && engine.mayAddTools !== true) return false;
     return req.kind === "user_input" || engine.hasPolicy;
   });
-  if (waiting < 0) return undefined;
+  if (waiting < 0) return engine.continueCrashed ? planContinue(open, engine) : undefined;
   const requests = new Map<string, ResumedRequest>();
   const rerun = dangling.slice(waiting);
   for (const call of rerun) {
@@ -89,6 +90,28 @@ export function planResume(
     interrupted: dangling.slice(0, waiting),
     rerun,
     requests,
+  };
+}
+
+/**
+ * A crashed turn that continues: outputs are appended in call order, so the dangling calls
+ * are the tail of the last step's calls. The longest trailing run of calls to idempotent
+ * tools runs again (same call ids); every earlier dangling call is answered as interrupted.
+ */
+function planContinue(
+  open: OpenTurn,
+  engine: { readonly tools: ToolSet; readonly newSubmissionId: () => string },
+): ResumePlan {
+  const dangling = open.danglingCalls;
+  let from = dangling.length;
+  while (from > 0 && engine.tools.get((dangling[from - 1] as FunctionCallItem).name)?.idempotent === true)
+    from--;
+  return {
+    turnId: open.turnId,
+    submissionId: open.submissionId ?? engine.newSubmissionId(),
+    interrupted: dangling.slice(0, from),
+    rerun: dangling.slice(from),
+    requests: new Map(),
   };
 }
 
