@@ -6,6 +6,17 @@
 // First: on a Node too old for the package, say so before anything else is evaluated.
 import "./node-check.ts";
 
+export {
+  cachePricedCompiler,
+  claudeCompiler,
+  compilerOf,
+  glmCompiler,
+  type PromptCompiler,
+  type PromptFamily,
+  type ReasoningCompilerOptions,
+  reasoningCompiler,
+} from "./compile/compilers.ts";
+export { compileByModel, withPromptCompiler } from "./compile/wrap.ts";
 export { type CacheProfile, cacheProfile, cacheProfileFor } from "./context/cache-model.ts";
 export type { ContextOptions, PinnedSource } from "./context/manager.ts";
 export { defaultPinned, skillsPinned, todoPinned } from "./context/pinned.ts";
@@ -78,6 +89,25 @@ export {
   type HookPoint,
   HookResponse,
 } from "./hooks/types.ts";
+export {
+  type LongTaskEvent,
+  type LongTaskOptions,
+  RUBRIC,
+  runLongTask,
+  type Strategy as LongTaskStrategy,
+} from "./horizon/long-task.ts";
+export { Evaluation, readRecord, SubGoal, TaskRecord } from "./horizon/record.ts";
+export {
+  type AiSdkToolLike,
+  type ForeignToolOptions,
+  fromAiSdkTools,
+  fromLangChainTool,
+  isAiSdkTool,
+  isLangChainTool,
+  isTool,
+  type LangChainToolLike,
+  toTools,
+} from "./interop/foreign.ts";
 export { type AssembledResponse, ResponseAssembler } from "./llm/assemble.ts";
 export {
   BUILTIN_MODELS,
@@ -130,6 +160,7 @@ export type {
   ModelClient,
   ModelErrorCode,
   ModelEvent,
+  ModelNotice,
   ModelRequest,
   ResponseFormat,
   StreamOptions,
@@ -159,6 +190,28 @@ export {
 } from "./loop/run.ts";
 export type { StepCheck, StepCheckContext, StepVerdict } from "./loop/step-check.ts";
 export type { TurnInput } from "./loop/turn.ts";
+export {
+  discoverMemory,
+  loadProjectMemory,
+  type MemoryScope,
+  type MemorySnapshot,
+  type MemorySource,
+  type ProjectMemoryOptions,
+  projectRootOf,
+} from "./memory/load.ts";
+export { type ProjectMemory, type ProjectMemorySettings, projectMemory } from "./memory/prepare.ts";
+export {
+  type Operation as OpenApiOperation,
+  type ParsedSpec as OpenApiSpec,
+  parseSpec as parseOpenApiSpec,
+} from "./openapi/spec.ts";
+export {
+  type OpenApiAuth,
+  type OpenApiTool,
+  type OpenApiToolInfo,
+  type OpenApiToolsOptions,
+  openApiTools,
+} from "./openapi/tools.ts";
 export type {
   ApprovalAnswer,
   CanUseTool,
@@ -244,7 +297,30 @@ export {
   type TrustInspection,
   trustFilePath,
 } from "./permission/trust.ts";
+export { type CheckResult, type CodeCheck, parseCheck, runCheck } from "./pipeline/check.ts";
+export {
+  type ExtractedFile,
+  extractFiles,
+  type RejectedFile,
+  type WriteExtractedOptions,
+  writeExtracted,
+} from "./pipeline/extract.ts";
 export * from "./protocol/index.ts";
+export {
+  type AdaptiveOptions,
+  type Admission,
+  adaptiveLimiter,
+  parseReset,
+  type RateFeedback,
+  type RateLimiter,
+  type SlidingWindowOptions,
+  slidingWindow as slidingWindowLimiter,
+  type TokenBucketOptions,
+  tokenBucket,
+  type WaitReason,
+} from "./ratelimit/limiters.ts";
+export { type RateLimitOptions, RateLimits, withRateLimit } from "./ratelimit/wrap.ts";
+export { CONTINUE_PROMPT, type RecoveryOptions, withRecovery } from "./recovery/recover.ts";
 export {
   isSecretName,
   looksLikeCredential,
@@ -285,6 +361,14 @@ export {
   type SpendTrackerOptions,
   totalTokens,
 } from "./reliability/spend.ts";
+export {
+  type Candidate as RouteCandidate,
+  decideRoute,
+  type Modality,
+  type RouteDecision,
+  type RouteInput,
+} from "./router/decide.ts";
+export { createRouter, ModelRouter, needsOf, type RoutedModel, type RouterOptions } from "./router/router.ts";
 export {
   BASE_ENV_NAMES,
   PASSTHROUGH_VARIABLE,
@@ -365,6 +449,12 @@ export {
   type ToolGate,
 } from "./tool/scheduler.ts";
 export { type Truncated, truncateMiddle } from "./tool/truncate.ts";
+export {
+  canonicalJson,
+  type ResultCacheOptions,
+  type ResultCacheStats,
+  withResultCache,
+} from "./tool-cache/result-cache.ts";
 export { LocalWorkspace, type LocalWorkspaceOptions } from "./workspace/local.ts";
 export type { LocalFs } from "./workspace/local-commit.ts";
 export { MemoryWorkspace } from "./workspace/memory.ts";

@@ -13,6 +13,19 @@ function runExample(name: string) {
 }
 
 describe("examples (no API key)", () => {
+  it("agents-tree survives a stop while a child waits for approval, and finishes after reopening", () => {
+    const res = runExample("agents-tree.ts");
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.out).toContain(
+      '[root/deployer#1] asks to run deploy {"env":"prod"}\n[root] root/researcher#1 completed\n-- process stopped',
+    );
+    expect(res.out).toContain(
+      "-- process stopped; reopening from the transcripts --\n[root/deployer#1] asks to run deploy",
+    );
+    expect(res.out).toContain("root [idle]\n  root/researcher#1 [completed]\n  root/deployer#1 [completed]");
+  });
+
   it("quickstart runs a tool call through the pool and through run()", () => {
     const res = runExample("quickstart.ts");
     expect(res.err).toBe("");

@@ -88,6 +88,7 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
       "--trust",
       "trust the project folder for this run: its .taifeng/ allow rules, mode, hooks and skill scripts apply",
     )
+    .option("--no-project-memory", "do not load AGENTS.md / CLAUDE.md project memory into the prompt")
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
     .option(

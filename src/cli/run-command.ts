@@ -1,9 +1,12 @@
+import { relative } from "node:path";
 import { isTaifengError } from "../errors.ts";
 import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
 import type { McpManager } from "../mcp/manager.ts";
+import { loadProjectMemory } from "../memory/load.ts";
+import { type ProjectMemory, projectMemory } from "../memory/prepare.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { type Event, isTurnEnd, type Op } from "../protocol/index.ts";
 import { createRedactor } from "../redact/redactor.ts";
@@ -155,6 +158,8 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     });
     trusted = decision.trusted;
     mcp = await openMcp(flags, io, trusted, decision.projectRoot);
+    const memory = flags.projectMemory === false ? undefined : openProjectMemory(io, decision.projectRoot);
+    const prepareTurn = memory ? memory.prepareTurn(skills.prepareTurn) : skills.prepareTurn;
     prompt = await expandMcpPrompt(prompt, mcp);
     const tools = [...builtins.tools, ...demoTools()];
     const options: Parameters<typeof AgentEngine.open>[0] = {
@@ -165,7 +170,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       redactor,
       listeners: [write, watch.listener, ...(approver ? [approver.listener] : [])],
       resolveModel: (spec) => resolveModel(spec, flags, io, settings.modelOptions),
-      ...(mcp ? mcp.engineOptions({ tools, prepareTurn: skills.prepareTurn }) : skills.engineOptions()),
+      ...(mcp ? mcp.engineOptions({ tools, prepareTurn }) : { prepareTurn }),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
       interactive: asking !== "deny",
       completion: settings.completion,
@@ -222,6 +227,20 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   }
   if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
   return code;
+}
+
+/**
+ * The project's AGENTS.md / CLAUDE.md files for the run's prompt (unless
+ * `--no-project-memory`); the files found are named on stderr.
+ */
+function openProjectMemory(io: CliIO, projectRoot: string): ProjectMemory {
+  const home = io.env.HOME ?? false;
+  const first = loadProjectMemory({ cwd: io.cwd, root: projectRoot, home });
+  if (first.sources.length > 0)
+    io.stderr.write(
+      `project memory: ${first.sources.map((s) => relative(io.cwd, s.path) || s.path).join(", ")}\n`,
+    );
+  return projectMemory({ root: projectRoot, home });
 }
 
 /** Where answers go: the engine, once it is open (answers given before are held until then). */

@@ -32,6 +32,8 @@ export interface RunFlags {
   readonly thread?: string;
   /** Permission mode for this run (overrides settings' defaultMode). */
   readonly permissionMode?: string;
+  /** `false` with `--no-project-memory`: AGENTS.md / CLAUDE.md files are not loaded. */
+  readonly projectMemory?: boolean;
   /** Trust the project folder for this run: its allow rules, mode, hooks, skill scripts and `.mcp.json` servers apply. */
   readonly trust?: boolean;
   /** Extra allow / deny rules, at command-line precedence. */

@@ -7,12 +7,12 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isTaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import { FdBudget } from "./fd-budget.ts";
 import { type JsonlStoreOptions, JsonlThreadStore } from "./jsonl-store.ts";
 import { JsonlWriter } from "./jsonl-writer.ts";
 import type { HeldLock } from "./lock-file.ts";
@@ -327,12 +327,22 @@ describe("thread directory", () => {
 });
 
 describe("JsonlWriter failures", () => {
-  function writerOn(path: string, handle: Awaited<ReturnType<typeof open>>, offset: number): JsonlWriter {
-    const lock: HeldLock = { path: `${path}.lock`, owner: {} as HeldLock["owner"], release: async () => {} };
+  /** A writer whose descriptor is the one the budget already holds for `path` (opened with `flags`). */
+  async function writerOn(path: string, flags: string, offset: number): Promise<JsonlWriter> {
+    const lock: HeldLock = {
+      path: `${path}.lock`,
+      owner: {} as HeldLock["owner"],
+      tookOver: false,
+      release: async () => {},
+    };
+    const budget = new FdBudget({ maxOpen: 4, waitMs: 1_000 });
+    await budget.withFd(path, () => {}, flags);
     return new JsonlWriter({
       threadId: "thr_ro",
       path,
-      handle,
+      budget,
+      wal: undefined,
+      firstLine: undefined,
       offset,
       lines: 1,
       durability: "turn",
@@ -350,8 +360,8 @@ describe("JsonlWriter failures", () => {
     const path = join(dir, "thr_ro.jsonl");
     const head = `${JSON.stringify({ ts: 1, type: "thread_meta", payload: meta("thr_ro") })}\n`;
     writeFileSync(path, head);
-    const handle = await open(path, "r"); // a real descriptor the OS refuses to write to
-    const writer = writerOn(path, handle, head.length);
+    // a real descriptor the OS refuses to write to
+    const writer = await writerOn(path, "r", head.length);
     for (const line of turnLines(1)) writer.append(line);
     const message = await code(writer.flush());
     expect(message).toMatch(/^store_error: appending to transcript .*thr_ro\.jsonl failed \(EBADF\)/);
@@ -364,8 +374,7 @@ describe("JsonlWriter failures", () => {
 
   it("stops writing for good once fsync failed", async () => {
     // fdatasync on /dev/null fails with EINVAL: a real failing sync, as a dying disk gives EIO.
-    const handle = await open("/dev/null", "r+");
-    const writer = writerOn("/dev/null", handle, 0);
+    const writer = await writerOn("/dev/null", "r+", 0);
     for (const line of turnLines(1)) writer.append(line);
     expect(await code(writer.flush())).toMatch(
       /^store_error: syncing transcript \/dev\/null failed \(EINVAL\): .*accepts no more writes until it is opened again/,

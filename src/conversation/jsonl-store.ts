@@ -1,8 +1,11 @@
-import { type FileHandle, open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { ftruncateSync, statSync } from "node:fs";
+import { readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { describeError, TaifengError } from "../errors.ts";
+import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
 import { ThreadArtifactFiles } from "./artifact-files.ts";
+import { defaultMaxOpen, FdBudget, type FdBudgetStats } from "./fd-budget.ts";
+import { coalesced, datasync, readAll, syncDirectory, writeFully } from "./jsonl-files.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
 import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
@@ -18,6 +21,8 @@ import type {
 } from "./store.ts";
 import { type IndexReport, StoreIndex } from "./store-index.ts";
 import { queryThreads, summarizeThread, type ThreadInfo, ThreadSummarizer } from "./summary.ts";
+import { GroupCommitLog, type GroupCommitStats } from "./wal.ts";
+import { type RecoveryReport, recoverOrphans } from "./wal-recovery.ts";
 
 /** Options for a JsonlThreadStore. Only `dir` is required. */
 export interface JsonlStoreOptions {
@@ -49,6 +54,36 @@ export interface JsonlStoreOptions {
    * Lines counted here are acknowledged: they survive a crash (see the persistence guide).
    */
   readonly onCommitted?: (commit: CommitInfo) => void;
+  /**
+   * Durability `turn`/`item` through one process-level write-ahead log whose fsyncs are
+   * shared by every thread (group commit), instead of an fsync of each transcript. Default
+   * true. See docs/decisions/1301-group-commit-wal.md.
+   */
+  readonly groupCommit?: boolean;
+  /**
+   * Most file descriptors the store holds at once (transcripts are opened on demand and the
+   * least recently used idle one is closed). Default 128, or a quarter of `ulimit -n` when
+   * that is lower. See docs/decisions/1300-descriptor-budget.md.
+   */
+  readonly maxOpenFiles?: number;
+  /**
+   * Longest an operation waits for a descriptor (budget busy, or `EMFILE`/`ENFILE`) before
+   * it fails with `store_error` (`details.reason: "descriptors_exhausted"`). Default 30 s.
+   */
+  readonly fdWaitMs?: number;
+  /** A write-ahead log segment is checkpointed past this size. Default 32 MiB. */
+  readonly walCheckpointBytes?: number;
+  /** ... or at the latest this long after its first record. Default 5 s. */
+  readonly walCheckpointMs?: number;
+}
+
+/** Counters of a JsonlThreadStore (for benchmarks and diagnostics). */
+export interface JsonlStoreStats {
+  readonly fds: FdBudgetStats;
+  /** Undefined without group commit. */
+  readonly wal: GroupCommitStats | undefined;
+  /** Transcript fsyncs by writers: at close (group commit), or at every flush without it. */
+  readonly transcriptSyncs: number;
 }
 
 const THREAD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -64,7 +99,9 @@ function errno(err: unknown): string | undefined {
  * directory (an index rebuilt from the files whenever it is missing, corrupt or stale).
  * One writer per thread: this store refuses a second writer in the process, and an exclusive
  * lock file refuses one in any other process (TaifengError `thread_locked`); reading never
- * needs the lock. See docs/guides/persistence.md.
+ * needs the lock. Descriptors come from a bounded budget (an open thread holds none while
+ * idle), and durability is group-committed through a write-ahead log shared by all threads,
+ * replayed by the next store on the directory after a crash. See docs/guides/persistence.md.
  */
 export class JsonlThreadStore implements ThreadStore {
   readonly dir: string;
@@ -74,6 +111,14 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly writers = new Map<string, JsonlWriter>();
   private readonly reserved = new Set<string>();
   private readonly index: StoreIndex | undefined;
+  private readonly budget: FdBudget;
+  private readonly wal: GroupCommitLog | undefined;
+  /** Threads closed without their logged lines made durable in place (their segments must stay). */
+  private readonly undurable = new Set<string>();
+  private readonly syncStoreDir: () => Promise<void>;
+  private readonly syncWalDir: () => Promise<void>;
+  private recovery: Promise<RecoveryReport> | undefined;
+  private transcriptSyncs = 0;
   private closed = false;
   /** Session bindings in the SQLite directory; absent with `index: false`. */
   readonly sessions: SessionBindings | undefined;
@@ -85,6 +130,27 @@ export class JsonlThreadStore implements ThreadStore {
     this.dir = options.dir;
     this.durability = options.durability ?? "turn";
     this.self = currentProcess();
+    this.budget = new FdBudget({
+      maxOpen: options.maxOpenFiles ?? defaultMaxOpen(),
+      waitMs: options.fdWaitMs ?? 30_000,
+    });
+    // Directory fsyncs gate acknowledgements (a new log segment, a checkpoint): they go first.
+    this.syncStoreDir = coalesced(() => this.budget.withSlot(this.dir, () => syncDirectory(this.dir), true));
+    const walDir = join(this.dir, "wal");
+    this.syncWalDir = coalesced(() => this.budget.withSlot(walDir, () => syncDirectory(walDir), true));
+    this.wal =
+      this.durability === "none" || options.groupCommit === false
+        ? undefined
+        : new GroupCommitLog({
+            dir: this.dir,
+            self: this.self,
+            budget: this.budget,
+            checkpointBytes: options.walCheckpointBytes ?? 32 * 2 ** 20,
+            checkpointMs: options.walCheckpointMs ?? 5_000,
+            syncTranscript: (threadId) => this.syncTranscript(threadId),
+            syncDir: (path) => (path === this.dir ? this.syncStoreDir() : this.syncWalDir()),
+            warn: (message) => this.warn(message),
+          });
     this.index =
       options.index === false
         ? undefined
@@ -136,27 +202,27 @@ export class JsonlThreadStore implements ThreadStore {
 
   async create(meta: ThreadMeta): Promise<ThreadWriter> {
     const path = this.pathOf(meta.threadId);
+    await this.ready();
     return this.reserve(meta.threadId, async () => {
       const lock = await this.lock(meta.threadId);
-      let handle: FileHandle | undefined;
       try {
-        handle = await open(path, "wx+").catch((err: unknown) => {
-          if (errno(err) === "EEXIST")
-            throw new TaifengError("store_error", `thread ${meta.threadId} already exists (${path})`);
-          throw this.ioError("creating", path, err);
-        });
         const line: RolloutLine = { ts: meta.createdAt, type: "thread_meta", payload: meta };
         const buf = Buffer.from(`${JSON.stringify(line)}\n`, "utf8");
-        await handle.write(buf, 0, buf.length, 0);
+        await this.budget
+          .withFd(path, (fd) => writeFully(fd, buf, 0), "wx+")
+          .catch((err: unknown) => {
+            if (errno(err) === "EEXIST")
+              throw new TaifengError("store_error", `thread ${meta.threadId} already exists (${path})`);
+            throw isTaifengError(err) ? err : this.ioError("creating", path, err);
+          });
         const summarizer = new ThreadSummarizer(meta, meta.createdAt);
         return this.startWriter(
-          { threadId: meta.threadId, path, handle, offset: buf.length, lines: 1 },
+          { threadId: meta.threadId, path, offset: buf.length, lines: 1, firstLine: buf },
           lock,
           summarizer,
-          true,
         );
       } catch (err) {
-        await handle?.close().catch(() => {});
+        this.budget.forget(path);
         await lock.release();
         throw err;
       }
@@ -165,16 +231,18 @@ export class JsonlThreadStore implements ThreadStore {
 
   async open(threadId: string): Promise<OpenedThread> {
     const path = this.pathOf(threadId);
+    await this.ready();
     return this.reserve(threadId, async () => {
       const lock = await this.lock(threadId);
-      let handle: FileHandle | undefined;
       try {
-        handle = await open(path, "r+").catch((err: unknown) => {
-          if (errno(err) === "ENOENT")
-            throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
-          throw this.ioError("opening", path, err);
-        });
-        const parsed = parseTranscript(await handle.readFile(), path);
+        const buf = await this.budget
+          .withFd(path, (fd) => readAll(fd))
+          .catch((err: unknown) => {
+            if (errno(err) === "ENOENT")
+              throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
+            throw isTaifengError(err) ? err : this.ioError("opening", path, err);
+          });
+        const parsed = parseTranscript(buf, path);
         const first = parsed.lines[0];
         if (first?.type !== "thread_meta") {
           throw new TaifengError(
@@ -185,19 +253,27 @@ export class JsonlThreadStore implements ThreadStore {
         checkIdentity(first.payload.threadId, threadId, path);
         const warnings: string[] = [];
         if (parsed.tornBytes > 0) {
-          await handle.truncate(parsed.validBytes);
-          if (this.durability !== "none") await handle.datasync();
+          await this.budget.withFd(path, async (fd) => {
+            ftruncateSync(fd, parsed.validBytes);
+            if (this.durability !== "none") await datasync(fd);
+          });
           warnings.push(
             `transcript ${path} ended with ${parsed.tornBytes} bytes of an incomplete line (a write cut by a crash, never acknowledged); they were removed`,
           );
         }
         const summarizer = new ThreadSummarizer(first.payload, first.ts);
         for (let i = 1; i < parsed.lines.length; i++) summarizer.push(parsed.lines[i] as RolloutLine);
-        const file = { threadId, path, handle, offset: parsed.validBytes, lines: parsed.lines.length };
-        const writer = this.startWriter(file, lock, summarizer, false);
+        const file = {
+          threadId,
+          path,
+          offset: parsed.validBytes,
+          lines: parsed.lines.length,
+          firstLine: undefined,
+        };
+        const writer = this.startWriter(file, lock, summarizer);
         return { lines: parsed.lines, writer, warnings };
       } catch (err) {
-        await handle?.close().catch(() => {});
+        this.budget.forget(path);
         await lock.release();
         throw err;
       }
@@ -206,13 +282,14 @@ export class JsonlThreadStore implements ThreadStore {
 
   async read(threadId: string): Promise<RolloutLine[]> {
     const path = this.pathOf(threadId);
+    await this.ready();
     let buf: Buffer;
     try {
-      buf = await readFile(path);
+      buf = await this.budget.withSlot(path, () => readFile(path));
     } catch (err) {
       if (errno(err) === "ENOENT")
         throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
-      throw this.ioError("reading", path, err);
+      throw isTaifengError(err) ? err : this.ioError("reading", path, err);
     }
     const lines = parseTranscript(buf, path).lines;
     const first = lines[0];
@@ -221,8 +298,10 @@ export class JsonlThreadStore implements ThreadStore {
   }
 
   async exists(threadId: string): Promise<boolean> {
+    const path = this.pathOf(threadId);
+    await this.ready();
     try {
-      await stat(this.pathOf(threadId));
+      statSync(path);
       return true;
     } catch (err) {
       if (errno(err) === "ENOENT") return false;
@@ -232,6 +311,7 @@ export class JsonlThreadStore implements ThreadStore {
 
   /** Threads from the SQLite directory, after bringing it up to date with the files. */
   async list(query: ThreadQuery = {}): Promise<ThreadInfo[]> {
+    await this.ready();
     if (this.index) return this.index.query(query);
     const infos: ThreadInfo[] = [];
     for (const { threadId } of await this.transcripts())
@@ -242,15 +322,20 @@ export class JsonlThreadStore implements ThreadStore {
   /** One thread's directory row (after reconciling), or undefined when it does not exist. */
   async info(threadId: string): Promise<ThreadInfo | undefined> {
     this.pathOf(threadId);
+    await this.ready();
     if (this.index) return this.index.get(threadId);
     return (await this.exists(threadId)) ? summarizeThread(await this.read(threadId)) : undefined;
   }
 
   async delete(threadId: string): Promise<void> {
     const path = this.pathOf(threadId);
+    await this.ready();
     await this.reserve(threadId, async () => {
       const lock = await this.lock(threadId);
       try {
+        // Logged first, so a replay after a crash never brings back what was deleted.
+        if ((await this.exists(threadId)) && this.wal) await this.wal.deleted(threadId);
+        this.budget.forget(path);
         await unlink(path).catch((err: unknown) => {
           if (errno(err) === "ENOENT")
             throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
@@ -277,6 +362,9 @@ export class JsonlThreadStore implements ThreadStore {
     if (this.closed) return;
     this.closed = true;
     const results = await Promise.allSettled([...this.writers.values()].map((w) => w.close()));
+    await this.recovery?.catch(() => {});
+    if (this.wal) results.push(...(await Promise.allSettled([this.wal.close()])));
+    this.budget.closeAll();
     this.index?.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -284,7 +372,7 @@ export class JsonlThreadStore implements ThreadStore {
 
   private async transcripts(): Promise<{ threadId: string; path: string }[]> {
     const out: { threadId: string; path: string }[] = [];
-    for (const name of await readdir(this.dir)) {
+    for (const name of await this.budget.withSlot(this.dir, () => readdir(this.dir))) {
       const threadId = name.slice(0, -SUFFIX.length);
       if (name.endsWith(SUFFIX) && THREAD_ID.test(threadId))
         out.push({ threadId, path: join(this.dir, name) });
@@ -293,29 +381,93 @@ export class JsonlThreadStore implements ThreadStore {
   }
 
   private startWriter(
-    file: { threadId: string; path: string; handle: FileHandle; offset: number; lines: number },
+    file: { threadId: string; path: string; offset: number; lines: number; firstLine: Buffer | undefined },
     lock: HeldLock,
     summarizer: ThreadSummarizer,
-    created: boolean,
   ): JsonlWriter {
     const { threadId, offset } = file;
     const writer = new JsonlWriter({
       ...file,
+      budget: this.budget,
+      wal: this.wal,
       durability: this.durability,
       batchDelayMs: this.options.batchDelayMs ?? 25,
       maxBatchBytes: this.options.maxBatchBytes ?? 256 * 1024,
       lock,
       summarizer,
-      ...(created && this.durability !== "none" ? { syncDirectory: () => syncDirectory(this.dir) } : {}),
+      ...(file.firstLine && this.durability !== "none" ? { syncDirectory: () => this.syncStoreDir() } : {}),
       onFlushed: (info, bytes) => this.index?.queue(info, bytes),
       onCommitted: this.options.onCommitted,
-      onClosed: () => {
+      onSynced: () => {
+        this.transcriptSyncs++;
+      },
+      onClosed: (durable) => {
         if (this.writers.get(threadId) === writer) this.writers.delete(threadId);
+        if (!durable) this.undurable.add(threadId);
       },
     });
     this.writers.set(threadId, writer);
     this.index?.queue(summarizer.info(), offset);
     return writer;
+  }
+
+  /** The descriptor budget in use (see JsonlStoreOptions.maxOpenFiles). */
+  get maxOpenFiles(): number {
+    return this.budget.maxOpen;
+  }
+
+  /** Counters of the descriptor budget and the write-ahead log. */
+  stats(): JsonlStoreStats {
+    return { fds: this.budget.stats, wal: this.wal?.stats, transcriptSyncs: this.transcriptSyncs };
+  }
+
+  /**
+   * Replays the write-ahead logs dead processes left in this directory (see wal-recovery.ts).
+   * Runs once before the store's first operation, and again whenever a thread's lock is
+   * taken over from a dead process.
+   */
+  recover(): Promise<RecoveryReport> {
+    const previous = this.recovery?.catch(() => undefined) ?? Promise.resolve(undefined);
+    const run = previous.then(() =>
+      recoverOrphans({
+        dir: this.dir,
+        self: this.self,
+        budget: this.budget,
+        threadId: THREAD_ID,
+        syncDir: () => this.syncStoreDir(),
+        warn: (message) => this.warn(message),
+        waitMs: this.options.fdWaitMs ?? 30_000,
+      }),
+    );
+    this.recovery = run;
+    return run;
+  }
+
+  private started: Promise<unknown> | undefined;
+
+  private ready(): Promise<unknown> {
+    this.started ??= this.recover().then((report) => {
+      if (report.repaired.length > 0)
+        this.warn(
+          `replayed the write-ahead log of a process that stopped: ${report.repaired.length} transcript(s) restored (${report.repaired.slice(0, 5).join(", ")})`,
+        );
+    });
+    return this.started;
+  }
+
+  /** Fsyncs an open thread's transcript, for a checkpoint of the log. */
+  private async syncTranscript(threadId: string): Promise<boolean> {
+    if (this.undurable.has(threadId))
+      throw new Error(`thread ${threadId} was closed without its lines made durable`);
+    const writer = this.writers.get(threadId);
+    if (!writer) return false; // released: fsynced when it closed (or deleted)
+    try {
+      await this.budget.withFd(writer.path, (fd) => datasync(fd));
+      return true;
+    } catch (err) {
+      if (errno(err) !== "ENOENT") throw err;
+      return false;
+    }
   }
 
   /** Runs `fn` with the thread reserved against a second writer in this process. */
@@ -335,8 +487,21 @@ export class JsonlThreadStore implements ThreadStore {
     }
   }
 
-  private lock(threadId: string): Promise<HeldLock> {
-    return acquireLock(join(this.dir, `${threadId}.lock`), `thread ${threadId}`, this.self);
+  private async lock(threadId: string): Promise<HeldLock> {
+    const path = join(this.dir, `${threadId}.lock`);
+    const lock = await this.budget.withSlot(`the lock of thread ${threadId}`, () =>
+      acquireLock(path, `thread ${threadId}`, this.self),
+    );
+    // The previous holder died: what it logged but had not fsynced in place is replayed first.
+    if (lock.tookOver) {
+      try {
+        await this.recover();
+      } catch (err) {
+        await lock.release();
+        throw err;
+      }
+    }
+    return lock;
   }
 
   private directoryCall<T>(fn: () => T): T {
@@ -377,13 +542,4 @@ function checkIdentity(claimed: string, threadId: string, path: string): void {
       `To copy a thread, fork it (taifeng threads fork ${claimed}, or forkThread); to use this file, rename it back to ${claimed}.jsonl`,
     { details: { path, threadId, claims: claimed } },
   );
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,19 +1,28 @@
-import { ftruncateSync, writeSync } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { describeError, TaifengError } from "../errors.ts";
+import { ftruncateSync } from "node:fs";
+import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import type { FdBudget } from "./fd-budget.ts";
+import { datasync, writeFully } from "./jsonl-files.ts";
 import type { HeldLock } from "./lock-file.ts";
 import type { Durability, ThreadWriter } from "./store.ts";
 import type { ThreadInfo, ThreadSummarizer } from "./summary.ts";
+import type { GroupCommitLog } from "./wal.ts";
 
 /** What a JsonlWriter needs; built by JsonlThreadStore. */
 export interface JsonlWriterInit {
   readonly threadId: string;
   readonly path: string;
-  /** Opened for reading and writing; lines are written at `offset` and onwards. */
-  readonly handle: FileHandle;
-  /** Current length of the valid file. */
+  /** Where the transcript's descriptor comes from (opened on demand, closed when idle). */
+  readonly budget: FdBudget;
+  /**
+   * The store's write-ahead log (durability `turn`/`item` with group commit): lines are made
+   * durable by logging them there instead of fsyncing the transcript.
+   */
+  readonly wal: GroupCommitLog | undefined;
+  /** Current length of the valid file; lines are written from here on. */
   readonly offset: number;
+  /** Set when the store just created the file: its first line, not durable yet. */
+  readonly firstLine: Buffer | undefined;
   /** Lines the file holds at `offset`. */
   readonly lines: number;
   readonly durability: Durability;
@@ -27,10 +36,16 @@ export interface JsonlWriterInit {
   readonly syncDirectory?: () => Promise<void>;
   /** Called after every successful flush with the summary and the file length. */
   readonly onFlushed: (info: ThreadInfo, bytes: number) => void;
+  /** Called after each fsync of the transcript itself (for the store's counters). */
+  readonly onSynced?: () => void;
   /** Called whenever lines reach the durability the mode promises (see JsonlStoreOptions.onCommitted). */
   readonly onCommitted: ((commit: CommitInfo) => void) | undefined;
-  /** Called once when the writer has closed and released its lock. */
-  readonly onClosed: () => void;
+  /**
+   * Called once when the writer has closed; `durable` is false when its logged lines could
+   * not be made durable in place (the lock is then kept until the process exits, so the
+   * next process replays the log before anyone writes the thread).
+   */
+  readonly onClosed: (durable: boolean) => void;
 }
 
 /** Lines of a thread that reached the durability its store promises. */
@@ -52,6 +67,12 @@ export interface CommitInfo {
  * The write itself is synchronous (a page-cache write of a batch takes microseconds, ten
  * times less than a round trip through libuv's thread pool); only fsync, which waits for
  * the disk, runs asynchronously. See docs/decisions/0301-jsonl-writer.md.
+ *
+ * With a write-ahead log (`init.wal`), a sync logs the bytes written since the last one
+ * there instead: one log fsync covers every thread of the process that flushed meanwhile.
+ * Closing fsyncs the transcript itself and logs the release, after which the log is no
+ * longer needed for this thread. The descriptor comes from the store's FdBudget at every
+ * write, so an idle writer holds none. See docs/decisions/1301-group-commit-wal.md.
  */
 export class JsonlWriter implements ThreadWriter {
   readonly threadId: string;
@@ -61,6 +82,10 @@ export class JsonlWriter implements ThreadWriter {
   private chain: Promise<void> = Promise.resolve();
   private offset: number;
   private synced: number;
+  /** Bytes written to the file but not yet in the log (write-ahead log mode). */
+  private unlogged: Buffer[] = [];
+  /** Something of this thread is in the log since it was opened. */
+  private logged = false;
   private linesWritten: number;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -75,9 +100,15 @@ export class JsonlWriter implements ThreadWriter {
     this.init = init;
     this.threadId = init.threadId;
     this.offset = init.offset;
-    this.synced = init.offset;
+    this.synced = init.firstLine ? 0 : init.offset;
+    if (init.firstLine && init.wal) this.unlogged.push(init.firstLine);
     this.linesWritten = init.lines;
     this.directorySynced = init.syncDirectory === undefined;
+  }
+
+  /** The transcript file. */
+  get path(): string {
+    return this.init.path;
   }
 
   /** Bytes written to the file so far (not counting queued lines). */
@@ -133,13 +164,23 @@ export class JsonlWriter implements ThreadWriter {
     }
     this.closed = true;
     this.cancelTimers();
-    try {
-      await this.init.handle.close();
-    } catch (err) {
-      failure ??= this.storeError("closing", err);
+    let durable = true;
+    if (this.logged && this.init.wal) {
+      // Logged lines must be durable in place before the log may forget this thread and the
+      // lock lets another process in.
+      try {
+        await this.init.budget.withFd(this.init.path, (fd) => datasync(fd));
+        this.init.onSynced?.();
+        if (this.init.firstLine) await this.init.syncDirectory?.();
+        await this.init.wal.release(this.threadId);
+      } catch (err) {
+        durable = false;
+        failure ??= this.storeError("syncing", err);
+      }
     }
-    await this.init.lock.release();
-    this.init.onClosed();
+    this.init.budget.forget(this.init.path);
+    if (durable) await this.init.lock.release();
+    this.init.onClosed(durable);
     if (failure !== undefined) throw failure;
   }
 
@@ -188,7 +229,7 @@ export class JsonlWriter implements ThreadWriter {
     return next;
   }
 
-  /** Writes every queued line in one call, then fsyncs if asked. Runs inside the chain. */
+  /** Writes every queued line in one call, then makes them durable if asked. Runs inside the chain. */
   private async writeQueued(sync: boolean): Promise<void> {
     if (this.fatal) throw this.fatal;
     if (this.queue.length > 0) {
@@ -197,42 +238,75 @@ export class JsonlWriter implements ThreadWriter {
       this.queuedChars = 0;
       const buf = Buffer.from(batch.join(""), "utf8");
       try {
-        writeFully(this.init.handle.fd, buf, this.offset);
+        await this.init.budget.withFd(this.init.path, (fd) => {
+          try {
+            writeFully(fd, buf, this.offset);
+          } catch (err) {
+            this.cutBack(fd);
+            throw err;
+          }
+        });
       } catch (err) {
-        this.cutBack();
         this.queue = batch.concat(this.queue);
         for (const text of batch) this.queuedChars += text.length;
-        this.lastError = this.storeError("appending to", err);
+        this.lastError = isTaifengError(err) ? err : this.storeError("appending to", err);
         throw this.lastError;
       }
       this.offset += buf.length;
       this.linesWritten += batch.length;
+      if (this.init.wal) this.unlogged.push(buf);
       if (this.init.durability === "none") this.committed();
     }
     if (sync && this.synced < this.offset) {
-      try {
-        await this.init.handle.datasync();
-        if (!this.directorySynced) {
-          await this.init.syncDirectory?.();
-          this.directorySynced = true;
-        }
-      } catch (err) {
-        // After a failed fsync the kernel may already have dropped the dirty pages, so a
-        // retry proves nothing; writing on could leave a hole before later acknowledged lines.
-        this.fatal = new TaifengError(
-          "store_error",
-          `syncing transcript ${this.init.path} failed (${(err as NodeJS.ErrnoException).code ?? "error"}): ` +
-            `${describeError(err)}; lines after byte ${this.synced} may be lost, so the thread accepts no more ` +
-            "writes until it is opened again",
-          { cause: err, details: { path: this.init.path } },
-        );
-        this.lastError = this.fatal;
-        throw this.fatal;
-      }
+      if (this.init.wal) await this.log(this.init.wal);
+      else await this.syncFile();
       this.synced = this.offset;
       this.committed();
     }
     this.lastError = undefined;
+  }
+
+  /** Logs the bytes written since the last sync; they stay pending when the log fails. */
+  private async log(wal: GroupCommitLog): Promise<void> {
+    const data = this.unlogged.length === 1 ? (this.unlogged[0] as Buffer) : Buffer.concat(this.unlogged);
+    const count = this.unlogged.length;
+    try {
+      await wal.write(this.threadId, this.synced, data);
+    } catch (err) {
+      this.lastError = err;
+      throw err;
+    }
+    this.unlogged.splice(0, count);
+    this.logged = true;
+  }
+
+  /** Fsyncs the transcript (no write-ahead log); a failure is final. */
+  private async syncFile(): Promise<void> {
+    try {
+      await this.init.budget.withFd(this.init.path, (fd) => datasync(fd));
+      this.init.onSynced?.();
+      if (!this.directorySynced) {
+        await this.init.syncDirectory?.();
+        this.directorySynced = true;
+      }
+    } catch (err) {
+      if (isTaifengError(err)) {
+        // No descriptor in time: nothing was synced, the next flush tries again.
+        this.lastError = err;
+        throw err;
+      }
+      // After a failed fsync the kernel may already have dropped the dirty pages, so a
+      // retry proves nothing; writing on could leave a hole before later acknowledged lines.
+      this.fatal = new TaifengError(
+        "store_error",
+        `syncing transcript ${this.init.path} failed (${(err as NodeJS.ErrnoException).code ?? "error"}): ` +
+          `${describeError(err)}; lines after byte ${this.synced} may be lost, so the thread accepts no more ` +
+          "writes until it is opened again",
+        { cause: err, details: { path: this.init.path } },
+      );
+      this.lastError = this.fatal;
+      throw this.fatal;
+    }
   }
 
   private committed(): void {
@@ -240,9 +314,9 @@ export class JsonlWriter implements ThreadWriter {
   }
 
   /** Removes a partly written batch so the file ends with a complete line. */
-  private cutBack(): void {
+  private cutBack(fd: number): void {
     try {
-      ftruncateSync(this.init.handle.fd, this.offset);
+      ftruncateSync(fd, this.offset);
     } catch {
       // The next open truncates a torn tail anyway.
     }
@@ -257,9 +331,4 @@ export class JsonlWriter implements ThreadWriter {
       { cause: err, details: { path: this.init.path, code } },
     );
   }
-}
-
-function writeFully(fd: number, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
 }

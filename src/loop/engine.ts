@@ -93,6 +93,7 @@ export class AgentEngine {
         createdAt,
         cwd,
       };
+      if (options.spawnedAs !== undefined) meta.agent = options.spawnedAs;
       if (options.title !== undefined) meta.title = redactor ? redactor.redact(options.title) : options.title;
       log = new ThreadLog(threadId, await store.create(meta), undefined, filter);
     }

@@ -4,8 +4,10 @@
  * prefix stays byte-identical while nothing changed; a change is reported as a `warning`
  * (`mcp_tools_changed`) naming what changed, a dead server as `mcp_server_failed`.
  */
+
 import type { Implementation, OAuthClientProvider, Tool as SdkTool } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
+import { toTools } from "../interop/foreign.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { EngineOptions } from "../loop/engine-options.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
@@ -154,7 +156,7 @@ export class McpManager {
   } {
     const inner = base.prepareTurn;
     return {
-      tools: [...(base.tools ?? []), ...this.current],
+      tools: [...toTools(base.tools ?? []), ...this.current],
       prepareTurn: inner
         ? async (turn) => this.prepare(turn, await inner(turn))
         : (turn) => this.prepare(turn, turn),

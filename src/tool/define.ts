@@ -26,6 +26,15 @@ export interface ToolContext {
    * Rejects when the call is cancelled.
    */
   readonly askUser?: ((question: string, options?: readonly string[]) => Promise<string>) | undefined;
+  /**
+   * Parks the call durably until `wake` resolves: records a `user_input_requested` with
+   * `awaiting` (nobody answers it but `wake`) and makes the transcript durable, so that a
+   * process restart resumes the turn by running this call again (a tool that parks must be
+   * safe to run again: idempotent by `callId`). Counts as a pending request, so a graceful
+   * shutdown keeps the turn open too. Resolves with `wake`'s value; rejects when the call is
+   * cancelled (`wake`'s signal aborts then) or `wake` rejects. Absent outside an engine.
+   */
+  readonly park?: (<T>(reason: string, wake: (signal: AbortSignal) => Promise<T>) => Promise<T>) | undefined;
 }
 
 /**

@@ -107,14 +107,21 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
         j++;
         continue;
       }
+      // `env -` is `env -i`.
+      if (name === "env" && t === "-") {
+        j++;
+        continue;
+      }
       if (!t.startsWith("-") || t === "-") break;
       const flag = t.includes("=") ? t.slice(0, t.indexOf("=")) : t;
       const valued = spec.valued.includes(flag) && !t.includes("=");
       const value = valued ? words[j + 1]?.text : t.includes("=") ? t.slice(t.indexOf("=") + 1) : undefined;
       if (name === "env" && (flag === "-C" || flag === "--chdir")) chdir = value;
       if (name === "env" && (flag === "-S" || flag === "--split-string" || /^-[a-zA-Z]*S$/.test(t))) {
-        split = valued ? value : words[j + 1]?.text;
-        j += 2;
+        // `--split-string=TEXT` carries its text; `-S TEXT`, `-iS TEXT` take the next word.
+        const inline = t.includes("=");
+        split = inline ? value : words[j + 1]?.text;
+        j += inline ? 1 : 2;
         break;
       }
       if (name === "env" && /^-[a-zA-Z]*S./.test(t)) {
