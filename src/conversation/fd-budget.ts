@@ -6,9 +6,9 @@ export interface FdBudgetOptions {
   /** Most descriptors the store holds at once (cached handles plus short-lived ones). */
   readonly maxOpen: number;
   /**
-   * Longest an operation waits for a descriptor — for a slot of the budget, or while the
-   * process is out of descriptors (`EMFILE`/`ENFILE`) — before it fails with a classified
-   * `store_error` (`details.reason: "descriptors_exhausted"`).
+   * How long an operation waits for a descriptor while no slot of the budget is freed, or
+   * while the process is out of descriptors (`EMFILE`/`ENFILE`), before it fails with a
+   * classified `store_error` (`details.reason: "descriptors_exhausted"`).
    */
   readonly waitMs: number;
 }
