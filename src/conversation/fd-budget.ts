@@ -6,9 +6,9 @@ export interface FdBudgetOptions {
   /** Most descriptors the store holds at once (cached handles plus short-lived ones). */
   readonly maxOpen: number;
   /**
-   * Longest an operation waits for a descriptor — for a slot of the budget, or while the
-   * process is out of descriptors (`EMFILE`/`ENFILE`) — before it fails with a classified
-   * `store_error` (`details.reason: "descriptors_exhausted"`).
+   * How long an operation waits for a descriptor while no slot of the budget is freed, or
+   * while the process is out of descriptors (`EMFILE`/`ENFILE`), before it fails with a
+   * classified `store_error` (`details.reason: "descriptors_exhausted"`).
    */
   readonly waitMs: number;
 }
@@ -85,6 +85,8 @@ export class FdBudget {
   readonly maxOpen: number;
   readonly waitMs: number;
   private used = 0;
+  /** When a slot was last freed or handed over (for the stall bound of waiters). */
+  private lastProgress = Date.now();
   private limit: number;
   private readonly cache = new Map<string, Cached>();
   /** Opens in flight, with how many more callers wait for each (counted as users when it opens). */
@@ -170,15 +172,25 @@ export class FdBudget {
     this.counters.waits++;
     await new Promise<void>((resolve, reject) => {
       const waiters = this.waiters;
-      const timer = setTimeout(() => {
+      let timer: NodeJS.Timeout | undefined;
+      // The bound is on a stall, not on the wait: while slots keep being handed over (10,000
+      // threads reopening at once) the queue moves and nobody fails; only a budget on which
+      // nothing was released for `waitMs` fails its waiters.
+      const check = (): void => {
+        const idle = Date.now() - this.lastProgress;
+        if (idle < this.waitMs) {
+          timer = setTimeout(check, this.waitMs - idle);
+          return;
+        }
         const at = waiters.indexOf(grant);
         if (at >= 0) waiters.splice(at, 1);
         reject(
           exhausted(what, `all ${this.limit} descriptors of the store's budget stayed busy`, this.waitMs),
         );
-      }, this.waitMs);
+      };
+      if (!patient) timer = setTimeout(check, this.waitMs);
       function grant(): void {
-        clearTimeout(timer);
+        if (timer) clearTimeout(timer);
         resolve();
       }
       if (urgent) waiters.unshift(grant);
@@ -190,6 +202,7 @@ export class FdBudget {
   /** Gives back a slot taken with `acquire` (or `withSlot`); the next waiter gets it. */
   release(): void {
     this.used--;
+    this.lastProgress = Date.now();
     this.pump();
   }
 
@@ -301,6 +314,7 @@ export class FdBudget {
 
   /** Closes a handle and frees its slot (without handing it on: callers pump). */
   private closeEntry(entry: Cached): void {
+    this.lastProgress = Date.now();
     try {
       closeSync(entry.fd);
     } catch {

@@ -67,8 +67,9 @@ export interface JsonlStoreOptions {
    */
   readonly maxOpenFiles?: number;
   /**
-   * Longest an operation waits for a descriptor (budget busy, or `EMFILE`/`ENFILE`) before
-   * it fails with `store_error` (`details.reason: "descriptors_exhausted"`). Default 30 s.
+   * How long an operation waits for a descriptor while nothing is freed (budget stuck), or
+   * while the process is out of them (`EMFILE`/`ENFILE`), before it fails with `store_error`
+   * (`details.reason: "descriptors_exhausted"`). Closing a thread always waits. Default 30 s.
    */
   readonly fdWaitMs?: number;
   /** A write-ahead log segment is checkpointed past this size. Default 32 MiB. */
