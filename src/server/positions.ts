@@ -39,8 +39,8 @@ export function comparePositions(a: Position, b: Position): number {
 
 /**
  * Wraps a ThreadStore and counts, per thread with a live writer, the lines in its
- * transcript: the count at open (or 1 after create) plus every append. Everything else is
- * passed through unchanged.
+ * transcript: the count at open (or 1 after create) plus every append. Everything else
+ * (reads, listing, session bindings, artifacts) is passed through unchanged.
  */
 export class CountingStore implements ThreadStore {
   private readonly inner: ThreadStore;
@@ -48,6 +48,16 @@ export class CountingStore implements ThreadStore {
 
   constructor(inner: ThreadStore) {
     this.inner = inner;
+  }
+
+  /** The inner store's session bindings, if it keeps them. */
+  get sessions(): ThreadStore["sessions"] {
+    return this.inner.sessions;
+  }
+
+  /** The inner store's artifacts, if it keeps them (so outputs survive a restart). */
+  get artifacts(): ThreadStore["artifacts"] {
+    return this.inner.artifacts;
   }
 
   /** Lines in the thread's transcript while a writer is open; undefined otherwise. */
