@@ -17,6 +17,10 @@ export {
   reasoningCompiler,
 } from "./compile/compilers.ts";
 export { compileByModel, withPromptCompiler } from "./compile/wrap.ts";
+// The configuration file (taifeng.config.{json,yaml}): one loader for the CLI, the server and hosts.
+export { type LoadConfigOptions, type LoadedConfig, loadConfig, parseConfigText } from "./config/load.ts";
+export { TaifengConfig } from "./config/schema.ts";
+export { type ConfigEntry, configEntries, formatConfig } from "./config/show.ts";
 export { type CacheProfile, cacheProfile, cacheProfileFor } from "./context/cache-model.ts";
 export type { ContextOptions, PinnedSource } from "./context/manager.ts";
 export { defaultPinned, skillsPinned, todoPinned } from "./context/pinned.ts";

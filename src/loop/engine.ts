@@ -172,6 +172,7 @@ export class AgentEngine {
         hasPolicy: guards.policy !== undefined,
         continueCrashed: options.crashedTurns === "continue",
         newSubmissionId: () => newId("sub"),
+        mayAddTools: options.prepareTurn !== undefined,
       });
     }
     engine.emitEngine({

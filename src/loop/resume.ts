@@ -44,17 +44,21 @@ export interface PendingCalls {
 
 /**
  * Decides whether an open turn can resume: it must have an unanswered request whose call
- * has no output and whose tool still exists, and — for approvals — the engine must have a
- * permission policy (so nothing runs unapproved). Otherwise undefined: the turn is closed
- * as crashed.
+ * has no output and whose tool still exists (or may: an engine with a PrepareTurn learns some
+ * tools only when the turn starts, e.g. a lazily started MCP server's; a call whose tool is
+ * still missing then gets the unknown-tool output), and — for approvals — the engine must
+ * have a permission policy (so nothing runs unapproved). Otherwise undefined: the turn is
+ * closed as crashed.
  */
 export function planResume(
   open: OpenTurn,
   engine: {
     readonly tools: ToolSet;
     readonly hasPolicy: boolean;
-    readonly continueCrashed?: boolean;
     readonly newSubmissionId: () => string;
+    /** True when a PrepareTurn may add tools at the start of the resumed turn. */
+    readonly mayAddTools?: boolean;
+    readonly continueCrashed?: boolean;
   },
 ): ResumePlan | undefined {
   const requested = new Map<string, ResumedRequest>();
@@ -69,7 +73,8 @@ export function planResume(
   const dangling = open.danglingCalls;
   const waiting = dangling.findIndex((call) => {
     const req = requested.get(call.callId);
-    if (!req || resolved.has(req.requestId) || !engine.tools.get(call.name)) return false;
+    if (!req || resolved.has(req.requestId)) return false;
+    if (!engine.tools.get(call.name) && engine.mayAddTools !== true) return false;
     return req.kind === "user_input" || engine.hasPolicy;
   });
   if (waiting < 0) return engine.continueCrashed ? planContinue(open, engine) : undefined;
