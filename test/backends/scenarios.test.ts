@@ -136,7 +136,12 @@ describe.runIf(svc.run)("BullMQ backend failure semantics", () => {
     });
     const job = await h.backend.bullQueue.getJob(`${threadId}__1`);
     expect(await job?.getState()).toBe("failed");
-    expect(job?.attemptsMade).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await job?.getState()).toBe("failed");
+    const failedTurns = (await h.store.read(threadId)).filter(
+      (l) => l.type === "event" && l.payload.msg.type === "turn_failed",
+    );
+    expect(failedTurns).toHaveLength(1); // no loop: one failed turn for the poisoned op
     const [row] = await h.store.list();
     expect(row).toMatchObject({ threadId, status: "failed" });
     const again = await h.backend.wait(await h.backend.submit(threadId, "effect 1"));

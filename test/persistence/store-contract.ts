@@ -229,6 +229,25 @@ export function storeContract(name: string, make: () => Promise<StoreUnderTest>)
       expect(await sessions.threadOf("s3")).toBeUndefined();
     });
 
+    it("keeps artifacts with their thread: same content same id, other threads cannot read them, forks get copies", async () => {
+      const { store, reopen } = await make();
+      const artifacts = store.artifacts;
+      if (!artifacts) throw new Error(`${name} keeps no artifacts`);
+      await seed(store, "src", [...turn(1, 1001)]);
+      await seed(store, "other", turn(1, 1002));
+      const meta = { tool: "bash", callId: "call_1" };
+      const saved = await artifacts.save("src", "line 1\nline 2\n", meta);
+      expect(saved).toMatchObject({ chars: 14, lines: 2 });
+      // Durable stores derive the id from thread, call and content (a retried save is a no-op);
+      // the memory store numbers its saves.
+      if (name !== "memory")
+        expect((await artifacts.save("src", "line 1\nline 2\n", meta)).id).toBe(saved.id);
+      expect(await reopen().artifacts?.read("src", saved.id)).toBe("line 1\nline 2\n");
+      expect(await artifacts.read("other", saved.id)).toBeUndefined();
+      await forkThread(store, "src", { threadId: "fork" });
+      expect(await artifacts.read("fork", saved.id)).toBe("line 1\nline 2\n");
+    });
+
     it("rewinds (a rollback line, nothing rewritten) and forks with a parent link", async () => {
       const { store } = await make();
       await seed(store, "src", [...turn(1, 1001), ...turn(2, 1002), ...turn(3, 1003)]);

@@ -12,6 +12,7 @@ import type {
 import { ThreadSummarizer } from "../../conversation/summary.ts";
 import { describeError, TaifengError } from "../../errors.ts";
 import type { RolloutLine } from "../../protocol/index.ts";
+import { PgArtifacts } from "./pg-artifacts.ts";
 import { PgSessionBindings } from "./pg-sessions.ts";
 import { PgWriter } from "./pg-writer.ts";
 import { migrate, quoteSchema } from "./schema.ts";
@@ -82,6 +83,8 @@ export class PgThreadStore implements ThreadStore {
   readonly maxWriters: number;
   /** EnginePool session bindings, in the same database (table `sessions`). */
   readonly sessions: PgSessionBindings;
+  /** Full tool outputs kept with their thread (table `artifacts`). */
+  readonly artifacts: PgArtifacts;
   private ready: Promise<void> | undefined;
   private closed = false;
 
@@ -106,6 +109,7 @@ export class PgThreadStore implements ThreadStore {
     const poolMax = (this.pool as unknown as { options: { max?: number } }).options.max ?? 10;
     this.maxWriters = options.maxWriters ?? Math.max(1, poolMax - 2);
     this.sessions = new PgSessionBindings(this.pool, this.s, () => this.migrate());
+    this.artifacts = new PgArtifacts(this.pool, this.s, () => this.migrate());
   }
 
   /** The pool the store queries through (the backend's inbox shares it). */

@@ -31,6 +31,7 @@ export interface Migration {
  * `backend_threads` (a thread's recipe and its submission counter) and `inbox` (submitted ops
  * in order; `submission_id` is set in the transaction that stores the op's first lines).
  * Version 3: `sessions` (EnginePool session bindings; deleting a thread drops its bindings).
+ * Version 4: `artifacts` (full tool outputs kept with their thread).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -86,6 +87,19 @@ export const MIGRATIONS: readonly Migration[] = [
         used_at bigint NOT NULL
       );
       CREATE INDEX sessions_thread ON $S.sessions (thread_id);`,
+  },
+  {
+    version: 4,
+    name: "artifacts",
+    sql: `
+      CREATE TABLE $S.artifacts (
+        thread_id text NOT NULL REFERENCES $S.threads (thread_id) ON DELETE CASCADE,
+        id text NOT NULL,
+        content text NOT NULL,
+        tool text NOT NULL,
+        call_id text NOT NULL,
+        PRIMARY KEY (thread_id, id)
+      );`,
   },
 ];
 
