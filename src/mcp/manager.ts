@@ -185,6 +185,8 @@ export class McpManager {
     if (s.status === "failed") return Date.now() >= s.retryAt;
     const listing = c.tools;
     if (s.status === "idle" || c.toolsStale || !listing) return true;
+    // Listed outside the manager (a direct `call`, a login): build the tools from it now.
+    if (this.byServer.get(c.name)?.listing !== listing) return true;
     const age = Date.now() - listing.at;
     if (listing.ttlMs !== undefined) return age >= listing.ttlMs;
     return !c.announcesToolChanges && age >= this.relistAfterMs;
@@ -210,7 +212,10 @@ export class McpManager {
       }
       return;
     }
-    if (before?.listing?.fingerprint === listing.fingerprint) return;
+    if (before?.listing?.fingerprint === listing.fingerprint) {
+      this.byServer.set(c.name, { listing, tools: before.tools });
+      return;
+    }
     // Tools that only run as tasks (an extension this client does not speak) are left out.
     const defs = filterTools(listing.tools, c.entry.config.allowedTools, c.entry.config.disabledTools).filter(
       (t) => t.execution?.taskSupport !== "required",
