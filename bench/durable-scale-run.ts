@@ -134,6 +134,7 @@ const figures: Record<string, unknown> = {
   heap_kb_per_idle_session: round(heapPerSession, 1),
   peak_open_fds: peakFds,
   close_ms: round(closeMs, 0),
+  locks_left_after_close: locksLeft,
 };
 if (statsAfterTurns) {
   const k = config.sessions / 1000;

@@ -17,6 +17,10 @@ export {
   reasoningCompiler,
 } from "./compile/compilers.ts";
 export { compileByModel, withPromptCompiler } from "./compile/wrap.ts";
+// The configuration file (taifeng.config.{json,yaml}): one loader for the CLI, the server and hosts.
+export { type LoadConfigOptions, type LoadedConfig, loadConfig, parseConfigText } from "./config/load.ts";
+export { TaifengConfig } from "./config/schema.ts";
+export { type ConfigEntry, configEntries, formatConfig } from "./config/show.ts";
 export { type CacheProfile, cacheProfile, cacheProfileFor } from "./context/cache-model.ts";
 export type { ContextOptions, PinnedSource } from "./context/manager.ts";
 export { defaultPinned, skillsPinned, todoPinned } from "./context/pinned.ts";
@@ -321,6 +325,7 @@ export {
 } from "./ratelimit/limiters.ts";
 export { type RateLimitOptions, RateLimits, withRateLimit } from "./ratelimit/wrap.ts";
 export { CONTINUE_PROMPT, type RecoveryOptions, withRecovery } from "./recovery/recover.ts";
+export { type RepairPolicyOptions, type RepairStats, withRepairPolicy } from "./recovery/repair.ts";
 export {
   isSecretName,
   looksLikeCredential,
@@ -361,6 +366,7 @@ export {
   type SpendTrackerOptions,
   totalTokens,
 } from "./reliability/spend.ts";
+export { type BudgetLeftLimits, budgetLeftFrom } from "./router/budget.ts";
 export {
   type Candidate as RouteCandidate,
   decideRoute,

@@ -16,6 +16,7 @@ export { type HandoffContext, type HandoffOptions, type Handoffs, handoffs, swar
 export { type Intent, type IntentOptions, type IntentRouting, intentRouting } from "./intent.ts";
 export { type AgentRunner, agentRunner, loop, parallel, router, sequential } from "./patterns.ts";
 export { type KeepAliveOptions, keepAlive, type PersistentAgent } from "./persistent.ts";
+export { SharedState, type StateOp, type StateScope } from "./state.ts";
 export { AGENT_TOOL_NAMES } from "./tools.ts";
 export {
   AgentTree,

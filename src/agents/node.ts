@@ -130,6 +130,8 @@ export interface TranscriptState {
   readonly usage: Usage;
   /** Child thread ids this agent spawned, in order (from child_spawned and spawn_agent calls). */
   readonly children: readonly string[];
+  /** `update_state` calls that succeeded, with their time: replayed to rebuild shared state. */
+  readonly stateOps: readonly { readonly ts: number; readonly arguments: string }[];
 }
 
 /** Reads a transcript for what the tree needs. `spawnTool` names the spawning tool. */
@@ -137,7 +139,10 @@ export function readState(
   lines: readonly RolloutLine[],
   threadId: string,
   spawnTool: string,
+  stateTool = "update_state",
 ): TranscriptState {
+  const stateCalls = new Map<string, { ts: number; arguments: string }>();
+  const stateOps: { ts: number; arguments: string }[] = [];
   let agent: TranscriptState["agent"];
   let turns = 0;
   let open = false;
@@ -165,6 +170,10 @@ export function readState(
         const item = line.payload;
         if (item.type === "function_call" && item.name === spawnTool)
           child(childThreadId(threadId, item.callId));
+        else if (item.type === "function_call" && item.name === stateTool)
+          stateCalls.set(item.callId, { ts: line.ts, arguments: item.arguments });
+        else if (item.type === "function_call_output" && !item.isError && stateCalls.has(item.callId))
+          stateOps.push(stateCalls.get(item.callId) as { ts: number; arguments: string });
         else if (item.type === "message" && item.role === "assistant") {
           const text = item.content.map((p) => (p.type === "text" ? p.text : "")).join("");
           if (text !== "") lastText = text;
@@ -185,7 +194,7 @@ export function readState(
         break;
     }
   }
-  return { agent, turns, open, lastEnd, lastText, usage, children };
+  return { agent, turns, open, lastEnd, lastText, usage, children, stateOps };
 }
 
 /**

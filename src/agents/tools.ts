@@ -3,6 +3,7 @@ import { z } from "zod";
 import { defineTool, type Tool, type ToolContext } from "../tool/define.ts";
 import type { WaitMode, WaitOutcome } from "./barrier.ts";
 import { type AgentNode, infoOf } from "./node.ts";
+import type { StateOp } from "./state.ts";
 import type { TreeState } from "./tree.ts";
 import { isFinal } from "./types.ts";
 
@@ -14,6 +15,8 @@ export const AGENT_TOOL_NAMES = {
   list: "list_agents",
   query: "query_agent",
   stop: "stop_agent",
+  readState: "read_state",
+  updateState: "update_state",
 } as const;
 
 /** Longest child output quoted in a join report (the whole output stays in the child's thread). */
@@ -47,7 +50,7 @@ function caller(tree: TreeState, ctx: ToolContext): AgentNode {
 }
 
 function buildTools(tree: TreeState, leaf: boolean): Tool[] {
-  const tools: Tool[] = [sendTool(tree)];
+  const tools: Tool[] = [sendTool(tree), ...stateTools(tree)];
   if (leaf) return tools;
   const names = [...tree.definitions.values()].map((d) => `- ${d.name}: ${d.description}`).join("\n");
   tools.push(
@@ -250,4 +253,50 @@ function indent(text: string): string {
 function oneLine(text: string, max: number): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+const Scope = z
+  .enum(["agent", "tree", "pool"])
+  .describe("agent: yours alone; tree: every agent of this tree; pool: every tree of the host");
+
+function stateTools(tree: TreeState): Tool[] {
+  return [
+    defineTool({
+      name: AGENT_TOOL_NAMES.readState,
+      description: "Reads shared state: one key, or every key of a scope.",
+      schema: z.object({ scope: Scope, key: z.string().optional() }),
+      readOnly: true,
+      concurrencySafe: true,
+      execute: ({ scope, key }, ctx) => {
+        const owner = caller(tree, ctx).id;
+        const value =
+          key === undefined ? tree.shared.entries(scope, owner) : tree.shared.get(scope, owner, key);
+        return JSON.stringify(value ?? null);
+      },
+    }),
+    defineTool({
+      name: AGENT_TOOL_NAMES.updateState,
+      description:
+        'Changes shared state atomically: "set" a value, "increment" a number, or "append" to a list. Returns the new value.',
+      schema: z.object({
+        scope: Scope,
+        key: z.string().min(1),
+        op: z.enum(["set", "increment", "append"]),
+        value: z.unknown(),
+      }),
+      readOnly: true,
+      concurrencySafe: true,
+      execute: ({ scope, key, op, value }, ctx) => {
+        const owner = caller(tree, ctx).id;
+        if (op === "increment" && typeof value !== "number")
+          return { output: `increment needs a number, got ${JSON.stringify(value)}`, isError: true };
+        try {
+          const change: StateOp = op === "increment" ? { op, value: value as number } : { op, value };
+          return JSON.stringify(tree.shared.update(scope, owner, key, change));
+        } catch (err) {
+          return { output: (err as Error).message, isError: true };
+        }
+      },
+    }),
+  ];
 }

@@ -13,6 +13,7 @@ import { Barriers, type WaitMode } from "./barrier.ts";
 import { EventFeed } from "./feed.ts";
 import { type AgentNode, childThreadId, infoOf, newNode, outcomeOf, readState } from "./node.ts";
 import { Slots } from "./semaphore.ts";
+import { SharedState, type StateOp, type StateScope } from "./state.ts";
 import { AGENT_TOOL_NAMES, agentTools } from "./tools.ts";
 import {
   type AgentDefinition,
@@ -56,6 +57,8 @@ export interface AgentTreeOptions {
   readonly budget?: { readonly tokens?: number; readonly usd?: number };
   /** Options for every engine of the tree. */
   readonly engine?: SharedEngineOptions;
+  /** Shared state; give several trees the same object to share its `pool` scope. Default: a new one. */
+  readonly state?: SharedState;
   /** Sees every event of every agent from the first (before `open` returns), tagged with its path. */
   readonly listener?: (event: TreeEvent) => void;
   /** Last word on one agent's engine options (guardrails, a stricter policy for one agent, ...). */
@@ -234,6 +237,9 @@ export class TreeState {
   readonly slots: Slots;
   readonly barriers = new Barriers();
   readonly feed = new EventFeed();
+  readonly shared: SharedState;
+  /** update_state calls found while restoring, replayed in time order once the tree is open. */
+  private readonly replay: { ts: number; owner: string; arguments: string }[] = [];
   spentTokens = 0;
   spentUsd = 0;
   closing = false;
@@ -258,6 +264,7 @@ export class TreeState {
       this.definitions.set(def.name, def);
     }
     this.slots = new Slots(this.limits.maxLive);
+    this.shared = options.state ?? new SharedState();
     if (options.listener) this.feed.on(options.listener);
     const budget = options.budget;
     if (budget) this.budgetCheck = () => this.overBudget(budget);
@@ -585,7 +592,8 @@ export class TreeState {
   /** Rebuilds the children of `node` (recursively) from the transcripts. */
   async restoreChildren(node: AgentNode): Promise<void> {
     const lines = await this.store.read(node.threadId);
-    const own = readState(lines, node.threadId, AGENT_TOOL_NAMES.spawn);
+    const own = readState(lines, node.threadId, AGENT_TOOL_NAMES.spawn, AGENT_TOOL_NAMES.updateState);
+    for (const op of own.stateOps) this.replay.push({ ...op, owner: node.id });
     if (!node.parent) {
       addUsage(node.usage, own.usage);
       this.spentTokens += own.usage.inputTokens + own.usage.outputTokens;
@@ -653,8 +661,17 @@ export class TreeState {
     child.crashed = false;
   }
 
-  /** Ends the rebuild: starts the children it scheduled, in order. */
+  /** Ends the rebuild: replays the recorded state updates in time order, starts the children it scheduled. */
   resumeDeferred(): void {
+    for (const op of this.replay.sort((a, b) => a.ts - b.ts)) {
+      try {
+        const args = JSON.parse(op.arguments) as { scope: StateScope; key: string } & StateOp;
+        if (args.scope !== "pool") this.shared.update(args.scope, op.owner, args.key, args);
+      } catch {
+        // a call the model made with bad input failed then too: nothing to replay
+      }
+    }
+    this.replay.length = 0;
     const list = this.deferred ?? [];
     this.deferred = undefined;
     for (const { node, text } of list) this.schedule(node, text);

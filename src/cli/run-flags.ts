@@ -9,6 +9,8 @@ import { type CliIO, readAll, UsageError } from "./io.ts";
 
 /** Flags of `taifeng run`, as commander hands them over. */
 export interface RunFlags {
+  /** An extra configuration file (`--config`), above the project's. */
+  readonly config?: string;
   readonly model?: string;
   /** `--model-option key=value` or a JSON object (repeatable). */
   readonly modelOption?: readonly string[];
@@ -45,6 +47,9 @@ export interface RunFlags {
   readonly otel?: boolean;
   /** Record message content in spans (with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), redacted. */
   readonly otelContent?: boolean;
+  /** Event sinks (see sinks-flags.ts). */
+  readonly eventsJsonl?: string;
+  readonly eventsConsole?: boolean;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { TaifengError } from "../errors.ts";
+import { isTaifengError, TaifengError } from "../errors.ts";
 
 /** Options for an FdBudget. */
 export interface FdBudgetOptions {
@@ -106,12 +106,28 @@ export class FdBudget {
    * Runs `fn` with a descriptor of `path`, opened with `flags` on a cache miss (default
    * `r+`) and kept for the next call. The descriptor stays open while `fn` runs. Errors of
    * `open` other than a shortage (`ENOENT`, `EEXIST`, ...) are thrown as they are.
+   * `patient` waits for a slot without the `waitMs` bound (closing a thread at shutdown must
+   * finish, however many threads close at once).
    */
-  async withFd<T>(path: string, fn: (fd: number) => T | Promise<T>, flags = "r+"): Promise<T> {
+  async withFd<T>(
+    path: string,
+    fn: (fd: number) => T | Promise<T>,
+    flags = "r+",
+    patient = false,
+  ): Promise<T> {
     // The entry comes back already counting this caller as a user: were it counted only after
     // the await, another operation could close it in between and the descriptor number be
     // reused for another file, with this caller's write landing there.
-    const entry = await this.handle(path, flags);
+    let entry: Cached;
+    for (;;) {
+      try {
+        entry = await this.handle(path, flags, patient);
+        break;
+      } catch (err) {
+        // A patient caller that joined an impatient caller's open tries again on its own.
+        if (!(patient && isTaifengError(err) && err.details?.reason === "descriptors_exhausted")) throw err;
+      }
+    }
     try {
       return await fn(entry.fd);
     } finally {
@@ -146,7 +162,7 @@ export class FdBudget {
    * operations are served first come, first served (`urgent` ones first), so a busy store
    * cannot starve one of them.
    */
-  async acquire(what: string, urgent = false): Promise<void> {
+  async acquire(what: string, urgent = false, patient = false): Promise<void> {
     if (this.waiters.length === 0 && (this.used < this.limit || this.evictIdle())) {
       this.take();
       return;
@@ -196,7 +212,7 @@ export class FdBudget {
   }
 
   /** The cached handle of `path`, opened if needed, with the caller counted as a user. */
-  private handle(path: string, flags: string): Promise<Cached> {
+  private handle(path: string, flags: string, patient: boolean): Promise<Cached> {
     const hit = this.cache.get(path);
     if (hit) {
       hit.users++;
@@ -210,15 +226,20 @@ export class FdBudget {
       return pending.promise;
     }
     const record = { promise: undefined as unknown as Promise<Cached>, joiners: 0 };
-    record.promise = this.openCached(path, flags, () => 1 + record.joiners).finally(() =>
+    record.promise = this.openCached(path, flags, patient, () => 1 + record.joiners).finally(() =>
       this.opening.delete(path),
     );
     this.opening.set(path, record);
     return record.promise;
   }
 
-  private async openCached(path: string, flags: string, users: () => number): Promise<Cached> {
-    await this.acquire(path);
+  private async openCached(
+    path: string,
+    flags: string,
+    patient: boolean,
+    users: () => number,
+  ): Promise<Cached> {
+    await this.acquire(path, false, patient);
     let fd: number;
     try {
       // open(2) of a local file takes microseconds: done synchronously, it never queues in

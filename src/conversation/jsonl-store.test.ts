@@ -125,7 +125,8 @@ describe("JsonlThreadStore", () => {
     });
     const writer = await store.create(meta("thr_a"));
     for (const line of turnLines(1)) writer.append(line);
-    await new Promise((r) => setTimeout(r, 50));
+    // No flush: the batch is committed on its own (the first one also starts the log segment).
+    for (let i = 0; i < 500 && commits.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(fileLines("thr_a")).toHaveLength(4);
     expect(commits).toEqual([4]);
     writer.append(turnLines(2)[0] as RolloutLine);

@@ -462,7 +462,8 @@ export class JsonlThreadStore implements ThreadStore {
     const writer = this.writers.get(threadId);
     if (!writer) return false; // released: fsynced when it closed (or deleted)
     try {
-      await this.budget.withFd(writer.path, (fd) => datasync(fd));
+      // A checkpoint is background work: it waits for descriptors as long as it takes.
+      await this.budget.withFd(writer.path, (fd) => datasync(fd), "r+", true);
       return true;
     } catch (err) {
       if (errno(err) !== "ENOENT") throw err;

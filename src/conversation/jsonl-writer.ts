@@ -169,7 +169,7 @@ export class JsonlWriter implements ThreadWriter {
       // Logged lines must be durable in place before the log may forget this thread and the
       // lock lets another process in.
       try {
-        await this.init.budget.withFd(this.init.path, (fd) => datasync(fd));
+        await this.init.budget.withFd(this.init.path, (fd) => datasync(fd), "r+", true);
         this.init.onSynced?.();
         if (this.init.firstLine) await this.init.syncDirectory?.();
         await this.init.wal.release(this.threadId);
@@ -238,14 +238,20 @@ export class JsonlWriter implements ThreadWriter {
       this.queuedChars = 0;
       const buf = Buffer.from(batch.join(""), "utf8");
       try {
-        await this.init.budget.withFd(this.init.path, (fd) => {
-          try {
-            writeFully(fd, buf, this.offset);
-          } catch (err) {
-            this.cutBack(fd);
-            throw err;
-          }
-        });
+        // Once closing, a write waits for its descriptor however long it takes.
+        await this.init.budget.withFd(
+          this.init.path,
+          (fd) => {
+            try {
+              writeFully(fd, buf, this.offset);
+            } catch (err) {
+              this.cutBack(fd);
+              throw err;
+            }
+          },
+          "r+",
+          this.closing !== undefined,
+        );
       } catch (err) {
         this.queue = batch.concat(this.queue);
         for (const text of batch) this.queuedChars += text.length;

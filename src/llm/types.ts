@@ -108,7 +108,15 @@ export type ModelEvent =
   | { readonly type: "retry"; readonly attempt: number; readonly delayMs: number; readonly error: ErrorInfo }
   /** Something a wrapper (router, rate limiter, recovery) decided; not model output. */
   | { readonly type: "notice"; readonly notice: ModelNotice }
-  | { readonly type: "finish"; readonly reason: FinishReason; readonly providerData?: ProviderData }
+  | {
+      readonly type: "finish";
+      readonly reason: FinishReason;
+      readonly providerData?: ProviderData;
+      /** The provider's id of this response (`gen_ai.response.id`), when it sent one. */
+      readonly responseId?: string;
+      /** The model that answered, as the provider names it (`gen_ai.response.model`). */
+      readonly responseModel?: string;
+    }
   | { readonly type: "error"; readonly error: ErrorInfo };
 
 /**

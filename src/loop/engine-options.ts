@@ -90,6 +90,14 @@ export interface EngineOptions {
    * `user_input_answer` ops.
    */
   readonly interactive?: boolean;
+  /**
+   * What opening a thread does with a turn a crash left open (not waiting on a person):
+   * `abort` (default) closes it (`turn_aborted`, reason `crash`); `continue` resumes it under
+   * its submission id: calls cut off while running get an "interrupted, not retried" output,
+   * except a trailing run of calls to idempotent tools, which run again; then the turn goes on
+   * with its next model call. Execution backends that redeliver work use `continue`.
+   */
+  readonly crashedTurns?: "abort" | "continue";
   /** Lifecycle hooks (in-process and shell-command). See docs/guides/hooks.md. */
   readonly hooks?: HookOptions;
   /**

@@ -170,7 +170,9 @@ export class AgentEngine {
       plan = planResume(replayed.openTurn, {
         tools: core.tools,
         hasPolicy: guards.policy !== undefined,
+        continueCrashed: options.crashedTurns === "continue",
         newSubmissionId: () => newId("sub"),
+        mayAddTools: options.prepareTurn !== undefined,
       });
     }
     engine.emitEngine({

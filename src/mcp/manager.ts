@@ -198,8 +198,16 @@ export class McpManager {
     } catch (err) {
       // The failure was reported through onConnectionEvent; the tools go away until it is back.
       if (before && before.tools.length > 0) this.byServer.set(c.name, { listing: undefined, tools: [] });
-      if (!(err instanceof Error) || err.name !== "McpUnavailableError")
-        this.queueFailure(c.name, describeError(err), 0);
+      if (!(err instanceof Error) || err.name !== "McpUnavailableError") {
+        const login = c.pendingAuthorization;
+        this.queueFailure(
+          c.name,
+          login
+            ? `needs a login: open ${login.href} in a browser (or run \`taifeng mcp login ${c.name}\`)`
+            : describeError(err),
+          0,
+        );
+      }
       return;
     }
     if (before?.listing?.fingerprint === listing.fingerprint) return;

@@ -77,6 +77,13 @@ export interface Tool<I = unknown> {
   readonly timeoutMs: number | undefined;
   /** How permission rules see this tool (absent: rules match it by its own name). */
   readonly permission?: ToolPermission | undefined;
+  /**
+   * Running a call twice with the same `ctx.callId` has the effect of running it once (the
+   * tool passes the call id to external systems as an idempotency key). A call a crash cut
+   * off is then run again when the turn continues; otherwise it is answered "interrupted,
+   * not retried". Default false.
+   */
+  readonly idempotent?: boolean | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
   execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
@@ -92,6 +99,8 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   readonly concurrencySafe?: boolean;
   readonly timeoutMs?: number;
   readonly permission?: ToolPermission;
+  /** See Tool.idempotent. */
+  readonly idempotent?: boolean;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }
 
@@ -142,6 +151,7 @@ export function defineTool<S extends z.ZodType | JsonSchema>(def: ToolDefinition
     concurrencySafe: def.concurrencySafe ?? readOnly,
     timeoutMs: def.timeoutMs,
     permission: def.permission,
+    ...(def.idempotent ? { idempotent: true } : {}),
     parse(input: unknown): ParseResult<InputOf<S>> {
       const result = validator.safeParse(input);
       if (result.success) return { ok: true, value: result.data as InputOf<S> };

@@ -34,7 +34,8 @@ const poll = setInterval(() => {
     count('"output":"done:A1"') === 1 &&
     count('"output":"done:B1"') === 1 &&
     count('"type":"permission_requested"') === 1 &&
-    count('"awaiting":"agents"') === 1
+    count('"awaiting":"agents"') === 1 &&
+    tree.pendingRequests().length === 1
   ) {
     clearInterval(poll);
     process.stdout.write(

@@ -257,3 +257,29 @@ describe("control", () => {
     await tree.close();
   });
 });
+
+describe("wake limit", () => {
+  it("wait_agents past maxWakes is refused with an output and a warning", async () => {
+    const model = treeModel({
+      root: [
+        { toolCalls: [{ name: "spawn_agent", arguments: { instructions: "i", task: "slow" } }] },
+        { toolCalls: [{ name: "wait_agents", arguments: { timeoutMs: 5 } }] },
+        { toolCalls: [{ name: "wait_agents", arguments: { timeoutMs: 5 } }] },
+        (r) => ({ text: lastOutput(r) }),
+      ],
+      "*": [{ text: "late", delayMs: 2_000 }],
+    });
+    const tree = await AgentTree.open({ model, limits: { maxWakes: 1 } });
+    const events = await tree.root.submitAndWait("go");
+    expect(
+      agentShape(events).filter((s) => s.startsWith("warning") || s.startsWith("tool_call_completed wait")),
+    ).toEqual([
+      "tool_call_completed wait_agents ok",
+      "warning agent_limit: Wait refused: root has waited 1 times (the limit is 1). Finish with the results you have, or stop the agents you no longer need.",
+      "tool_call_completed wait_agents error",
+    ]);
+    expect(finalText(events)).toContain("Wait refused: root has waited 1 times");
+    tree.stop("root/inline#1");
+    await tree.close();
+  });
+});

@@ -62,7 +62,7 @@ describe("an agent tree across kill -9", () => {
         (r) => {
           childRequests.push(lastUserText(r));
           const done = r.items.some((i) => i.type === "function_call_output");
-          // Fixed delays give the three ends a fixed order: C (answered at once), A, B.
+          // Spread the three ends out in time (C is answered at once, then A, then B).
           const task = r.items.find((i) => i.type === "message" && i.role === "user");
           const first =
             task?.type === "message" && task.content[0]?.type === "text" ? task.content[0].text : "";
@@ -93,13 +93,17 @@ describe("an agent tree across kill -9", () => {
 
     const rootEvents = [];
     for await (const ev of tree.root.subscribe(resumed as string)) rootEvents.push(ev);
-    expect(agentShape(rootEvents).filter((s) => s !== "assistant_text")).toEqual([
-      "turn_started",
-      "tool_call_started wait_agents",
-      "parked: waiting for all of root/inline#1, root/inline#2, root/inline#3",
-      "child_completed root/inline#3 completed: finished after restart",
+    const root = agentShape(rootEvents).filter((s) => s !== "assistant_text");
+    // The parked wait is published once it is durable and the children run on their own
+    // engines and files: between the wait's start and its end, their order is not fixed.
+    expect(root.slice(0, 2)).toEqual(["turn_started", "tool_call_started wait_agents"]);
+    expect(root.slice(2, 6).sort()).toEqual([
       "child_completed root/inline#1 completed: finished after restart",
       "child_completed root/inline#2 completed: finished after restart",
+      "child_completed root/inline#3 completed: finished after restart",
+      "parked: waiting for all of root/inline#1, root/inline#2, root/inline#3",
+    ]);
+    expect(root.slice(6)).toEqual([
       "tool_call_completed wait_agents ok",
       "model_call_started",
       "assistant_message",

@@ -64,7 +64,7 @@ describe("two processes and one thread", () => {
     expect(await next.exited, next.stderr()).toBe(0);
     expect(next.messages[0]).toMatchObject({ type: "opened", resumed: true, turns: 5 });
     await reader.close();
-  });
+  }, 60_000); // four child processes: on a loaded 2-core machine each start takes seconds
 });
 
 describe("a full disk", () => {
@@ -102,5 +102,5 @@ describe("a full disk", () => {
     const final = readAfterCrash(path);
     expect(final.replay.turns).toHaveLength(acks.length + 1);
     expect(danglingCalls(final.replay.items)).toEqual([]);
-  });
+  }, 60_000); // four child processes: on a loaded 2-core machine each start takes seconds
 });

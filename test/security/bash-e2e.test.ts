@@ -99,6 +99,9 @@ const DENIED_BY_RULE: readonly [string, string][] = [
   // Found by secperf: substitutions in array values and subscripts ran unanalysed.
   ["array", `x=( $(touch @C@-array) )`],
   ["subscript", `a[$(touch @C@-subscript)]=1`],
+  // xargs -l took the command for its value, -I put the input in the command name.
+  ["xargsl", `echo @C@-xargsl | xargs -l touch`],
+  ["xargsi", `echo touch | xargs -I % % @C@-xargsi`],
 ];
 
 const ASKED: readonly [string, string][] = [

@@ -75,6 +75,11 @@ export function defenseView(shell: ShellAnalysis, cwd: string, home: string): An
     const args: string[] = [];
     for (const a of cmd.args) {
       args.push(tilde(a));
+      // dd's `of=FILE` names a file as much as an operand does.
+      if (cmd.name === "dd" && a.startsWith("of=") && !isAbsolute(a.slice(3)) && !a.startsWith("of=~")) {
+        for (const d of cmd.dirs.known) if (d !== cwd) args.push(`of=${tilde(join(d, a.slice(3)))}`);
+        continue;
+      }
       if (a.startsWith("-") || isAbsolute(a) || a.startsWith("~") || a.includes("://") || a.includes("$"))
         continue;
       for (const d of cmd.dirs.known) {

@@ -75,26 +75,22 @@ export const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
   proxychains: { valued: ["-f"], transparent: false },
   proxychains4: { valued: ["-f"], transparent: false },
   xargs: {
+    // `-i[R]`, `-l[N]`, `-e[E]`, `--replace[=R]`, `--max-lines[=N]`, `--eof[=E]` take their
+    // value attached or not at all: the next word is already the command.
     valued: [
       "-I",
-      "-i",
       "-n",
       "-P",
       "-L",
-      "-l",
       "-d",
       "-a",
       "-E",
-      "-e",
       "-s",
       "--max-args",
       "--max-procs",
       "--delimiter",
       "--arg-file",
-      "--replace",
-      "--max-lines",
       "--max-chars",
-      "--eof",
     ],
     transparent: false,
   },
