@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -84,12 +85,95 @@ const offOptions: EngineOptions = { model: offModel, tools: [lookupTool] };
 const onOptions = on.instrument({ model: onModel, tools: [lookupTool] });
 const disabledOptions = disabled.instrument({ model: disabledModel, tools: [lookupTool] });
 const off = () => run(offOptions);
+// The floor: the same kernel run with telemetry off, plus the bare SDK work the layer asks of
+// the SDK for it (the same 4 spans with the same attributes, nested the same way, and the
+// same 9 metric records), made directly. No implementation on this SDK can cost less.
+const floorTracer = tracerProvider.getTracer("floor");
+const floorMeter = meterProvider.getMeter("floor");
+const floorHist = floorMeter.createHistogram("floor.histogram");
+const floorCounter = floorMeter.createCounter("floor.counter");
+const chatAttrs = {
+  "gen_ai.operation.name": "chat",
+  "gen_ai.provider.name": "taifeng.sim",
+  "gen_ai.request.model": "bench",
+};
+const floorModel = kernelModel();
+const floorOptions: EngineOptions = { model: floorModel, tools: [lookupTool] };
+function bareSdk(): void {
+  const turnAttrs = {
+    ...chatAttrs,
+    "gen_ai.operation.name": "invoke_agent",
+    "gen_ai.agent.name": "taifeng",
+    "gen_ai.conversation.id": "thr",
+    "taifeng.turn.id": "turn",
+  };
+  const root = floorTracer.startSpan("invoke_agent taifeng", { attributes: turnAttrs }, ROOT_CONTEXT);
+  const ctx = trace.setSpan(ROOT_CONTEXT, root);
+  for (let step = 1; step <= 2; step++) {
+    const chat = floorTracer.startSpan(
+      "chat bench",
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          ...chatAttrs,
+          "gen_ai.conversation.id": "thr",
+          "gen_ai.request.stream": true,
+          "taifeng.step": step,
+        },
+      },
+      ctx,
+    );
+    chat.setAttributes({
+      "gen_ai.response.finish_reasons": ["stop"],
+      "gen_ai.usage.input_tokens": 50,
+      "gen_ai.usage.output_tokens": 10,
+      "gen_ai.response.id": "id",
+      "gen_ai.response.model": "bench",
+    });
+    chat.end();
+    floorHist.record(0.001, chatAttrs);
+    floorHist.record(50, chatAttrs);
+    floorHist.record(10, chatAttrs);
+    if (step === 1) {
+      const tool = floorTracer.startSpan(
+        "execute_tool lookup",
+        {
+          attributes: {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "lookup",
+            "gen_ai.tool.call.id": "c",
+            "gen_ai.tool.type": "function",
+            "gen_ai.conversation.id": "thr",
+          },
+        },
+        ctx,
+      );
+      tool.setAttribute("taifeng.tool.status", "ok");
+      tool.end();
+      floorCounter.add(1, chatAttrs);
+    }
+  }
+  root.setAttributes({
+    "taifeng.turn.outcome": "completed",
+    "taifeng.turn.steps": 2,
+    "gen_ai.usage.input_tokens": 100,
+    "gen_ai.usage.output_tokens": 20,
+  });
+  root.end();
+  floorCounter.add(1, chatAttrs);
+  floorHist.record(0, chatAttrs);
+}
+const floor = async () => {
+  await run(floorOptions);
+  bareSdk();
+};
 const otelOn = () => run(onOptions);
 const otelDisabled = () => run(disabledOptions);
 
 const perRound = Math.ceil(RUNS / ROUNDS);
-for (const fn of [off, otelOn, otelDisabled]) await measure(fn, WARMUP);
+for (const fn of [off, otelOn, otelDisabled, floor]) await measure(fn, WARMUP);
 const offs: number[] = [];
+const floors: number[] = [];
 const ons: number[] = [];
 const disableds: number[] = [];
 // Each side starts from a collected heap, so no side pays for another's garbage (the
@@ -102,12 +186,15 @@ for (let r = 0; r < ROUNDS; r++) {
   disableds.push(await measure(otelDisabled, perRound, "disabled"));
   gc();
   ons.push(await measure(otelOn, perRound, "on"));
+  gc();
+  floors.push(await measure(floor, perRound));
   await tracerProvider.forceFlush();
   spanExporter.reset();
 }
 const ratios = (side: number[]) => side.map((t, i) => t / (offs[i] as number));
 const onRatio = percentile(ratios(ons), 50);
 const disabledRatio = percentile(ratios(disableds), 50);
+const floorRatio = percentile(ratios(floors), 50);
 const wallRatio = (side: number[]) =>
   percentile(
     side.map((t, i) => t / (wall.off?.[i] as number)),
@@ -167,22 +254,25 @@ writeResult(
   {
     kernel_otel_on_vs_off: round(onRatio, 3),
     kernel_otel_installed_but_disabled_vs_off: round(disabledRatio, 3),
+    kernel_plus_bare_sdk_vs_off: round(floorRatio, 3),
     jsonl_sink_events_per_s: Math.round(percentile(sinkRates, 50)),
     kernel_off_cpu_us_per_run: round(percentile(offs, 50), 2),
     kernel_otel_on_cpu_us_per_run: round(percentile(ons, 50), 2),
     kernel_otel_disabled_cpu_us_per_run: round(percentile(disableds, 50), 2),
+    kernel_plus_bare_sdk_cpu_us_per_run: round(percentile(floors, 50), 2),
     wall_otel_on_vs_off: round(wallRatio(wall.on ?? []), 3),
     wall_otel_installed_but_disabled_vs_off: round(wallRatio(wall.disabled ?? []), 3),
     spans_per_run: spansPerRun,
   },
   {
-    workload: `${ROUNDS} interleaved rounds (a full GC before each side) of ${perRound} runs each of: no telemetry, the OpenTelemetry layer recording (SDK TracerProvider with a BatchSpanProcessor into an InMemorySpanExporter, reset every round; MeterProvider with a periodic reader into an InMemoryMetricExporter), and the layer attached with no SDK registered (the API's no-op providers); after ${WARMUP} warm-up runs of each. A run is the kernel-overhead run (open an engine, one user_input, 2 model steps + 1 tool call, consume every event, close). Ratios are medians of per-round ratios. The JSONL figure replays ${SINK_EVENTS} events of real kernel runs through the sink dispatcher (redaction by createRedactor) into a rotating file until flushed; median of 3.`,
+    workload: `${ROUNDS} interleaved rounds (a full GC before each side) of ${perRound} runs each of: no telemetry, the OpenTelemetry layer recording (SDK TracerProvider with a BatchSpanProcessor into an InMemorySpanExporter, reset every round; MeterProvider with a periodic reader into an InMemoryMetricExporter), the layer attached with no SDK registered (the API's no-op providers), and the floor (telemetry off plus the same 4 spans and 9 metric records made directly on the same SDK providers: kernel_plus_bare_sdk_vs_off, the least any layer on this SDK can cost); after ${WARMUP} warm-up runs of each. A run is the kernel-overhead run (open an engine, one user_input, 2 model steps + 1 tool call, consume every event, close). Ratios are medians of per-round ratios. The JSONL figure replays ${SINK_EVENTS} events of real kernel runs through the sink dispatcher (redaction by createRedactor) into a rotating file until flushed; median of 3.`,
     measure:
       "the two kernel ratios are medians of per-round ratios of process CPU time (user + system, all threads) per run; wall_* are the same ratios in wall time, which the shared VM's other processes stretch",
     rounds: {
       off_cpu_us: offs.map((v) => round(v, 2)),
       otel_on_cpu_us: ons.map((v) => round(v, 2)),
       otel_disabled_cpu_us: disableds.map((v) => round(v, 2)),
+      bare_sdk_floor_cpu_us: floors.map((v) => round(v, 2)),
       off_wall_us: (wall.off ?? []).map((v) => round(v, 2)),
       otel_on_wall_us: (wall.on ?? []).map((v) => round(v, 2)),
       otel_disabled_wall_us: (wall.disabled ?? []).map((v) => round(v, 2)),

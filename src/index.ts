@@ -3,6 +3,24 @@
  * exported here is internal and may change without notice.
  */
 
+// First: on a Node too old for the package, say so before anything else is evaluated.
+import "./node-check.ts";
+
+export {
+  cachePricedCompiler,
+  claudeCompiler,
+  compilerOf,
+  glmCompiler,
+  type PromptCompiler,
+  type PromptFamily,
+  type ReasoningCompilerOptions,
+  reasoningCompiler,
+} from "./compile/compilers.ts";
+export { compileByModel, withPromptCompiler } from "./compile/wrap.ts";
+// The configuration file (taifeng.config.{json,yaml}): one loader for the CLI, the server and hosts.
+export { type LoadConfigOptions, type LoadedConfig, loadConfig, parseConfigText } from "./config/load.ts";
+export { TaifengConfig } from "./config/schema.ts";
+export { type ConfigEntry, configEntries, formatConfig } from "./config/show.ts";
 export { type CacheProfile, cacheProfile, cacheProfileFor } from "./context/cache-model.ts";
 export type { ContextOptions, PinnedSource } from "./context/manager.ts";
 export { defaultPinned, skillsPinned, todoPinned } from "./context/pinned.ts";
@@ -18,6 +36,7 @@ export type {
 export { type ParsedTranscript, parseTranscript } from "./conversation/jsonl-reader.ts";
 export { type JsonlStoreOptions, JsonlThreadStore } from "./conversation/jsonl-store.ts";
 export type { CommitInfo } from "./conversation/jsonl-writer.ts";
+export { MemorySessionBindings } from "./conversation/memory-sessions.ts";
 export { MemoryThreadStore } from "./conversation/memory-store.ts";
 export { EVENT_PERSISTENCE, persistedEvent, shouldPersist } from "./conversation/persist-policy.ts";
 export {
@@ -32,6 +51,8 @@ export {
 export type {
   Durability,
   OpenedThread,
+  SessionBindings,
+  ThreadArtifacts,
   ThreadInfo,
   ThreadMeta,
   ThreadQuery,
@@ -72,6 +93,25 @@ export {
   type HookPoint,
   HookResponse,
 } from "./hooks/types.ts";
+export {
+  type LongTaskEvent,
+  type LongTaskOptions,
+  RUBRIC,
+  runLongTask,
+  type Strategy as LongTaskStrategy,
+} from "./horizon/long-task.ts";
+export { Evaluation, readRecord, SubGoal, TaskRecord } from "./horizon/record.ts";
+export {
+  type AiSdkToolLike,
+  type ForeignToolOptions,
+  fromAiSdkTools,
+  fromLangChainTool,
+  isAiSdkTool,
+  isLangChainTool,
+  isTool,
+  type LangChainToolLike,
+  toTools,
+} from "./interop/foreign.ts";
 export { type AssembledResponse, ResponseAssembler } from "./llm/assemble.ts";
 export {
   BUILTIN_MODELS,
@@ -124,6 +164,7 @@ export type {
   ModelClient,
   ModelErrorCode,
   ModelEvent,
+  ModelNotice,
   ModelRequest,
   ResponseFormat,
   StreamOptions,
@@ -153,6 +194,28 @@ export {
 } from "./loop/run.ts";
 export type { StepCheck, StepCheckContext, StepVerdict } from "./loop/step-check.ts";
 export type { TurnInput } from "./loop/turn.ts";
+export {
+  discoverMemory,
+  loadProjectMemory,
+  type MemoryScope,
+  type MemorySnapshot,
+  type MemorySource,
+  type ProjectMemoryOptions,
+  projectRootOf,
+} from "./memory/load.ts";
+export { type ProjectMemory, type ProjectMemorySettings, projectMemory } from "./memory/prepare.ts";
+export {
+  type Operation as OpenApiOperation,
+  type ParsedSpec as OpenApiSpec,
+  parseSpec as parseOpenApiSpec,
+} from "./openapi/spec.ts";
+export {
+  type OpenApiAuth,
+  type OpenApiTool,
+  type OpenApiToolInfo,
+  type OpenApiToolsOptions,
+  openApiTools,
+} from "./openapi/tools.ts";
 export type {
   ApprovalAnswer,
   CanUseTool,
@@ -238,7 +301,31 @@ export {
   type TrustInspection,
   trustFilePath,
 } from "./permission/trust.ts";
+export { type CheckResult, type CodeCheck, parseCheck, runCheck } from "./pipeline/check.ts";
+export {
+  type ExtractedFile,
+  extractFiles,
+  type RejectedFile,
+  type WriteExtractedOptions,
+  writeExtracted,
+} from "./pipeline/extract.ts";
 export * from "./protocol/index.ts";
+export {
+  type AdaptiveOptions,
+  type Admission,
+  adaptiveLimiter,
+  parseReset,
+  type RateFeedback,
+  type RateLimiter,
+  type SlidingWindowOptions,
+  slidingWindow as slidingWindowLimiter,
+  type TokenBucketOptions,
+  tokenBucket,
+  type WaitReason,
+} from "./ratelimit/limiters.ts";
+export { type RateLimitOptions, RateLimits, withRateLimit } from "./ratelimit/wrap.ts";
+export { CONTINUE_PROMPT, type RecoveryOptions, withRecovery } from "./recovery/recover.ts";
+export { type RepairPolicyOptions, type RepairStats, withRepairPolicy } from "./recovery/repair.ts";
 export {
   isSecretName,
   looksLikeCredential,
@@ -279,6 +366,15 @@ export {
   type SpendTrackerOptions,
   totalTokens,
 } from "./reliability/spend.ts";
+export { type BudgetLeftLimits, budgetLeftFrom } from "./router/budget.ts";
+export {
+  type Candidate as RouteCandidate,
+  decideRoute,
+  type Modality,
+  type RouteDecision,
+  type RouteInput,
+} from "./router/decide.ts";
+export { createRouter, ModelRouter, needsOf, type RoutedModel, type RouterOptions } from "./router/router.ts";
 export {
   BASE_ENV_NAMES,
   PASSTHROUGH_VARIABLE,
@@ -331,6 +427,7 @@ export {
 export {
   type ArtifactRef,
   type ArtifactStore,
+  artifactId,
   FileArtifactStore,
   MemoryArtifactStore,
 } from "./tool/artifacts.ts";
@@ -358,6 +455,12 @@ export {
   type ToolGate,
 } from "./tool/scheduler.ts";
 export { type Truncated, truncateMiddle } from "./tool/truncate.ts";
+export {
+  canonicalJson,
+  type ResultCacheOptions,
+  type ResultCacheStats,
+  withResultCache,
+} from "./tool-cache/result-cache.ts";
 export { LocalWorkspace, type LocalWorkspaceOptions } from "./workspace/local.ts";
 export type { LocalFs } from "./workspace/local-commit.ts";
 export { MemoryWorkspace } from "./workspace/memory.ts";

@@ -63,6 +63,9 @@ const SPECIFIERS: Record<string, string> = {
   "taifeng/sim": "src/llm/sim/index.ts",
   "taifeng/protocol": "src/protocol/index.ts",
   "taifeng/mcp": "src/mcp/index.ts",
+  "taifeng/server": "src/server/index.ts",
+  "taifeng/backends": "src/backends/index.ts",
+  "taifeng/agents": "src/agents/index.ts",
 };
 
 /** The snippet, written in `dir`, with its package imports pointed at the sources (nothing else changes). */

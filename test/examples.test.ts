@@ -13,6 +13,22 @@ function runExample(name: string) {
 }
 
 describe("examples (no API key)", () => {
+  it("agents-tree survives a stop while a child waits for approval, and finishes after reopening", () => {
+    const res = runExample("agents-tree.ts");
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    const [before, after] = res.out.split("-- process stopped; reopening from the transcripts --\n");
+    // Before the stop: both spawned, the researcher done, the deployer asking (in either order).
+    expect(before?.split("\n").filter(Boolean).sort()).toEqual([
+      '[root/deployer#1] asks to run deploy {"env":"prod"}',
+      "[root] root/researcher#1 completed",
+      "[root] spawned root/deployer#1",
+      "[root] spawned root/researcher#1",
+    ]);
+    expect(after).toMatch(/^\[root\/deployer#1\] asks to run deploy/);
+    expect(res.out).toContain("root [idle]\n  root/researcher#1 [completed]\n  root/deployer#1 [completed]");
+  });
+
   it("quickstart runs a tool call through the pool and through run()", () => {
     const res = runExample("quickstart.ts");
     expect(res.err).toBe("");

@@ -195,6 +195,26 @@ describe("MCP faults", () => {
     await engine.close();
   });
 
+  it("a lazy server first used by a direct call still gives the next turn its tools", async () => {
+    const m = await open({ startup: "lazy" });
+    expect(m.tools()).toEqual([]);
+    const direct = await m.call("fault", "ok", { text: "direct" });
+    expect(direct.content).toEqual([{ type: "text", text: "ok: direct" }]);
+    const { engine, requests } = await engineOn(m, [
+      { toolCalls: [{ id: "c1", name: "mcp__fault__ok", arguments: { text: "turn" } }] },
+      { text: "done" },
+    ]);
+    const events = await driveTurn(engine, "use it", () => undefined);
+    expect(toolTypes(events)).toEqual([
+      "turn_started",
+      "tool_call_started mcp__fault__ok c1",
+      "tool_call_completed mcp__fault__ok c1 ok",
+      "turn_completed",
+    ]);
+    expect(outputs(requests[1] as ModelRequest)).toEqual(["ok: turn"]);
+    await engine.close();
+  });
+
   it("a server that never starts is data: status failed with its stderr, the turn runs without it", async () => {
     const m = await open({}, { FAULT_STARTUP: "exit" });
     const state = m.status()[0];

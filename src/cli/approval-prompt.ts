@@ -73,7 +73,8 @@ export function createApprover(
   };
 }
 
-function promptText(request: Request): string {
+/** The text that asks a request on the terminal. */
+export function promptText(request: Request): string {
   if (request.type === "user_input_requested") {
     const options = request.options?.length ? ` [${request.options.join(" / ")}]` : "";
     return `? ${request.question}${options}\n> `;

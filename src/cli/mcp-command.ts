@@ -105,7 +105,7 @@ export async function expandMcpPrompt(prompt: string, mcp: McpManager | undefine
 
 /** Registers `taifeng mcp ...`. */
 export function registerMcpCommand(program: Command, io: CliIO, result: { code: number }): void {
-  const mcp = program.command("mcp").description("MCP servers: list, call, serve");
+  const mcp = program.command("mcp").description("MCP servers: list, call, prompt, login, serve");
   const shared = (cmd: Command) =>
     cmd
       .option("--mcp-config <file>", "an .mcp.json-shaped file to load (repeatable)", collect, [])
@@ -174,6 +174,32 @@ export function registerMcpCommand(program: Command, io: CliIO, result: { code: 
   ).action(async (server: string, name: string, words: string[], flags: McpFlags) => {
     result.code = await withMcp(flags, io, async (m) => {
       io.stdout.write(`${await expandMcpPrompt(`/mcp__${server}__${name} ${words.join(" ")}`, m)}\n`);
+      return EXIT.ok;
+    });
+  });
+
+  shared(
+    mcp
+      .command("login")
+      .description("log in to an HTTP server configured with oauth (prints the URL to open)")
+      .argument("<server>")
+      .option("--timeout <seconds>", "how long to wait for the browser", "300"),
+  ).action(async (server: string, flags: McpFlags & { timeout: string }) => {
+    result.code = await withMcp(flags, io, async (m) => {
+      const { mcpLogin } = await import("../mcp/login.ts");
+      const done = await mcpLogin(m, server, {
+        onAuthorizationUrl: (url) => {
+          io.stderr.write(`Open this URL in a browser to log in to "${server}":\n${url.href}\n`);
+        },
+        timeoutMs: Number(flags.timeout) * 1000,
+      });
+      if (done.status === "failed") {
+        io.stderr.write(`taifeng: login to "${server}" failed: ${done.error}\n`);
+        return EXIT.failed;
+      }
+      io.stderr.write(
+        done.status === "logged_in" ? `Logged in to "${server}".\n` : `"${server}" is already authorized.\n`,
+      );
       return EXIT.ok;
     });
   });

@@ -14,10 +14,14 @@ type Register = (program: Command, io: CliIO, result: { code: number }) => void;
 const GROUPS: Readonly<Record<string, () => Promise<Register>>> = {
   skills: async () => (await import("./skills-command.ts")).registerSkillsCommand,
   mcp: async () => (await import("./mcp-command.ts")).registerMcpCommand,
+  worker: async () => (await import("./worker-command.ts")).registerWorkerCommand,
   threads: async () => {
     const { registerThreadsCommand } = await import("./threads-command.ts");
     return (program, io) => registerThreadsCommand(program, io);
   },
+  config: async () => (await import("./config-command.ts")).registerConfigCommand,
+  serve: async () => (await import("./serve-command.ts")).registerServeCommand,
+  chat: async () => (await import("./chat-command.ts")).registerChatCommand,
 };
 const INLINE = new Set(["run", "permissions", "defense"]);
 
@@ -59,6 +63,7 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
     )
     .option("--base-url <url>", "base URL passed to the provider SDK (OpenAI-compatible servers, proxies)")
     .option("--api-key-env <name>", "environment variable holding the API key")
+    .option("--config <file>", "an extra configuration file, above the project's taifeng.config.{json,yaml}")
     .option("--json", "print every event as one JSON line on stdout")
     .option("-s, --system <text>", "system instructions")
     .option("--max-steps <n>", "most model calls in the turn")
@@ -88,12 +93,18 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
       "--trust",
       "trust the project folder for this run: its .taifeng/ allow rules, mode, hooks and skill scripts apply",
     )
+    .option("--no-project-memory", "do not load AGENTS.md / CLAUDE.md project memory into the prompt")
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
     .option(
       "--otel",
       "export OpenTelemetry traces and metrics as the OTEL_* variables say (default OTLP http/protobuf to localhost:4318)",
     )
+    .option(
+      "--events-jsonl <dir>",
+      "write every event (redacted) to <dir>/<thread>.events.jsonl, rotated by size",
+    )
+    .option("--events-console", "print one line per event (redacted) on stderr")
     .option(
       "--otel-content",
       "record prompts and answers in spans, redacted (needs OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)",

@@ -1,9 +1,13 @@
+import { relative } from "node:path";
+import type { TaifengConfig } from "../config/schema.ts";
 import { isTaifengError } from "../errors.ts";
 import { defaultModelFromEnv } from "../llm/providers/index.ts";
 import { ModelRegistry } from "../llm/resolve.ts";
 import type { ModelClient } from "../llm/types.ts";
 import { AgentEngine } from "../loop/engine.ts";
 import type { McpManager } from "../mcp/manager.ts";
+import { loadProjectMemory } from "../memory/load.ts";
+import { type ProjectMemory, projectMemory } from "../memory/prepare.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { type Event, isTurnEnd, type Op } from "../protocol/index.ts";
 import { createRedactor } from "../redact/redactor.ts";
@@ -13,6 +17,7 @@ import { SkillRuntime } from "../skill/runtime.ts";
 import { sandboxedScriptRunner } from "../skill/sandbox-runner.ts";
 import { BUILTIN_TOOL_NAMES, builtinTools } from "../tool/builtin/index.ts";
 import { createApprover } from "./approval-prompt.ts";
+import { loadCliConfig } from "./config-command.ts";
 import { demoModel, demoTools } from "./demo.ts";
 import { type CliIO, EXIT, UsageError, wantsColor } from "./io.ts";
 import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
@@ -20,6 +25,7 @@ import { otelWanted } from "./otel-env.ts";
 import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
 import { type AskPolicy, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
+import { cliSinks } from "./sinks-flags.ts";
 import { formatProblem } from "./skills-command.ts";
 import { checkThreadId, openStorage } from "./threads-command.ts";
 import { decideProjectTrust } from "./trust-prompt.ts";
@@ -57,9 +63,16 @@ async function resolveModel(
   }
 }
 
-/** The model `taifeng run` would use for `spec` (or the default), for other commands. */
-export function resolveRunModel(spec: string | undefined, io: CliIO): Promise<ModelClient> {
-  return resolveModel(spec ?? defaultModelSpec(io.env), {}, io, undefined);
+/**
+ * The model `taifeng run` would use for `spec` (or the default), for other commands;
+ * `provider` carries a configured provider's base URL and key variable.
+ */
+export function resolveRunModel(
+  spec: string | undefined,
+  io: CliIO,
+  provider: { readonly baseUrl?: string; readonly apiKeyEnv?: string } = {},
+): Promise<ModelClient> {
+  return resolveModel(spec ?? defaultModelSpec(io.env), provider, io, undefined);
 }
 
 /**
@@ -96,8 +109,11 @@ async function openSkills(
  * `taifeng run [PROMPT]`: runs one turn and streams it. Returns the exit code: 0 completed,
  * 1 failed, 2 bad usage, 130 interrupted with Ctrl-C.
  */
-export async function runCommand(promptArg: string | undefined, flags: RunFlags, io: CliIO): Promise<number> {
+export async function runCommand(promptArg: string | undefined, given: RunFlags, io: CliIO): Promise<number> {
   let prompt = await readPrompt(promptArg, io);
+  // The configuration file supplies what the flags leave out (flags win).
+  const config = loadCliConfig(io, given.config).config;
+  const flags = withConfig(given, config);
   const settings = runSettings(flags, io);
   const store = openStorage(flags.storage, io);
   if (flags.thread !== undefined) checkThreadId(store, flags.thread);
@@ -131,6 +147,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   const target = bindLater();
   const approver = asking === "terminal" ? createApprover(target, io.stdin, io.stderr) : undefined;
   const watch = watchRun(io, target, asking);
+  const sinks = cliSinks(flags, io, redactor);
   let engine: AgentEngine;
   let skills: SkillRuntime | undefined;
   let telemetry: CliTelemetry | undefined;
@@ -155,6 +172,8 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     });
     trusted = decision.trusted;
     mcp = await openMcp(flags, io, trusted, decision.projectRoot);
+    const memory = flags.projectMemory === false ? undefined : openProjectMemory(io, decision.projectRoot);
+    const prepareTurn = memory ? memory.prepareTurn(skills.prepareTurn) : skills.prepareTurn;
     prompt = await expandMcpPrompt(prompt, mcp);
     const tools = [...builtins.tools, ...demoTools()];
     const options: Parameters<typeof AgentEngine.open>[0] = {
@@ -163,9 +182,14 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       cwd: io.cwd,
       store,
       redactor,
-      listeners: [write, watch.listener, ...(approver ? [approver.listener] : [])],
+      listeners: [
+        write,
+        watch.listener,
+        ...(approver ? [approver.listener] : []),
+        ...(sinks ? [sinks.listener] : []),
+      ],
       resolveModel: (spec) => resolveModel(spec, flags, io, settings.modelOptions),
-      ...(mcp ? mcp.engineOptions({ tools, prepareTurn: skills.prepareTurn }) : skills.engineOptions()),
+      ...(mcp ? mcp.engineOptions({ tools, prepareTurn }) : { prepareTurn }),
       ...(flags.thread !== undefined ? { threadId: flags.thread } : {}),
       interactive: asking !== "deny",
       completion: settings.completion,
@@ -173,10 +197,17 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
       permissions: {
         settings: { env: io.env, projectTrust: trusted },
         commandCheck: defenseCommandCheck,
-        rules: { allow: [...(flags.allow ?? [])], deny: [...(flags.deny ?? [])] },
+        rules: {
+          allow: [...(config.permissions?.allow ?? []), ...(flags.allow ?? [])],
+          deny: [...(config.permissions?.deny ?? []), ...(flags.deny ?? [])],
+          ask: [...(config.permissions?.ask ?? [])],
+        },
         ...(settings.mode !== undefined ? { mode: settings.mode } : {}),
       },
-      hooks: { fromSettings: true },
+      hooks: { fromSettings: config.hooks?.fromSettings ?? true },
+      ...(config.limits?.maxToolOutputChars !== undefined
+        ? { maxToolOutputChars: config.limits.maxToolOutputChars }
+        : {}),
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
     };
@@ -184,6 +215,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   } catch (err) {
     approver?.close();
     await telemetry?.shutdown();
+    await sinks?.close();
     skills?.close();
     await mcp?.close();
     await builtins.close();
@@ -215,6 +247,7 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
     approver?.close();
     await engine.close();
     await telemetry?.shutdown();
+    await sinks?.close();
     await mcp?.close();
     await builtins.close();
     skills?.close();
@@ -222,6 +255,50 @@ export async function runCommand(promptArg: string | undefined, flags: RunFlags,
   }
   if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
   return code;
+}
+
+/**
+ * The flags with the configuration file's values where a flag is absent: model (with its
+ * fallbacks) and its provider's base URL and key variable, storage, system prompt, step
+ * limit, permission mode, skills folders and telemetry. Rules are merged by the caller.
+ */
+function withConfig(flags: RunFlags, config: TaifengConfig): RunFlags {
+  const model =
+    flags.model ?? (config.model ? [config.model, ...(config.fallbacks ?? [])].join(",") : undefined);
+  const provider = model === undefined ? undefined : config.providers?.[model.split(":")[0] ?? ""];
+  const baseUrl = flags.baseUrl ?? provider?.baseUrl;
+  const apiKeyEnv = flags.apiKeyEnv ?? provider?.apiKeyEnv;
+  const storage = flags.storage ?? config.storage?.dir;
+  const system = flags.system ?? config.system;
+  const maxSteps = flags.maxSteps ?? config.limits?.maxSteps?.toString();
+  const permissionMode = flags.permissionMode ?? config.permissions?.mode;
+  return {
+    ...flags,
+    ...(model !== undefined ? { model } : {}),
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
+    ...(apiKeyEnv !== undefined ? { apiKeyEnv } : {}),
+    ...(storage !== undefined ? { storage } : {}),
+    ...(system !== undefined ? { system } : {}),
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(permissionMode !== undefined ? { permissionMode } : {}),
+    skills: [...(flags.skills ?? []), ...(config.skills?.dirs ?? [])],
+    ...(flags.otel || config.telemetry?.otel ? { otel: true } : {}),
+    ...(flags.otelContent || config.telemetry?.otelContent ? { otelContent: true } : {}),
+  };
+}
+
+/**
+ * The project's AGENTS.md / CLAUDE.md files for the run's prompt (unless
+ * `--no-project-memory`); the files found are named on stderr.
+ */
+function openProjectMemory(io: CliIO, projectRoot: string): ProjectMemory {
+  const home = io.env.HOME ?? false;
+  const first = loadProjectMemory({ cwd: io.cwd, root: projectRoot, home });
+  if (first.sources.length > 0)
+    io.stderr.write(
+      `project memory: ${first.sources.map((s) => relative(io.cwd, s.path) || s.path).join(", ")}\n`,
+    );
+  return projectMemory({ root: projectRoot, home });
 }
 
 /** Where answers go: the engine, once it is open (answers given before are held until then). */

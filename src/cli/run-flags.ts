@@ -9,6 +9,8 @@ import { type CliIO, readAll, UsageError } from "./io.ts";
 
 /** Flags of `taifeng run`, as commander hands them over. */
 export interface RunFlags {
+  /** An extra configuration file (`--config`), above the project's. */
+  readonly config?: string;
   readonly model?: string;
   /** `--model-option key=value` or a JSON object (repeatable). */
   readonly modelOption?: readonly string[];
@@ -32,6 +34,8 @@ export interface RunFlags {
   readonly thread?: string;
   /** Permission mode for this run (overrides settings' defaultMode). */
   readonly permissionMode?: string;
+  /** `false` with `--no-project-memory`: AGENTS.md / CLAUDE.md files are not loaded. */
+  readonly projectMemory?: boolean;
   /** Trust the project folder for this run: its allow rules, mode, hooks, skill scripts and `.mcp.json` servers apply. */
   readonly trust?: boolean;
   /** Extra allow / deny rules, at command-line precedence. */
@@ -43,6 +47,9 @@ export interface RunFlags {
   readonly otel?: boolean;
   /** Record message content in spans (with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), redacted. */
   readonly otelContent?: boolean;
+  /** Event sinks (see sinks-flags.ts). */
+  readonly eventsJsonl?: string;
+  readonly eventsConsole?: boolean;
 }
 
 /**

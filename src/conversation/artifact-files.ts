@@ -57,7 +57,7 @@ export class ThreadArtifactFiles implements ArtifactStore {
     const folder = this.folderOf(threadId);
     const path = join(folder, `${id}.txt`);
     try {
-      await mkdir(folder, { recursive: true });
+      await mkdir(folder).catch(ignoreExisting);
       if (!(await exists(path))) {
         const temp = `${path}.${process.pid}.tmp`;
         const handle = await open(temp, "w");
@@ -103,7 +103,7 @@ export class ThreadArtifactFiles implements ArtifactStore {
     const names = await readdir(source).catch(() => [] as string[]);
     if (names.length === 0) return;
     const target = this.folderOf(to);
-    await mkdir(target, { recursive: true });
+    await mkdir(target).catch(ignoreExisting);
     for (const name of names) {
       if (!name.endsWith(".txt")) continue;
       await link(join(source, name), join(target, name)).catch(async (err: NodeJS.ErrnoException) => {
@@ -131,6 +131,11 @@ export class ThreadArtifactFiles implements ArtifactStore {
       total -= file.size;
     }
   }
+}
+
+/** The store's directory exists: only the thread's own folder is created (never `mkdir -p`). */
+function ignoreExisting(err: NodeJS.ErrnoException): void {
+  if (err.code !== "EEXIST") throw err;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -29,6 +29,11 @@ describe("thread directory schema", () => {
     expect(directory.fresh).toBe(false);
     directory.bindSession("s", "thr_1", 1);
     expect(directory.sessionThread("s", 2)).toBe("thr_1");
+    // An unreadable transcript loses its row, never its bindings; a deleted one loses both.
+    directory.remove("thr_1");
+    expect(directory.sessionThread("s", 3)).toBe("thr_1");
+    directory.forget("thr_1");
+    expect(directory.sessionThread("s", 4)).toBeUndefined();
     directory.close();
   });
 });

@@ -1,5 +1,6 @@
 import { existsSync, renameSync, rmSync } from "node:fs";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { createRequire } from "node:module";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { describeError } from "../errors.ts";
 import type { ThreadQuery } from "./store.ts";
 import type { ThreadInfo, ThreadStatus } from "./summary.ts";
@@ -158,9 +159,14 @@ export class ThreadDirectory {
     }
   }
 
-  /** Drops a thread's row and every session bound to it. */
+  /** Drops a thread's row (its transcript cannot be read now; its bindings stay). */
   remove(threadId: string): void {
     this.db.prepare("DELETE FROM threads WHERE id = ?").run(threadId);
+  }
+
+  /** Drops a deleted thread's row and every session bound to it. */
+  forget(threadId: string): void {
+    this.remove(threadId);
     this.db.prepare("DELETE FROM sessions WHERE thread_id = ?").run(threadId);
   }
 
@@ -270,6 +276,19 @@ export function createSchema(db: DatabaseSync): boolean {
   }
 }
 
+const load = createRequire(import.meta.url);
+let sqliteModule: typeof import("node:sqlite") | undefined;
+
+/**
+ * `node:sqlite`, loaded on first use rather than imported: a static import fails while the
+ * module graph is linked, before any code runs, so an old Node would die with
+ * ERR_UNKNOWN_BUILTIN_MODULE instead of the one-line version message of src/node-check.ts.
+ */
+function sqlite(): typeof import("node:sqlite") {
+  sqliteModule ??= load("node:sqlite") as typeof import("node:sqlite");
+  return sqliteModule;
+}
+
 type Opened =
   | { ok: true; db: DatabaseSync; version: number }
   | { ok: false; message: string; error: unknown; corrupt: boolean };
@@ -280,7 +299,7 @@ const CORRUPT_CODES = new Set([11, 26]);
 function tryOpen(path: string): Opened {
   let db: DatabaseSync | undefined;
   try {
-    db = new DatabaseSync(path, { timeout: 5_000 });
+    db = new (sqlite().DatabaseSync)(path, { timeout: 5_000 });
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     const check = db.prepare("PRAGMA quick_check").get() as { quick_check?: string } | undefined;
     if (check?.quick_check !== "ok") {

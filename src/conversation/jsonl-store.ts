@@ -1,4 +1,4 @@
-import { ftruncateSync, mkdirSync, statSync } from "node:fs";
+import { ftruncateSync, statSync } from "node:fs";
 import { readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError, isTaifengError, TaifengError } from "../errors.ts";
@@ -9,6 +9,7 @@ import { coalesced, datasync, readAll, syncDirectory, writeFully } from "./jsonl
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
 import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
+import { makeDirectory } from "./make-dir.ts";
 import type {
   Durability,
   OpenedThread,
@@ -177,7 +178,7 @@ export class JsonlThreadStore implements ThreadStore {
       unbind: async (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
     };
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeDirectory(this.dir);
     } catch (err) {
       throw new TaifengError(
         "store_error",

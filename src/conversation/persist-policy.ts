@@ -41,6 +41,9 @@ export const EVENT_PERSISTENCE = {
   budget_warning: "persist",
   error: "persist",
   mcp_server_failed: "persist",
+  model_routed: "skip", // deterministic from its inputs; observers and telemetry see it live
+  rate_limit_wait: "skip",
+  model_recovery: "persist", // explains why one assistant message came from several calls
 } as const satisfies Record<EventMsgType, "persist" | "skip">;
 
 /** True when the event belongs in the transcript. */

@@ -84,9 +84,10 @@ export class StoreIndex {
     });
   }
 
+  /** The thread was deleted: drops its row and its session bindings. */
   remove(threadId: string): void {
     this.pending.delete(threadId);
-    this.safely(() => this.db().remove(threadId));
+    this.safely(() => this.db().forget(threadId));
   }
 
   /** A session's thread (see ThreadDirectory.sessionThread); storage failures throw. */
@@ -171,7 +172,9 @@ export class StoreIndex {
     }
     db.transaction(() => {
       for (const { info, bytes } of fresh) db.upsert(info, bytes);
-      for (const threadId of indexed.keys()) if (!present.has(threadId)) db.remove(threadId);
+      // Transcripts gone from the directory were deleted: their bindings go too. Unreadable
+      // ones lose only their row (a binding is data, and the file may be repaired).
+      for (const threadId of indexed.keys()) if (!present.has(threadId)) db.forget(threadId);
       for (const { threadId } of skipped) db.remove(threadId);
     });
     for (const { threadId, error } of skipped)

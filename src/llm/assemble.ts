@@ -104,6 +104,7 @@ export class ResponseAssembler {
         this.failure = ev.error;
         return undefined;
       case "retry":
+      case "notice":
         return undefined;
     }
   }

@@ -39,7 +39,7 @@ export function withFallback(clients: readonly ModelClient[], options: FallbackO
           failure = ev.error;
           break;
         }
-        if (ev.type !== "usage" && ev.type !== "retry") streamed = true;
+        if (ev.type !== "usage" && ev.type !== "retry" && ev.type !== "notice") streamed = true;
         yield ev;
         if (ev.type === "finish" || ev.type === "error") return;
       }

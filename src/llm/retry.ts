@@ -58,7 +58,13 @@ export function retryDelay(attempt: number, error: ErrorInfo, policy: RetryPolic
 
 /** True for events that put model output in front of the caller. */
 function isOutput(ev: ModelEvent): boolean {
-  return ev.type !== "usage" && ev.type !== "retry" && ev.type !== "finish" && ev.type !== "error";
+  return (
+    ev.type !== "usage" &&
+    ev.type !== "retry" &&
+    ev.type !== "notice" &&
+    ev.type !== "finish" &&
+    ev.type !== "error"
+  );
 }
 
 /**

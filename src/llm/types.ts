@@ -106,8 +106,45 @@ export type ModelEvent =
       readonly costUsd?: number;
     }
   | { readonly type: "retry"; readonly attempt: number; readonly delayMs: number; readonly error: ErrorInfo }
-  | { readonly type: "finish"; readonly reason: FinishReason; readonly providerData?: ProviderData }
+  /** Something a wrapper (router, rate limiter, recovery) decided; not model output. */
+  | { readonly type: "notice"; readonly notice: ModelNotice }
+  | {
+      readonly type: "finish";
+      readonly reason: FinishReason;
+      readonly providerData?: ProviderData;
+      /** The provider's id of this response (`gen_ai.response.id`), when it sent one. */
+      readonly responseId?: string;
+      /** The model that answered, as the provider names it (`gen_ai.response.model`). */
+      readonly responseModel?: string;
+    }
   | { readonly type: "error"; readonly error: ErrorInfo };
+
+/**
+ * What a client wrapper reports about a call, surfaced by the engine as an event:
+ * `routed` -> `model_routed`, `rate_limit_wait` -> `rate_limit_wait`, `recovery` ->
+ * `model_recovery`. Notices are never output: retries and fallbacks ignore them when deciding
+ * whether a call already showed something.
+ */
+export type ModelNotice =
+  | {
+      readonly kind: "routed";
+      readonly profile: string;
+      readonly chosen: string;
+      readonly reasons: readonly string[];
+      readonly skipped: readonly { readonly model: string; readonly reason: string }[];
+    }
+  | {
+      readonly kind: "rate_limit_wait";
+      readonly key: string;
+      readonly waitMs: number;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: "recovery";
+      readonly action: "continuation" | "stream_retry" | "non_streaming" | "cut_after_calls";
+      readonly attempt: number;
+      readonly message: string;
+    };
 
 /** Options for one call. */
 export interface StreamOptions {

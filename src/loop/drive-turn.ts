@@ -71,7 +71,7 @@ function startTurn(
 
 /** Resolves the turn's prefix (a PrepareTurn may build it), then runs the turn loop on it. */
 function runOnPrefix(c: EngineCore, turn: EngineTurn, input: TurnStart): Promise<TurnEnd> | TurnEnd {
-  const prefix = resolvePrefix(c, turn);
+  const prefix = resolvePrefix(c, turn, "text" in input ? input.text : undefined);
   return isPromiseLike(prefix)
     ? prefix.then((resolved) => runOn(c, turn, input, resolved))
     : runOn(c, turn, input, prefix);

@@ -3,9 +3,11 @@ import type { ContextOptions } from "../context/manager.ts";
 import type { TokenCounter } from "../context/tokens.ts";
 import type { ThreadStore } from "../conversation/store.ts";
 import type { HookOptions } from "../hooks/options.ts";
+import type { LangChainToolLike } from "../interop/foreign.ts";
 import { builtinCatalog, type ModelCatalog } from "../llm/catalog.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { PermissionOptions } from "../permission/options.ts";
+import type { RolloutLineOf } from "../protocol/index.ts";
 import type { Redactor } from "../redact/types.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
 import type { Tool } from "../tool/define.ts";
@@ -21,7 +23,11 @@ export interface EngineOptions {
   readonly model: ModelClient;
   /** Resolves `override_context.model` specs such as `sim:script.json`. */
   readonly resolveModel?: (spec: string) => Promise<ModelClient>;
-  readonly tools?: Iterable<Tool>;
+  /**
+   * The tools the model may call. LangChain.js tools are accepted as they are (recognized by
+   * shape, see `toTools`); Vercel AI SDK tools, which carry no name, go through `toTools({ name: tool })`.
+   */
+  readonly tools?: Iterable<Tool | LangChainToolLike>;
   /** System instructions: the stable head of every prompt. */
   readonly system?: string;
   /** Where the transcript lives; default: a private in-memory store. */
@@ -29,6 +35,8 @@ export interface EngineOptions {
   /** Resume this thread if it exists in the store, else create it with this id. */
   readonly threadId?: string;
   readonly title?: string;
+  /** Recorded in a new thread's `thread_meta.agent`: the child agent this thread is (see src/agents). */
+  readonly spawnedAs?: RolloutLineOf<"thread_meta">["payload"]["agent"];
   /** The thread's working directory, given to tools. Default `process.cwd()`. */
   readonly cwd?: string;
   /** Model calls per turn before it fails with `max_steps`. Default 50. */
@@ -82,6 +90,14 @@ export interface EngineOptions {
    * `user_input_answer` ops.
    */
   readonly interactive?: boolean;
+  /**
+   * What opening a thread does with a turn a crash left open (not waiting on a person):
+   * `abort` (default) closes it (`turn_aborted`, reason `crash`); `continue` resumes it under
+   * its submission id: calls cut off while running get an "interrupted, not retried" output,
+   * except a trailing run of calls to idempotent tools, which run again; then the turn goes on
+   * with its next model call. Execution backends that redeliver work use `continue`.
+   */
+  readonly crashedTurns?: "abort" | "continue";
   /** Lifecycle hooks (in-process and shell-command). See docs/guides/hooks.md. */
   readonly hooks?: HookOptions;
   /**

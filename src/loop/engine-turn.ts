@@ -20,6 +20,7 @@ export interface EngineTurn extends TurnEnv, CurrentTurn {
   tools: ToolSet;
   gate: ToolGate | undefined;
   askUser: ToolBatchEnv["askUser"];
+  park: ToolBatchEnv["park"];
   hooks: TurnHooks | undefined;
   /** Runs the turn on the prefix it resolved (fixed from here to the turn's end). */
   usePrefix(system: string, tools: ToolSet): void;
@@ -67,6 +68,7 @@ export function newEngineTurn(c: EngineCore, submissionId: string, turnId: strin
     stragglers: c.stragglers,
     gate: c.gate,
     askUser: undefined,
+    park: undefined,
     hooks: undefined,
     stepChecks: c.stepChecks,
     reason: "interrupt",

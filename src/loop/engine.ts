@@ -93,6 +93,7 @@ export class AgentEngine {
         createdAt,
         cwd,
       };
+      if (options.spawnedAs !== undefined) meta.agent = options.spawnedAs;
       if (options.title !== undefined) meta.title = redactor ? redactor.redact(options.title) : options.title;
       log = new ThreadLog(threadId, await store.create(meta), undefined, filter);
     }
@@ -169,7 +170,9 @@ export class AgentEngine {
       plan = planResume(replayed.openTurn, {
         tools: core.tools,
         hasPolicy: guards.policy !== undefined,
+        continueCrashed: options.crashedTurns === "continue",
         newSubmissionId: () => newId("sub"),
+        mayAddTools: options.prepareTurn !== undefined,
       });
     }
     engine.emitEngine({

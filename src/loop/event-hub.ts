@@ -9,7 +9,9 @@ import type { Event, EventMsgOf } from "../protocol/index.ts";
 export type EventListener = (event: Event, ctx: ListenerContext) => void;
 
 /** The events a listener may add: notices about the run, never turn lifecycle. */
-export type ListenerEventMsg = EventMsgOf<"warning" | "budget_warning" | "error">;
+export type ListenerEventMsg = EventMsgOf<
+  "warning" | "budget_warning" | "error" | "child_spawned" | "child_completed" | "peer_message"
+>;
 
 /**
  * What the engine lets its listeners do besides observing. `emit` publishes `msg` in the same

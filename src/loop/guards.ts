@@ -206,6 +206,58 @@ export function bindGuards(c: EngineCore, turn: EngineTurn): void {
     };
   }
   if (g.interactive) turn.askUser = asker(c, turn);
+  turn.park = parker(c, turn);
+}
+
+function parker(c: EngineCore, turn: EngineTurn): NonNullable<ToolBatchEnv["park"]> {
+  return (request) => park(c, turn, request);
+}
+
+/**
+ * Backs a tool's `park`: waits as a pending request (kind `park`, which no op can answer)
+ * recorded as a `user_input_requested` with `awaiting`, until `wake` resolves.
+ */
+async function park<T>(
+  c: EngineCore,
+  turn: EngineTurn,
+  {
+    callId,
+    reason,
+    signal,
+    wake,
+  }: Parameters<NonNullable<ToolBatchEnv["park"]>>[0] & {
+    wake: (signal: AbortSignal) => Promise<T>;
+  },
+): Promise<T> {
+  const requestId = takeResumed(c, callId, "user_input") ?? newId("wait");
+  if (signal.aborted) throw new Error("the wait was cancelled before it began");
+  type Woken = { ok: true; value: T } | { ok: false; error: unknown };
+  let waiting: Promise<Pending<Woken>> | undefined;
+  // Recorded before anyone sees it (a restart resumes the turn and runs the call again); the
+  // wait starts right before it is published.
+  const published = turn.emitDurable(
+    { type: "user_input_requested", requestId, callId, question: reason, awaiting: "agents" },
+    () => {
+      waiting = c.requests.wait<Woken>("park", requestId, signal);
+    },
+  );
+  if (published) {
+    try {
+      await published;
+    } catch (err) {
+      throw new Error(`the wait could not be recorded, so it did not begin: ${describeError(err)}`);
+    }
+  }
+  const stop = new AbortController();
+  wake(stop.signal).then(
+    (value) => c.requests.resolve("park", requestId, { ok: true, value }),
+    (error: unknown) => c.requests.resolve("park", requestId, { ok: false, error }),
+  );
+  const result = await (waiting as Promise<Pending<Woken>>);
+  stop.abort();
+  if (result.kind !== "answered") throw new Error("the wait was cancelled");
+  if (!result.value.ok) throw result.value.error;
+  return result.value.value;
 }
 
 // Its own function so that the closure holds only the engine and the turn.

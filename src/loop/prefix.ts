@@ -17,6 +17,8 @@ import type { TurnEnv } from "./turn.ts";
 export interface PrepareTurnContext {
   readonly threadId: string;
   readonly turnId: string;
+  /** The user's message that starts the turn; undefined for a turn resumed after a restart. */
+  readonly input?: string | undefined;
   /** The engine's configured system instructions. */
   readonly system: string;
   /** The engine's configured tools. */
@@ -58,6 +60,7 @@ export type PrepareTurn = (turn: PrepareTurnContext) => Promise<TurnPrefix> | Tu
 export function resolvePrefix(
   c: EngineCore,
   turn: TurnEnv,
+  input?: string,
 ): TurnPrefix | EventMsgOf<"turn_failed"> | Promise<TurnPrefix | EventMsgOf<"turn_failed">> {
   if (!c.prepareTurn) {
     const last = c.lastPrefix;
@@ -69,6 +72,7 @@ export function resolvePrefix(
     built = c.prepareTurn({
       threadId: c.log.threadId,
       turnId: turn.turnId,
+      input,
       system: c.system,
       tools: c.tools,
       model: turn.model,

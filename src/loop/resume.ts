@@ -44,13 +44,22 @@ export interface PendingCalls {
 
 /**
  * Decides whether an open turn can resume: it must have an unanswered request whose call
- * has no output and whose tool still exists, and — for approvals — the engine must have a
- * permission policy (so nothing runs unapproved). Otherwise undefined: the turn is closed
- * as crashed.
+ * has no output and whose tool still exists (or may: an engine with a PrepareTurn learns some
+ * tools only when the turn starts, e.g. a lazily started MCP server's; a call whose tool is
+ * still missing then gets the unknown-tool output), and — for approvals — the engine must
+ * have a permission policy (so nothing runs unapproved). Otherwise undefined: the turn is
+ * closed as crashed.
  */
 export function planResume(
   open: OpenTurn,
-  engine: { readonly tools: ToolSet; readonly hasPolicy: boolean; readonly newSubmissionId: () => string },
+  engine: {
+    readonly tools: ToolSet;
+    readonly hasPolicy: boolean;
+    readonly newSubmissionId: () => string;
+    /** True when a PrepareTurn may add tools at the start of the resumed turn. */
+    readonly mayAddTools?: boolean;
+    readonly continueCrashed?: boolean;
+  },
 ): ResumePlan | undefined {
   const requested = new Map<string, ResumedRequest>();
   const resolved = new Set<string>();
@@ -64,10 +73,11 @@ export function planResume(
   const dangling = open.danglingCalls;
   const waiting = dangling.findIndex((call) => {
     const req = requested.get(call.callId);
-    if (!req || resolved.has(req.requestId) || !engine.tools.get(call.name)) return false;
+    if (!req || resolved.has(req.requestId)) return false;
+    if (!engine.tools.get(call.name) && engine.mayAddTools !== true) return false;
     return req.kind === "user_input" || engine.hasPolicy;
   });
-  if (waiting < 0) return undefined;
+  if (waiting < 0) return engine.continueCrashed ? planContinue(open, engine) : undefined;
   const requests = new Map<string, ResumedRequest>();
   const rerun = dangling.slice(waiting);
   for (const call of rerun) {
@@ -80,6 +90,28 @@ export function planResume(
     interrupted: dangling.slice(0, waiting),
     rerun,
     requests,
+  };
+}
+
+/**
+ * A crashed turn that continues: outputs are appended in call order, so the dangling calls
+ * are the tail of the last step's calls. The longest trailing run of calls to idempotent
+ * tools runs again (same call ids); every earlier dangling call is answered as interrupted.
+ */
+function planContinue(
+  open: OpenTurn,
+  engine: { readonly tools: ToolSet; readonly newSubmissionId: () => string },
+): ResumePlan {
+  const dangling = open.danglingCalls;
+  let from = dangling.length;
+  while (from > 0 && engine.tools.get((dangling[from - 1] as FunctionCallItem).name)?.idempotent === true)
+    from--;
+  return {
+    turnId: open.turnId,
+    submissionId: open.submissionId ?? engine.newSubmissionId(),
+    interrupted: dangling.slice(0, from),
+    rerun: dangling.slice(from),
+    requests: new Map(),
   };
 }
 

@@ -69,7 +69,8 @@ export class RequestDesk {
     switch (msg.type) {
       case "permission_requested":
       case "user_input_requested":
-        this.received(msg);
+        // A wait the runtime ends itself (child agents), not a question for a person.
+        if (msg.type !== "user_input_requested" || msg.awaiting === undefined) this.received(msg);
         return;
       case "permission_resolved":
         this.settled(msg.requestId);

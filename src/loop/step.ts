@@ -3,9 +3,9 @@ import { unwatchAbort, watchAbort } from "../abort-watch.ts";
 import { describeError } from "../errors.ts";
 import { ResponseAssembler } from "../llm/assemble.ts";
 import { modelError } from "../llm/errors.ts";
-import type { ModelEvent, ModelRequest } from "../llm/types.ts";
+import type { ModelEvent, ModelNotice, ModelRequest } from "../llm/types.ts";
 import { isPromiseLike } from "../promise-like.ts";
-import type { ErrorInfo, EventMsgOf, FunctionCallOutputItem, Usage } from "../protocol/index.ts";
+import type { ErrorInfo, EventMsg, EventMsgOf, FunctionCallOutputItem, Usage } from "../protocol/index.ts";
 import { emptyUsage } from "../protocol/index.ts";
 import { ToolBatch, type ToolBatchEnv } from "../tool/scheduler.ts";
 import { TASK_FINISH } from "./completion.ts";
@@ -57,6 +57,7 @@ export function batchEnv(env: TurnEnv, startDuringStream: boolean): ToolBatchEnv
     gate: env.gate,
     startDuringStream,
     askUser: env.askUser,
+    park: env.park,
     artifacts: env.artifacts,
     maxOutputChars: env.settings.maxToolOutputChars,
     stragglers: env.stragglers,
@@ -350,6 +351,9 @@ class StepStream {
           error: ev.error,
         });
         break;
+      case "notice":
+        env.emit(noticeEvent(ev.notice, this.step, env.model.id));
+        break;
       default:
         break;
     }
@@ -363,5 +367,32 @@ class StepStream {
       return false;
     }
     return true;
+  }
+}
+
+/** The event a client wrapper's notice becomes (see ModelNotice). */
+function noticeEvent(n: ModelNotice, step: number, model: string): EventMsg {
+  switch (n.kind) {
+    case "routed":
+      return {
+        type: "model_routed",
+        step,
+        model,
+        profile: n.profile,
+        chosen: n.chosen,
+        reasons: [...n.reasons],
+        skipped: n.skipped.map((s) => ({ ...s })),
+      };
+    case "rate_limit_wait":
+      return { type: "rate_limit_wait", step, model, key: n.key, waitMs: n.waitMs, reason: n.reason };
+    case "recovery":
+      return {
+        type: "model_recovery",
+        step,
+        model,
+        action: n.action,
+        attempt: n.attempt,
+        message: n.message,
+      };
   }
 }

@@ -1,3 +1,4 @@
+import { isTool, type LangChainToolLike, toTools } from "../interop/foreign.ts";
 import type { ResponseFormat } from "../llm/types.ts";
 import { readArtifactTool } from "../tool/builtin/read_artifact/index.ts";
 import { type Tool, ToolSet } from "../tool/define.ts";
@@ -41,7 +42,7 @@ function reader(limit: number): Tool {
  * cached by the identity of the given tools, so engines built from the same tools share one set.
  */
 export function engineTools(options: {
-  readonly tools?: Iterable<Tool> | undefined;
+  readonly tools?: Iterable<Tool | LangChainToolLike> | undefined;
   readonly completion?: "natural" | "task_finish" | undefined;
   readonly maxToolOutputChars?: number | false | undefined;
   /** The output schema, described to the model on task_finish. */
@@ -51,7 +52,11 @@ export function engineTools(options: {
   const format = options.completion === "task_finish" ? options.finishFormat : undefined;
   // The finisher's description depends on the schema: it is part of the cache key.
   const completion = format ? `task_finish ${JSON.stringify(format)}` : (options.completion ?? "natural");
-  const given = Array.isArray(options.tools) ? (options.tools as Tool[]) : [...(options.tools ?? [])];
+  const listed = Array.isArray(options.tools)
+    ? (options.tools as (Tool | LangChainToolLike)[])
+    : [...(options.tools ?? [])];
+  // Foreign tools are adapted once per object (toTools keeps one adapter per tool).
+  const given = listed.every(isTool) ? (listed as Tool[]) : toTools(listed);
   const first = given[0] as object | undefined;
   const bucket = first ? cache.get(first) : undefined;
   if (bucket) {

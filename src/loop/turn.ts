@@ -48,6 +48,8 @@ export interface TurnEnv {
   readonly context: ContextManager | undefined;
   /** Backs `ToolContext.askUser`. */
   readonly askUser?: ToolBatchEnv["askUser"];
+  /** Backs `ToolContext.park`. */
+  readonly park?: ToolBatchEnv["park"];
   /** Hook points of the turn (user_prompt_submit, pre_model, post_model). */
   readonly hooks?: TurnHooks | undefined;
   /** Consulted before every model call (budgets, loop detectors); absent when none is set. */

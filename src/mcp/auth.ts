@@ -4,12 +4,14 @@
  * PKCE, token refresh); this provider keeps the client registration, tokens and PKCE
  * verifier of one server in a file only the user can read (0600, in a 0700 folder).
  */
+import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type {
   OAuthClientMetadata,
   OAuthClientProvider,
+  OAuthDiscoveryState,
   StoredOAuthClientInformation,
   StoredOAuthTokens,
 } from "@modelcontextprotocol/client";
@@ -27,6 +29,8 @@ interface Saved {
   client?: StoredOAuthClientInformation;
   tokens?: StoredOAuthTokens;
   verifier?: string;
+  /** Where the pending login's authorization server was found (checked on the way back). */
+  discovery?: OAuthDiscoveryState;
 }
 
 /** Options for `fileOAuthProvider`. */
@@ -45,6 +49,8 @@ export interface FileOAuthOptions {
 /** An OAuth client provider that persists to a private file; `pendingAuthorization` is the last login URL. */
 export interface FileOAuthProvider extends OAuthClientProvider {
   readonly pendingAuthorization: URL | undefined;
+  /** The `state` sent with the pending login URL; the callback must bring it back. */
+  readonly pendingState: string | undefined;
 }
 
 /**
@@ -64,6 +70,7 @@ export function fileOAuthProvider(
   const redirectUrl = oauth.redirectUrl ?? DEFAULT_REDIRECT_URL;
   let cache: Saved | undefined;
   let pending: URL | undefined;
+  let pendingState: string | undefined;
   const load = async (): Promise<Saved> => {
     if (cache) return cache;
     try {
@@ -73,14 +80,22 @@ export function fileOAuthProvider(
     }
     return cache;
   };
-  const save = async (patch: Partial<Saved>) => {
-    const next = { ...(await load()), ...patch };
-    cache = next;
+  // Saves run one after another (the SDK may save tokens and a verifier at once), each
+  // through its own temporary file renamed over the old one.
+  let saving: Promise<void> = Promise.resolve();
+  let seq = 0;
+  const write = async () => {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(next), { mode: 0o600 });
+    const tmp = `${file}.${process.pid}.${++seq}.tmp`;
+    await writeFile(tmp, JSON.stringify(cache), { mode: 0o600 });
     await chmod(tmp, 0o600);
     await rename(tmp, file);
+  };
+  const save = async (patch: Partial<Saved>) => {
+    cache = { ...(await load()), ...patch };
+    const done = saving.then(write, write);
+    saving = done.catch(() => undefined);
+    await done;
   };
   const secret = oauth.clientSecretEnv ? env[oauth.clientSecretEnv] : undefined;
   const metadata: OAuthClientMetadata = {
@@ -94,6 +109,13 @@ export function fileOAuthProvider(
   return {
     get pendingAuthorization() {
       return pending;
+    },
+    get pendingState() {
+      return pendingState;
+    },
+    state() {
+      pendingState = randomBytes(16).toString("base64url");
+      return pendingState;
     },
     get redirectUrl() {
       return redirectUrl;
@@ -122,11 +144,54 @@ export function fileOAuthProvider(
     async saveCodeVerifier(verifier) {
       await save({ verifier });
     },
+    // The server said stored credentials are no longer valid (a revoked grant, a spent
+    // refresh token): forget them, so the next attempt starts a fresh login.
+    async invalidateCredentials(scope) {
+      const field = {
+        client: "client",
+        tokens: "tokens",
+        verifier: "verifier",
+        discovery: "discovery",
+      } as const;
+      if (scope === "all")
+        await save({ client: undefined, tokens: undefined, verifier: undefined, discovery: undefined });
+      else await save({ [field[scope]]: undefined });
+    },
+    async saveDiscoveryState(discovery) {
+      await save({ discovery });
+    },
+    async discoveryState() {
+      return (await load()).discovery;
+    },
     async codeVerifier() {
       const verifier = (await load()).verifier;
       if (!verifier)
         throw new Error(`no PKCE verifier saved for MCP server "${entry.name}": start the login again`);
       return verifier;
     },
+  };
+}
+
+/**
+ * `fetch` that sends one refresh request per refresh token: concurrent requests that all
+ * found their access token expired (a call and the event stream, say) share the first
+ * refresh's answer instead of spending a rotated refresh token twice. Other requests pass.
+ */
+export function refreshOnce(base: typeof fetch = fetch): typeof fetch {
+  const inflight = new Map<string, Promise<Response>>();
+  return async (input, init) => {
+    const body = init?.body;
+    if (!(body instanceof URLSearchParams) || body.get("grant_type") !== "refresh_token")
+      return base(input, init);
+    const key = body.get("refresh_token") ?? "";
+    let answer = inflight.get(key);
+    if (!answer) {
+      answer = base(input, init);
+      inflight.set(key, answer);
+      // Kept a little after it settles: a request that failed just after it still shares it.
+      const forget = () => setTimeout(() => inflight.delete(key), 10_000).unref();
+      answer.then(forget, forget);
+    }
+    return (await answer).clone();
   };
 }

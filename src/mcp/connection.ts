@@ -4,13 +4,10 @@
  * session the server forgot (404) is re-established and the call retried once. Failures are
  * data: every method rejects with McpUnavailableError / the SDK's error, never crashes the host.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import { createHash } from "node:crypto";
 import {
   type CallToolResult,
-  Client,
+  type Client,
   type GetPromptResult,
-  type Implementation,
   type OAuthClientProvider,
   type Prompt,
   type ReadResourceResult,
@@ -23,70 +20,35 @@ import {
   type Transport,
 } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
-import type { ModelClient } from "../llm/types.ts";
-import type { ToolContext } from "../tool/define.ts";
+import { type FileOAuthProvider, refreshOnce } from "./auth.ts";
 import type { McpServerEntry } from "./config.ts";
-import { elicit, sample } from "./interact.ts";
+import {
+  type ConnectionEnv,
+  type McpServerState,
+  McpUnavailableError,
+  type ToolListing,
+} from "./connection-types.ts";
+import { fingerprint } from "./fingerprint.ts";
+import { CallRouter, type CallScope } from "./routing.ts";
+import { newClient } from "./session.ts";
 import { ProcessTransport, StderrLog } from "./stdio.ts";
 import { createTransport, type McpTransportKind } from "./transport.ts";
 
-/** A server's state as `taifeng mcp ls` and `McpManager.status()` report it. */
-export type McpServerState =
-  | { readonly status: "idle" }
-  | { readonly status: "connecting" }
-  | {
-      readonly status: "ready";
-      readonly transport: McpTransportKind;
-      readonly protocolVersion: string | undefined;
-      readonly server: Implementation | undefined;
-    }
-  | { readonly status: "failed"; readonly error: string; readonly attempts: number; readonly retryAt: number }
-  | { readonly status: "closed" };
-
-/** A server could not be reached; the message is written for the model and the user. */
-export class McpUnavailableError extends Error {
-  override readonly name = "McpUnavailableError";
-}
-
-/** One tool call in flight: what server-initiated requests during it may use. */
-export interface CallScope {
-  readonly ctx: Pick<ToolContext, "askUser" | "signal"> & { readonly threadId?: string | undefined };
-  /** Waiting on a person: the call's own timeout stops counting. */
-  readonly pause: () => void;
-  readonly resume: () => void;
-}
-
-/** What a connection reports to its manager. */
-export type ConnectionEvent =
-  | { readonly type: "failed"; readonly server: string; readonly error: string; readonly attempts: number }
-  | { readonly type: "tools_changed"; readonly server: string }
-  | { readonly type: "recovered"; readonly server: string };
-
-/** What every connection of a manager shares. */
-export interface ConnectionEnv {
-  readonly clientInfo: Implementation;
-  /** The model sampling requests use (the engine's, when a turn is running). */
-  readonly samplingModel: () => ModelClient | undefined;
-  readonly onEvent: (event: ConnectionEvent) => void;
-  readonly authProvider?: ((entry: McpServerEntry) => OAuthClientProvider | undefined) | undefined;
-  readonly env?: NodeJS.ProcessEnv | undefined;
-  readonly fetch?: typeof fetch | undefined;
-  /** How long connecting may take. Default 30,000 ms. */
-  readonly connectTimeoutMs?: number | undefined;
-}
-
-/** A tool list with the fingerprint drift detection compares. */
-export interface ToolListing {
-  readonly tools: readonly SdkTool[];
-  readonly fingerprint: string;
-  /** When it was fetched (ms since the epoch) and how long the server says it stays fresh. */
-  readonly at: number;
-  readonly ttlMs: number | undefined;
-}
+export {
+  type ConnectionEnv,
+  type ConnectionEvent,
+  type McpServerState,
+  McpUnavailableError,
+  type ToolListing,
+} from "./connection-types.ts";
+export { canonical, fingerprint } from "./fingerprint.ts";
+export type { CallScope } from "./routing.ts";
 
 // Calls are bounded by the tool's own timer (which pauses while a person is asked), not the SDK's.
 const NO_SDK_TIMEOUT = 24 * 60 * 60 * 1000;
 const BACKOFF_MAX_MS = 60_000;
+/** The first protocol revision whose server requests travel inside the call (`input_required`). */
+const STATELESS_ERA = "2026-07-28";
 
 /** A connection to one configured server. */
 export class McpConnection {
@@ -101,9 +63,9 @@ export class McpConnection {
   private closing = false;
   private listing: ToolListing | undefined;
   private stale = false;
-  private readonly active = new Set<CallScope>();
-  private readonly scopes = new AsyncLocalStorage<CallScope>();
+  private readonly router = new CallRouter();
   private auth: OAuthClientProvider | undefined | null = null;
+  private authFetch: typeof fetch | undefined;
 
   constructor(entry: McpServerEntry, env: ConnectionEnv) {
     this.name = entry.name;
@@ -168,8 +130,7 @@ export class McpConnection {
       },
       (err: unknown) => {
         this.connecting = undefined;
-        const login = (this.authProvider() as { pendingAuthorization?: URL } | undefined)
-          ?.pendingAuthorization;
+        const login = this.pendingAuthorization;
         if (login)
           throw this.fail(
             `needs a login: open ${login.href} in a browser, then complete it with \`taifeng mcp login ${this.name}\` (or McpConnection.finishAuth(code))`,
@@ -225,36 +186,18 @@ export class McpConnection {
     mode: "auto" | "legacy" | { pin: string },
     signal: AbortSignal | undefined,
   ): Promise<Client> {
-    const client = new Client(this.env.clientInfo, {
-      capabilities: { elicitation: { form: {}, url: {} }, sampling: {} },
-      versionNegotiation: { mode },
-      listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: () => this.markToolsStale() } },
-    });
-    client.setRequestHandler("elicitation/create", async (request) => {
-      const scope = this.currentScope();
-      scope?.pause();
-      try {
-        return await elicit(this.name, request.params, scope?.ctx.askUser);
-      } finally {
-        scope?.resume();
-      }
-    });
-    client.setRequestHandler("sampling/createMessage", async (request) => {
-      const scope = this.currentScope();
-      scope?.pause();
-      try {
-        return await sample(this.name, request.params, {
-          policy: this.entry.config.sampling ?? "ask",
-          model: this.env.samplingModel(),
-          ask: scope?.ctx.askUser,
-          signal: scope?.ctx.signal ?? new AbortController().signal,
-          threadId: scope?.ctx.threadId,
-        });
-      } finally {
-        scope?.resume();
-      }
-    });
-    client.onerror = (err) => this.stderr.append(`[client] ${describeError(err)}\n`);
+    const client = newClient(
+      {
+        name: this.name,
+        entry: this.entry,
+        clientInfo: this.env.clientInfo,
+        router: this.router,
+        stderr: this.stderr,
+        samplingModel: this.env.samplingModel,
+        onToolsChanged: () => this.markToolsStale(),
+      },
+      mode,
+    );
     const transport = this.transport(kind);
     try {
       await client.connect(transport, {
@@ -287,6 +230,14 @@ export class McpConnection {
     return client;
   }
 
+  /** The URL a person must open to log in (when the last attempt needs a login) and its `state`. */
+  get pendingAuthorization(): URL | undefined {
+    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingAuthorization;
+  }
+  get pendingState(): string | undefined {
+    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingState;
+  }
+
   /** The server's OAuth provider (made once, so a pending login URL survives retries). */
   private authProvider(): OAuthClientProvider | undefined {
     if (this.auth === null) this.auth = this.env.authProvider?.(this.entry);
@@ -294,11 +245,13 @@ export class McpConnection {
   }
 
   private transport(kind: McpTransportKind): Transport {
+    const authProvider = this.authProvider();
+    if (authProvider && !this.authFetch) this.authFetch = refreshOnce(this.env.fetch);
     return createTransport(this.entry, kind, {
       stderr: this.stderr,
       env: this.env.env,
-      authProvider: this.authProvider(),
-      fetch: this.env.fetch,
+      authProvider,
+      fetch: authProvider ? this.authFetch : this.env.fetch,
     });
   }
 
@@ -323,10 +276,13 @@ export class McpConnection {
     this.env.onEvent({ type: "tools_changed", server: this.name });
   }
 
-  private currentScope(): CallScope | undefined {
-    // Over HTTP the request arrives on the call's own stream (its async context); over stdio
-    // it cannot be told apart, so it goes to the latest call in flight on this server.
-    return this.scopes.getStore() ?? [...this.active].at(-1);
+  /**
+   * True when nothing on the wire links a server's request to the call it serves: stdio with
+   * a 2025-era server. Calls to it then run one at a time (see routing.ts).
+   */
+  private get exclusiveCalls(): boolean {
+    const s = this.state;
+    return s.status === "ready" && s.transport === "stdio" && (s.protocolVersion ?? "") < STATELESS_ERA;
   }
 
   /** Fetches the tool list (every page), sorted by name, with its fingerprint. */
@@ -359,24 +315,19 @@ export class McpConnection {
     }) => void,
   ): Promise<CallToolResult> {
     const client = await this.ensure(scope.ctx.signal);
-    this.active.add(scope);
-    try {
-      return await this.withSession(client, (c) =>
-        this.scopes.run(scope, () =>
-          c.callTool(
-            { name: tool.name, arguments: args },
-            {
-              signal: scope.ctx.signal,
-              timeout: NO_SDK_TIMEOUT,
-              toolDefinition: tool,
-              ...(onProgress ? { onprogress: onProgress } : {}),
-            },
-          ),
+    return this.router.run(scope, this.exclusiveCalls, () =>
+      this.withSession(client, (c) =>
+        c.callTool(
+          { name: tool.name, arguments: args },
+          {
+            signal: scope.ctx.signal,
+            timeout: NO_SDK_TIMEOUT,
+            toolDefinition: tool,
+            ...(onProgress ? { onprogress: onProgress } : {}),
+          },
         ),
-      );
-    } finally {
-      this.active.delete(scope);
-    }
+      ),
+    );
   }
 
   /** Lists the server's resources (empty when it has none). */
@@ -448,22 +399,4 @@ export class McpConnection {
 
 function isTimeout(err: unknown): boolean {
   return err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout;
-}
-
-/** A stable digest of a tool list (names, descriptions, schemas, annotations). */
-export function fingerprint(tools: readonly SdkTool[]): string {
-  const hash = createHash("sha256");
-  for (const t of tools) hash.update(canonical(t)).update("\n");
-  return hash.digest("hex").slice(0, 16);
-}
-
-/** JSON with object keys sorted, so equal definitions give equal text. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
 }

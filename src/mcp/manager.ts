@@ -4,8 +4,10 @@
  * prefix stays byte-identical while nothing changed; a change is reported as a `warning`
  * (`mcp_tools_changed`) naming what changed, a dead server as `mcp_server_failed`.
  */
+
 import type { Implementation, OAuthClientProvider, Tool as SdkTool } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
+import { toTools } from "../interop/foreign.ts";
 import type { ModelClient } from "../llm/types.ts";
 import type { EngineOptions } from "../loop/engine-options.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
@@ -154,7 +156,7 @@ export class McpManager {
   } {
     const inner = base.prepareTurn;
     return {
-      tools: [...(base.tools ?? []), ...this.current],
+      tools: [...toTools(base.tools ?? []), ...this.current],
       prepareTurn: inner
         ? async (turn) => this.prepare(turn, await inner(turn))
         : (turn) => this.prepare(turn, turn),
@@ -183,6 +185,8 @@ export class McpManager {
     if (s.status === "failed") return Date.now() >= s.retryAt;
     const listing = c.tools;
     if (s.status === "idle" || c.toolsStale || !listing) return true;
+    // Listed outside the manager (a direct `call`, a login): build the tools from it now.
+    if (this.byServer.get(c.name)?.listing !== listing) return true;
     const age = Date.now() - listing.at;
     if (listing.ttlMs !== undefined) return age >= listing.ttlMs;
     return !c.announcesToolChanges && age >= this.relistAfterMs;
@@ -196,11 +200,22 @@ export class McpManager {
     } catch (err) {
       // The failure was reported through onConnectionEvent; the tools go away until it is back.
       if (before && before.tools.length > 0) this.byServer.set(c.name, { listing: undefined, tools: [] });
-      if (!(err instanceof Error) || err.name !== "McpUnavailableError")
-        this.queueFailure(c.name, describeError(err), 0);
+      if (!(err instanceof Error) || err.name !== "McpUnavailableError") {
+        const login = c.pendingAuthorization;
+        this.queueFailure(
+          c.name,
+          login
+            ? `needs a login: open ${login.href} in a browser (or run \`taifeng mcp login ${c.name}\`)`
+            : describeError(err),
+          0,
+        );
+      }
       return;
     }
-    if (before?.listing?.fingerprint === listing.fingerprint) return;
+    if (before?.listing?.fingerprint === listing.fingerprint) {
+      this.byServer.set(c.name, { listing, tools: before.tools });
+      return;
+    }
     // Tools that only run as tasks (an extension this client does not speak) are left out.
     const defs = filterTools(listing.tools, c.entry.config.allowedTools, c.entry.config.disabledTools).filter(
       (t) => t.execution?.taskSupport !== "required",

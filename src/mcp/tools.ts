@@ -1,6 +1,6 @@
 /** MCP tools as Taifeng tools: names, schemas, hints, filters, timeouts and results. */
 import { createHash } from "node:crypto";
-import type { Tool as SdkTool } from "@modelcontextprotocol/client";
+import { type Tool as SdkTool, UnauthorizedError } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
 import type { JsonSchema, ParseResult, Tool, ToolContext } from "../tool/define.ts";
 import { type CallScope, canonical, type McpConnection, McpUnavailableError } from "./connection.ts";
@@ -176,6 +176,14 @@ async function runCall(
     if (ctx.signal.aborted) throw err;
     if (conn.status.status === "failed") onFailure?.(ctx.turnId);
     if (err instanceof McpUnavailableError) return { output: err.message, isError: true as const };
+    // The server wants a (new) login mid-session, e.g. a wider scope: say where to log in.
+    const login = err instanceof UnauthorizedError ? conn.pendingAuthorization : undefined;
+    if (login)
+      return callError(
+        conn.name,
+        def.name,
+        `needs a login: open ${login.href} in a browser (or run \`taifeng mcp login ${conn.name}\`), then call again`,
+      );
     const message = describeError(err);
     if (/unknown tool|tool .*not found/i.test(message)) conn.markToolsStale();
     return callError(conn.name, def.name, message);

@@ -201,6 +201,12 @@ export const UserInputRequested = z.object({
   callId: z.string().optional(),
   question: z.string(),
   options: z.array(z.string()).optional(),
+  /**
+   * Set when the runtime itself ends the wait, not a person: `agents` = a call parked until
+   * child agents meet a barrier (`wait_agents`, `spawn_agent` with `wait`). Hosts do not answer
+   * it; like a question it is persisted, so a restart resumes the turn and re-runs the call.
+   */
+  awaiting: z.literal("agents").optional(),
 });
 
 const CompactionTrigger = z.enum(["manual", "pre_sampling", "mid_turn", "overflow"]);
@@ -262,21 +268,30 @@ export const CompactionCompleted = z.object({
   usage: Usage.optional(),
 });
 
-/** A child agent was spawned. */
+/** A child agent was spawned (emitted on its parent's engine). */
 export const ChildSpawned = z.object({
   type: z.literal("child_spawned"),
   childThreadId: z.string(),
   name: z.string(),
   callId: z.string().optional(),
+  /** The child's agent path, e.g. `root/researcher#2`. */
+  path: z.string().optional(),
+  /** True when the child waits for a free slot (the live-children limit) before it starts. */
+  queued: z.boolean().optional(),
 });
 
-/** A child agent finished. */
+/** A child agent finished (emitted on its parent's engine). */
 export const ChildCompleted = z.object({
   type: z.literal("child_completed"),
   childThreadId: z.string(),
   name: z.string(),
   status: z.enum(["completed", "failed", "aborted"]),
   text: z.string().optional(),
+  path: z.string().optional(),
+  /** The child's own usage, all its turns so far. */
+  usage: Usage.optional(),
+  /** Why it failed or was stopped. */
+  error: z.string().optional(),
 });
 
 /** A message between peer agents. */
@@ -349,6 +364,50 @@ export const McpServerFailed = z.object({
   attempts: z.number().int().nonnegative(),
 });
 
+/**
+ * A model router chose the model for one call (emitted before the call's first delta).
+ * `reasons` lists, in order, the rules that narrowed the candidates; `skipped` names each
+ * candidate left out and why. Deterministic: the same inputs give the same decision.
+ */
+export const ModelRouted = z.object({
+  type: z.literal("model_routed"),
+  ...StepFields,
+  /** The router profile in force (`default`, `budget`, `deep`...). */
+  profile: z.string(),
+  /** The model that serves the call. */
+  chosen: z.string(),
+  reasons: z.array(z.string()),
+  skipped: z.array(z.object({ model: z.string(), reason: z.string() })),
+});
+
+/**
+ * A model call waits for a rate limiter slot (`key` names the limiter: provider, model or API
+ * key). Cancellable: an interrupt during the wait ends the call with `aborted`.
+ */
+export const RateLimitWait = z.object({
+  type: z.literal("rate_limit_wait"),
+  ...StepFields,
+  key: z.string(),
+  waitMs: z.number().nonnegative(),
+  /** `requests`, `tokens`, `retry_after` (the provider asked) or `adaptive` (learnt from headers). */
+  reason: z.string(),
+});
+
+/**
+ * A recovery policy acted on a model call: `continuation` (the answer hit the output limit and
+ * is continued, stitched into one message), `stream_retry` (a stream failed before any output
+ * and is tried once more), `non_streaming` (the same request sent without streaming),
+ * `cut_after_calls` (a stream failed after complete tool calls: they are kept and run once).
+ */
+export const ModelRecovery = z.object({
+  type: z.literal("model_recovery"),
+  ...StepFields,
+  action: z.enum(["continuation", "stream_retry", "non_streaming", "cut_after_calls"]),
+  /** How many times this action ran in this call so far (1 for the first). */
+  attempt: z.number().int().positive(),
+  message: z.string(),
+});
+
 /** Every event message. */
 export const EventMsg = z.discriminatedUnion("type", [
   ThreadOpened,
@@ -386,6 +445,9 @@ export const EventMsg = z.discriminatedUnion("type", [
   BudgetWarning,
   ErrorEvent,
   McpServerFailed,
+  ModelRouted,
+  RateLimitWait,
+  ModelRecovery,
 ]);
 export type EventMsg = z.infer<typeof EventMsg>;
 export type EventMsgType = EventMsg["type"];

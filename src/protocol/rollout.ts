@@ -31,6 +31,23 @@ export const ThreadMetaLine = z.object({
     parent: z.object({ threadId: z.string(), turns: z.number().int().nonnegative() }).optional(),
     title: z.string().optional(),
     cwd: z.string().optional(),
+    /**
+     * Set on a child agent's thread: who spawned it and with what recipe, so the agent tree
+     * (and every child's task) can be rebuilt from the transcripts alone.
+     */
+    agent: z
+      .object({
+        parentThreadId: z.string(),
+        callId: z.string(),
+        /** Agent path, e.g. `root/researcher#2`. */
+        path: z.string(),
+        /** The definition's name, or `inline`. */
+        name: z.string(),
+        /** Inline instructions (no named definition). */
+        instructions: z.string().optional(),
+        task: z.string(),
+      })
+      .optional(),
   }),
 });
 

@@ -113,8 +113,14 @@ export class SpendBudget {
     }
   }
 
-  /** Engine or pool options with the budget attached (listener and step check). */
-  instrument<T extends Pick<EngineOptions, "listeners" | "stepChecks">>(options: T): T {
+  /**
+   * Engine or pool options with the budget attached (listener and step check). The bound names
+   * `model` so that options without listeners yet (`{ model, tools }`) are accepted: a type of
+   * only optional properties would reject them (TypeScript's weak-type check).
+   */
+  instrument<T extends Pick<EngineOptions, "listeners" | "stepChecks"> & { readonly model?: unknown }>(
+    options: T,
+  ): T {
     return {
       ...options,
       listeners: [...(options.listeners ?? []), this.listener],

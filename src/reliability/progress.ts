@@ -155,8 +155,13 @@ export class ProgressDetector {
     return true;
   }
 
-  /** Engine or pool options with the detector attached (listener and step check). */
-  instrument<T extends Pick<EngineOptions, "listeners" | "stepChecks">>(options: T): T {
+  /**
+   * Engine or pool options with the detector attached (listener and step check). The bound
+   * names `model` so that options without listeners yet (`{ model, tools }`) are accepted.
+   */
+  instrument<T extends Pick<EngineOptions, "listeners" | "stepChecks"> & { readonly model?: unknown }>(
+    options: T,
+  ): T {
     return {
       ...options,
       listeners: [...(options.listeners ?? []), this.listener],

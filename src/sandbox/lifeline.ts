@@ -53,6 +53,12 @@ export type StdioEntry = IOType | Stream | number | null | undefined;
 /** Options for `spawnGroup`: those of `spawn`, with stdio for file descriptors 0 to 3. */
 export interface SpawnGroupOptions extends Omit<SpawnOptions, "stdio" | "detached"> {
   readonly stdio: readonly [StdioEntry, StdioEntry, StdioEntry, StdioEntry?];
+  /**
+   * `false`: no watchdog, for a `file` that dies with this process by itself. Only the
+   * level-1 sandbox sets it: there `file` execs straight into bubblewrap, a child of this
+   * process run with `--die-with-parent`, whose PID namespace takes everything inside with it.
+   */
+  readonly lifeline?: boolean;
 }
 
 /**
@@ -63,20 +69,21 @@ export interface SpawnGroupOptions extends Omit<SpawnOptions, "stdio" | "detache
  * group with `process.kill(-pid, signal)`.
  */
 export function spawnGroup(file: string, args: readonly string[], options: SpawnGroupOptions): ChildProcess {
+  const { lifeline, ...spawnOptions } = options;
   const [stdin, stdout, stderr, fd3] = options.stdio;
   const posix = process.platform !== "win32";
   const envPath = options.env ? options.env.PATH : process.env.PATH;
   const cwd = typeof options.cwd === "string" ? options.cwd : options.cwd?.pathname;
-  if (!posix || !canExecute(file, envPath, cwd)) {
+  if (!posix || lifeline === false || !canExecute(file, envPath, cwd)) {
     return spawn(file, [...args], {
-      ...options,
+      ...spawnOptions,
       detached: posix,
       stdio: [stdin, stdout, stderr, fd3 ?? "ignore"],
     });
   }
   const [sh, ...rest] = lifelineArgv([file, ...args]);
   const child = spawn(sh as string, rest, {
-    ...options,
+    ...spawnOptions,
     detached: true,
     stdio: [stdin, stdout, stderr, fd3 ?? "ignore", "pipe"],
   });

@@ -19,9 +19,14 @@ export function killGroup(pid: number, signal: NodeJS.Signals): void {
  * whole group gets SIGTERM, then SIGKILL after a grace period; when the leader exits, any
  * process it left behind in the group is killed too (long-running work belongs in
  * background tasks). The group also dies with this process, however it ends (the lifeline
- * watchdog, see lifeline.ts). Resolves once the process has exited; never rejects.
+ * watchdog, see lifeline.ts; `lifeline: false` for a command that dies with this process by
+ * itself, see SpawnGroupOptions). Resolves once the process has exited; never rejects.
  */
-export function runProcess(req: RunRequest, sandbox: SandboxInfo): Promise<RunResult> {
+export function runProcess(
+  req: RunRequest,
+  sandbox: SandboxInfo,
+  options: { readonly lifeline?: boolean } = {},
+): Promise<RunResult> {
   const started = performance.now();
   const [file, ...args] = req.argv;
   if (file === undefined) {
@@ -47,6 +52,7 @@ export function runProcess(req: RunRequest, sandbox: SandboxInfo): Promise<RunRe
       cwd: req.cwd,
       env: req.env,
       stdio: ["ignore", "pipe", "pipe", "pipe"],
+      ...(options.lifeline === false ? { lifeline: false } : {}),
     });
     const stop = (why: "timeout" | "aborted") => {
       if (ending || child.pid === undefined) return;

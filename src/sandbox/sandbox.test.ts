@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "./sandbox.ts";
-import { sandboxCommandLine, shellQuote } from "./srt/client.ts";
+import { bwrapInvocation, sandboxCommandLine, shellQuote } from "./srt/client.ts";
 import type { RunRequest, RunResult, SandboxPolicy } from "./types.ts";
 import { withLimits } from "./wrap.ts";
 
@@ -146,6 +146,24 @@ describe("argument construction", () => {
       `export TMPDIR=/tmp; exec /bin/bash -c 'echo '"'"'hi'"'"' $HOME' 'a b' ''`,
     );
     expect(shellQuote("plain/path-1.txt")).toBe("plain/path-1.txt");
+  });
+
+  it("skips the watchdog only for a line that is bubblewrap with --die-with-parent", () => {
+    const args =
+      "--new-session --die-with-parent --unshare-net --ro-bind / / -- /usr/bin/bash -c 'exec true'";
+    expect(bwrapInvocation(`bwrap ${args}`, undefined)).toBe(true);
+    expect(bwrapInvocation(`/opt/bw/bwrap ${args}`, "/opt/bw/bwrap")).toBe(true);
+    expect(
+      bwrapInvocation(
+        `/bin/sh -c 'exec 9<"$1" && shift && exec "$@"' srt-args /tmp/p bwrap ${args}`,
+        undefined,
+      ),
+    ).toBe(true);
+    // Another shape (the runtime changed, or no sandbox was needed): keep the lifeline.
+    expect(bwrapInvocation("bwrap --new-session --unshare-net -- true", undefined)).toBe(false);
+    expect(bwrapInvocation(`env X=1 bwrap ${args}`, undefined)).toBe(false);
+    expect(bwrapInvocation(`true; bwrap ${args}`, undefined)).toBe(false);
+    expect(bwrapInvocation("export TMPDIR=/tmp; exec true", undefined)).toBe(false);
   });
 });
 

@@ -149,7 +149,9 @@ export class Sandbox {
       return { status: "sandbox_unavailable", message: explain(wrapped.error), sandbox };
     const cwd = await realpath(req.cwd).catch(() => req.cwd);
     try {
-      return await runProcess({ ...req, cwd, argv: wrapped.argv }, sandbox);
+      // bubblewrap is this process's child with --die-with-parent, its PID namespace takes
+      // everything inside along: no watchdog needed (ADR 1800).
+      return await runProcess({ ...req, cwd, argv: wrapped.argv }, sandbox, { lifeline: !wrapped.direct });
     } finally {
       wrapped.release();
     }

@@ -232,6 +232,8 @@ async function hookEnd(
 /** Child events forwarded to the root call as `tool_call_progress` (deltas are not: they would flood the parent). */
 const FORWARDED = new Set<EventMsg["type"]>([
   "assistant_message",
+  "model_call_started",
+  "model_call_completed",
   "tool_call_started",
   "tool_call_completed",
   "warning",
@@ -291,7 +293,11 @@ async function runChild(
     ...(gate ? { gate } : {}),
     ...(scope.core.redactor !== undefined ? { redactor: scope.core.redactor } : {}),
     listeners: progress
-      ? [(ev) => FORWARDED.has(ev.msg.type) && progress({ skill: skill.name, depth, event: ev.msg })]
+      ? [
+          (ev) =>
+            FORWARDED.has(ev.msg.type) &&
+            progress({ skill: skill.name, depth, thread: ev.threadId, event: ev.msg }),
+        ]
       : [],
   });
   // Shutting the child down (rather than interrupting it) also covers a turn that is queued

@@ -1,5 +1,6 @@
 import type { ThreadStore } from "../conversation/store.ts";
 import { TaifengError } from "../errors.ts";
+import { toTools } from "../interop/foreign.ts";
 import type { EngineOptions } from "../loop/engine.ts";
 import type { EntrySkillResolver } from "../loop/pool.ts";
 import type { PrepareTurn, PrepareTurnContext, TurnPrefix } from "../loop/prefix.ts";
@@ -191,7 +192,11 @@ export class SkillRuntime {
         );
       out.model = await base.resolveModel(skill.manifest.model);
     }
-    const grant = grantTools(new ToolSet(base.tools ?? []), skill.manifest.allowedTools, this.core.aliases);
+    const grant = grantTools(
+      new ToolSet(toTools(base.tools ?? [])),
+      skill.manifest.allowedTools,
+      this.core.aliases,
+    );
     out.tools = grant.tools;
     out.system = skillSystem(skill, "entry", "");
     // Set either way: without it a pool's default prepareTurn would add the skill tools back.

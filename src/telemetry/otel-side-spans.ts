@@ -1,5 +1,6 @@
 /** The Taifeng spans beside the GenAI ones: compaction, permission waits, skill runs, notices. */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { HookRunReport } from "../hooks/runner.ts";
 import type { EventMsgOf } from "../protocol/index.ts";
 import type { SpanRecorder } from "./otel-spans.ts";
 import { ATTR, OPERATION, SPAN_EVENT } from "./semconv.ts";
@@ -157,4 +158,30 @@ export function notice(
       used: msg.used,
       limit: msg.limit,
     });
+}
+
+/** One `taifeng.hook` span per hook that ran. */
+export function hookSpan(r: SpanRecorder, report: HookRunReport): void {
+  const state = r.threads.get(report.threadId);
+  if (state?.quiet) return;
+  const span = r.tracer.startSpan(
+    `${OPERATION.hook} ${report.point}`,
+    {
+      kind: SpanKind.INTERNAL,
+      startTime: report.startedAt,
+      attributes: {
+        [ATTR.operationName]: OPERATION.hook,
+        [ATTR.hookPoint]: report.point,
+        [ATTR.hookName]: r.redactor.redact(report.hook),
+        [ATTR.hookOutcome]: report.outcome,
+        [ATTR.conversationId]: report.threadId,
+      },
+    },
+    (state && r.parent(state, report.threadId)) ?? context.active(),
+  );
+  if (report.outcome === "failed") {
+    span.setAttribute(ATTR.errorType, "hook_failed");
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end(report.startedAt + report.durationMs);
 }

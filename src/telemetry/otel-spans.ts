@@ -7,7 +7,6 @@ import {
   type Context,
   context,
   ProxyTracerProvider,
-  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -19,12 +18,14 @@ import type { HookRunReport } from "../hooks/runner.ts";
 import type { ModelRequest } from "../llm/types.ts";
 import type { Event, EventMsgOf } from "../protocol/index.ts";
 import type { Redactor } from "../redact/types.ts";
-import { outputMessages, redactedJson } from "./content.ts";
+import { redactedJson } from "./content.ts";
+import { chatErrorType, childProgress, closeChat, openChat } from "./otel-chat.ts";
 import { type OtelMetrics, providerName } from "./otel-metrics.ts";
 import {
   endCompaction,
   endPermission,
   endSkill,
+  hookSpan,
   notice,
   startCompaction,
   startPermission,
@@ -61,7 +62,7 @@ export interface ThreadSpans {
 const NOOP_TRACING = new ProxyTracerProvider().getDelegate();
 
 /** The part of a model id before the colon, and the rest. */
-function splitModel(id: string): { provider: string; model: string } {
+export function splitModel(id: string): { provider: string; model: string } {
   const i = id.indexOf(":");
   return i < 0 ? { provider: id, model: id } : { provider: id.slice(0, i), model: id.slice(i + 1) };
 }
@@ -86,6 +87,8 @@ export class SpanRecorder {
   readonly agentName: string;
   readonly parentContext: ((threadId: string) => Context | undefined) | undefined;
   readonly threads = new Map<string, ThreadSpans>();
+  /** Open `chat` spans of child skill engines, by the child's thread id (see otel-chat.ts). */
+  readonly childChats = new Map<string, { readonly owner: ThreadSpans; readonly chat: ChatState }>();
 
   constructor(options: SpanRecorderOptions, scope: string) {
     this.tracerProvider = options.tracerProvider;
@@ -107,7 +110,10 @@ export class SpanRecorder {
   requestSpan(request: ModelRequest): Span | undefined {
     if (request.threadId === undefined) return undefined;
     const state = this.threads.get(request.threadId);
-    const span = request.purpose === "compaction" ? state?.compaction : state?.chat?.span;
+    const span =
+      request.purpose === "compaction"
+        ? state?.compaction
+        : (state?.chat ?? this.childChats.get(request.threadId)?.chat)?.span;
     return span?.isRecording() ? span : undefined;
   }
 
@@ -163,7 +169,7 @@ export class SpanRecorder {
         this.endTool(event.threadId, msg);
         return;
       case "tool_call_progress":
-        this.childProgress(event.threadId, msg);
+        childProgress(this, event.threadId, msg);
         return;
       case "compaction_started":
         startCompaction(this, event.threadId, msg);
@@ -236,23 +242,7 @@ export class SpanRecorder {
     const state = this.state(threadId);
     if (state.quiet) return;
     if (state.chat) state.chat.span.end();
-    const { provider, model } = splitModel(modelId);
-    const span = this.tracer.startSpan(
-      `${OPERATION.chat} ${model}`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          [ATTR.operationName]: OPERATION.chat,
-          [ATTR.providerName]: providerName(provider),
-          [ATTR.requestModel]: model,
-          [ATTR.conversationId]: threadId,
-          [ATTR.requestStream]: true,
-          [ATTR.step]: step,
-        },
-      },
-      this.parent(state, threadId),
-    );
-    state.chat = { span, model: modelId, started: performance.now(), text: "", calls: undefined };
+    state.chat = openChat(this, modelId, step, threadId, this.parent(state, threadId));
   }
 
   private retry(threadId: string, msg: EventMsgOf<"model_retry">): void {
@@ -270,43 +260,18 @@ export class SpanRecorder {
   private endChat(threadId: string, msg: EventMsgOf<"model_call_completed">): void {
     const state = this.threads.get(threadId);
     const chat = state?.chat;
-    const errorType = msg.error?.code ?? (msg.finishReason === "error" ? "unknown" : undefined);
+    const errorType = chatErrorType(msg);
     if (this.metrics) {
       const { provider, model } = splitModel(msg.model);
       this.metrics.modelCall(provider, model, msg, errorType);
     }
     if (!state || !chat) return;
     state.chat = undefined;
-    const span = chat.span;
-    if (span.isRecording()) {
-      const u = msg.usage;
-      span.setAttributes({
-        [ATTR.responseFinishReasons]: [msg.finishReason],
-        [ATTR.usageInputTokens]: u.inputTokens,
-        [ATTR.usageOutputTokens]: u.outputTokens,
-      });
-      // Absent means zero: every attribute costs the SDK a validation and the exporter bytes.
-      if (u.cachedInputTokens > 0) span.setAttribute(ATTR.usageCacheReadTokens, u.cachedInputTokens);
-      if (u.cacheWriteTokens > 0) span.setAttribute(ATTR.usageCacheWriteTokens, u.cacheWriteTokens);
-      if (u.reasoningTokens > 0) span.setAttribute(ATTR.usageReasoningTokens, u.reasoningTokens);
-      if (msg.costUsd !== undefined) span.setAttribute(ATTR.costUsd, msg.costUsd);
-      if (this.capture)
-        span.setAttribute(
-          ATTR.outputMessages,
-          outputMessages(chat.text, chat.calls ?? [], msg.finishReason, this.redactor),
-        );
-      if (errorType !== undefined) {
-        span.setAttribute(ATTR.errorType, errorType);
-        span.setStatus({
-          code: SpanStatusCode.ERROR,
-          message: this.redactor.redact(msg.error?.message ?? "the model call failed"),
-        });
-      }
-    }
-    span.end();
+    closeChat(this, chat, msg, errorType);
   }
 
-  private startTool(
+  /** Internal (otel-chat.ts forwards child calls here). */
+  startTool(
     threadId: string,
     callId: string,
     name: string,
@@ -341,7 +306,8 @@ export class SpanRecorder {
     state.tools.set(key, span);
   }
 
-  private endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">, key = msg.callId): void {
+  /** Internal (otel-chat.ts forwards child calls here). */
+  endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">, key = msg.callId): void {
     this.metrics?.toolCall(msg.name, msg.status);
     const tools = this.threads.get(threadId)?.tools;
     const span = tools?.get(key);
@@ -356,27 +322,6 @@ export class SpanRecorder {
       }
     }
     span.end();
-  }
-
-  /** A child skill's tool calls, forwarded to the root call as progress. */
-  private childProgress(threadId: string, msg: EventMsgOf<"tool_call_progress">): void {
-    const data = msg.data as { skill?: unknown; event?: { type?: unknown } } | null;
-    const inner = data?.event as EventMsgOf<"tool_call_started" | "tool_call_completed"> | undefined;
-    if (typeof data?.skill !== "string" || !inner) return;
-    if (inner.type === "tool_call_started") {
-      const skill = this.threads.get(threadId)?.skills?.get(msg.callId)?.at(-1);
-      const parent = skill ? trace.setSpan(ROOT_CONTEXT, skill) : undefined;
-      // A child's call ids are its own thread's: key them under the root call.
-      this.startTool(
-        threadId,
-        inner.callId,
-        inner.name,
-        inner.input,
-        parent,
-        `${msg.callId}/${inner.callId}`,
-      );
-    } else if (inner.type === "tool_call_completed")
-      this.endTool(threadId, inner, `${msg.callId}/${inner.callId}`);
   }
 
   private endTurn(
@@ -423,6 +368,11 @@ export class SpanRecorder {
     if (state.tools) for (const span of state.tools.values()) orphan(span);
     if (state.permissions) for (const span of state.permissions.values()) orphan(span);
     if (state.skills) for (const stack of state.skills.values()) for (const span of stack) orphan(span);
+    for (const [child, open] of this.childChats)
+      if (open.owner === state) {
+        this.childChats.delete(child);
+        orphan(open.chat.span);
+      }
     if (state.turn) {
       if (unfinished) state.turn.setStatus({ code: SpanStatusCode.ERROR, message: unfinished });
       state.turn.end();
@@ -439,27 +389,6 @@ export class SpanRecorder {
 
   /** One `taifeng.hook` span per hook that ran. */
   onHook(report: HookRunReport): void {
-    const state = this.threads.get(report.threadId);
-    if (state?.quiet) return;
-    const span = this.tracer.startSpan(
-      `${OPERATION.hook} ${report.point}`,
-      {
-        kind: SpanKind.INTERNAL,
-        startTime: report.startedAt,
-        attributes: {
-          [ATTR.operationName]: OPERATION.hook,
-          [ATTR.hookPoint]: report.point,
-          [ATTR.hookName]: this.redactor.redact(report.hook),
-          [ATTR.hookOutcome]: report.outcome,
-          [ATTR.conversationId]: report.threadId,
-        },
-      },
-      (state && this.parent(state, report.threadId)) ?? context.active(),
-    );
-    if (report.outcome === "failed") {
-      span.setAttribute(ATTR.errorType, "hook_failed");
-      span.setStatus({ code: SpanStatusCode.ERROR });
-    }
-    span.end(report.startedAt + report.durationMs);
+    hookSpan(this, report);
   }
 }

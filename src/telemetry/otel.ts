@@ -8,12 +8,13 @@ import {
   createNoopMeter,
   type MeterProvider,
   metrics,
+  type Span,
   type TextMapPropagator,
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
 import type { HookObserver } from "../hooks/runner.ts";
-import type { ModelClient, ModelRequest, StreamOptions } from "../llm/types.ts";
+import type { ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../llm/types.ts";
 import type { EngineOptions } from "../loop/engine-options.ts";
 import type { EventListener, ListenerContext } from "../loop/event-hub.ts";
 import { defaultRedactor } from "../redact/redactor.ts";
@@ -130,7 +131,7 @@ export class OtelInstrumentation {
           span.setAttribute(ATTR.systemInstructions, systemInstructions(request.system, this.redactor));
       }
       const headers = traceHeaders(span, this.propagator, options?.headers);
-      return client.stream(request, options ? { ...options, headers } : { headers });
+      return recordResponse(client.stream(request, options ? { ...options, headers } : { headers }), span);
     };
     const wrapped: ModelClient = { id: client.id, stream };
     if (client.release) return { ...wrapped, release: (threadId) => client.release?.(threadId) };
@@ -166,6 +167,28 @@ export class OtelInstrumentation {
       message: `the OpenTelemetry layer failed and skips what it cannot record: ${(err as Error)?.message ?? String(err)}`,
     });
   }
+}
+
+/** Passes a stream through, putting its response id and model on the call's span. */
+function recordResponse(stream: AsyncIterable<ModelEvent>, span: Span): AsyncIterable<ModelEvent> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = stream[Symbol.asyncIterator]();
+      const seen = (r: IteratorResult<ModelEvent>) => {
+        const ev = r.value as ModelEvent | undefined;
+        if (!r.done && ev?.type === "finish") {
+          if (ev.responseId !== undefined) span.setAttribute(ATTR.responseId, ev.responseId);
+          if (ev.responseModel !== undefined) span.setAttribute(ATTR.responseModel, ev.responseModel);
+        }
+        return r;
+      };
+      return {
+        next: () => it.next().then(seen),
+        return: (value?: unknown) =>
+          it.return ? it.return(value) : Promise.resolve({ done: true as const, value: undefined }),
+      };
+    },
+  };
 }
 
 /** Creates the OpenTelemetry layer. See OtelInstrumentation. */

@@ -46,6 +46,8 @@ export interface ToolBatchEnv {
   readonly maxOutputChars?: number | undefined;
   /** The engine's calls that were answered while still running (shared by its batches). */
   readonly stragglers?: Stragglers | undefined;
+  /** Backs `ToolContext.park`; absent = tools cannot park. */
+  readonly park?: ParkFn | undefined;
   /** Backs `ToolContext.askUser`; absent = tools cannot ask. */
   readonly askUser?:
     | ((request: {
@@ -56,3 +58,11 @@ export interface ToolBatchEnv {
       }) => Promise<string>)
     | undefined;
 }
+
+/** Parks one call until `wake` resolves (see `ToolContext.park`). */
+export type ParkFn = <T>(request: {
+  readonly callId: string;
+  readonly reason: string;
+  readonly signal: AbortSignal;
+  readonly wake: (signal: AbortSignal) => Promise<T>;
+}) => Promise<T>;

@@ -19,6 +19,7 @@ export function callContext(
   running: () => boolean,
 ): ToolContext {
   const ask = env.askUser;
+  const park = env.park;
   return {
     signal,
     threadId: env.threadId,
@@ -30,5 +31,6 @@ export function callContext(
     },
     askUser: ask ? (question, options) => ask({ callId, question, options, signal }) : undefined,
     artifacts: env.artifacts,
+    park: park ? (reason, wake) => park({ callId, reason, signal, wake }) : undefined,
   };
 }

@@ -26,6 +26,15 @@ export interface ToolContext {
    * Rejects when the call is cancelled.
    */
   readonly askUser?: ((question: string, options?: readonly string[]) => Promise<string>) | undefined;
+  /**
+   * Parks the call durably until `wake` resolves: records a `user_input_requested` with
+   * `awaiting` (nobody answers it but `wake`) and makes the transcript durable, so that a
+   * process restart resumes the turn by running this call again (a tool that parks must be
+   * safe to run again: idempotent by `callId`). Counts as a pending request, so a graceful
+   * shutdown keeps the turn open too. Resolves with `wake`'s value; rejects when the call is
+   * cancelled (`wake`'s signal aborts then) or `wake` rejects. Absent outside an engine.
+   */
+  readonly park?: (<T>(reason: string, wake: (signal: AbortSignal) => Promise<T>) => Promise<T>) | undefined;
 }
 
 /**
@@ -68,6 +77,13 @@ export interface Tool<I = unknown> {
   readonly timeoutMs: number | undefined;
   /** How permission rules see this tool (absent: rules match it by its own name). */
   readonly permission?: ToolPermission | undefined;
+  /**
+   * Running a call twice with the same `ctx.callId` has the effect of running it once (the
+   * tool passes the call id to external systems as an idempotency key). A call a crash cut
+   * off is then run again when the turn continues; otherwise it is answered "interrupted,
+   * not retried". Default false.
+   */
+  readonly idempotent?: boolean | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
   execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
@@ -83,6 +99,8 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   readonly concurrencySafe?: boolean;
   readonly timeoutMs?: number;
   readonly permission?: ToolPermission;
+  /** See Tool.idempotent. */
+  readonly idempotent?: boolean;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }
 
@@ -133,6 +151,7 @@ export function defineTool<S extends z.ZodType | JsonSchema>(def: ToolDefinition
     concurrencySafe: def.concurrencySafe ?? readOnly,
     timeoutMs: def.timeoutMs,
     permission: def.permission,
+    ...(def.idempotent ? { idempotent: true } : {}),
     parse(input: unknown): ParseResult<InputOf<S>> {
       const result = validator.safeParse(input);
       if (result.success) return { ok: true, value: result.data as InputOf<S> };

@@ -64,40 +64,47 @@ export function agentsModel(
 
 /** One short line per event, with the details skill tests care about. */
 export function skillShape(events: readonly Event[]): string[] {
-  return events.map(({ msg }) => {
-    switch (msg.type) {
-      case "skill_started":
-        return `skill_started ${msg.name} depth=${msg.depth} chain=${(msg.chain ?? []).join(">") || "-"}`;
-      case "skill_completed":
-        return `skill_completed ${msg.name} ${msg.ok ? "ok" : `failed: ${msg.error}`}`;
-      case "tool_call_started":
-        return `tool_call_started ${msg.name} ${JSON.stringify(msg.input)}`;
-      case "tool_call_completed":
-        return `tool_call_completed ${msg.name} ${msg.status}`;
-      case "tool_call_progress": {
-        const d = msg.data as {
-          skill: string;
-          event?: { type: string; name?: string; text?: string };
-          plan_step?: string;
-          status?: string;
-        };
-        if (d.plan_step !== undefined) return `progress ${d.skill} step ${d.plan_step} ${d.status}`;
-        return `progress ${d.skill} ${d.event?.type} ${d.event?.name ?? JSON.stringify(d.event?.text ?? "")}`;
+  // A child's model calls are forwarded too (for tracing, see test/telemetry/otel.test.ts);
+  // the skill tests follow its messages and tool calls.
+  const modelCall = (msg: Event["msg"]) =>
+    msg.type === "tool_call_progress" &&
+    /^model_call_/.test(String((msg.data as { event?: { type?: unknown } } | null)?.event?.type));
+  return events
+    .filter(({ msg }) => !modelCall(msg))
+    .map(({ msg }) => {
+      switch (msg.type) {
+        case "skill_started":
+          return `skill_started ${msg.name} depth=${msg.depth} chain=${(msg.chain ?? []).join(">") || "-"}`;
+        case "skill_completed":
+          return `skill_completed ${msg.name} ${msg.ok ? "ok" : `failed: ${msg.error}`}`;
+        case "tool_call_started":
+          return `tool_call_started ${msg.name} ${JSON.stringify(msg.input)}`;
+        case "tool_call_completed":
+          return `tool_call_completed ${msg.name} ${msg.status}`;
+        case "tool_call_progress": {
+          const d = msg.data as {
+            skill: string;
+            event?: { type: string; name?: string; text?: string };
+            plan_step?: string;
+            status?: string;
+          };
+          if (d.plan_step !== undefined) return `progress ${d.skill} step ${d.plan_step} ${d.status}`;
+          return `progress ${d.skill} ${d.event?.type} ${d.event?.name ?? JSON.stringify(d.event?.text ?? "")}`;
+        }
+        case "turn_completed":
+          return `turn_completed ${JSON.stringify(msg.text)}`;
+        case "turn_failed":
+          return `turn_failed ${msg.error.code}`;
+        case "model_call_started":
+        case "model_call_completed":
+        case "assistant_text":
+          return msg.type;
+        case "assistant_message":
+          return `assistant_message ${JSON.stringify(msg.text)}`;
+        case "error":
+          return `error ${msg.error.code}`;
+        default:
+          return msg.type;
       }
-      case "turn_completed":
-        return `turn_completed ${JSON.stringify(msg.text)}`;
-      case "turn_failed":
-        return `turn_failed ${msg.error.code}`;
-      case "model_call_started":
-      case "model_call_completed":
-      case "assistant_text":
-        return msg.type;
-      case "assistant_message":
-        return `assistant_message ${JSON.stringify(msg.text)}`;
-      case "error":
-        return `error ${msg.error.code}`;
-      default:
-        return msg.type;
-    }
-  });
+    });
 }

@@ -76,7 +76,7 @@ async function killLoop(durability: Durability, iterations: number): Promise<voi
     // A kill rarely cuts a line (a batch is one write call), but a power loss can: every
     // third round ends the file with the first half of a real line, as a cut write leaves
     // it, and the next open must repair exactly that and keep every acknowledged turn.
-    if (i % 3 === 1) {
+    if (i % 3 === 1 && i < iterations - 1) {
       const lines = readFileSync(path, "utf8").trimEnd().split("\n");
       const line = lines.at(-1) as string;
       appendFileSync(path, line.slice(0, Math.max(1, Math.floor(line.length / 2))));
@@ -91,7 +91,7 @@ async function killLoop(durability: Durability, iterations: number): Promise<voi
   expect(danglingCalls(final.replay.items)).toEqual([]);
   expect(acked.length).toBeGreaterThan(0); // every kill came after the child opened the thread and began turns
   // Torn tails really were produced and repaired (at least the injected ones; a kill may add more).
-  expect(injected).toBeGreaterThan(0);
+  if (iterations >= 3) expect(injected).toBeGreaterThan(0);
   expect(torn).toBeGreaterThanOrEqual(injected);
   console.log(
     `kill -9 x${iterations} (${durability}, seed ${seed}): ${acked.length} acknowledged turns kept, ` +

@@ -85,7 +85,7 @@ describe("resume in another process", () => {
     const b = requests(resumed);
     expect(b.length).toBe(a.length);
     // Compared as booleans: the requests are large, a diff of them would drown the report.
-    b.forEach((request, i) => expect(request === a[i], `request ${i + 1} differs`).toBe(true));
+    for (const [i, request] of b.entries()) expect(request === a[i], `request ${i + 1} differs`).toBe(true);
     const all = a.join("\n");
     // The defaults really were at work: outputs were capped into artifacts, and the artifact
     // made in the first process was read back by the second.

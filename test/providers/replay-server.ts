@@ -20,7 +20,15 @@ export type Framing = "chat" | "responses" | "anthropic" | "gemini";
 /** One queued reply. */
 export type Reply =
   /** A fixture file replayed with its framing. `cutAfter` sends only the first N lines and then resets the socket. */
-  | { kind: "fixture"; file: string; framing: Framing; cutAfter?: number; endAfter?: number }
+  | {
+      kind: "fixture";
+      file: string;
+      framing: Framing;
+      cutAfter?: number;
+      endAfter?: number;
+      /** Extra response headers (e.g. `x-ratelimit-*`). */
+      headers?: Record<string, string>;
+    }
   /** Raw SSE text chunks, then the response ends, resets (`reset`) or stays open and silent (`hold`). */
   | { kind: "raw"; chunks: readonly string[]; reset?: boolean; hold?: boolean }
   /** An HTTP error with a JSON body. */
@@ -160,7 +168,7 @@ export class ReplayServer {
         return;
       case "fixture": {
         const framed = framedFixture(reply.file, reply.framing);
-        res.writeHead(200, SSE_HEADERS);
+        res.writeHead(200, { ...SSE_HEADERS, ...reply.headers });
         const limit = reply.cutAfter ?? reply.endAfter ?? framed.length;
         for (const c of framed.slice(0, limit)) res.write(c);
         if (reply.cutAfter !== undefined) await resetAfterFlush(res);

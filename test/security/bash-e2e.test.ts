@@ -96,6 +96,12 @@ const DENIED_BY_RULE: readonly [string, string][] = [
   ["printf", `sh -c "$(printf 'touch @C@-printf')"`],
   ["default", `\${x:-touch} @C@-default`],
   ["backslash", `\\touch @C@-backslash`],
+  // Found by secperf: substitutions in array values and subscripts ran unanalysed.
+  ["array", `x=( $(touch @C@-array) )`],
+  ["subscript", `a[$(touch @C@-subscript)]=1`],
+  // xargs -l took the command for its value, -I put the input in the command name.
+  ["xargsl", `echo @C@-xargsl | xargs -l touch`],
+  ["xargsi", `echo touch | xargs -I % % @C@-xargsi`],
 ];
 
 const ASKED: readonly [string, string][] = [
@@ -104,6 +110,10 @@ const ASKED: readonly [string, string][] = [
   ["awk", `awk 'BEGIN{system("touch @C@-awk")}'`],
   ["tar", `tar -cf /dev/null seed.txt --checkpoint=1 --checkpoint-action=exec='touch @C@-tar'`],
   ["payload", "cp payload.sh x.sh && . ./x.sh"],
+  // Found by secperf: bash evaluates these subscripts and runs what they hold.
+  ["arith", `x='a[$(touch @C@-arith)]'; echo $((x))`],
+  ["testv", `test -v 'a[$(touch @C@-testv)]'`],
+  ["compgen", `compgen -C 'touch @C@-compgen' x`],
 ];
 
 describe("adversarial commands through the bash tool in an engine turn", () => {

@@ -68,7 +68,11 @@ describe("OpenTelemetry spans for whole turns", () => {
       [ATTR.usageInputTokens]: 50,
       [ATTR.usageOutputTokens]: 10,
       [ATTR.usageCacheReadTokens]: 20,
+      // The simulator names its responses like a provider: the model and the call's number.
+      [ATTR.responseId]: "sim:demo#1",
+      [ATTR.responseModel]: "demo",
     });
+    expect(byName(spans, "chat demo")[1]?.attributes[ATTR.responseId]).toBe("sim:demo#2");
     expect(byName(spans, "execute_tool echo")[0]?.attributes).toMatchObject({
       [ATTR.toolName]: "echo",
       [ATTR.toolCallId]: "call_1_1",
@@ -262,16 +266,45 @@ describe("OpenTelemetry spans for whole turns", () => {
         ],
         lookup: [{ toolCalls: [{ name: "echo", arguments: { v: "inner" } }] }, { text: ["found"] }],
       });
-      const { engine } = await openTraced({ model, tools: [echoTool()], ...runtime.engineOptions() });
+      // What each provider request carried (the root's and the child's calls).
+      const sent: Record<string, string | undefined>[] = [];
+      const watched: ModelClient = {
+        id: model.id,
+        stream: (request, options?: StreamOptions) => {
+          sent.push({ traceparent: options?.headers?.traceparent });
+          return model.stream(request, options);
+        },
+      };
+      const { engine } = await openTraced({
+        model: watched,
+        tools: [echoTool()],
+        ...runtime.engineOptions(),
+      });
       await engine.submitAndWait("go");
       expect(spanTree(await otel.spans())).toEqual([
         "invoke_agent taifeng",
         "  chat agents",
         "  execute_tool call_skill",
         "    invoke_agent lookup",
+        "      chat agents",
         "      execute_tool echo",
+        "      chat agents",
         "  chat agents",
       ]);
+      // The child's model calls belong to the child's thread and carry its trace context.
+      const spans = await otel.spans();
+      const chats = byName(spans, "chat agents");
+      const root = byName(spans, "invoke_agent taifeng")[0];
+      expect(new Set(chats.map((s) => s.spanContext().traceId))).toEqual(
+        new Set([root?.spanContext().traceId]),
+      );
+      const conversations = chats.map((s) => s.attributes[ATTR.conversationId]);
+      expect(conversations.filter((c) => c === engine.threadId)).toHaveLength(2);
+      expect(new Set(conversations.filter((c) => c !== engine.threadId)).size).toBe(1);
+      expect(sent.filter((h) => h.traceparent !== undefined)).toHaveLength(4);
+      expect(new Set(sent.map((h) => h.traceparent?.split("-")[1]))).toEqual(
+        new Set([root?.spanContext().traceId]),
+      );
       const skill = byName(await otel.spans(), "invoke_agent lookup")[0];
       expect(skill?.attributes).toMatchObject({ [ATTR.skillName]: "lookup", [ATTR.skillOk]: true });
       await engine.close();

@@ -12,7 +12,7 @@ import { modelError } from "../errors.ts";
 import type { FinishReason, ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../types.ts";
 import { AI_SDK_DATA, aiSdkPrompt } from "./ai-sdk-prompt.ts";
 import { type ProviderTimeouts, providerStream, type Translator } from "./runtime.ts";
-import { num, usageOf } from "./shared.ts";
+import { num, responseMeta, usageOf } from "./shared.ts";
 
 /** Options of the AI SDK bridge. */
 export interface AiSdkOptions {
@@ -83,9 +83,13 @@ function finishOf(raw: unknown, sawCalls: boolean): FinishReason | "error" {
 export function aiSdkTranslator(provider: string): Translator<LanguageModelV4StreamPart> {
   const open = new Set<string>();
   let sawCalls = false;
+  let response: { responseId?: string; responseModel?: string } = {};
   return {
     push(part) {
       switch (part.type) {
+        case "response-metadata":
+          response = responseMeta(part.id, part.modelId);
+          return [];
         case "text-delta":
           return part.delta ? [{ type: "text_delta", delta: part.delta }] : [];
         case "text-end":
@@ -127,7 +131,7 @@ export function aiSdkTranslator(provider: string): Translator<LanguageModelV4Str
           }
           return [
             { type: "usage", usage: aiSdkUsage(part.usage) },
-            { type: "finish", reason },
+            { type: "finish", reason, ...response },
           ];
         }
         case "error":

@@ -4,13 +4,17 @@ import { modelError } from "../errors.ts";
 import type { FinishReason, ModelEvent } from "../types.ts";
 import { ANTHROPIC_DATA } from "./anthropic-request.ts";
 import type { Translator } from "./runtime.ts";
-import { num, usageOf } from "./shared.ts";
+import { num, responseMeta, usageOf } from "./shared.ts";
 
 /** The parts of a Messages stream event the translator reads. */
 export interface AnthropicEvent {
   readonly type: string;
   readonly index?: number;
-  readonly message?: { readonly usage?: Record<string, unknown> };
+  readonly message?: {
+    readonly usage?: Record<string, unknown>;
+    readonly id?: string;
+    readonly model?: string;
+  };
   readonly content_block?: Record<string, unknown>;
   readonly delta?: Record<string, unknown>;
   readonly usage?: Record<string, unknown>;
@@ -61,6 +65,7 @@ export function anthropicTranslator(provider: string): Translator<AnthropicEvent
   const blocks = new Map<number, Block>();
   const usageRaw: Record<string, unknown> = {};
   let stopReason: string | undefined;
+  let response: { responseId?: string; responseModel?: string } = {};
   const mergeUsage = (u: Record<string, unknown> | undefined) => {
     if (!u) return;
     for (const [k, v] of Object.entries(u)) if (v !== null && v !== undefined) usageRaw[k] = v;
@@ -70,6 +75,7 @@ export function anthropicTranslator(provider: string): Translator<AnthropicEvent
       switch (ev.type) {
         case "message_start":
           mergeUsage(ev.message?.usage);
+          response = responseMeta(ev.message?.id, ev.message?.model);
           return [];
         case "content_block_start":
           return blockStart(ev.index ?? 0, ev.content_block ?? {}, blocks);
@@ -85,7 +91,7 @@ export function anthropicTranslator(provider: string): Translator<AnthropicEvent
           const reason = (stopReason && STOP[stopReason]) || "stop";
           return [
             { type: "usage", usage: anthropicUsage(usageRaw) },
-            { type: "finish", reason },
+            { type: "finish", reason, ...response },
           ];
         }
         case "error":

@@ -64,7 +64,11 @@ export function anthropicClient(client: Anthropic, options: AnthropicOptions): M
 export interface CreateAnthropicOptions extends AnthropicOptions {
   readonly apiKey: string;
   readonly baseUrl?: string;
-  readonly headers?: Record<string, string>;
+  readonly headers?: Record<string, string> /**
+   * The `fetch` the SDK uses (default: the global one). A rate limiter's `observingFetch`
+   * goes here to learn from every response's `x-ratelimit-*` and `retry-after` headers.
+   */;
+  readonly fetch?: typeof globalThis.fetch;
 }
 
 /** Creates an Anthropic model, loading `@anthropic-ai/sdk` on first use (SDK retries off). */
@@ -78,6 +82,7 @@ export async function createAnthropic(options: CreateAnthropicOptions): Promise<
     apiKey: options.apiKey,
     ...(options.baseUrl !== undefined ? { baseURL: options.baseUrl } : {}),
     ...(options.headers !== undefined ? { defaultHeaders: options.headers } : {}),
+    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
     maxRetries: 0,
     logLevel: "off",
   });

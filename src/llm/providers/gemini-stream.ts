@@ -3,7 +3,7 @@ import { modelError } from "../errors.ts";
 import type { FinishReason, ModelEvent } from "../types.ts";
 import { GOOGLE_DATA } from "./gemini-request.ts";
 import type { Translator } from "./runtime.ts";
-import { num, usageOf } from "./shared.ts";
+import { num, responseMeta, usageOf } from "./shared.ts";
 
 /** The parts of a GenerateContentResponse chunk the translator reads. */
 export interface GeminiChunk {
@@ -14,6 +14,7 @@ export interface GeminiChunk {
   readonly usageMetadata?: Record<string, unknown>;
   readonly promptFeedback?: { readonly blockReason?: string };
   readonly responseId?: string;
+  readonly modelVersion?: string;
 }
 
 /**
@@ -59,9 +60,12 @@ export function geminiTranslator(provider: string): Translator<GeminiChunk> {
   let finishRaw: string | undefined;
   let blocked: string | undefined;
   let usage: Usage | undefined;
+  let response: { responseId?: string; responseModel?: string } = {};
   return {
     push(chunk) {
       const out: ModelEvent[] = [];
+      if (response.responseId === undefined && (chunk.responseId || chunk.modelVersion))
+        response = responseMeta(chunk.responseId, chunk.modelVersion);
       if (chunk.usageMetadata) usage = geminiUsage(chunk.usageMetadata);
       if (chunk.promptFeedback?.blockReason) blocked = chunk.promptFeedback.blockReason;
       const candidate = chunk.candidates?.[0];
@@ -110,7 +114,7 @@ export function geminiTranslator(provider: string): Translator<GeminiChunk> {
       if (blocked !== undefined || (finishRaw !== undefined && FILTERED.has(finishRaw)))
         reason = "content_filter";
       else if (finishRaw === "MAX_TOKENS") reason = "length";
-      out.push({ type: "finish", reason });
+      out.push({ type: "finish", reason, ...response });
       return out;
     },
   };

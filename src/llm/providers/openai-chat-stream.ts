@@ -2,10 +2,12 @@ import type { Usage } from "../../protocol/index.ts";
 import { modelError } from "../errors.ts";
 import type { FinishReason, ModelEvent } from "../types.ts";
 import type { Translator } from "./runtime.ts";
-import { num, usageOf } from "./shared.ts";
+import { num, responseMeta, usageOf } from "./shared.ts";
 
 /** The parts of a Chat Completions chunk the translator reads (OpenAI and compatible servers). */
 export interface ChatChunk {
+  readonly id?: string;
+  readonly model?: string;
   readonly choices?: readonly {
     readonly delta?: {
       readonly content?: string | null;
@@ -66,6 +68,7 @@ export function chatTranslator(provider: string): Translator<ChatChunk> {
   let finishRaw: string | undefined;
   let usage: Usage | undefined;
   let sawToolCalls = false;
+  let response: { responseId?: string; responseModel?: string } = {};
   const closeCalls = (out: ModelEvent[]) => {
     for (const call of calls.values()) {
       if (call.started && !call.ended) out.push({ type: "tool_call_end", callId: call.id });
@@ -76,6 +79,8 @@ export function chatTranslator(provider: string): Translator<ChatChunk> {
     push(chunk) {
       const out: ModelEvent[] = [];
       if (chunk.usage) usage = chatUsage(chunk.usage);
+      if (response.responseId === undefined && (chunk.id || chunk.model))
+        response = responseMeta(chunk.id, chunk.model);
       const choice = chunk.choices?.[0];
       if (!choice) return out;
       const delta = choice.delta ?? {};
@@ -140,7 +145,7 @@ export function chatTranslator(provider: string): Translator<ChatChunk> {
         });
         return out;
       }
-      out.push({ type: "finish", reason });
+      out.push({ type: "finish", reason, ...response });
       return out;
     },
   };

@@ -1,5 +1,8 @@
 import type OpenAI from "openai";
-import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
+import type {
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionCreateParamsStreaming,
+} from "openai/resources/chat/completions";
 import { ModelCatalog } from "../catalog.ts";
 import type { ModelClient, ModelRequest, StreamOptions } from "../types.ts";
 import { type ChatDialect, COMPATIBLE_DIALECT, chatBody, OPENAI_DIALECT } from "./openai-chat-request.ts";
@@ -15,6 +18,11 @@ export interface OpenAIChatOptions extends CommonProviderOptions {
   readonly dialect?: Partial<ChatDialect>;
   /** Extra body fields for every request (`reasoning_effort`, vendor-specific options). */
   readonly extraBody?: Record<string, unknown>;
+  /**
+   * `false` sends requests without streaming and replays the whole completion as events
+   * (the recovery policy's non-streaming fallback). Default true.
+   */
+  readonly streaming?: boolean;
 }
 
 /** Options for `createOpenAIChat`, which builds the SDK client itself. */
@@ -23,7 +31,11 @@ export interface CreateOpenAIChatOptions extends OpenAIChatOptions {
   readonly apiKey?: string;
   /** The SDK's base URL, e.g. `http://localhost:11434/v1` for Ollama. */
   readonly baseUrl?: string;
-  readonly headers?: Record<string, string>;
+  readonly headers?: Record<string, string> /**
+   * The `fetch` the SDK uses (default: the global one). A rate limiter's `observingFetch`
+   * goes here to learn from every response's `x-ratelimit-*` and `retry-after` headers.
+   */;
+  readonly fetch?: typeof globalThis.fetch;
 }
 
 /**
@@ -45,19 +57,79 @@ export function openAIChatClient(client: OpenAI, options: OpenAIChatOptions): Mo
         dialect,
         ...(options.extraBody ? { extraBody: options.extraBody } : {}),
       });
+      const streaming = options.streaming !== false;
+      if (!streaming) {
+        body.stream = false;
+        delete body.stream_options;
+      }
+      const callOptions = (signal: AbortSignal) => ({
+        signal,
+        ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
+      });
       return providerStream<ChatChunk>({
         provider: id,
         signal: streamOptions?.signal,
         timeouts: options.timeouts,
         prices,
         translator: chatTranslator(id),
-        open: (signal) =>
-          client.chat.completions.create(body as unknown as ChatCompletionCreateParamsStreaming, {
-            signal,
-            ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
-          }) as unknown as Promise<AsyncIterable<ChatChunk>>,
+        open: streaming
+          ? (signal) =>
+              client.chat.completions.create(
+                body as unknown as ChatCompletionCreateParamsStreaming,
+                callOptions(signal),
+              ) as unknown as Promise<AsyncIterable<ChatChunk>>
+          : async (signal) => {
+              const completion = (await client.chat.completions.create(
+                body as unknown as ChatCompletionCreateParamsNonStreaming,
+                callOptions(signal),
+              )) as unknown as ChatCompletionLike;
+              return (async function* () {
+                yield completionAsChunk(completion);
+              })();
+            },
       });
     },
+  };
+}
+
+/** The parts of a non-streamed completion that become a chunk. */
+interface ChatCompletionLike {
+  readonly choices?: readonly {
+    readonly message?: {
+      readonly content?: string | null;
+      readonly refusal?: string | null;
+      readonly reasoning_content?: string | null;
+      readonly tool_calls?: readonly {
+        readonly id?: string;
+        readonly function?: { readonly name?: string; readonly arguments?: string };
+      }[];
+    };
+    readonly finish_reason?: string | null;
+  }[];
+  readonly usage?: Record<string, unknown> | null;
+}
+
+/** A whole completion as the one chunk a stream of it would add up to (same translator). */
+function completionAsChunk(c: ChatCompletionLike): ChatChunk {
+  const choice = c.choices?.[0];
+  const m = choice?.message;
+  return {
+    choices: [
+      {
+        delta: {
+          content: m?.content ?? null,
+          refusal: m?.refusal ?? null,
+          reasoning_content: m?.reasoning_content ?? null,
+          tool_calls: (m?.tool_calls ?? []).map((tc, index) => ({
+            index,
+            id: tc.id ?? null,
+            function: { name: tc.function?.name ?? null, arguments: tc.function?.arguments ?? "" },
+          })),
+        },
+        finish_reason: choice?.finish_reason ?? null,
+      },
+    ],
+    usage: c.usage ?? null,
   };
 }
 
@@ -66,6 +138,7 @@ export async function openAISdk(options: {
   apiKey?: string | undefined;
   baseUrl?: string | undefined;
   headers?: Record<string, string> | undefined;
+  fetch?: typeof globalThis.fetch | undefined;
 }): Promise<OpenAI> {
   const { default: OpenAISdk } = await loadSdk("openai", "openai", () => import("openai"));
   return new OpenAISdk({
@@ -73,6 +146,7 @@ export async function openAISdk(options: {
     apiKey: options.apiKey ?? "not-needed",
     ...(options.baseUrl !== undefined ? { baseURL: options.baseUrl } : {}),
     ...(options.headers !== undefined ? { defaultHeaders: options.headers } : {}),
+    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
     maxRetries: 0,
     logLevel: "off",
   });

@@ -4,7 +4,7 @@ import { modelError } from "../errors.ts";
 import type { FinishReason, ModelEvent } from "../types.ts";
 import { OPENAI_DATA } from "./openai-responses-request.ts";
 import type { Translator } from "./runtime.ts";
-import { num, usageOf } from "./shared.ts";
+import { num, responseMeta, usageOf } from "./shared.ts";
 
 /** The parts of a Responses stream event the translator reads. */
 export interface ResponsesEvent {
@@ -55,6 +55,7 @@ export function responsesTranslator(provider: string): Translator<ResponsesEvent
     out.push({
       type: "finish",
       reason: refused ? "refusal" : base === "stop" && sawCalls ? "tool_calls" : base,
+      ...responseMeta(response?.id, response?.model),
     });
     return out;
   };

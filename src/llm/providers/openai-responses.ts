@@ -71,7 +71,11 @@ export function openAIResponsesClient(client: OpenAI, options: OpenAIResponsesOp
 export interface CreateOpenAIResponsesOptions extends OpenAIResponsesOptions {
   readonly apiKey?: string;
   readonly baseUrl?: string;
-  readonly headers?: Record<string, string>;
+  readonly headers?: Record<string, string> /**
+   * The `fetch` the SDK uses (default: the global one). A rate limiter's `observingFetch`
+   * goes here to learn from every response's `x-ratelimit-*` and `retry-after` headers.
+   */;
+  readonly fetch?: typeof globalThis.fetch;
 }
 
 /** Creates a Responses API model, loading the `openai` package on first use. */

@@ -114,3 +114,14 @@ export function modelInfo(
 ): ModelInfo | undefined {
   return catalog?.lookup(provider, model);
 }
+
+/** The `finish` event's response id and model, leaving out what the provider did not send. */
+export function responseMeta(
+  id: unknown,
+  model: unknown,
+): { readonly responseId?: string; readonly responseModel?: string } {
+  return {
+    ...(typeof id === "string" && id !== "" ? { responseId: id } : {}),
+    ...(typeof model === "string" && model !== "" ? { responseModel: model } : {}),
+  };
+}

@@ -51,6 +51,7 @@ const MODEL_EVENT_TYPES = [
   "tool_call_end",
   "usage",
   "retry",
+  "notice",
   "finish",
   "error",
 ] as const;

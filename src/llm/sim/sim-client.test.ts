@@ -48,7 +48,7 @@ describe("SimClient", () => {
           reasoningTokens: 2,
         },
       },
-      { type: "finish", reason: "tool_calls" },
+      { type: "finish", reason: "tool_calls", responseId: "sim:script#1", responseModel: "script" },
     ]);
     const args = events.flatMap((e) => (e.type === "tool_call_delta" ? [e.delta] : [])).join("");
     expect(JSON.parse(args)).toEqual({ a: 1, b: 22 });
@@ -83,7 +83,12 @@ describe("SimClient", () => {
 
     const loop = new SimClient({ script: { steps: [{ text: "x" }], onExhausted: "repeat_last" } });
     await collect(loop.stream(request()));
-    expect((await collect(loop.stream(request()))).at(-1)).toEqual({ type: "finish", reason: "stop" });
+    expect((await collect(loop.stream(request()))).at(-1)).toEqual({
+      type: "finish",
+      reason: "stop",
+      responseId: "sim:script#2",
+      responseModel: "script",
+    });
   });
 
   it("emits a classified error after the given number of chunks", async () => {
@@ -142,7 +147,7 @@ describe("SimClient", () => {
     const withoutUsage = (events: ModelEvent[]) => events.filter((e) => e.type !== "usage");
     expect(withoutUsage(first)).toEqual([
       { type: "text_delta", delta: "done" },
-      { type: "finish", reason: "stop" },
+      { type: "finish", reason: "stop", responseId: "sim:script#1", responseModel: "script" },
     ]);
     expect(withoutUsage(second)).toEqual(withoutUsage(first));
     const usage = (events: ModelEvent[]) => events.find((e) => e.type === "usage");

@@ -166,7 +166,7 @@ export class SimClient implements ModelClient {
     const cacheable = fixed === undefined && index < this.steps.length && this.steps[index] === step;
     let plan = cacheable ? this.plans[index] : undefined;
     if (!plan) {
-      plan = planStep(step, index);
+      plan = planStep(step, index, this.id);
       if (cacheable) this.plans[index] = plan;
     }
     const events = plan.chunks.slice();
@@ -189,7 +189,7 @@ interface StepPlan {
   readonly reasoningChars: number;
 }
 
-function planStep(step: SimStep, index: number): StepPlan {
+function planStep(step: SimStep, index: number, modelId: string): StepPlan {
   const planned = planChunks(step, index);
   const chunks: ModelEvent[] = [];
   const delays: number[] = [];
@@ -208,7 +208,13 @@ function planStep(step: SimStep, index: number): StepPlan {
   delays.push(chunks.length === 0 ? step.delayMs : 0);
   if (!step.error) delays.push(0);
   const calls = step.toolCalls?.length ?? 0;
-  const finish: ModelEvent = { type: "finish", reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop") };
+  // Like a provider, the simulator names its response: the model and the thread's call number.
+  const finish: ModelEvent = {
+    type: "finish",
+    reason: step.finish ?? (calls > 0 ? "tool_calls" : "stop"),
+    responseId: `${modelId}#${index + 1}`,
+    responseModel: modelId.slice(modelId.indexOf(":") + 1),
+  };
   return { chunks, delays, finish, outChars, reasoningChars };
 }
 

@@ -75,6 +75,11 @@ export function defenseView(shell: ShellAnalysis, cwd: string, home: string): An
     const args: string[] = [];
     for (const a of cmd.args) {
       args.push(tilde(a));
+      // dd's `of=FILE` names a file as much as an operand does.
+      if (cmd.name === "dd" && a.startsWith("of=") && !isAbsolute(a.slice(3)) && !a.startsWith("of=~")) {
+        for (const d of cmd.dirs.known) if (d !== cwd) args.push(`of=${tilde(join(d, a.slice(3)))}`);
+        continue;
+      }
       if (a.startsWith("-") || isAbsolute(a) || a.startsWith("~") || a.includes("://") || a.includes("$"))
         continue;
       for (const d of cmd.dirs.known) {
@@ -120,13 +125,17 @@ function join(dir: string, rel: string): string {
 }
 
 function redirectView(r: ShellRedirect, tilde: (p: string) => string, cwd: string): DefenseRedirect {
-  // Resolved paths matter where a cd moved the command, or under the home directory.
-  const paths = r.paths
-    .filter((p) => {
-      const rel = relative(cwd, p);
-      return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel) || tilde(p).startsWith("~");
-    })
-    .map(tilde);
+  // Resolved paths matter where a cd moved the command, or under the home directory. One
+  // inside the working directory is kept relative (`cd .git/hooks && echo > pre-commit`
+  // writes `.git/hooks/pre-commit`), where it says more than the target as written.
+  const written = r.target.text.replace(/^\.\//, "");
+  const paths: string[] = [];
+  for (const p of r.paths) {
+    const rel = relative(cwd, p);
+    if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel) || tilde(p).startsWith("~"))
+      paths.push(tilde(p));
+    else if (rel !== "" && rel !== written) paths.push(rel);
+  }
   return {
     op: r.op,
     fd: r.fd,

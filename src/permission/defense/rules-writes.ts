@@ -72,6 +72,9 @@ export function privilege(inv: Invocation, add: Add): void {
 /** crontab, enabling services at boot, `at` jobs. Writes to startup files are checked with redirects. */
 export function persistenceCommands(inv: Invocation, add: Add): void {
   const { name, args } = inv;
+  // The words as written: `args` also holds each relative one resolved where a `cd` went,
+  // right after it, which shifts positions (`cd src && git config core.hooksPath x`).
+  const words = inv.command.args;
   if (
     name === "crontab" &&
     !(args.length === 1 && args[0] === "-l") &&
@@ -83,21 +86,21 @@ export function persistenceCommands(inv: Invocation, add: Add): void {
   if (name === "launchctl" && /^(load|bootstrap|enable|submit)$/.test(args[0] ?? ""))
     add("persistence", "high", `launchctl ${args[0]} installs a launch agent`);
   if (
-    (name === "update-rc.d" && /^(defaults|enable)$/.test(args[1] ?? "")) ||
-    (name === "chkconfig" && args[1] === "on")
+    (name === "update-rc.d" && /^(defaults|enable)$/.test(words[1] ?? "")) ||
+    (name === "chkconfig" && words[1] === "on")
   )
     add("persistence", "high", `${name} enables a service at boot`);
   if (name === "systemd-run")
     add("persistence", "medium", "systemd-run starts a service outside this command");
   if (name === "git") {
-    const i = args.indexOf("config");
-    const key = i >= 0 ? args.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
+    const i = words.indexOf("config");
+    const key = i >= 0 ? words.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
     if (
       key &&
       /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy)|alias\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|credential\.helper|include\.path|includeif\..*|sequence\.editor|merge\..*\.driver|gpg\.program)$/i.test(
         key,
       ) &&
-      args.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2
+      words.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2
     )
       add("persistence", "medium", `git config ${key} sets a program git will run later`);
   }
@@ -130,8 +133,8 @@ export function writeTargets(inv: Invocation): string[] {
   }
   if (name === "chattr") out.push(...ops.filter((o) => !/^[+=]/.test(o)));
   if (name === "dd") {
-    const of = args.find((a) => a.startsWith("of="));
-    if (of) out.push(of.slice(3));
+    // `of=` resolved where a `cd` went too (commands.ts adds it).
+    for (const a of args) if (a.startsWith("of=")) out.push(a.slice(3));
   }
   return out;
 }

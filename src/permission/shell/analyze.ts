@@ -2,6 +2,7 @@ import type { Parser } from "web-tree-sitter";
 import { applyEffects, type Frame, staticOutput } from "./effects.ts";
 import { loadedShellParser, loadShellParser, type SyntaxNode, withTree } from "./parser.ts";
 import { redirectOf } from "./redirects.ts";
+import { SUBSCRIPT_CODE } from "./subscript.ts";
 import type {
   CommandOrigin,
   Dirs,
@@ -22,6 +23,9 @@ import {
 import { expandAssignmentValue, expandWord, type Field, scanSubstitutions, type WordScope } from "./words.ts";
 
 const MAX_DEPTH = 6;
+/** Text that runs a command where bash evaluates it as code (`$(...)` or backquotes). */
+const CODE_IN_TEXT = /\$\(|`/;
+
 const MAX_LENGTH = 64 * 1024;
 
 /**
@@ -181,7 +185,10 @@ export class Walk implements WordScope, ResolveEnv {
     for (const child of node.namedChildren) if (child) main = main.concat(this.statement(child, frame));
     mine.push(...this.commands.slice(start));
     this.subs = outer;
-    if (node.type === "arithmetic_expansion") return undefined;
+    if (node.type === "arithmetic_expansion") {
+      this.arithmetic(node, this.frame);
+      return undefined;
+    }
     const kind = node.type === "process_substitution" ? "process" : "command";
     this.subs?.push({ kind, commands: mine });
     return kind === "command" && main.length === 1 ? staticOutput(main[0] as ShellCommand, this) : undefined;
@@ -201,11 +208,19 @@ export class Walk implements WordScope, ResolveEnv {
   private visit(node: SyntaxNode, frame: Frame): ShellCommand[] {
     const loose: Frame = { ...frame, definite: false, stdin: { kind: "none" } };
     switch (node.type) {
-      case "program":
       case "compound_statement":
+        if (node.children[0]?.type === "((") this.arithmetic(node, frame);
+        return this.sequence(node, frame);
+      case "program":
       case "do_group":
       case "ERROR":
         return this.sequence(node, frame);
+      case "c_style_for_statement":
+        this.arithmetic(node, frame);
+        return this.sequence(node, loose);
+      case "test_command":
+        this.testCommand(node, frame);
+        return this.sequence(node, loose);
       case "subshell":
         return this.sequence(node, { ...frame, definite: false });
       case "list": {
@@ -383,7 +398,7 @@ export class Walk implements WordScope, ResolveEnv {
       end = child.endIndex;
       const type = child.type;
       if (type === "variable_assignment") {
-        const name = child.childForFieldName("name")?.text ?? "";
+        const name = this.assignedName(child, frame);
         assignments.push({ name, value: expandAssignmentValue(child.childForFieldName("value"), this) });
       } else if (type.endsWith("_redirect")) {
         const r = redirectOf(child, this);
@@ -415,6 +430,7 @@ export class Walk implements WordScope, ResolveEnv {
       applyEffects(only, frame, this);
       return [only];
     }
+    if (argv[0]?.text === "let") this.arithmetic(node, frame);
     const main = resolveCommand(
       argv,
       {
@@ -433,6 +449,48 @@ export class Walk implements WordScope, ResolveEnv {
     return [main];
   }
 
+  /** The name an assignment sets; what runs in an array subscript (`a[$(cmd)]=1`) is walked. */
+  private assignedName(node: SyntaxNode, frame: Frame): string {
+    const name = node.childForFieldName("name");
+    if (name && name.type !== "variable_name") {
+      scanSubstitutions(name, this);
+      this.arithmetic(name, frame);
+    }
+    return name?.text ?? "";
+  }
+
+  /**
+   * Bash evaluates arithmetic (`$((x))`, `(( ))`, `let`, `[[ x -eq y ]]`, indexed subscripts)
+   * recursively: a variable whose value is text like `a[$(cmd)]` runs `cmd` there. When the
+   * line has set a variable to text holding a command substitution, such a place is opaque.
+   */
+  private arithmetic(node: SyntaxNode, frame: Frame): void {
+    for (const value of this.vars.values())
+      if (value !== null && CODE_IN_TEXT.test(value)) {
+        this.opaqueAt(
+          node,
+          frame,
+          "arithmetic here evaluates a variable set to text with a command substitution",
+        );
+        return;
+      }
+  }
+
+  /** `[[ ... ]]`: `-v 'a[$(cmd)]'` and arithmetic comparisons evaluate subscripts and values. */
+  private testCommand(node: SyntaxNode, frame: Frame): void {
+    if (/\s-(eq|ne|lt|le|gt|ge)\s/.test(node.text)) this.arithmetic(node, frame);
+    const quoted = (n: SyntaxNode): boolean =>
+      ((n.type === "raw_string" || n.type === "string") && SUBSCRIPT_CODE.test(n.text)) ||
+      n.namedChildren.some(quoted);
+    if (quoted(node))
+      this.opaqueAt(node, frame, "[[ ]] evaluates an array subscript given as text, which can run commands");
+  }
+
+  /** Records that what `node` does cannot be judged from its text. */
+  private opaqueAt(node: SyntaxNode, frame: Frame, reason: string): void {
+    this.commands.push({ ...redirectOnly(node.text, [], this.dirs, frame.origin), opaque: { reason } });
+  }
+
   private assignmentsOnly(node: SyntaxNode, frame: Frame): ShellCommand[] {
     const list = node.type === "variable_assignments" ? node.namedChildren : [node];
     const subs: { kind: "command" | "process"; commands: ShellCommand[] }[] = [];
@@ -441,7 +499,7 @@ export class Walk implements WordScope, ResolveEnv {
     const assignments = list
       .filter((c): c is SyntaxNode => c?.type === "variable_assignment")
       .map((c) => ({
-        name: c.childForFieldName("name")?.text ?? "",
+        name: this.assignedName(c, frame),
         value: expandAssignmentValue(c.childForFieldName("value"), this),
       }));
     this.subs = outer;
@@ -461,7 +519,7 @@ export class Walk implements WordScope, ResolveEnv {
     for (const child of node.namedChildren) {
       if (!child) continue;
       if (child.type === "variable_assignment") {
-        const name = child.childForFieldName("name")?.text ?? "";
+        const name = this.assignedName(child, frame);
         const value = expandAssignmentValue(child.childForFieldName("value"), this);
         assignments.push({ name, value });
         argv.push({ ...value, match: `${name}=${value.match}`, text: `${name}=${value.text}` });

@@ -12,6 +12,7 @@ import {
   stringLiterals,
   tar,
 } from "./programs.ts";
+import { SUBSCRIPT_CODE } from "./subscript.ts";
 import { inlineFlags, SHELLS } from "./tables.ts";
 import type { Opaque, ShellCommand } from "./types.ts";
 import { type CommandBase, type ResolveEnv, resolveCommand, type Stdin } from "./unwrap.ts";
@@ -54,6 +55,34 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
         if (eq > 0) env.nested(a.text.slice(eq + 1), base.origin, true);
       }
       return undefined;
+    case "unset":
+    case "test":
+    case "[":
+    case "printf":
+    case "read":
+    case "declare":
+    case "typeset":
+    case "local":
+    case "export":
+    case "readonly":
+    case "mapfile":
+    case "readarray":
+    case "wait":
+    case "getopts":
+      // Each takes variable names, and bash evaluates a subscript in one: `unset 'a[$(cmd)]'`.
+      return texts.some((t) => SUBSCRIPT_CODE.test(t))
+        ? { reason: `${name} evaluates an array subscript given as text, which can run commands` }
+        : undefined;
+    case "let":
+      return texts.some((t) => /\$\(|`/.test(t))
+        ? { reason: "let evaluates text holding a command substitution" }
+        : undefined;
+    case "compgen":
+    case "complete":
+      // -C runs a command (compgen at once), -F a shell function.
+      return texts.some((t) => /^-[a-zA-Z]*[CF]/.test(t))
+        ? { reason: `${name} -C/-F runs a command or function given by name` }
+        : undefined;
     case "hash":
       return texts.some((t) => /^-[a-zA-Z]*p/.test(t))
         ? { reason: "hash -p changes which program a name runs" }
@@ -136,12 +165,14 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
         ? { reason: "man runs the pager or browser it is given" }
         : undefined;
     case "npx":
+    case "bunx":
     case "npm":
     case "pnpm":
     case "yarn": {
       if (texts.some((t) => t.startsWith("--script-shell")))
         return { reason: `${name} --script-shell picks the shell scripts run in` };
       const c = texts.findIndex((t) => t === "-c" || t === "--call" || t.startsWith("--call="));
+      if (c < 0) packageExec(ctx, name, args);
       if (c < 0 || (name !== "npx" && !texts.includes("exec"))) return undefined;
       const script = texts[c]?.startsWith("--call=") ? args[c] : args[c + 1];
       if (!script?.known) return { reason: `${name} -c runs text that is only known at run time` };
@@ -300,4 +331,34 @@ function stdinScript(ctx: Ctx, stdin: Stdin): Opaque | undefined {
   if (stdin.kind === "none") return undefined;
   if (stdin.kind === "unknown") return { reason: `${ctx.cmd.name} runs code it reads from its input` };
   return parsed(ctx.env.nested(stdin.text, ctx.base.origin, false), `${ctx.cmd.name} (stdin)`);
+}
+
+/**
+ * `npx CMD`, `npm exec [--] CMD`, `pnpm exec|dlx CMD`, `yarn exec|dlx CMD`, `bunx CMD`: the
+ * command runs (from node_modules/.bin, PATH or a downloaded package), so it is analysed as
+ * one of its own, its arguments included.
+ */
+function packageExec(ctx: Ctx, name: string, args: readonly Field[]): void {
+  let i = 0;
+  if (name !== "npx" && name !== "bunx") {
+    // The subcommand, after the package manager's own options.
+    while (i < args.length && (args[i] as Field).text.startsWith("-")) i++;
+    const sub = args[i]?.text;
+    const runs = sub === "exec" || sub === "x" || (sub === "dlx" && name !== "npm");
+    if (!runs) return;
+    i++;
+  }
+  // Options of exec itself (`--package=x`, `-y`, `--yes`...); `--` ends them.
+  while (i < args.length) {
+    const t = (args[i] as Field).text;
+    if (t === "--") {
+      i++;
+      break;
+    }
+    if (!t.startsWith("-")) break;
+    i += /^(-p|--package)$/.test(t) ? 2 : 1;
+  }
+  const inner = args.slice(i);
+  if (inner.length === 0) return;
+  resolveCommand(inner, { ...ctx.base, assignments: [], via: [...ctx.cmd.via, name] }, ctx.env);
 }

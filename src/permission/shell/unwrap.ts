@@ -107,14 +107,21 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
         j++;
         continue;
       }
+      // `env -` is `env -i`.
+      if (name === "env" && t === "-") {
+        j++;
+        continue;
+      }
       if (!t.startsWith("-") || t === "-") break;
       const flag = t.includes("=") ? t.slice(0, t.indexOf("=")) : t;
       const valued = spec.valued.includes(flag) && !t.includes("=");
       const value = valued ? words[j + 1]?.text : t.includes("=") ? t.slice(t.indexOf("=") + 1) : undefined;
       if (name === "env" && (flag === "-C" || flag === "--chdir")) chdir = value;
       if (name === "env" && (flag === "-S" || flag === "--split-string" || /^-[a-zA-Z]*S$/.test(t))) {
-        split = valued ? value : words[j + 1]?.text;
-        j += 2;
+        // `--split-string=TEXT` carries its text; `-S TEXT`, `-iS TEXT` take the next word.
+        const inline = t.includes("=");
+        split = inline ? value : words[j + 1]?.text;
+        j += inline ? 1 : 2;
         break;
       }
       if (name === "env" && /^-[a-zA-Z]*S./.test(t)) {
@@ -156,7 +163,26 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
               .filter((w) => w !== "")
               .map(literalField)
           : [holeField("…")];
-      words = [...(cut >= 0 ? inner.slice(0, cut) : inner), ...fed];
+      const command = cut >= 0 ? inner.slice(0, cut) : inner;
+      const token = placeholder(
+        name,
+        words.slice(1, j).map((w) => w.text),
+      );
+      if (token) {
+        // The input goes where the placeholder is, the command name included.
+        const lines =
+          base.stdin.kind === "literal" ? base.stdin.text.split("\n").filter((l) => l.trim() !== "") : [];
+        const one = name === "xargs" && lines.length === 1 ? (lines[0] as string).trim() : undefined;
+        words = command.map((w) =>
+          !token.test(w.text)
+            ? w
+            : one !== undefined && w.known
+              ? literalField(w.text.replace(new RegExp(token.source, "g"), one))
+              : holeField(w.text),
+        );
+        continue;
+      }
+      words = [...command, ...fed];
       continue;
     }
     if (
@@ -293,4 +319,23 @@ export function build(
 /** Quotes a word for a shell script the analysis writes itself. */
 export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:@%+=,{}-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The placeholder the input replaces in xargs' command (`-I R`, `-i[R]`, `--replace[=R]`,
+ * `{}` by default), or in parallel's (`{}`, `{.}`, `{1}`... always); undefined: the input is
+ * appended instead.
+ */
+function placeholder(name: string, options: readonly string[]): RegExp | undefined {
+  if (name === "parallel") return /\{[^}]*\}/;
+  let token: string | undefined;
+  for (let i = 0; i < options.length; i++) {
+    const t = options[i] as string;
+    if (t === "-I") token = options[i + 1];
+    else if (t.startsWith("-I")) token = t.slice(2);
+    else if (/^-[a-zA-Z]*i/.test(t) && !t.startsWith("--")) token = t.slice(t.indexOf("i") + 1) || "{}";
+    else if (t === "--replace") token = "{}";
+    else if (t.startsWith("--replace=")) token = t.slice(10);
+  }
+  return token ? new RegExp(token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) : undefined;
 }

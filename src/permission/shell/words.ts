@@ -148,6 +148,9 @@ function toAtoms(node: SyntaxNode, scope: WordScope, out: Atom[], quoted: boolea
       out.push({ kind: "char", ch: "$", quoted });
       return;
     default:
+      // An array `( ... )`, a subscript...: what it holds is not read, but what runs in it
+      // (`x=( $(cmd) )`) still runs.
+      scanSubstitutions(node, scope);
       scope.anomaly(node, `unexpected ${node.type} in a word`);
       out.push({ kind: "hole", display: node.text, quoted });
   }

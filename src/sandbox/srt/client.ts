@@ -40,6 +40,11 @@ export type HelperSpec = Omit<Level1Spec, "runtimeDir" | "tmp" | "protect" | "ro
 /** A wrapped command, ready to spawn; call `release` once it has exited. */
 export interface Wrapped {
   readonly argv: string[];
+  /**
+   * True when `argv` execs straight into bubblewrap with `--die-with-parent` (no shell left
+   * in between), so the command dies with this process without a lifeline watchdog.
+   */
+  readonly direct: boolean;
   release(): void;
 }
 
@@ -179,8 +184,10 @@ export class SandboxHelper {
       }
     });
     if (reply.type !== "wrapped") return { error: replyMessage(reply) };
+    const direct = process.platform === "linux" && bwrapInvocation(reply.command, this.spec.bwrapPath);
     return {
-      argv: ["/bin/sh", "-c", reply.command],
+      argv: ["/bin/sh", "-c", direct ? `exec ${reply.command}` : reply.command],
+      direct,
       release: () => void this.post(helper, { type: "done", id }),
     };
   }
@@ -201,6 +208,22 @@ export function shellQuote(word: string): string {
 /** The shell line that runs `argv` inside the level-1 sandbox, with `tmp` as TMPDIR. */
 export function sandboxCommandLine(argv: readonly string[], tmp: string): string {
   return `export TMPDIR=${shellQuote(tmp)}; exec ${argv.map(shellQuote).join(" ")}`;
+}
+
+/**
+ * True when a wrapped line is one simple command that runs bubblewrap with
+ * `--die-with-parent`: the runtime renders `bwrap --new-session --die-with-parent ...`, or,
+ * when that is too long for a command line, `/bin/sh -c 'exec 9<"$1" && shift && exec "$@"'
+ * srt-args FILE bwrap --new-session --die-with-parent ...` (a shell that execs bubblewrap).
+ * Anything else is run as before, behind the lifeline.
+ */
+export function bwrapInvocation(line: string, bwrapPath: string | undefined): boolean {
+  const head = [bwrapPath ?? "bwrap", "/usr/bin/bwrap", "bwrap"].map(shellQuote);
+  const direct = head.some((h) => line.startsWith(`${h} --new-session --die-with-parent `));
+  const viaFile =
+    /^\/bin\/sh -c \S+ srt-args /.test(line.replace(/'[^']*'/, "Q")) &&
+    / --new-session --die-with-parent /.test(line);
+  return direct || viaFile;
 }
 
 function replyMessage(reply: HostReply): string {

@@ -11,7 +11,7 @@
  *   engine -> host  { type: "done", id }            (the wrapped command has exited)
  */
 
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import type { SandboxRuntimeConfig } from "@anthropic-ai/sandbox-runtime";
 import { findEnvFiles, type Level1Spec, runtimeConfig } from "./config.ts";
 
@@ -58,6 +58,18 @@ async function main(): Promise<void> {
     // With `network: true` every host the proxy is asked about is allowed; a list is strict.
     const ask = given.network === true ? async () => true : undefined;
     await SandboxManager.initialize(config, ask);
+    if (given.network === false && process.platform === "linux") {
+      // With no network, the runtime still starts two socat relays inside every sandbox
+      // (to its proxy, which refuses every host when none is allowed) and polls until they
+      // listen. `true` in their place leaves the network namespace with nothing reaching
+      // out of it at all. Only the relays inside take the path from the configuration at
+      // each wrap; the host-side bridges were started above, with socat (ADR 1800).
+      const noRelay = ["/usr/bin/true", "/bin/true"].find((p) => existsSync(p));
+      if (noRelay) {
+        config = { ...config, socatPath: noRelay };
+        SandboxManager.updateConfig(config);
+      }
+    }
   };
 
   const wrap = async (command: string): Promise<string> => {
