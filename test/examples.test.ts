@@ -12,6 +12,25 @@ function runExample(name: string) {
   return { code: res.status, out: res.stdout, err: res.stderr };
 }
 
+describe("npm run example", () => {
+  const launcher = (args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, "bin", "example.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+
+  it("runs an example by name", () => {
+    const res = launcher(["quickstart"]);
+    expect({ status: res.status, stderr: res.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(res.stdout).toContain("run() -> It is 18 °C and clear in Paris.");
+  });
+
+  it("lists the examples for an unknown or missing name", () => {
+    for (const args of [[], ["nope"]]) {
+      const res = launcher(args);
+      expect(res.status).toBe(2);
+      expect(res.stderr).toMatch(/^usage: npm run example <name>, one of: .*\bquickstart\b.*\bskills\b/);
+    }
+  });
+});
+
 describe("examples (no API key)", () => {
   it("agents-tree survives a stop while a child waits for approval, and finishes after reopening", () => {
     const res = runExample("agents-tree.ts");

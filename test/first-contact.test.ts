@@ -74,8 +74,8 @@ describe.runIf(old)("an old Node gets one line that says what is needed", () => 
     expect(res.stdout).toBe("");
   });
 
-  it("npm run demo and npm test", SLOW, () => {
-    for (const script of [["run", "demo"], ["test"]]) {
+  it("npm run demo, npm run example and npm test", SLOW, () => {
+    for (const script of [["run", "demo"], ["run", "example", "quickstart"], ["test"]]) {
       const res = spawnSync("npm", [...script, "--silent"], {
         cwd: ROOT,
         encoding: "utf8",
