@@ -24,7 +24,7 @@ import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
 import { otelWanted } from "./otel-env.ts";
 import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
-import { type AskPolicy, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
+import { type AskPolicy, checkNonInteractive, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
 import { cliSinks } from "./sinks-flags.ts";
 import { formatProblem } from "./skills-command.ts";
 import { checkThreadId, openStorage } from "./threads-command.ts";
@@ -110,6 +110,7 @@ async function openSkills(
  * 1 failed, 2 bad usage, 130 interrupted with Ctrl-C.
  */
 export async function runCommand(promptArg: string | undefined, given: RunFlags, io: CliIO): Promise<number> {
+  checkNonInteractive(given.nonInteractive, promptArg !== undefined);
   let prompt = await readPrompt(promptArg, io);
   // The configuration file supplies what the flags leave out (flags win).
   const config = loadCliConfig(io, given.config).config;

@@ -113,6 +113,19 @@ function readOutputSchema(file: string, io: CliIO): OutputSpec {
   return spec;
 }
 
+/**
+ * `--non-interactive [policy]` takes the next word when it is not an option, so
+ * `run --non-interactive "fix it"` reads "fix it" as the policy. Checked before the prompt is
+ * read so the user learns what happened instead of "no prompt". Throws UsageError.
+ */
+export function checkNonInteractive(value: string | boolean | undefined, promptGiven: boolean): void {
+  if (value === undefined || value === true || value === "deny" || value === "fail") return;
+  const hint = promptGiven
+    ? ""
+    : ` (it takes the word after it: put the prompt first, e.g. taifeng run "${String(value)}" --non-interactive, or write --non-interactive=deny)`;
+  throw new UsageError(`--non-interactive must be deny or fail, got "${String(value)}"${hint}`);
+}
+
 /** Checks every flag that needs no I/O beyond reading the schema file. Throws UsageError. */
 export function runSettings(flags: RunFlags, io: CliIO): RunSettings {
   const mode = flags.permissionMode;
