@@ -27,6 +27,8 @@ const MAX_DEPTH = 6;
 const CODE_IN_TEXT = /\$\(|`/;
 
 const MAX_LENGTH = 64 * 1024;
+const NO_NODES: readonly SyntaxNode[] = [];
+const NO_STDIN: Stdin = { kind: "none" };
 
 /**
  * Analyses a command line: every simple command it would run, normalized and unwrapped,
@@ -206,8 +208,12 @@ export class Walk implements WordScope, ResolveEnv {
   }
 
   private visit(node: SyntaxNode, frame: Frame): ShellCommand[] {
-    const loose: Frame = { ...frame, definite: false, stdin: { kind: "none" } };
-    switch (node.type) {
+    const type = node.type;
+    // Most nodes are commands: the loose frame (later statements of a list, loop bodies) is
+    // made only where it is used.
+    if (type === "command") return this.command(node, frame, NO_NODES);
+    const loose = (): Frame => ({ ...frame, definite: false, stdin: NO_STDIN });
+    switch (type) {
       case "compound_statement":
         if (node.children[0]?.type === "((") this.arithmetic(node, frame);
         return this.sequence(node, frame);
@@ -217,16 +223,16 @@ export class Walk implements WordScope, ResolveEnv {
         return this.sequence(node, frame);
       case "c_style_for_statement":
         this.arithmetic(node, frame);
-        return this.sequence(node, loose);
+        return this.sequence(node, loose());
       case "test_command":
         this.testCommand(node, frame);
-        return this.sequence(node, loose);
+        return this.sequence(node, loose());
       case "subshell":
         return this.sequence(node, { ...frame, definite: false });
       case "list": {
         const out: ShellCommand[] = [];
         node.namedChildren.forEach((child, i) => {
-          if (child) out.push(...this.statement(child, i === 0 ? frame : loose));
+          if (child) out.push(...this.statement(child, i === 0 ? frame : loose()));
         });
         return out;
       }
@@ -238,8 +244,6 @@ export class Walk implements WordScope, ResolveEnv {
         );
       case "redirected_statement":
         return this.redirected(node, frame);
-      case "command":
-        return this.command(node, frame, []);
       case "variable_assignment":
       case "variable_assignments":
         return this.assignmentsOnly(node, frame);
@@ -252,17 +256,17 @@ export class Walk implements WordScope, ResolveEnv {
         const name = node.childForFieldName("name")?.text;
         if (name) this.functions.add(name);
         const body = node.childForFieldName("body");
-        return body ? this.statement(body, loose) : [];
+        return body ? this.statement(body, loose()) : [];
       }
       case "for_statement": {
         const variable = node.childForFieldName("variable")?.text;
         if (variable) this.vars.set(variable, null);
-        return this.sequence(node, loose);
+        return this.sequence(node, loose());
       }
       case "comment":
         return [];
       default:
-        if (STATEMENTS.has(node.type)) return this.sequence(node, loose);
+        if (STATEMENTS.has(node.type)) return this.sequence(node, loose());
         scanSubstitutions(node, this);
         return [];
     }
@@ -296,7 +300,8 @@ export class Walk implements WordScope, ResolveEnv {
   ): ShellCommand[] {
     const all: ShellCommand[] = [...head];
     let stdin: Stdin = head.length > 0 ? stdinFrom(head, this) : frame.stdin;
-    for (const [i, stage] of stages.entries()) {
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i] as SyntaxNode;
       const loose: Frame = { ...frame, definite: false, stdin };
       const ran =
         i === stages.length - 1 && tail.length > 0
