@@ -1,3 +1,4 @@
+import { GIT_COMMAND_KEYS } from "../shell/tables.ts";
 import type { Invocation } from "./commands.ts";
 import { type Add, operands } from "./rules-system.ts";
 import {
@@ -95,13 +96,7 @@ export function persistenceCommands(inv: Invocation, add: Add): void {
   if (name === "git") {
     const i = words.indexOf("config");
     const key = i >= 0 ? words.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
-    if (
-      key &&
-      /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy)|alias\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|credential\.helper|include\.path|includeif\..*|sequence\.editor|merge\..*\.driver|gpg\.program)$/i.test(
-        key,
-      ) &&
-      words.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2
-    )
+    if (key && GIT_COMMAND_KEYS.test(key) && words.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2)
       add("persistence", "medium", `git config ${key} sets a program git will run later`);
   }
   if ((name === "at" || name === "batch") && !args.includes("-l") && !args.includes("-c"))
