@@ -65,6 +65,12 @@ export interface Level1Spec {
    * helper runs outside the sandbox.
    */
   readonly protect?: readonly string[] | undefined;
+  /**
+   * What the runtime runs inside the sandbox from its own installation (its seccomp helper,
+   * `vendor/`). On Linux the private `/tmp` would hide it when the installation lives under
+   * `/tmp`, so it is shown again there, read-only.
+   */
+  readonly runtimeFiles?: readonly string[] | undefined;
 }
 
 function within(path: string, dir: string): boolean {
@@ -99,7 +105,9 @@ export function runtimeConfig(spec: Level1Spec): SandboxRuntimeConfig {
       spec.tmp === "/tmp"
         ? {
             denyRead: ["/tmp", ...hiddenPaths(spec)],
-            allowRead: [spec.runtimeDir],
+            // Shown again over the private /tmp: the socket directory, and the runtime's own
+            // files when the installation is under /tmp (read-only: allowWrite is separate).
+            allowRead: [spec.runtimeDir, ...(spec.runtimeFiles ?? []).filter((p) => within(p, "/tmp"))],
             allowWrite: [...spec.writable],
             denyWrite,
           }
