@@ -1,4 +1,5 @@
 import { type CallFacets, type Facet, hasSideEffects } from "./facets.ts";
+import { hiddenLaunch } from "./hidden-launch.ts";
 import type { PermissionMode, PermissionVerdict } from "./modes.ts";
 import { isInside, matchPath, type ResolvedBases } from "./paths.ts";
 import { matchName, type WildcardPattern } from "./pattern.ts";
@@ -175,6 +176,20 @@ function judgeFacet(call: CallFacets, facet: Facet, ctx: EvaluationContext): Fac
   const ask = firstRule(call, facet, ctx, "ask");
   if (ask)
     return { verdict: "ask", rule: ask, why: `${label} matches ask rule ${where(ask)}`, suggestable: false };
+  if (facet.kind === "command" && !facet.wrapper && facet.part) {
+    const hidden = hiddenLaunch(
+      facet.part,
+      ctx.rules,
+      (rule) => nameMatches(rule.tool, call.rule) || nameMatches(rule.tool, call.toolName),
+    );
+    if (hidden)
+      return {
+        verdict: "ask",
+        rule: hidden.rule,
+        why: `${label} may start ${hidden.program}, which ${hidden.rule.list} rule ${where(hidden.rule)} names, through a program the analysis does not know`,
+        suggestable: false,
+      };
+  }
   // A transparent wrapper's form: the wrapped command is judged on its own.
   if (facet.kind === "command" && facet.wrapper)
     return {
