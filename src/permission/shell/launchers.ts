@@ -58,13 +58,13 @@ function remoteSpec(t: string): boolean {
 export function packageSource(ctx: Ctx, args: readonly Field[]): Opaque | undefined {
   const name = ctx.cmd.name;
   const texts = args.map((a) => a.text);
-  const sub = texts.find((t) => !t.startsWith("-"));
   const why = (what: string) => ({
     reason: `${name} installs a package from ${what}, which runs its install code`,
   });
   if (/^(npm|pnpm|yarn|bun|npx|bunx)$/.test(name)) {
-    if (sub === "config" || sub === "set") {
-      const key = texts.find((t, i) => i > texts.indexOf(sub) && !t.startsWith("-") && t !== "set");
+    const config = texts.findIndex((t) => t === "config" || t === "set" || t === "c");
+    if (config >= 0) {
+      const key = texts.find((t, i) => i > config && !t.startsWith("-") && t !== "set");
       if (
         key &&
         /^(script-shell|shell|node-options|git|editor|browser|viewer|prefix|globalconfig|userconfig|registry)(=|$)/.test(
@@ -74,7 +74,9 @@ export function packageSource(ctx: Ctx, args: readonly Field[]): Opaque | undefi
         return { reason: `${name} config ${key.split("=")[0]} changes what ${name} runs later` };
       return undefined;
     }
-    const installs = /^(install|i|add|ci|update|up|exec|x|dlx|create|init)$/.test(sub ?? "");
+    // Any word, not only the first: options with values come before the subcommand too
+    // (`npm --prefix dir install URL`).
+    const installs = texts.some((t) => /^(install|i|add|ci|update|up|exec|x|dlx|create|init)$/.test(t));
     const spec = texts.find((t) => remoteSpec(t) || (/^--package=/.test(t) && remoteSpec(t.slice(10))));
     if ((installs || name === "npx" || name === "bunx") && spec) return why(spec.replace(/^--package=/, ""));
     const registry = texts.find((t) => /^--registry(=|$)/.test(t));
@@ -114,9 +116,11 @@ export function multiplexer(ctx: Ctx, args: readonly Field[]): Opaque | undefine
     while (i < args.length && (args[i] as Field).text.startsWith("-"))
       i += TMUX_VALUED.test((args[i] as Field).text) ? 2 : 1;
   } else {
-    // screen: options up to the command; -S, -c, -e, -h, -p, -s, -t, -T, -X take a value.
+    if (args.some((a) => a.text === "-X" || a.text.startsWith("-X")))
+      return { reason: `${name} -X sends commands to a running session` };
+    // screen: options up to the command; -S, -c, -e, -h, -p, -s, -t, -T take a value.
     while (i < args.length && (args[i] as Field).text.startsWith("-"))
-      i += /^-[ScehpstTX]$/.test((args[i] as Field).text) ? 2 : 1;
+      i += /^-[ScehpstT]$/.test((args[i] as Field).text) ? 2 : 1;
   }
   const rest = args.slice(i);
   if (rest.length === 0) return undefined;

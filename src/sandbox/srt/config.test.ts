@@ -104,7 +104,7 @@ describe(".env files outside the workspace", () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("finds those in HOME to depth 3 and beside each ancestor, never inside the workspace", async () => {
-    const found = await findEnvFiles({ home: join(dir, "home"), root: join(dir, "home", "work", "app") });
+    const found = findEnvFiles({ home: join(dir, "home"), root: join(dir, "home", "work", "app") });
     expect(found.map((f) => f.slice(dir.length + 1))).toEqual([
       ".env",
       "home/.env",
