@@ -31,6 +31,7 @@ import {
 import { fingerprint } from "./fingerprint.ts";
 import { CallRouter, type CallScope } from "./routing.ts";
 import { newClient } from "./session.ts";
+import { callAsTask, type TaskCallHooks, TaskWatch, taskSupportOf } from "./tasks.ts";
 import { ProcessTransport, StderrLog } from "./stdio.ts";
 import { createTransport, type McpTransportKind } from "./transport.ts";
 
@@ -64,6 +65,7 @@ export class McpConnection {
   private listing: ToolListing | undefined;
   private stale = false;
   private readonly router = new CallRouter();
+  private readonly taskWatch = new TaskWatch();
   private auth: OAuthClientProvider | undefined | null = null;
   private authFetch: typeof fetch | undefined;
 
@@ -195,6 +197,7 @@ export class McpConnection {
         stderr: this.stderr,
         samplingModel: this.env.samplingModel,
         onToolsChanged: () => this.markToolsStale(),
+        onTaskStatus: (params) => this.taskWatch.deliver(params),
       },
       mode,
     );
@@ -330,6 +333,50 @@ export class McpConnection {
     );
   }
 
+  /**
+   * How `tool` can run as an MCP task on the current connection (`required` / `optional`), or
+   * undefined: the server offers no tasks for tools/call, the tool forbids them, the
+   * connection speaks the 2026-07-28 protocol (whose Tasks extension is not spoken) or the
+   * server's `tasks` setting is `off`.
+   */
+  taskSupport(tool: SdkTool): "required" | "optional" | undefined {
+    if (this.entry.config.tasks === "off" || this.state.status !== "ready") return undefined;
+    return taskSupportOf(this.client, tool);
+  }
+
+  /**
+   * Calls a tool as a task (see tasks.ts): created with the server (or followed again, with
+   * `hooks.resumeTaskId`), followed until it ends, its result fetched; an abort of the scope's
+   * signal cancels it with `tasks/cancel`. The request that creates the task is retried once
+   * on an expired HTTP session (the server never saw it); nothing after it is, since a task
+   * is never created twice.
+   */
+  async callTask(
+    tool: SdkTool,
+    args: Record<string, unknown>,
+    scope: CallScope,
+    hooks: TaskCallHooks,
+  ): Promise<CallToolResult> {
+    const client = await this.ensure(scope.ctx.signal);
+    return this.router.run(scope, this.exclusiveCalls, async () => {
+      let created = hooks.resumeTaskId !== undefined;
+      const tracked: TaskCallHooks = {
+        ...hooks,
+        onCreated: async (task) => {
+          created = true;
+          await hooks.onCreated(task);
+        },
+      };
+      try {
+        return await callAsTask(client, this.taskWatch, tool, args, scope.ctx.signal, tracked);
+      } catch (err) {
+        if (created || !isSessionGone(err) || this.closing) throw err;
+        const fresh = await this.reconnect(client);
+        return callAsTask(fresh, this.taskWatch, tool, args, scope.ctx.signal, tracked);
+      }
+    });
+  }
+
   /** Lists the server's resources (empty when it has none). */
   async listResources(signal?: AbortSignal): Promise<readonly Resource[]> {
     const client = await this.ensure(signal);
@@ -370,13 +417,18 @@ export class McpConnection {
     try {
       return await op(client);
     } catch (err) {
-      if (!(err instanceof SdkHttpError && err.status === 404) || this.closing) throw err;
-      this.stderr.append(`[client] session expired (HTTP 404): reconnecting\n`);
-      if (this.client === client) this.client = undefined;
-      await client.close().catch(() => undefined);
-      this.state = { status: "idle" };
-      return op(await this.ensure());
+      if (!isSessionGone(err) || this.closing) throw err;
+      return op(await this.reconnect(client));
     }
+  }
+
+  /** Drops a client whose HTTP session the server forgot and connects afresh. */
+  private async reconnect(client: Client): Promise<Client> {
+    this.stderr.append(`[client] session expired (HTTP 404): reconnecting\n`);
+    if (this.client === client) this.client = undefined;
+    await client.close().catch(() => undefined);
+    this.state = { status: "idle" };
+    return this.ensure();
   }
 
   /** Closes the connection (and kills a stdio server's process group). Idempotent. */
@@ -395,6 +447,10 @@ export class McpConnection {
         .catch(() => undefined);
     if (client) await client.close().catch(() => undefined);
   }
+}
+
+function isSessionGone(err: unknown): boolean {
+  return err instanceof SdkHttpError && err.status === 404;
 }
 
 function isTimeout(err: unknown): boolean {
