@@ -165,7 +165,7 @@ describe.each(["stdio", "http"])("MCP tasks against server-everything (%s)", (tr
     });
     try {
       const sub = engine.submit("research stars");
-      const first = (await waitFor(rec.events, "tool_call_progress")).msg.data as TaskProgress;
+      const first = ((await waitFor(rec.events, "tool_call_progress")).msg as { data: TaskProgress }).data;
       await waitFor(rec.events, "user_input_requested");
       engine.submit({ type: "interrupt" });
       await waitFor(rec.events, "turn_aborted");
