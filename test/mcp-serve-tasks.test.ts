@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,12 +63,18 @@ describe("taifeng's MCP server runs skills as tasks (HTTP, the SDK's v1 client)"
 
   it("creates a task, reports it through tasks/get and tasks/list, and gives its result", async () => {
     const created = await client.request(
-      { method: "tools/call", params: { name: "headline", arguments: { input: "tides" }, task: { ttl: 120_000 } } },
+      {
+        method: "tools/call",
+        params: { name: "headline", arguments: { input: "tides" }, task: { ttl: 120_000 } },
+      },
       CreateTaskResultSchema,
     );
     const id = created.task.taskId;
     expect(created.task).toMatchObject({ status: "working", ttl: 120_000, pollInterval: 1000 });
-    const result = await client.request({ method: "tasks/result", params: { taskId: id } }, CallToolResultSchema);
+    const result = await client.request(
+      { method: "tasks/result", params: { taskId: id } },
+      CallToolResultSchema,
+    );
     expect(result.content).toEqual([{ type: "text", text: "Tides Explained In Six Words" }]);
     expect(result._meta?.["io.modelcontextprotocol/related-task"]).toEqual({ taskId: id });
     const task = await client.request({ method: "tasks/get", params: { taskId: id } }, GetTaskResultSchema);
@@ -100,7 +106,10 @@ describe("taifeng's MCP server runs skills as tasks (HTTP, the SDK's v1 client)"
       CreateTaskResultSchema,
     );
     const id = created.task.taskId;
-    const cancelled = await client.request({ method: "tasks/cancel", params: { taskId: id } }, CancelTaskResultSchema);
+    const cancelled = await client.request(
+      { method: "tasks/cancel", params: { taskId: id } },
+      CancelTaskResultSchema,
+    );
     expect(cancelled.status).toBe("cancelled");
     await expect(
       client.request({ method: "tasks/result", params: { taskId: id } }, CallToolResultSchema),

@@ -106,7 +106,10 @@ describe("a task-backed MCP call survives a restart", () => {
       skills,
       tasks,
       engine: {
-        model: new SimClient({ script: [{ text: "Moon Pulls The Tides", delayMs: 1500 }], onExhausted: "repeat_last" }),
+        model: new SimClient({
+          script: [{ text: "Moon Pulls The Tides", delayMs: 1500 }],
+          onExhausted: "repeat_last",
+        }),
         cwd: ROOT,
       },
     });
@@ -176,7 +179,10 @@ describe("a task-backed MCP call survives a restart", () => {
         expect(seen[0]).toContain("the tool was not called again");
         // The new server process has no task at all: nothing was called.
         const client = (await second.servers.get("everything")?.ensure()) as Client;
-        const listed = await client.request({ method: "tasks/list", params: {} }, specTypeSchemas.ListTasksResult);
+        const listed = await client.request(
+          { method: "tasks/list", params: {} },
+          specTypeSchemas.ListTasksResult,
+        );
         expect(listed.tasks).toEqual([]);
       } finally {
         await second.close();

@@ -1,14 +1,9 @@
-import { cp, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Client, specTypeSchemas } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JsonlThreadStore } from "../src/conversation/jsonl-store.ts";
 import type { SimStepFn, SimStepInput } from "../src/llm/sim/script.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
 import { McpManager } from "../src/mcp/manager.ts";
-import { fileTaskLedger } from "../src/mcp/task-ledger.ts";
 import { type Event, toolOutputText } from "../src/protocol/index.ts";
 import { recorder, shape } from "./helpers/events.ts";
 import { driveTurn, waitFor } from "./helpers/hitl.ts";
@@ -33,7 +28,9 @@ function research(args: Record<string, unknown>, seen: string[]): (SimStepInput 
 /** The event lines, runs of progress events folded into one `tool_call_progress*` line. */
 function folded(events: readonly Event[]): string[] {
   const out: string[] = [];
-  for (const line of shape(events).filter((l) => !l.startsWith("assistant_text") && !l.startsWith("model_call"))) {
+  for (const line of shape(events).filter(
+    (l) => !l.startsWith("assistant_text") && !l.startsWith("model_call"),
+  )) {
     const l = line === "tool_call_progress" ? "tool_call_progress*" : line;
     if (l !== out.at(-1) || l !== "tool_call_progress*") out.push(l);
   }
@@ -57,11 +54,6 @@ async function serverTask(mcp: McpManager, taskId: string): Promise<{ status: st
   } catch (err) {
     return String(err);
   }
-}
-
-async function listTasks(mcp: McpManager): Promise<{ taskId: string; status: string }[]> {
-  const client = (await mcp.servers.get("everything")?.ensure()) as Client;
-  return (await client.request({ method: "tasks/list", params: {} }, specTypeSchemas.ListTasksResult)).tasks;
 }
 
 describe.each(["stdio", "http"])("MCP tasks against server-everything (%s)", (transport) => {

@@ -71,7 +71,11 @@ export async function engineSetup(
       ]);
       // MCP tasks a call started are kept beside the threads, so a resumed call follows its task.
       const taskLedger = fileTaskLedger(join(config.storage?.dir ?? defaultStorageDir(io.env), "mcp-tasks"));
-      mcp = await McpManager.open({ servers: loaded.mcpServers, env: io.env as NodeJS.ProcessEnv, taskLedger });
+      mcp = await McpManager.open({
+        servers: loaded.mcpServers,
+        env: io.env as NodeJS.ProcessEnv,
+        taskLedger,
+      });
     } catch (err) {
       skills.close();
       await builtins.close();

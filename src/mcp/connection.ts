@@ -8,7 +8,6 @@ import {
   type CallToolResult,
   type Client,
   type GetPromptResult,
-  type OAuthClientProvider,
   type Prompt,
   type ReadResourceResult,
   type Resource,
@@ -20,7 +19,6 @@ import {
   type Transport,
 } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
-import { type FileOAuthProvider, refreshOnce } from "./auth.ts";
 import type { McpServerEntry } from "./config.ts";
 import {
   type ConnectionEnv,
@@ -31,9 +29,9 @@ import {
 import { fingerprint } from "./fingerprint.ts";
 import { CallRouter, type CallScope } from "./routing.ts";
 import { newClient } from "./session.ts";
-import { callAsTask, type TaskCallHooks, TaskWatch, taskSupportOf } from "./tasks.ts";
 import { ProcessTransport, StderrLog } from "./stdio.ts";
-import { createTransport, type McpTransportKind } from "./transport.ts";
+import { callAsTask, type TaskCallHooks, TaskWatch, taskSupportOf } from "./tasks.ts";
+import { type McpTransportKind, ServerTransports } from "./transport.ts";
 
 export {
   type ConnectionEnv,
@@ -66,13 +64,13 @@ export class McpConnection {
   private stale = false;
   private readonly router = new CallRouter();
   private readonly taskWatch = new TaskWatch();
-  private auth: OAuthClientProvider | undefined | null = null;
-  private authFetch: typeof fetch | undefined;
+  private readonly transports: ServerTransports;
 
   constructor(entry: McpServerEntry, env: ConnectionEnv) {
     this.name = entry.name;
     this.entry = entry;
     this.env = env;
+    this.transports = new ServerTransports(entry, this.stderr, env);
   }
 
   /** The current state. */
@@ -201,7 +199,7 @@ export class McpConnection {
       },
       mode,
     );
-    const transport = this.transport(kind);
+    const transport = this.transports.create(kind);
     try {
       await client.connect(transport, {
         timeout: this.env.connectTimeoutMs ?? 30_000,
@@ -235,27 +233,10 @@ export class McpConnection {
 
   /** The URL a person must open to log in (when the last attempt needs a login) and its `state`. */
   get pendingAuthorization(): URL | undefined {
-    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingAuthorization;
+    return this.transports.pendingAuthorization;
   }
   get pendingState(): string | undefined {
-    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingState;
-  }
-
-  /** The server's OAuth provider (made once, so a pending login URL survives retries). */
-  private authProvider(): OAuthClientProvider | undefined {
-    if (this.auth === null) this.auth = this.env.authProvider?.(this.entry);
-    return this.auth;
-  }
-
-  private transport(kind: McpTransportKind): Transport {
-    const authProvider = this.authProvider();
-    if (authProvider && !this.authFetch) this.authFetch = refreshOnce(this.env.fetch);
-    return createTransport(this.entry, kind, {
-      stderr: this.stderr,
-      env: this.env.env,
-      authProvider,
-      fetch: authProvider ? this.authFetch : this.env.fetch,
-    });
+    return this.transports.pendingState;
   }
 
   /**
@@ -263,7 +244,7 @@ export class McpConnection {
    * sent to the redirect URL, then connects. Rejects when the code is refused.
    */
   async finishAuth(code: string): Promise<void> {
-    const transport = this.transport(this.entry.config.type === "sse" ? "sse" : "http");
+    const transport = this.transports.create(this.entry.config.type === "sse" ? "sse" : "http");
     if (!("finishAuth" in transport)) throw new Error(`MCP server "${this.name}" does not use OAuth`);
     await (transport as StreamableHTTPClientTransport).finishAuth(code);
     await transport.close().catch(() => undefined);
@@ -347,9 +328,7 @@ export class McpConnection {
   /**
    * Calls a tool as a task (see tasks.ts): created with the server (or followed again, with
    * `hooks.resumeTaskId`), followed until it ends, its result fetched; an abort of the scope's
-   * signal cancels it with `tasks/cancel`. The request that creates the task is retried once
-   * on an expired HTTP session (the server never saw it); nothing after it is, since a task
-   * is never created twice.
+   * signal cancels it with `tasks/cancel`.
    */
   async callTask(
     tool: SdkTool,
@@ -358,23 +337,9 @@ export class McpConnection {
     hooks: TaskCallHooks,
   ): Promise<CallToolResult> {
     const client = await this.ensure(scope.ctx.signal);
-    return this.router.run(scope, this.exclusiveCalls, async () => {
-      let created = hooks.resumeTaskId !== undefined;
-      const tracked: TaskCallHooks = {
-        ...hooks,
-        onCreated: async (task) => {
-          created = true;
-          await hooks.onCreated(task);
-        },
-      };
-      try {
-        return await callAsTask(client, this.taskWatch, tool, args, scope.ctx.signal, tracked);
-      } catch (err) {
-        if (created || !isSessionGone(err) || this.closing) throw err;
-        const fresh = await this.reconnect(client);
-        return callAsTask(fresh, this.taskWatch, tool, args, scope.ctx.signal, tracked);
-      }
-    });
+    return this.router.run(scope, this.exclusiveCalls, () =>
+      callAsTask(client, this.taskWatch, tool, args, scope.ctx.signal, hooks, (c) => this.reconnect(c)),
+    );
   }
 
   /** Lists the server's resources (empty when it has none). */

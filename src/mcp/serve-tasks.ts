@@ -11,7 +11,12 @@
  * task ids are random UUIDs, and the HTTP server's bearer token is the only principal.
  */
 import { randomUUID } from "node:crypto";
-import { type CallToolResult, type McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import {
+  type CallToolResult,
+  type McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+} from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { describeError } from "../errors.ts";
 
@@ -148,7 +153,10 @@ export class McpTaskStore {
     if (entry.task.status === "completed" && entry.result) return { ...entry.result, ...meta };
     if (entry.task.status === "cancelled")
       throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `task ${taskId} was cancelled`);
-    throw new ProtocolError(ProtocolErrorCode.InternalError, `task ${taskId} failed: ${entry.error ?? "unknown error"}`);
+    throw new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      `task ${taskId} failed: ${entry.error ?? "unknown error"}`,
+    );
   }
 
   /** Cancels a running task; refuses a task that already ended. */
@@ -252,7 +260,11 @@ type Handler = (request: { params?: Record<string, unknown> }, ctx: unknown) => 
  * wrapping): its tools/call wrapper validates every answer as a CallToolResult, which a task
  * handle is not. Call before the first tool is registered.
  */
-export function routeTaskCalls(server: McpServer, store: McpTaskStore, runners: ReadonlyMap<string, TaskRunner>): void {
+export function routeTaskCalls(
+  server: McpServer,
+  store: McpTaskStore,
+  runners: ReadonlyMap<string, TaskRunner>,
+): void {
   const low = server.server as unknown as { _wrapHandler: (method: string, handler: Handler) => Handler };
   const wrap = low._wrapHandler.bind(low);
   low._wrapHandler = (method, handler) => {

@@ -3,7 +3,13 @@
  * model, permissions and store), chosen built-in tools are exposed under the same permission
  * settings, skill bodies are resources and skills are prompts.
  */
-import { type CallToolResult, fromJsonSchema, McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import {
+  type CallToolResult,
+  fromJsonSchema,
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+} from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { describeError } from "../errors.ts";
 import { SimClient } from "../llm/sim/sim-client.ts";
@@ -144,7 +150,8 @@ function registerSkill(
         },
       ],
     }),
-  );  return { name, run };
+  );
+  return { name, run };
 }
 
 /** Runs a skill through a real engine; each step is reported through `progress`. */

@@ -49,10 +49,14 @@ const MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
  * disk and renamed into place, so a crash leaves either the whole entry or none. Entries older
  * than `maxAgeMs` (default 7 days: no server keeps a task that long) are removed by `prune`.
  */
-export function fileTaskLedger(dir: string, options: { maxAgeMs?: number } = {}): McpTaskLedger & {
+export function fileTaskLedger(
+  dir: string,
+  options: { maxAgeMs?: number } = {},
+): McpTaskLedger & {
   prune(): Promise<number>;
 } {
-  const file = (key: string) => join(dir, `${createHash("sha256").update(key).digest("hex").slice(0, 40)}.json`);
+  const file = (key: string) =>
+    join(dir, `${createHash("sha256").update(key).digest("hex").slice(0, 40)}.json`);
   let made: Promise<unknown> | undefined;
   const ensure = () => {
     made ??= mkdir(dir, { recursive: true, mode: 0o700 });

@@ -9,7 +9,13 @@
  * codec removes `execution.taskSupport` and `capabilities.tasks`), so the requests are sent
  * here with explicit result schemas. The 2026-07-28 Tasks extension (SEP-2663) is not spoken.
  */
-import { type CallToolResult, type Client, specTypeSchemas, type Tool as SdkTool } from "@modelcontextprotocol/client";
+import {
+  type CallToolResult,
+  type Client,
+  SdkHttpError,
+  type Tool as SdkTool,
+  specTypeSchemas,
+} from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
 
 /** A task as the server reports it. */
@@ -54,9 +60,13 @@ const NO_SDK_TIMEOUT = 24 * 60 * 60 * 1000;
  * How a tool may run as a task on this connection: `required` / `optional` when the server
  * offers tasks for `tools/call` and the tool allows them, else undefined (a plain call).
  */
-export function taskSupportOf(client: Client | undefined, tool: SdkTool): "required" | "optional" | undefined {
-  const offered = (client?.getServerCapabilities() as { tasks?: { requests?: { tools?: { call?: unknown } } } })
-    ?.tasks?.requests?.tools?.call;
+export function taskSupportOf(
+  client: Client | undefined,
+  tool: SdkTool,
+): "required" | "optional" | undefined {
+  const offered = (
+    client?.getServerCapabilities() as { tasks?: { requests?: { tools?: { call?: unknown } } } }
+  )?.tasks?.requests?.tools?.call;
   const support = tool.execution?.taskSupport;
   if (offered === undefined || (support !== "required" && support !== "optional")) return undefined;
   return support;
@@ -84,9 +94,37 @@ export class TaskWatch {
 /**
  * Runs one tool call as a task: creates it (or takes `hooks.resumeTaskId`), follows it until it
  * ends and returns its result. An abort of `signal` cancels the task on the server (waiting at
- * most 5 s for the answer) before rejecting.
+ * most 5 s for the answer) before rejecting. `reconnect` replaces a client whose HTTP session
+ * expired before the task was created.
  */
 export async function callAsTask(
+  client: Client,
+  watch: TaskWatch,
+  tool: SdkTool,
+  args: Record<string, unknown>,
+  signal: AbortSignal,
+  hooks: TaskCallHooks,
+  reconnect?: (client: Client) => Promise<Client>,
+): Promise<CallToolResult> {
+  // The creating request is retried once on an expired HTTP session (the server never saw
+  // it); nothing after the task exists is, since a task is never created twice.
+  let created = hooks.resumeTaskId !== undefined;
+  const tracked: TaskCallHooks = {
+    ...hooks,
+    onCreated: async (task) => {
+      created = true;
+      await hooks.onCreated(task);
+    },
+  };
+  try {
+    return await runTask(client, watch, tool, args, signal, tracked);
+  } catch (err) {
+    if (created || !reconnect || !(err instanceof SdkHttpError && err.status === 404)) throw err;
+    return runTask(await reconnect(client), watch, tool, args, signal, tracked);
+  }
+}
+
+async function runTask(
   client: Client,
   watch: TaskWatch,
   tool: SdkTool,
@@ -103,7 +141,8 @@ export async function callAsTask(
       { signal, timeout: NO_SDK_TIMEOUT },
     );
     const task = parseTask((created as { task?: unknown }).task);
-    if (!task) throw new Error(`the server answered a task-augmented call without a task: ${JSON.stringify(created)}`);
+    if (!task)
+      throw new Error(`the server answered a task-augmented call without a task: ${JSON.stringify(created)}`);
     taskId = task.taskId;
     pollMs = task.pollInterval ?? pollMs;
     await hooks.onCreated(task);
@@ -188,11 +227,19 @@ async function poll(
 }
 
 /** The task, or undefined when the server says it does not know it. */
-async function getTask(client: Client, taskId: string, signal: AbortSignal): Promise<McpTaskState | undefined> {
+async function getTask(
+  client: Client,
+  taskId: string,
+  signal: AbortSignal,
+): Promise<McpTaskState | undefined> {
   try {
-    const raw = await client.request({ method: "tasks/get", params: { taskId } }, specTypeSchemas.GetTaskResult, {
-      signal,
-    });
+    const raw = await client.request(
+      { method: "tasks/get", params: { taskId } },
+      specTypeSchemas.GetTaskResult,
+      {
+        signal,
+      },
+    );
     return parseTask(raw);
   } catch (err) {
     if (/not found|unknown task|no task/i.test(describeError(err))) return undefined;

@@ -170,7 +170,12 @@ async function runCall(
     const resumed = await ledger.get(key);
     const result =
       resumed || conn.taskSupport(def)
-        ? await conn.callTask(def, input, scope, taskHooks(conn, def, ctx, ledger, key, resumed?.taskId, timeoutMs))
+        ? await conn.callTask(
+            def,
+            input,
+            scope,
+            taskHooks(conn, def, ctx, ledger, key, resumed?.taskId, timeoutMs),
+          )
         : await conn.callTool(def, input, scope, (p) =>
             ctx.progress({ server: conn.name, progress: p.progress, total: p.total, message: p.message }),
           );
@@ -230,7 +235,11 @@ function taskHooks(
   const report = (task: McpTaskState) =>
     ctx.progress({
       server: conn.name,
-      task: { id: task.taskId, status: task.status, ...(task.statusMessage ? { message: task.statusMessage } : {}) },
+      task: {
+        id: task.taskId,
+        status: task.status,
+        ...(task.statusMessage ? { message: task.statusMessage } : {}),
+      },
     });
   return {
     resumeTaskId,
@@ -245,11 +254,14 @@ function taskHooks(
       if (!ctx.park) return follow();
       let running: Promise<unknown> | undefined;
       try {
-        return await ctx.park(`Waiting on MCP task ${taskId} (tool ${def.name} of server "${conn.name}")`, () => {
-          const p = follow();
-          running = p;
-          return p;
-        });
+        return await ctx.park(
+          `Waiting on MCP task ${taskId} (tool ${def.name} of server "${conn.name}")`,
+          () => {
+            const p = follow();
+            running = p;
+            return p;
+          },
+        );
       } catch (err) {
         // An interrupt ends the park at once; the task is cancelled before the call returns.
         await running?.catch(() => undefined);
