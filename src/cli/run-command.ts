@@ -27,7 +27,7 @@ import { createRenderer } from "./render.ts";
 import { type AskPolicy, checkNonInteractive, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
 import { cliSinks } from "./sinks-flags.ts";
 import { formatProblem } from "./skills-command.ts";
-import { checkThreadId, openStorage } from "./threads-command.ts";
+import { checkThreadId, defaultStorageDir, openStorage } from "./threads-command.ts";
 import { decideProjectTrust } from "./trust-prompt.ts";
 
 export type { RunFlags } from "./run-flags.ts";
@@ -172,7 +172,7 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
       registry: skills.registry,
     });
     trusted = decision.trusted;
-    mcp = await openMcp(flags, io, trusted, decision.projectRoot);
+    mcp = await openMcp(flags, io, trusted, decision.projectRoot, flags.storage ?? defaultStorageDir(io.env));
     const memory = flags.projectMemory === false ? undefined : openProjectMemory(io, decision.projectRoot);
     const prepareTurn = memory ? memory.prepareTurn(skills.prepareTurn) : skills.prepareTurn;
     prompt = await expandMcpPrompt(prompt, mcp);
