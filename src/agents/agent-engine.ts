@@ -41,7 +41,8 @@ export async function openAgentEngine(tree: TreeState, node: AgentNode): Promise
     ...(o.resolveModel ? { resolveModel: o.resolveModel } : {}),
     store: tree.store,
     threadId: node.threadId,
-    title: node.id,
+    // A child is titled by its path; the root by its first message, like any thread.
+    ...(node.parent ? { title: node.id } : {}),
     system: node.parent ? childSystem(node) : (o.system ?? ""),
     tools: [...node.tools, ...agentTools(tree, node)],
     listeners: [...(shared.listeners ?? []), listener],
