@@ -2,7 +2,7 @@
 import { describeError } from "../errors.ts";
 import { addUsage } from "../protocol/index.ts";
 import { openAgentEngine, prepareAgent } from "./agent-engine.ts";
-import { type AgentNode, newNode, outcomeOf, readState, type TranscriptState } from "./node.ts";
+import { type AgentNode, frameMail, newNode, outcomeOf, readState, type TranscriptState } from "./node.ts";
 import type { StateOp, StateScope } from "./state.ts";
 import { AGENT_TOOL_NAMES } from "./tools.ts";
 import type { TreeState } from "./tree-state.ts";
@@ -13,8 +13,16 @@ const CONTINUE =
 /** Rebuilds the children of `node` (recursively) from the transcripts. */
 export async function restoreChildren(tree: TreeState, node: AgentNode): Promise<void> {
   const lines = await tree.store.read(node.threadId);
-  const own = readState(lines, node.threadId, AGENT_TOOL_NAMES.spawn, AGENT_TOOL_NAMES.updateState);
+  const own = readState(
+    lines,
+    node.threadId,
+    AGENT_TOOL_NAMES.spawn,
+    AGENT_TOOL_NAMES.updateState,
+    AGENT_TOOL_NAMES.send,
+  );
   for (const op of own.stateOps) tree.replay.push({ ...op, owner: node.id });
+  for (const mail of own.sent) tree.mail.sent.push({ ...mail, from: node.id });
+  tree.mail.received.set(node.id, own.received);
   if (!node.parent) {
     addUsage(node.usage, own.usage);
     tree.spentTokens += own.usage.inputTokens + own.usage.outputTokens;
@@ -93,7 +101,27 @@ export function resumeDeferred(tree: TreeState): void {
     }
   }
   tree.replay.length = 0;
+  redeliver(tree);
   const list = tree.deferred ?? [];
   tree.deferred = undefined;
   for (const { node, text } of list) tree.schedule(node, text);
+}
+
+/**
+ * Delivers again every message an agent sent (its `send_message` call succeeded) that its
+ * recipient's transcript does not show: the recipient was suspended, queued or cut off by
+ * the crash before its next model call read it. Each message carries its id, so one that
+ * arrived is never delivered twice.
+ */
+function redeliver(tree: TreeState): void {
+  const queued = new Set((tree.deferred ?? []).map((d) => d.node));
+  for (const mail of tree.mail.sent) {
+    const to = tree.byId.get(mail.to);
+    if (!to?.engine || to.engine.status === "closed" || tree.mail.received.get(to.id)?.has(mail.id)) continue;
+    const framed = frameMail(mail.from, mail.id, mail.text);
+    if (queued.has(to) || to.status === "queued") to.inbox.push(framed);
+    else to.engine.submit({ type: "steer", text: framed });
+  }
+  tree.mail.sent.length = 0;
+  tree.mail.received.clear();
 }

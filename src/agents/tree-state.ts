@@ -10,7 +10,7 @@ import type { Tool } from "../tool/define.ts";
 import { openAgentEngine } from "./agent-engine.ts";
 import { Barriers, type WaitMode } from "./barrier.ts";
 import { EventFeed } from "./feed.ts";
-import { type AgentNode, childThreadId, infoOf, newNode, outcomeOf } from "./node.ts";
+import { type AgentNode, childThreadId, infoOf, type Mail, newNode, outcomeOf } from "./node.ts";
 import { Slots } from "./semaphore.ts";
 import { SharedState } from "./state.ts";
 import type { AgentTreeOptions, SpawnRequest, SpawnResult } from "./tree.ts";
@@ -30,6 +30,11 @@ export class TreeState {
   readonly shared: SharedState;
   /** update_state calls found while restoring, replayed in time order once the tree is open. */
   readonly replay: { ts: number; owner: string; arguments: string }[] = [];
+  /** Messages found while restoring: sent ones, and the ids each agent's transcript shows it read. */
+  readonly mail: {
+    readonly sent: (Mail & { readonly from: string })[];
+    readonly received: Map<string, ReadonlySet<string>>;
+  } = { sent: [], received: new Map() };
   spentTokens = 0;
   spentUsd = 0;
   closing = false;
