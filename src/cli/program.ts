@@ -22,6 +22,7 @@ const GROUPS: Readonly<Record<string, () => Promise<Register>>> = {
   config: async () => (await import("./config-command.ts")).registerConfigCommand,
   serve: async () => (await import("./serve-command.ts")).registerServeCommand,
   chat: async () => (await import("./chat-command.ts")).registerChatCommand,
+  agents: async () => (await import("./agents-command.ts")).registerAgentsCommand,
 };
 const INLINE = new Set(["run", "permissions", "defense"]);
 
@@ -92,6 +93,10 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
     .option(
       "--trust",
       "trust the project folder for this run: its .taifeng/ allow rules, mode, hooks and skill scripts apply",
+    )
+    .option(
+      "--agents",
+      "let the model spawn child agents (spawn_agent, wait_agents, ...; on when .taifeng/agents/*.md exist); children show as a tree on stderr",
     )
     .option("--no-project-memory", "do not load AGENTS.md / CLAUDE.md project memory into the prompt")
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])

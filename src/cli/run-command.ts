@@ -24,6 +24,7 @@ import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
 import { otelWanted } from "./otel-env.ts";
 import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
+import { hasAgentFiles, openRunTree, type RunTree, runAgentDefinitions } from "./run-agents.ts";
 import { type AskPolicy, checkNonInteractive, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
 import { cliSinks } from "./sinks-flags.ts";
 import { formatProblem } from "./skills-command.ts";
@@ -146,7 +147,10 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
   });
   // Answers and notices are attached before the engine opens: a resumed turn asks at once.
   const target = bindLater();
-  const approver = asking === "terminal" ? createApprover(target, io.stdin, io.stderr) : undefined;
+  // With child agents, an answer goes to whichever agent asked.
+  let runTree: RunTree | undefined;
+  const answers = { submit: (op: Op) => runTree?.answer(op) || target.submit(op) };
+  const approver = asking === "terminal" ? createApprover(answers, io.stdin, io.stderr) : undefined;
   const watch = watchRun(io, target, asking);
   const sinks = cliSinks(flags, io, redactor);
   let engine: AgentEngine;
@@ -212,7 +216,23 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
     };
-    engine = await AgentEngine.open(telemetry ? telemetry.otel.instrument(options) : options);
+    if (flags.agents || hasAgentFiles(io)) {
+      const instrument = telemetry?.otel.instrument.bind(telemetry.otel);
+      runTree = await openRunTree(options, {
+        io,
+        json: flags.json === true,
+        store,
+        agents: await runAgentDefinitions(io, trusted),
+        rootListeners: [write],
+        everyAgent: [
+          watch.listener,
+          ...(approver ? [approver.listener] : []),
+          ...(sinks ? [sinks.listener] : []),
+        ],
+        ...(instrument ? { instrument } : {}),
+      });
+      engine = runTree.engine;
+    } else engine = await AgentEngine.open(telemetry ? telemetry.otel.instrument(options) : options);
   } catch (err) {
     approver?.close();
     await telemetry?.shutdown();
@@ -246,7 +266,7 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
   } finally {
     removeHandler();
     approver?.close();
-    await engine.close();
+    await (runTree ? runTree.tree.close() : engine.close());
     await telemetry?.shutdown();
     await sinks?.close();
     await mcp?.close();
@@ -254,7 +274,10 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
     skills?.close();
     await store.close();
   }
-  if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
+  if (!flags.json)
+    io.stderr.write(
+      `${runTree?.summary() ?? ""}thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`,
+    );
   return code;
 }
 

@@ -41,6 +41,8 @@ export interface RunFlags {
   /** Extra allow / deny rules, at command-line precedence. */
   readonly allow?: readonly string[];
   readonly deny?: readonly string[];
+  /** Give the model the agent tools (spawn_agent, wait_agents, ...); on by itself when agent definitions exist. */
+  readonly agents?: boolean;
   /** Extra `.mcp.json`-shaped files (`--mcp-config`). */
   readonly mcpConfig?: readonly string[];
   /** OpenTelemetry export configured by the OTEL_* variables (also on when they name an exporter). */

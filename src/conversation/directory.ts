@@ -8,9 +8,23 @@ import type { ThreadInfo, ThreadStatus } from "./summary.ts";
 /**
  * Bumped when the table layout changes; an index of another version is rebuilt. Version 2
  * added `sessions`. The `sessions` table is data, not an index (bindings cannot be derived
- * from transcripts): a later layout change must migrate it, not drop it.
+ * from transcripts): a later layout change must migrate it, not drop it. Version 3 added the
+ * agent links (`agent_*`); a version 2 file is migrated in place (see MIGRATE_2_TO_3).
  */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
+
+const AGENT_COLUMNS = `agent_parent_id TEXT, agent_call_id TEXT, agent_path TEXT`;
+const AGENT_INDEX = "CREATE INDEX IF NOT EXISTS threads_agent_parent ON threads (agent_parent_id);";
+
+/** Adds the agent columns and empties the rows (the next reconcile re-reads every transcript); sessions stay. */
+const MIGRATE_2_TO_3 = `
+ALTER TABLE threads ADD COLUMN agent_parent_id TEXT;
+ALTER TABLE threads ADD COLUMN agent_call_id TEXT;
+ALTER TABLE threads ADD COLUMN agent_path TEXT;
+${AGENT_INDEX}
+DELETE FROM threads;
+PRAGMA user_version = ${INDEX_VERSION};
+`;
 
 // Every statement is idempotent: processes that create a new store at the same moment each
 // run it, one after the other (BEGIN IMMEDIATE), and the later ones change nothing.
@@ -29,10 +43,12 @@ CREATE TABLE IF NOT EXISTS threads (
   reasoning_tokens INTEGER NOT NULL,
   parent_id TEXT,
   parent_turns INTEGER,
-  file_bytes INTEGER NOT NULL
+  file_bytes INTEGER NOT NULL,
+  ${AGENT_COLUMNS}
 );
 CREATE INDEX IF NOT EXISTS threads_updated ON threads (updated_at DESC);
 CREATE INDEX IF NOT EXISTS threads_parent ON threads (parent_id);
+${AGENT_INDEX}
 CREATE TABLE IF NOT EXISTS sessions (
   session_id TEXT PRIMARY KEY,
   thread_id TEXT NOT NULL,
@@ -57,6 +73,9 @@ interface Row {
   reasoning_tokens: number;
   parent_id: string | null;
   parent_turns: number | null;
+  agent_parent_id: string | null;
+  agent_call_id: string | null;
+  agent_path: string | null;
 }
 
 function toInfo(row: Row): ThreadInfo {
@@ -76,6 +95,15 @@ function toInfo(row: Row): ThreadInfo {
     },
     parentThreadId: row.parent_id ?? undefined,
     parentTurns: row.parent_turns ?? undefined,
+    ...(row.agent_parent_id !== null
+      ? {
+          agent: {
+            parentThreadId: row.agent_parent_id,
+            callId: row.agent_call_id ?? "",
+            path: row.agent_path ?? "",
+          },
+        }
+      : {}),
   };
 }
 
@@ -101,7 +129,8 @@ export class ThreadDirectory {
     this.path = path;
     const existed = existsSync(path);
     let opened = tryOpen(path);
-    if (opened.ok && existed && opened.version !== INDEX_VERSION && opened.version !== 0) {
+    if (opened.ok && existed && opened.version === 2) migrate(opened.db);
+    else if (opened.ok && existed && opened.version !== INDEX_VERSION && opened.version !== 0) {
       opened.db.close();
       onWarning(
         `thread index ${path} has layout version ${opened.version}; rebuilding it from the transcripts`,
@@ -118,12 +147,15 @@ export class ThreadDirectory {
     this.fresh = opened.version !== INDEX_VERSION && createSchema(this.db);
     this.upsertStmt = this.db.prepare(
       `INSERT INTO threads VALUES (:id, :title, :created_at, :updated_at, :turns, :status, :input_tokens,
-         :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes)
+         :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes,
+         :agent_parent_id, :agent_call_id, :agent_path)
        ON CONFLICT (id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at, turns = excluded.turns,
          status = excluded.status, input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
          cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens,
          reasoning_tokens = excluded.reasoning_tokens, parent_id = excluded.parent_id,
-         parent_turns = excluded.parent_turns, file_bytes = excluded.file_bytes`,
+         parent_turns = excluded.parent_turns, file_bytes = excluded.file_bytes,
+         agent_parent_id = excluded.agent_parent_id, agent_call_id = excluded.agent_call_id,
+         agent_path = excluded.agent_path`,
     );
   }
 
@@ -144,6 +176,9 @@ export class ThreadDirectory {
       parent_id: info.parentThreadId ?? null,
       parent_turns: info.parentTurns ?? null,
       file_bytes: fileBytes,
+      agent_parent_id: info.agent?.parentThreadId ?? null,
+      agent_call_id: info.agent?.callId ?? null,
+      agent_path: info.agent?.path ?? null,
     });
   }
 
@@ -238,6 +273,10 @@ export class ThreadDirectory {
       where.push("parent_id = :parent");
       params.parent = query.parentThreadId;
     }
+    if (query.agentParentThreadId !== undefined) {
+      where.push("agent_parent_id = :agentParent");
+      params.agentParent = query.agentParentThreadId;
+    }
     const sql =
       `SELECT * FROM threads${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}` +
       ` ORDER BY updated_at DESC, id DESC${query.limit !== undefined ? " LIMIT :limit" : ""}`;
@@ -270,6 +309,19 @@ export function createSchema(db: DatabaseSync): boolean {
     db.exec(SCHEMA);
     db.exec("COMMIT");
     return true;
+  } catch (err) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+/** Version 2 -> 3 in one immediate transaction (a concurrent opener waits, then sees version 3). */
+function migrate(db: DatabaseSync): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version === 2) db.exec(MIGRATE_2_TO_3);
+    db.exec("COMMIT");
   } catch (err) {
     if (db.isTransaction) db.exec("ROLLBACK");
     throw err;

@@ -52,6 +52,8 @@ export interface ThreadQuery {
   readonly search?: string;
   /** Only forks of this thread. */
   readonly parentThreadId?: string;
+  /** Only child agents spawned by this thread (`ThreadInfo.agent.parentThreadId`). */
+  readonly agentParentThreadId?: string;
   /** Most rows returned (most recently updated first). */
   readonly limit?: number;
 }

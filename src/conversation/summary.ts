@@ -27,6 +27,16 @@ export interface ThreadInfo {
   /** Set on forks: the thread this one was copied from, and how many turns it copied. */
   readonly parentThreadId: string | undefined;
   readonly parentTurns: number | undefined;
+  /** Set on a child agent's thread: the thread and call that spawned it, and its agent path. */
+  readonly agent?: AgentLink | undefined;
+}
+
+/** A child agent's link to its parent, from its `thread_meta.agent` (see docs/guides/agents.md). */
+export interface AgentLink {
+  readonly parentThreadId: string;
+  readonly callId: string;
+  /** The agent path, e.g. `root/researcher#2`. */
+  readonly path: string;
 }
 
 const TITLE_CHARS = 80;
@@ -132,6 +142,15 @@ export class ThreadSummarizer {
       usage: { ...this.usage },
       parentThreadId: this.meta.parent?.threadId,
       parentTurns: this.meta.parent?.turns,
+      ...(this.meta.agent
+        ? {
+            agent: {
+              parentThreadId: this.meta.agent.parentThreadId,
+              callId: this.meta.agent.callId,
+              path: this.meta.agent.path,
+            },
+          }
+        : {}),
     };
   }
 }
@@ -152,6 +171,8 @@ export function queryThreads(threads: Iterable<ThreadInfo>, query: ThreadQuery):
   for (const info of threads) {
     if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
     if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
+    if (query.agentParentThreadId !== undefined && info.agent?.parentThreadId !== query.agentParentThreadId)
+      continue;
     out.push(info);
   }
   out.sort((a, b) => b.updatedAt - a.updatedAt);
