@@ -39,7 +39,10 @@ export interface ServerOptions extends ThreadHubOptions {
   readonly rateLimitPerMinute?: number;
   /** How long `close` lets running turns finish before interrupting them. Default 30 s. */
   readonly drainMs?: number;
-  /** Reopen threads waiting on a person at start, so their requests are in the inbox. Default true. */
+  /**
+   * Reopen threads waiting on a person at start. Default false: the inbox lists their
+   * requests from the transcripts, and an answer, a message or a viewer reopens the thread.
+   */
   readonly resumeSuspended?: boolean;
   /** Serve the web console at `/`. Default true. */
   readonly console?: boolean;
@@ -84,7 +87,7 @@ export async function createServer(options: ServerOptions): Promise<TaifengServe
     );
   const redactor = createRedactor({ env });
   const hub = await ThreadHub.create({ ...options, redactor: options.redactor ?? redactor });
-  if (options.resumeSuspended !== false) await hub.resumeSuspended();
+  if (options.resumeSuspended === true) await hub.resumeSuspended();
   const app = buildApp(hub, options, tokens, redactor);
   let httpServer: ReturnType<typeof serve> | undefined;
   let url: string | undefined;
