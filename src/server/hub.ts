@@ -15,7 +15,7 @@ import { type InboxRow, inboxRow, parkedRequests } from "./inbox.ts";
 import { CountingStore } from "./positions.ts";
 
 /** Options of a ThreadHub: the pool's, plus channel limits. */
-export interface ThreadHubOptions extends Omit<PoolOptions, "store" | "listeners"> {
+export interface ThreadHubOptions extends Omit<PoolOptions, "store"> {
   /** A store to use instead of a JSONL store in `storageDir` (closed by the hub). */
   readonly store?: ThreadStore;
   /** Live events retained per thread for resume. Default 4096. */
@@ -71,6 +71,8 @@ export class ThreadHub {
   private readonly parked = new Map<string, { updatedAt: number; rows: InboxRow[] }>();
   /** Waiters for a request id to be asked (again) by a reopened engine. */
   private readonly askWaiters = new Set<(ev: Event) => void>();
+  /** Requests in progress per thread (a viewer attaching, an op being submitted): no eviction meanwhile. */
+  private readonly holds = new Map<string, number>();
   /** Engines evicted while waiting on a person, since start. */
   evictions = 0;
 
@@ -96,7 +98,16 @@ export class ThreadHub {
 
   /** Opens the store and the pool. */
   static async create(options: ThreadHubOptions): Promise<ThreadHub> {
-    const { store: given, storageDir, durability, retainEvents: _r, maxBufferedBytes: _m, ...rest } = options;
+    const {
+      store: given,
+      storageDir,
+      durability,
+      retainEvents: _r,
+      maxBufferedBytes: _m,
+      evictSuspendedMs: _e,
+      listeners: _l,
+      ...rest
+    } = options;
     const inner =
       given ??
       (storageDir !== undefined
@@ -105,7 +116,11 @@ export class ThreadHub {
     const store = new CountingStore(inner);
     let hub: ThreadHub | undefined;
     const listener = (ev: Event) => hub?.onEvent(ev);
-    const pool = await EnginePool.create({ ...rest, store, listeners: [listener] });
+    const pool = await EnginePool.create({
+      ...rest,
+      store,
+      listeners: [listener, ...(options.listeners ?? [])],
+    });
     hub = new ThreadHub(store, pool, options);
     return hub;
   }
@@ -193,7 +208,7 @@ export class ThreadHub {
     const out: string[] = [];
     for (const ch of this.channels.values()) {
       const id = ch.threadId;
-      if (!ch.live || ch.viewerCount > 0 || this.evicting.has(id)) continue;
+      if (!ch.live || ch.viewerCount > 0 || this.evicting.has(id) || this.holds.has(id)) continue;
       const engine = this.pool.get(id);
       if (!engine?.suspended || engine.lastActivity > cutoff) continue;
       if ([...ch.pending.values()].some((ev) => (ev.msg as { awaiting?: string }).awaiting === "agents"))
@@ -211,6 +226,22 @@ export class ThreadHub {
       out.push(id);
     }
     return out;
+  }
+
+  /**
+   * Keeps the thread's engine from being evicted until the returned function is called (a
+   * request that reopened it and has not yet attached its viewer or submitted its op).
+   */
+  hold(threadId: string): () => void {
+    this.holds.set(threadId, (this.holds.get(threadId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.holds.get(threadId) ?? 1) - 1;
+      if (n > 0) this.holds.set(threadId, n);
+      else this.holds.delete(threadId);
+    };
   }
 
   /** True while the thread's engine is being evicted. */

@@ -171,12 +171,17 @@ export function registerRoutes(app: Hono<ServerEnv>, hub: ThreadHub): void {
         "invalid_op",
         "shutdown is not accepted over HTTP: DELETE the thread, or let the server evict it",
       );
-    const engine = await hub.engine(id);
-    // A reopened engine asks its parked requests again first; the answer waits for that.
-    if (op.type === "approval" || op.type === "user_input_answer")
-      await hub.waitForRequest(id, op.requestId, ANSWER_WAIT_MS, c.req.raw.signal);
-    const submissionId = engine.submit(op);
-    return c.json({ threadId: id, submissionId }, 202);
+    const release = hub.hold(id);
+    try {
+      const engine = await hub.engine(id);
+      // A reopened engine asks its parked requests again first; the answer waits for that.
+      if (op.type === "approval" || op.type === "user_input_answer")
+        await hub.waitForRequest(id, op.requestId, ANSWER_WAIT_MS, c.req.raw.signal);
+      const submissionId = engine.submit(op);
+      return c.json({ threadId: id, submissionId }, 202);
+    } finally {
+      release();
+    }
   });
 
   app.get("/v1/threads/:id/events", async (c) => {
@@ -188,11 +193,16 @@ export function registerRoutes(app: Hono<ServerEnv>, hub: ThreadHub): void {
     const after = parsePosition(raw);
     if (raw !== undefined && raw !== "" && after === undefined)
       throw new HttpError(400, "invalid_position", `"${raw.slice(0, 40)}" is not an event id (N or N.K)`);
-    await reopenIfParked(hub, id);
-    await streamThread(hub, id, c.env.outgoing, {
-      after,
-      live: c.req.query("live") === "1" && after === undefined,
-    });
+    const release = hub.hold(id);
+    try {
+      await reopenIfParked(hub, id);
+      await streamThread(hub, id, c.env.outgoing, {
+        after,
+        live: c.req.query("live") === "1" && after === undefined,
+      });
+    } finally {
+      release();
+    }
     return RESPONSE_ALREADY_SENT;
   });
 

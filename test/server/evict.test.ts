@@ -59,8 +59,9 @@ describe("suspended engines are evicted and reopened on demand", () => {
       }
       // Every thread waits on a person, and none of them holds an engine.
       rows = await eventually(async () => {
+        const none = (await engines(first.url)) === 0;
         const r = await inbox(first.url);
-        return r.length === THREADS && (await engines(first.url)) === 0 ? r : undefined;
+        return none && r.length === THREADS ? r : undefined;
       }, "every thread parked and evicted");
       expect(first.server.hub.evictions).toBe(THREADS);
       expect(first.server.hub.pool.size).toBe(0);
