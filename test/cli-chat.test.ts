@@ -125,4 +125,48 @@ describe("taifeng chat on a terminal", () => {
     }
     expect((await readFile(join(dir, "threads", `${threadId}.jsonl`), "utf8")).length).toBeGreaterThan(0);
   }, 180_000);
+
+  it("/model, /rewind N, /compact and /fork act on the thread", async () => {
+    const script = join(dir, "plain.json");
+    await writeFile(
+      script,
+      JSON.stringify({ steps: [{ text: "plain answer" }], onExhausted: "repeat_last" }),
+    );
+    const chat = chatOnPty(["--model", `sim:${script}`]);
+    try {
+      await chat.waitFor(/\/help for commands/, 60_000);
+      for (const [i, text] of ["one", "two", "three"].entries()) {
+        chat.type(`${text}\r`);
+        await chat.waitFor(new RegExp(`(✓ done in[\\s\\S]*){${i + 1}}`));
+      }
+      chat.type("/model\r");
+      await chat.waitFor(/model: sim:/);
+      chat.type("/rewind 1\r");
+      await chat.waitFor(/rewound 1 turn\(s\): 2 left/);
+      chat.type("/threads\r");
+      await chat.waitFor(/\* thr_\S+ {2}2 turn\(s\)/);
+      chat.type("/compact\r");
+      await chat.waitFor(/⇣ compacted/);
+      chat.type(`/model sim:${script}\r`);
+      await chat.waitFor(/model: sim:\S+ from the next turn/);
+      chat.type("/fork\r");
+      await chat.waitFor(/forked (thr_\S+) at turn \d+: now on (thr_\S+)/);
+      chat.type("/exit\r");
+      expect(await chat.exited).toBe(0);
+    } finally {
+      chat.child.kill("SIGKILL");
+    }
+    const [, from, , to] =
+      /forked (thr_[A-Za-z0-9]+) at turn (\d+): now on (thr_[A-Za-z0-9]+)/.exec(chat.output()) ?? [];
+    expect(from).toBeDefined();
+    const store = new JsonlThreadStore({ dir: join(dir, "threads") });
+    const source = await store.read(from as string);
+    const forked = summarizeThread(await store.read(to as string));
+    await store.close();
+    expect(source.some((l) => l.type === "rollback" && l.payload.turns === 1)).toBe(true);
+    expect(source.some((l) => l.type === "event" && l.payload.msg.type === "compaction_completed")).toBe(
+      true,
+    );
+    expect(forked.parentThreadId).toBe(from);
+  }, 120_000);
 });

@@ -143,6 +143,26 @@ async function openSession(
   return session;
 }
 
+/**
+ * Runs a control op (/rewind, /compact, /model SPEC) to its end before the next line is
+ * read, and confirms it (rejections are printed by the session's listener).
+ */
+async function control(session: Session, op: Op, io: CliIO): Promise<void> {
+  let events: Event[];
+  try {
+    events = await session.engine.submitAndWait(op);
+  } catch (err) {
+    io.stdout.write(`! ${describeError(err)}\n`);
+    return;
+  }
+  for (const { msg } of events) {
+    if (msg.type === "thread_rewound")
+      io.stdout.write(`rewound ${msg.turns} turn(s): ${msg.remainingTurns} left\n`);
+    else if (msg.type === "context_overridden" && msg.model !== undefined)
+      io.stdout.write(`model: ${msg.model} from the next turn\n`);
+  }
+}
+
 function submit(session: Session, op: Op | string, io: CliIO): void {
   try {
     session.engine.submit(op);
@@ -213,18 +233,15 @@ async function loop(
       case "rewind": {
         const n = Number(args[0] ?? "1");
         if (!Number.isInteger(n) || n < 1) io.stdout.write("! /rewind takes a positive number of turns\n");
-        else submit(session, { type: "rewind", turns: n }, io);
-        return;
+        else await control(session, { type: "rewind", turns: n }, io);
+        break;
       }
       case "compact":
-        submit(session, { type: "compact" }, io);
-        return;
+        await control(session, { type: "compact" }, io);
+        break;
       case "model":
         if (args[0] === undefined) io.stdout.write(`model: ${session.engine.modelId}\n`);
-        else {
-          submit(session, { type: "override_context", model: args[0] }, io);
-          return;
-        }
+        else await control(session, { type: "override_context", model: args[0] }, io);
         break;
       case "usage": {
         const u = session.usage;

@@ -52,16 +52,23 @@ export const PendingApproval = z.object({
   threadId: z.string(),
   turnId: z.string().optional(),
   submissionId: z.string().optional(),
-  /** Position of the request in the thread's event stream. */
   kind: z.enum(["permission", "user_input"]),
   requestId: z.string(),
   tool: z.string().optional(),
   input: z.unknown().optional(),
   reason: z.string().optional(),
   question: z.string().optional(),
+  options: z.array(z.string()).optional(),
   suggestions: z.array(z.string()).optional(),
+  /** `agents`: a call parked until child agents finish; the runtime answers it, not a person. */
+  awaiting: z.literal("agents").optional(),
   ts: z.number(),
+  /** False when the thread's engine is not in memory: the answer reopens it. */
+  live: z.boolean(),
 });
+
+/** `GET /v1/approvals`. */
+export const ApprovalList = z.object({ approvals: z.array(PendingApproval) });
 
 /** Usage totals. */
 export const UsageTotals = z.object({

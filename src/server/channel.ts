@@ -62,6 +62,8 @@ export class ThreadChannel {
   readonly pending = new Map<string, Event>();
   /** True while an engine holds the thread. */
   live = false;
+  /** The turn a reopened engine is resuming (it re-asks its parked requests), until it ends. */
+  resumedTurn: string | undefined;
 
   constructor(threadId: string, options: ChannelOptions = {}) {
     this.threadId = threadId;
@@ -236,12 +238,17 @@ export class ThreadChannel {
 
   private track(event: Event): void {
     const msg = event.msg;
-    if (msg.type === "permission_requested" || msg.type === "user_input_requested")
+    if (msg.type === "thread_opened") this.resumedTurn = msg.resumedTurn?.turnId;
+    else if (msg.type === "permission_requested" || msg.type === "user_input_requested")
       this.pending.set(msg.requestId, event);
     else if (msg.type === "permission_resolved") this.pending.delete(msg.requestId);
     else if (msg.type === "turn_completed" || msg.type === "turn_failed" || msg.type === "turn_aborted") {
       // A turn that ended answers nothing more; a suspended turn re-asks when reopened.
       for (const [id, ev] of this.pending) if (ev.turnId === event.turnId) this.pending.delete(id);
-    } else if (msg.type === "shutdown_complete") this.pending.clear();
+      if (this.resumedTurn === event.turnId) this.resumedTurn = undefined;
+    } else if (msg.type === "shutdown_complete") {
+      this.pending.clear();
+      this.resumedTurn = undefined;
+    }
   }
 }

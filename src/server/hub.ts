@@ -9,18 +9,26 @@ import type { ThreadStore } from "../conversation/store.ts";
 import { TaifengError } from "../errors.ts";
 import type { AgentEngine } from "../loop/engine.ts";
 import { EnginePool, type PoolOptions } from "../loop/pool.ts";
-import { type Event, newId } from "../protocol/index.ts";
+import { type Event, isTurnEnd, newId } from "../protocol/index.ts";
 import { ThreadChannel } from "./channel.ts";
+import { type InboxRow, inboxRow, parkedRequests } from "./inbox.ts";
 import { CountingStore } from "./positions.ts";
 
 /** Options of a ThreadHub: the pool's, plus channel limits. */
-export interface ThreadHubOptions extends Omit<PoolOptions, "store" | "listeners"> {
+export interface ThreadHubOptions extends Omit<PoolOptions, "store"> {
   /** A store to use instead of a JSONL store in `storageDir` (closed by the hub). */
   readonly store?: ThreadStore;
   /** Live events retained per thread for resume. Default 4096. */
   readonly retainEvents?: number;
   /** Bytes a slow viewer may have unsent before it is paused. Default 256 KiB. */
   readonly maxBufferedBytes?: number;
+  /**
+   * An engine that has waited on a person (an approval or an answer) this long, with no
+   * viewer on its event stream, is evicted from memory: its turn stays suspended in the
+   * transcript, the inbox keeps listing its request, and the next op or viewer reopens it.
+   * Default 60 s; 0 evicts at the next sweep; a negative value never evicts.
+   */
+  readonly evictSuspendedMs?: number;
 }
 
 /** Counters for `/metrics`. */
@@ -30,6 +38,9 @@ export interface HubCounters {
   tokens: Record<"input" | "cached_input" | "output", number>;
   costUsd: number;
 }
+
+/** Threads scanned for parked requests by the inbox (most recently updated first). */
+const INBOX_SCAN = 10_000;
 
 /** Recent model-call latencies per model (for p50/p95). */
 const LATENCY_SAMPLES = 1000;
@@ -52,6 +63,18 @@ export class ThreadHub {
     costUsd: 0,
   };
   private readonly pinger: NodeJS.Timeout;
+  private readonly sweeper: NodeJS.Timeout | undefined;
+  private readonly evictAfter: number;
+  /** Engines being closed by an eviction: their thread reopens after the close. */
+  private readonly evicting = new Map<string, Promise<void>>();
+  /** Parked requests read from transcripts, by thread, valid while `updatedAt` is unchanged. */
+  private readonly parked = new Map<string, { updatedAt: number; rows: InboxRow[] }>();
+  /** Waiters for a request id to be asked (again) by a reopened engine. */
+  private readonly askWaiters = new Set<(ev: Event) => void>();
+  /** Requests in progress per thread (a viewer attaching, an op being submitted): no eviction meanwhile. */
+  private readonly holds = new Map<string, number>();
+  /** Engines evicted while waiting on a person, since start. */
+  evictions = 0;
 
   private constructor(store: CountingStore, pool: EnginePool, options: ThreadHubOptions) {
     this.store = store;
@@ -65,11 +88,26 @@ export class ThreadHub {
       for (const ch of this.channels.values()) ch.ping();
     }, 15_000);
     this.pinger.unref();
+    this.evictAfter = options.evictSuspendedMs ?? 60_000;
+    if (this.evictAfter >= 0) {
+      const every = Math.min(Math.max(this.evictAfter / 2, 50), 15_000);
+      this.sweeper = setInterval(() => this.evictSuspended(), every);
+      this.sweeper.unref();
+    }
   }
 
   /** Opens the store and the pool. */
   static async create(options: ThreadHubOptions): Promise<ThreadHub> {
-    const { store: given, storageDir, durability, retainEvents: _r, maxBufferedBytes: _m, ...rest } = options;
+    const {
+      store: given,
+      storageDir,
+      durability,
+      retainEvents: _r,
+      maxBufferedBytes: _m,
+      evictSuspendedMs: _e,
+      listeners: _l,
+      ...rest
+    } = options;
     const inner =
       given ??
       (storageDir !== undefined
@@ -78,7 +116,11 @@ export class ThreadHub {
     const store = new CountingStore(inner);
     let hub: ThreadHub | undefined;
     const listener = (ev: Event) => hub?.onEvent(ev);
-    const pool = await EnginePool.create({ ...rest, store, listeners: [listener] });
+    const pool = await EnginePool.create({
+      ...rest,
+      store,
+      listeners: [listener, ...(options.listeners ?? [])],
+    });
     hub = new ThreadHub(store, pool, options);
     return hub;
   }
@@ -120,6 +162,7 @@ export class ThreadHub {
   async engine(threadId: string): Promise<AgentEngine> {
     const live = this.pool.get(threadId);
     if (live && live.status !== "closed") return live;
+    await this.evicting.get(threadId);
     if (!(await this.store.exists(threadId)))
       throw new TaifengError("thread_not_found", `no thread ${threadId}`);
     return this.pool.getOrCreate({ sessionId: threadId, threadId });
@@ -155,6 +198,130 @@ export class ThreadHub {
     return opened;
   }
 
+  /**
+   * Evicts every engine that has waited only on a person for `evictSuspendedMs` with no
+   * viewer (waits on child agents stay: nothing here would reopen them when the children
+   * finish). Returns the thread ids evicted; their engines close in the background.
+   */
+  evictSuspended(olderThanMs = Math.max(0, this.evictAfter)): string[] {
+    const cutoff = Date.now() - olderThanMs;
+    const out: string[] = [];
+    for (const ch of this.channels.values()) {
+      const id = ch.threadId;
+      if (!ch.live || ch.viewerCount > 0 || this.evicting.has(id) || this.holds.has(id)) continue;
+      const engine = this.pool.get(id);
+      if (!engine?.suspended || engine.lastActivity > cutoff) continue;
+      if ([...ch.pending.values()].some((ev) => (ev.msg as { awaiting?: string }).awaiting === "agents"))
+        continue;
+      const done = this.pool
+        .endSession(id)
+        .catch(() => {
+          // A close that failed leaves the transcript as the engine last wrote it.
+        })
+        .finally(() => {
+          if (this.evicting.get(id) === done) this.evicting.delete(id);
+        });
+      this.evicting.set(id, done);
+      this.evictions++;
+      out.push(id);
+    }
+    return out;
+  }
+
+  /**
+   * Keeps the thread's engine from being evicted until the returned function is called (a
+   * request that reopened it and has not yet attached its viewer or submitted its op).
+   */
+  hold(threadId: string): () => void {
+    this.holds.set(threadId, (this.holds.get(threadId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.holds.get(threadId) ?? 1) - 1;
+      if (n > 0) this.holds.set(threadId, n);
+      else this.holds.delete(threadId);
+    };
+  }
+
+  /** True while the thread's engine is being evicted. */
+  isEvicting(threadId: string): boolean {
+    return this.evicting.has(threadId);
+  }
+
+  /**
+   * Everything waiting on a person, oldest first: the pending requests of live engines, then
+   * those parked in the transcripts of suspended threads without an engine here.
+   */
+  async approvals(): Promise<InboxRow[]> {
+    const rows: InboxRow[] = [];
+    const fromMemory = new Set<string>();
+    for (const ch of this.channels.values()) {
+      if (!ch.live || this.evicting.has(ch.threadId)) continue;
+      fromMemory.add(ch.threadId);
+      for (const ev of ch.pending.values()) {
+        const row = inboxRow(ev, true);
+        if (row) rows.push(row);
+      }
+    }
+    const seen = new Set<string>();
+    for (const info of await this.store.list({ limit: INBOX_SCAN })) {
+      seen.add(info.threadId);
+      if (info.status !== "suspended" || fromMemory.has(info.threadId)) continue;
+      let cached = this.parked.get(info.threadId);
+      if (!cached || cached.updatedAt !== info.updatedAt) {
+        let lines: Awaited<ReturnType<CountingStore["read"]>>;
+        try {
+          lines = await this.store.read(info.threadId);
+        } catch {
+          continue; // deleted or unreadable since the listing
+        }
+        cached = { updatedAt: info.updatedAt, rows: parkedRequests(info.threadId, lines) };
+        this.parked.set(info.threadId, cached);
+      }
+      rows.push(...cached.rows);
+    }
+    for (const id of this.parked.keys()) if (!seen.has(id)) this.parked.delete(id);
+    return rows.sort((a, b) => a.ts - b.ts);
+  }
+
+  /**
+   * Resolves once the thread's engine has asked `requestId` (again), its resumed turn ended,
+   * `timeoutMs` passed or `signal` aborted. A reopened engine re-asks its parked requests
+   * shortly after it opens; an answer sent before that would find no request.
+   */
+  async waitForRequest(
+    threadId: string,
+    requestId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const ch = this.peek(threadId);
+    if (!ch?.resumedTurn || ch.pending.has(requestId)) return;
+    const turnId = ch.resumedTurn;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.askWaiters.delete(check);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const check = (ev: Event) => {
+        if (ev.threadId !== threadId) return;
+        const m = ev.msg as { type: string; requestId?: string };
+        if (
+          m.requestId === requestId ||
+          (ev.turnId === turnId && isTurnEnd(ev.msg)) ||
+          m.type === "shutdown_complete"
+        )
+          done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener("abort", done, { once: true });
+      this.askWaiters.add(check);
+    });
+  }
+
   /** p50 and p95 of recent model-call durations per model, in ms. */
   latencyByModel(): Record<string, { calls: number; p50: number; p95: number }> {
     const out: Record<string, { calls: number; p50: number; p95: number }> = {};
@@ -172,7 +339,10 @@ export class ThreadHub {
     const msg = ev.msg;
     if (msg.type === "thread_opened") ch.live = true;
     ch.publish(line, ev);
+    for (const waiter of this.askWaiters) waiter(ev);
     this.counters.events++;
+    // An evicted engine's turn is suspended, not ended: its closing events are not counted.
+    const counted = !this.evicting.has(ev.threadId);
     switch (msg.type) {
       case "model_call_completed": {
         const model = this.pool.get(ev.threadId)?.modelId ?? "unknown";
@@ -187,13 +357,13 @@ export class ThreadHub {
         break;
       }
       case "turn_completed":
-        this.counters.turns.completed++;
+        if (counted) this.counters.turns.completed++;
         break;
       case "turn_failed":
-        this.counters.turns.failed++;
+        if (counted) this.counters.turns.failed++;
         break;
       case "turn_aborted":
-        this.counters.turns.aborted++;
+        if (counted) this.counters.turns.aborted++;
         break;
       case "shutdown_complete":
         ch.live = false;
@@ -210,6 +380,8 @@ export class ThreadHub {
    */
   async close(drainMs: number): Promise<void> {
     clearInterval(this.pinger);
+    if (this.sweeper) clearInterval(this.sweeper);
+    await Promise.allSettled(this.evicting.values());
     await this.pool.close({ drainMs });
     for (const ch of this.channels.values()) ch.endAll("event: shutdown\ndata: {}\n\n");
     this.channels.clear();

@@ -1,4 +1,7 @@
-/** `GET /metrics`: the server's counters in the Prometheus text format. */
+/**
+ * `GET /metrics` without the OpenTelemetry peers installed: the server's own counters in the
+ * Prometheus text format (prometheus.ts serves the telemetry instruments when they are).
+ */
 import type { ThreadHub } from "./hub.ts";
 
 /** Renders the hub's counters and gauges. */
@@ -26,13 +29,15 @@ export function metricsText(hub: ThreadHub): string {
   );
   metric("taifeng_cost_usd_total", "counter", "Model cost in USD (catalog prices).", [["", c.costUsd]]);
   const lat = hub.latencyByModel();
+  // Label values escape backslash, double quote and line feed (the text format's rule).
+  const label = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
   metric(
     "taifeng_model_call_duration_ms",
-    "summary",
-    "Recent model-call durations per model.",
+    "gauge",
+    "Recent model-call durations per model (p50 and p95 of the last 1000 calls).",
     Object.entries(lat).flatMap(([model, s]): [string, number][] => [
-      [`{model="${model.replace(/["\\\n]/g, "_")}",quantile="0.5"}`, s.p50],
-      [`{model="${model.replace(/["\\\n]/g, "_")}",quantile="0.95"}`, s.p95],
+      [`{model="${label(model)}",quantile="0.5"}`, s.p50],
+      [`{model="${label(model)}",quantile="0.95"}`, s.p95],
     ]),
   );
   return `${out.join("\n")}\n`;

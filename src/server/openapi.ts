@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas. */
 import { z } from "zod";
 import {
+  ApprovalList,
   CreateThreadBody,
   ErrorReply,
   ForkBody,
@@ -41,6 +42,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         Thread: schema(ThreadSummary),
         ThreadList: schema(ThreadList),
         Approval: schema(PendingApproval),
+        ApprovalList: schema(ApprovalList),
         Usage: schema(UsageReport),
         Error: schema(ErrorReply),
       },
@@ -122,7 +124,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/v1/approvals": {
         get: {
           summary: "Everything waiting on a person, across threads",
-          responses: { "200": { description: "Pending requests" }, ...errors },
+          responses: { "200": { description: "Pending requests", ...json("ApprovalList") }, ...errors },
         },
       },
       "/v1/usage": {

@@ -47,6 +47,24 @@ async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer
   return parsed.data;
 }
 
+/** Longest wait for a reopened engine to ask a request again before its answer is submitted. */
+const ANSWER_WAIT_MS = 10_000;
+
+/**
+ * A viewer arriving at a thread whose engine was evicted while it waited on a person reopens
+ * it, so that the request is asked again live. A thread held by another process stays as is.
+ */
+async function reopenIfParked(hub: ThreadHub, id: string): Promise<void> {
+  const live = hub.pool.get(id);
+  if (live && live.status !== "closed" && !hub.isEvicting(id)) return;
+  if (summarizeThread(await hub.store.read(id)).status !== "suspended") return;
+  try {
+    await hub.engine(id);
+  } catch {
+    // locked elsewhere or unreadable: the viewer still gets the transcript
+  }
+}
+
 const THREAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function threadParam(c: Context): string {
@@ -153,9 +171,17 @@ export function registerRoutes(app: Hono<ServerEnv>, hub: ThreadHub): void {
         "invalid_op",
         "shutdown is not accepted over HTTP: DELETE the thread, or let the server evict it",
       );
-    const engine = await hub.engine(id);
-    const submissionId = engine.submit(op);
-    return c.json({ threadId: id, submissionId }, 202);
+    const release = hub.hold(id);
+    try {
+      const engine = await hub.engine(id);
+      // A reopened engine asks its parked requests again first; the answer waits for that.
+      if (op.type === "approval" || op.type === "user_input_answer")
+        await hub.waitForRequest(id, op.requestId, ANSWER_WAIT_MS, c.req.raw.signal);
+      const submissionId = engine.submit(op);
+      return c.json({ threadId: id, submissionId }, 202);
+    } finally {
+      release();
+    }
   });
 
   app.get("/v1/threads/:id/events", async (c) => {
@@ -167,10 +193,16 @@ export function registerRoutes(app: Hono<ServerEnv>, hub: ThreadHub): void {
     const after = parsePosition(raw);
     if (raw !== undefined && raw !== "" && after === undefined)
       throw new HttpError(400, "invalid_position", `"${raw.slice(0, 40)}" is not an event id (N or N.K)`);
-    await streamThread(hub, id, c.env.outgoing, {
-      after,
-      live: c.req.query("live") === "1" && after === undefined,
-    });
+    const release = hub.hold(id);
+    try {
+      await reopenIfParked(hub, id);
+      await streamThread(hub, id, c.env.outgoing, {
+        after,
+        live: c.req.query("live") === "1" && after === undefined,
+      });
+    } finally {
+      release();
+    }
     return RESPONSE_ALREADY_SENT;
   });
 
@@ -200,38 +232,7 @@ export function registerRoutes(app: Hono<ServerEnv>, hub: ThreadHub): void {
     return c.body(null, 204);
   });
 
-  app.get("/v1/approvals", (c) => {
-    const out: unknown[] = [];
-    for (const ch of hub.allChannels()) {
-      for (const ev of ch.pending.values()) {
-        const m = ev.msg;
-        if (m.type === "permission_requested")
-          out.push({
-            threadId: ev.threadId,
-            turnId: ev.turnId,
-            submissionId: ev.submissionId,
-            kind: "permission",
-            requestId: m.requestId,
-            tool: m.tool,
-            input: m.input,
-            ...(m.reason !== undefined ? { reason: m.reason } : {}),
-            suggestions: m.suggestions,
-            ts: ev.ts,
-          });
-        else if (m.type === "user_input_requested")
-          out.push({
-            threadId: ev.threadId,
-            turnId: ev.turnId,
-            submissionId: ev.submissionId,
-            kind: "user_input",
-            requestId: m.requestId,
-            question: m.question,
-            ts: ev.ts,
-          });
-      }
-    }
-    return c.json({ approvals: out });
-  });
+  app.get("/v1/approvals", async (c) => c.json({ approvals: await hub.approvals() }));
 
   app.get("/v1/usage", async (c) => {
     const limit = intQuery(c, "limit", 200, 2000);

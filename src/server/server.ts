@@ -15,6 +15,7 @@ import { registerConsole } from "./console-assets.ts";
 import { ThreadHub, type ThreadHubOptions } from "./hub.ts";
 import { metricsText } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
+import { createPrometheusMetrics, type PrometheusMetrics } from "./prometheus.ts";
 import { errorReply, registerRoutes, type ServerEnv } from "./routes.ts";
 
 const VERSION = "0.1.0";
@@ -39,8 +40,17 @@ export interface ServerOptions extends ThreadHubOptions {
   readonly rateLimitPerMinute?: number;
   /** How long `close` lets running turns finish before interrupting them. Default 30 s. */
   readonly drainMs?: number;
-  /** Reopen threads waiting on a person at start, so their requests are in the inbox. Default true. */
+  /**
+   * Reopen threads waiting on a person at start. Default false: the inbox lists their
+   * requests from the transcripts, and an answer, a message or a viewer reopens the thread.
+   */
   readonly resumeSuspended?: boolean;
+  /**
+   * Serve `GET /metrics` from the telemetry layer's instruments (needs the optional peers
+   * `@opentelemetry/sdk-metrics` and `@opentelemetry/exporter-prometheus`; without them, or
+   * with false, `/metrics` serves the server's own counters). Default true.
+   */
+  readonly metrics?: boolean;
   /** Serve the web console at `/`. Default true. */
   readonly console?: boolean;
 }
@@ -83,9 +93,20 @@ export async function createServer(options: ServerOptions): Promise<TaifengServe
       "no bearer tokens configured: set server.tokens (names of environment variables), or pass --insecure-local to accept anonymous requests on 127.0.0.1",
     );
   const redactor = createRedactor({ env });
-  const hub = await ThreadHub.create({ ...options, redactor: options.redactor ?? redactor });
-  if (options.resumeSuspended !== false) await hub.resumeSuspended();
-  const app = buildApp(hub, options, tokens, redactor);
+  let hubRef: ThreadHub | undefined;
+  const prometheus =
+    options.metrics === false
+      ? undefined
+      : await createPrometheusMetrics((id) => hubRef?.isEvicting(id) === true);
+  const hub = await ThreadHub.create({
+    ...options,
+    redactor: options.redactor ?? redactor,
+    listeners: [...(options.listeners ?? []), ...(prometheus ? [prometheus.listener] : [])],
+  });
+  hubRef = hub;
+  prometheus?.bind(hub);
+  if (options.resumeSuspended === true) await hub.resumeSuspended();
+  const app = buildApp(hub, options, tokens, redactor, prometheus);
   let httpServer: ReturnType<typeof serve> | undefined;
   let url: string | undefined;
   let closing: Promise<void> | undefined;
@@ -115,6 +136,7 @@ export async function createServer(options: ServerOptions): Promise<TaifengServe
           ? new Promise<void>((r) => httpServer?.close(() => r()))
           : Promise.resolve();
         await hub.close(options.drainMs ?? 30_000);
+        await prometheus?.shutdown();
         // Event streams ended above; idle keep-alive sockets go now.
         (httpServer as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
         await stopped;
@@ -129,6 +151,7 @@ function buildApp(
   options: ServerOptions,
   tokens: TokenSet | undefined,
   redactor: Redactor,
+  prometheus: PrometheusMetrics | undefined,
 ): Hono<ServerEnv> {
   const app = new Hono<ServerEnv>();
   const limiter = new RateLimiter(options.rateLimitPerMinute ?? 600);
@@ -196,7 +219,11 @@ function buildApp(
   );
   app.get("/healthz", (c) => c.json({ ok: true, engines: hub.pool.size, viewers: hub.viewerCount }));
   app.get("/openapi.json", (c) => c.json(openApiDocument(VERSION)));
-  app.get("/metrics", (c) => c.text(metricsText(hub), 200, { "content-type": "text/plain; version=0.0.4" }));
+  app.get("/metrics", async (c) =>
+    c.text(prometheus ? await prometheus.render() : metricsText(hub), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }),
+  );
   registerRoutes(app, hub);
   if (options.console !== false) registerConsole(app);
   return app;

@@ -340,8 +340,10 @@ describe("threads, ops and the event stream", () => {
     expect(usage.latency["sim:script"]?.calls).toBeGreaterThanOrEqual(3);
 
     const metrics = await (await api(url, "/metrics")).text();
-    expect(metrics).toMatch(/^taifeng_turns_total\{outcome="completed"\} [1-9]\d*$/m);
-    expect(metrics).toMatch(/^taifeng_model_call_duration_ms\{model="sim:script",quantile="0\.95"\} \d/m);
+    expect(metrics).toMatch(/^taifeng_turns_total\{taifeng_turn_outcome="completed",[^}]*\} [1-9]\d*$/m);
+    expect(metrics).toMatch(
+      /^gen_ai_client_operation_duration_count\{[^}]*gen_ai_request_model="script"[^}]*\} \d/m,
+    );
     const doc = (await json(await api(url, "/openapi.json"))) as {
       openapi: string;
       paths: Record<string, unknown>;
