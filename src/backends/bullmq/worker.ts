@@ -97,10 +97,26 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
     }
   });
 
-  const publish = (event: Event) => {
-    publisher.publish(names.eventsChannel(event.threadId), JSON.stringify(event)).catch((err: Error) => {
-      warn(`publishing an event of ${event.threadId} failed: ${err.message}`);
+  // Events are published per thread as one JSON array per tick (one PUBLISH per burst, all of
+  // a tick's threads in one pipeline), in sequence order.
+  const unpublished = new Map<string, Event[]>();
+  const publishPending = () => {
+    const batch = [...unpublished];
+    unpublished.clear();
+    const pipeline = publisher.pipeline();
+    for (const [threadId, events] of batch)
+      pipeline.publish(names.eventsChannel(threadId), JSON.stringify(events));
+    pipeline.exec().catch((err: Error) => {
+      warn(`publishing events of ${batch.map(([t]) => t).join(", ")} failed: ${err.message}`);
     });
+  };
+  const publish = (event: Event) => {
+    const list = unpublished.get(event.threadId);
+    if (list) list.push(event);
+    else {
+      if (unpublished.size === 0) setImmediate(publishPending);
+      unpublished.set(event.threadId, [event]);
+    }
   };
 
   async function run(job: Job<ThreadJob>, token: string | undefined): Promise<void> {
@@ -138,6 +154,7 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
       for (let next = await inbox.next(threadId); next; next = await inbox.next(threadId, after)) {
         after = next.n;
         const writer = store.writerOf(threadId);
+        const firstSeq = writer.nextLineSeq;
         let submissionId: string;
         try {
           submissionId = engine.submit(next.op);
@@ -145,7 +162,7 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
           await inbox.failOne(threadId, next.n, describeError(err)); // the engine refused this op
           continue;
         }
-        const consume = inbox.consumeSql(threadId, next.n, submissionId);
+        const consume = inbox.consumeSql(threadId, next.n, submissionId, firstSeq);
         writer.attach(consume.sql, consume.values);
         if (next.op.type === "approval" || next.op.type === "user_input_answer") {
           // A control op answers at once; only an applied answer stops the wait on its request.

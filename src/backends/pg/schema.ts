@@ -31,7 +31,9 @@ export interface Migration {
  * `backend_threads` (a thread's recipe and its submission counter) and `inbox` (submitted ops
  * in order; `submission_id` is set in the transaction that stores the op's first lines).
  * Version 3: `sessions` (EnginePool session bindings; deleting a thread drops its bindings).
- * Version 4: `artifacts` (full tool outputs kept with their thread).
+ * Version 4: `artifacts` (full tool outputs kept with their thread). Version 5: `inbox.first_seq`
+ * (the sequence number from which an op's lines were appended, so reading a submission's
+ * outcome reads the lines of its turn, not the whole thread).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -100,6 +102,11 @@ export const MIGRATIONS: readonly Migration[] = [
         call_id text NOT NULL,
         PRIMARY KEY (thread_id, id)
       );`,
+  },
+  {
+    version: 5,
+    name: "inbox: where an op's lines start",
+    sql: "ALTER TABLE $S.inbox ADD COLUMN first_seq bigint;",
   },
 ];
 
