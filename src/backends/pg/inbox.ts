@@ -204,6 +204,23 @@ export class Inbox {
     };
   }
 
+  /** Records why a child thread's job failed (its parent reads it as the child's result). */
+  async recordChildFailure(threadId: string, failure: string): Promise<void> {
+    await this.query(`UPDATE ${this.s}.backend_threads SET failure = $2 WHERE thread_id = $1`, [
+      threadId,
+      failure,
+    ]);
+  }
+
+  /** Why a child thread's job failed, if it did. */
+  async childFailure(threadId: string): Promise<string | undefined> {
+    const { rows } = await this.query<{ failure: string | null }>(
+      `SELECT failure FROM ${this.s}.backend_threads WHERE thread_id = $1`,
+      [threadId],
+    );
+    return rows[0]?.failure ?? undefined;
+  }
+
   /** Marks one op failed with `error` (the engine refused it). */
   async failOne(threadId: string, n: number, error: string): Promise<void> {
     await this.query(

@@ -33,7 +33,8 @@ export interface Migration {
  * Version 3: `sessions` (EnginePool session bindings; deleting a thread drops its bindings).
  * Version 4: `artifacts` (full tool outputs kept with their thread). Version 5: `inbox.first_seq`
  * (the sequence number from which an op's lines were appended, so reading a submission's
- * outcome reads the lines of its turn, not the whole thread).
+ * outcome reads the lines of its turn, not the whole thread) and `backend_threads.failure` (why a
+ * child thread's job failed — poisoned, stalled too often — for its parent to read).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -105,8 +106,10 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: "inbox: where an op's lines start",
-    sql: "ALTER TABLE $S.inbox ADD COLUMN first_seq bigint;",
+    name: "where an op's lines start; failed child threads",
+    sql: `
+      ALTER TABLE $S.inbox ADD COLUMN first_seq bigint;
+      ALTER TABLE $S.backend_threads ADD COLUMN failure text;`,
   },
 ];
 
