@@ -120,6 +120,16 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
       collect,
       [],
     )
+    .option(
+      "--backend <name>",
+      "inline (this process runs the turn, default) or bullmq (a `taifeng worker` runs it; needs DATABASE_URL, REDIS_URL)",
+    )
+    .option(
+      "--tools <names>",
+      "with --backend bullmq: tool names of the recipe (comma-separated, repeatable)",
+      collect,
+      [],
+    )
     .action(async (prompt: string | undefined, flags) => {
       const { runCommand } = await import("./run-command.ts");
       result.code = await runCommand(prompt, flags, io);

@@ -117,6 +117,13 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
   const config = loadCliConfig(io, given.config).config;
   const flags = withConfig(given, config);
   const settings = runSettings(flags, io);
+  const backend = flags.backend ?? config.backend?.type ?? "inline";
+  if (backend !== "inline" && backend !== "bullmq")
+    throw new UsageError(`--backend must be inline or bullmq, got "${backend}"`);
+  if (backend === "bullmq") {
+    const { runQueued } = await import("./run-queued.ts");
+    return runQueued(prompt, flags, settings, config, io, flags.model ?? defaultModelSpec(io.env));
+  }
   const store = openStorage(flags.storage, io);
   if (flags.thread !== undefined) checkThreadId(store, flags.thread);
   let model: ModelClient;

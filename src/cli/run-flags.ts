@@ -52,6 +52,10 @@ export interface RunFlags {
   /** Event sinks (see sinks-flags.ts). */
   readonly eventsJsonl?: string;
   readonly eventsConsole?: boolean;
+  /** `inline` (default) or `bullmq` (submitted through the queue, run by `taifeng worker`). */
+  readonly backend?: string;
+  /** Tool names of a queued run's recipe (`--tools a,b`, repeatable). */
+  readonly tools?: readonly string[];
 }
 
 /**
