@@ -8,9 +8,13 @@ import type { ThreadInfo, ThreadStatus } from "./summary.ts";
 /**
  * Bumped when the table layout changes; an index of another version is rebuilt. Version 2
  * added `sessions`. The `sessions` table is data, not an index (bindings cannot be derived
- * from transcripts): a later layout change must migrate it, not drop it.
+ * from transcripts): a later layout change must migrate it, not drop it. Version 3 added
+ * `threads.resume` (the latest checkpoint, see checkpoint.ts); a version 2 index is migrated
+ * in place (MIGRATE_2).
  */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
+
+const MIGRATE_2 = `ALTER TABLE threads ADD COLUMN resume TEXT; PRAGMA user_version = ${INDEX_VERSION};`;
 
 // Every statement is idempotent: processes that create a new store at the same moment each
 // run it, one after the other (BEGIN IMMEDIATE), and the later ones change nothing.
@@ -29,7 +33,8 @@ CREATE TABLE IF NOT EXISTS threads (
   reasoning_tokens INTEGER NOT NULL,
   parent_id TEXT,
   parent_turns INTEGER,
-  file_bytes INTEGER NOT NULL
+  file_bytes INTEGER NOT NULL,
+  resume TEXT
 );
 CREATE INDEX IF NOT EXISTS threads_updated ON threads (updated_at DESC);
 CREATE INDEX IF NOT EXISTS threads_parent ON threads (parent_id);
@@ -95,13 +100,22 @@ export class ThreadDirectory {
   readonly fresh: boolean;
   private readonly db: DatabaseSync;
   private readonly upsertStmt: StatementSync;
+  private resumeStmt: StatementSync | undefined;
+  private transactions = 0;
+  private writes = 0;
 
   /** Opens or creates the index; `onWarning` hears about a corrupt index being replaced. */
   constructor(path: string, onWarning: (message: string) => void) {
     this.path = path;
     const existed = existsSync(path);
     let opened = tryOpen(path);
-    if (opened.ok && existed && opened.version !== INDEX_VERSION && opened.version !== 0) {
+    if (
+      opened.ok &&
+      existed &&
+      opened.version !== INDEX_VERSION &&
+      opened.version !== 0 &&
+      opened.version !== 2
+    ) {
       opened.db.close();
       onWarning(
         `thread index ${path} has layout version ${opened.version}; rebuilding it from the transcripts`,
@@ -118,17 +132,24 @@ export class ThreadDirectory {
     this.fresh = opened.version !== INDEX_VERSION && createSchema(this.db);
     this.upsertStmt = this.db.prepare(
       `INSERT INTO threads VALUES (:id, :title, :created_at, :updated_at, :turns, :status, :input_tokens,
-         :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes)
+         :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes,
+         :resume)
        ON CONFLICT (id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at, turns = excluded.turns,
          status = excluded.status, input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
          cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens,
          reasoning_tokens = excluded.reasoning_tokens, parent_id = excluded.parent_id,
-         parent_turns = excluded.parent_turns, file_bytes = excluded.file_bytes`,
+         parent_turns = excluded.parent_turns, file_bytes = excluded.file_bytes,
+         resume = CASE WHEN :keep_resume THEN threads.resume ELSE excluded.resume END`,
     );
   }
 
-  /** Inserts or replaces a thread's row; `fileBytes` is the transcript length it reflects. */
-  upsert(info: ThreadInfo, fileBytes: number): void {
+  /**
+   * Inserts or replaces a thread's row; `fileBytes` is the transcript length it reflects.
+   * `resume`: the thread's latest checkpoint (encoded), `null` to clear it, undefined to keep
+   * the one stored.
+   */
+  upsert(info: ThreadInfo, fileBytes: number, resume?: string | null): void {
+    this.writes++;
     this.upsertStmt.run({
       id: info.threadId,
       title: info.title ?? null,
@@ -144,11 +165,26 @@ export class ThreadDirectory {
       parent_id: info.parentThreadId ?? null,
       parent_turns: info.parentTurns ?? null,
       file_bytes: fileBytes,
+      resume: resume ?? null,
+      keep_resume: resume === undefined ? 1 : 0,
     });
+  }
+
+  /** The stored checkpoint of a thread (encoded), if any. */
+  resumePoint(threadId: string): string | undefined {
+    this.resumeStmt ??= this.db.prepare("SELECT resume FROM threads WHERE id = ?");
+    const row = this.resumeStmt.get(threadId) as { resume: string | null } | undefined;
+    return row?.resume ?? undefined;
+  }
+
+  /** Write transactions and row writes so far (thread rows and session bindings). */
+  get stats(): { readonly transactions: number; readonly writes: number } {
+    return { transactions: this.transactions, writes: this.writes };
   }
 
   /** Runs `fn` in one transaction (many upserts at once are far faster). */
   transaction(fn: () => void): void {
+    this.transactions++;
     this.db.exec("BEGIN");
     try {
       fn();
@@ -183,12 +219,14 @@ export class ThreadDirectory {
       this.unbindSession(sessionId);
       return undefined;
     }
+    this.counted();
     this.db.prepare("UPDATE sessions SET used_at = ? WHERE session_id = ?").run(now, sessionId);
     return row.thread_id;
   }
 
   /** Binds a session to a thread (replacing an earlier binding). */
   bindSession(sessionId: string, threadId: string, now: number): void {
+    this.counted();
     this.db
       .prepare(
         `INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET
@@ -199,7 +237,14 @@ export class ThreadDirectory {
   }
 
   unbindSession(sessionId: string): void {
+    this.counted();
     this.db.prepare("DELETE FROM sessions WHERE session_id = ?").run(sessionId);
+  }
+
+  /** Counts a row write, and its transaction when it commits on its own. */
+  private counted(): void {
+    this.writes++;
+    if (!this.db.isTransaction) this.transactions++;
   }
 
   /** Number of session bindings. */
@@ -264,6 +309,11 @@ export function createSchema(db: DatabaseSync): boolean {
   try {
     const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
     if (version === INDEX_VERSION) {
+      db.exec("COMMIT");
+      return false;
+    }
+    if (version === 2) {
+      db.exec(MIGRATE_2);
       db.exec("COMMIT");
       return false;
     }

@@ -1,11 +1,13 @@
-import { ftruncateSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
 import { ThreadArtifactFiles } from "./artifact-files.ts";
+import { decodeResumePoint, type ResumePoint, ThreadTracker } from "./checkpoint.ts";
 import { defaultMaxOpen, FdBudget, type FdBudgetStats } from "./fd-budget.ts";
-import { coalesced, datasync, readAll, syncDirectory, writeFully } from "./jsonl-files.ts";
+import { coalesced, datasync, syncDirectory, writeFully } from "./jsonl-files.ts";
+import { checkIdentity, type ReadForWrite, readForWrite } from "./jsonl-open.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
 import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
@@ -13,6 +15,7 @@ import { makeDirectory } from "./make-dir.ts";
 import type {
   Durability,
   OpenedThread,
+  ResumedThread,
   SessionBindings,
   ThreadMeta,
   ThreadQuery,
@@ -20,7 +23,7 @@ import type {
   ThreadWriter,
 } from "./store.ts";
 import { type IndexReport, StoreIndex } from "./store-index.ts";
-import { queryThreads, summarizeThread, type ThreadInfo, ThreadSummarizer } from "./summary.ts";
+import { queryThreads, summarizeThread, type ThreadInfo } from "./summary.ts";
 import { GroupCommitLog, type GroupCommitStats } from "./wal.ts";
 import { type RecoveryReport, recoverOrphans } from "./wal-recovery.ts";
 
@@ -216,12 +219,8 @@ export class JsonlThreadStore implements ThreadStore {
               throw new TaifengError("store_error", `thread ${meta.threadId} already exists (${path})`);
             throw isTaifengError(err) ? err : this.ioError("creating", path, err);
           });
-        const summarizer = new ThreadSummarizer(meta, meta.createdAt);
-        return this.startWriter(
-          { threadId: meta.threadId, path, offset: buf.length, lines: 1, firstLine: buf },
-          lock,
-          summarizer,
-        );
+        const file = { threadId: meta.threadId, path, offset: buf.length, firstLine: buf };
+        return this.startWriter(file, lock, ThreadTracker.fresh(meta, meta.createdAt), null);
       } catch (err) {
         this.budget.forget(path);
         await lock.release();
@@ -231,48 +230,60 @@ export class JsonlThreadStore implements ThreadStore {
   }
 
   async open(threadId: string): Promise<OpenedThread> {
+    const { read, writer } = await this.openForWrite(threadId, false);
+    return { lines: read.lines, writer, warnings: read.warnings };
+  }
+
+  /**
+   * Opens a thread for writing and replays it from its latest compaction checkpoint (the
+   * directory records where it lies and the state behind it): reading and memory depend on
+   * what follows the checkpoint, not on the thread's age. The state is exactly a full
+   * replay's; a checkpoint that is missing or does not match the file means a full read.
+   * Throws as `open`. See docs/decisions/2600-resume-from-checkpoint.md.
+   */
+  async resume(threadId: string): Promise<ResumedThread> {
+    const { read, writer } = await this.openForWrite(threadId, true);
+    const fold = read.tracker.fold;
+    const replayed = fold.result();
+    fold.forgetItems(); // the engine's ThreadLog keeps the history; the writer needs counts only
+    return {
+      replayed,
+      writer,
+      warnings: read.warnings,
+      lineCount: read.tracker.lines,
+      linesRead: read.lines.length,
+    };
+  }
+
+  private async openForWrite(
+    threadId: string,
+    keepItems: boolean,
+  ): Promise<{ read: ReadForWrite; writer: JsonlWriter }> {
     const path = this.pathOf(threadId);
     await this.ready();
     return this.reserve(threadId, async () => {
       const lock = await this.lock(threadId);
       try {
-        const buf = await this.budget
-          .withFd(path, (fd) => readAll(fd))
-          .catch((err: unknown) => {
-            if (errno(err) === "ENOENT")
-              throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
-            throw isTaifengError(err) ? err : this.ioError("opening", path, err);
-          });
-        const parsed = parseTranscript(buf, path);
-        const first = parsed.lines[0];
-        if (first?.type !== "thread_meta") {
-          throw new TaifengError(
-            "store_error",
-            `transcript ${path} has no complete first line: the process creating it stopped at once; delete the file`,
-          );
-        }
-        checkIdentity(first.payload.threadId, threadId, path);
-        const warnings: string[] = [];
-        if (parsed.tornBytes > 0) {
-          await this.budget.withFd(path, async (fd) => {
-            ftruncateSync(fd, parsed.validBytes);
-            if (this.durability !== "none") await datasync(fd);
-          });
-          warnings.push(
-            `transcript ${path} ended with ${parsed.tornBytes} bytes of an incomplete line (a write cut by a crash, never acknowledged); they were removed`,
-          );
-        }
-        const summarizer = new ThreadSummarizer(first.payload, first.ts);
-        for (let i = 1; i < parsed.lines.length; i++) summarizer.push(parsed.lines[i] as RolloutLine);
-        const file = {
-          threadId,
+        const from = decodeResumePoint(this.index?.resumePoint(threadId));
+        const read = await readForWrite({
+          budget: this.budget,
           path,
-          offset: parsed.validBytes,
-          lines: parsed.lines.length,
-          firstLine: undefined,
-        };
-        const writer = this.startWriter(file, lock, summarizer);
-        return { lines: parsed.lines, writer, warnings };
+          threadId,
+          dir: this.dir,
+          durability: this.durability,
+          from,
+          keepItems,
+          warn: (message) => this.warn(message),
+        });
+        const latest = read.tracker.latest;
+        const file = { threadId, path, offset: read.validBytes, firstLine: undefined };
+        const writer = this.startWriter(
+          file,
+          lock,
+          read.tracker,
+          latest === from ? undefined : (latest ?? null),
+        );
+        return { read, writer };
       } catch (err) {
         this.budget.forget(path);
         await lock.release();
@@ -381,23 +392,26 @@ export class JsonlThreadStore implements ThreadStore {
     return out;
   }
 
+  /** `point`: the checkpoint to record for the thread now (null: none; undefined: keep the recorded one). */
   private startWriter(
-    file: { threadId: string; path: string; offset: number; lines: number; firstLine: Buffer | undefined },
+    file: { threadId: string; path: string; offset: number; firstLine: Buffer | undefined },
     lock: HeldLock,
-    summarizer: ThreadSummarizer,
+    tracker: ThreadTracker,
+    point: ResumePoint | null | undefined,
   ): JsonlWriter {
     const { threadId, offset } = file;
     const writer = new JsonlWriter({
       ...file,
+      lines: tracker.lines,
       budget: this.budget,
       wal: this.wal,
       durability: this.durability,
       batchDelayMs: this.options.batchDelayMs ?? 25,
       maxBatchBytes: this.options.maxBatchBytes ?? 256 * 1024,
       lock,
-      summarizer,
+      tracker,
       ...(file.firstLine && this.durability !== "none" ? { syncDirectory: () => this.syncStoreDir() } : {}),
-      onFlushed: (info, bytes) => this.index?.queue(info, bytes),
+      onFlushed: (info, bytes, flushedPoint) => this.index?.queue(info, bytes, flushedPoint),
       onCommitted: this.options.onCommitted,
       onSynced: () => {
         this.transcriptSyncs++;
@@ -408,7 +422,7 @@ export class JsonlThreadStore implements ThreadStore {
       },
     });
     this.writers.set(threadId, writer);
-    this.index?.queue(summarizer.info(), offset);
+    this.index?.queue(tracker.info(), offset, point);
     return writer;
   }
 
@@ -529,19 +543,4 @@ export class JsonlThreadStore implements ThreadStore {
       { cause: err, details: { path, code: errno(err) } },
     );
   }
-}
-
-/**
- * A transcript is the thread its first line names: a file copied or renamed to another name
- * is refused (never indexed under either id, never written), with an error that says how to
- * copy a thread instead.
- */
-function checkIdentity(claimed: string, threadId: string, path: string): void {
-  if (claimed === threadId) return;
-  throw new TaifengError(
-    "store_error",
-    `transcript ${path} is thread ${claimed}, not ${threadId}: it was copied or renamed. ` +
-      `To copy a thread, fork it (taifeng threads fork ${claimed}, or forkThread); to use this file, rename it back to ${claimed}.jsonl`,
-    { details: { path, threadId, claims: claimed } },
-  );
 }

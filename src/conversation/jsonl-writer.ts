@@ -1,11 +1,12 @@
 import { ftruncateSync } from "node:fs";
 import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import type { ResumePoint, ThreadTracker } from "./checkpoint.ts";
 import type { FdBudget } from "./fd-budget.ts";
 import { datasync, writeFully } from "./jsonl-files.ts";
 import type { HeldLock } from "./lock-file.ts";
 import type { Durability, ThreadWriter } from "./store.ts";
-import type { ThreadInfo, ThreadSummarizer } from "./summary.ts";
+import type { ThreadInfo } from "./summary.ts";
 import type { GroupCommitLog } from "./wal.ts";
 
 /** What a JsonlWriter needs; built by JsonlThreadStore. */
@@ -31,11 +32,15 @@ export interface JsonlWriterInit {
   /** A batch this large is written at once. */
   readonly maxBatchBytes: number;
   readonly lock: HeldLock;
-  readonly summarizer: ThreadSummarizer;
+  /** Folds every appended line (directory row, replay state, latest checkpoint). */
+  readonly tracker: ThreadTracker;
   /** Fsync the directory at the first sync (the file is new). */
   readonly syncDirectory?: () => Promise<void>;
-  /** Called after every successful flush with the summary and the file length. */
-  readonly onFlushed: (info: ThreadInfo, bytes: number) => void;
+  /**
+   * Called after every successful flush with the summary and the file length, and with the
+   * latest checkpoint the first time it is written and flushed (see checkpoint.ts).
+   */
+  readonly onFlushed: (info: ThreadInfo, bytes: number, point: ResumePoint | undefined) => void;
   /** Called after each fsync of the transcript itself (for the store's counters). */
   readonly onSynced?: () => void;
   /** Called whenever lines reach the durability the mode promises (see JsonlStoreOptions.onCommitted). */
@@ -78,7 +83,9 @@ export class JsonlWriter implements ThreadWriter {
   readonly threadId: string;
   private readonly init: JsonlWriterInit;
   private queue: string[] = [];
-  private queuedChars = 0;
+  private queuedBytes = 0;
+  /** The checkpoint last passed to onFlushed. */
+  private reported: ResumePoint | undefined;
   private chain: Promise<void> = Promise.resolve();
   private offset: number;
   private synced: number;
@@ -123,7 +130,7 @@ export class JsonlWriter implements ThreadWriter {
 
   /** The thread's summary, counting every appended line. */
   summary(): ThreadInfo {
-    return this.init.summarizer.info();
+    return this.init.tracker.info();
   }
 
   /** The last background write or sync failure, if the next flush has not cleared it. */
@@ -136,9 +143,15 @@ export class JsonlWriter implements ThreadWriter {
       throw new TaifengError("store_error", `writer for thread ${this.threadId} is closed`);
     }
     const text = `${JSON.stringify(line)}\n`;
+    const bytes = Buffer.byteLength(text);
+    // A checkpoint's place in the file is known now: after what is written and queued.
+    const at =
+      line.type === "compacted"
+        ? { offset: this.offset + this.queuedBytes, bytes: Buffer.from(text) }
+        : undefined;
     this.queue.push(text);
-    this.queuedChars += text.length;
-    this.init.summarizer.push(line);
+    this.queuedBytes += bytes;
+    this.init.tracker.push(line, at);
     this.schedule();
   }
 
@@ -146,7 +159,10 @@ export class JsonlWriter implements ThreadWriter {
     this.cancelTimers();
     return this.enqueue(async () => {
       await this.writeQueued(this.init.durability !== "none");
-      this.init.onFlushed(this.init.summarizer.info(), this.offset);
+      const latest = this.init.tracker.latest;
+      const point = latest && latest !== this.reported && latest.offset < this.offset ? latest : undefined;
+      if (point) this.reported = point;
+      this.init.onFlushed(this.init.tracker.info(), this.offset, point);
     });
   }
 
@@ -192,7 +208,7 @@ export class JsonlWriter implements ThreadWriter {
       });
       return;
     }
-    if (this.queuedChars >= this.init.maxBatchBytes) {
+    if (this.queuedBytes >= this.init.maxBatchBytes) {
       this.cancelTimers();
       this.background(false);
       return;
@@ -235,7 +251,7 @@ export class JsonlWriter implements ThreadWriter {
     if (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      this.queuedChars = 0;
+      this.queuedBytes = 0;
       const buf = Buffer.from(batch.join(""), "utf8");
       try {
         // Once closing, a write waits for its descriptor however long it takes.
@@ -254,7 +270,7 @@ export class JsonlWriter implements ThreadWriter {
         );
       } catch (err) {
         this.queue = batch.concat(this.queue);
-        for (const text of batch) this.queuedChars += text.length;
+        for (const text of batch) this.queuedBytes += Buffer.byteLength(text);
         this.lastError = isTaifengError(err) ? err : this.storeError("appending to", err);
         throw this.lastError;
       }
