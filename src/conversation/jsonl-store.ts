@@ -230,7 +230,8 @@ export class JsonlThreadStore implements ThreadStore {
   }
 
   async open(threadId: string): Promise<OpenedThread> {
-    const { read, writer } = await this.openForWrite(threadId, false);
+    // Every line is returned, so the file is read whole; the checkpoint found is recorded.
+    const { read, writer } = await this.openForWrite(threadId, "whole");
     return { lines: read.lines, writer, warnings: read.warnings };
   }
 
@@ -242,7 +243,7 @@ export class JsonlThreadStore implements ThreadStore {
    * Throws as `open`. See docs/decisions/2600-resume-from-checkpoint.md.
    */
   async resume(threadId: string): Promise<ResumedThread> {
-    const { read, writer } = await this.openForWrite(threadId, true);
+    const { read, writer } = await this.openForWrite(threadId, "checkpoint");
     const fold = read.tracker.fold;
     const replayed = fold.result();
     fold.forgetItems(); // the engine's ThreadLog keeps the history; the writer needs counts only
@@ -257,14 +258,15 @@ export class JsonlThreadStore implements ThreadStore {
 
   private async openForWrite(
     threadId: string,
-    keepItems: boolean,
+    mode: "whole" | "checkpoint",
   ): Promise<{ read: ReadForWrite; writer: JsonlWriter }> {
     const path = this.pathOf(threadId);
     await this.ready();
     return this.reserve(threadId, async () => {
       const lock = await this.lock(threadId);
       try {
-        const from = decodeResumePoint(this.index?.resumePoint(threadId));
+        const recorded = decodeResumePoint(this.index?.resumePoint(threadId));
+        const from = mode === "checkpoint" ? recorded : undefined;
         const read = await readForWrite({
           budget: this.budget,
           path,
@@ -272,17 +274,13 @@ export class JsonlThreadStore implements ThreadStore {
           dir: this.dir,
           durability: this.durability,
           from,
-          keepItems,
+          keepItems: mode === "checkpoint",
           warn: (message) => this.warn(message),
         });
         const latest = read.tracker.latest;
         const file = { threadId, path, offset: read.validBytes, firstLine: undefined };
-        const writer = this.startWriter(
-          file,
-          lock,
-          read.tracker,
-          latest === from ? undefined : (latest ?? null),
-        );
+        const same = latest && recorded && latest.offset === recorded.offset && latest.crc === recorded.crc;
+        const writer = this.startWriter(file, lock, read.tracker, same ? undefined : (latest ?? null));
         return { read, writer };
       } catch (err) {
         this.budget.forget(path);

@@ -176,6 +176,10 @@ describe("resuming from the latest checkpoint", () => {
         await resumed.writer.close();
         expect(await store.info(threadId)).toEqual(summarizeThread(await store.read(threadId)));
       }
+      // open() still returns every line, though a checkpoint is recorded.
+      const opened = await store.open(threadId);
+      expect(opened.lines).toEqual(await store.read(threadId));
+      await opened.writer.close();
     }
     expect(fromCheckpoint).toBeGreaterThan(60); // most runs really started at a checkpoint
     expect(warnings).toEqual([]);
@@ -241,7 +245,7 @@ describe("resuming from the latest checkpoint", () => {
       callId: "c1",
       tool: "bash",
       input: { command: "ls" },
-      suggestions: [],
+      suggestions: [] as string[],
     } as const;
     writer.append({ ts: 2, type: "turn_context", payload: { turnId: "a", submissionId: "sub_a" } });
     writer.append({
