@@ -6,7 +6,8 @@ import type { RolloutLine } from "../protocol/index.ts";
 import { ThreadArtifactFiles } from "./artifact-files.ts";
 import { decodeResumePoint, type ResumePoint, ThreadTracker } from "./checkpoint.ts";
 import { defaultMaxOpen, FdBudget, type FdBudgetStats } from "./fd-budget.ts";
-import { coalesced, datasync, syncDirectory, writeFully } from "./jsonl-files.ts";
+import { GroupSync, ReleaseBatch, type ReleaseRequest } from "./group-sync.ts";
+import { coalesced, syncDirectory, writeFully } from "./jsonl-files.ts";
 import { checkIdentity, type ReadForWrite, readForWrite } from "./jsonl-open.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
@@ -75,6 +76,13 @@ export interface JsonlStoreOptions {
    * (`details.reason: "descriptors_exhausted"`). Closing a thread always waits. Default 30 s.
    */
   readonly fdWaitMs?: number;
+  /**
+   * Writers closing together (a pool closing or evicting many sessions) make their
+   * transcripts durable as a group: from this many at once, with one syncfs(2) of the
+   * store's file system instead of an fdatasync each (Linux 5.8+, where syncfs reports
+   * write-back errors; `false` never). Default 64. See docs/decisions/2601-grouped-release.md.
+   */
+  readonly syncfsMin?: number | false;
   /** A write-ahead log segment is checkpointed past this size. Default 32 MiB. */
   readonly walCheckpointBytes?: number;
   /** ... or at the latest this long after its first record. Default 5 s. */
@@ -86,8 +94,15 @@ export interface JsonlStoreStats {
   readonly fds: FdBudgetStats;
   /** Undefined without group commit. */
   readonly wal: GroupCommitStats | undefined;
-  /** Transcript fsyncs by writers: at close (group commit), or at every flush without it. */
+  /**
+   * Transcript fsyncs by writers: at close (group commit: grouped, a syncfs counting as one,
+   * the directory fsync of new threads included), or at every flush without it.
+   */
   readonly transcriptSyncs: number;
+  /** Closing threads released in groups (undefined without group commit). */
+  readonly releases:
+    | { readonly groups: number; readonly threads: number; readonly fsyncs: number }
+    | undefined;
 }
 
 const THREAD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -117,6 +132,8 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly index: StoreIndex | undefined;
   private readonly budget: FdBudget;
   private readonly wal: GroupCommitLog | undefined;
+  private readonly groupSync: GroupSync;
+  private readonly releases: ReleaseBatch | undefined;
   /** Threads closed without their logged lines made durable in place (their segments must stay). */
   private readonly undurable = new Set<string>();
   private readonly syncStoreDir: () => Promise<void>;
@@ -140,6 +157,12 @@ export class JsonlThreadStore implements ThreadStore {
     });
     // Directory fsyncs gate acknowledgements (a new log segment, a checkpoint): they go first.
     this.syncStoreDir = coalesced(() => this.budget.withSlot(this.dir, () => syncDirectory(this.dir), true));
+    this.groupSync = new GroupSync({
+      dir: this.dir,
+      budget: this.budget,
+      syncfsMin: options.syncfsMin ?? 64,
+      warn: (message) => this.warn(message),
+    });
     const walDir = join(this.dir, "wal");
     this.syncWalDir = coalesced(() => this.budget.withSlot(walDir, () => syncDirectory(walDir), true));
     this.wal =
@@ -151,10 +174,11 @@ export class JsonlThreadStore implements ThreadStore {
             budget: this.budget,
             checkpointBytes: options.walCheckpointBytes ?? 32 * 2 ** 20,
             checkpointMs: options.walCheckpointMs ?? 5_000,
-            syncTranscript: (threadId) => this.syncTranscript(threadId),
+            syncTranscripts: (threadIds) => this.syncTranscripts(threadIds),
             syncDir: (path) => (path === this.dir ? this.syncStoreDir() : this.syncWalDir()),
             warn: (message) => this.warn(message),
           });
+    this.releases = this.wal && new ReleaseBatch(this.groupSync, this.wal, () => this.syncStoreDir());
     this.index =
       options.index === false
         ? undefined
@@ -398,11 +422,13 @@ export class JsonlThreadStore implements ThreadStore {
     point: ResumePoint | null | undefined,
   ): JsonlWriter {
     const { threadId, offset } = file;
+    const releases = this.releases;
     const writer = new JsonlWriter({
       ...file,
       lines: tracker.lines,
       budget: this.budget,
       wal: this.wal,
+      ...(releases ? { release: (request: ReleaseRequest) => releases.release(request) } : {}),
       durability: this.durability,
       batchDelayMs: this.options.batchDelayMs ?? 25,
       maxBatchBytes: this.options.maxBatchBytes ?? 256 * 1024,
@@ -431,7 +457,12 @@ export class JsonlThreadStore implements ThreadStore {
 
   /** Counters of the descriptor budget and the write-ahead log. */
   stats(): JsonlStoreStats {
-    return { fds: this.budget.stats, wal: this.wal?.stats, transcriptSyncs: this.transcriptSyncs };
+    return {
+      fds: this.budget.stats,
+      wal: this.wal?.stats,
+      transcriptSyncs: this.transcriptSyncs + (this.releases?.stats.fsyncs ?? 0),
+      releases: this.releases?.stats,
+    };
   }
 
   /**
@@ -468,20 +499,28 @@ export class JsonlThreadStore implements ThreadStore {
     return this.started;
   }
 
-  /** Fsyncs an open thread's transcript, for a checkpoint of the log. */
-  private async syncTranscript(threadId: string): Promise<boolean> {
-    if (this.undurable.has(threadId))
-      throw new Error(`thread ${threadId} was closed without its lines made durable`);
-    const writer = this.writers.get(threadId);
-    if (!writer) return false; // released: fsynced when it closed (or deleted)
-    try {
-      // A checkpoint is background work: it waits for descriptors as long as it takes.
-      await this.budget.withFd(writer.path, (fd) => datasync(fd), "r+", true);
-      return true;
-    } catch (err) {
-      if (errno(err) !== "ENOENT") throw err;
-      return false;
-    }
+  /** Fsyncs the transcripts of open threads as a group, for a checkpoint of the log. */
+  private async syncTranscripts(threadIds: readonly string[]): Promise<{ fsyncs: number; failed: unknown }> {
+    for (const threadId of threadIds)
+      if (this.undurable.has(threadId))
+        return {
+          fsyncs: 0,
+          failed: new Error(`thread ${threadId} was closed without its lines made durable`),
+        };
+    // Released threads were fsynced when they closed (or deleted); what is written after
+    // `at` is read here may not be covered, so only `at` counts as durable in place.
+    const open = threadIds.flatMap((threadId) => {
+      const writer = this.writers.get(threadId);
+      return writer ? [{ writer, at: writer.bytesWritten }] : [];
+    });
+    const synced = await this.groupSync.syncFiles(open.map((o) => o.writer.path));
+    let failed: unknown;
+    open.forEach((o, i) => {
+      const err = synced.errors[i];
+      if (err === undefined) o.writer.syncedInPlace(o.at);
+      else if (errno(err) !== "ENOENT") failed ??= err;
+    });
+    return { fsyncs: synced.fsyncs, failed };
   }
 
   /** Runs `fn` with the thread reserved against a second writer in this process. */

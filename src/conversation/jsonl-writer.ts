@@ -3,6 +3,7 @@ import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
 import type { ResumePoint, ThreadTracker } from "./checkpoint.ts";
 import type { FdBudget } from "./fd-budget.ts";
+import type { ReleaseRequest } from "./group-sync.ts";
 import { datasync, writeFully } from "./jsonl-files.ts";
 import type { HeldLock } from "./lock-file.ts";
 import type { Durability, ThreadWriter } from "./store.ts";
@@ -20,6 +21,11 @@ export interface JsonlWriterInit {
    * durable by logging them there instead of fsyncing the transcript.
    */
   readonly wal: GroupCommitLog | undefined;
+  /**
+   * With `wal`: makes the transcript durable in place and logs the thread's release, grouped
+   * with the other writers closing meanwhile (see group-sync.ts).
+   */
+  readonly release?: (request: ReleaseRequest) => Promise<void>;
   /** Current length of the valid file; lines are written from here on. */
   readonly offset: number;
   /** Set when the store just created the file: its first line, not durable yet. */
@@ -89,6 +95,8 @@ export class JsonlWriter implements ThreadWriter {
   private chain: Promise<void> = Promise.resolve();
   private offset: number;
   private synced: number;
+  /** Bytes known to be fsynced in the transcript itself (by a log checkpoint). */
+  private inPlace: number;
   /** Bytes written to the file but not yet in the log (write-ahead log mode). */
   private unlogged: Buffer[] = [];
   /** Something of this thread is in the log since it was opened. */
@@ -108,6 +116,7 @@ export class JsonlWriter implements ThreadWriter {
     this.threadId = init.threadId;
     this.offset = init.offset;
     this.synced = init.firstLine ? 0 : init.offset;
+    this.inPlace = this.synced;
     if (init.firstLine && init.wal) this.unlogged.push(init.firstLine);
     this.linesWritten = init.lines;
     this.directorySynced = init.syncDirectory === undefined;
@@ -126,6 +135,11 @@ export class JsonlWriter implements ThreadWriter {
   /** Bytes known to be on stable storage (fsynced). */
   get bytesDurable(): number {
     return this.synced;
+  }
+
+  /** A log checkpoint fsynced the transcript after `bytes` were written. */
+  syncedInPlace(bytes: number): void {
+    this.inPlace = Math.max(this.inPlace, bytes);
   }
 
   /** The thread's summary, counting every appended line. */
@@ -185,10 +199,21 @@ export class JsonlWriter implements ThreadWriter {
       // Logged lines must be durable in place before the log may forget this thread and the
       // lock lets another process in.
       try {
-        await this.init.budget.withFd(this.init.path, (fd) => datasync(fd), "r+", true);
-        this.init.onSynced?.();
-        if (this.init.firstLine) await this.init.syncDirectory?.();
-        await this.init.wal.release(this.threadId);
+        const request = {
+          threadId: this.threadId,
+          path: this.init.path,
+          created: this.init.firstLine !== undefined,
+          clean: this.inPlace >= this.offset,
+        };
+        if (this.init.release) await this.init.release(request);
+        else {
+          if (!request.clean) {
+            await this.init.budget.withFd(this.init.path, (fd) => datasync(fd), "r+", true);
+            this.init.onSynced?.();
+          }
+          if (request.created) await this.init.syncDirectory?.();
+          await this.init.wal.release(this.threadId);
+        }
       } catch (err) {
         durable = false;
         failure ??= this.storeError("syncing", err);
