@@ -41,6 +41,18 @@ export interface AgentLink {
 
 const TITLE_CHARS = 80;
 
+/** A ThreadSummarizer's state as plain data (carried across a checkpoint, see checkpoint.ts). */
+export interface SummaryCarry {
+  readonly title?: string | undefined;
+  readonly updatedAt: number;
+  readonly folded: number;
+  readonly rewindable: number;
+  readonly usage: Usage;
+  readonly open: boolean;
+  readonly pending: readonly string[];
+  readonly lastFailed: boolean;
+}
+
 /** A one-line title from a message: its first non-empty line, cut to 80 characters. */
 export function titleFrom(text: string): string | undefined {
   const line = text
@@ -66,10 +78,35 @@ export class ThreadSummarizer {
   private readonly pending = new Set<string>();
   private lastFailed = false;
 
-  constructor(meta: ThreadMeta, createdTs = meta.createdAt) {
+  /** `from`: continue from a state `carry()` returned (the lines it covers are not pushed again). */
+  constructor(meta: ThreadMeta, createdTs = meta.createdAt, from?: SummaryCarry) {
     this.meta = meta;
     this.title = meta.title;
     this.updatedAt = createdTs;
+    if (from) {
+      this.title = from.title;
+      this.updatedAt = from.updatedAt;
+      this.folded = from.folded;
+      this.rewindable = from.rewindable;
+      addUsage(this.usage, from.usage);
+      this.open = from.open;
+      for (const id of from.pending) this.pending.add(id);
+      this.lastFailed = from.lastFailed;
+    }
+  }
+
+  /** The state so far as plain data (a copy). */
+  carry(): SummaryCarry {
+    return {
+      ...(this.title !== undefined ? { title: this.title } : {}),
+      updatedAt: this.updatedAt,
+      folded: this.folded,
+      rewindable: this.rewindable,
+      usage: { ...this.usage },
+      open: this.open,
+      pending: [...this.pending],
+      lastFailed: this.lastFailed,
+    };
   }
 
   /** Accounts for one line appended after the `thread_meta` line. */

@@ -93,7 +93,7 @@ describe("agent links in the thread directory", () => {
     // Turn the file into the version 2 layout (no agent columns).
     const db = new DatabaseSync(join(dir, "index.sqlite"));
     db.exec(
-      "DROP INDEX threads_agent_parent; ALTER TABLE threads DROP COLUMN agent_parent_id; ALTER TABLE threads DROP COLUMN agent_call_id; ALTER TABLE threads DROP COLUMN agent_path; PRAGMA user_version = 2;",
+      "DROP INDEX threads_agent_parent; ALTER TABLE threads DROP COLUMN agent_parent_id; ALTER TABLE threads DROP COLUMN agent_call_id; ALTER TABLE threads DROP COLUMN agent_path; ALTER TABLE threads DROP COLUMN resume; PRAGMA user_version = 2;",
     );
     db.close();
     const warnings: string[] = [];
