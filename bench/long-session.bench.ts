@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { ContextOptions } from "../src/context/manager.ts";
 import type { CompactionStrategy } from "../src/context/strategies/types.ts";
+import { heuristicCounter } from "../src/context/tokens.ts";
 import { builtinCatalog, type ModelPrices } from "../src/llm/catalog.ts";
 import type { SimStepInput } from "../src/llm/sim/script.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
@@ -54,8 +55,14 @@ interface RunStats {
   compactions: number;
   /** Tokens that entered the context (user messages, answers, tool outputs as the model saw them). */
   entered: number;
+  /** Cached prompt tokens the rewrites invalidated (sum of compaction_completed events). */
+  invalidated: number;
   notesRecalled: number;
-  plainInContext: number;
+  /** Plain facts (no NOTE: mark) in the context when asked: planted halfway through a tool output, or told in an answer. */
+  middleInContext: number;
+  assistantInContext: number;
+  /** Plain facts halfway through a tool output that reached the model at all (the output cap may cut the middle). */
+  middleSeen: number;
 }
 
 function lastUserText(request: ModelRequest): string {
@@ -143,10 +150,18 @@ function setup(strategy: Strategy, window: number): { context: ContextOptions; c
 /** LONG_SESSION_TRACE=<strategy>: print that strategy's compaction events (use with a filter). */
 const TRACE = process.env.LONG_SESSION_TRACE;
 
-const tokensOf = (text: string) => 4 + Math.ceil(text.length / 4);
+/**
+ * Tokens of a text as the simulator bills it: its prefix cache counts an item as 4 tokens plus
+ * the heuristic counter's count; without a cache it bills a quarter of the characters.
+ */
+const tokenizer = (style: Style) =>
+  style === "none"
+    ? (text: string) => 4 + Math.ceil(text.length / 4)
+    : (text: string) => 4 + heuristicCounter().count(text);
 
 async function runSession(shape: Shape, window: number, style: Style, strategy: Strategy): Promise<RunStats> {
   const plan = planSession(shape);
+  const tokensOf = tokenizer(style);
   const stats: RunStats = {
     calls: 0,
     summaryCalls: 0,
@@ -158,8 +173,11 @@ async function runSession(shape: Shape, window: number, style: Style, strategy: 
     peak: 0,
     compactions: 0,
     entered: 0,
+    invalidated: 0,
     notesRecalled: 0,
-    plainInContext: 0,
+    middleInContext: 0,
+    assistantInContext: 0,
+    middleSeen: 0,
   };
   let turn = 0;
   let stepInTurn = 0;
@@ -183,7 +201,8 @@ async function runSession(shape: Shape, window: number, style: Style, strategy: 
       if (!fact) throw new Error("no such fact");
       const present = contextHas(request, fact.value) && lastUserText(request).includes(fact.what);
       if (present && fact.kind.startsWith("note")) stats.notesRecalled++;
-      if (present && !fact.kind.startsWith("note")) stats.plainInContext++;
+      if (present && fact.kind === "output_middle") stats.middleInContext++;
+      if (present && fact.kind === "assistant") stats.assistantInContext++;
       text = present ? `${fact.what} is ${fact.value}. ${text}` : `I no longer know ${fact.what}. ${text}`;
     }
     return { text };
@@ -235,8 +254,15 @@ async function runSession(shape: Shape, window: number, style: Style, strategy: 
           (msg.type.startsWith("compaction") || msg.type === "turn_failed" || msg.type === "warning")
         )
           console.error(turn, stats.calls, JSON.stringify(msg).slice(0, 400));
-        if (msg.type === "compaction_completed" && msg.tokensAfter < msg.tokensBefore) stats.compactions++;
-        else if (msg.type === "tool_call_completed") stats.entered += tokensOf(toolOutputText(msg.output));
+        if (msg.type === "compaction_completed" && msg.tokensAfter < msg.tokensBefore) {
+          stats.compactions++;
+          stats.invalidated += msg.cachedTokensInvalidated;
+        } else if (msg.type === "tool_call_completed") {
+          const text = toolOutputText(msg.output);
+          stats.entered += tokensOf(text);
+          // Did a plain mid-output fact reach the model (the output cap keeps only head and tail)?
+          for (const f of FACTS) if (f.kind === "output_middle" && text.includes(f.value)) stats.middleSeen++;
+        }
         else if (msg.type === "assistant_message") stats.entered += tokensOf(msg.text);
         else if (msg.type === "user_message") stats.entered += tokensOf(msg.text);
       },
@@ -306,6 +332,18 @@ function floor(s: RunStats, style: Style, prices: ModelPrices): number {
   return (s.entered * first) / 1e6;
 }
 
+/**
+ * The least any strategy can pay that shows the model the same tokens (each sent uncached at
+ * least once, at the input price) and keeps a cached input share of at least `share`: with U
+ * uncached tokens of T, cost >= read x T + (input - read) x U, and share >= S means T >= U / (1 - S),
+ * so cost >= U x (read / (1 - S) + input - read) >= entered x (the same). Above 0.6x naive, the
+ * cell's two targets cannot both be met.
+ */
+function jointFloor(s: RunStats, prices: ModelPrices, share: number): number {
+  const read = prices.cachedInput ?? prices.input;
+  return (s.entered * (read / (1 - share) + prices.input - read)) / 1e6;
+}
+
 const label = (w: number) => (w >= 1_000_000 ? `${w / 1_000_000}M` : `${w / 1000}k`);
 
 const filters = new Map(process.argv.slice(2).map((a) => a.split("=", 2) as [string, string]));
@@ -333,6 +371,10 @@ for (const shape of Object.keys(SHAPES) as Shape[]) {
         cost_vs_naive: round(cost(t, prices) / cost(n, prices), 3),
         cost_vs_overflow_only: round(cost(t, prices) / cost(o, prices), 3),
         floor_vs_naive: round(floor(t, style, prices) / cost(n, prices), 3),
+        joint_floor_vs_naive:
+          style === "none"
+            ? null
+            : round(jointFloor(t, prices, Math.max(0.85, n.cached / n.input)) / cost(n, prices), 3),
         uncached_input_vs_naive: round(uncached(t) / uncached(n), 3),
         compactions: t.compactions,
         naive_compactions: n.compactions,
@@ -342,15 +384,32 @@ for (const shape of Object.keys(SHAPES) as Shape[]) {
         overflow_only_cost_usd: round(cost(o, prices), 4),
         cost_breakdown: breakdown(t, prices),
         notes_recalled: t.notesRecalled,
-        plain_facts_in_context: t.plainInContext,
+        plain_facts_in_context: t.middleInContext + t.assistantInContext,
+        middle_of_output_facts_in_context: t.middleInContext,
+        middle_of_output_facts_seen: t.middleSeen,
+        assistant_facts_in_context: t.assistantInContext,
         naive_notes_recalled: n.notesRecalled,
-        naive_plain_facts_in_context: n.plainInContext,
+        naive_plain_facts_in_context: n.middleInContext + n.assistantInContext,
+        naive_middle_of_output_facts_in_context: n.middleInContext,
+        naive_middle_of_output_facts_seen: n.middleSeen,
+        naive_assistant_facts_in_context: n.assistantInContext,
+        tokens: {
+          input: t.input,
+          cached: t.cached,
+          cache_writes: t.written,
+          entered: t.entered,
+          cached_invalidated_by_rewrites: t.invalidated,
+          naive_input: n.input,
+          naive_cached: n.cached,
+          naive_entered: n.entered,
+          naive_cached_invalidated: n.invalidated,
+        },
         economic: {
           cost_vs_naive: round(cost(e, prices) / cost(n, prices), 3),
           cached_input_share: round(e.cached / e.input, 3),
           summary_calls: e.summaryCalls,
           notes_recalled: e.notesRecalled,
-          plain_facts_in_context: e.plainInContext,
+          plain_facts_in_context: e.middleInContext + e.assistantInContext,
         },
       };
       cells.push(cell);

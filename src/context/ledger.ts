@@ -123,12 +123,22 @@ export class HistoryLedger {
    * remove on top of `trimmable` (all but the newest output, less the stubs they would leave).
    */
   working(all: boolean): number {
-    const stub = all ? 0 : (this.shape?.stubTokens ?? 0);
-    const newest = all ? Number.POSITIVE_INFINITY : (this.outputs.at(-1) ?? -1);
+    return all ? this.deeper(0, false) : this.deeper(1, true);
+  }
+
+  /**
+   * Raw tokens of the working set's large outputs older than the newest `keep` outputs: what
+   * a trim keeping only `keep` outputs whole removes on top of `trimmable` (less the stubs it
+   * leaves, with `stubs`).
+   */
+  deeper(keep: number, stubs = true): number {
+    const stub = stubs ? (this.shape?.stubTokens ?? 0) : 0;
+    const boundary =
+      keep <= 0 ? Number.POSITIVE_INFINITY : (this.outputs[this.outputs.length - keep] ?? -1);
     let raw = 0;
     for (let q = this.trimmableCount; q < this.queue.length; q++) {
       const entry = this.queue[q] as Queued;
-      if (entry.index < newest) raw += entry.tokens - stub;
+      if (entry.index < boundary) raw += entry.tokens - stub;
     }
     return Math.max(0, raw);
   }

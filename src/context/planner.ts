@@ -19,6 +19,8 @@ export type PlanReason =
   | "forced"
   /** The provider's cache has expired: a rewrite costs nothing extra now. */
   | "cold_cache"
+  /** At a request boundary, the reads until the next one pay for the trim (the cheapest moment to cut). */
+  | "boundary"
   /** A handoff would be forced during the coming turn: do it now, at the request boundary. */
   | "early"
   /** Carrying the untrimmable history has cost more than a handoff. */
@@ -212,18 +214,24 @@ export class CompactionPlanner {
     const limit = this.limit(usable);
     const removable = this.trimmable(calibration);
     const room = this.headroom(usable);
-    // When a trim would leave less room than the best batch, stub the working set too
-    // (all but the newest output): the window, not the price, then sets the schedule.
-    const deep = this.ledger.working(false) * calibration;
+    // At a request boundary the previous turn has ended with its answer: its outputs are no
+    // longer a working set, and a trim that stubs them too resends only what follows the cut.
+    // Mid-turn, when a trim would leave less room than the best batch, stub the working set
+    // too (all but the newest output): the window, not the price, then sets the schedule.
+    const boundary = trigger === "pre_sampling";
     const kept = this.keptPrefix(head, calibration);
     const horizon = this.horizon();
     const priced = (removed: number) =>
       removed > 0 ? rewriteCost(costs, { kept, cached, after: tokens - removed, removed }) : 0;
     const normalCost = priced(removable);
     const batch = batchTokens(costs, normalCost, this.growth);
-    const goDeep = deep > 0 && limit - (tokens - removable) < Math.max(batch, 2 * room);
-    const removed = goDeep ? removable + deep : removable;
-    const trimCost = goDeep ? priced(removed) : normalCost;
+    const keep = boundary
+      ? 0
+      : this.ledger.deeper(1) > 0 && limit - (tokens - removable) < Math.max(batch, 2 * room)
+        ? 1
+        : undefined;
+    const removed = keep === undefined ? removable : removable + this.ledger.deeper(keep) * calibration;
+    const trimCost = keep === undefined ? normalCost : priced(removed);
     const trim = (reason: PlanReason, calls: number): PlanDecision => ({
       action: "trim",
       reason,
@@ -233,7 +241,7 @@ export class CompactionPlanner {
       cost: Math.round(trimCost),
       saving: Math.round(rewriteSaving(costs, removed, calls)),
       horizonCalls: calls,
-      ...(goDeep ? { keepRecent: 1 } : {}),
+      ...(keep !== undefined && removed > removable ? { keepRecent: keep } : {}),
     });
     if (tokens > limit) {
       if (removed > 0 && tokens - removed <= limit - room) return trim("forced", horizon);
@@ -243,6 +251,10 @@ export class CompactionPlanner {
     if (handoff) return handoff;
     if (removed > 0) {
       if (cached === 0 && costs.profile.style !== "none") return trim("cold_cache", horizon);
+      // At a request boundary, a trim the reads until the next boundary would pay for is due
+      // now: mid-turn it would cost more (the working set is resent) or wait a turn.
+      const perTurn = this.turns > 0 ? this.calls / this.turns : 1;
+      if (boundary && rewriteSaving(costs, removed, perTurn) >= trimCost) return trim("boundary", perTurn);
       if (this.rent >= trimCost) {
         // Savings stop when a forced handoff would remove the tokens anyway.
         const untilForced =
