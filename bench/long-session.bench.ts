@@ -262,8 +262,7 @@ async function runSession(shape: Shape, window: number, style: Style, strategy: 
           stats.entered += tokensOf(text);
           // Did a plain mid-output fact reach the model (the output cap keeps only head and tail)?
           for (const f of FACTS) if (f.kind === "output_middle" && text.includes(f.value)) stats.middleSeen++;
-        }
-        else if (msg.type === "assistant_message") stats.entered += tokensOf(msg.text);
+        } else if (msg.type === "assistant_message") stats.entered += tokensOf(msg.text);
         else if (msg.type === "user_message") stats.entered += tokensOf(msg.text);
       },
     ],

@@ -133,8 +133,7 @@ export class HistoryLedger {
    */
   deeper(keep: number, stubs = true): number {
     const stub = stubs ? (this.shape?.stubTokens ?? 0) : 0;
-    const boundary =
-      keep <= 0 ? Number.POSITIVE_INFINITY : (this.outputs[this.outputs.length - keep] ?? -1);
+    const boundary = keep <= 0 ? Number.POSITIVE_INFINITY : (this.outputs[this.outputs.length - keep] ?? -1);
     let raw = 0;
     for (let q = this.trimmableCount; q < this.queue.length; q++) {
       const entry = this.queue[q] as Queued;

@@ -218,7 +218,9 @@ export class CompactionPlanner {
     // longer a working set, and a trim that stubs them too resends only what follows the cut.
     // Mid-turn, when a trim would leave less room than the best batch, stub the working set
     // too (all but the newest output): the window, not the price, then sets the schedule.
-    const boundary = trigger === "pre_sampling";
+    // (Not before the planner has seen a call: a thread reopened by a new engine may be asked
+    // about its last outputs, and nothing yet says what the coming turn will read.)
+    const boundary = trigger === "pre_sampling" && this.calls > 0;
     const kept = this.keptPrefix(head, calibration);
     const horizon = this.horizon();
     const priced = (removed: number) =>
