@@ -42,6 +42,13 @@ beforeAll(async () => {
     ".kube/config": `token: ${SECRET}`,
     ".env": `OPENAI_API_KEY=${SECRET}`,
     "code/other-project/.env.local": `DATABASE_URL=${SECRET}`,
+    ".taifeng/mcp-auth/server.json": `{"access_token":"${SECRET}"}`,
+    ".taifeng/threads/thr_other.jsonl": `{"text":"${SECRET}"}`,
+    ".npmrc": `//registry.npmjs.org/:_authToken=${SECRET}`,
+    ".claude/.credentials.json": `{"token":"${SECRET}"}`,
+    ".bash_history": `export GH_TOKEN=${SECRET}`,
+    ".pgpass": `db:5432:app:me:${SECRET}`,
+    ".config/rclone/rclone.conf": `token = ${SECRET}`,
   };
   for (const [path, text] of Object.entries(plant)) {
     await mkdir(dirname(join(home, path)), { recursive: true });
@@ -120,6 +127,13 @@ describe.skipIf(!gate.run)("level 1 (@anthropic-ai/sandbox-runtime)", { timeout:
       ".kube/config",
       ".env",
       "code/other-project/.env.local",
+      ".taifeng/mcp-auth/server.json",
+      ".taifeng/threads/thr_other.jsonl",
+      ".npmrc",
+      ".claude/.credentials.json",
+      ".bash_history",
+      ".pgpass",
+      ".config/rclone/rclone.conf",
     ].map((p) => join(home, p));
     paths.push(join(dir, "projects", ".env"));
     const out = await output(sandbox(), `cat ${paths.map((p) => `'${p}'`).join(" ")} 2>&1; cat .env`);
