@@ -59,7 +59,11 @@ describe("taifeng config and taifeng serve", () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toBe(`taifeng: ${file}:4:3: unknown key "server.tokns"; did you mean "tokens"?\n`);
     await writeFile(file, `model: sim:demo\nstorage:\n  dir: threads\nserver:\n  port: 0\n`);
-    const good = await inProcess(["config", "show"]);
+    const untrusted = await inProcess(["config", "show"]);
+    expect(untrusted.out).toContain(
+      `# not applied: ${file} is in a folder you have not trusted: storage.dir, server.port`,
+    );
+    const good = await inProcess(["config", "show", "--trust"]);
     expect(good.code).toBe(0);
     expect(good.out).toMatch(new RegExp(`^model\\s+= "sim:demo"   # ${file}$`, "m"));
     expect(good.out).toMatch(new RegExp(`^storage\\.dir\\s+= "${join(dir, "threads")}"   # ${file}$`, "m"));
@@ -75,13 +79,14 @@ describe("taifeng config and taifeng serve", () => {
       join(dir, "taifeng.config.yaml"),
       `model: sim:${script}\nstorage:\n  dir: run-threads\nlimits:\n  maxSteps: 3\n`,
     );
-    const ran = await inProcess(["run", "--non-interactive", "deny", "hi"]);
+    const ran = await inProcess(["run", "--trust", "--non-interactive", "deny", "hi"]);
     expect([ran.code, ran.out]).toEqual([0, "configured answer\n"]);
     expect(ran.err).toMatch(/continue with --thread thr_/);
     const { readdirSync } = await import("node:fs");
     expect(readdirSync(join(dir, "run-threads")).some((f) => f.endsWith(".jsonl"))).toBe(true);
     const flagged = await inProcess([
       "run",
+      "--trust",
       "--non-interactive",
       "deny",
       "--model",
@@ -120,10 +125,18 @@ describe("taifeng config and taifeng serve", () => {
         cwd: dir,
         onInterrupt: () => () => {},
       };
-      const setup = await engineSetup(loadConfig({ cwd: dir, env: io.env, userDir: false }), io, {
-        trusted: false,
-        interactive: true,
-      });
+      // An untrusted folder's file starts nothing (ADR 2051)...
+      const withheld = loadConfig({ cwd: dir, env: io.env, userDir: false });
+      expect(withheld.withheld).toEqual(["mcpServers"]);
+      const untrusted = await engineSetup(withheld, io, { trusted: false, interactive: true });
+      try {
+        expect([...(untrusted.options.tools ?? [])].map((t) => t.name)).not.toContain("mcp__fault__ok");
+      } finally {
+        await untrusted.close();
+      }
+      // ...a trusted one's servers start.
+      const loaded = loadConfig({ cwd: dir, env: io.env, userDir: false, projectTrust: true });
+      const setup = await engineSetup(loaded, io, { trusted: true, interactive: true });
       try {
         expect([...(setup.options.tools ?? [])].map((t) => t.name)).toContain("mcp__fault__ok");
       } finally {
@@ -145,7 +158,7 @@ describe("taifeng config and taifeng serve", () => {
 
   it("serves the configured model and storage, runs a turn over HTTP, and stops cleanly on SIGTERM", async () => {
     await writeFile(join(dir, "taifeng.config.yaml"), "model: sim:demo\nstorage:\n  dir: threads\n");
-    const serve = taifeng(["serve", "--port", "0", "--insecure-local"]);
+    const serve = taifeng(["serve", "--port", "0", "--insecure-local", "--trust"]);
     try {
       const url = await new Promise<string>((resolveUrl, reject) => {
         const timer = setTimeout(() => reject(new Error(`no URL: ${serve.err()}`)), 60_000);

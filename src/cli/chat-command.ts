@@ -17,6 +17,7 @@ import { type EngineSetup, engineSetup } from "./engine-setup.ts";
 import { type CliIO, EXIT, UsageError, wantsColor } from "./io.ts";
 import { createRenderer } from "./render.ts";
 import { checkThreadId, openStorage } from "./threads-command.ts";
+import { configTrust } from "./trust-prompt.ts";
 
 interface ChatFlags {
   readonly config?: string;
@@ -43,11 +44,22 @@ interface Session {
 
 /** Runs the session until /exit, end of input or a double Ctrl-C. Exit code 0. */
 export async function chatCommand(flags: ChatFlags, io: CliIO): Promise<number> {
-  const loaded = loadCliConfig(io, flags.config, {
-    ...(flags.model !== undefined ? { model: flags.model } : {}),
-    ...(flags.storage !== undefined ? { storage: { dir: flags.storage } } : {}),
+  const folder = await configTrust({
+    io,
+    flag: flags.trust === true,
+    interactive: io.stdin.isTTY === true,
+    file: flags.config,
   });
-  const setup = await engineSetup(loaded, io, { trusted: flags.trust === true, interactive: true });
+  const loaded = loadCliConfig(
+    io,
+    flags.config,
+    {
+      ...(flags.model !== undefined ? { model: flags.model } : {}),
+      ...(flags.storage !== undefined ? { storage: { dir: flags.storage } } : {}),
+    },
+    folder.trusted,
+  );
+  const setup = await engineSetup(loaded, io, { trusted: folder.trusted, interactive: true });
   const store = openStorage(setup.storageDir, io);
   const rl = createInterface({
     input: io.stdin,

@@ -29,7 +29,7 @@ import { type AskPolicy, checkNonInteractive, type RunFlags, readPrompt, runSett
 import { cliSinks } from "./sinks-flags.ts";
 import { formatProblem } from "./skills-command.ts";
 import { checkThreadId, defaultStorageDir, openStorage } from "./threads-command.ts";
-import { decideProjectTrust } from "./trust-prompt.ts";
+import { configTrust, decideProjectTrust } from "./trust-prompt.ts";
 
 export type { RunFlags } from "./run-flags.ts";
 
@@ -113,8 +113,15 @@ async function openSkills(
 export async function runCommand(promptArg: string | undefined, given: RunFlags, io: CliIO): Promise<number> {
   checkNonInteractive(given.nonInteractive, promptArg !== undefined);
   let prompt = await readPrompt(promptArg, io);
-  // The configuration file supplies what the flags leave out (flags win).
-  const config = loadCliConfig(io, given.config).config;
+  // The configuration file supplies what the flags leave out (flags win); an untrusted
+  // project's file applies only what cannot widen anything (ADR 2051).
+  const early = await configTrust({
+    io,
+    flag: given.trust === true,
+    interactive: given.nonInteractive === undefined && io.stdin.isTTY === true,
+    file: given.config,
+  });
+  const config = loadCliConfig(io, given.config, undefined, early.trusted).config;
   const flags = withConfig(given, config);
   const settings = runSettings(flags, io);
   const backend = flags.backend ?? config.backend?.type ?? "inline";
@@ -181,6 +188,7 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
       flag: flags.trust === true,
       interactive: asking === "terminal",
       registry: skills.registry,
+      decided: early.decided,
     });
     trusted = decision.trusted;
     mcp = await openMcp(flags, io, trusted, decision.projectRoot, flags.storage ?? defaultStorageDir(io.env));

@@ -6,6 +6,7 @@ import { createServer, type TaifengServer } from "../server/server.ts";
 import { loadCliConfig } from "./config-command.ts";
 import { engineSetup } from "./engine-setup.ts";
 import { type CliIO, EXIT, UsageError } from "./io.ts";
+import { configTrust } from "./trust-prompt.ts";
 
 interface ServeFlags {
   readonly config?: string;
@@ -38,10 +39,11 @@ function overrides(flags: ServeFlags): TaifengConfig {
  * pool and the store close. Exit 0 after a clean shutdown, 2 for bad configuration.
  */
 export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number> {
-  const loaded = loadCliConfig(io, flags.config, overrides(flags));
+  const early = await configTrust({ io, flag: flags.trust === true, interactive: false, file: flags.config });
+  const loaded = loadCliConfig(io, flags.config, overrides(flags), early.trusted);
   const config = loaded.config;
   const s = config.server ?? {};
-  const setup = await engineSetup(loaded, io, { trusted: flags.trust === true, interactive: true });
+  const setup = await engineSetup(loaded, io, { trusted: early.trusted, interactive: true });
   let server: TaifengServer;
   try {
     server = await createServer({

@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { loadConfig } from "../config/load.ts";
+import { isTaifengError } from "../errors.ts";
 import { discoverSettings, homeOf } from "../permission/settings.ts";
 import { inspectTrust, rememberTrust } from "../permission/trust.ts";
 import type { SkillRegistry } from "../skill/registry.ts";
-import type { CliIO } from "./io.ts";
+import { type CliIO, UsageError } from "./io.ts";
 
 /** How `taifeng run` decides about the project folder. */
 export interface TrustDecisionInput {
@@ -15,6 +17,8 @@ export interface TrustDecisionInput {
   readonly interactive: boolean;
   /** The loaded skills, to find the project's own skills that bundle scripts. */
   readonly registry: SkillRegistry;
+  /** A decision already made this run (`configTrust` asked first): reused, never asked twice. */
+  readonly decided?: boolean | undefined;
 }
 
 /** The outcome of `decideProjectTrust`. */
@@ -45,6 +49,7 @@ export async function decideProjectTrust(input: TrustDecisionInput): Promise<Tru
   const servers = await projectMcpServers(projectRoot);
   if (servers !== undefined) asks.push(`MCP servers from .mcp.json (they start programs): ${servers}`);
   if (asks.length === 0) return { trusted: true, projectRoot };
+  if (input.decided !== undefined) return { trusted: input.decided, projectRoot };
   const home = homeOf({ env: io.env });
   const inspection = await inspectTrust(projectRoot, home);
   if (inspection.remembered || input.flag) return { trusted: true, projectRoot };
@@ -60,6 +65,65 @@ export async function decideProjectTrust(input: TrustDecisionInput): Promise<Tru
   }
   await rememberTrust(inspection, home);
   return { trusted: true, projectRoot };
+}
+
+/** The outcome of `configTrust`. */
+export interface ConfigTrust {
+  /** Load the project's configuration file with every key (`projectTrust: true`). */
+  readonly trusted: boolean;
+  /** A person was asked (or `--trust` decided): `decideProjectTrust` reuses the answer. */
+  readonly decided: boolean | undefined;
+}
+
+/**
+ * Decides, before the configuration is loaded, whether the project's `taifeng.config.*` may
+ * apply in full (ADR 2051). Nothing withheld: no decision needed. `--trust` or a grant
+ * remembered for these exact files (the grant's hash covers the configuration file): trusted.
+ * At a terminal: the user is shown the withheld keys and asked, and a yes is remembered.
+ * Otherwise untrusted, said once on stderr. Throws TaifengError `invalid_config` for a bad file.
+ */
+export async function configTrust(input: {
+  readonly io: CliIO;
+  readonly flag: boolean;
+  readonly interactive: boolean;
+  readonly file?: string | undefined;
+}): Promise<ConfigTrust> {
+  const { io } = input;
+  if (input.flag) return { trusted: true, decided: true };
+  let probe: ReturnType<typeof loadConfig>;
+  try {
+    probe = loadConfig({
+      cwd: io.cwd,
+      env: io.env,
+      ...(input.file !== undefined ? { file: input.file } : {}),
+    });
+  } catch (err) {
+    if (isTaifengError(err, "invalid_config")) throw new UsageError(err.message);
+    throw err;
+  }
+  if (probe.withheld.length === 0 || probe.projectFile === undefined)
+    return { trusted: false, decided: undefined };
+  const home = homeOf({ env: io.env });
+  const inspection = await inspectTrust(io.cwd, home);
+  if (inspection.remembered) return { trusted: true, decided: true };
+  const keys = probe.withheld.join(", ");
+  if (!input.interactive) {
+    io.stderr.write(
+      `taifeng: ${probe.projectFile} is in a folder you have not trusted: its ${keys} ${probe.withheld.length === 1 ? "is" : "are"} not applied (they could widen permissions, send your keys elsewhere or run programs). Review the file, then pass --trust or answer the prompt at a terminal.\n`,
+    );
+    return { trusted: false, decided: false };
+  }
+  const why = inspection.changed ? "Its files changed since you trusted it. " : "";
+  io.stderr.write(
+    `This folder (${io.cwd}) has a configuration file that asks to widen permissions, send your keys elsewhere or run programs:\n  - ${probe.projectFile}: ${keys}\n${why}Trust it? Only trust folders whose taifeng.config, .taifeng/ and .mcp.json files you have reviewed. [y/N]: `,
+  );
+  const answer = await readLine(io.stdin);
+  if (!/^\s*y(es)?\s*$/i.test(answer ?? "")) {
+    io.stderr.write(`Not trusted: ${keys} from ${probe.projectFile} do not apply.\n`);
+    return { trusted: false, decided: false };
+  }
+  await rememberTrust(inspection, home);
+  return { trusted: true, decided: true };
 }
 
 /**

@@ -15,6 +15,7 @@ import { describeError, TaifengError } from "../errors.ts";
 import { expand, type McpServerEntry, parseMcpServers } from "../mcp/config.ts";
 import { isSecretName, looksLikeCredential } from "../redact/env.ts";
 import { SECRET_KEYS, TaifengConfig } from "./schema.ts";
+import { splitUntrusted } from "./trust-filter.ts";
 
 /** File names looked for, in this order, in the project and user folders. */
 export const CONFIG_NAMES = ["taifeng.config.json", "taifeng.config.yaml", "taifeng.config.yml"] as const;
@@ -34,6 +35,13 @@ export interface LoadConfigOptions {
   readonly file?: string;
   /** Values from command-line flags, highest precedence (already typed; validated like the files). */
   readonly overrides?: TaifengConfig;
+  /**
+   * Whether the project folder (`cwd`) is trusted. Default false: its file's keys that could
+   * widen permissions, send keys elsewhere or run code are withheld (`LoadedConfig.withheld`,
+   * ADR 2051); `model`, `fallbacks`, `system`, `limits`, deny and ask rules and a narrowing
+   * permission mode still apply. The user's file and `file` are always applied.
+   */
+  readonly projectTrust?: boolean;
 }
 
 /** The effective configuration. */
@@ -45,6 +53,10 @@ export interface LoadedConfig {
   readonly files: readonly string[];
   /** `mcpServers`, validated and expanded by the MCP loader. */
   readonly mcpServers: readonly McpServerEntry[];
+  /** The project file's keys not applied because the folder is not trusted (dotted paths). */
+  readonly withheld: readonly string[];
+  /** The project's configuration file, when there is one. */
+  readonly projectFile?: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -66,8 +78,16 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     if (file) layers.push({ source: file, kind: "user", value: readConfigFile(file, env) });
   }
   const projectFile = findIn(cwd);
-  if (projectFile)
-    layers.push({ source: projectFile, kind: "project", value: readConfigFile(projectFile, env) });
+  let withheld: string[] = [];
+  if (projectFile) {
+    let value = readConfigFile(projectFile, env);
+    if (options.projectTrust !== true) {
+      const split = splitUntrusted(value);
+      value = split.kept;
+      withheld = split.withheld;
+    }
+    layers.push({ source: projectFile, kind: "project", value });
+  }
   if (options.file !== undefined) {
     const file = resolve(cwd, options.file);
     if (!existsSync(file))
@@ -96,7 +116,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       }),
     );
   }
-  return { config, sources, files, mcpServers };
+  return { config, sources, files, mcpServers, withheld, ...(projectFile ? { projectFile } : {}) };
 }
 
 function findIn(dir: string): string | undefined {

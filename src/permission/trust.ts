@@ -17,6 +17,9 @@ export const TRUST_FILES: readonly string[] = [
   ".taifeng/settings.json",
   ".taifeng/settings.local.json",
   ".mcp.json",
+  "taifeng.config.json",
+  "taifeng.config.yaml",
+  "taifeng.config.yml",
 ];
 
 /**
