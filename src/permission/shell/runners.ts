@@ -198,10 +198,12 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     }
     case "make":
     case "gmake":
-      return (programFile(ctx, args, ["-f", "--file", "--makefile"]) ??
-        texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t)))
-        ? { reason: `${name} is given code or a shell on the command line` }
-        : undefined;
+      return (
+        programFile(ctx, args, ["-f", "--file", "--makefile"]) ??
+        (texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t))
+          ? { reason: `${name} is given code or a shell on the command line` }
+          : undefined)
+      );
     case "parallel":
       // With no command, GNU parallel runs each input line as a command.
       return args.every((a) => a.text.startsWith("-")) ? stdinScript(ctx, base.stdin) : undefined;
