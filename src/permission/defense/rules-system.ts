@@ -42,6 +42,16 @@ function describeTarget(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * True when `target` is a word the analysis could not know in full that starts at the root
+ * or a home directory (`/{}` from `xargs -I{}`, `~/../$USER`).
+ */
+function unknownAnchored(inv: Invocation, target: string): boolean {
+  if (!target.startsWith("/") && !target.startsWith("~")) return false;
+  const home = inv.command.argv.find((f) => !f.known && f.text === target);
+  return home !== undefined || (/\$|…/.test(target) && inv.command.argv.some((f) => !f.known));
+}
+
 /** rm, unlink, shred, find -delete, mv and recursive chmod/chown on the root, homes or system paths. */
 export function destructive(inv: Invocation, add: Add): void {
   const { name, args } = inv;
@@ -79,6 +89,10 @@ export function destructive(inv: Invocation, add: Add): void {
         continue;
       }
       const clean = cleanPath(target);
+      if (recursive && unknownAnchored(inv, target)) {
+        add("destructive_delete", "medium", `deletes ${target}, a path with a part only known at run time`);
+        continue;
+      }
       if (recursive && inv.command.dirs.unknown && !target.startsWith("/") && !target.startsWith("~")) {
         add(
           "destructive_delete",

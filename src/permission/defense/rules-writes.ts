@@ -15,14 +15,14 @@ import {
 
 /** sudo and friends, setuid bits, capability and account changes. */
 export function privilege(inv: Invocation, add: Add): void {
-  const escalators = inv.via.filter((w) => /^(sudo|doas|pkexec|runuser)$/.test(w));
+  const escalators = inv.via.filter((w) => /^(sudo|doas|pkexec|runuser|run0)$/.test(w));
   if (escalators.length > 0)
     add("privilege_escalation", "high", `runs as another user through ${escalators[0]}`);
   const confined = inv.via.find((w) => /^(nsenter|unshare|chroot)$/.test(w));
   if (confined)
     add("privilege_escalation", "medium", `runs in other namespaces or roots through ${confined}`);
   const { name, args } = inv;
-  if (/^(sudo|doas|pkexec|su|runuser|sudoedit|visudo)$/.test(name))
+  if (/^(sudo|doas|pkexec|su|runuser|run0|sudoedit|visudo)$/.test(name))
     add("privilege_escalation", "high", `${name} gains another user's privileges`);
   if (
     name === "chmod" &&
@@ -95,8 +95,14 @@ export function persistenceCommands(inv: Invocation, add: Add): void {
     add("persistence", "medium", "systemd-run starts a service outside this command");
   if (name === "git") {
     const i = words.indexOf("config");
-    const key = i >= 0 ? words.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
-    if (key && GIT_COMMAND_KEYS.test(key) && words.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2)
+    // The key is the first operand: values of `-f FILE`, `--file FILE`, `--blob B`... are not.
+    const rest = i >= 0 ? words.slice(i + 1) : [];
+    const keyAt = rest.findIndex(
+      (a, k) =>
+        !a.startsWith("-") && !/^(-f|--file|--blob|--type|--default|--comment)$/.test(rest[k - 1] ?? ""),
+    );
+    const key = keyAt >= 0 ? rest[keyAt] : undefined;
+    if (key && GIT_COMMAND_KEYS.test(key) && rest.slice(keyAt + 1).some((a) => !a.startsWith("-")))
       add("persistence", "medium", `git config ${key} sets a program git will run later`);
   }
   if ((name === "at" || name === "batch") && !args.includes("-l") && !args.includes("-c"))
@@ -109,7 +115,7 @@ export function writeTargets(inv: Invocation): string[] {
   for (const r of inv.redirects) if (/^(>|>>|>\||&>|&>>|<>)$/.test(r.op)) out.push(r.target.text, ...r.paths);
   const { name, args } = inv;
   const ops = operands(args);
-  if (name === "tee") out.push(...ops);
+  if (name === "tee" || name === "sponge") out.push(...ops);
   if (/^(cp|mv|install|ln|rsync|scp)$/.test(name) && ops.length >= 2) {
     const t = args.findIndex((a) => a === "-t" || a === "--target-directory");
     out.push(t >= 0 ? (args[t + 1] as string) : (ops[ops.length - 1] as string));

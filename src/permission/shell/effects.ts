@@ -107,7 +107,21 @@ function writtenContent(cmd: ShellCommand, state: EffectState): string | undefin
   return out === undefined ? undefined : `${out}\n`;
 }
 
-const WRITERS = new Set(["curl", "wget", "cp", "mv", "install", "ln", "rsync", "scp", "tee", "touch", "dd"]);
+const WRITERS = new Set([
+  "curl",
+  "wget",
+  "cp",
+  "mv",
+  "install",
+  "ln",
+  "rsync",
+  "scp",
+  "tee",
+  "sponge",
+  "touch",
+  "dd",
+  "git",
+]);
 
 /** Files a command writes besides its redirections (downloads, copies, tee). */
 function writeDestinations(cmd: ShellCommand): string[] {
@@ -141,9 +155,29 @@ function writeDestinations(cmd: ShellCommand): string[] {
       if (operands.length >= 2) out.push(operands[operands.length - 1] as string);
       break;
     case "tee":
+    case "sponge":
     case "touch":
       out.push(...operands);
       break;
+    case "git": {
+      // `git clone URL [DIR]` writes a directory of files from elsewhere (ADR 2002, round 3).
+      const clone = args.indexOf("clone");
+      if (clone < 0) break;
+      const words: string[] = [];
+      for (let i = clone + 1; i < args.length; i++) {
+        const a = args[i] as string;
+        if (
+          /^(--depth|-b|--branch|-o|--origin|-c|--config|--reference|-j|--jobs|--filter|--separate-git-dir|-u|--upload-pack|--template|--shallow-since|--shallow-exclude|--server-option)$/.test(
+            a,
+          )
+        )
+          i++;
+        else if (!a.startsWith("-")) words.push(a);
+      }
+      const [url, dir] = words;
+      if (url) out.push(dir ?? urlName(url).replace(/\.git$/, ""));
+      break;
+    }
     case "dd": {
       const of = args.find((a) => a.startsWith("of="));
       if (of) out.push(of.slice(3));

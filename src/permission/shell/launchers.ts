@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { pathsIn } from "./glob.ts";
 import { type Ctx, parsed } from "./programs.ts";
 import type { Opaque } from "./types.ts";
@@ -62,6 +63,11 @@ export function packageSource(ctx: Ctx, args: readonly Field[]): Opaque | undefi
     reason: `${name} installs a package from ${what}, which runs its install code`,
   });
   if (/^(npm|pnpm|yarn|bun|npx|bunx)$/.test(name)) {
+    const pkg = texts.indexOf("pkg");
+    if (pkg >= 0 && texts.slice(pkg + 1).some((t) => /^scripts(\.|$)/.test(t)) && texts.includes("set"))
+      return { reason: `${name} pkg set scripts changes what ${name} runs later` };
+    if (texts.some((t) => t === "set-script"))
+      return { reason: `${name} set-script changes what ${name} runs later` };
     const config = texts.findIndex((t) => t === "config" || t === "set" || t === "c");
     if (config >= 0) {
       const key = texts.find((t, i) => i > config && !t.startsWith("-") && t !== "set");
@@ -139,4 +145,50 @@ function sendKeys(name: string, sub: string): Opaque | undefined {
 
 function quote(word: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/** The files a build or task tool reads by default, in the directory it runs in. */
+const DEFAULT_FILES: Readonly<Record<string, readonly string[]>> = {
+  make: ["Makefile", "makefile", "GNUmakefile"],
+  gmake: ["Makefile", "makefile", "GNUmakefile"],
+  npm: ["package.json", ".npmrc"],
+  pnpm: ["package.json", ".npmrc"],
+  yarn: ["package.json", ".yarnrc", ".yarnrc.yml"],
+  bun: ["package.json", "bunfig.toml"],
+  rake: ["Rakefile", "rakefile"],
+  just: ["justfile", "Justfile", ".justfile"],
+  cargo: ["Cargo.toml", "build.rs"],
+  pip: ["setup.py", "pyproject.toml"],
+  pip3: ["setup.py", "pyproject.toml"],
+  direnv: [".envrc"],
+  gradle: ["build.gradle", "build.gradle.kts"],
+  mvn: ["pom.xml"],
+  composer: ["composer.json"],
+};
+
+/**
+ * A build or task tool run where the line wrote its default file, or inside a directory the
+ * line wrote (`printf ... > Makefile && make`, `git clone URL r && cd r && make`): what it runs
+ * comes from there (ADR 2002, round 3).
+ */
+export function buildFiles(ctx: Ctx): Opaque | undefined {
+  const name = ctx.cmd.name;
+  const files = DEFAULT_FILES[name.replace(/[0-9.]+$/, "") === "pip" ? "pip" : name];
+  if (!files) return undefined;
+  for (const dir of ctx.cmd.dirs.known)
+    for (const file of files)
+      if (ctx.env.written(join(dir, file)) !== undefined)
+        return { reason: `${name} reads ${file}, which the line wrote or downloaded` };
+  return undefined;
+}
+
+/** moreutils' `pee 'cmd1' 'cmd2'`: each argument is a shell command fed the input. */
+export function pee(ctx: Ctx, args: readonly Field[]): Opaque | undefined {
+  for (const a of args) {
+    if (a.text.startsWith("-")) continue;
+    if (!a.known) return { reason: "pee runs a command only known at run time" };
+    const result = parsed(ctx.env.nested(a.text, ctx.base.origin, false), "pee");
+    if (result) return result;
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { isAbsolute } from "node:path";
 import { pathsIn } from "./glob.ts";
-import { multiplexer, packageSource, programFile } from "./launchers.ts";
+import { buildFiles, multiplexer, packageSource, pee, programFile } from "./launchers.ts";
 import {
   awk,
   type Ctx,
@@ -119,7 +119,17 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     case "uv":
     case "poetry":
     case "pdm":
-      return packageSource(ctx, args);
+      return packageSource(ctx, args) ?? buildFiles(ctx);
+    case "rake":
+    case "just":
+    case "cargo":
+    case "direnv":
+    case "gradle":
+    case "mvn":
+    case "composer":
+      return buildFiles(ctx);
+    case "pee":
+      return pee(ctx, args);
     case "su":
     case "runuser":
     case "script":
@@ -187,7 +197,7 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     case "yarn": {
       if (texts.some((t) => t.startsWith("--script-shell")))
         return { reason: `${name} --script-shell picks the shell scripts run in` };
-      const source = packageSource(ctx, args);
+      const source = packageSource(ctx, args) ?? buildFiles(ctx);
       if (source) return source;
       const c = texts.findIndex((t) => t === "-c" || t === "--call" || t.startsWith("--call="));
       if (c < 0) packageExec(ctx, name, args);
@@ -198,10 +208,13 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     }
     case "make":
     case "gmake":
-      return (programFile(ctx, args, ["-f", "--file", "--makefile"]) ??
-        texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t)))
-        ? { reason: `${name} is given code or a shell on the command line` }
-        : undefined;
+      return (
+        programFile(ctx, args, ["-f", "--file", "--makefile"]) ??
+        (texts.some((t) => /^(-f|--file|--makefile)/.test(t)) ? undefined : buildFiles(ctx)) ??
+        (texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t))
+          ? { reason: `${name} is given code or a shell on the command line` }
+          : undefined)
+      );
     case "parallel":
       // With no command, GNU parallel runs each input line as a command.
       return args.every((a) => a.text.startsWith("-")) ? stdinScript(ctx, base.stdin) : undefined;

@@ -164,6 +164,13 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
               .map(literalField)
           : [holeField("…")];
       const command = cut >= 0 ? inner.slice(0, cut) : inner;
+      // parallel's `::: a b` are the inputs themselves (`::::` names files of them): they are
+      // kept as arguments too, so a deny rule or the defense sees `/etc` in
+      // `parallel rm -rf ::: /etc` (ADR 2002, round 3).
+      const listed =
+        cut >= 0 && inner[cut]?.text === ":::"
+          ? inner.slice(cut + 1).filter((w) => !/^::::?\+?$/.test(w.text))
+          : [];
       const token = placeholder(
         name,
         words.slice(1, j).map((w) => w.text),
@@ -173,16 +180,19 @@ export function resolveCommand(argv: readonly Field[], base: CommandBase, env: R
         const lines =
           base.stdin.kind === "literal" ? base.stdin.text.split("\n").filter((l) => l.trim() !== "") : [];
         const one = name === "xargs" && lines.length === 1 ? (lines[0] as string).trim() : undefined;
-        words = command.map((w) =>
-          !token.test(w.text)
-            ? w
-            : one !== undefined && w.known
-              ? literalField(w.text.replace(new RegExp(token.source, "g"), one))
-              : holeField(w.text),
-        );
+        words = [
+          ...command.map((w) =>
+            !token.test(w.text)
+              ? w
+              : one !== undefined && w.known
+                ? literalField(w.text.replace(new RegExp(token.source, "g"), one))
+                : holeField(w.text),
+          ),
+          ...listed,
+        ];
         continue;
       }
-      words = [...command, ...fed];
+      words = [...command, ...(listed.length > 0 ? listed : fed)];
       continue;
     }
     if (

@@ -4,7 +4,7 @@ import type { CommandOrigin, Dirs, ShellCommand, ShellRedirect } from "./types.t
 import { dangerousAssignments, type Stdin } from "./unwrap.ts";
 import type { Field } from "./words.ts";
 
-// Pieces of the walk over the syntax tree (analyze.ts) that need no walk state.
+// Pieces of the walk over the syntax tree (walk.ts) that need no walk state.
 
 /** Statement nodes: everything else inside a statement position is only scanned for substitutions. */
 export const STATEMENTS = new Set([

@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import type { Parser } from "web-tree-sitter";
 import { applyEffects, type Frame, staticOutput } from "./effects.ts";
 import { type SyntaxNode, withTree } from "./parser.ts";
@@ -76,7 +77,12 @@ export class Walk implements WordScope, ResolveEnv {
   }
 
   written(path: string): string | null | undefined {
-    return this.files.get(path);
+    const own = this.files.get(path);
+    if (own !== undefined || this.files.size === 0) return own;
+    // A file under a directory the line wrote (`git clone URL r && ./r/install.sh`).
+    for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir))
+      if (this.files.get(dir) === null) return null;
+    return undefined;
   }
 
   emit(command: ShellCommand): void {
