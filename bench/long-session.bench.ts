@@ -473,7 +473,7 @@ if (filters.size === 0) {
         )}), on windows ${WINDOWS.map(label).join(", ")} with Anthropic-style, OpenAI-style or no prompt caching (SimClient). Prices from the model catalog: anthropic and none at ${MODELS.anthropic}, openai at ${MODELS.openai}. Cost = billed input + the output of summary calls. 16 facts: 8 NOTE lines (4 in user messages, 4 on the first line of tool outputs), 8 plain (4 halfway through tool outputs, 4 in answers); asked one per turn in the last 16 turns.`,
       strategies: {
         taifeng:
-          "the engine's defaults: planned compaction (trims priced by the cache, summaries only as the window forces them), 10,000-character tool output cap",
+          "the engine's defaults: planned compaction (trims priced by the cache, at request boundaries when that pays), 10,000-character tool output cap",
         economic:
           "the same with handoff: 'economic' (summaries whenever the reads they save have paid for them)",
         naive: "no output cap, nothing until the prompt exceeds the window, then summarize everything",
