@@ -93,7 +93,8 @@ export function quietTokens(
  * since the last summary), the growth per step, and the number of calls and turns. Its rule
  * for trims is rent-or-buy: trim when the rent reaches the one-time cost of the rewrite (the
  * square-root batch size in steady state, never worse than twice the best schedule
- * otherwise). Handoffs come when trimming cannot keep the next call in the window, at the
+ * otherwise); at a request boundary, a trim that also stubs the last turn's outputs is due
+ * when the next turn's reads pay for it (ADR 2700). Handoffs come when trimming cannot keep the next call in the window, at the
  * request boundary before a turn that would force one, and (see PlannerSettings.handoff)
  * when the reads a summary saves have paid for it. Decisions are values (PlanDecision);
  * the context manager carries them out.
