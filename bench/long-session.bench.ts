@@ -16,10 +16,20 @@ import type { SimStepInput } from "../src/llm/sim/script.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelClient, ModelEvent, ModelRequest } from "../src/llm/types.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
-import { type Event, messageText, toolOutputText, type Usage } from "../src/protocol/index.ts";
+import { type Event, messageText, toolOutputText } from "../src/protocol/index.ts";
 import type { ArtifactRef, ArtifactStore } from "../src/tool/artifacts.ts";
 import { defineTool } from "../src/tool/define.ts";
 import { round, writeResult } from "./lib.ts";
+import {
+  breakdown,
+  cost,
+  floor,
+  jointFloor,
+  type RunStats,
+  record,
+  type Style,
+  summaryFigures,
+} from "./long-session-figures.ts";
 import {
   FACTS,
   planSession,
@@ -31,7 +41,6 @@ import {
   toolText,
 } from "./long-session-scenario.ts";
 
-type Style = "anthropic" | "openai" | "none";
 type Strategy = "taifeng" | "economic" | "naive" | "overflow_only";
 
 const WINDOWS = [32_000, 64_000, 128_000, 200_000, 1_000_000] as const;
@@ -42,29 +51,6 @@ const MODELS: Record<Style, string> = {
   openai: "gpt-5.1",
   none: "claude-sonnet-4-5",
 };
-
-interface RunStats {
-  calls: number;
-  summaryCalls: number;
-  input: number;
-  cached: number;
-  written: number;
-  summaryOutput: number;
-  /** Input tokens of summary calls (also counted in `input`). */
-  summaryInput: number;
-  peak: number;
-  compactions: number;
-  /** Tokens that entered the context (user messages, answers, tool outputs as the model saw them). */
-  entered: number;
-  /** Cached prompt tokens the rewrites invalidated (sum of compaction_completed events). */
-  invalidated: number;
-  notesRecalled: number;
-  /** Plain facts (no NOTE: mark) in the context when asked: planted halfway through a tool output, or told in an answer. */
-  middleInContext: number;
-  assistantInContext: number;
-  /** Plain facts halfway through a tool output that reached the model at all (the output cap may cut the middle). */
-  middleSeen: number;
-}
 
 function lastUserText(request: ModelRequest): string {
   for (let i = request.items.length - 1; i >= 0; i--) {
@@ -281,67 +267,10 @@ async function runSession(shape: Shape, window: number, style: Style, strategy: 
   return stats;
 }
 
-function record(stats: RunStats, usage: Usage, summary: boolean): void {
-  stats.calls++;
-  if (process.env.LONG_SESSION_CALLS)
-    console.error("call", stats.calls, summary ? "summary" : "", JSON.stringify(usage));
-  if (summary) {
-    stats.summaryCalls++;
-    stats.summaryOutput += usage.outputTokens;
-    stats.summaryInput += usage.inputTokens;
-  }
-  stats.input += usage.inputTokens;
-  stats.cached += usage.cachedInputTokens;
-  stats.written += usage.cacheWriteTokens;
-  stats.peak = Math.max(stats.peak, usage.inputTokens);
-}
-
 function pricesOf(style: Style): ModelPrices {
   const prices = builtinCatalog().lookup("sim", MODELS[style])?.prices;
   if (!prices) throw new Error(`no catalog prices for ${MODELS[style]}`);
   return prices;
-}
-
-/** Billed input (plus summary answers, which only compaction produces) in USD. */
-function cost(s: RunStats, prices: ModelPrices): number {
-  const plain = s.input - s.cached - s.written;
-  return (
-    (plain * prices.input +
-      s.written * (prices.cacheWrite ?? prices.input) +
-      s.cached * (prices.cachedInput ?? prices.input) +
-      s.summaryOutput * prices.output) /
-    1e6
-  );
-}
-
-/** Where the money went, in shares of the cost: cache reads, cache writes, uncached input, summary answers. */
-function breakdown(s: RunStats, prices: ModelPrices): Record<string, number> {
-  const total = cost(s, prices) * 1e6;
-  const plain = s.input - s.cached - s.written;
-  return {
-    reads: round((s.cached * (prices.cachedInput ?? prices.input)) / total, 3),
-    writes: round((s.written * (prices.cacheWrite ?? prices.input)) / total, 3),
-    uncached: round((plain * prices.input) / total, 3),
-    summary_output: round((s.summaryOutput * prices.output) / total, 3),
-  };
-}
-
-/** What sending every token that entered the context exactly once would cost: no strategy pays less. */
-function floor(s: RunStats, style: Style, prices: ModelPrices): number {
-  const first = style === "anthropic" ? (prices.cacheWrite ?? prices.input) : prices.input;
-  return (s.entered * first) / 1e6;
-}
-
-/**
- * The least any strategy can pay that shows the model the same tokens (each sent uncached at
- * least once, at the input price) and keeps a cached input share of at least `share`: with U
- * uncached tokens of T, cost >= read x T + (input - read) x U, and share >= S means T >= U / (1 - S),
- * so cost >= U x (read / (1 - S) + input - read) >= entered x (the same). Above 0.6x naive, the
- * cell's two targets cannot both be met.
- */
-function jointFloor(s: RunStats, prices: ModelPrices, share: number): number {
-  const read = prices.cachedInput ?? prices.input;
-  return (s.entered * (read / (1 - share) + prices.input - read)) / 1e6;
 }
 
 const label = (w: number) => (w >= 1_000_000 ? `${w / 1_000_000}M` : `${w / 1000}k`);
@@ -420,79 +349,35 @@ for (const shape of Object.keys(SHAPES) as Shape[]) {
 }
 
 if (filters.size === 0) {
-  const cachedCells = cells.filter((c) => c.style !== "none");
-  const num = (c: Record<string, unknown>, k: string) => c[k] as number;
-  const shareTarget = (c: Record<string, unknown>) => Math.max(0.85, num(c, "naive_cached_input_share"));
-  const meets = (c: Record<string, unknown>) =>
-    num(c, "cost_vs_naive") <= 0.6 && num(c, "cached_input_share") >= shareTarget(c);
-  // Why a cell misses: no strategy can meet both targets (the joint floor is over 0.6x naive),
-  // or meeting the share target costs more than Taifeng pays (its cost is under the joint floor).
-  const verdict = (c: Record<string, unknown>) =>
-    meets(c)
-      ? "met"
-      : num(c, "joint_floor_vs_naive") > 0.6
-        ? "impossible"
-        : num(c, "cost_vs_naive") < num(c, "joint_floor_vs_naive") && num(c, "cost_vs_naive") <= 0.6
-          ? "share_costs_more"
-          : "missed";
-  for (const c of cachedCells) c.verdict = verdict(c);
-  const count = (v: string) => cachedCells.filter((c) => c.verdict === v).length;
-  const worst = cachedCells.reduce((a, b) => (num(b, "cost_vs_naive") > num(a, "cost_vs_naive") ? b : a));
-  const headline =
-    cells.find((c) => c.window === "128k" && c.style === "anthropic" && c.shape === "wide") ?? {};
-  const load = loadavg();
-  writeResult(
-    "long-session",
-    {
-      cells: cells.length,
-      cached_cells: cachedCells.length,
-      cached_cells_meeting_targets: count("met"),
-      cached_cells_impossible: count("impossible"),
-      cached_cells_share_costs_more: count("share_costs_more"),
-      cached_cells_missed: count("missed"),
-      cached_cells_cost_at_most_0_6: cachedCells.filter((c) => num(c, "cost_vs_naive") <= 0.6).length,
-      cached_cells_share_met: cachedCells.filter((c) => num(c, "cached_input_share") >= shareTarget(c))
-        .length,
-      worst_cell: `${worst.window} ${worst.style} ${worst.shape}`,
-      worst_cost_vs_naive: num(worst, "cost_vs_naive"),
-      worst_floor_vs_naive: num(worst, "floor_vs_naive"),
-      worst_joint_floor_vs_naive: num(worst, "joint_floor_vs_naive"),
-      worst_cell_why: `sending each token the model saw once costs ${num(worst, "floor_vs_naive")}x naive, and at the share target (${round(shareTarget(worst), 3)}) no strategy pays less than ${num(worst, "joint_floor_vs_naive")}x; naive summarized ${num(worst, "naive_compactions")} times, so its own context stayed small`,
-      headline_cached_input_share: headline.cached_input_share as number,
-      headline_cost_vs_naive: headline.cost_vs_naive as number,
-      load_average_at_start: round(loadAtStart[0] ?? 0, 1),
-      load_average_at_end: round(load[0] ?? 0, 1),
+  writeResult("long-session", summaryFigures(cells, loadAtStart), {
+    workload: `${TURNS} user turns of 2..6 tool calls and an answer (about 300 model calls) per output shape (${Object.entries(
+      SHAPES,
+    )
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(
+        "; ",
+      )}), on windows ${WINDOWS.map(label).join(", ")} with Anthropic-style, OpenAI-style or no prompt caching (SimClient). Prices from the model catalog: anthropic and none at ${MODELS.anthropic}, openai at ${MODELS.openai}. Cost = billed input + the output of summary calls. 16 facts: 8 NOTE lines (4 in user messages, 4 on the first line of tool outputs), 8 plain (4 halfway through tool outputs, 4 in answers); asked one per turn in the last 16 turns.`,
+    strategies: {
+      taifeng:
+        "the engine's defaults: planned compaction (trims priced by the cache, at request boundaries when that pays), 10,000-character tool output cap",
+      economic:
+        "the same with handoff: 'economic' (summaries whenever the reads they save have paid for them)",
+      naive: "no output cap, nothing until the prompt exceeds the window, then summarize everything",
+      overflow_only:
+        "the engine's output cap and strategies, but compaction only after a context_overflow error",
     },
-    {
-      workload: `${TURNS} user turns of 2..6 tool calls and an answer (about 300 model calls) per output shape (${Object.entries(
-        SHAPES,
-      )
-        .map(([k, v]) => `${k}: ${v}`)
-        .join(
-          "; ",
-        )}), on windows ${WINDOWS.map(label).join(", ")} with Anthropic-style, OpenAI-style or no prompt caching (SimClient). Prices from the model catalog: anthropic and none at ${MODELS.anthropic}, openai at ${MODELS.openai}. Cost = billed input + the output of summary calls. 16 facts: 8 NOTE lines (4 in user messages, 4 on the first line of tool outputs), 8 plain (4 halfway through tool outputs, 4 in answers); asked one per turn in the last 16 turns.`,
-      strategies: {
-        taifeng:
-          "the engine's defaults: planned compaction (trims priced by the cache, summaries only as the window forces them), 10,000-character tool output cap",
-        economic:
-          "the same with handoff: 'economic' (summaries whenever the reads they save have paid for them)",
-        naive: "no output cap, nothing until the prompt exceeds the window, then summarize everything",
-        overflow_only:
-          "the engine's output cap and strategies, but compaction only after a context_overflow error",
-      },
-      targets: {
-        cost_vs_naive: "<= 0.6 in every cell with a cache",
-        cached_input_share: ">= max(0.85, naive_cached_input_share) in every cell with a cache",
-      },
-      verdicts: {
-        met: "both targets met",
-        impossible:
-          "joint_floor_vs_naive > 0.6: any strategy that sends the tokens the model saw at least once and keeps the share target pays more than 0.6x naive",
-        share_costs_more:
-          "cost target met, share missed, and Taifeng pays less than the joint floor: any strategy meeting the share target would cost more than Taifeng does",
-        missed: "missed although a strategy meeting both may exist",
-      },
-      cells,
+    targets: {
+      cost_vs_naive: "<= 0.6 in every cell with a cache",
+      cached_input_share: ">= max(0.85, naive_cached_input_share) in every cell with a cache",
     },
-  );
+    verdicts: {
+      met: "both targets met",
+      impossible:
+        "joint_floor_vs_naive > 0.6: any strategy that sends the tokens the model saw at least once and keeps the share target pays more than 0.6x naive",
+      share_costs_more:
+        "cost target met, share missed, and Taifeng pays less than the joint floor: any strategy meeting the share target would cost more than Taifeng does",
+      missed: "missed although a strategy meeting both may exist",
+    },
+    cells,
+  });
 }

@@ -179,23 +179,20 @@ describe("CompactionPlanner", () => {
     expect(first?.decision?.cost).toBeGreaterThan(0);
   });
 
-  it("makes no more summaries than the window forces unless asked: planned ones only move to a request boundary", () => {
-    // Untrimmable steps of 103 tokens in a 6,500-token window: the window forces a handoff
-    // about every 55 steps. Requests every 5 steps.
+  it("brings a summary forward for cost when the window will force one before the thread is expected to end", () => {
+    // Untrimmable steps of 103 tokens in a 6,500-token window (a forced handoff about every 55
+    // steps), requests every 5 steps: once the thread has made more calls than remain before
+    // the window forces a summary, the planned mode summarizes as soon as the reads it saves
+    // have paid for it, before the turn that would force it.
     const pre = (k: number): CompactionTrigger => (k % 5 === 1 ? "pre_sampling" : "mid_turn");
-    const run = (handoff: PlannerSettings["handoff"]) =>
-      session(planner({ handoff }), 150, { usable: 6500, outputSize: 90, trigger: pre })
-        .filter((s) => s.decision?.action === "handoff")
-        .map((s) => [s.k, s.decision?.reason]);
-    const planned = run("planned");
-    expect(planned.length).toBeGreaterThan(0);
-    // (The helper does not carry decisions out: past the first, the history stays over the limit.)
-    expect(planned[0]?.[1]).toBe("early");
-    expect(planned.some(([, reason]) => reason === "economic")).toBe(false);
-    // The economic mode summarizes sooner, once the reads saved have paid for a summary.
-    const economic = run("economic");
-    expect(economic[0]?.[1]).toBe("economic");
-    expect(economic[0]?.[0] as number).toBeLessThan(planned[0]?.[0] as number);
+    const first = (handoff: PlannerSettings["handoff"]) =>
+      session(planner({ handoff }), 150, { usable: 6500, outputSize: 90, trigger: pre }).find(
+        (s) => s.decision?.action === "handoff",
+      );
+    expect(first("planned")?.decision?.reason).toBe("economic");
+    // `forced` waits until the window forces it.
+    expect(first("forced")?.decision?.reason).toBe("forced");
+    expect(first("planned")?.k as number).toBeLessThan(first("forced")?.k as number);
   });
 
   it("places breakpoints where the next trim keeps the prefix, and reads through the old one after a rewrite", () => {

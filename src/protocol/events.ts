@@ -225,7 +225,9 @@ export const CompactionPlanned = z.object({
   /**
    * `break_even`: the reads paid for the trimmable tokens reached the rewrite's cost;
    * `forced`: the next call would not fit; `cold_cache`: the provider's cache expired, a
-   * rewrite is free; `early`: a handoff the coming turn would force, done at its start;
+   * rewrite is free; `boundary`: at a request boundary, the next turn's reads pay for a trim
+   * that also stubs the last turn's outputs; `early`: a handoff the coming turn would force,
+   * done at its start;
    * `economic`: carrying the untrimmable history cost more than a summary.
    */
   reason: z.enum(["break_even", "forced", "cold_cache", "boundary", "early", "economic"]),

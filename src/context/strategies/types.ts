@@ -20,7 +20,8 @@ export interface CompactionContext {
   readonly minSavingsTokens: number;
   /**
    * Set by the planner for a deeper trim than the strategy's own setting: keep only this
-   * many of the newest tool outputs whole (when the window leaves no room for more).
+   * many of the newest tool outputs whole (1 when the window leaves no room for more; 0 at
+   * a request boundary, where the last turn's outputs are no longer a working set).
    */
   readonly keepRecent?: number;
   readonly signal: AbortSignal;
