@@ -244,6 +244,11 @@ export class ThreadHub {
     };
   }
 
+  /** Resolves when every eviction started so far has closed its engine. */
+  async evictionsSettled(): Promise<void> {
+    await Promise.allSettled([...this.evicting.values()]);
+  }
+
   /** True while the thread's engine is being evicted. */
   isEvicting(threadId: string): boolean {
     return this.evicting.has(threadId);
