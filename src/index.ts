@@ -323,7 +323,12 @@ export {
   tokenBucket,
   type WaitReason,
 } from "./ratelimit/limiters.ts";
-export { type RateLimitOptions, RateLimits, withRateLimit } from "./ratelimit/wrap.ts";
+export {
+  type RedisTokenBucketOptions,
+  redisTokenBucket,
+  type SharedRateLimiter,
+} from "./ratelimit/redis.ts";
+export { type AnyRateLimiter, type RateLimitOptions, RateLimits, withRateLimit } from "./ratelimit/wrap.ts";
 export { CONTINUE_PROMPT, type RecoveryOptions, withRecovery } from "./recovery/recover.ts";
 export { type RepairPolicyOptions, type RepairStats, withRepairPolicy } from "./recovery/repair.ts";
 export {

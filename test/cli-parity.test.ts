@@ -103,6 +103,14 @@ describe("taifeng run --completion and --output-schema", { timeout: 60_000 }, ()
       expect(res.stderr).toMatch(message);
     }
   });
+
+  it("--non-interactive followed by the prompt says the prompt was taken as the policy", async () => {
+    const res = await run(["--non-interactive", "fix the tests"], { stdin: [] });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('--non-interactive must be deny or fail, got "fix the tests"');
+    expect(res.stderr).toContain('put the prompt first, e.g. taifeng run "fix the tests" --non-interactive');
+    expect(res.stderr).not.toContain("no prompt");
+  });
 });
 
 describe("taifeng run with nobody to answer", { timeout: 60_000 }, () => {

@@ -172,6 +172,67 @@ describe("compaction planned by the price of a cache miss", () => {
     expect(calls[4]?.usage?.cachedInputTokens).toBe(0);
   });
 
+  it("at the next request, stubs the last turn's outputs too: the rewrite resends only the calls and stubs after the cut", async () => {
+    const events: Event[] = [];
+    const { model, calls } = recorded({
+      name: "claude-sonnet-4-5",
+      script: [read(1), read(2), read(3), read(4), { text: "a" }, read(5), { text: "b" }],
+      cache: { style: "anthropic", minTokens: 256 },
+    });
+    const engine = await AgentEngine.open({
+      model,
+      tools: [readBig],
+      context: {
+        contextWindow: 100_000,
+        reserveOutputTokens: 0,
+        cache: cacheProfile("anthropic", { minTokens: 256 }),
+        trim: microcompact({ keepRecent: 2, minTokens: 200 }),
+      },
+      listeners: [(e) => events.push(e)],
+    });
+    await engine.submitAndWait("first");
+    // Four outputs in one turn: the reads of the two outside the working set never pay for a
+    // mid-turn rewrite (it would resend the two kept whole).
+    expect(events.some((e) => e.msg.type === "compaction_planned")).toBe(false);
+    const second = await engine.submitAndWait("second");
+    expect(lines(second)).toEqual([
+      "turn_started",
+      'user_message input "second"',
+      "compaction_planned trim boundary",
+      "compaction_started",
+      "compaction_completed",
+      "model_call_started 1",
+      "tool_call_started read_big call_6_1",
+      "tool_call_completed read_big call_6_1 ok",
+      "model_call_completed 1 tool_calls",
+      "model_call_started 2",
+      'assistant_text "b"',
+      'assistant_message "b"',
+      "model_call_completed 2 stop",
+      "turn_completed",
+    ]);
+    const planned = second.find((e) => e.msg.type === "compaction_planned")?.msg;
+    const completed = second.find((e) => e.msg.type === "compaction_completed")?.msg;
+    if (planned?.type !== "compaction_planned" || completed?.type !== "compaction_completed")
+      throw new Error("no plan");
+    // All four outputs became stubs; the prefix before the first one is byte-identical.
+    const before = calls[4]?.request.items ?? [];
+    const after = calls[5]?.request.items ?? [];
+    const stubbed = after.filter(
+      (i) => i.type === "function_call_output" && String(i.output).startsWith("[output trimmed"),
+    );
+    expect(stubbed).toHaveLength(4);
+    expect(JSON.stringify(after.slice(0, 2))).toBe(JSON.stringify(before.slice(0, 2)));
+    expect(after[2]).not.toEqual(before[2]);
+    // The next turn's reads pay for the rewrite, which resends only the calls and stubs after
+    // the cut (a fraction of the tokens removed).
+    expect(planned.cost).toBeLessThan(planned.saving);
+    expect(planned.cost).toBeLessThan(planned.tokensRemoved * 0.25);
+    expect(completed.cachedTokensInvalidated).toBeGreaterThan(planned.tokensRemoved / 2);
+    // The provider still serves the kept prefix from cache.
+    expect(calls[5]?.usage?.cachedInputTokens).toBeGreaterThan(0);
+  });
+
   it("without a cache, trims each output as soon as it leaves the working set", async () => {
     const events: Event[] = [];
     const { model } = recorded({ script: [read(1), read(2), read(3), read(4), { text: "done" }] });

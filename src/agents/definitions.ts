@@ -1,13 +1,20 @@
 /** Agent definitions from code and from Markdown files with front matter (`.taifeng/agents/*.md`). */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { TaifengError } from "../errors.ts";
+import { describeError, TaifengError } from "../errors.ts";
 import { isPermissionMode } from "../permission/modes.ts";
 import { parseFrontMatter } from "../skill/frontmatter.ts";
 import { splitToolList } from "../skill/manifest.ts";
 import type { AgentDefinition } from "./types.ts";
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** A definition problem: TaifengError `invalid_config` with `details.file` and `details.field`. */
+function bad(message: string, file: string | undefined, field: string | undefined): TaifengError {
+  return new TaifengError("invalid_config", message, {
+    details: { ...(file !== undefined ? { file } : {}), ...(field !== undefined ? { field } : {}) },
+  });
+}
 
 /**
  * Checks a definition and returns it. Throws TaifengError `invalid_config` naming the field
@@ -16,24 +23,24 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
  */
 export function defineAgent(definition: AgentDefinition): AgentDefinition {
   const where = definition.source ? ` (${definition.source})` : "";
+  const file = definition.source;
   if (!NAME.test(definition.name))
-    throw new TaifengError(
-      "invalid_config",
+    throw bad(
       `agent name ${JSON.stringify(definition.name)}${where}: use 1-64 of a-z, 0-9, "_" and "-", starting with a letter or digit`,
+      file,
+      "name",
     );
   if (definition.name === "inline")
-    throw new TaifengError(
-      "invalid_config",
-      `agent name "inline"${where} is reserved for inline instructions`,
-    );
+    throw bad(`agent name "inline"${where} is reserved for inline instructions`, file, "name");
   if (definition.description.trim() === "")
-    throw new TaifengError("invalid_config", `agent "${definition.name}"${where}: description is empty`);
+    throw bad(`agent "${definition.name}"${where}: description is empty`, file, "description");
   if (definition.instructions.trim() === "")
-    throw new TaifengError("invalid_config", `agent "${definition.name}"${where}: instructions are empty`);
+    throw bad(`agent "${definition.name}"${where}: instructions are empty`, file, "instructions");
   if (definition.permissionMode !== undefined && !isPermissionMode(definition.permissionMode))
-    throw new TaifengError(
-      "invalid_config",
+    throw bad(
       `agent "${definition.name}"${where}: unknown permission mode ${JSON.stringify(definition.permissionMode)}`,
+      file,
+      "permissionMode",
     );
   return definition;
 }
@@ -50,36 +57,30 @@ const KNOWN = new Set(["name", "description", "tools", "model", "permissionMode"
 export function parseAgentMarkdown(text: string, file: string): AgentDefinition {
   const parsed = parseFrontMatter(text, file);
   if (!parsed.ok)
-    throw new TaifengError(
-      "invalid_config",
-      `${file}:${parsed.problem.line ?? 1}: ${parsed.problem.message}`,
-    );
+    throw bad(`${file}:${parsed.problem.line ?? 1}: ${parsed.problem.message}`, file, undefined);
   const data = parsed.value.data;
   if (typeof data !== "object" || data === null || Array.isArray(data))
-    throw new TaifengError("invalid_config", `${file}: the front matter must be a mapping`);
+    throw bad(`${file}: the front matter must be a mapping`, file, undefined);
   const fm = data as Record<string, unknown>;
   for (const key of Object.keys(fm))
     if (!KNOWN.has(key))
-      throw new TaifengError(
-        "invalid_config",
-        `${file}: unknown front matter key "${key}" (known: ${[...KNOWN].join(", ")})`,
-      );
+      throw bad(`${file}: unknown front matter key "${key}" (known: ${[...KNOWN].join(", ")})`, file, key);
   const str = (key: string): string | undefined => {
     const v = fm[key];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== "string") throw new TaifengError("invalid_config", `${file}: "${key}" must be a string`);
+    if (typeof v !== "string") throw bad(`${file}: "${key}" must be a string`, file, key);
     return v;
   };
   let tools: string[] | undefined;
   if (Array.isArray(fm.tools)) tools = fm.tools.map(String);
   else if (typeof fm.tools === "string") tools = splitToolList(fm.tools);
   else if (fm.tools !== undefined && fm.tools !== null)
-    throw new TaifengError("invalid_config", `${file}: "tools" must be a list or a string`);
+    throw bad(`${file}: "tools" must be a list or a string`, file, "tools");
   const model = str("model");
   const mode = str("permissionMode");
   const maxSteps = fm.maxSteps;
   if (maxSteps !== undefined && (typeof maxSteps !== "number" || !Number.isInteger(maxSteps) || maxSteps < 1))
-    throw new TaifengError("invalid_config", `${file}: "maxSteps" must be a positive integer`);
+    throw bad(`${file}: "maxSteps" must be a positive integer`, file, "maxSteps");
   return defineAgent({
     name: str("name") ?? "",
     description: str("description") ?? "",
@@ -122,4 +123,60 @@ export function agentDirs(cwd: string, home: string | undefined): string[] {
   if (home) dirs.push(join(home, ".taifeng", "agents"));
   dirs.push(join(cwd, ".taifeng", "agents"));
   return dirs;
+}
+
+/** Where a found definition came from. */
+export type AgentSource = "user" | "project";
+
+/** What `scanAgentDefinitions` found: usable definitions, the ones they shadow, and broken files. */
+export interface AgentScan {
+  readonly agents: readonly {
+    readonly definition: AgentDefinition;
+    readonly source: AgentSource;
+    readonly file: string;
+    /** The file of a definition of the same name this one replaces (project over user). */
+    readonly shadows?: string;
+  }[];
+  /** A file that could not be used: its path, the front matter field at fault (when one is), why. */
+  readonly errors: readonly { readonly file: string; readonly field?: string; readonly message: string }[];
+}
+
+/**
+ * Like `loadAgentDefinitions`, but never throws for a broken file: every `*.md` file of each
+ * folder is tried, and each one that cannot be used is reported with its file and field.
+ * `dirs` are searched in order (later ones win a name clash).
+ */
+export async function scanAgentDefinitions(
+  dirs: readonly { readonly path: string; readonly source: AgentSource }[],
+): Promise<AgentScan> {
+  const byName = new Map<string, AgentScan["agents"][number]>();
+  const errors: { file: string; field?: string; message: string }[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = (await readdir(dir.path)).filter((n) => n.endsWith(".md")).sort();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR")
+        errors.push({ file: dir.path, message: describeError(err) });
+      continue;
+    }
+    for (const name of names) {
+      const file = join(dir.path, name);
+      try {
+        const definition = parseAgentMarkdown(await readFile(file, "utf8"), file);
+        const earlier = byName.get(definition.name);
+        byName.set(definition.name, {
+          definition,
+          source: dir.source,
+          file,
+          ...(earlier ? { shadows: earlier.file } : {}),
+        });
+      } catch (err) {
+        const field = (err as TaifengError).details?.field;
+        errors.push({ file, ...(typeof field === "string" ? { field } : {}), message: describeError(err) });
+      }
+    }
+  }
+  return { agents: [...byName.values()], errors };
 }

@@ -1,6 +1,14 @@
 /** Agents: detached children, joins, mailboxes, agent-as-tool, handoffs, patterns, guardrails. */
 export { type AgentToolOptions, agentTool } from "./agent-tool.ts";
-export { agentDirs, defineAgent, loadAgentDefinitions, parseAgentMarkdown } from "./definitions.ts";
+export {
+  type AgentScan,
+  type AgentSource,
+  agentDirs,
+  defineAgent,
+  loadAgentDefinitions,
+  parseAgentMarkdown,
+  scanAgentDefinitions,
+} from "./definitions.ts";
 export {
   type Guardrail,
   type GuardrailInput,

@@ -132,7 +132,30 @@ export interface TranscriptState {
   readonly children: readonly string[];
   /** `update_state` calls that succeeded, with their time: replayed to rebuild shared state. */
   readonly stateOps: readonly { readonly ts: number; readonly arguments: string }[];
+  /** Messages this agent sent (`send_message` calls that succeeded): id, recipient path, text. */
+  readonly sent: readonly Mail[];
+  /** Ids of the messages that reached this agent's model (found in its user messages). */
+  readonly received: ReadonlySet<string>;
 }
+
+/** A message between agents: delivered framed as `[message from <path> (<id>)] text`. */
+export interface Mail {
+  readonly id: string;
+  readonly to: string;
+  readonly text: string;
+}
+
+/** A message's id: derived from the sender's thread and its send_message call (stable across restarts). */
+export function mailId(threadId: string, callId: string): string {
+  return `msg_${createHash("sha256").update(`${threadId}\0${callId}`).digest("hex").slice(0, 16)}`;
+}
+
+/** The text a recipient's model reads; it carries the id, so a transcript shows what arrived. */
+export function frameMail(from: string, id: string, text: string): string {
+  return `[message from ${from} (${id})] ${text}`;
+}
+
+const MAIL_ID = /\((msg_[0-9a-f]{16})\)\]/g;
 
 /** Reads a transcript for what the tree needs. `spawnTool` names the spawning tool. */
 export function readState(
@@ -140,7 +163,11 @@ export function readState(
   threadId: string,
   spawnTool: string,
   stateTool = "update_state",
+  sendTool = "send_message",
 ): TranscriptState {
+  const sendCalls = new Map<string, string>();
+  const sent: Mail[] = [];
+  const received = new Set<string>();
   const stateCalls = new Map<string, { ts: number; arguments: string }>();
   const stateOps: { ts: number; arguments: string }[] = [];
   let agent: TranscriptState["agent"];
@@ -172,9 +199,17 @@ export function readState(
           child(childThreadId(threadId, item.callId));
         else if (item.type === "function_call" && item.name === stateTool)
           stateCalls.set(item.callId, { ts: line.ts, arguments: item.arguments });
+        else if (item.type === "function_call" && item.name === sendTool)
+          sendCalls.set(item.callId, item.arguments);
         else if (item.type === "function_call_output" && !item.isError && stateCalls.has(item.callId))
           stateOps.push(stateCalls.get(item.callId) as { ts: number; arguments: string });
-        else if (item.type === "message" && item.role === "assistant") {
+        else if (item.type === "function_call_output" && !item.isError && sendCalls.has(item.callId)) {
+          const mail = sentMail(threadId, item.callId, sendCalls.get(item.callId));
+          if (mail) sent.push(mail);
+        } else if (item.type === "message" && item.role === "user") {
+          for (const p of item.content)
+            if (p.type === "text") for (const m of p.text.matchAll(MAIL_ID)) received.add(m[1] as string);
+        } else if (item.type === "message" && item.role === "assistant") {
           const text = item.content.map((p) => (p.type === "text" ? p.text : "")).join("");
           if (text !== "") lastText = text;
         }
@@ -194,7 +229,7 @@ export function readState(
         break;
     }
   }
-  return { agent, turns, open, lastEnd, lastText, usage, children, stateOps };
+  return { agent, turns, open, lastEnd, lastText, usage, children, stateOps, sent, received };
 }
 
 /**
@@ -210,4 +245,14 @@ export function outcomeOf(
   if (end.reason === "crash" || end.reason === "shutdown") return "continue";
   if (end.reason === "timeout") return { status: "failed", error: end.message };
   return { status: "aborted", error: end.message };
+}
+
+function sentMail(threadId: string, callId: string, args: string | undefined): Mail | undefined {
+  try {
+    const { to, text } = JSON.parse(args ?? "") as { to?: unknown; text?: unknown };
+    if (typeof to !== "string" || typeof text !== "string") return undefined;
+    return { id: mailId(threadId, callId), to, text };
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { defineTool, type Tool, type ToolContext } from "../tool/define.ts";
 import type { WaitMode, WaitOutcome } from "./barrier.ts";
-import { type AgentNode, infoOf } from "./node.ts";
+import { type AgentNode, frameMail, infoOf, mailId } from "./node.ts";
 import type { StateOp } from "./state.ts";
 import type { TreeState } from "./tree.ts";
 import { isFinal } from "./types.ts";
@@ -192,7 +192,9 @@ function sendTool(tree: TreeState): Tool {
         };
       if (target.stopReason !== undefined || !target.engine || target.engine.status === "closed")
         return { output: `${to} was stopped; the message was not delivered.`, isError: true };
-      const framed = `[message from ${node.id}] ${text}`;
+      // The id ties the message to this call: after a restart, a message the recipient's
+      // transcript does not show yet is delivered again (see restore.ts), never twice.
+      const framed = frameMail(node.id, mailId(ctx.threadId, ctx.callId), text);
       if (target.status === "queued") target.inbox.push(framed);
       else target.engine.submit({ type: "steer", text: framed });
       tree.emitOn(node, { type: "peer_message", from: node.id, to: target.id, text });

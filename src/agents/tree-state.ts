@@ -1,25 +1,20 @@
-/** The tree's shared state: nodes, limits, budget, scheduling, restore (the actor behind AgentTree). */
+/** The tree's shared state: nodes, limits, budget, scheduling, stopping (the actor behind AgentTree). */
 import { MemoryThreadStore } from "../conversation/memory-store.ts";
 import type { ThreadStore } from "../conversation/store.ts";
 import { describeError, TaifengError } from "../errors.ts";
-import type { ModelClient } from "../llm/types.ts";
-import { AgentEngine, type EngineOptions } from "../loop/engine.ts";
 import type { ListenerContext } from "../loop/event-hub.ts";
 import type { StepCheck } from "../loop/step-check.ts";
 import type { Event, EventMsg } from "../protocol/index.ts";
 import { addUsage } from "../protocol/index.ts";
 import type { Tool } from "../tool/define.ts";
+import { openAgentEngine } from "./agent-engine.ts";
 import { Barriers, type WaitMode } from "./barrier.ts";
 import { EventFeed } from "./feed.ts";
-import { type AgentNode, childThreadId, infoOf, newNode, outcomeOf, readState } from "./node.ts";
+import { type AgentNode, childThreadId, infoOf, type Mail, newNode, outcomeOf } from "./node.ts";
 import { Slots } from "./semaphore.ts";
-import { SharedState, type StateOp, type StateScope } from "./state.ts";
-import { AGENT_TOOL_NAMES, agentTools } from "./tools.ts";
+import { SharedState } from "./state.ts";
 import type { AgentTreeOptions, SpawnRequest, SpawnResult } from "./tree.ts";
 import { type AgentDefinition, DEFAULT_LIMITS, isFinal, type ResolvedLimits } from "./types.ts";
-
-const CONTINUE =
-  "[The process restarted while you were working on your task. Tool results above are final and were not run again; a call the restart cut off is marked as not completed. Continue the task from where you stopped, then give your final answer.]";
 
 /** The tree's internals, shared with the agent tools. @internal */
 export class TreeState {
@@ -34,14 +29,19 @@ export class TreeState {
   readonly feed = new EventFeed();
   readonly shared: SharedState;
   /** update_state calls found while restoring, replayed in time order once the tree is open. */
-  private readonly replay: { ts: number; owner: string; arguments: string }[] = [];
+  readonly replay: { ts: number; owner: string; arguments: string }[] = [];
+  /** Messages found while restoring: sent ones, and the ids each agent's transcript shows it read. */
+  readonly mail: {
+    readonly sent: (Mail & { readonly from: string })[];
+    readonly received: Map<string, ReadonlySet<string>>;
+  } = { sent: [], received: new Map() };
   spentTokens = 0;
   spentUsd = 0;
   closing = false;
   /** The agent tools, built once per tree (see agentTools). */
   readonly toolCache: { full?: readonly Tool[]; leaf?: readonly Tool[] } = {};
-  private deferred: { node: AgentNode; text: string }[] | undefined = [];
-  private readonly budgetCheck: StepCheck | undefined;
+  deferred: { node: AgentNode; text: string }[] | undefined = [];
+  readonly budgetCheck: StepCheck | undefined;
 
   constructor(options: AgentTreeOptions) {
     this.options = options;
@@ -95,65 +95,6 @@ export class TreeState {
   ): void {
     if (!node.ctx || !node.engine || node.engine.status === "closed") return;
     node.ctx.emit(msg, node.turn);
-  }
-
-  /** Resolves an agent's model and the tools it has (and its children inherit). */
-  async prepare(node: AgentNode): Promise<void> {
-    const o = this.options;
-    const def = node.definition;
-    let model = node.parent?.model ?? o.model;
-    if (def?.model !== undefined) {
-      if (typeof def.model !== "string") model = def.model;
-      else if (!o.resolveModel)
-        throw new TaifengError(
-          "invalid_config",
-          `agent "${def.name}" names model "${def.model}", but the tree has no resolveModel`,
-        );
-      else model = await o.resolveModel(def.model);
-    }
-    node.model = model;
-    const inherited = node.parent ? node.parent.tools : [...(o.tools ?? [])];
-    node.tools = def?.tools ? inherited.filter((t) => def.tools?.includes(t.name)) : inherited;
-  }
-
-  /** Opens (or reopens) an agent's engine with its system prompt, tools and model. */
-  async openEngine(node: AgentNode): Promise<void> {
-    if (node.model === undefined) await this.prepare(node);
-    const o = this.options;
-    const def = node.definition;
-    const model = node.model as ModelClient;
-    const shared = o.engine ?? {};
-    const listener = (ev: Event, ctx: ListenerContext) => this.observe(node, ev, ctx);
-    let options: EngineOptions = {
-      ...shared,
-      model,
-      ...(o.resolveModel ? { resolveModel: o.resolveModel } : {}),
-      store: this.store,
-      threadId: node.threadId,
-      title: node.id,
-      system: node.parent ? childSystem(node) : (o.system ?? ""),
-      tools: [...node.tools, ...agentTools(this, node)],
-      listeners: [...(shared.listeners ?? []), listener],
-      ...(this.budgetCheck ? { stepChecks: [...(shared.stepChecks ?? []), this.budgetCheck] } : {}),
-      ...(def?.maxSteps !== undefined ? { maxSteps: def.maxSteps } : {}),
-      ...(def?.permissionMode !== undefined
-        ? { permissions: { ...shared.permissions, mode: def.permissionMode } }
-        : {}),
-    };
-    if (node.parent)
-      options = {
-        ...options,
-        spawnedAs: {
-          parentThreadId: node.parent.threadId,
-          callId: node.callId ?? "",
-          path: node.id,
-          name: node.name,
-          ...(node.instructions !== undefined ? { instructions: node.instructions } : {}),
-          task: node.task ?? "",
-        },
-      };
-    if (o.configure) options = o.configure({ id: node.id, definition: def }, options);
-    node.engine = await AgentEngine.open(options);
   }
 
   /** Sees every event of every agent's engine. */
@@ -305,7 +246,7 @@ export class TreeState {
       ...(queued ? { queued } : {}),
     });
     try {
-      await this.openEngine(node);
+      await openAgentEngine(this, node);
     } catch (err) {
       if (slotted) this.slots.release();
       else this.slots.cancel(node.threadId);
@@ -384,94 +325,6 @@ export class TreeState {
     this.finish(node, status, reason);
   }
 
-  /** Rebuilds the children of `node` (recursively) from the transcripts. */
-  async restoreChildren(node: AgentNode): Promise<void> {
-    const lines = await this.store.read(node.threadId);
-    const own = readState(lines, node.threadId, AGENT_TOOL_NAMES.spawn, AGENT_TOOL_NAMES.updateState);
-    for (const op of own.stateOps) this.replay.push({ ...op, owner: node.id });
-    if (!node.parent) {
-      addUsage(node.usage, own.usage);
-      this.spentTokens += own.usage.inputTokens + own.usage.outputTokens;
-    }
-    for (const id of own.children) {
-      if (this.byThread.has(id) || !(await this.store.exists(id))) continue;
-      const state = readState(await this.store.read(id), id, AGENT_TOOL_NAMES.spawn);
-      const meta = state.agent;
-      if (!meta || meta.parentThreadId !== node.threadId) continue;
-      const def = meta.name === "inline" ? undefined : this.definitions.get(meta.name);
-      const child = newNode({
-        id: meta.path,
-        threadId: id,
-        name: meta.name,
-        parent: node,
-        callId: meta.callId,
-        task: meta.task,
-        instructions: meta.instructions,
-        definition: def,
-        status: "queued",
-      });
-      addUsage(child.usage, state.usage);
-      this.spentTokens += state.usage.inputTokens + state.usage.outputTokens;
-      child.lastText = state.lastText;
-      this.register(child);
-      node.children.push(child);
-      if (meta.name !== "inline" && !def) {
-        child.status = "failed";
-        child.error = `its definition "${meta.name}" is no longer defined`;
-        continue;
-      }
-      try {
-        await this.prepare(child);
-      } catch (err) {
-        child.status = "failed";
-        child.error = `could not be reopened: ${describeError(err)}`;
-        continue;
-      }
-      await this.restoreChildren(child);
-      await this.reopen(child, state);
-    }
-  }
-
-  private async reopen(child: AgentNode, state: ReturnType<typeof readState>): Promise<void> {
-    const outcome = state.lastEnd && !state.open ? outcomeOf(state.lastEnd) : "continue";
-    if (outcome !== "continue") {
-      child.status = outcome.status;
-      child.output = outcome.status === "completed" ? state.lastText : undefined;
-      child.error = outcome.error;
-    }
-    try {
-      await this.openEngine(child);
-    } catch (err) {
-      child.status = "failed";
-      child.error = `could not be reopened: ${describeError(err)}`;
-      return;
-    }
-    if (outcome !== "continue") return;
-    if (child.resumed) {
-      child.status = child.pending.size > 0 ? "waiting" : "running";
-      child.live = true;
-      this.slots.force();
-    } else if (state.turns === 0) this.schedule(child, child.task ?? "");
-    else this.schedule(child, CONTINUE);
-    child.crashed = false;
-  }
-
-  /** Ends the rebuild: replays the recorded state updates in time order, starts the children it scheduled. */
-  resumeDeferred(): void {
-    for (const op of this.replay.sort((a, b) => a.ts - b.ts)) {
-      try {
-        const args = JSON.parse(op.arguments) as { scope: StateScope; key: string } & StateOp;
-        if (args.scope !== "pool") this.shared.update(args.scope, op.owner, args.key, args);
-      } catch {
-        // a call the model made with bad input failed then too: nothing to replay
-      }
-    }
-    this.replay.length = 0;
-    const list = this.deferred ?? [];
-    this.deferred = undefined;
-    for (const { node, text } of list) this.schedule(node, text);
-  }
-
   /** Closes every engine, children first. */
   async close(): Promise<void> {
     if (this.closing) return;
@@ -491,15 +344,4 @@ export class TreeState {
 
 function refuse(message: string): SpawnResult {
   return { ok: false, message };
-}
-
-/** A child's system prompt: who it is, then its instructions (rebuilt the same after a restart). */
-export function childSystem(node: AgentNode): string {
-  const instructions = node.definition?.instructions ?? node.instructions ?? "";
-  return [
-    `You are the agent ${node.id}, started by ${node.parent?.id ?? "the host"} to do one task. Your final message is returned to it as your result: make it complete and self-contained.`,
-    instructions.trim(),
-  ]
-    .filter((s) => s !== "")
-    .join("\n\n");
 }

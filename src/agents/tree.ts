@@ -4,7 +4,9 @@ import type { AgentEngine, EngineOptions } from "../loop/engine.ts";
 import type { ApprovalDecision } from "../protocol/index.ts";
 import { newId } from "../protocol/index.ts";
 import type { Tool } from "../tool/define.ts";
+import { openAgentEngine, prepareAgent } from "./agent-engine.ts";
 import { type AgentNode, infoOf, newNode } from "./node.ts";
+import { restoreChildren, resumeDeferred } from "./restore.ts";
 import type { SharedState } from "./state.ts";
 import { TreeState } from "./tree-state.ts";
 import type { AgentDefinition, AgentInfo, AgentLimits, TreeEvent } from "./types.ts";
@@ -108,11 +110,11 @@ export class AgentTree {
       status: "idle",
     });
     state.register(root);
-    await state.prepare(root);
+    await prepareAgent(state, root);
     if (options.threadId !== undefined && (await state.store.exists(threadId)))
-      await state.restoreChildren(root);
-    await state.openEngine(root);
-    state.resumeDeferred();
+      await restoreChildren(state, root);
+    await openAgentEngine(state, root);
+    resumeDeferred(state);
     return new AgentTree(state, root);
   }
 
@@ -207,4 +209,5 @@ export class AgentTree {
   }
 }
 
-export { childSystem, TreeState } from "./tree-state.ts";
+export { childSystem } from "./agent-engine.ts";
+export { TreeState } from "./tree-state.ts";

@@ -3,6 +3,7 @@
  * the model (with fallbacks and the provider's settings), built-in tools, skills,
  * permissions, hooks and limits. The same loader and the same shape as `taifeng run`.
  */
+import { join } from "node:path";
 import type { LoadedConfig } from "../config/load.ts";
 import type { EngineOptions } from "../loop/engine.ts";
 import type { McpManager } from "../mcp/manager.ts";
@@ -64,8 +65,17 @@ export async function engineSetup(
   let mcp: { engineOptions: McpManager["engineOptions"]; close(): Promise<void> } | undefined;
   if (loaded.mcpServers.length > 0) {
     try {
-      const { McpManager } = await import("../mcp/manager.ts");
-      mcp = await McpManager.open({ servers: loaded.mcpServers, env: io.env as NodeJS.ProcessEnv });
+      const [{ McpManager }, { fileTaskLedger }] = await Promise.all([
+        import("../mcp/manager.ts"),
+        import("../mcp/task-ledger.ts"),
+      ]);
+      // MCP tasks a call started are kept beside the threads, so a resumed call follows its task.
+      const taskLedger = fileTaskLedger(join(config.storage?.dir ?? defaultStorageDir(io.env), "mcp-tasks"));
+      mcp = await McpManager.open({
+        servers: loaded.mcpServers,
+        env: io.env as NodeJS.ProcessEnv,
+        taskLedger,
+      });
     } catch (err) {
       skills.close();
       await builtins.close();

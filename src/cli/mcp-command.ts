@@ -48,6 +48,8 @@ export async function openMcp(
   io: CliIO,
   trusted: boolean,
   projectRoot: string = io.cwd,
+  /** Thread storage: MCP tasks calls started are recorded beside it (`mcp-tasks/`). */
+  storageDir?: string,
 ): Promise<McpManager | undefined> {
   const { loadMcpConfig } = await import("../mcp/config.ts").catch(() => ({ loadMcpConfig: undefined }));
   if (!loadMcpConfig) return undefined;
@@ -69,7 +71,15 @@ export async function openMcp(
     );
   if (config.servers.length === 0) return undefined;
   const { manager } = await loadMcp();
-  const mcp = await manager.McpManager.open({ servers: config, env: io.env as NodeJS.ProcessEnv });
+  const taskLedger =
+    storageDir === undefined
+      ? undefined
+      : (await import("../mcp/task-ledger.ts")).fileTaskLedger(resolve(io.cwd, storageDir, "mcp-tasks"));
+  const mcp = await manager.McpManager.open({
+    servers: config,
+    env: io.env as NodeJS.ProcessEnv,
+    ...(taskLedger ? { taskLedger } : {}),
+  });
   for (const s of mcp.status())
     if (s.state.status === "failed")
       io.stderr.write(`taifeng: MCP server ${s.name} failed: ${s.state.error}\n`);

@@ -22,6 +22,7 @@ const GROUPS: Readonly<Record<string, () => Promise<Register>>> = {
   config: async () => (await import("./config-command.ts")).registerConfigCommand,
   serve: async () => (await import("./serve-command.ts")).registerServeCommand,
   chat: async () => (await import("./chat-command.ts")).registerChatCommand,
+  agents: async () => (await import("./agents-command.ts")).registerAgentsCommand,
 };
 const INLINE = new Set(["run", "permissions", "defense"]);
 
@@ -93,6 +94,10 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
       "--trust",
       "trust the project folder for this run: its .taifeng/ allow rules, mode, hooks and skill scripts apply",
     )
+    .option(
+      "--agents",
+      "let the model spawn child agents (spawn_agent, wait_agents, ...; on when .taifeng/agents/*.md exist); children show as a tree on stderr",
+    )
     .option("--no-project-memory", "do not load AGENTS.md / CLAUDE.md project memory into the prompt")
     .option("--allow <rule>", "allow rule, e.g. 'Bash(npm test:*)' (repeatable)", collect, [])
     .option("--deny <rule>", "deny rule (repeatable)", collect, [])
@@ -112,6 +117,16 @@ function buildProgram(io: CliIO, result: { code: number }, groups: readonly Regi
     .option(
       "--mcp-config <file>",
       "load MCP servers from this .mcp.json-shaped file (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--backend <name>",
+      "inline (this process runs the turn, default) or bullmq (a `taifeng worker` runs it; needs DATABASE_URL, REDIS_URL)",
+    )
+    .option(
+      "--tools <names>",
+      "with --backend bullmq: tool names of the recipe (comma-separated, repeatable)",
       collect,
       [],
     )

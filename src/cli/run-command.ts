@@ -24,10 +24,11 @@ import { expandMcpPrompt, openMcp } from "./mcp-command.ts";
 import { otelWanted } from "./otel-env.ts";
 import type { CliTelemetry } from "./otel-setup.ts";
 import { createRenderer } from "./render.ts";
-import { type AskPolicy, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
+import { hasAgentFiles, openRunTree, type RunTree, runAgentDefinitions } from "./run-agents.ts";
+import { type AskPolicy, checkNonInteractive, type RunFlags, readPrompt, runSettings } from "./run-flags.ts";
 import { cliSinks } from "./sinks-flags.ts";
 import { formatProblem } from "./skills-command.ts";
-import { checkThreadId, openStorage } from "./threads-command.ts";
+import { checkThreadId, defaultStorageDir, openStorage } from "./threads-command.ts";
 import { decideProjectTrust } from "./trust-prompt.ts";
 
 export type { RunFlags } from "./run-flags.ts";
@@ -110,11 +111,19 @@ async function openSkills(
  * 1 failed, 2 bad usage, 130 interrupted with Ctrl-C.
  */
 export async function runCommand(promptArg: string | undefined, given: RunFlags, io: CliIO): Promise<number> {
+  checkNonInteractive(given.nonInteractive, promptArg !== undefined);
   let prompt = await readPrompt(promptArg, io);
   // The configuration file supplies what the flags leave out (flags win).
   const config = loadCliConfig(io, given.config).config;
   const flags = withConfig(given, config);
   const settings = runSettings(flags, io);
+  const backend = flags.backend ?? config.backend?.type ?? "inline";
+  if (backend !== "inline" && backend !== "bullmq")
+    throw new UsageError(`--backend must be inline or bullmq, got "${backend}"`);
+  if (backend === "bullmq") {
+    const { runQueued } = await import("./run-queued.ts");
+    return runQueued(prompt, flags, settings, config, io, flags.model ?? defaultModelSpec(io.env));
+  }
   const store = openStorage(flags.storage, io);
   if (flags.thread !== undefined) checkThreadId(store, flags.thread);
   let model: ModelClient;
@@ -145,7 +154,10 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
   });
   // Answers and notices are attached before the engine opens: a resumed turn asks at once.
   const target = bindLater();
-  const approver = asking === "terminal" ? createApprover(target, io.stdin, io.stderr) : undefined;
+  // With child agents, an answer goes to whichever agent asked.
+  let runTree: RunTree | undefined;
+  const answers = { submit: (op: Op) => runTree?.answer(op) || target.submit(op) };
+  const approver = asking === "terminal" ? createApprover(answers, io.stdin, io.stderr) : undefined;
   const watch = watchRun(io, target, asking);
   const sinks = cliSinks(flags, io, redactor);
   let engine: AgentEngine;
@@ -171,7 +183,7 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
       registry: skills.registry,
     });
     trusted = decision.trusted;
-    mcp = await openMcp(flags, io, trusted, decision.projectRoot);
+    mcp = await openMcp(flags, io, trusted, decision.projectRoot, flags.storage ?? defaultStorageDir(io.env));
     const memory = flags.projectMemory === false ? undefined : openProjectMemory(io, decision.projectRoot);
     const prepareTurn = memory ? memory.prepareTurn(skills.prepareTurn) : skills.prepareTurn;
     prompt = await expandMcpPrompt(prompt, mcp);
@@ -211,7 +223,23 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
     };
-    engine = await AgentEngine.open(telemetry ? telemetry.otel.instrument(options) : options);
+    if (flags.agents || hasAgentFiles(io)) {
+      const instrument = telemetry?.otel.instrument.bind(telemetry.otel);
+      runTree = await openRunTree(options, {
+        io,
+        json: flags.json === true,
+        store,
+        agents: await runAgentDefinitions(io, trusted),
+        rootListeners: [write],
+        everyAgent: [
+          watch.listener,
+          ...(approver ? [approver.listener] : []),
+          ...(sinks ? [sinks.listener] : []),
+        ],
+        ...(instrument ? { instrument } : {}),
+      });
+      engine = runTree.engine;
+    } else engine = await AgentEngine.open(telemetry ? telemetry.otel.instrument(options) : options);
   } catch (err) {
     approver?.close();
     await telemetry?.shutdown();
@@ -245,7 +273,7 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
   } finally {
     removeHandler();
     approver?.close();
-    await engine.close();
+    await (runTree ? runTree.tree.close() : engine.close());
     await telemetry?.shutdown();
     await sinks?.close();
     await mcp?.close();
@@ -253,7 +281,10 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
     skills?.close();
     await store.close();
   }
-  if (!flags.json) io.stderr.write(`thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`);
+  if (!flags.json)
+    io.stderr.write(
+      `${runTree?.summary() ?? ""}thread ${engine.threadId} (continue with --thread ${engine.threadId})\n`,
+    );
   return code;
 }
 

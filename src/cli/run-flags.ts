@@ -41,6 +41,8 @@ export interface RunFlags {
   /** Extra allow / deny rules, at command-line precedence. */
   readonly allow?: readonly string[];
   readonly deny?: readonly string[];
+  /** Give the model the agent tools (spawn_agent, wait_agents, ...); on by itself when agent definitions exist. */
+  readonly agents?: boolean;
   /** Extra `.mcp.json`-shaped files (`--mcp-config`). */
   readonly mcpConfig?: readonly string[];
   /** OpenTelemetry export configured by the OTEL_* variables (also on when they name an exporter). */
@@ -50,6 +52,10 @@ export interface RunFlags {
   /** Event sinks (see sinks-flags.ts). */
   readonly eventsJsonl?: string;
   readonly eventsConsole?: boolean;
+  /** `inline` (default) or `bullmq` (submitted through the queue, run by `taifeng worker`). */
+  readonly backend?: string;
+  /** Tool names of a queued run's recipe (`--tools a,b`, repeatable). */
+  readonly tools?: readonly string[];
 }
 
 /**
@@ -111,6 +117,19 @@ function readOutputSchema(file: string, io: CliIO): OutputSpec {
     throw new UsageError(`--output-schema ${file}: not a usable JSON Schema (${describeError(err)})`);
   }
   return spec;
+}
+
+/**
+ * `--non-interactive [policy]` takes the next word when it is not an option, so
+ * `run --non-interactive "fix it"` reads "fix it" as the policy. Checked before the prompt is
+ * read so the user learns what happened instead of "no prompt". Throws UsageError.
+ */
+export function checkNonInteractive(value: string | boolean | undefined, promptGiven: boolean): void {
+  if (value === undefined || value === true || value === "deny" || value === "fail") return;
+  const hint = promptGiven
+    ? ""
+    : ` (it takes the word after it: put the prompt first, e.g. taifeng run "${String(value)}" --non-interactive, or write --non-interactive=deny)`;
+  throw new UsageError(`--non-interactive must be deny or fail, got "${String(value)}"${hint}`);
 }
 
 /** Checks every flag that needs no I/O beyond reading the schema file. Throws UsageError. */

@@ -156,6 +156,22 @@ function formatThread(info: ThreadInfo, replay: ReplayedThread, color: boolean):
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * `threads ls --tree`: the directory's rows as a forest; `--search` and `--limit` pick the
+ * top-level threads, each shown with its whole subtree.
+ */
+async function listTree(
+  store: JsonlThreadStore,
+  flags: StorageFlags & { search?: string; limit?: string },
+): Promise<string> {
+  const { threadForest, formatThreadForest } = await import("./thread-tree.ts");
+  let roots = threadForest(await store.list());
+  const search = flags.search?.toLowerCase();
+  if (search) roots = roots.filter((r) => (r.thread.title ?? "").toLowerCase().includes(search));
+  if (flags.limit !== undefined) roots = roots.slice(0, positiveInt("--limit", flags.limit));
+  return flags.json ? json(roots) : formatThreadForest(roots);
+}
+
 /** The index's warning about a transcript it skipped. */
 const NOT_INDEXED = (message: string) => /^thread \S+ is not indexed: /.test(message);
 
@@ -193,8 +209,10 @@ export function registerThreadsCommand(program: Command, io: CliIO): void {
   withStorage(threads.command("ls").description("list threads, most recently updated first"))
     .option("--search <text>", "only threads whose title contains this text")
     .option("--limit <n>", "most threads to list")
-    .action((flags: StorageFlags & { search?: string; limit?: string }) =>
+    .option("--tree", "show child agents (and forks) indented under the thread that started them")
+    .action((flags: StorageFlags & { search?: string; limit?: string; tree?: boolean }) =>
       using(flags, async (store) => {
+        if (flags.tree) return listTree(store, flags);
         const list = await store.list({
           ...(flags.search !== undefined ? { search: flags.search } : {}),
           ...(flags.limit !== undefined ? { limit: positiveInt("--limit", flags.limit) } : {}),

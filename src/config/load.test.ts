@@ -81,6 +81,17 @@ describe("loadConfig", () => {
     expect(failure(() => load())).toMatch(/taifeng\.config\.json:2:\d+: /);
   });
 
+  it("tells a .json file's syntax errors in JSON's terms, with line and column", () => {
+    const f = join(project, "taifeng.config.json");
+    writeFileSync(f, '{"model": ');
+    expect(failure(() => load())).toBe(`${f}:1: not valid JSON: Unexpected end of JSON input`);
+    writeFileSync(f, '{\n  "model": "x",\n}\n');
+    expect(failure(() => load())).toBe(`${f}:3:1: not valid JSON: Expected double-quoted property name`);
+    // YAML flow syntax is not JSON, even though the YAML parser would read it.
+    writeFileSync(f, "{model: 'x'}");
+    expect(failure(() => load())).toBe(`${f}:1:2: not valid JSON: Expected property name or '}'`);
+  });
+
   it("refuses literal secrets: a key field, a credential-looking value, a secret variable expanded", () => {
     const f = join(project, "taifeng.config.yaml");
     writeFileSync(f, "providers:\n  openai:\n    apiKey: abc\n");

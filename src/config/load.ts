@@ -125,6 +125,7 @@ export function readConfigFile(file: string, env: Env): Json {
 
 /** Parses configuration text (JSON or YAML) that came from `file`. Exported for tests and hosts. */
 export function parseConfigText(text: string, file: string, env: Env): Json {
+  if (file.endsWith(".json")) checkJsonSyntax(text, file);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (node: Node | null | undefined): string => {
@@ -312,4 +313,28 @@ function mergeInto(
 function formatIssue(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return "invalid";
   return `"${issue.path.map(String).join(".")}" ${issue.message}`;
+}
+
+/**
+ * A `.json` file must be JSON: its syntax errors are told in JSON's terms with a line and
+ * column (the YAML parser, which reads both, would say "Flow map must end with a }").
+ */
+function checkJsonSyntax(text: string, file: string): void {
+  if (text.trim() === "") return;
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const lc = /\(line (\d+) column (\d+)\)/.exec(message);
+    const pos = /at position (\d+)/.exec(message);
+    let where = file;
+    if (lc) where = `${file}:${lc[1]}:${lc[2]}`;
+    else if (pos) {
+      const before = text.slice(0, Number(pos[1]));
+      const line = before.split("\n").length;
+      where = `${file}:${line}:${Number(pos[1]) - before.lastIndexOf("\n")}`;
+    } else where = `${file}:${text.split("\n").length}`;
+    const reason = message.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "");
+    throw new TaifengError("invalid_config", `${where}: not valid JSON: ${reason}`);
+  }
 }

@@ -76,6 +76,32 @@ export const ServerConfig = z.strictObject({
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 
+/**
+ * Where `taifeng run` / `taifeng worker` send work (docs/guides/distributed.md). The Redis and
+ * PostgreSQL URLs come from REDIS_URL / DATABASE_URL (they may carry passwords), never from here.
+ */
+export const BackendConfig = z.strictObject({
+  /** `inline` (the default: this process runs the turn) or `bullmq` (a worker runs it). */
+  type: z.enum(["inline", "bullmq"]).optional(),
+  /** BullMQ queue name, shared by submitters and workers. Default `taifeng`. */
+  queue: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+  /** Redis key prefix. Default `taifeng`. */
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+  /** PostgreSQL schema of the thread store. Default `taifeng`. */
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+    .optional(),
+  /** Tool names a queued run's recipe names (resolved by the worker's registry). */
+  tools: z.array(z.string().min(1)).optional(),
+});
+
 /** Engine and pool limits. */
 export const LimitsConfig = z.strictObject({
   maxSteps: z.number().int().positive().optional(),
@@ -104,6 +130,7 @@ export const TaifengConfig = z.strictObject({
   telemetry: TelemetryConfig.optional(),
   server: ServerConfig.optional(),
   limits: LimitsConfig.optional(),
+  backend: BackendConfig.optional(),
 });
 export type TaifengConfig = z.infer<typeof TaifengConfig>;
 

@@ -125,8 +125,10 @@ export function servedPrefix(profile: CacheProfile, shared: number): number {
 
 /**
  * One-time cost of rewriting the history so that only its first `kept` tokens stay cached,
- * when `cached` tokens were cached and the rewritten prompt is `after` tokens long: the tail
- * that was cached and survives the rewrite must be sent (and written) again instead of read.
+ * when `cached` tokens were cached, `removed` of them are removed and the rewritten prompt is
+ * `after` tokens long: the tail that was cached and survives the rewrite must be sent (and
+ * written) again instead of read. (Removed tokens the provider had not cached yet, such as
+ * the output of the current step, are not part of `removed`.)
  * The per-call saving of the tokens removed is not included (see `rewriteSaving`).
  */
 export function rewriteCost(

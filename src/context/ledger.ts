@@ -123,14 +123,31 @@ export class HistoryLedger {
    * remove on top of `trimmable` (all but the newest output, less the stubs they would leave).
    */
   working(all: boolean): number {
-    const stub = all ? 0 : (this.shape?.stubTokens ?? 0);
-    const newest = all ? Number.POSITIVE_INFINITY : (this.outputs.at(-1) ?? -1);
+    return all ? this.deeper(0, false) : this.deeper(1, true);
+  }
+
+  /**
+   * Raw tokens of the working set's large outputs older than the newest `keep` outputs: what
+   * a trim keeping only `keep` outputs whole removes on top of `trimmable` (less the stubs it
+   * leaves, with `stubs`; only outputs at item index `from` or later).
+   */
+  deeper(keep: number, stubs = true, from = 0): number {
+    const stub = stubs ? (this.shape?.stubTokens ?? 0) : 0;
+    const boundary = keep <= 0 ? Number.POSITIVE_INFINITY : (this.outputs[this.outputs.length - keep] ?? -1);
     let raw = 0;
     for (let q = this.trimmableCount; q < this.queue.length; q++) {
       const entry = this.queue[q] as Queued;
-      if (entry.index < newest) raw += entry.tokens - stub;
+      if (entry.index < boundary && entry.index >= from) raw += entry.tokens - stub;
     }
     return Math.max(0, raw);
+  }
+
+  /**
+   * Of what `deeper(keep)` removes, the raw tokens appended since the last request followed:
+   * not cached yet, so removing them resends nothing.
+   */
+  fresh(keep: number): number {
+    return this.deeper(keep, true, this.requestEnd ?? this.seen);
   }
 
   /** Index of the first item a trim would change (the oldest large output still whole). */

@@ -1,19 +1,18 @@
 import type { ThreadLog } from "../conversation/thread-log.ts";
-import { describeError } from "../errors.ts";
 import type { ModelClient } from "../llm/types.ts";
-import type { EventMsg, Usage } from "../protocol/index.ts";
+import type { Usage } from "../protocol/index.ts";
 import { addUsage, emptyUsage } from "../protocol/index.ts";
 import { type CacheCosts, cacheCosts, cacheProfile, cacheProfileFor } from "./cache-model.ts";
 import type { ContextEnv, ContextOptions } from "./context-options.ts";
 import { summarizeWithin } from "./overflow.ts";
-import { defaultPinned, withPinned } from "./pinned.ts";
+import { defaultPinned } from "./pinned.ts";
 import { CompactionPlanner, type PlanDecision, plannedEvent, priorHeadroom, quietTokens } from "./planner.ts";
+import { runStrategy, type StrategyHost } from "./run-strategy.ts";
 import { handoffSummary } from "./strategies/handoff.ts";
 import { DEFAULT_TRIM_SHAPE, microcompact } from "./strategies/microcompact.ts";
 import { slidingWindow } from "./strategies/sliding-window.ts";
 import type { CompactionStrategy, CompactionTrigger } from "./strategies/types.ts";
 import { heuristicCounter, TokenEstimator } from "./tokens.ts";
-import { firstDifference } from "./units.ts";
 
 export type { ContextEnv, ContextOptions, PinnedSource } from "./context-options.ts";
 
@@ -46,10 +45,29 @@ export class ContextManager {
   private hold: { generation: number; until: number } | undefined;
   /** The real window, when a provider's overflow error showed it to be smaller. */
   private learned: number | undefined;
+  private strategyHost: StrategyHost | undefined;
 
   constructor(options: ContextOptions = {}) {
     this.options = options;
     this.estimator = new TokenEstimator(options.counter ?? heuristicCounter());
+  }
+
+  /** What runStrategy needs: the rewrite bookkeeping stays here (cached prefix, planner). */
+  private get host(): StrategyHost {
+    this.strategyHost ??= {
+      estimator: this.estimator,
+      artifacts: this.options.artifacts,
+      pinned: this.options.pinned ?? defaultPinned(),
+      summarize: (env, items, instructions, head) => summarizeWithin(this, env, items, instructions, head),
+      rewritten: (common) => {
+        const invalidated = Math.max(0, this.cachedNow() - common);
+        this.cachedPrefix = Math.min(this.cachedPrefix, common);
+        return invalidated;
+      },
+      replaced: (strategy, summaryTokens) =>
+        this.planner?.rewritten(strategy === this.trim ? "trim" : "handoff", summaryTokens),
+    };
+    return this.strategyHost;
   }
 
   private get trim(): CompactionStrategy | undefined {
@@ -210,7 +228,15 @@ export class ContextManager {
     const limit = planner.limit(this.usableWindow);
     const trim = this.trim;
     if (decision.action === "trim" && trim) {
-      const result = await this.runStrategy(env, trim, trigger, decision.tokens, 0, decision.keepRecent);
+      const result = await runStrategy(
+        this.host,
+        env,
+        trim,
+        trigger,
+        decision.tokens,
+        0,
+        decision.keepRecent,
+      );
       if (!result.changed)
         this.hold = {
           generation: env.log.generation,
@@ -234,7 +260,7 @@ export class ContextManager {
       // The planner chose to hand off: the first strategy that changes something runs
       // whatever the size; the rest only while the prompt is still over the limit.
       if (changed && before <= limit) break;
-      const result = await this.runStrategy(env, strategy, trigger, before, target);
+      const result = await runStrategy(this.host, env, strategy, trigger, before, target);
       if (result.usage) spent = addUsage(spent ?? emptyUsage(), result.usage);
       changed ||= result.changed;
     }
@@ -275,7 +301,7 @@ export class ContextManager {
       const target = this.usableWindow * share;
       const before = this.promptTokens(env);
       if (before <= target && (changedOnce || !force)) break;
-      const changed = await this.runStrategy(env, strategy, trigger, before, target);
+      const changed = await runStrategy(this.host, env, strategy, trigger, before, target);
       if (changed.usage) spent = addUsage(spent ?? emptyUsage(), changed.usage);
       changedOnce ||= changed.changed;
     }
@@ -303,122 +329,5 @@ export class ContextManager {
       planner.observe(followed.log.items, followed.log.generation, this.estimator);
       planner.called(usage.inputTokens, followed.head, this.estimator.calibration, followed.pre);
     }
-  }
-
-  private async runStrategy(
-    env: ContextEnv,
-    strategy: CompactionStrategy,
-    trigger: CompactionTrigger,
-    before: number,
-    target: number,
-    keepRecent?: number,
-  ): Promise<{ changed: boolean; usage: Usage | undefined }> {
-    const items = env.log.items;
-    const head = this.estimator.text(env.system) + this.estimator.tools(env.tools);
-    if (env.hooks) {
-      const pre = await env.hooks.run("pre_compact", {
-        trigger,
-        strategy: strategy.name,
-        tokensBefore: before,
-      });
-      if (pre.decision === "deny") {
-        env.emit({
-          type: "warning",
-          code: "compaction_blocked",
-          message: `${strategy.name} was blocked by a pre_compact hook${pre.reason ? `: ${pre.reason}` : ""}`,
-        });
-        return { changed: false, usage: undefined };
-      }
-    }
-    let started = false;
-    const start = () => {
-      if (started) return;
-      started = true;
-      env.emit({ type: "compaction_started", strategy: strategy.name, trigger, tokensBefore: before });
-    };
-    let result: Awaited<ReturnType<CompactionStrategy["compact"]>>;
-    try {
-      result = await strategy.compact({
-        threadId: env.threadId,
-        items,
-        estimator: this.estimator,
-        targetTokens: Math.max(0, target / this.estimator.calibration - head),
-        trigger,
-        minSavingsTokens: 0,
-        ...(keepRecent !== undefined ? { keepRecent } : {}),
-        signal: env.signal,
-        artifacts: this.options.artifacts,
-        summarize: (toSummarize, instructions) => {
-          start();
-          return summarizeWithin(this, env, toSummarize, instructions, head);
-        },
-      });
-    } catch (err) {
-      if (started) this.completed(env, strategy.name, trigger, before, before, 0, undefined);
-      env.emit({
-        type: "warning",
-        code: "compaction_failed",
-        message: `${strategy.name} failed: ${describeError(err)}`,
-      });
-      return { changed: false, usage: undefined };
-    }
-    if (!result) {
-      if (started) this.completed(env, strategy.name, trigger, before, before, 0, undefined);
-      return { changed: false, usage: undefined };
-    }
-    start();
-    const next = withPinned(env.threadId, this.options.pinned ?? defaultPinned(), items, result.items);
-    const afterEstimate = Math.round((head + this.estimator.items(next)) * this.estimator.calibration);
-    if (afterEstimate >= before) {
-      // A rewrite that does not shrink the prompt only costs cache: keep the history as it is.
-      this.completed(env, strategy.name, trigger, before, before, 0, result.usage);
-      env.emit({
-        type: "warning",
-        code: "compaction_ineffective",
-        message: `${strategy.name} would not have shrunk the prompt (${before} -> ${afterEstimate} tokens); the history was kept`,
-      });
-      return { changed: false, usage: result.usage };
-    }
-    const first = firstDifference(items, next);
-    const common = Math.round((head + this.estimator.items(items, 0, first)) * this.estimator.calibration);
-    const invalidated = Math.max(0, this.cachedNow() - common);
-    this.cachedPrefix = Math.min(this.cachedPrefix, common);
-    env.log.replace(strategy.name, next, result.summary);
-    this.planner?.rewritten(
-      strategy === this.trim ? "trim" : "handoff",
-      result.summary === undefined
-        ? undefined
-        : this.estimator.counter.count(result.summary) * this.estimator.calibration,
-    );
-    const after = afterEstimate; // the history is now `next`: no second pass over it
-    this.completed(env, strategy.name, trigger, before, after, invalidated, result.usage);
-    await env.hooks?.run("post_compact", {
-      trigger,
-      strategy: strategy.name,
-      tokensBefore: before,
-      tokensAfter: after,
-    });
-    return { changed: true, usage: result.usage };
-  }
-
-  private completed(
-    env: ContextEnv,
-    strategy: string,
-    trigger: CompactionTrigger,
-    before: number,
-    after: number,
-    invalidated: number,
-    usage: Usage | undefined,
-  ): void {
-    const msg: EventMsg = {
-      type: "compaction_completed",
-      strategy,
-      trigger,
-      tokensBefore: before,
-      tokensAfter: after,
-      cachedTokensInvalidated: invalidated,
-    };
-    if (usage) msg.usage = usage;
-    env.emit(msg);
   }
 }

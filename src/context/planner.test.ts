@@ -80,6 +80,35 @@ describe("CompactionPlanner", () => {
     expect(steps[2]?.decision).toMatchObject({ tokensRemoved: 984, cost: 0 });
   });
 
+  it("at a request boundary, trims the last turn's outputs too once the reads until the next boundary pay for it", () => {
+    // Turns of 4 steps (a request every 4th step). At the request of step 5, outputs 1..3 are
+    // trimmable and 4..5 were the last turn's working set: the trim stubs all five (5 x 984
+    // tokens). Output 5 is not cached yet, so the rewrite resends only the cached tail that
+    // survives: the calls and the stubs of outputs 1..4 after the first cut (4,058 cached -
+    // 3,936 removed, 107 tokens past the 15 kept) x (1.25 - 0.1). The next turn's 4 calls
+    // would read the 4,920 tokens at 0.1: 1,968, more than 123.
+    const steps = session(planner(), 6, { trigger: (k) => (k % 4 === 1 ? "pre_sampling" : "mid_turn") });
+    expect(steps.slice(0, 4).map((s) => s.decision)).toEqual(Array(4).fill(undefined));
+    expect(steps[4]?.decision).toEqual({
+      action: "trim",
+      reason: "boundary",
+      tokens: 5071,
+      tokensRemoved: 5 * 984,
+      cachedTokensKept: 15,
+      cost: Math.round(107 * 1.15),
+      saving: Math.round(5 * 984 * 0.1 * 4),
+      horizonCalls: 4,
+      keepRecent: 0,
+    });
+  });
+
+  it("makes no boundary trim before it has followed a call (a reopened thread may be asked about its last outputs)", () => {
+    const steps = session(planner(), 3, { trigger: () => "pre_sampling" });
+    // The first request: nothing followed yet, the working set (2 outputs) is kept.
+    expect(steps[0]?.decision).toBeUndefined();
+    expect(steps[1]?.decision).toMatchObject({ reason: "boundary", keepRecent: 0 });
+  });
+
   it("trims a cold cache at once: a rewrite costs nothing when nothing is cached", () => {
     const p = planner();
     const items: ResponseItem[] = [
@@ -148,6 +177,25 @@ describe("CompactionPlanner", () => {
     const first = economic.find((s) => s.decision?.action === "handoff");
     expect(first?.decision?.reason).toBe("economic");
     expect(first?.decision?.cost).toBeGreaterThan(0);
+  });
+
+  it("makes no more summaries than the window forces unless asked: planned ones only move to a request boundary", () => {
+    // Untrimmable steps of 103 tokens in a 6,500-token window: the window forces a handoff
+    // about every 55 steps. Requests every 5 steps.
+    const pre = (k: number): CompactionTrigger => (k % 5 === 1 ? "pre_sampling" : "mid_turn");
+    const run = (handoff: PlannerSettings["handoff"]) =>
+      session(planner({ handoff }), 150, { usable: 6500, outputSize: 90, trigger: pre })
+        .filter((s) => s.decision?.action === "handoff")
+        .map((s) => [s.k, s.decision?.reason]);
+    const planned = run("planned");
+    expect(planned.length).toBeGreaterThan(0);
+    // (The helper does not carry decisions out: past the first, the history stays over the limit.)
+    expect(planned[0]?.[1]).toBe("early");
+    expect(planned.some(([, reason]) => reason === "economic")).toBe(false);
+    // The economic mode summarizes sooner, once the reads saved have paid for a summary.
+    const economic = run("economic");
+    expect(economic[0]?.[1]).toBe("economic");
+    expect(economic[0]?.[0] as number).toBeLessThan(planned[0]?.[0] as number);
   });
 
   it("places breakpoints where the next trim keeps the prefix, and reads through the old one after a rewrite", () => {

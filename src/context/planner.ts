@@ -19,6 +19,8 @@ export type PlanReason =
   | "forced"
   /** The provider's cache has expired: a rewrite costs nothing extra now. */
   | "cold_cache"
+  /** At a request boundary, the reads until the next one pay for the trim (the cheapest moment to cut). */
+  | "boundary"
   /** A handoff would be forced during the coming turn: do it now, at the request boundary. */
   | "early"
   /** Carrying the untrimmable history has cost more than a handoff. */
@@ -186,8 +188,12 @@ export class CompactionPlanner {
 
   /** Expected calls the thread has left: as many as it has made (at least a turn's worth). */
   private horizon(): number {
-    const perTurn = this.turns > 0 ? this.calls / this.turns : 1;
-    return Math.max(this.calls, perTurn, 1);
+    return Math.max(this.calls, this.perTurn());
+  }
+
+  /** Calls per turn so far; before a request boundary was followed, the one turn seen lasted all of them. */
+  private perTurn(): number {
+    return Math.max(1, this.turns > 0 ? this.calls / this.turns : this.calls);
   }
 
   private afterHandoff(head: number): number {
@@ -212,18 +218,29 @@ export class CompactionPlanner {
     const limit = this.limit(usable);
     const removable = this.trimmable(calibration);
     const room = this.headroom(usable);
-    // When a trim would leave less room than the best batch, stub the working set too
-    // (all but the newest output): the window, not the price, then sets the schedule.
-    const deep = this.ledger.working(false) * calibration;
+    // At a request boundary the previous turn has ended with its answer: its outputs are no
+    // longer a working set, and a trim that stubs them too resends only what follows the cut.
+    // Mid-turn, when a trim would leave less room than the best batch, stub the working set
+    // too (all but the newest output): the window, not the price, then sets the schedule.
+    // (Not before the planner has seen a call: a thread reopened by a new engine may be asked
+    // about its last outputs, and nothing yet says what the coming turn will read.)
+    const boundary = trigger === "pre_sampling" && this.calls > 0;
     const kept = this.keptPrefix(head, calibration);
     const horizon = this.horizon();
-    const priced = (removed: number) =>
-      removed > 0 ? rewriteCost(costs, { kept, cached, after: tokens - removed, removed }) : 0;
+    // `fresh`: removed tokens the provider has not cached yet (outputs of the current step).
+    const priced = (removed: number, fresh = 0) =>
+      removed > 0
+        ? rewriteCost(costs, { kept, cached, after: tokens - removed, removed: removed - fresh })
+        : 0;
     const normalCost = priced(removable);
     const batch = batchTokens(costs, normalCost, this.growth);
-    const goDeep = deep > 0 && limit - (tokens - removable) < Math.max(batch, 2 * room);
-    const removed = goDeep ? removable + deep : removable;
-    const trimCost = goDeep ? priced(removed) : normalCost;
+    const keep = boundary
+      ? 0
+      : this.ledger.deeper(1) > 0 && limit - (tokens - removable) < Math.max(batch, 2 * room)
+        ? 1
+        : undefined;
+    const removed = keep === undefined ? removable : removable + this.ledger.deeper(keep) * calibration;
+    const trimCost = keep === undefined ? normalCost : priced(removed, this.ledger.fresh(keep) * calibration);
     const trim = (reason: PlanReason, calls: number): PlanDecision => ({
       action: "trim",
       reason,
@@ -233,7 +250,7 @@ export class CompactionPlanner {
       cost: Math.round(trimCost),
       saving: Math.round(rewriteSaving(costs, removed, calls)),
       horizonCalls: calls,
-      ...(goDeep ? { keepRecent: 1 } : {}),
+      ...(keep !== undefined && removed > removable ? { keepRecent: keep } : {}),
     });
     if (tokens > limit) {
       if (removed > 0 && tokens - removed <= limit - room) return trim("forced", horizon);
@@ -243,6 +260,10 @@ export class CompactionPlanner {
     if (handoff) return handoff;
     if (removed > 0) {
       if (cached === 0 && costs.profile.style !== "none") return trim("cold_cache", horizon);
+      // At a request boundary, a trim the reads until the next boundary would pay for is due
+      // now: mid-turn it would cost more (the working set is resent) or wait a turn.
+      const perTurn = this.perTurn();
+      if (boundary && rewriteSaving(costs, removed, perTurn) >= trimCost) return trim("boundary", perTurn);
       if (this.rent >= trimCost) {
         // Savings stop when a forced handoff would remove the tokens anyway.
         const untilForced =
@@ -274,17 +295,21 @@ export class CompactionPlanner {
     horizon: number,
   ): PlanDecision | undefined {
     if (this.calls === 0 || this.settings.handoff === "forced") return undefined;
-    const base = input.tokens - this.trimmable(input.calibration);
+    // What a trim at this boundary could not remove (it stubs the last turn's outputs too).
+    const base = input.tokens - this.trimmable(input.calibration) - this.ledger.deeper(0) * input.calibration;
     const after = this.afterHandoff(input.head);
     if (base <= 2 * after) return undefined;
     // A handoff the coming turn would force is cheaper now: nothing of the turn is in flight.
-    const perTurn = this.turns > 0 ? this.calls / this.turns : 1;
+    const perTurn = this.perTurn();
     if (base + this.baseGrowth * perTurn > limit - room) return this.handoff("early", input, horizon);
-    // A summary loses detail: only bring forward one the window will force before the thread
-    // is expected to end (the loss happens anyway), unless the host asked for economic ones.
+    // A summary loses detail: by default the planner makes no more summaries than the window
+    // forces, and only chooses their moment (above). Economic ones, when the host asks: once
+    // the reads a summary saves have paid for it (twice, when the window would not force one
+    // before the thread is expected to end).
     const untilForced =
       this.baseGrowth > 0 ? (limit - room - base) / this.baseGrowth : Number.POSITIVE_INFINITY;
-    const premium = untilForced <= horizon ? 1 : this.settings.handoff === "economic" ? 2 : 0;
+    const economic = this.settings.handoff === "economic";
+    const premium = !economic ? 0 : untilForced <= horizon ? 1 : 2;
     if (premium > 0 && this.baseRent >= premium * this.handoffCost(input, after))
       return this.handoff("economic", input, horizon);
     return undefined;

@@ -8,9 +8,23 @@ import type { ThreadInfo, ThreadStatus } from "./summary.ts";
 /**
  * Bumped when the table layout changes; an index of another version is rebuilt. Version 2
  * added `sessions`. The `sessions` table is data, not an index (bindings cannot be derived
- * from transcripts): a later layout change must migrate it, not drop it.
+ * from transcripts): a later layout change must migrate it, not drop it. Version 3 added the
+ * agent links (`agent_*`) on one branch and `threads.resume` (the latest checkpoint, see
+ * checkpoint.ts) on another; version 4 has both. Versions 2 and 3 are migrated in place
+ * (migrateToCurrent): missing columns added, rows emptied so the next reconcile re-reads
+ * every transcript; sessions stay.
  */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 4;
+
+const AGENT_COLUMNS = `agent_parent_id TEXT, agent_call_id TEXT, agent_path TEXT`;
+const AGENT_INDEX = "CREATE INDEX IF NOT EXISTS threads_agent_parent ON threads (agent_parent_id);";
+/** Columns later layouts added to `threads`, with their types. */
+const ADDED_COLUMNS: readonly (readonly [string, string])[] = [
+  ["agent_parent_id", "TEXT"],
+  ["agent_call_id", "TEXT"],
+  ["agent_path", "TEXT"],
+  ["resume", "TEXT"],
+];
 
 // Every statement is idempotent: processes that create a new store at the same moment each
 // run it, one after the other (BEGIN IMMEDIATE), and the later ones change nothing.
@@ -29,10 +43,13 @@ CREATE TABLE IF NOT EXISTS threads (
   reasoning_tokens INTEGER NOT NULL,
   parent_id TEXT,
   parent_turns INTEGER,
-  file_bytes INTEGER NOT NULL
+  file_bytes INTEGER NOT NULL,
+  ${AGENT_COLUMNS},
+  resume TEXT
 );
 CREATE INDEX IF NOT EXISTS threads_updated ON threads (updated_at DESC);
 CREATE INDEX IF NOT EXISTS threads_parent ON threads (parent_id);
+${AGENT_INDEX}
 CREATE TABLE IF NOT EXISTS sessions (
   session_id TEXT PRIMARY KEY,
   thread_id TEXT NOT NULL,
@@ -57,6 +74,9 @@ interface Row {
   reasoning_tokens: number;
   parent_id: string | null;
   parent_turns: number | null;
+  agent_parent_id: string | null;
+  agent_call_id: string | null;
+  agent_path: string | null;
 }
 
 function toInfo(row: Row): ThreadInfo {
@@ -76,6 +96,15 @@ function toInfo(row: Row): ThreadInfo {
     },
     parentThreadId: row.parent_id ?? undefined,
     parentTurns: row.parent_turns ?? undefined,
+    ...(row.agent_parent_id !== null
+      ? {
+          agent: {
+            parentThreadId: row.agent_parent_id,
+            callId: row.agent_call_id ?? "",
+            path: row.agent_path ?? "",
+          },
+        }
+      : {}),
   };
 }
 
@@ -95,13 +124,17 @@ export class ThreadDirectory {
   readonly fresh: boolean;
   private readonly db: DatabaseSync;
   private readonly upsertStmt: StatementSync;
+  private resumeStmt: StatementSync | undefined;
+  private transactions = 0;
+  private writes = 0;
 
   /** Opens or creates the index; `onWarning` hears about a corrupt index being replaced. */
   constructor(path: string, onWarning: (message: string) => void) {
     this.path = path;
     const existed = existsSync(path);
     let opened = tryOpen(path);
-    if (opened.ok && existed && opened.version !== INDEX_VERSION && opened.version !== 0) {
+    if (opened.ok && existed && (opened.version === 2 || opened.version === 3)) migrate(opened.db);
+    else if (opened.ok && existed && opened.version !== INDEX_VERSION && opened.version !== 0) {
       opened.db.close();
       onWarning(
         `thread index ${path} has layout version ${opened.version}; rebuilding it from the transcripts`,
@@ -118,17 +151,26 @@ export class ThreadDirectory {
     this.fresh = opened.version !== INDEX_VERSION && createSchema(this.db);
     this.upsertStmt = this.db.prepare(
       `INSERT INTO threads VALUES (:id, :title, :created_at, :updated_at, :turns, :status, :input_tokens,
-         :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes)
+         :cached_input_tokens, :cache_write_tokens, :output_tokens, :reasoning_tokens, :parent_id, :parent_turns, :file_bytes,
+         :agent_parent_id, :agent_call_id, :agent_path, :resume)
        ON CONFLICT (id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at, turns = excluded.turns,
          status = excluded.status, input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
          cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens,
          reasoning_tokens = excluded.reasoning_tokens, parent_id = excluded.parent_id,
-         parent_turns = excluded.parent_turns, file_bytes = excluded.file_bytes`,
+         parent_turns = excluded.parent_turns, file_bytes = excluded.file_bytes,
+         agent_parent_id = excluded.agent_parent_id, agent_call_id = excluded.agent_call_id,
+         agent_path = excluded.agent_path,
+         resume = CASE WHEN :keep_resume THEN threads.resume ELSE excluded.resume END`,
     );
   }
 
-  /** Inserts or replaces a thread's row; `fileBytes` is the transcript length it reflects. */
-  upsert(info: ThreadInfo, fileBytes: number): void {
+  /**
+   * Inserts or replaces a thread's row; `fileBytes` is the transcript length it reflects.
+   * `resume`: the thread's latest checkpoint (encoded), `null` to clear it, undefined to keep
+   * the one stored.
+   */
+  upsert(info: ThreadInfo, fileBytes: number, resume?: string | null): void {
+    this.writes++;
     this.upsertStmt.run({
       id: info.threadId,
       title: info.title ?? null,
@@ -144,11 +186,29 @@ export class ThreadDirectory {
       parent_id: info.parentThreadId ?? null,
       parent_turns: info.parentTurns ?? null,
       file_bytes: fileBytes,
+      agent_parent_id: info.agent?.parentThreadId ?? null,
+      agent_call_id: info.agent?.callId ?? null,
+      agent_path: info.agent?.path ?? null,
+      resume: resume ?? null,
+      keep_resume: resume === undefined ? 1 : 0,
     });
+  }
+
+  /** The stored checkpoint of a thread (encoded), if any. */
+  resumePoint(threadId: string): string | undefined {
+    this.resumeStmt ??= this.db.prepare("SELECT resume FROM threads WHERE id = ?");
+    const row = this.resumeStmt.get(threadId) as { resume: string | null } | undefined;
+    return row?.resume ?? undefined;
+  }
+
+  /** Write transactions and row writes so far (thread rows and session bindings). */
+  get stats(): { readonly transactions: number; readonly writes: number } {
+    return { transactions: this.transactions, writes: this.writes };
   }
 
   /** Runs `fn` in one transaction (many upserts at once are far faster). */
   transaction(fn: () => void): void {
+    this.transactions++;
     this.db.exec("BEGIN");
     try {
       fn();
@@ -183,12 +243,14 @@ export class ThreadDirectory {
       this.unbindSession(sessionId);
       return undefined;
     }
+    this.counted();
     this.db.prepare("UPDATE sessions SET used_at = ? WHERE session_id = ?").run(now, sessionId);
     return row.thread_id;
   }
 
   /** Binds a session to a thread (replacing an earlier binding). */
   bindSession(sessionId: string, threadId: string, now: number): void {
+    this.counted();
     this.db
       .prepare(
         `INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET
@@ -199,7 +261,14 @@ export class ThreadDirectory {
   }
 
   unbindSession(sessionId: string): void {
+    this.counted();
     this.db.prepare("DELETE FROM sessions WHERE session_id = ?").run(sessionId);
+  }
+
+  /** Counts a row write, and its transaction when it commits on its own. */
+  private counted(): void {
+    this.writes++;
+    if (!this.db.isTransaction) this.transactions++;
   }
 
   /** Number of session bindings. */
@@ -238,6 +307,10 @@ export class ThreadDirectory {
       where.push("parent_id = :parent");
       params.parent = query.parentThreadId;
     }
+    if (query.agentParentThreadId !== undefined) {
+      where.push("agent_parent_id = :agentParent");
+      params.agentParent = query.agentParentThreadId;
+    }
     const sql =
       `SELECT * FROM threads${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}` +
       ` ORDER BY updated_at DESC, id DESC${query.limit !== undefined ? " LIMIT :limit" : ""}`;
@@ -267,6 +340,11 @@ export function createSchema(db: DatabaseSync): boolean {
       db.exec("COMMIT");
       return false;
     }
+    if (version === 2 || version === 3) {
+      migrateToCurrent(db);
+      db.exec("COMMIT");
+      return false;
+    }
     db.exec(SCHEMA);
     db.exec("COMMIT");
     return true;
@@ -274,6 +352,29 @@ export function createSchema(db: DatabaseSync): boolean {
     if (db.isTransaction) db.exec("ROLLBACK");
     throw err;
   }
+}
+
+/** Version 2 or 3 -> current in one immediate transaction (a concurrent opener waits, then sees the current version). */
+function migrate(db: DatabaseSync): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version === 2 || version === 3) migrateToCurrent(db);
+    db.exec("COMMIT");
+  } catch (err) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+/** Adds the columns a version 2 or 3 index lacks and empties the rows; inside the caller's transaction. */
+function migrateToCurrent(db: DatabaseSync): void {
+  const have = new Set(
+    (db.prepare("PRAGMA table_info(threads)").all() as { name: string }[]).map((c) => c.name),
+  );
+  for (const [name, type] of ADDED_COLUMNS)
+    if (!have.has(name)) db.exec(`ALTER TABLE threads ADD COLUMN ${name} ${type};`);
+  db.exec(`${AGENT_INDEX}\nDELETE FROM threads;\nPRAGMA user_version = ${INDEX_VERSION};`);
 }
 
 const load = createRequire(import.meta.url);

@@ -29,6 +29,23 @@ export async function readAll(fd: number): Promise<Buffer> {
   return done === size ? buf : buf.subarray(0, done);
 }
 
+/** Size of the file behind a descriptor. */
+export async function sizeOf(fd: number): Promise<number> {
+  return (await fstatAsync(fd)).size;
+}
+
+/** Reads up to `length` bytes at `position` (fewer at the end of the file). */
+export async function readRange(fd: number, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await readAsync(fd, buf, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === length ? buf : buf.subarray(0, done);
+}
+
 /** Fsyncs a directory, so the names created in it survive a power loss. */
 export async function syncDirectory(dir: string): Promise<void> {
   const fd = await openAsync(dir, "r");

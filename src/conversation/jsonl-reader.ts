@@ -70,6 +70,18 @@ function checkMeta(path: string, line: RolloutLine): void {
  * what was written. Throws for a file written by a newer schema version.
  */
 export function parseTranscript(buf: Buffer, path: string): ParsedTranscript {
+  const parsed = parseLines(buf, path, 0);
+  const first = parsed.lines[0];
+  if (first) checkMeta(path, first);
+  return parsed;
+}
+
+/**
+ * parseTranscript for a part of a transcript that starts at a line boundary after its
+ * first line (`linesBefore` lines precede it, for the line numbers of errors): the same rules,
+ * without the `thread_meta` check.
+ */
+export function parseLines(buf: Buffer, path: string, linesBefore: number): ParsedTranscript {
   const lastNewline = buf.lastIndexOf(NEWLINE);
   const complete = lastNewline < 0 ? "" : buf.toString("utf8", 0, lastNewline);
   const texts = complete === "" && lastNewline < 0 ? [] : complete.split("\n");
@@ -79,7 +91,7 @@ export function parseTranscript(buf: Buffer, path: string): ParsedTranscript {
   for (let i = 0; i < texts.length; i++) {
     const parsed = tryJson(texts[i] as string);
     if (parsed.ok) {
-      if (badAt >= 0) throw corrupt(path, badAt + 1, `not JSON (${badMessage})`);
+      if (badAt >= 0) throw corrupt(path, linesBefore + badAt + 1, `not JSON (${badMessage})`);
       values.push(parsed.value);
     } else if (badAt < 0) {
       badAt = i;
@@ -91,12 +103,10 @@ export function parseTranscript(buf: Buffer, path: string): ParsedTranscript {
     const value = values[i];
     if (!isCommonLine(value)) {
       const checked = RolloutLine.safeParse(value);
-      if (!checked.success) throw corrupt(path, i + 1, issueText(checked.error));
+      if (!checked.success) throw corrupt(path, linesBefore + i + 1, issueText(checked.error));
     }
     lines[i] = value as RolloutLine;
   }
-  const first = lines[0];
-  if (first) checkMeta(path, first);
   const validBytes = badAt >= 0 ? offsetAfterLines(buf, badAt) : lastNewline + 1;
   return { lines, validBytes, tornBytes: buf.length - validBytes };
 }

@@ -12,12 +12,12 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isTaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import { ThreadTracker } from "./checkpoint.ts";
 import { FdBudget } from "./fd-budget.ts";
 import { type JsonlStoreOptions, JsonlThreadStore } from "./jsonl-store.ts";
 import { JsonlWriter } from "./jsonl-writer.ts";
 import type { HeldLock } from "./lock-file.ts";
 import type { ThreadMeta } from "./store.ts";
-import { ThreadSummarizer } from "./summary.ts";
 
 let dir: string;
 let stores: JsonlThreadStore[] = [];
@@ -350,7 +350,7 @@ describe("JsonlWriter failures", () => {
       batchDelayMs: 60_000,
       maxBatchBytes: 1 << 20,
       lock,
-      summarizer: new ThreadSummarizer(meta("thr_ro")),
+      tracker: ThreadTracker.fresh(meta("thr_ro"), 1_000),
       onFlushed: () => {},
       onCommitted: undefined,
       onClosed: () => {},

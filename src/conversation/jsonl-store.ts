@@ -1,11 +1,14 @@
-import { ftruncateSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
 import { ThreadArtifactFiles } from "./artifact-files.ts";
+import { decodeResumePoint, type ResumePoint, ThreadTracker } from "./checkpoint.ts";
 import { defaultMaxOpen, FdBudget, type FdBudgetStats } from "./fd-budget.ts";
-import { coalesced, datasync, readAll, syncDirectory, writeFully } from "./jsonl-files.ts";
+import { GroupSync, ReleaseBatch, type ReleaseRequest } from "./group-sync.ts";
+import { coalesced, syncDirectory, writeFully } from "./jsonl-files.ts";
+import { checkIdentity, type ReadForWrite, readForWrite } from "./jsonl-open.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
 import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
 import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
@@ -13,6 +16,7 @@ import { makeDirectory } from "./make-dir.ts";
 import type {
   Durability,
   OpenedThread,
+  ResumedThread,
   SessionBindings,
   ThreadMeta,
   ThreadQuery,
@@ -20,7 +24,7 @@ import type {
   ThreadWriter,
 } from "./store.ts";
 import { type IndexReport, StoreIndex } from "./store-index.ts";
-import { queryThreads, summarizeThread, type ThreadInfo, ThreadSummarizer } from "./summary.ts";
+import { queryThreads, summarizeThread, type ThreadInfo } from "./summary.ts";
 import { GroupCommitLog, type GroupCommitStats } from "./wal.ts";
 import { type RecoveryReport, recoverOrphans } from "./wal-recovery.ts";
 
@@ -72,6 +76,13 @@ export interface JsonlStoreOptions {
    * (`details.reason: "descriptors_exhausted"`). Closing a thread always waits. Default 30 s.
    */
   readonly fdWaitMs?: number;
+  /**
+   * Writers closing together (a pool closing or evicting many sessions) make their
+   * transcripts durable as a group: from this many at once, with one syncfs(2) of the
+   * store's file system instead of an fdatasync each (Linux 5.8+, where syncfs reports
+   * write-back errors; `false` never). Default 64. See docs/decisions/2601-grouped-release.md.
+   */
+  readonly syncfsMin?: number | false;
   /** A write-ahead log segment is checkpointed past this size. Default 32 MiB. */
   readonly walCheckpointBytes?: number;
   /** ... or at the latest this long after its first record. Default 5 s. */
@@ -83,8 +94,15 @@ export interface JsonlStoreStats {
   readonly fds: FdBudgetStats;
   /** Undefined without group commit. */
   readonly wal: GroupCommitStats | undefined;
-  /** Transcript fsyncs by writers: at close (group commit), or at every flush without it. */
+  /**
+   * Transcript fsyncs by writers: at close (group commit: grouped, a syncfs counting as one,
+   * the directory fsync of new threads included), or at every flush without it.
+   */
   readonly transcriptSyncs: number;
+  /** Closing threads released in groups (undefined without group commit). */
+  readonly releases:
+    | { readonly groups: number; readonly threads: number; readonly fsyncs: number }
+    | undefined;
 }
 
 const THREAD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -114,6 +132,8 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly index: StoreIndex | undefined;
   private readonly budget: FdBudget;
   private readonly wal: GroupCommitLog | undefined;
+  private readonly groupSync: GroupSync;
+  private readonly releases: ReleaseBatch | undefined;
   /** Threads closed without their logged lines made durable in place (their segments must stay). */
   private readonly undurable = new Set<string>();
   private readonly syncStoreDir: () => Promise<void>;
@@ -137,6 +157,12 @@ export class JsonlThreadStore implements ThreadStore {
     });
     // Directory fsyncs gate acknowledgements (a new log segment, a checkpoint): they go first.
     this.syncStoreDir = coalesced(() => this.budget.withSlot(this.dir, () => syncDirectory(this.dir), true));
+    this.groupSync = new GroupSync({
+      dir: this.dir,
+      budget: this.budget,
+      syncfsMin: options.syncfsMin ?? 64,
+      warn: (message) => this.warn(message),
+    });
     const walDir = join(this.dir, "wal");
     this.syncWalDir = coalesced(() => this.budget.withSlot(walDir, () => syncDirectory(walDir), true));
     this.wal =
@@ -148,10 +174,11 @@ export class JsonlThreadStore implements ThreadStore {
             budget: this.budget,
             checkpointBytes: options.walCheckpointBytes ?? 32 * 2 ** 20,
             checkpointMs: options.walCheckpointMs ?? 5_000,
-            syncTranscript: (threadId) => this.syncTranscript(threadId),
+            syncTranscripts: (threadIds) => this.syncTranscripts(threadIds),
             syncDir: (path) => (path === this.dir ? this.syncStoreDir() : this.syncWalDir()),
             warn: (message) => this.warn(message),
           });
+    this.releases = this.wal && new ReleaseBatch(this.groupSync, this.wal, () => this.syncStoreDir());
     this.index =
       options.index === false
         ? undefined
@@ -216,12 +243,8 @@ export class JsonlThreadStore implements ThreadStore {
               throw new TaifengError("store_error", `thread ${meta.threadId} already exists (${path})`);
             throw isTaifengError(err) ? err : this.ioError("creating", path, err);
           });
-        const summarizer = new ThreadSummarizer(meta, meta.createdAt);
-        return this.startWriter(
-          { threadId: meta.threadId, path, offset: buf.length, lines: 1, firstLine: buf },
-          lock,
-          summarizer,
-        );
+        const file = { threadId: meta.threadId, path, offset: buf.length, firstLine: buf };
+        return this.startWriter(file, lock, ThreadTracker.fresh(meta, meta.createdAt), null);
       } catch (err) {
         this.budget.forget(path);
         await lock.release();
@@ -231,48 +254,58 @@ export class JsonlThreadStore implements ThreadStore {
   }
 
   async open(threadId: string): Promise<OpenedThread> {
+    // Every line is returned, so the file is read whole; the checkpoint found is recorded.
+    const { read, writer } = await this.openForWrite(threadId, "whole");
+    return { lines: read.lines, writer, warnings: read.warnings };
+  }
+
+  /**
+   * Opens a thread for writing and replays it from its latest compaction checkpoint (the
+   * directory records where it lies and the state behind it): reading and memory depend on
+   * what follows the checkpoint, not on the thread's age. The state is exactly a full
+   * replay's; a checkpoint that is missing or does not match the file means a full read.
+   * Throws as `open`. See docs/decisions/2600-resume-from-checkpoint.md.
+   */
+  async resume(threadId: string): Promise<ResumedThread> {
+    const { read, writer } = await this.openForWrite(threadId, "checkpoint");
+    const fold = read.tracker.fold;
+    const replayed = fold.result();
+    fold.forgetItems(); // the engine's ThreadLog keeps the history; the writer needs counts only
+    return {
+      replayed,
+      writer,
+      warnings: read.warnings,
+      lineCount: read.tracker.lines,
+      linesRead: read.lines.length,
+    };
+  }
+
+  private async openForWrite(
+    threadId: string,
+    mode: "whole" | "checkpoint",
+  ): Promise<{ read: ReadForWrite; writer: JsonlWriter }> {
     const path = this.pathOf(threadId);
     await this.ready();
     return this.reserve(threadId, async () => {
       const lock = await this.lock(threadId);
       try {
-        const buf = await this.budget
-          .withFd(path, (fd) => readAll(fd))
-          .catch((err: unknown) => {
-            if (errno(err) === "ENOENT")
-              throw new TaifengError("thread_not_found", `no thread ${threadId} in ${this.dir}`);
-            throw isTaifengError(err) ? err : this.ioError("opening", path, err);
-          });
-        const parsed = parseTranscript(buf, path);
-        const first = parsed.lines[0];
-        if (first?.type !== "thread_meta") {
-          throw new TaifengError(
-            "store_error",
-            `transcript ${path} has no complete first line: the process creating it stopped at once; delete the file`,
-          );
-        }
-        checkIdentity(first.payload.threadId, threadId, path);
-        const warnings: string[] = [];
-        if (parsed.tornBytes > 0) {
-          await this.budget.withFd(path, async (fd) => {
-            ftruncateSync(fd, parsed.validBytes);
-            if (this.durability !== "none") await datasync(fd);
-          });
-          warnings.push(
-            `transcript ${path} ended with ${parsed.tornBytes} bytes of an incomplete line (a write cut by a crash, never acknowledged); they were removed`,
-          );
-        }
-        const summarizer = new ThreadSummarizer(first.payload, first.ts);
-        for (let i = 1; i < parsed.lines.length; i++) summarizer.push(parsed.lines[i] as RolloutLine);
-        const file = {
-          threadId,
+        const recorded = decodeResumePoint(this.index?.resumePoint(threadId));
+        const from = mode === "checkpoint" ? recorded : undefined;
+        const read = await readForWrite({
+          budget: this.budget,
           path,
-          offset: parsed.validBytes,
-          lines: parsed.lines.length,
-          firstLine: undefined,
-        };
-        const writer = this.startWriter(file, lock, summarizer);
-        return { lines: parsed.lines, writer, warnings };
+          threadId,
+          dir: this.dir,
+          durability: this.durability,
+          from,
+          keepItems: mode === "checkpoint",
+          warn: (message) => this.warn(message),
+        });
+        const latest = read.tracker.latest;
+        const file = { threadId, path, offset: read.validBytes, firstLine: undefined };
+        const same = latest && recorded && latest.offset === recorded.offset && latest.crc === recorded.crc;
+        const writer = this.startWriter(file, lock, read.tracker, same ? undefined : (latest ?? null));
+        return { read, writer };
       } catch (err) {
         this.budget.forget(path);
         await lock.release();
@@ -381,23 +414,28 @@ export class JsonlThreadStore implements ThreadStore {
     return out;
   }
 
+  /** `point`: the checkpoint to record for the thread now (null: none; undefined: keep the recorded one). */
   private startWriter(
-    file: { threadId: string; path: string; offset: number; lines: number; firstLine: Buffer | undefined },
+    file: { threadId: string; path: string; offset: number; firstLine: Buffer | undefined },
     lock: HeldLock,
-    summarizer: ThreadSummarizer,
+    tracker: ThreadTracker,
+    point: ResumePoint | null | undefined,
   ): JsonlWriter {
     const { threadId, offset } = file;
+    const releases = this.releases;
     const writer = new JsonlWriter({
       ...file,
+      lines: tracker.lines,
       budget: this.budget,
       wal: this.wal,
+      ...(releases ? { release: (request: ReleaseRequest) => releases.release(request) } : {}),
       durability: this.durability,
       batchDelayMs: this.options.batchDelayMs ?? 25,
       maxBatchBytes: this.options.maxBatchBytes ?? 256 * 1024,
       lock,
-      summarizer,
+      tracker,
       ...(file.firstLine && this.durability !== "none" ? { syncDirectory: () => this.syncStoreDir() } : {}),
-      onFlushed: (info, bytes) => this.index?.queue(info, bytes),
+      onFlushed: (info, bytes, flushedPoint) => this.index?.queue(info, bytes, flushedPoint),
       onCommitted: this.options.onCommitted,
       onSynced: () => {
         this.transcriptSyncs++;
@@ -408,7 +446,7 @@ export class JsonlThreadStore implements ThreadStore {
       },
     });
     this.writers.set(threadId, writer);
-    this.index?.queue(summarizer.info(), offset);
+    this.index?.queue(tracker.info(), offset, point);
     return writer;
   }
 
@@ -419,7 +457,12 @@ export class JsonlThreadStore implements ThreadStore {
 
   /** Counters of the descriptor budget and the write-ahead log. */
   stats(): JsonlStoreStats {
-    return { fds: this.budget.stats, wal: this.wal?.stats, transcriptSyncs: this.transcriptSyncs };
+    return {
+      fds: this.budget.stats,
+      wal: this.wal?.stats,
+      transcriptSyncs: this.transcriptSyncs + (this.releases?.stats.fsyncs ?? 0),
+      releases: this.releases?.stats,
+    };
   }
 
   /**
@@ -456,20 +499,28 @@ export class JsonlThreadStore implements ThreadStore {
     return this.started;
   }
 
-  /** Fsyncs an open thread's transcript, for a checkpoint of the log. */
-  private async syncTranscript(threadId: string): Promise<boolean> {
-    if (this.undurable.has(threadId))
-      throw new Error(`thread ${threadId} was closed without its lines made durable`);
-    const writer = this.writers.get(threadId);
-    if (!writer) return false; // released: fsynced when it closed (or deleted)
-    try {
-      // A checkpoint is background work: it waits for descriptors as long as it takes.
-      await this.budget.withFd(writer.path, (fd) => datasync(fd), "r+", true);
-      return true;
-    } catch (err) {
-      if (errno(err) !== "ENOENT") throw err;
-      return false;
-    }
+  /** Fsyncs the transcripts of open threads as a group, for a checkpoint of the log. */
+  private async syncTranscripts(threadIds: readonly string[]): Promise<{ fsyncs: number; failed: unknown }> {
+    for (const threadId of threadIds)
+      if (this.undurable.has(threadId))
+        return {
+          fsyncs: 0,
+          failed: new Error(`thread ${threadId} was closed without its lines made durable`),
+        };
+    // Released threads were fsynced when they closed (or deleted); what is written after
+    // `at` is read here may not be covered, so only `at` counts as durable in place.
+    const open = threadIds.flatMap((threadId) => {
+      const writer = this.writers.get(threadId);
+      return writer ? [{ writer, at: writer.bytesWritten }] : [];
+    });
+    const synced = await this.groupSync.syncFiles(open.map((o) => o.writer.path));
+    let failed: unknown;
+    open.forEach((o, i) => {
+      const err = synced.errors[i];
+      if (err === undefined) o.writer.syncedInPlace(o.at);
+      else if (errno(err) !== "ENOENT") failed ??= err;
+    });
+    return { fsyncs: synced.fsyncs, failed };
   }
 
   /** Runs `fn` with the thread reserved against a second writer in this process. */
@@ -529,19 +580,4 @@ export class JsonlThreadStore implements ThreadStore {
       { cause: err, details: { path, code: errno(err) } },
     );
   }
-}
-
-/**
- * A transcript is the thread its first line names: a file copied or renamed to another name
- * is refused (never indexed under either id, never written), with an error that says how to
- * copy a thread instead.
- */
-function checkIdentity(claimed: string, threadId: string, path: string): void {
-  if (claimed === threadId) return;
-  throw new TaifengError(
-    "store_error",
-    `transcript ${path} is thread ${claimed}, not ${threadId}: it was copied or renamed. ` +
-      `To copy a thread, fork it (taifeng threads fork ${claimed}, or forkThread); to use this file, rename it back to ${claimed}.jsonl`,
-    { details: { path, threadId, claims: claimed } },
-  );
 }

@@ -1,11 +1,13 @@
 import { ftruncateSync } from "node:fs";
 import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import type { ResumePoint, ThreadTracker } from "./checkpoint.ts";
 import type { FdBudget } from "./fd-budget.ts";
+import type { ReleaseRequest } from "./group-sync.ts";
 import { datasync, writeFully } from "./jsonl-files.ts";
 import type { HeldLock } from "./lock-file.ts";
 import type { Durability, ThreadWriter } from "./store.ts";
-import type { ThreadInfo, ThreadSummarizer } from "./summary.ts";
+import type { ThreadInfo } from "./summary.ts";
 import type { GroupCommitLog } from "./wal.ts";
 
 /** What a JsonlWriter needs; built by JsonlThreadStore. */
@@ -19,6 +21,11 @@ export interface JsonlWriterInit {
    * durable by logging them there instead of fsyncing the transcript.
    */
   readonly wal: GroupCommitLog | undefined;
+  /**
+   * With `wal`: makes the transcript durable in place and logs the thread's release, grouped
+   * with the other writers closing meanwhile (see group-sync.ts).
+   */
+  readonly release?: (request: ReleaseRequest) => Promise<void>;
   /** Current length of the valid file; lines are written from here on. */
   readonly offset: number;
   /** Set when the store just created the file: its first line, not durable yet. */
@@ -31,11 +38,15 @@ export interface JsonlWriterInit {
   /** A batch this large is written at once. */
   readonly maxBatchBytes: number;
   readonly lock: HeldLock;
-  readonly summarizer: ThreadSummarizer;
+  /** Folds every appended line (directory row, replay state, latest checkpoint). */
+  readonly tracker: ThreadTracker;
   /** Fsync the directory at the first sync (the file is new). */
   readonly syncDirectory?: () => Promise<void>;
-  /** Called after every successful flush with the summary and the file length. */
-  readonly onFlushed: (info: ThreadInfo, bytes: number) => void;
+  /**
+   * Called after every successful flush with the summary and the file length, and with the
+   * latest checkpoint the first time it is written and flushed (see checkpoint.ts).
+   */
+  readonly onFlushed: (info: ThreadInfo, bytes: number, point: ResumePoint | undefined) => void;
   /** Called after each fsync of the transcript itself (for the store's counters). */
   readonly onSynced?: () => void;
   /** Called whenever lines reach the durability the mode promises (see JsonlStoreOptions.onCommitted). */
@@ -78,10 +89,14 @@ export class JsonlWriter implements ThreadWriter {
   readonly threadId: string;
   private readonly init: JsonlWriterInit;
   private queue: string[] = [];
-  private queuedChars = 0;
+  private queuedBytes = 0;
+  /** The checkpoint last passed to onFlushed. */
+  private reported: ResumePoint | undefined;
   private chain: Promise<void> = Promise.resolve();
   private offset: number;
   private synced: number;
+  /** Bytes known to be fsynced in the transcript itself (by a log checkpoint). */
+  private inPlace: number;
   /** Bytes written to the file but not yet in the log (write-ahead log mode). */
   private unlogged: Buffer[] = [];
   /** Something of this thread is in the log since it was opened. */
@@ -101,6 +116,7 @@ export class JsonlWriter implements ThreadWriter {
     this.threadId = init.threadId;
     this.offset = init.offset;
     this.synced = init.firstLine ? 0 : init.offset;
+    this.inPlace = this.synced;
     if (init.firstLine && init.wal) this.unlogged.push(init.firstLine);
     this.linesWritten = init.lines;
     this.directorySynced = init.syncDirectory === undefined;
@@ -121,9 +137,14 @@ export class JsonlWriter implements ThreadWriter {
     return this.synced;
   }
 
+  /** A log checkpoint fsynced the transcript after `bytes` were written. */
+  syncedInPlace(bytes: number): void {
+    this.inPlace = Math.max(this.inPlace, bytes);
+  }
+
   /** The thread's summary, counting every appended line. */
   summary(): ThreadInfo {
-    return this.init.summarizer.info();
+    return this.init.tracker.info();
   }
 
   /** The last background write or sync failure, if the next flush has not cleared it. */
@@ -136,9 +157,15 @@ export class JsonlWriter implements ThreadWriter {
       throw new TaifengError("store_error", `writer for thread ${this.threadId} is closed`);
     }
     const text = `${JSON.stringify(line)}\n`;
+    const bytes = Buffer.byteLength(text);
+    // A checkpoint's place in the file is known now: after what is written and queued.
+    const at =
+      line.type === "compacted"
+        ? { offset: this.offset + this.queuedBytes, bytes: Buffer.from(text) }
+        : undefined;
     this.queue.push(text);
-    this.queuedChars += text.length;
-    this.init.summarizer.push(line);
+    this.queuedBytes += bytes;
+    this.init.tracker.push(line, at);
     this.schedule();
   }
 
@@ -146,7 +173,10 @@ export class JsonlWriter implements ThreadWriter {
     this.cancelTimers();
     return this.enqueue(async () => {
       await this.writeQueued(this.init.durability !== "none");
-      this.init.onFlushed(this.init.summarizer.info(), this.offset);
+      const latest = this.init.tracker.latest;
+      const point = latest && latest !== this.reported && latest.offset < this.offset ? latest : undefined;
+      if (point) this.reported = point;
+      this.init.onFlushed(this.init.tracker.info(), this.offset, point);
     });
   }
 
@@ -169,10 +199,21 @@ export class JsonlWriter implements ThreadWriter {
       // Logged lines must be durable in place before the log may forget this thread and the
       // lock lets another process in.
       try {
-        await this.init.budget.withFd(this.init.path, (fd) => datasync(fd), "r+", true);
-        this.init.onSynced?.();
-        if (this.init.firstLine) await this.init.syncDirectory?.();
-        await this.init.wal.release(this.threadId);
+        const request = {
+          threadId: this.threadId,
+          path: this.init.path,
+          created: this.init.firstLine !== undefined,
+          clean: this.inPlace >= this.offset,
+        };
+        if (this.init.release) await this.init.release(request);
+        else {
+          if (!request.clean) {
+            await this.init.budget.withFd(this.init.path, (fd) => datasync(fd), "r+", true);
+            this.init.onSynced?.();
+          }
+          if (request.created) await this.init.syncDirectory?.();
+          await this.init.wal.release(this.threadId);
+        }
       } catch (err) {
         durable = false;
         failure ??= this.storeError("syncing", err);
@@ -192,7 +233,7 @@ export class JsonlWriter implements ThreadWriter {
       });
       return;
     }
-    if (this.queuedChars >= this.init.maxBatchBytes) {
+    if (this.queuedBytes >= this.init.maxBatchBytes) {
       this.cancelTimers();
       this.background(false);
       return;
@@ -235,7 +276,7 @@ export class JsonlWriter implements ThreadWriter {
     if (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      this.queuedChars = 0;
+      this.queuedBytes = 0;
       const buf = Buffer.from(batch.join(""), "utf8");
       try {
         // Once closing, a write waits for its descriptor however long it takes.
@@ -254,7 +295,7 @@ export class JsonlWriter implements ThreadWriter {
         );
       } catch (err) {
         this.queue = batch.concat(this.queue);
-        for (const text of batch) this.queuedChars += text.length;
+        for (const text of batch) this.queuedBytes += Buffer.byteLength(text);
         this.lastError = isTaifengError(err) ? err : this.storeError("appending to", err);
         throw this.lastError;
       }

@@ -16,7 +16,7 @@ export const EVENT_PERSISTENCE = {
   assistant_text: "skip", // delta
   reasoning_delta: "skip", // delta
   assistant_message: "skip", // recorded as a response_item
-  model_call_completed: "skip", // usage is totalled on the turn end event
+  model_call_completed: "persist", // per-call usage and finish for trace export (ADR 2201)
   model_retry: "skip",
   tool_call_started: "skip", // recorded as a function_call item
   tool_call_progress: "skip", // transient

@@ -52,14 +52,6 @@ export interface ReplayedThread {
   readonly usage: Usage;
 }
 
-interface TurnFrame {
-  turnId: string;
-  start: number;
-  usage: Usage | undefined;
-  outcome: TurnOutcome;
-  context: TurnContext;
-}
-
 /** Carries `model`, `cwd` and `permissionMode` forward from the previous context when omitted. */
 export function mergeTurnContext(previous: TurnContext | undefined, next: TurnContext): TurnContext {
   if (!previous) return next;
@@ -85,93 +77,209 @@ export function turnEndOutcome(msg: PersistedEventMsg): Exclude<TurnOutcome, "op
   }
 }
 
+interface TurnFrame {
+  turnId: string;
+  start: number;
+  usage: Usage | undefined;
+  outcome: TurnOutcome;
+  context: TurnContext;
+}
+
+/** The open turn as a fold carries it: its ids and its persisted events so far. */
+export interface FoldOpenTurn {
+  readonly turnId: string;
+  readonly submissionId?: string | undefined;
+  readonly events: PersistedEventMsg[];
+}
+
+/**
+ * What a fold carries across a `compacted` line, beside the line's replacement history:
+ * the turns and usage folded into checkpoints, the settings carried forward and the turn
+ * left open. Plain data (stored as JSON in the thread directory, see checkpoint.ts).
+ */
+export interface FoldCarry {
+  readonly context: TurnContext | undefined;
+  readonly foldedTurns: number;
+  readonly foldedUsage: Usage;
+  readonly open: FoldOpenTurn | undefined;
+}
+
+/**
+ * replayRollout as a fold: lines are pushed one at a time. Without `keepItems` it tracks
+ * only the number of items (what a writer needs to know where turns start), not the items.
+ * A fold can start at a `compacted` line from the carry taken right after it (`from`): it
+ * then gives exactly what pushing every earlier line would have given, because a checkpoint
+ * replaces the whole history and no rollback reaches behind it.
+ */
+export class RolloutFold {
+  readonly meta: ThreadMeta;
+  private items: ResponseItem[] | undefined;
+  private count = 0;
+  private frames: TurnFrame[] = [];
+  private foldedTurns = 0;
+  private readonly foldedUsage: Usage;
+  private context: TurnContext | undefined;
+  private open: { turnId: string; submissionId: string | undefined; events: PersistedEventMsg[] } | undefined;
+
+  /**
+   * `from`: start right after a `compacted` line, with its replacement history and the carry
+   * `carry()` returned there.
+   */
+  constructor(
+    meta: ThreadMeta,
+    keepItems: boolean,
+    from?: { readonly carry: FoldCarry; readonly replacementHistory: readonly ResponseItem[] },
+  ) {
+    this.meta = meta;
+    this.items = keepItems ? [] : undefined;
+    this.foldedUsage = emptyUsage();
+    if (from) {
+      const { carry } = from;
+      if (this.items) this.items = from.replacementHistory.slice();
+      this.count = from.replacementHistory.length;
+      this.foldedTurns = carry.foldedTurns;
+      addUsage(this.foldedUsage, carry.foldedUsage);
+      this.context = carry.context;
+      this.open = carry.open && {
+        turnId: carry.open.turnId,
+        submissionId: carry.open.submissionId,
+        events: carry.open.events.slice(),
+      };
+    }
+  }
+
+  /** Applies one line after the `thread_meta` line. */
+  push(line: RolloutLine): void {
+    switch (line.type) {
+      case "thread_meta":
+        break;
+      case "turn_context":
+        this.context = mergeTurnContext(this.context, line.payload);
+        this.frames.push({
+          turnId: line.payload.turnId,
+          start: this.count,
+          usage: undefined,
+          outcome: "open",
+          context: this.context,
+        });
+        this.open = { turnId: line.payload.turnId, submissionId: line.payload.submissionId, events: [] };
+        break;
+      case "response_item":
+        this.items?.push(line.payload);
+        this.count++;
+        break;
+      case "compacted":
+        if (this.items) this.items = line.payload.replacementHistory.slice();
+        this.count = line.payload.replacementHistory.length;
+        for (const f of this.frames) if (f.usage) addUsage(this.foldedUsage, f.usage);
+        this.foldedTurns += this.frames.length;
+        this.frames = [];
+        break;
+      case "rollback": {
+        const keep = Math.max(0, this.frames.length - line.payload.turns);
+        const cut = this.frames[keep];
+        if (cut) {
+          if (this.items) this.items.length = cut.start;
+          this.count = cut.start;
+        }
+        this.frames.length = keep;
+        this.open = undefined;
+        break;
+      }
+      case "event":
+        this.pushEvent(line.payload.msg, line.payload.turnId);
+        break;
+    }
+  }
+
+  private pushEvent(msg: PersistedEventMsg, turnId: string | undefined): void {
+    const open = this.open;
+    const ofOpenTurn = open !== undefined && (turnId === undefined || turnId === open.turnId);
+    if (msg.type === "turn_completed" || msg.type === "turn_failed" || msg.type === "turn_aborted") {
+      const frame = this.frames.at(-1);
+      const applies = frame !== undefined && (turnId === undefined ? ofOpenTurn : turnId === frame.turnId);
+      if (frame && applies) {
+        frame.usage = msg.usage;
+        frame.outcome = turnEndOutcome(msg) ?? "completed";
+      }
+      if (ofOpenTurn) this.open = undefined;
+    } else if (ofOpenTurn) {
+      open?.events.push(msg);
+    }
+  }
+
+  /**
+   * What to carry across the last line pushed, when it was `compacted` (a copy: later pushes
+   * do not change it). Throws when a turn started after the last checkpoint (misuse).
+   */
+  carry(): FoldCarry {
+    if (this.frames.length > 0) throw new Error("a fold carries only right after a compacted line");
+    const open = this.open;
+    return {
+      context: this.context,
+      foldedTurns: this.foldedTurns,
+      foldedUsage: { ...this.foldedUsage },
+      open: open && {
+        turnId: open.turnId,
+        ...(open.submissionId !== undefined ? { submissionId: open.submissionId } : {}),
+        events: open.events.slice(),
+      },
+    };
+  }
+
+  /** Stops keeping items (the history now lives elsewhere); only their number is tracked. */
+  forgetItems(): void {
+    this.items = undefined;
+  }
+
+  /** The thread so far. Throws when the fold does not keep items (misuse). */
+  result(): ReplayedThread {
+    const items = this.items;
+    if (!items) throw new Error("this fold does not keep items");
+    const usage = emptyUsage();
+    addUsage(usage, this.foldedUsage);
+    for (const f of this.frames) if (f.usage) addUsage(usage, f.usage);
+    let openTurn: OpenTurn | undefined;
+    if (this.open) {
+      const start = this.frames.at(-1)?.start ?? 0;
+      openTurn = {
+        turnId: this.open.turnId,
+        submissionId: this.open.submissionId,
+        events: this.open.events.slice(),
+        danglingCalls: danglingCalls(items, start),
+      };
+    }
+    return {
+      meta: this.meta,
+      items,
+      turnStarts: this.frames.map((f) => f.start),
+      turns: this.frames.map((f) => ({
+        turnId: f.turnId,
+        start: f.start,
+        outcome: f.outcome,
+        context: f.context,
+      })),
+      turnCount: this.foldedTurns + this.frames.length,
+      lastTurnContext: this.context,
+      openTurn,
+      usage,
+    };
+  }
+}
+
 /**
  * Rebuilds a thread from its lines: starts from the latest `compacted` checkpoint, replays
  * later items, and applies `rollback` lines. Pure and deterministic: the same lines always
  * give the same history (the very item objects, in order), so a resumed thread sends a
  * byte-identical prompt prefix. Throws when the first line is not `thread_meta` (the caller
- * reports the file).
+ * reports the file). The same as pushing every line into a RolloutFold.
  */
 export function replayRollout(lines: readonly RolloutLine[]): ReplayedThread {
   const first = lines[0];
   if (first?.type !== "thread_meta") throw new Error("transcript does not start with thread_meta");
-  let items: ResponseItem[] = [];
-  let frames: TurnFrame[] = [];
-  let foldedTurns = 0;
-  const foldedUsage = emptyUsage();
-  let context: TurnContext | undefined;
-  let open: { turnId: string; submissionId: string | undefined; events: PersistedEventMsg[] } | undefined;
-
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as RolloutLine;
-    switch (line.type) {
-      case "thread_meta":
-        break;
-      case "turn_context":
-        context = mergeTurnContext(context, line.payload);
-        frames.push({
-          turnId: line.payload.turnId,
-          start: items.length,
-          usage: undefined,
-          outcome: "open",
-          context,
-        });
-        open = { turnId: line.payload.turnId, submissionId: line.payload.submissionId, events: [] };
-        break;
-      case "response_item":
-        items.push(line.payload);
-        break;
-      case "compacted":
-        items = line.payload.replacementHistory.slice();
-        for (const f of frames) if (f.usage) addUsage(foldedUsage, f.usage);
-        foldedTurns += frames.length;
-        frames = [];
-        break;
-      case "rollback": {
-        const keep = Math.max(0, frames.length - line.payload.turns);
-        const cut = frames[keep];
-        if (cut) items.length = cut.start;
-        frames.length = keep;
-        open = undefined;
-        break;
-      }
-      case "event": {
-        const { msg, turnId } = line.payload;
-        const ofOpenTurn = open !== undefined && (turnId === undefined || turnId === open.turnId);
-        if (msg.type === "turn_completed" || msg.type === "turn_failed" || msg.type === "turn_aborted") {
-          const frame = frames.at(-1);
-          const applies =
-            frame !== undefined && (turnId === undefined ? ofOpenTurn : turnId === frame.turnId);
-          if (frame && applies) {
-            frame.usage = msg.usage;
-            frame.outcome = turnEndOutcome(msg) ?? "completed";
-          }
-          if (ofOpenTurn) open = undefined;
-        } else if (ofOpenTurn) {
-          open?.events.push(msg);
-        }
-        break;
-      }
-    }
-  }
-
-  const usage = foldedUsage;
-  for (const f of frames) if (f.usage) addUsage(usage, f.usage);
-  let openTurn: OpenTurn | undefined;
-  if (open) {
-    const start = frames.at(-1)?.start ?? 0;
-    openTurn = { ...open, danglingCalls: danglingCalls(items, start) };
-  }
-  return {
-    meta: first.payload,
-    items,
-    turnStarts: frames.map((f) => f.start),
-    turns: frames.map((f) => ({ turnId: f.turnId, start: f.start, outcome: f.outcome, context: f.context })),
-    turnCount: foldedTurns + frames.length,
-    lastTurnContext: context,
-    openTurn,
-    usage,
-  };
+  const fold = new RolloutFold(first.payload, true);
+  for (let i = 1; i < lines.length; i++) fold.push(lines[i] as RolloutLine);
+  return fold.result();
 }
 
 /** Function calls at or after `from` that have no output. */

@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { describeError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
+import { encodeResumePoint, type ResumePoint } from "./checkpoint.ts";
 import { ThreadDirectory } from "./directory.ts";
 import type { ThreadQuery } from "./store.ts";
 import { summarizeThread, type ThreadInfo } from "./summary.ts";
@@ -39,6 +40,12 @@ export interface StoreIndexOptions {
   readonly live: (threadId: string) => LiveThread | undefined;
 }
 
+interface QueuedRow {
+  readonly info: ThreadInfo;
+  readonly bytes: number;
+  readonly point: ResumePoint | null | undefined;
+}
+
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
@@ -52,7 +59,7 @@ function errno(err: unknown): string | undefined {
 export class StoreIndex {
   private readonly options: StoreIndexOptions;
   private directory: ThreadDirectory | undefined;
-  private readonly pending = new Map<string, { info: ThreadInfo; bytes: number }>();
+  private readonly pending = new Map<string, QueuedRow>();
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<IndexReport> | undefined;
 
@@ -60,9 +67,14 @@ export class StoreIndex {
     this.options = options;
   }
 
-  /** Queues a thread's row; it is written within `delayMs` or at the next read. */
-  queue(info: ThreadInfo, bytes: number): void {
-    this.pending.set(info.threadId, { info, bytes });
+  /**
+   * Queues a thread's row; it is written within `delayMs` or at the next read. `point`: the
+   * thread's latest checkpoint, `null` when it has none (a new file), undefined to keep the
+   * one stored or queued.
+   */
+  queue(info: ThreadInfo, bytes: number, point?: ResumePoint | null): void {
+    const before = this.pending.get(info.threadId);
+    this.pending.set(info.threadId, { info, bytes, point: point === undefined ? before?.point : point });
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.options.delayMs);
       this.timer.unref();
@@ -79,9 +91,34 @@ export class StoreIndex {
     this.safely(() => {
       const db = this.db();
       db.transaction(() => {
-        for (const row of rows) db.upsert(row.info, row.bytes);
+        for (const row of rows)
+          db.upsert(
+            row.info,
+            row.bytes,
+            row.point === undefined ? undefined : row.point && encodeResumePoint(row.point),
+          );
       });
     });
+  }
+
+  /**
+   * The stored checkpoint of a thread (encoded; see checkpoint.ts), or undefined (none, or the
+   * directory failed: the caller then replays the whole transcript).
+   */
+  resumePoint(threadId: string): string | undefined {
+    const queued = this.pending.get(threadId)?.point;
+    if (queued !== undefined) return queued ? encodeResumePoint(queued) : undefined;
+    try {
+      return this.db().resumePoint(threadId);
+    } catch (err) {
+      this.options.warn(`the thread index could not be read: ${describeError(err)}`);
+      return undefined;
+    }
+  }
+
+  /** Write transactions and row writes of the directory so far. */
+  get stats(): { readonly transactions: number; readonly writes: number } {
+    return this.directory?.stats ?? { transactions: 0, writes: 0 };
   }
 
   /** The thread was deleted: drops its row and its session bindings. */
@@ -145,7 +182,8 @@ export class StoreIndex {
     this.flush();
     const db = this.db();
     const indexed = db.indexedBytes();
-    const fresh: { info: ThreadInfo; bytes: number }[] = [];
+    // Rows of changed files lose their checkpoint (the next open replays whole and records it).
+    const fresh: { info: ThreadInfo; bytes: number; point: null | undefined }[] = [];
     const skipped: { threadId: string; error: string }[] = [];
     const conflicts: { threadId: string; claims: string }[] = [];
     const present = new Set<string>();
@@ -154,13 +192,14 @@ export class StoreIndex {
       const live = this.options.live(threadId);
       if (live) {
         // Its writer updates the row on every flush; after a rebuild it has none yet.
-        if (!indexed.has(threadId)) fresh.push({ info: live.summary(), bytes: live.bytesWritten });
+        if (!indexed.has(threadId))
+          fresh.push({ info: live.summary(), bytes: live.bytesWritten, point: undefined });
         continue;
       }
       try {
         const size = (await stat(path)).size;
         if (indexed.get(threadId) === size) continue;
-        fresh.push({ info: summarizeThread(await this.options.read(threadId)), bytes: size });
+        fresh.push({ info: summarizeThread(await this.options.read(threadId)), bytes: size, point: null });
       } catch (err) {
         if (errno(err) === "ENOENT" || errno(err) === "thread_not_found") present.delete(threadId);
         else {
@@ -171,7 +210,7 @@ export class StoreIndex {
       }
     }
     db.transaction(() => {
-      for (const { info, bytes } of fresh) db.upsert(info, bytes);
+      for (const { info, bytes, point } of fresh) db.upsert(info, bytes, point);
       // Transcripts gone from the directory were deleted: their bindings go too. Unreadable
       // ones lose only their row (a binding is data, and the file may be repaired).
       for (const threadId of indexed.keys()) if (!present.has(threadId)) db.forget(threadId);

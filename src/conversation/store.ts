@@ -1,5 +1,6 @@
 import type { RolloutLine, RolloutLineOf } from "../protocol/index.ts";
 import type { ArtifactStore } from "../tool/artifacts.ts";
+import type { ReplayedThread } from "./replay.ts";
 import type { ThreadInfo } from "./summary.ts";
 
 export type { ThreadInfo, ThreadStatus } from "./summary.ts";
@@ -46,12 +47,30 @@ export interface OpenedThread {
   readonly warnings: string[];
 }
 
+/**
+ * A thread opened for writing and replayed, possibly without reading what precedes its
+ * latest compaction checkpoint (ThreadStore.resume).
+ */
+export interface ResumedThread {
+  /** Exactly what replayRollout gives for the whole transcript. */
+  readonly replayed: ReplayedThread;
+  readonly writer: ThreadWriter;
+  /** Problems repaired while opening, as in OpenedThread. */
+  readonly warnings: string[];
+  /** Lines in the transcript, every one counted. */
+  readonly lineCount: number;
+  /** Lines read and parsed to resume (the whole file, or `thread_meta` plus the lines from the checkpoint on). */
+  readonly linesRead: number;
+}
+
 /** Filters for `ThreadStore.list`. */
 export interface ThreadQuery {
   /** Case-insensitive substring of the title. */
   readonly search?: string;
   /** Only forks of this thread. */
   readonly parentThreadId?: string;
+  /** Only child agents spawned by this thread (`ThreadInfo.agent.parentThreadId`). */
+  readonly agentParentThreadId?: string;
   /** Most rows returned (most recently updated first). */
   readonly limit?: number;
 }
@@ -93,6 +112,12 @@ export interface ThreadStore {
   create(meta: ThreadMeta): Promise<ThreadWriter>;
   /** Opens an existing thread for writing. */
   open(threadId: string): Promise<OpenedThread>;
+  /**
+   * Opens an existing thread for writing and replays it, reading as little as the store can
+   * (the JSONL store starts at the latest compaction checkpoint). Optional: callers fall back
+   * to `open` and replayRollout, which give the same state.
+   */
+  resume?(threadId: string): Promise<ResumedThread>;
   /** Reads a thread's lines without taking the writer (a line still being written is left out). */
   read(threadId: string): Promise<RolloutLine[]>;
   exists(threadId: string): Promise<boolean>;

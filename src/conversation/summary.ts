@@ -27,9 +27,31 @@ export interface ThreadInfo {
   /** Set on forks: the thread this one was copied from, and how many turns it copied. */
   readonly parentThreadId: string | undefined;
   readonly parentTurns: number | undefined;
+  /** Set on a child agent's thread: the thread and call that spawned it, and its agent path. */
+  readonly agent?: AgentLink | undefined;
+}
+
+/** A child agent's link to its parent, from its `thread_meta.agent` (see docs/guides/agents.md). */
+export interface AgentLink {
+  readonly parentThreadId: string;
+  readonly callId: string;
+  /** The agent path, e.g. `root/researcher#2`. */
+  readonly path: string;
 }
 
 const TITLE_CHARS = 80;
+
+/** A ThreadSummarizer's state as plain data (carried across a checkpoint, see checkpoint.ts). */
+export interface SummaryCarry {
+  readonly title?: string | undefined;
+  readonly updatedAt: number;
+  readonly folded: number;
+  readonly rewindable: number;
+  readonly usage: Usage;
+  readonly open: boolean;
+  readonly pending: readonly string[];
+  readonly lastFailed: boolean;
+}
 
 /** A one-line title from a message: its first non-empty line, cut to 80 characters. */
 export function titleFrom(text: string): string | undefined {
@@ -56,10 +78,35 @@ export class ThreadSummarizer {
   private readonly pending = new Set<string>();
   private lastFailed = false;
 
-  constructor(meta: ThreadMeta, createdTs = meta.createdAt) {
+  /** `from`: continue from a state `carry()` returned (the lines it covers are not pushed again). */
+  constructor(meta: ThreadMeta, createdTs = meta.createdAt, from?: SummaryCarry) {
     this.meta = meta;
     this.title = meta.title;
     this.updatedAt = createdTs;
+    if (from) {
+      this.title = from.title;
+      this.updatedAt = from.updatedAt;
+      this.folded = from.folded;
+      this.rewindable = from.rewindable;
+      addUsage(this.usage, from.usage);
+      this.open = from.open;
+      for (const id of from.pending) this.pending.add(id);
+      this.lastFailed = from.lastFailed;
+    }
+  }
+
+  /** The state so far as plain data (a copy). */
+  carry(): SummaryCarry {
+    return {
+      ...(this.title !== undefined ? { title: this.title } : {}),
+      updatedAt: this.updatedAt,
+      folded: this.folded,
+      rewindable: this.rewindable,
+      usage: { ...this.usage },
+      open: this.open,
+      pending: [...this.pending],
+      lastFailed: this.lastFailed,
+    };
   }
 
   /** Accounts for one line appended after the `thread_meta` line. */
@@ -132,6 +179,15 @@ export class ThreadSummarizer {
       usage: { ...this.usage },
       parentThreadId: this.meta.parent?.threadId,
       parentTurns: this.meta.parent?.turns,
+      ...(this.meta.agent
+        ? {
+            agent: {
+              parentThreadId: this.meta.agent.parentThreadId,
+              callId: this.meta.agent.callId,
+              path: this.meta.agent.path,
+            },
+          }
+        : {}),
     };
   }
 }
@@ -152,6 +208,8 @@ export function queryThreads(threads: Iterable<ThreadInfo>, query: ThreadQuery):
   for (const info of threads) {
     if (search !== undefined && !(info.title ?? "").toLowerCase().includes(search)) continue;
     if (query.parentThreadId !== undefined && info.parentThreadId !== query.parentThreadId) continue;
+    if (query.agentParentThreadId !== undefined && info.agent?.parentThreadId !== query.agentParentThreadId)
+      continue;
     out.push(info);
   }
   out.sort((a, b) => b.updatedAt - a.updatedAt);

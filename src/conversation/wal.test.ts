@@ -61,8 +61,11 @@ describe("group commit through the write-ahead log", () => {
       jsonl({ ts: 1_000, type: "thread_meta", payload: meta("thr_42") }) + jsonl(line("thr_42", "hello")),
     );
     await store.close();
-    // Closing fsynced each transcript, so the log was retired.
-    expect(store.stats().transcriptSyncs).toBe(100);
+    // Closing made each transcript durable in place (in groups: one syncfs, or an fdatasync
+    // each where syncfs is unusable, plus the directory), so the log was retired.
+    const closed = store.stats();
+    expect(closed.releases?.threads).toBe(100);
+    expect(closed.transcriptSyncs).toBeGreaterThanOrEqual(2 * (closed.releases?.groups ?? 0));
     expect(segments()).toEqual([]);
   });
 

@@ -25,10 +25,11 @@ export interface GroupCommitOptions {
   /** A segment with records is retired at the latest this long after its first record. */
   readonly checkpointMs: number;
   /**
-   * Fsyncs the transcript of a thread this process still writes (a thread released since has
-   * been fsynced at its release); resolves true when it did fsync. Called when a segment is retired.
+   * Fsyncs the transcripts of the threads this process still writes among `threadIds` (a
+   * thread released since has been fsynced at its release), as a group (see group-sync.ts).
+   * Resolves with the fsyncs it did and the first failure. Called when a segment is retired.
    */
-  readonly syncTranscript: (threadId: string) => Promise<boolean>;
+  readonly syncTranscripts: (threadIds: readonly string[]) => Promise<{ fsyncs: number; failed: unknown }>;
   /** Fsyncs a directory (the store's, after transcripts were created). */
   readonly syncDir: (path: string) => Promise<void>;
   readonly warn: (message: string) => void;
@@ -253,18 +254,14 @@ export class GroupCommitLog {
    * it. On failure the segment is kept: the next process on this directory replays it.
    */
   private async retire(seg: Segment): Promise<void> {
-    const threads = [...seg.dirty];
     let failed: unknown;
-    const worker = async () => {
-      for (let id = threads.pop(); id !== undefined; id = threads.pop()) {
-        try {
-          if (await this.options.syncTranscript(id)) this.counters.checkpointSyncs++;
-        } catch (err) {
-          failed ??= err;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
+    try {
+      const synced = await this.options.syncTranscripts([...seg.dirty]);
+      this.counters.checkpointSyncs += synced.fsyncs;
+      failed = synced.failed;
+    } catch (err) {
+      failed = err;
+    }
     if (failed === undefined && seg.created) {
       try {
         await this.options.syncDir(this.options.dir);

@@ -57,7 +57,7 @@ export class AgentEngine {
    * Throws TaifengError `thread_locked`, `store_error` or `invalid_config`.
    */
   static async open(options: EngineOptions): Promise<AgentEngine> {
-    const store = options.store ?? new MemoryThreadStore();
+    const store: ThreadStore = options.store ?? new MemoryThreadStore();
     const cwd = options.cwd ?? process.cwd();
     const redactor = options.redactor === false ? undefined : (options.redactor ?? defaultRedactor());
     const built = buildGuards(options, cwd, redactor);
@@ -69,9 +69,10 @@ export class AgentEngine {
     let warnings: string[] = [];
     let replayed: ReturnType<typeof replayRollout> | undefined;
     if (options.threadId !== undefined && (await store.exists(options.threadId))) {
-      const opened = await store.open(options.threadId);
+      // A store that can resume from the latest checkpoint replays only what follows it.
+      const opened = store.resume ? await store.resume(options.threadId) : await store.open(options.threadId);
       try {
-        replayed = replayRollout(opened.lines);
+        replayed = "replayed" in opened ? opened.replayed : replayRollout(opened.lines);
       } catch (err) {
         await opened.writer.close();
         throw new TaifengError(

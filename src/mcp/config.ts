@@ -34,6 +34,12 @@ const Common = {
   trustAnnotations: z.boolean().optional(),
   /** Sampling requests: `ask` (default: a person approves each), `allow`, or `deny`. */
   sampling: z.enum(["ask", "allow", "deny"]).optional(),
+  /**
+   * MCP tasks (2025-11-25 servers that offer them): `auto` (default) runs a tool that allows
+   * tasks as one (created, followed, its result fetched, cancelled on interrupt); `off` calls
+   * every tool plainly and leaves out tools that can only run as tasks.
+   */
+  tasks: z.enum(["auto", "off"]).optional(),
 };
 
 /** A server Taifeng starts as a child process and talks to over stdin/stdout. */

@@ -8,7 +8,6 @@ import {
   type CallToolResult,
   type Client,
   type GetPromptResult,
-  type OAuthClientProvider,
   type Prompt,
   type ReadResourceResult,
   type Resource,
@@ -20,7 +19,6 @@ import {
   type Transport,
 } from "@modelcontextprotocol/client";
 import { describeError } from "../errors.ts";
-import { type FileOAuthProvider, refreshOnce } from "./auth.ts";
 import type { McpServerEntry } from "./config.ts";
 import {
   type ConnectionEnv,
@@ -32,7 +30,8 @@ import { fingerprint } from "./fingerprint.ts";
 import { CallRouter, type CallScope } from "./routing.ts";
 import { newClient } from "./session.ts";
 import { ProcessTransport, StderrLog } from "./stdio.ts";
-import { createTransport, type McpTransportKind } from "./transport.ts";
+import { callAsTask, type TaskCallHooks, TaskWatch, taskSupportOf } from "./tasks.ts";
+import { type McpTransportKind, ServerTransports } from "./transport.ts";
 
 export {
   type ConnectionEnv,
@@ -64,13 +63,14 @@ export class McpConnection {
   private listing: ToolListing | undefined;
   private stale = false;
   private readonly router = new CallRouter();
-  private auth: OAuthClientProvider | undefined | null = null;
-  private authFetch: typeof fetch | undefined;
+  private readonly taskWatch = new TaskWatch();
+  private readonly transports: ServerTransports;
 
   constructor(entry: McpServerEntry, env: ConnectionEnv) {
     this.name = entry.name;
     this.entry = entry;
     this.env = env;
+    this.transports = new ServerTransports(entry, this.stderr, env);
   }
 
   /** The current state. */
@@ -195,10 +195,11 @@ export class McpConnection {
         stderr: this.stderr,
         samplingModel: this.env.samplingModel,
         onToolsChanged: () => this.markToolsStale(),
+        onTaskStatus: (params) => this.taskWatch.deliver(params),
       },
       mode,
     );
-    const transport = this.transport(kind);
+    const transport = this.transports.create(kind);
     try {
       await client.connect(transport, {
         timeout: this.env.connectTimeoutMs ?? 30_000,
@@ -232,27 +233,10 @@ export class McpConnection {
 
   /** The URL a person must open to log in (when the last attempt needs a login) and its `state`. */
   get pendingAuthorization(): URL | undefined {
-    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingAuthorization;
+    return this.transports.pendingAuthorization;
   }
   get pendingState(): string | undefined {
-    return (this.authProvider() as Partial<FileOAuthProvider> | undefined)?.pendingState;
-  }
-
-  /** The server's OAuth provider (made once, so a pending login URL survives retries). */
-  private authProvider(): OAuthClientProvider | undefined {
-    if (this.auth === null) this.auth = this.env.authProvider?.(this.entry);
-    return this.auth;
-  }
-
-  private transport(kind: McpTransportKind): Transport {
-    const authProvider = this.authProvider();
-    if (authProvider && !this.authFetch) this.authFetch = refreshOnce(this.env.fetch);
-    return createTransport(this.entry, kind, {
-      stderr: this.stderr,
-      env: this.env.env,
-      authProvider,
-      fetch: authProvider ? this.authFetch : this.env.fetch,
-    });
+    return this.transports.pendingState;
   }
 
   /**
@@ -260,7 +244,7 @@ export class McpConnection {
    * sent to the redirect URL, then connects. Rejects when the code is refused.
    */
   async finishAuth(code: string): Promise<void> {
-    const transport = this.transport(this.entry.config.type === "sse" ? "sse" : "http");
+    const transport = this.transports.create(this.entry.config.type === "sse" ? "sse" : "http");
     if (!("finishAuth" in transport)) throw new Error(`MCP server "${this.name}" does not use OAuth`);
     await (transport as StreamableHTTPClientTransport).finishAuth(code);
     await transport.close().catch(() => undefined);
@@ -330,6 +314,34 @@ export class McpConnection {
     );
   }
 
+  /**
+   * How `tool` can run as an MCP task on the current connection (`required` / `optional`), or
+   * undefined: the server offers no tasks for tools/call, the tool forbids them, the
+   * connection speaks the 2026-07-28 protocol (whose Tasks extension is not spoken) or the
+   * server's `tasks` setting is `off`.
+   */
+  taskSupport(tool: SdkTool): "required" | "optional" | undefined {
+    if (this.entry.config.tasks === "off" || this.state.status !== "ready") return undefined;
+    return taskSupportOf(this.client, tool);
+  }
+
+  /**
+   * Calls a tool as a task (see tasks.ts): created with the server (or followed again, with
+   * `hooks.resumeTaskId`), followed until it ends, its result fetched; an abort of the scope's
+   * signal cancels it with `tasks/cancel`.
+   */
+  async callTask(
+    tool: SdkTool,
+    args: Record<string, unknown>,
+    scope: CallScope,
+    hooks: TaskCallHooks,
+  ): Promise<CallToolResult> {
+    const client = await this.ensure(scope.ctx.signal);
+    return this.router.run(scope, this.exclusiveCalls, () =>
+      callAsTask(client, this.taskWatch, tool, args, scope.ctx.signal, hooks, (c) => this.reconnect(c)),
+    );
+  }
+
   /** Lists the server's resources (empty when it has none). */
   async listResources(signal?: AbortSignal): Promise<readonly Resource[]> {
     const client = await this.ensure(signal);
@@ -370,13 +382,18 @@ export class McpConnection {
     try {
       return await op(client);
     } catch (err) {
-      if (!(err instanceof SdkHttpError && err.status === 404) || this.closing) throw err;
-      this.stderr.append(`[client] session expired (HTTP 404): reconnecting\n`);
-      if (this.client === client) this.client = undefined;
-      await client.close().catch(() => undefined);
-      this.state = { status: "idle" };
-      return op(await this.ensure());
+      if (!isSessionGone(err) || this.closing) throw err;
+      return op(await this.reconnect(client));
     }
+  }
+
+  /** Drops a client whose HTTP session the server forgot and connects afresh. */
+  private async reconnect(client: Client): Promise<Client> {
+    this.stderr.append(`[client] session expired (HTTP 404): reconnecting\n`);
+    if (this.client === client) this.client = undefined;
+    await client.close().catch(() => undefined);
+    this.state = { status: "idle" };
+    return this.ensure();
   }
 
   /** Closes the connection (and kills a stdio server's process group). Idempotent. */
@@ -395,6 +412,10 @@ export class McpConnection {
         .catch(() => undefined);
     if (client) await client.close().catch(() => undefined);
   }
+}
+
+function isSessionGone(err: unknown): boolean {
+  return err instanceof SdkHttpError && err.status === 404;
 }
 
 function isTimeout(err: unknown): boolean {

@@ -18,6 +18,8 @@ import { fileOAuthProvider } from "./auth.ts";
 import type { McpConfig, McpServerEntry } from "./config.ts";
 import { type ConnectionEvent, McpConnection, type McpServerState, type ToolListing } from "./connection.ts";
 import { RESOURCE_TOOL_NAMES, resourceTools } from "./resources.ts";
+import { type McpTaskLedger, memoryTaskLedger } from "./task-ledger.ts";
+import type { McpTaskState } from "./tasks.ts";
 import { assignNames, definitionKey, filterTools, type McpTool, mcpTool } from "./tools.ts";
 
 /** Options for `McpManager.open`. */
@@ -47,6 +49,12 @@ export interface McpManagerOptions {
    * a tool list may get before the next turn boundary lists again. Default 30,000 ms.
    */
   readonly relistAfterMs?: number;
+  /**
+   * Where task-backed calls record their task (see `fileTaskLedger`), so that a call resumed
+   * after a restart follows its task instead of calling the tool again. Default: in memory
+   * (resumes within this process only).
+   */
+  readonly taskLedger?: McpTaskLedger;
 }
 
 /** One server as `status()` reports it. */
@@ -76,6 +84,7 @@ export class McpManager {
   private readonly relistAfterMs: number;
   private readonly maxOutputChars: number | false;
   private readonly samplingModel: ModelClient | undefined;
+  private readonly ledger: McpTaskLedger;
   private readonly resources: Tool[];
   private readonly pending: EventMsg[] = [];
   private readonly emitters = new Map<string, (msg: EventMsg) => void>();
@@ -89,6 +98,7 @@ export class McpManager {
     this.relistAfterMs = options.relistAfterMs ?? 30_000;
     this.maxOutputChars = options.maxOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS;
     this.samplingModel = options.samplingModel;
+    this.ledger = options.taskLedger ?? memoryTaskLedger();
     const entries = "servers" in options.servers ? options.servers.servers : options.servers;
     for (const entry of entries) {
       this.conns.set(
@@ -216,9 +226,9 @@ export class McpManager {
       this.byServer.set(c.name, { listing, tools: before.tools });
       return;
     }
-    // Tools that only run as tasks (an extension this client does not speak) are left out.
+    // Tools that only run as tasks are left out when tasks cannot be used with this server.
     const defs = filterTools(listing.tools, c.entry.config.allowedTools, c.entry.config.disabledTools).filter(
-      (t) => t.execution?.taskSupport !== "required",
+      (t) => t.execution?.taskSupport !== "required" || c.taskSupport(t) !== undefined,
     );
     const names = assignNames(c.name, defs);
     const tools: McpTool[] = [];
@@ -227,7 +237,7 @@ export class McpManager {
       const key = `${c.name}\n${definitionKey(def, name)}`;
       let tool = this.built.get(key);
       if (!tool) {
-        const made = mcpTool(c, def, name, (turnId) => this.reportCallFailure(c, turnId));
+        const made = mcpTool(c, def, name, (turnId) => this.reportCallFailure(c, turnId), this.ledger);
         // limitOutput keeps every property of the tool (`mcp` included) and marks it managed;
         // with the cap off the tool is marked too, or the engine's scheduler would cap it.
         tool =
@@ -304,8 +314,17 @@ export class McpManager {
     }
   }
 
-  /** Calls a server's tool directly (the CLI's `mcp call`), outside any engine. */
-  async call(server: string, tool: string, args: Record<string, unknown>, signal?: AbortSignal) {
+  /**
+   * Calls a server's tool directly (the CLI's `mcp call`), outside any engine. A tool the
+   * server runs as a task is followed to its end (`onTask` sees its status changes).
+   */
+  async call(
+    server: string,
+    tool: string,
+    args: Record<string, unknown>,
+    signal?: AbortSignal,
+    onTask?: (task: McpTaskState) => void,
+  ) {
     const conn = this.conns.get(server);
     if (!conn) throw new Error(`no MCP server named "${server}"`);
     const listing = conn.tools ?? (await conn.listTools(signal));
@@ -316,10 +335,13 @@ export class McpManager {
       );
     const ctrl = new AbortController();
     if (signal) signal.addEventListener("abort", () => ctrl.abort(signal.reason), { once: true });
-    return conn.callTool(def, args, {
-      ctx: { askUser: undefined, signal: ctrl.signal },
-      pause: () => {},
-      resume: () => {},
+    const scope = { ctx: { askUser: undefined, signal: ctrl.signal }, pause: () => {}, resume: () => {} };
+    if (!conn.taskSupport(def)) return conn.callTool(def, args, scope);
+    return conn.callTask(def, args, scope, {
+      ttlMs: 15 * 60_000,
+      onCreated: async () => {},
+      onStatus: (task) => onTask?.(task),
+      wait: (follow) => follow(),
     });
   }
 

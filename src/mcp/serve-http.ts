@@ -15,6 +15,7 @@ import {
   type McpHttpHandler,
   originValidationResponse,
 } from "@modelcontextprotocol/server";
+import { McpTaskStore } from "./serve-tasks.ts";
 import { createMcpServer, type McpServeOptions } from "./server.ts";
 
 /** Options for `serveMcpHttp`. */
@@ -43,7 +44,20 @@ export interface McpHttpServer {
 
 /** A web-standard handler for the MCP endpoint, for hosts that mount it in their own server. */
 export function mcpHttpHandler(options: McpServeOptions): McpHttpHandler {
-  return createMcpHandler(() => createMcpServer(options));
+  // One task store for every per-request server: a task outlives the request that made it.
+  const owned = options.tasks === undefined ? new McpTaskStore() : undefined;
+  const tasks = options.tasks ?? owned;
+  const handler = createMcpHandler(() => createMcpServer({ ...options, tasks }));
+  if (!owned) return handler;
+  const wrapped: McpHttpHandler = {
+    ...handler,
+    fetch: (request, opts) => handler.fetch(request, opts),
+    close: async () => {
+      owned.close();
+      await handler.close();
+    },
+  };
+  return wrapped;
 }
 
 /** Starts an HTTP MCP server; resolves once it listens. */

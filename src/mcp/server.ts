@@ -3,7 +3,13 @@
  * model, permissions and store), chosen built-in tools are exposed under the same permission
  * settings, skill bodies are resources and skills are prompts.
  */
-import { fromJsonSchema, McpServer } from "@modelcontextprotocol/server";
+import {
+  type CallToolResult,
+  fromJsonSchema,
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+} from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { describeError } from "../errors.ts";
 import { SimClient } from "../llm/sim/sim-client.ts";
@@ -13,6 +19,7 @@ import type { Event, ToolOutput } from "../protocol/index.ts";
 import type { SkillRuntime } from "../skill/runtime.ts";
 import type { Skill } from "../skill/types.ts";
 import type { Tool } from "../tool/define.ts";
+import { McpTaskStore, routeTaskCalls, serveTasks, type TaskRunner } from "./serve-tasks.ts";
 
 /** Options for `createMcpServer`. */
 export interface McpServeOptions {
@@ -24,6 +31,12 @@ export interface McpServeOptions {
   readonly tools?: readonly Tool[] | undefined;
   /** The server's name and version as clients see them. Default `taifeng` / `0.1.0`. */
   readonly info?: { readonly name: string; readonly version: string } | undefined;
+  /**
+   * Where skill runs a client asked to run as tasks are kept (MCP tasks, 2025-11-25): share
+   * one store between the server instances of a host (the HTTP handler does). Default: a
+   * store of this server's own; `false` offers no tasks.
+   */
+  readonly tasks?: McpTaskStore | false | undefined;
 }
 
 const SKILL_TOOL = /[^a-zA-Z0-9_-]/g;
@@ -35,8 +48,10 @@ const SKILL_TOOL = /[^a-zA-Z0-9_-]/g;
  * asked here, so calls that would ask are denied unless the rules allow them.
  */
 export function createMcpServer(options: McpServeOptions): McpServer {
+  // No `tools` here: McpServer then sets up its tools/call handler at the first registerTool,
+  // after routeTaskCalls has hooked it (with `tools` it would do so in its constructor).
   const server = new McpServer(options.info ?? { name: "taifeng", version: "0.1.0" }, {
-    capabilities: { tools: {}, resources: {}, prompts: {}, logging: {} },
+    capabilities: { resources: {}, prompts: {}, logging: {} },
   });
   const engine: EngineOptions = {
     ...options.engine,
@@ -44,14 +59,39 @@ export function createMcpServer(options: McpServeOptions): McpServer {
   };
   const skills =
     options.skills?.registry.current.usable.filter((s) => !s.manifest.disableModelInvocation) ?? [];
-  for (const skill of skills) registerSkill(server, skill, options.skills as SkillRuntime, engine);
+  const runners = new Map<string, TaskRunner>();
+  const store = options.tasks === false ? undefined : (options.tasks ?? new McpTaskStore());
+  if (store) {
+    routeTaskCalls(server, store, runners);
+    const stop = serveTasks(server, store);
+    const closed = server.server.onclose;
+    server.server.onclose = () => {
+      stop();
+      if (!options.tasks) store.close();
+      closed?.();
+    };
+  }
+  for (const skill of skills) {
+    const runner = registerSkill(server, skill, options.skills as SkillRuntime, engine, store !== undefined);
+    if (store) runners.set(runner.name, runner.run);
+  }
   for (const tool of options.tools ?? []) registerTool(server, tool, engine);
+  if (skills.length === 0 && (options.tools ?? []).length === 0) {
+    server.server.registerCapabilities({ tools: {} });
+    server.server.setRequestHandler("tools/list", () => ({ tools: [] }));
+  }
   return server;
 }
 
-function registerSkill(server: McpServer, skill: Skill, runtime: SkillRuntime, engine: EngineOptions): void {
+function registerSkill(
+  server: McpServer,
+  skill: Skill,
+  runtime: SkillRuntime,
+  engine: EngineOptions,
+  tasks: boolean,
+): { name: string; run: TaskRunner } {
   const name = skill.name.replace(SKILL_TOOL, "_").slice(0, 64);
-  server.registerTool(
+  const registered = server.registerTool(
     name,
     {
       title: skill.name,
@@ -71,23 +111,21 @@ function registerSkill(server: McpServer, skill: Skill, runtime: SkillRuntime, e
           })
           .catch(() => undefined);
       };
-      try {
-        const entry = await runtime.entryOptions(skill.name, engine);
-        const run = stream(input, { ...engine, ...entry, signal: ctx.mcpReq.signal });
-        for await (const ev of run) {
-          const line = progressLine(ev);
-          if (line) await progress(line);
-        }
-        const result = await run.result;
-        return { content: [{ type: "text" as const, text: result.text }] };
-      } catch (err) {
-        return {
-          content: [{ type: "text" as const, text: `Skill ${skill.name} failed: ${describeError(err)}` }],
-          isError: true,
-        };
-      }
+      return runSkill(skill, runtime, engine, input, ctx.mcpReq.signal, progress);
     },
   );
+  // Long skill runs may run as tasks (a client that asks gets a task handle at once).
+  // registerTool takes no `execution`; the SDK lists the registered tool's field as given.
+  if (tasks) registered.execution = { taskSupport: "optional" };
+  const run: TaskRunner = (args) => {
+    if (typeof args.input !== "string")
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Invalid arguments for tool ${name}: input must be a string`,
+      );
+    const input = args.input;
+    return (signal, status) => runSkill(skill, runtime, engine, input, signal, async (line) => status(line));
+  };
   server.registerResource(
     `skill-${name}`,
     `skill://${encodeURIComponent(skill.name)}/SKILL.md`,
@@ -113,6 +151,33 @@ function registerSkill(server: McpServer, skill: Skill, runtime: SkillRuntime, e
       ],
     }),
   );
+  return { name, run };
+}
+
+/** Runs a skill through a real engine; each step is reported through `progress`. */
+async function runSkill(
+  skill: Skill,
+  runtime: SkillRuntime,
+  engine: EngineOptions,
+  input: string,
+  signal: AbortSignal,
+  progress: (line: string) => Promise<void>,
+): Promise<CallToolResult> {
+  try {
+    const entry = await runtime.entryOptions(skill.name, engine);
+    const run = stream(input, { ...engine, ...entry, signal });
+    for await (const ev of run) {
+      const line = progressLine(ev);
+      if (line) await progress(line);
+    }
+    const result = await run.result;
+    return { content: [{ type: "text" as const, text: result.text }] };
+  } catch (err) {
+    return {
+      content: [{ type: "text" as const, text: `Skill ${skill.name} failed: ${describeError(err)}` }],
+      isError: true,
+    };
+  }
 }
 
 function progressLine(ev: Event): string | undefined {

@@ -20,6 +20,8 @@ export interface ClientSetup {
   readonly stderr: StderrLog;
   readonly samplingModel: () => ModelClient | undefined;
   readonly onToolsChanged: () => void;
+  /** A `notifications/tasks/status` from the server (the SDK has no typed handler for it). */
+  readonly onTaskStatus: (params: unknown) => void;
 }
 
 /** A client that negotiates with `mode` and answers the server's requests through the routed call. */
@@ -59,6 +61,9 @@ export function newClient(setup: ClientSetup, mode: "auto" | "legacy" | { pin: s
       scope?.resume();
     }
   });
+  client.fallbackNotificationHandler = async (notification) => {
+    if (notification.method === "notifications/tasks/status") setup.onTaskStatus(notification.params);
+  };
   client.onerror = (err) => setup.stderr.append(`[client] ${describeError(err)}\n`);
   return client;
 }

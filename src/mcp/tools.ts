@@ -5,6 +5,8 @@ import { describeError } from "../errors.ts";
 import type { JsonSchema, ParseResult, Tool, ToolContext } from "../tool/define.ts";
 import { type CallScope, canonical, type McpConnection, McpUnavailableError } from "./connection.ts";
 import { callError, toToolOutput } from "./results.ts";
+import { type McpTaskLedger, memoryTaskLedger, taskKey } from "./task-ledger.ts";
+import { McpTaskLostError, type McpTaskState, type TaskCallHooks } from "./tasks.ts";
 
 /** Where an MCP-backed tool came from, for hosts and `taifeng mcp ls`. */
 export interface McpToolOrigin {
@@ -87,6 +89,7 @@ export function mcpTool(
   def: SdkTool,
   name: string,
   onFailure?: (turnId: string) => void,
+  ledger: McpTaskLedger = memoryTaskLedger(),
 ): McpTool {
   const config = conn.entry.config;
   const readOnlyHint = def.annotations?.readOnlyHint === true;
@@ -119,7 +122,7 @@ export function mcpTool(
         };
       return { ok: true, value: input as Record<string, unknown> };
     },
-    execute: (input, ctx) => runCall(conn, def, input, ctx, timeoutMs, onFailure),
+    execute: (input, ctx) => runCall(conn, def, input, ctx, timeoutMs, onFailure, ledger),
   };
 }
 
@@ -138,6 +141,7 @@ async function runCall(
   ctx: ToolContext,
   timeoutMs: number,
   onFailure: ((turnId: string) => void) | undefined,
+  ledger: McpTaskLedger,
 ) {
   const controller = new AbortController();
   const onAbort = () => controller.abort(ctx.signal.reason);
@@ -162,9 +166,20 @@ async function runCall(
   };
   arm();
   try {
-    const result = await conn.callTool(def, input, scope, (p) =>
-      ctx.progress({ server: conn.name, progress: p.progress, total: p.total, message: p.message }),
-    );
+    const key = taskKey(ctx);
+    const resumed = await ledger.get(key);
+    const result =
+      resumed || conn.taskSupport(def)
+        ? await conn.callTask(
+            def,
+            input,
+            scope,
+            taskHooks(conn, def, ctx, ledger, key, resumed?.taskId, timeoutMs),
+          )
+        : await conn.callTool(def, input, scope, (p) =>
+            ctx.progress({ server: conn.name, progress: p.progress, total: p.total, message: p.message }),
+          );
+    await ledger.delete(key);
     return await toToolOutput(conn.name, result, ctx);
   } catch (err) {
     if (timedOut)
@@ -173,6 +188,14 @@ async function runCall(
         def.name,
         `no answer within ${formatMs(timeoutMs)}; the call was cancelled`,
       );
+    if (err instanceof McpTaskLostError) {
+      await ledger.delete(taskKey(ctx));
+      return callError(
+        conn.name,
+        def.name,
+        `${err.message} (it expired, or ended with the server's process); its outcome is unknown and the tool was not called again`,
+      );
+    }
     if (ctx.signal.aborted) throw err;
     if (conn.status.status === "failed") onFailure?.(ctx.turnId);
     if (err instanceof McpUnavailableError) return { output: err.message, isError: true as const };
@@ -191,6 +214,61 @@ async function runCall(
     if (timer) clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * How a task-backed call reports and waits: the task's creation and status changes are
+ * `tool_call_progress` events (`data: { server, task: { id, status, message } }`); the task's
+ * id goes to the ledger before the call parks (a restart runs the parked call again, which
+ * then follows the same task instead of calling the tool again).
+ */
+function taskHooks(
+  conn: McpConnection,
+  def: SdkTool,
+  ctx: ToolContext,
+  ledger: McpTaskLedger,
+  key: string,
+  resumeTaskId: string | undefined,
+  timeoutMs: number,
+): TaskCallHooks {
+  let taskId = resumeTaskId;
+  const report = (task: McpTaskState) =>
+    ctx.progress({
+      server: conn.name,
+      task: {
+        id: task.taskId,
+        status: task.status,
+        ...(task.statusMessage ? { message: task.statusMessage } : {}),
+      },
+    });
+  return {
+    resumeTaskId,
+    // The server may drop the task and its result once this long has passed.
+    ttlMs: Math.max(timeoutMs, 60_000) + 10 * 60_000,
+    onCreated: async (task) => {
+      taskId = task.taskId;
+      await ledger.put(key, { server: conn.name, tool: def.name, taskId: task.taskId, at: Date.now() });
+    },
+    onStatus: report,
+    wait: async (follow) => {
+      if (!ctx.park) return follow();
+      let running: Promise<unknown> | undefined;
+      try {
+        return await ctx.park(
+          `Waiting on MCP task ${taskId} (tool ${def.name} of server "${conn.name}")`,
+          () => {
+            const p = follow();
+            running = p;
+            return p;
+          },
+        );
+      } catch (err) {
+        // An interrupt ends the park at once; the task is cancelled before the call returns.
+        await running?.catch(() => undefined);
+        throw err;
+      }
+    },
+  };
 }
 
 function formatMs(ms: number): string {

@@ -6,6 +6,7 @@ import {
   type Transport,
 } from "@modelcontextprotocol/client";
 import { TaifengError } from "../errors.ts";
+import { type FileOAuthProvider, refreshOnce } from "./auth.ts";
 import { isStdioServer, type McpServerEntry } from "./config.ts";
 import { ProcessTransport, type StderrLog } from "./stdio.ts";
 
@@ -68,4 +69,54 @@ export function createTransport(
   };
   if (kind === "sse") return new SSEClientTransport(url, common);
   return new StreamableHTTPClientTransport(url, common);
+}
+
+/**
+ * Transports for one server, sharing its OAuth provider (made once, so a pending login URL
+ * survives retries) and one token refresh for all its HTTP transports.
+ */
+export class ServerTransports {
+  private auth: OAuthClientProvider | undefined | null = null;
+  private authFetch: typeof fetch | undefined;
+  private readonly entry: McpServerEntry;
+  private readonly stderr: StderrLog;
+  private readonly env: {
+    readonly env?: NodeJS.ProcessEnv | undefined;
+    readonly fetch?: typeof fetch | undefined;
+    readonly authProvider?: ((entry: McpServerEntry) => OAuthClientProvider | undefined) | undefined;
+  };
+
+  constructor(entry: McpServerEntry, stderr: StderrLog, env: ServerTransports["env"]) {
+    this.entry = entry;
+    this.stderr = stderr;
+    this.env = env;
+  }
+
+  /** The server's OAuth provider, if it uses OAuth. */
+  provider(): OAuthClientProvider | undefined {
+    if (this.auth === null) this.auth = this.env.authProvider?.(this.entry);
+    return this.auth;
+  }
+
+  /** The URL a person must open to log in (when the last attempt needs a login). */
+  get pendingAuthorization(): URL | undefined {
+    return (this.provider() as Partial<FileOAuthProvider> | undefined)?.pendingAuthorization;
+  }
+
+  /** The `state` the pending login's callback must bring back. */
+  get pendingState(): string | undefined {
+    return (this.provider() as Partial<FileOAuthProvider> | undefined)?.pendingState;
+  }
+
+  /** A new transport of `kind`. */
+  create(kind: McpTransportKind): Transport {
+    const authProvider = this.provider();
+    if (authProvider && !this.authFetch) this.authFetch = refreshOnce(this.env.fetch);
+    return createTransport(this.entry, kind, {
+      stderr: this.stderr,
+      env: this.env.env,
+      authProvider,
+      fetch: authProvider ? this.authFetch : this.env.fetch,
+    });
+  }
 }

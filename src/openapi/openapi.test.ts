@@ -182,7 +182,7 @@ describe("openApiTools", () => {
         'listPets ok [{"id":"1","name":"Rex"}]',
         'showPetById error HTTP 404 Not Found\n{"error":"no pet ../admin"}',
         'createPet ok {"id":"2","name":"Tom"}',
-        "deletePet denied This tool call needs approval (the call has side effects and",
+        "deletePet denied This tool call needs approval (the call is destructive (dele",
       ].sort(),
     );
     // The path parameter stayed inside its segment; DELETE never reached the server.

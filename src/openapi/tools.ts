@@ -133,6 +133,7 @@ function operationTool(op: Operation, baseUrl: string, options: OpenApiToolsOpti
     concurrencySafe: readOnly,
     timeoutMs: options.timeoutMs ?? 60_000,
     openapi: { method, path: op.path, destructive },
+    ...(destructive ? { destructive: true } : {}),
     parse(input: unknown): ParseResult<Record<string, unknown>> {
       if (input === null || typeof input !== "object" || Array.isArray(input))
         return { ok: false, message: `Invalid input for tool ${name}: the arguments must be a JSON object.` };

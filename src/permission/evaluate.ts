@@ -1,4 +1,5 @@
 import { type CallFacets, type Facet, hasSideEffects } from "./facets.ts";
+import { hiddenLaunch } from "./hidden-launch.ts";
 import type { PermissionMode, PermissionVerdict } from "./modes.ts";
 import { isInside, matchPath, type ResolvedBases } from "./paths.ts";
 import { matchName, type WildcardPattern } from "./pattern.ts";
@@ -175,6 +176,20 @@ function judgeFacet(call: CallFacets, facet: Facet, ctx: EvaluationContext): Fac
   const ask = firstRule(call, facet, ctx, "ask");
   if (ask)
     return { verdict: "ask", rule: ask, why: `${label} matches ask rule ${where(ask)}`, suggestable: false };
+  if (facet.kind === "command" && !facet.wrapper && facet.part) {
+    const hidden = hiddenLaunch(
+      facet.part,
+      ctx.rules,
+      (rule) => nameMatches(rule.tool, call.rule) || nameMatches(rule.tool, call.toolName),
+    );
+    if (hidden)
+      return {
+        verdict: "ask",
+        rule: hidden.rule,
+        why: `${label} may start ${hidden.program}, which ${hidden.rule.list} rule ${where(hidden.rule)} names, through a program the analysis does not know`,
+        suggestable: false,
+      };
+  }
   // A transparent wrapper's form: the wrapped command is judged on its own.
   if (facet.kind === "command" && facet.wrapper)
     return {
@@ -183,7 +198,28 @@ function judgeFacet(call: CallFacets, facet: Facet, ctx: EvaluationContext): Fac
       why: `${label} only wraps another command`,
       suggestable: false,
     };
-  const allow = firstRule(call, facet, ctx, "allow");
+  let allow = firstRule(call, facet, ctx, "allow");
+  if (call.destructive && allow && !namesTool(allow, call)) {
+    // A destructive tool: only a rule naming it counts (ADR 2203).
+    const broad = allow;
+    allow = ctx.rules.find(
+      (r) => r.list === "allow" && namesTool(r, call) && ruleApplies(r, call, facet, ctx.bases, "strict"),
+    );
+    if (!allow)
+      return {
+        verdict: "ask",
+        rule: undefined,
+        why: `${label} is destructive (${call.toolName}); ${where(broad)} covers it only through a wildcard, and only an allow rule naming the tool runs it without asking`,
+        suggestable: true,
+      };
+  }
+  if (call.destructive && !allow)
+    return {
+      verdict: "ask",
+      rule: undefined,
+      why: `${label} is destructive (${call.toolName}): only an allow rule naming the tool runs it without asking`,
+      suggestable: true,
+    };
   if (allow)
     return {
       verdict: "allow",
@@ -309,6 +345,11 @@ function namesExactly(
   const covers =
     prefix === pin || prefix.startsWith(`${pin} `) || (prefix.startsWith(pin) && pin.endsWith(" "));
   return covers && (pattern.test(facet.fullMatch) || pattern.test(facet.allowMatch));
+}
+
+/** The rule names the tool itself: not a wildcard or a server-wide `mcp__server`. */
+function namesTool(rule: PermissionRule, call: CallFacets): boolean {
+  return rule.tool === call.toolName || rule.tool === call.rule;
 }
 
 /** `mcp__server` covers every tool of that server; `*` wildcards apply to MCP names. */

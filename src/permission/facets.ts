@@ -56,6 +56,8 @@ export interface CallFacets {
   readonly command: string | undefined;
   /** The shell analysis of `command`, shared with the command check. */
   readonly analysis?: ShellAnalysis | undefined;
+  /** The tool destroys data (Tool.destructive): only a rule naming it allows it. */
+  readonly destructive?: boolean | undefined;
 }
 
 /** Splits a call into facets; resolves paths (through symlinks) relative to `cwd`. */
@@ -67,7 +69,11 @@ export async function callFacets(
 ): Promise<CallFacets> {
   const identity = identityOf(tool);
   const subjects = subjectsOf(identity, input);
-  const base = { rule: identity.rule, toolName: tool.name };
+  const base = {
+    rule: identity.rule,
+    toolName: tool.name,
+    ...(tool.destructive === true ? { destructive: true } : {}),
+  };
   switch (identity.rule) {
     case "Bash": {
       const command = subjects.join("\n");

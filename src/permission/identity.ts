@@ -6,6 +6,8 @@ export interface ToolFacts {
   /** No side effects (defaults: allowed in every mode, plan included). */
   readonly readOnly: boolean;
   readonly permission?: ToolPermission | undefined;
+  /** Destroys data: asks unless an allow rule names the tool (see Tool.destructive). */
+  readonly destructive?: boolean | undefined;
 }
 
 /**

@@ -228,7 +228,7 @@ export const CompactionPlanned = z.object({
    * rewrite is free; `early`: a handoff the coming turn would force, done at its start;
    * `economic`: carrying the untrimmable history cost more than a summary.
    */
-  reason: z.enum(["break_even", "forced", "cold_cache", "early", "economic"]),
+  reason: z.enum(["break_even", "forced", "cold_cache", "boundary", "early", "economic"]),
   trigger: CompactionTrigger,
   /** The provider cache style the costs were priced for. */
   cacheStyle: z.enum(["anthropic", "openai", "gemini", "none"]),

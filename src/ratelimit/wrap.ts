@@ -2,7 +2,15 @@
 import { TaifengError } from "../errors.ts";
 import { modelError } from "../llm/errors.ts";
 import type { ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../llm/types.ts";
-import type { RateFeedback, RateLimiter } from "./limiters.ts";
+import type { Admission, RateFeedback, RateLimiter } from "./limiters.ts";
+import type { SharedRateLimiter } from "./redis.ts";
+
+/** An in-process limiter (synchronous) or a shared one (its state elsewhere, asynchronous). */
+export type AnyRateLimiter = RateLimiter | SharedRateLimiter;
+
+const swallow = (r: void | Promise<void>) => {
+  if (r) r.catch(() => {});
+};
 
 /**
  * Limiters by key (`openai`, `openai:gpt-5-mini`, `openai#key-2`...), one set per process or
@@ -10,16 +18,16 @@ import type { RateFeedback, RateLimiter } from "./limiters.ts";
  * No global state: two RateLimits never see each other.
  */
 export class RateLimits {
-  private readonly limiters = new Map<string, RateLimiter>();
+  private readonly limiters = new Map<string, AnyRateLimiter>();
   /** Registers `limiter` under `key`. Throws `invalid_config` when the key is taken. */
-  set(key: string, limiter: RateLimiter): this {
+  set(key: string, limiter: AnyRateLimiter): this {
     if (this.limiters.has(key))
       throw new TaifengError("invalid_config", `rate limiter "${key}" is already set`);
     this.limiters.set(key, limiter);
     return this;
   }
   /** The limiter under `key`, created with `create` on first use. */
-  getOrCreate(key: string, create: () => RateLimiter): RateLimiter {
+  getOrCreate(key: string, create: () => AnyRateLimiter): AnyRateLimiter {
     let l = this.limiters.get(key);
     if (!l) {
       l = create();
@@ -27,7 +35,7 @@ export class RateLimits {
     }
     return l;
   }
-  get(key: string): RateLimiter | undefined {
+  get(key: string): AnyRateLimiter | undefined {
     return this.limiters.get(key);
   }
   /**
@@ -48,7 +56,7 @@ export class RateLimits {
         res.headers.forEach((v, k) => {
           if (k.includes("ratelimit") || k.startsWith("retry-after")) headers[k] = v;
         });
-        limiter.observe({ headers, limited: res.status === 429 }, now());
+        swallow(limiter.observe({ headers, limited: res.status === 429 }, now()));
       }
       return res;
     };
@@ -57,7 +65,8 @@ export class RateLimits {
 
 /** Options of `withRateLimit`. */
 export interface RateLimitOptions {
-  readonly limiter: RateLimiter;
+  /** In-process (`tokenBucket`...) or shared across processes (`redisTokenBucket`). */
+  readonly limiter: AnyRateLimiter;
   /** Names the limiter in events. Default: the client id. */
   readonly key?: string;
   /** Tokens a request will use (prompt plus expected answer). Default: characters / 3 plus maxOutputTokens or 1,024. */
@@ -105,7 +114,23 @@ export function withRateLimit(client: ModelClient, options: RateLimitOptions): M
   async function* run(request: ModelRequest, opts: StreamOptions | undefined): AsyncGenerator<ModelEvent> {
     const tokens = estimate(request);
     for (;;) {
-      const a = limiter.tryAcquire(tokens, now());
+      const pending = limiter.tryAcquire(tokens, now());
+      let a: Admission;
+      if ("then" in pending) {
+        // A shared limiter: its store may be unreachable. Retryable, so withRetry backs off.
+        try {
+          a = await pending;
+        } catch (err) {
+          yield {
+            type: "error",
+            error: modelError(
+              "network",
+              `rate limiter ${key} is unavailable: ${(err as Error)?.message ?? err}`,
+            ),
+          };
+          return;
+        }
+      } else a = pending;
       if (a.ok) break;
       if (a.waitMs > maxWait) {
         yield {
@@ -130,10 +155,11 @@ export function withRateLimit(client: ModelClient, options: RateLimitOptions): M
       }
     }
     for await (const ev of client.stream(request, opts)) {
-      if (ev.type === "usage") limiter.settle(tokens, ev.usage.inputTokens + ev.usage.outputTokens, now());
+      if (ev.type === "usage")
+        swallow(limiter.settle(tokens, ev.usage.inputTokens + ev.usage.outputTokens, now()));
       else if (ev.type === "error" && ev.error.code === "rate_limit") {
         const feedback: RateFeedback = { limited: true, retryAfterMs: ev.error.retryAfterMs };
-        limiter.observe(feedback, now());
+        swallow(limiter.observe(feedback, now()));
       }
       yield ev;
       if (ev.type === "finish" || ev.type === "error") return;

@@ -17,7 +17,11 @@ import { providerName } from "./otel-metrics.ts";
 import { type ChatState, type SpanRecorder, splitModel } from "./otel-spans.ts";
 import { ATTR, OPERATION } from "./semconv.ts";
 
-/** Starts a `chat` span under `parent`; `conversation` is the thread the call belongs to. */
+/**
+ * Starts a `chat` span under `parent`; `conversation` is the thread the call belongs to. Only
+ * the attributes a sampler may use go in at the start (the SDK validates start attributes
+ * twice); the rest are set with the outcome, in one call (see chatEndAttributes).
+ */
 export function openChat(
   r: SpanRecorder,
   modelId: string,
@@ -34,14 +38,32 @@ export function openChat(
         [ATTR.operationName]: OPERATION.chat,
         [ATTR.providerName]: providerName(provider),
         [ATTR.requestModel]: model,
-        [ATTR.conversationId]: conversation,
-        [ATTR.requestStream]: true,
-        [ATTR.step]: step,
       },
     },
     parent,
   );
-  return { span, model: modelId, started: performance.now(), text: "", calls: undefined };
+  return {
+    span,
+    model: modelId,
+    conversation,
+    step,
+    text: "",
+    calls: undefined,
+    responseId: undefined,
+    responseModel: undefined,
+  };
+}
+
+/** The attributes every `chat` span ends with, however it ends. */
+export function chatEndAttributes(chat: ChatState): Attributes {
+  const attrs: Attributes = {
+    [ATTR.conversationId]: chat.conversation,
+    [ATTR.requestStream]: true,
+    [ATTR.step]: chat.step,
+  };
+  if (chat.responseId !== undefined) attrs[ATTR.responseId] = chat.responseId;
+  if (chat.responseModel !== undefined) attrs[ATTR.responseModel] = chat.responseModel;
+  return attrs;
 }
 
 /** Records a model call's outcome on its span and ends it. */
@@ -55,11 +77,10 @@ export function closeChat(
   if (span.isRecording()) {
     const u = msg.usage;
     // One call into the SDK. Absent means zero: every attribute costs a validation and bytes.
-    const attrs: Attributes = {
-      [ATTR.responseFinishReasons]: [msg.finishReason],
-      [ATTR.usageInputTokens]: u.inputTokens,
-      [ATTR.usageOutputTokens]: u.outputTokens,
-    };
+    const attrs = chatEndAttributes(chat);
+    attrs[ATTR.responseFinishReasons] = [msg.finishReason];
+    attrs[ATTR.usageInputTokens] = u.inputTokens;
+    attrs[ATTR.usageOutputTokens] = u.outputTokens;
     if (u.cachedInputTokens > 0) attrs[ATTR.usageCacheReadTokens] = u.cachedInputTokens;
     if (u.cacheWriteTokens > 0) attrs[ATTR.usageCacheWriteTokens] = u.cacheWriteTokens;
     if (u.reasoningTokens > 0) attrs[ATTR.usageReasoningTokens] = u.reasoningTokens;
@@ -100,10 +121,7 @@ export function startChildChat(
 /** A child skill engine's model call ended: metrics, attributes, end of its span. */
 export function endChildChat(r: SpanRecorder, child: string, msg: EventMsgOf<"model_call_completed">): void {
   const errorType = chatErrorType(msg);
-  if (r.metrics) {
-    const { provider, model } = splitModel(msg.model);
-    r.metrics.modelCall(provider, model, msg, errorType);
-  }
+  r.metrics?.modelCall(msg, errorType);
   const open = r.childChats.get(child);
   if (!open) return;
   r.childChats.delete(child);

@@ -60,7 +60,7 @@ export function startPermission(
 ): void {
   const state = r.state(threadId);
   if (state.quiet) return;
-  const tool = state.tools?.get(msg.callId);
+  const tool = state.tools?.get(msg.callId)?.span;
   const span = r.tracer.startSpan(
     `${OPERATION.permissionWait} ${msg.tool}`,
     {
@@ -99,7 +99,7 @@ export function startSkill(r: SpanRecorder, threadId: string, msg: EventMsgOf<"s
   const key = msg.callId ?? "";
   state.skills ??= new Map();
   const stack = state.skills.get(key) ?? [];
-  const above = stack.at(-1) ?? (msg.callId !== undefined ? state.tools?.get(msg.callId) : undefined);
+  const above = stack.at(-1) ?? (msg.callId !== undefined ? state.tools?.get(msg.callId)?.span : undefined);
   const span = r.tracer.startSpan(
     `${OPERATION.invokeAgent} ${msg.name}`,
     {

@@ -4,6 +4,7 @@
  * OtelInstrumentation in otel.ts).
  */
 import {
+  type Attributes,
   type Context,
   context,
   ProxyTracerProvider,
@@ -19,7 +20,7 @@ import type { ModelRequest } from "../llm/types.ts";
 import type { Event, EventMsgOf } from "../protocol/index.ts";
 import type { Redactor } from "../redact/types.ts";
 import { redactedJson } from "./content.ts";
-import { chatErrorType, childProgress, closeChat, openChat } from "./otel-chat.ts";
+import { chatEndAttributes, chatErrorType, childProgress, closeChat, openChat } from "./otel-chat.ts";
 import { type OtelMetrics, providerName } from "./otel-metrics.ts";
 import {
   endCompaction,
@@ -33,17 +34,57 @@ import {
 } from "./otel-side-spans.ts";
 import { ATTR, OPERATION, SPAN_EVENT } from "./semconv.ts";
 
+/** An open `chat` span and what it ends with. */
 export interface ChatState {
   readonly span: Span;
   readonly model: string;
-  readonly started: number;
+  /** The thread the call belongs to (a child skill's own thread for its calls). */
+  readonly conversation: string;
+  readonly step: number;
   text: string;
   calls: { id: string; name: string; arguments: string }[] | undefined;
+  /** From the stream's `finish` (the model wrapper sets them). */
+  responseId: string | undefined;
+  responseModel: string | undefined;
+}
+
+/** Where the model wrapper records a request's response id and model. */
+export interface RequestTarget {
+  readonly span: Span;
+  /** The call's chat state; undefined for a compaction request (its span takes them directly). */
+  readonly chat: ChatState | undefined;
+}
+
+/** An open `execute_tool` span. */
+export interface ToolSpan {
+  readonly span: Span;
+  readonly callId: string;
+  readonly conversation: string;
+}
+
+/** The attributes every `execute_tool` span ends with, however it ends. */
+function toolEndAttributes(tool: ToolSpan): Attributes {
+  return {
+    [ATTR.toolCallId]: tool.callId,
+    [ATTR.toolType]: "function",
+    [ATTR.conversationId]: tool.conversation,
+  };
+}
+
+/** The attributes every `invoke_agent` turn span ends with, however it ends. */
+function turnEndAttributes(state: ThreadSpans, threadId: string): Attributes {
+  const attrs: Attributes = { [ATTR.conversationId]: threadId };
+  if (state.turnId !== undefined) attrs[ATTR.turnId] = state.turnId;
+  return attrs;
 }
 
 /** What is open on one thread. */
 export interface ThreadSpans {
+  readonly threadId: string;
   turn: Span | undefined;
+  turnId: string | undefined;
+  /** The turn's end attributes are set (endTurn ran). */
+  ended: boolean;
   turnCtx: Context | undefined;
   /**
    * The turn's span is not recording (no SDK, or not sampled): its children are skipped, since
@@ -52,7 +93,7 @@ export interface ThreadSpans {
   quiet: boolean;
   chat: ChatState | undefined;
   compaction: Span | undefined;
-  tools: Map<string, Span> | undefined;
+  tools: Map<string, ToolSpan> | undefined;
   permissions: Map<string, Span> | undefined;
   /** Open skill spans per root call id, innermost last. */
   skills: Map<string, Span[]> | undefined;
@@ -106,15 +147,16 @@ export class SpanRecorder {
     this.threads.clear();
   }
 
-  /** The span a provider request belongs to (its chat span, or the compaction's). */
-  requestSpan(request: ModelRequest): Span | undefined {
+  /** The span a provider request belongs to (its chat span, or the compaction's), if recording. */
+  requestTarget(request: ModelRequest): RequestTarget | undefined {
     if (request.threadId === undefined) return undefined;
     const state = this.threads.get(request.threadId);
-    const span =
-      request.purpose === "compaction"
-        ? state?.compaction
-        : (state?.chat ?? this.childChats.get(request.threadId)?.chat)?.span;
-    return span?.isRecording() ? span : undefined;
+    if (request.purpose === "compaction") {
+      const span = state?.compaction;
+      return span?.isRecording() ? { span, chat: undefined } : undefined;
+    }
+    const chat = state?.chat ?? this.childChats.get(request.threadId)?.chat;
+    return chat?.span.isRecording() ? { span: chat.span, chat } : undefined;
   }
 
   /** The thread's open spans (created on first use). */
@@ -122,7 +164,10 @@ export class SpanRecorder {
     let state = this.threads.get(threadId);
     if (!state) {
       state = {
+        threadId,
         turn: undefined,
+        turnId: undefined,
+        ended: false,
         turnCtx: undefined,
         quiet: false,
         chat: undefined,
@@ -219,14 +264,15 @@ export class SpanRecorder {
       return;
     }
     const { provider, model } = splitModel(modelId);
+    // What a sampler may use; the rest is set when the turn ends (the SDK validates start
+    // attributes twice).
     const attributes: Record<string, string> = {
       [ATTR.operationName]: OPERATION.invokeAgent,
       [ATTR.providerName]: providerName(provider),
       [ATTR.agentName]: this.agentName,
-      [ATTR.conversationId]: threadId,
       [ATTR.requestModel]: model,
     };
-    if (turnId !== undefined) attributes[ATTR.turnId] = turnId;
+    state.turnId = turnId;
     const parent = this.parent(state, threadId);
     const span = this.tracer.startSpan(
       `${OPERATION.invokeAgent} ${this.agentName}`,
@@ -261,10 +307,7 @@ export class SpanRecorder {
     const state = this.threads.get(threadId);
     const chat = state?.chat;
     const errorType = chatErrorType(msg);
-    if (this.metrics) {
-      const { provider, model } = splitModel(msg.model);
-      this.metrics.modelCall(provider, model, msg, errorType);
-    }
+    this.metrics?.modelCall(msg, errorType);
     if (!state || !chat) return;
     state.chat = undefined;
     closeChat(this, chat, msg, errorType);
@@ -290,36 +333,31 @@ export class SpanRecorder {
       `${OPERATION.executeTool} ${name}`,
       {
         kind: SpanKind.INTERNAL,
-        attributes: {
-          [ATTR.operationName]: OPERATION.executeTool,
-          [ATTR.toolName]: name,
-          [ATTR.toolCallId]: callId,
-          [ATTR.toolType]: "function",
-          [ATTR.conversationId]: threadId,
-        },
+        attributes: { [ATTR.operationName]: OPERATION.executeTool, [ATTR.toolName]: name },
       },
       parent ?? this.parent(state, threadId),
     );
     if (this.capture && span.isRecording())
       span.setAttribute(ATTR.toolCallArguments, redactedJson(input, this.redactor));
     state.tools ??= new Map();
-    state.tools.set(key, span);
+    state.tools.set(key, { span, callId, conversation: threadId });
   }
 
   /** Internal (otel-chat.ts forwards child calls here). */
   endTool(threadId: string, msg: EventMsgOf<"tool_call_completed">, key = msg.callId): void {
     this.metrics?.toolCall(msg.name, msg.status);
     const tools = this.threads.get(threadId)?.tools;
-    const span = tools?.get(key);
-    if (!tools || !span) return;
+    const tool = tools?.get(key);
+    if (!tools || !tool) return;
     tools.delete(key);
+    const span = tool.span;
     if (span.isRecording()) {
-      span.setAttribute(ATTR.toolStatus, msg.status);
-      if (this.capture) span.setAttribute(ATTR.toolCallResult, redactedJson(msg.output, this.redactor));
-      if (msg.status !== "ok") {
-        span.setAttribute(ATTR.errorType, msg.status);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
+      const attrs = toolEndAttributes(tool);
+      attrs[ATTR.toolStatus] = msg.status;
+      if (this.capture) attrs[ATTR.toolCallResult] = redactedJson(msg.output, this.redactor);
+      if (msg.status !== "ok") attrs[ATTR.errorType] = msg.status;
+      span.setAttributes(attrs);
+      if (msg.status !== "ok") span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end();
   }
@@ -336,48 +374,51 @@ export class SpanRecorder {
     if (!state || !span) return;
     if (span.isRecording()) {
       const u = msg.usage;
-      span.setAttributes({
-        [ATTR.turnOutcome]: outcome,
-        [ATTR.turnSteps]: msg.steps,
-        [ATTR.usageInputTokens]: u.inputTokens,
-        [ATTR.usageOutputTokens]: u.outputTokens,
-      });
-      if (u.cachedInputTokens > 0) span.setAttribute(ATTR.usageCacheReadTokens, u.cachedInputTokens);
-      if (u.cacheWriteTokens > 0) span.setAttribute(ATTR.usageCacheWriteTokens, u.cacheWriteTokens);
-      if (msg.type !== "turn_aborted" && msg.costUsd !== undefined)
-        span.setAttribute(ATTR.costUsd, msg.costUsd);
-      if (msg.type === "turn_failed") {
-        span.setAttribute(ATTR.errorType, msg.error.code);
+      const attrs = turnEndAttributes(state, threadId);
+      attrs[ATTR.turnOutcome] = outcome;
+      attrs[ATTR.turnSteps] = msg.steps;
+      attrs[ATTR.usageInputTokens] = u.inputTokens;
+      attrs[ATTR.usageOutputTokens] = u.outputTokens;
+      if (u.cachedInputTokens > 0) attrs[ATTR.usageCacheReadTokens] = u.cachedInputTokens;
+      if (u.cacheWriteTokens > 0) attrs[ATTR.usageCacheWriteTokens] = u.cacheWriteTokens;
+      if (msg.type !== "turn_aborted" && msg.costUsd !== undefined) attrs[ATTR.costUsd] = msg.costUsd;
+      if (msg.type === "turn_failed") attrs[ATTR.errorType] = msg.error.code;
+      else if (msg.type === "turn_aborted") attrs[ATTR.errorType] = `aborted_${msg.reason}`;
+      span.setAttributes(attrs);
+      if (msg.type === "turn_failed")
         span.setStatus({ code: SpanStatusCode.ERROR, message: this.redactor.redact(msg.error.message) });
-      } else if (msg.type === "turn_aborted") {
-        span.setAttribute(ATTR.errorType, `aborted_${msg.reason}`);
+      else if (msg.type === "turn_aborted")
         span.setStatus({ code: SpanStatusCode.ERROR, message: msg.message });
-      }
     }
+    state.ended = true;
     this.closeTurn(state, undefined);
   }
 
   /** Ends the turn span and anything left open under it. */
   private closeTurn(state: ThreadSpans, unfinished: string | undefined): void {
-    const orphan = (span: Span) => {
+    const orphan = (span: Span, attrs?: Attributes) => {
+      if (attrs) span.setAttributes(attrs);
       span.setStatus({ code: SpanStatusCode.ERROR, message: "ended with its turn" });
       span.end();
     };
-    if (state.chat) orphan(state.chat.span);
+    if (state.chat) orphan(state.chat.span, chatEndAttributes(state.chat));
     if (state.compaction) orphan(state.compaction);
-    if (state.tools) for (const span of state.tools.values()) orphan(span);
+    if (state.tools) for (const tool of state.tools.values()) orphan(tool.span, toolEndAttributes(tool));
     if (state.permissions) for (const span of state.permissions.values()) orphan(span);
     if (state.skills) for (const stack of state.skills.values()) for (const span of stack) orphan(span);
     for (const [child, open] of this.childChats)
       if (open.owner === state) {
         this.childChats.delete(child);
-        orphan(open.chat.span);
+        orphan(open.chat.span, chatEndAttributes(open.chat));
       }
     if (state.turn) {
+      if (!state.ended) state.turn.setAttributes(turnEndAttributes(state, state.threadId));
       if (unfinished) state.turn.setStatus({ code: SpanStatusCode.ERROR, message: unfinished });
       state.turn.end();
     }
     state.turn = undefined;
+    state.turnId = undefined;
+    state.ended = false;
     state.turnCtx = undefined;
     state.quiet = false;
     state.chat = undefined;

@@ -8,7 +8,6 @@ import {
   createNoopMeter,
   type MeterProvider,
   metrics,
-  type Span,
   type TextMapPropagator,
   type TracerProvider,
   trace,
@@ -21,7 +20,7 @@ import { defaultRedactor } from "../redact/redactor.ts";
 import type { Redactor } from "../redact/types.ts";
 import { inputMessages, systemInstructions } from "./content.ts";
 import { OtelMetrics } from "./otel-metrics.ts";
-import { SpanRecorder } from "./otel-spans.ts";
+import { type RequestTarget, SpanRecorder } from "./otel-spans.ts";
 import { ATTR, SCOPE_NAME, STABILITY_OPT_IN } from "./semconv.ts";
 import { traceHeaders } from "./traceparent.ts";
 
@@ -120,8 +119,9 @@ export class OtelInstrumentation {
    */
   wrapModel(client: ModelClient): ModelClient {
     const stream = (request: ModelRequest, options?: StreamOptions) => {
-      const span = this.spans.requestSpan(request);
-      if (!span) return client.stream(request, options);
+      const target = this.spans.requestTarget(request);
+      if (!target) return client.stream(request, options);
+      const span = target.span;
       if (request.maxOutputTokens !== undefined)
         span.setAttribute(ATTR.requestMaxTokens, request.maxOutputTokens);
       if (request.temperature !== undefined) span.setAttribute(ATTR.requestTemperature, request.temperature);
@@ -131,7 +131,7 @@ export class OtelInstrumentation {
           span.setAttribute(ATTR.systemInstructions, systemInstructions(request.system, this.redactor));
       }
       const headers = traceHeaders(span, this.propagator, options?.headers);
-      return recordResponse(client.stream(request, options ? { ...options, headers } : { headers }), span);
+      return recordResponse(client.stream(request, options ? { ...options, headers } : { headers }), target);
     };
     const wrapped: ModelClient = { id: client.id, stream };
     if (client.release) return { ...wrapped, release: (threadId) => client.release?.(threadId) };
@@ -169,16 +169,26 @@ export class OtelInstrumentation {
   }
 }
 
-/** Passes a stream through, putting its response id and model on the call's span. */
-function recordResponse(stream: AsyncIterable<ModelEvent>, span: Span): AsyncIterable<ModelEvent> {
+/**
+ * Passes a stream through, keeping its response id and model for the call's span (a chat span
+ * sets them with its outcome, in one call; a compaction span at once).
+ */
+function recordResponse(stream: AsyncIterable<ModelEvent>, target: RequestTarget): AsyncIterable<ModelEvent> {
   return {
     [Symbol.asyncIterator]() {
       const it = stream[Symbol.asyncIterator]();
       const seen = (r: IteratorResult<ModelEvent>) => {
         const ev = r.value as ModelEvent | undefined;
         if (!r.done && ev?.type === "finish") {
-          if (ev.responseId !== undefined) span.setAttribute(ATTR.responseId, ev.responseId);
-          if (ev.responseModel !== undefined) span.setAttribute(ATTR.responseModel, ev.responseModel);
+          const chat = target.chat;
+          if (chat) {
+            chat.responseId = ev.responseId;
+            chat.responseModel = ev.responseModel;
+          } else {
+            if (ev.responseId !== undefined) target.span.setAttribute(ATTR.responseId, ev.responseId);
+            if (ev.responseModel !== undefined)
+              target.span.setAttribute(ATTR.responseModel, ev.responseModel);
+          }
         }
         return r;
       };

@@ -4,7 +4,14 @@
  * in docs/guides/observability.md ("Trace export").
  */
 import type { ThreadStore } from "../conversation/store.ts";
-import type { ErrorInfo, ResponseItem, RolloutLine, ToolOutput, Usage } from "../protocol/index.ts";
+import type {
+  ErrorInfo,
+  EventMsgOf,
+  ResponseItem,
+  RolloutLine,
+  ToolOutput,
+  Usage,
+} from "../protocol/index.ts";
 import { defaultRedactor } from "../redact/redactor.ts";
 import type { Redactor } from "../redact/types.ts";
 
@@ -25,8 +32,10 @@ export interface ThreadRecord {
  * One model call: what the model was sent (`request.items`: the history it saw, after any
  * compaction; with `history: "delta"`, only the items added since the previous call and
  * `request.omitted`, the count left out) and what it answered (`response.items`: reasoning,
- * text and tool calls). Usage is per turn (on the turn record): the transcript keeps no
- * per-call usage.
+ * text and tool calls), with the call's outcome from its `model_call_completed` event: `step`,
+ * `finishReason`, `usage`, `costUsd`, `durationMs`, `error`. A call that failed before any
+ * output has empty `response.items`. Transcripts written before calls were persisted (ADR
+ * 2201) have no outcome fields; their usage is only on the turn record.
  */
 export interface ModelCallRecord {
   readonly type: "model_call";
@@ -38,6 +47,15 @@ export interface ModelCallRecord {
   readonly model: string | undefined;
   readonly request: { readonly items: readonly ResponseItem[]; readonly omitted?: number };
   readonly response: { readonly items: readonly ResponseItem[] };
+  /** The engine's step number of the call. */
+  step?: number;
+  finishReason?: EventMsgOf<"model_call_completed">["finishReason"];
+  /** The call's own usage (input includes cached). */
+  usage?: Usage;
+  costUsd?: number;
+  durationMs?: number;
+  /** The classified failure, when `finishReason` is `error`. */
+  error?: ErrorInfo;
 }
 
 /** A tool call's outcome, matched to its call. */
@@ -95,6 +113,18 @@ interface TurnState {
   requestLength: number;
   lastText: string;
   readonly callsById: Map<string, { name: string; arguments: string }>;
+  /** The last call exported before its outcome was read (tools may finish first). */
+  awaiting: ModelCallRecord | undefined;
+}
+
+/** Copies a call's outcome onto its record. */
+function complete(record: ModelCallRecord, msg: EventMsgOf<"model_call_completed">): void {
+  record.step = msg.step;
+  record.finishReason = msg.finishReason;
+  record.usage = msg.usage;
+  if (msg.costUsd !== undefined) record.costUsd = msg.costUsd;
+  record.durationMs = msg.durationMs;
+  if (msg.error) record.error = msg.error;
 }
 
 /**
@@ -114,24 +144,39 @@ export function exportTrace(lines: readonly RolloutLine[], options: TraceExportO
   let model: string | undefined;
   let lastSent = 0;
 
-  const flushCall = () => {
-    if (!turn?.response) return;
-    turn.calls++;
-    const items = history.slice(0, turn.requestLength);
+  // One call's record; `requestLength` items of the history were its input.
+  const callRecord = (t: TurnState, requestLength: number, response: ResponseItem[]): ModelCallRecord => {
+    t.calls++;
+    const items = history.slice(0, requestLength);
     const request = delta
       ? { items: items.slice(Math.min(lastSent, items.length)), omitted: Math.min(lastSent, items.length) }
       : { items };
     lastSent = history.length;
-    out.push({
+    const record: ModelCallRecord = {
       type: "model_call",
-      turnId: turn.turnId,
-      turn: turn.turn,
-      call: turn.calls,
-      model: turn.model,
+      turnId: t.turnId,
+      turn: t.turn,
+      call: t.calls,
+      model: t.model,
       request,
-      response: { items: turn.response },
-    });
+      response: { items: response },
+    };
+    out.push(record);
+    return record;
+  };
+  const flushCall = () => {
+    if (!turn?.response) return;
+    turn.awaiting = callRecord(turn, turn.requestLength, turn.response);
     turn.response = undefined;
+  };
+  // A call's outcome: it completes the call being read, or the one exported just before (its
+  // tools ran before it was reported), or stands alone (it failed before any output).
+  const completeCall = (msg: EventMsgOf<"model_call_completed">) => {
+    if (!turn) return;
+    flushCall();
+    const record = turn.awaiting ?? callRecord(turn, history.length, []);
+    turn.awaiting = undefined;
+    complete(record, msg);
   };
 
   for (const line of lines) {
@@ -150,6 +195,7 @@ export function exportTrace(lines: readonly RolloutLine[], options: TraceExportO
       }
       case "turn_context":
         flushCall();
+        if (turn) turn.awaiting = undefined;
         if (turn) out.push(openTurnRecord(turn));
         model = line.payload.model ?? model;
         turnCount++;
@@ -163,6 +209,7 @@ export function exportTrace(lines: readonly RolloutLine[], options: TraceExportO
           requestLength: 0,
           lastText: "",
           callsById: new Map(),
+          awaiting: undefined,
         };
         turnStarts.push(history.length);
         break;
@@ -215,6 +262,10 @@ export function exportTrace(lines: readonly RolloutLine[], options: TraceExportO
       }
       case "event": {
         const msg = line.payload.msg;
+        if (msg.type === "model_call_completed") {
+          completeCall(msg);
+          break;
+        }
         if (msg.type !== "turn_completed" && msg.type !== "turn_failed" && msg.type !== "turn_aborted") break;
         flushCall();
         if (!turn) break;

@@ -84,6 +84,11 @@ export interface Tool<I = unknown> {
    * not retried". Default false.
    */
   readonly idempotent?: boolean | undefined;
+  /**
+   * Destroys data (an OpenAPI `DELETE`...): permission modes and broad allow rules never let
+   * it run without asking; only an allow rule naming the tool does (ADR 2203). Default false.
+   */
+  readonly destructive?: boolean | undefined;
   /** Validates raw input; the message is written for the model. */
   parse(input: unknown): ParseResult<I>;
   execute(input: I, ctx: ToolContext): Promise<ToolResult> | ToolResult;
@@ -101,6 +106,8 @@ export interface ToolDefinition<S extends z.ZodType | JsonSchema> {
   readonly permission?: ToolPermission;
   /** See Tool.idempotent. */
   readonly idempotent?: boolean;
+  /** See Tool.destructive. */
+  readonly destructive?: boolean;
   execute(input: InputOf<S>, ctx: ToolContext): Promise<ToolResult> | ToolResult;
 }
 
@@ -152,6 +159,7 @@ export function defineTool<S extends z.ZodType | JsonSchema>(def: ToolDefinition
     timeoutMs: def.timeoutMs,
     permission: def.permission,
     ...(def.idempotent ? { idempotent: true } : {}),
+    ...(def.destructive ? { destructive: true } : {}),
     parse(input: unknown): ParseResult<InputOf<S>> {
       const result = validator.safeParse(input);
       if (result.success) return { ok: true, value: result.data as InputOf<S> };

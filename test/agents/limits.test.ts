@@ -195,10 +195,14 @@ describe("mailboxes", () => {
       "model_call_started",
       "assistant_message",
       "model_call_completed",
-      "turn_completed: heard: [message from root/inline#2] hello sibling",
+      expect.stringMatching(
+        /^turn_completed: heard: \[message from root\/inline#2 \(msg_[0-9a-f]{16}\)\] hello sibling$/,
+      ),
     ]);
     expect(rec.of("root/inline#2")).toContain("peer_message root/inline#2 -> root/inline#1: hello sibling");
-    expect(finalText(events)).toContain("heard: [message from root/inline#2] hello sibling");
+    expect(finalText(events)).toMatch(
+      /heard: \[message from root\/inline#2 \(msg_[0-9a-f]{16}\)\] hello sibling/,
+    );
     await tree.close();
   });
 });

@@ -62,11 +62,53 @@ export function effectsModel(delayMs: number): SimClient {
   });
 }
 
+/**
+ * `sim:delegator`: step 1 delegates three tasks to child agents (two that make effects, one
+ * whose recipe names a tool no worker has); step 2 answers "joined <the delegate output>".
+ */
+export function delegatorModel(delayMs: number): SimClient {
+  return new SimClient({
+    name: "delegator",
+    script: {
+      steps: [
+        (request) => {
+          const last = request.items.at(-1);
+          if (last?.type === "function_call_output")
+            return { text: `joined ${String(last.output)}`, delayMs };
+          const task = (prompt: string, tools: string[]) => ({ prompt, tools, model: "sim:effects" });
+          return {
+            toolCalls: [
+              {
+                id: `call_${request.items.length}`,
+                name: "delegate",
+                arguments: {
+                  tasks: [
+                    task("effect 1", ["effect"]),
+                    task("effect 2", ["effect"]),
+                    task("effect 1", ["no_such_tool"]),
+                  ],
+                },
+              },
+            ],
+            delayMs,
+          };
+        },
+      ],
+      onExhausted: "repeat_last",
+    },
+  });
+}
+
 /** The registry: `effect` (appends to effects.log; not idempotent), `idem_effect` (idempotent), `slow_effect`. */
 export function testRegistry(dir: string, delayMs = 20): RecipeRegistry {
   const input = z.object({ k: z.number() });
   return {
-    model: (spec) => (spec === "sim:effects" ? effectsModel(delayMs) : undefined),
+    model: (spec) =>
+      spec === "sim:effects"
+        ? effectsModel(delayMs)
+        : spec === "sim:delegator"
+          ? delegatorModel(delayMs)
+          : undefined,
     tools: [
       defineTool({
         name: "effect",

@@ -102,6 +102,9 @@ const DENIED_BY_RULE: readonly [string, string][] = [
   // xargs -l took the command for its value, -I put the input in the command name.
   ["xargsl", `echo @C@-xargsl | xargs -l touch`],
   ["xargsi", `echo touch | xargs -I % % @C@-xargsi`],
+  // Round 2 (ADR 2002): terminal multiplexers ran their command unanalysed.
+  ["tmux", `tmux new -d 'touch @C@-tmux'`],
+  ["screen", `screen -dm touch @C@-screen`],
 ];
 
 const ASKED: readonly [string, string][] = [
@@ -114,6 +117,10 @@ const ASKED: readonly [string, string][] = [
   ["arith", `x='a[$(touch @C@-arith)]'; echo $((x))`],
   ["testv", `test -v 'a[$(touch @C@-testv)]'`],
   ["compgen", `compgen -C 'touch @C@-compgen' x`],
+  // Round 2 (ADR 2002): programs read from the command's input.
+  ["awkstdin", `awk -f /dev/stdin <<< 'BEGIN{system("touch @C@-awkstdin")}'`],
+  ["sedstdin", `sed -f /dev/stdin seed.txt <<< '1e touch @C@-sedstdin'`],
+  ["makestdin", `printf 'all:\n\ttouch @C@-makestdin\n' | make -f -`],
 ];
 
 describe("adversarial commands through the bash tool in an engine turn", () => {
@@ -187,6 +194,13 @@ describe("adversarial commands through the bash tool in an engine turn", () => {
     expect(run.asked).toBe(false);
     expect(run.outcome?.status).toBe("denied");
     expect(existsSync(join(project, ".git", "hooks", "pre-commit"))).toBe(false);
+  });
+
+  it("denies find -fprint onto ~/.bashrc (round 2), which stays as it was", async () => {
+    const run = await attempt("find . -maxdepth 0 -fprint ~/.bashrc", { allow: ["Bash"] });
+    expect(run.asked).toBe(false);
+    expect(run.outcome?.status).toBe("denied");
+    expect(await readFile(join(home, ".bashrc"), "utf8")).toBe("# rc\n");
   });
 
   it("denies an ask in dontAsk mode without asking", async () => {

@@ -51,6 +51,13 @@ async function thread(script: object[], prompts: string[]): Promise<string> {
   return engine.threadId;
 }
 
+const zero = {
+  inputTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteTokens: 0,
+  outputTokens: 0,
+  reasoningTokens: 0,
+};
 const text = (role: string, t: string) => ({ type: "message", role, content: [{ type: "text", text: t }] });
 
 describe("exportTrace", () => {
@@ -88,6 +95,10 @@ describe("exportTrace", () => {
         model: "sim:eval",
         request: { items: [text("user", "find the password")] },
         response: { items: [call] },
+        step: 1,
+        finishReason: "tool_calls",
+        usage: { ...zero, inputTokens: 30, outputTokens: 5 },
+        durationMs: 0,
       },
       {
         type: "tool_result",
@@ -107,6 +118,10 @@ describe("exportTrace", () => {
         model: "sim:eval",
         request: { items: [text("user", "find the password"), call, output] },
         response: { items: [text("assistant", "It is set.")] },
+        step: 2,
+        finishReason: "stop",
+        usage: { ...zero, inputTokens: 40, outputTokens: 4 },
+        durationMs: 0,
       },
       {
         type: "turn",
@@ -124,6 +139,29 @@ describe("exportTrace", () => {
           reasoningTokens: 0,
         },
         durationMs: 0,
+      },
+      {
+        // The call that failed before any output: its input, no response, its error.
+        type: "model_call",
+        turnId: expect.any(String),
+        turn: 2,
+        call: 1,
+        model: "sim:eval",
+        request: {
+          items: [
+            text("user", "find the password"),
+            call,
+            output,
+            text("assistant", "It is set."),
+            text("user", "again"),
+          ],
+        },
+        response: { items: [] },
+        step: 1,
+        finishReason: "error",
+        usage: zero,
+        durationMs: 0,
+        error: expect.objectContaining({ code: "auth", source: "model" }),
       },
       {
         type: "turn",

@@ -5,9 +5,11 @@ import { TaifengError } from "../../errors.ts";
 import type { ErrorInfo, Event, Op, RolloutLine } from "../../protocol/index.ts";
 import { messageText, newId, Op as OpSchema, SCHEMA_VERSION } from "../../protocol/index.ts";
 import { Inbox } from "../pg/inbox.ts";
+import { parseStoredLines } from "../pg/pg-lines.ts";
 import type { PgThreadStore } from "../pg/pg-store.ts";
 import { parseRecipe, type Recipe } from "../recipe.ts";
 import { backendNames, jobId, type ThreadJob } from "./names.ts";
+import { SharedSubscriber } from "./subscriber.ts";
 
 /** Options for a BullmqBackend. */
 export interface BullmqBackendOptions {
@@ -54,6 +56,7 @@ export class BullmqBackend {
   private readonly url: string;
   private readonly names: ReturnType<typeof backendNames>;
   private readonly redis: Redis;
+  private readonly subscriber: SharedSubscriber;
 
   constructor(options: BullmqBackendOptions) {
     this.store = options.store;
@@ -66,6 +69,7 @@ export class BullmqBackend {
       defaultJobOptions: { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } },
     });
     this.redis = new Redis(this.url, { maxRetriesPerRequest: null, lazyConnect: true });
+    this.subscriber = new SharedSubscriber(this.url);
   }
 
   /**
@@ -117,15 +121,15 @@ export class BullmqBackend {
 
   /** Where a submission stands now. */
   async outcome(ticket: Ticket): Promise<Outcome> {
-    const entry = await this.inbox.get(ticket.threadId, ticket.n);
-    if (!entry)
+    const found = await this.inbox.outcomeRows(ticket.threadId, ticket.n);
+    if (!found)
       throw new TaifengError("invalid_argument", `no submission ${ticket.n} on thread ${ticket.threadId}`);
-    if (entry.error !== undefined) return { status: "rejected", error: entry.error };
-    if (entry.submissionId === undefined) return { status: "queued" };
+    if (found.error !== undefined) return { status: "rejected", error: found.error };
+    if (found.submissionId === undefined) return { status: "queued" };
     return outcomeIn(
-      await this.store.read(ticket.threadId),
-      entry.submissionId,
-      await this.store.status(ticket.threadId),
+      parseStoredLines(found.rows, `postgres:${this.store.schema}.${ticket.threadId}`, { fromStart: false }),
+      found.submissionId,
+      found.status,
     );
   }
 
@@ -138,15 +142,12 @@ export class BullmqBackend {
     ticket: Ticket,
     options: { signal?: AbortSignal; pollMs?: number; throughSuspension?: boolean } = {},
   ): Promise<Outcome> {
-    const sub = new Redis(this.url, { maxRetriesPerRequest: null });
-    sub.on("error", () => {});
     let wake: (() => void) | undefined;
     // Only events that can change the outcome make it read the transcript again.
-    sub.on("message", (_c, text: string) => {
+    const stop = await this.subscriber.listen(this.names.eventsChannel(ticket.threadId), (text) => {
       if (WAKES.test(text)) wake?.();
     });
     try {
-      await sub.subscribe(this.names.eventsChannel(ticket.threadId));
       for (;;) {
         options.signal?.throwIfAborted();
         const now = await this.outcome(ticket);
@@ -164,33 +165,45 @@ export class BullmqBackend {
         });
       }
     } finally {
-      sub.disconnect();
+      stop();
     }
   }
 
   /** The thread's events as workers emit them (live only), until `signal` aborts. */
   async *events(threadId: string, signal: AbortSignal): AsyncGenerator<Event> {
-    const sub = new Redis(this.url, { maxRetriesPerRequest: null });
-    sub.on("error", () => {});
+    yield* await this.follow(threadId, signal);
+  }
+
+  /**
+   * Like `events`, but resolves once subscribed: events published after that are all in the
+   * returned iterable (follow, then submit, and nothing of the turn is missed).
+   */
+  async follow(threadId: string, signal: AbortSignal): Promise<AsyncGenerator<Event>> {
     const buffered: Event[] = [];
     let wake: (() => void) | undefined;
-    sub.on("message", (_c, text) => {
-      buffered.push(JSON.parse(text) as Event);
+    // A message is a JSON array of one thread's events in sequence order (one PUBLISH per flush).
+    const stop = await this.subscriber.listen(this.names.eventsChannel(threadId), (text) => {
+      buffered.push(...(JSON.parse(text) as Event[]));
       wake?.();
     });
-    const onAbort = () => wake?.();
+    const onAbort = () => {
+      stop();
+      wake?.();
+    };
     signal.addEventListener("abort", onAbort);
-    try {
-      await sub.subscribe(this.names.eventsChannel(threadId));
-      while (!signal.aborted) {
-        const next = buffered.shift();
-        if (next) yield next;
-        else await new Promise<void>((resolve) => (wake = resolve));
+    if (signal.aborted) onAbort();
+    return (async function* () {
+      try {
+        while (!signal.aborted) {
+          const next = buffered.shift();
+          if (next) yield next;
+          else await new Promise<void>((resolve) => (wake = resolve));
+        }
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+        stop();
       }
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      sub.disconnect();
-    }
+    })();
   }
 
   /** The BullMQ queue (for metrics, flows, cleaning). */
@@ -201,6 +214,7 @@ export class BullmqBackend {
   async close(): Promise<void> {
     await this.queue.close();
     this.redis.disconnect();
+    this.subscriber.close();
   }
 
   private async connect(): Promise<void> {

@@ -4,6 +4,8 @@ import { TaifengError } from "../../errors.ts";
 /** A job's data: the thread to work on. */
 export interface ThreadJob {
   readonly threadId: string;
+  /** On `join` jobs: the parent's call whose child agents have all finished. */
+  readonly join?: string;
 }
 
 export interface BackendNames {

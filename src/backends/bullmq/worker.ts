@@ -1,5 +1,5 @@
 /** A worker: takes thread jobs from BullMQ and runs them on engines rebuilt from recipes. */
-import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq";
+import { DelayedError, FlowProducer, type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { describeError, isTaifengError, TaifengError } from "../../errors.ts";
 import { AgentEngine } from "../../loop/engine.ts";
@@ -10,6 +10,7 @@ import { Inbox } from "../pg/inbox.ts";
 import type { PgThreadStore } from "../pg/pg-store.ts";
 import { PgWriter } from "../pg/pg-writer.ts";
 import { engineOptionsFor, type RecipeRegistry } from "../recipe.ts";
+import { DELEGATE_TOOL, delegateTool } from "./joins.ts";
 import { type BackendNames, backendNames, type ThreadJob } from "./names.ts";
 import { TrackedStore } from "./tracked-store.ts";
 import { settle, watchEngine } from "./watch.ts";
@@ -76,9 +77,14 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
   const warn = options.onWarning ?? (() => {});
   const inbox = new Inbox(options.store);
   const store = new TrackedStore(options.store);
+  const flows = new FlowProducer({ connection: { url, maxRetriesPerRequest: null }, prefix: names.prefix });
+  const own = [...(options.registry.tools ?? [])];
+  // Child agents across workers (joins.ts), unless the registry brings its own `delegate`.
+  if (!own.some((t) => t.name === DELEGATE_TOOL))
+    own.push(delegateTool({ store: options.store, inbox, flows, names }));
   const registry: RecipeRegistry = {
     ...options.registry,
-    tools: durableBeforeEffects(options.registry.tools, store),
+    tools: durableBeforeEffects(own, store),
   };
   const publisher = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
   const control = new Redis(url, { maxRetriesPerRequest: null });
@@ -97,16 +103,35 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
     }
   });
 
-  const publish = (event: Event) => {
-    publisher.publish(names.eventsChannel(event.threadId), JSON.stringify(event)).catch((err: Error) => {
-      warn(`publishing an event of ${event.threadId} failed: ${err.message}`);
+  // Events are published per thread as one JSON array per tick (one PUBLISH per burst, all of
+  // a tick's threads in one pipeline), in sequence order.
+  const unpublished = new Map<string, Event[]>();
+  const publishPending = () => {
+    const batch = [...unpublished];
+    unpublished.clear();
+    const pipeline = publisher.pipeline();
+    for (const [threadId, events] of batch)
+      pipeline.publish(names.eventsChannel(threadId), JSON.stringify(events));
+    pipeline.exec().catch((err: Error) => {
+      warn(`publishing events of ${batch.map(([t]) => t).join(", ")} failed: ${err.message}`);
     });
+  };
+  const publish = (event: Event) => {
+    const list = unpublished.get(event.threadId);
+    if (list) list.push(event);
+    else {
+      if (unpublished.size === 0) setImmediate(publishPending);
+      unpublished.set(event.threadId, [event]);
+    }
   };
 
   async function run(job: Job<ThreadJob>, token: string | undefined): Promise<void> {
     const { threadId } = job.data;
+    if (job.name === "join") await recordFailedChildren(job);
     const peek = await inbox.peek(threadId);
-    if (!peek.next && peek.status !== "running") return; // nothing to do: consumed by an earlier job
+    // Nothing to do: consumed by an earlier job. A join always opens its parent: the parked
+    // call runs again and reads its children's results.
+    if (!peek.next && peek.status !== "running" && job.name !== "join") return;
     let engineOptions: Awaited<ReturnType<typeof engineOptionsFor>>;
     try {
       if (peek.recipe === undefined)
@@ -138,6 +163,7 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
       for (let next = await inbox.next(threadId); next; next = await inbox.next(threadId, after)) {
         after = next.n;
         const writer = store.writerOf(threadId);
+        const firstSeq = writer.nextLineSeq;
         let submissionId: string;
         try {
           submissionId = engine.submit(next.op);
@@ -145,7 +171,7 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
           await inbox.failOne(threadId, next.n, describeError(err)); // the engine refused this op
           continue;
         }
-        const consume = inbox.consumeSql(threadId, next.n, submissionId);
+        const consume = inbox.consumeSql(threadId, next.n, submissionId, firstSeq);
         writer.attach(consume.sql, consume.values);
         if (next.op.type === "approval" || next.op.type === "user_input_answer") {
           // A control op answers at once; only an applied answer stops the wait on its request.
@@ -159,6 +185,15 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
       active.delete(threadId);
       watched.stop();
       await engine.close();
+    }
+  }
+
+  /** Children whose jobs failed (ignored dependencies): recorded for the parent to read. */
+  async function recordFailedChildren(job: Job<ThreadJob>): Promise<void> {
+    const failures = await job.getIgnoredChildrenFailures();
+    for (const [key, reason] of Object.entries(failures)) {
+      const child = key.slice(key.lastIndexOf(":") + 1).split("__")[0] as string;
+      await inbox.recordChildFailure(child, `its job failed: ${reason}`);
     }
   }
 
@@ -220,6 +255,7 @@ export function startWorker(options: WorkerOptions): TaifengWorker {
     async close(force = false) {
       await worker.close(force);
       for (const engine of active.values()) await engine.close();
+      await flows.close();
       control.disconnect();
       await publisher.quit().catch(() => publisher.disconnect());
     },

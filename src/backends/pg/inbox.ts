@@ -106,16 +106,62 @@ export class Inbox {
     return rows[0] ? entry(rows[0]) : undefined;
   }
 
-  /** The statement (for PgWriter.attach) that marks an op consumed by a submission. */
+  /**
+   * The statement (for PgWriter.attach) that marks an op consumed by a submission whose lines
+   * start at sequence number `firstSeq` (the writer's `nextSeq` when the op was submitted).
+   */
   consumeSql(
     threadId: string,
     n: number,
     submissionId: string,
+    firstSeq: number,
   ): { sql: (p: number) => string; values: unknown[] } {
     return {
       sql: (p) =>
-        `UPDATE ${this.s}.inbox SET submission_id = $${p + 2} WHERE thread_id = $${p} AND n = $${p + 1} AND submission_id IS NULL`,
-      values: [threadId, n, submissionId],
+        `UPDATE ${this.s}.inbox SET submission_id = $${p + 2}, first_seq = $${p + 3} WHERE thread_id = $${p} AND n = $${p + 1} AND submission_id IS NULL`,
+      values: [threadId, n, submissionId, firstSeq],
+    };
+  }
+
+  /**
+   * In one query: an op's state, the thread's directory status and, once the op is consumed, the
+   * stored rows from the one holding its first line (all rows for ops consumed before schema
+   * version 5). Undefined when there is no such op.
+   */
+  async outcomeRows(
+    threadId: string,
+    n: number,
+  ): Promise<
+    | {
+        submissionId: string | undefined;
+        error: string | undefined;
+        status: string | undefined;
+        rows: string[];
+      }
+    | undefined
+  > {
+    await this.store.migrate();
+    const { rows } = await this.query<{
+      submission_id: string | null;
+      error: string | null;
+      status: string | null;
+      rows: string[] | null;
+    }>(
+      `SELECT i.submission_id, i.error, t.info->>'status' AS status,
+         CASE WHEN i.submission_id IS NOT NULL THEN ARRAY(
+           SELECT l.text FROM ${this.s}.lines l
+           WHERE l.thread_id = $1 AND l.seq + l.count > coalesce(i.first_seq, 0) ORDER BY l.seq) END AS rows
+       FROM ${this.s}.inbox i JOIN ${this.s}.threads t ON t.thread_id = i.thread_id
+       WHERE i.thread_id = $1 AND i.n = $2`,
+      [threadId, n],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      submissionId: row.submission_id ?? undefined,
+      error: row.error ?? undefined,
+      status: row.status ?? undefined,
+      rows: row.rows ?? [],
     };
   }
 
@@ -156,6 +202,23 @@ export class Inbox {
       recipe: row?.recipe ?? undefined,
       exists: row?.exists === true,
     };
+  }
+
+  /** Records why a child thread's job failed (its parent reads it as the child's result). */
+  async recordChildFailure(threadId: string, failure: string): Promise<void> {
+    await this.query(`UPDATE ${this.s}.backend_threads SET failure = $2 WHERE thread_id = $1`, [
+      threadId,
+      failure,
+    ]);
+  }
+
+  /** Why a child thread's job failed, if it did. */
+  async childFailure(threadId: string): Promise<string | undefined> {
+    const { rows } = await this.query<{ failure: string | null }>(
+      `SELECT failure FROM ${this.s}.backend_threads WHERE thread_id = $1`,
+      [threadId],
+    );
+    return rows[0]?.failure ?? undefined;
   }
 
   /** Marks one op failed with `error` (the engine refused it). */

@@ -1,6 +1,5 @@
 /** A ThreadStore on PostgreSQL: transcripts and the thread directory shared by many processes. */
 import pg from "pg";
-import { parseTranscript } from "../../conversation/jsonl-reader.ts";
 import type {
   OpenedThread,
   ThreadInfo,
@@ -13,6 +12,7 @@ import { ThreadSummarizer } from "../../conversation/summary.ts";
 import { describeError, TaifengError } from "../../errors.ts";
 import type { RolloutLine } from "../../protocol/index.ts";
 import { PgArtifacts } from "./pg-artifacts.ts";
+import { parseStoredLines } from "./pg-lines.ts";
 import { PgSessionBindings } from "./pg-sessions.ts";
 import { PgWriter } from "./pg-writer.ts";
 import { migrate, quoteSchema } from "./schema.ts";
@@ -346,18 +346,22 @@ export class PgThreadStore implements ThreadStore {
   }
 
   private async readWith(db: pg.Pool | pg.PoolClient, threadId: string): Promise<RolloutLine[]> {
-    let text: string | null | undefined;
+    let rows: string[][];
     try {
-      const { rows } = await db.query<{ t: string | null }>(
-        `SELECT string_agg(text, E'\\n' ORDER BY seq) AS t FROM ${this.s}.lines WHERE thread_id = $1`,
-        [threadId],
-      );
-      text = rows[0]?.t;
+      // Rows as arrays, in sequence order: one string per written batch, parsed as returned.
+      ({ rows } = await db.query<string[]>({
+        text: `SELECT text FROM ${this.s}.lines WHERE thread_id = $1 ORDER BY seq`,
+        values: [threadId],
+        rowMode: "array",
+      }));
     } catch (err) {
       throw dbError(`reading thread ${threadId}`, err);
     }
-    if (text == null) throw new TaifengError("thread_not_found", `no thread ${threadId}`);
-    return parseTranscript(Buffer.from(`${text}\n`, "utf8"), `postgres:${this.schema}.${threadId}`).lines;
+    if (rows.length === 0) throw new TaifengError("thread_not_found", `no thread ${threadId}`);
+    return parseStoredLines(
+      rows.map((r) => r[0] as string),
+      `postgres:${this.schema}.${threadId}`,
+    );
   }
 }
 

@@ -54,6 +54,11 @@ export class PgWriter implements ThreadWriter {
     init.client.on("error", this.onSessionError);
   }
 
+  /** The sequence number the next appended line gets. */
+  get nextLineSeq(): number {
+    return this.nextSeq;
+  }
+
   append(line: RolloutLine): void {
     if (this.closed) throw new TaifengError("store_error", `writer for thread ${this.threadId} is closed`);
     this.queue.push({ seq: this.nextSeq++, text: JSON.stringify(line) });

@@ -31,7 +31,10 @@ export interface Migration {
  * `backend_threads` (a thread's recipe and its submission counter) and `inbox` (submitted ops
  * in order; `submission_id` is set in the transaction that stores the op's first lines).
  * Version 3: `sessions` (EnginePool session bindings; deleting a thread drops its bindings).
- * Version 4: `artifacts` (full tool outputs kept with their thread).
+ * Version 4: `artifacts` (full tool outputs kept with their thread). Version 5: `inbox.first_seq`
+ * (the sequence number from which an op's lines were appended, so reading a submission's
+ * outcome reads the lines of its turn, not the whole thread) and `backend_threads.failure` (why a
+ * child thread's job failed — poisoned, stalled too often — for its parent to read).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -100,6 +103,13 @@ export const MIGRATIONS: readonly Migration[] = [
         call_id text NOT NULL,
         PRIMARY KEY (thread_id, id)
       );`,
+  },
+  {
+    version: 5,
+    name: "where an op's lines start; failed child threads",
+    sql: `
+      ALTER TABLE $S.inbox ADD COLUMN first_seq bigint;
+      ALTER TABLE $S.backend_threads ADD COLUMN failure text;`,
   },
 ];
 

@@ -15,7 +15,7 @@ import {
 } from "./rules-flow.ts";
 import { flagInstall, gitDestructive, networkChange, obfuscation, packageInstall } from "./rules-ops.ts";
 import { type Add, destructive, diskPartition, diskWrite, power, services } from "./rules-system.ts";
-import { dangerousWrites, persistenceCommands, privilege } from "./rules-writes.ts";
+import { dangerousWrites, persistenceCommands, privilege, secretExposure } from "./rules-writes.ts";
 import type { CommandAssessment, DefenseFinding, DefenseVerdict, DefenseWarning } from "./types.ts";
 
 const PER_INVOCATION = [
@@ -27,6 +27,7 @@ const PER_INVOCATION = [
   services,
   persistenceCommands,
   dangerousWrites,
+  secretExposure,
   gitDestructive,
   networkChange,
   reverseShell,

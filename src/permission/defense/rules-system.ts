@@ -68,7 +68,25 @@ export function destructive(inv: Invocation, add: Add): void {
         );
         continue;
       }
+      if (recursive && /^"?\$/.test(target) && !/^"?\$\{?(TMPDIR|PWD)\}?/.test(target)) {
+        // `${x}etc`, `"$DIR"/etc`, `${HOME:0:1}etc`: what it names depends on a value the line
+        // does not know (an empty or sliced one makes it `/etc`).
+        add(
+          "destructive_delete",
+          "medium",
+          `deletes a path that starts with ${target.split("/")[0]}, which could name anything`,
+        );
+        continue;
+      }
       const clean = cleanPath(target);
+      if (recursive && inv.command.dirs.unknown && !target.startsWith("/") && !target.startsWith("~")) {
+        add(
+          "destructive_delete",
+          "medium",
+          `deletes ${target} after a cd to a directory only known at run time`,
+        );
+        continue;
+      }
       if (recursive && (clean === inv.cwd || inv.cwd.startsWith(`${clean}/`))) {
         add("destructive_delete", "medium", `deletes the directory it runs in (${target})`);
         continue;

@@ -1,3 +1,4 @@
+import { GIT_COMMAND_KEYS } from "../shell/tables.ts";
 import type { Invocation } from "./commands.ts";
 import { type Add, operands } from "./rules-system.ts";
 import {
@@ -95,13 +96,7 @@ export function persistenceCommands(inv: Invocation, add: Add): void {
   if (name === "git") {
     const i = words.indexOf("config");
     const key = i >= 0 ? words.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
-    if (
-      key &&
-      /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy)|alias\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|credential\.helper|include\.path|includeif\..*|sequence\.editor|merge\..*\.driver|gpg\.program)$/i.test(
-        key,
-      ) &&
-      words.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2
-    )
+    if (key && GIT_COMMAND_KEYS.test(key) && words.slice(i + 1).filter((a) => !a.startsWith("-")).length >= 2)
       add("persistence", "medium", `git config ${key} sets a program git will run later`);
   }
   if ((name === "at" || name === "batch") && !args.includes("-l") && !args.includes("-c"))
@@ -136,7 +131,73 @@ export function writeTargets(inv: Invocation): string[] {
     // `of=` resolved where a `cd` went too (commands.ts adds it).
     for (const a of args) if (a.startsWith("of=")) out.push(a.slice(3));
   }
+  out.push(...optionFiles(name, args));
   return out;
+}
+
+/**
+ * Files a command writes through an option: downloads (`curl -o`, `wget -O`), `sort -o`,
+ * find's `-fprint`/`-fprint0`/`-fprintf`/`-fls`.
+ */
+function optionFiles(name: string, args: readonly string[]): string[] {
+  const out: string[] = [];
+  const next = (i: number) => args[i + 1];
+  args.forEach((a, i) => {
+    let file: string | undefined;
+    if (name === "curl") {
+      if (a === "-o" || a === "--output" || /^-[a-zA-Z]*o$/.test(a)) file = next(i);
+      else if (a.startsWith("--output=")) file = a.slice(9);
+    } else if (name === "wget") {
+      if (/^-[a-zA-Z]*O$/.test(a) || a === "--output-document") file = next(i);
+      else if (a.startsWith("--output-document=")) file = a.slice(18);
+    } else if (name === "sort") {
+      if (a === "-o" || a === "--output") file = next(i);
+      else if (a.startsWith("--output=")) file = a.slice(9);
+      else if (/^-o./.test(a)) file = a.slice(2);
+    } else if (name === "find" && /^-(fprint0?|fprintf|fls)$/.test(a)) file = next(i);
+    if (file && file !== "-") out.push(file);
+  });
+  return out;
+}
+
+/**
+ * Secrets made reachable elsewhere: a container given a credential directory as a volume
+ * (`docker run -v ~/.ssh:/k`), a link to a secret file (`ln -s ~/.ssh/id_rsa public/key`).
+ */
+export function secretExposure(inv: Invocation, add: Add): void {
+  const { name, args } = inv;
+  if (/^(docker|podman|nerdctl)$/.test(name)) {
+    args.forEach((a, i) => {
+      const prev = args[i - 1];
+      const spec =
+        prev === "-v" || prev === "--volume" || prev === "--mount"
+          ? a
+          : a.startsWith("--volume=") || a.startsWith("--mount=")
+            ? a.slice(a.indexOf("=") + 1)
+            : undefined;
+      if (!spec) return;
+      const source = /(?:^|,)(?:source|src)=([^,]+)/.exec(spec)?.[1] ?? spec.split(":")[0] ?? "";
+      if (
+        isSecretPath(source) ||
+        /^(\.ssh|\.aws|\.gnupg|\.kube|\.docker|\.config\/gcloud)$/.test(homeRelative(source) ?? "")
+      )
+        add("credential_exfiltration", "high", `${name} mounts the credentials ${source} into a container`);
+    });
+  }
+  // A web server handing out the root or a home directory (`python3 -m http.server -d ~`).
+  const served =
+    /^python[0-9.]*$/.test(name) && args.includes("http.server")
+      ? args.find((_a, i) => args[i - 1] === "--directory" || args[i - 1] === "-d")
+      : /^php[0-9.]*$/.test(name) && args.some((a) => a === "-S" || a.startsWith("-S"))
+        ? args.find((_a, i) => args[i - 1] === "-t")
+        : undefined;
+  if (served && (isRootPath(served) || homeRelative(served) === ""))
+    add("credential_exfiltration", "high", `${name} serves ${served} over the network`);
+  if (name === "ln" && args.some((a) => /^-[a-zA-Z]*s/.test(a) || a === "--symbolic")) {
+    const ops = operands(args);
+    const secret = ops.slice(0, -1).find(isSecretPath);
+    if (secret) add("credential_exfiltration", "medium", `links to the credential file ${secret}`);
+  }
 }
 
 /** Writes into startup files, system paths and devices. */

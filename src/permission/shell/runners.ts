@@ -1,5 +1,6 @@
 import { isAbsolute } from "node:path";
 import { pathsIn } from "./glob.ts";
+import { multiplexer, packageSource, programFile } from "./launchers.ts";
 import {
   awk,
   type Ctx,
@@ -100,10 +101,25 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     case "gawk":
     case "mawk":
     case "nawk":
-      return awk(ctx, args);
+      return programFile(ctx, args, ["-f", "--file"]) ?? awk(ctx, args);
     case "sed":
     case "gsed":
-      return sed(args);
+      return programFile(ctx, args, ["-f", "--file"]) ?? sed(args);
+    case "cmake":
+      return programFile(ctx, args, ["-P", "-C"]);
+    case "bundle":
+    case "bundler":
+      return programFile(ctx, args, ["--gemfile"]);
+    case "tmux":
+    case "screen":
+      return multiplexer(ctx, args);
+    case "pip":
+    case "pip3":
+    case "pipx":
+    case "uv":
+    case "poetry":
+    case "pdm":
+      return packageSource(ctx, args);
     case "su":
     case "runuser":
     case "script":
@@ -171,6 +187,8 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     case "yarn": {
       if (texts.some((t) => t.startsWith("--script-shell")))
         return { reason: `${name} --script-shell picks the shell scripts run in` };
+      const source = packageSource(ctx, args);
+      if (source) return source;
       const c = texts.findIndex((t) => t === "-c" || t === "--call" || t.startsWith("--call="));
       if (c < 0) packageExec(ctx, name, args);
       if (c < 0 || (name !== "npx" && !texts.includes("exec"))) return undefined;
@@ -180,7 +198,8 @@ export function runners(cmd: ShellCommand, base: CommandBase, env: ResolveEnv): 
     }
     case "make":
     case "gmake":
-      return texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t))
+      return (programFile(ctx, args, ["-f", "--file", "--makefile"]) ??
+        texts.some((t) => /^(--eval|-E$|SHELL=|\.SHELLFLAGS=|MAKESHELL=)/.test(t)))
         ? { reason: `${name} is given code or a shell on the command line` }
         : undefined;
     case "parallel":

@@ -29,11 +29,25 @@ function helperCode(): string[] {
   return paths;
 }
 
+/**
+ * The runtime's files that run inside the sandbox (its `vendor/` directory: the seccomp
+ * helper), shown again over the private /tmp when the installation lives under /tmp.
+ */
+function runtimeFiles(): string[] {
+  try {
+    const entry = createRequire(import.meta.url).resolve("@anthropic-ai/sandbox-runtime");
+    // .../sandbox-runtime/dist/index.js -> .../sandbox-runtime/vendor
+    return [join(dirname(dirname(entry)), "vendor")];
+  } catch {
+    return [];
+  }
+}
+
 /** How long the helper may take to start its proxies (a cold Node start on a busy machine). */
 const START_TIMEOUT_MS = 30_000;
 
 /** What a helper is started with; `root` undefined: no workspace (the helper's own directory). */
-export type HelperSpec = Omit<Level1Spec, "runtimeDir" | "tmp" | "protect" | "root"> & {
+export type HelperSpec = Omit<Level1Spec, "runtimeDir" | "tmp" | "protect" | "runtimeFiles" | "root"> & {
   readonly root: string | undefined;
 };
 
@@ -136,6 +150,7 @@ export class SandboxHelper {
       runtimeDir,
       tmp: this.tmpFor(runtimeDir),
       protect: helperCode(),
+      runtimeFiles: runtimeFiles(),
     };
     this.post(helper, { type: "init", spec });
     return helper;

@@ -31,6 +31,22 @@ describe("runtimeConfig", () => {
     expect("bwrapPath" in config).toBe(false);
   });
 
+  it("shows the runtime's own files again over the private /tmp, read-only, only when under /tmp", () => {
+    const config = runtimeConfig({
+      ...spec,
+      runtimeFiles: ["/tmp/ci-clone/node_modules/@anthropic-ai/sandbox-runtime/vendor", "/opt/srt/vendor"],
+    });
+    expect(config.filesystem.allowRead).toEqual([
+      "/tmp/taifeng-sandbox-x",
+      "/tmp/ci-clone/node_modules/@anthropic-ai/sandbox-runtime/vendor",
+    ]);
+    expect(config.filesystem.allowWrite).toEqual(["/w/app", "/cache"]);
+    // /tmpfoo is not under /tmp.
+    expect(runtimeConfig({ ...spec, runtimeFiles: ["/tmpfoo/vendor"] }).filesystem.allowRead).toEqual([
+      "/tmp/taifeng-sandbox-x",
+    ]);
+  });
+
   it("keeps the helper's own code read-only where a writable path covers it", () => {
     const config = runtimeConfig({
       ...spec,
@@ -88,7 +104,7 @@ describe(".env files outside the workspace", () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("finds those in HOME to depth 3 and beside each ancestor, never inside the workspace", async () => {
-    const found = await findEnvFiles({ home: join(dir, "home"), root: join(dir, "home", "work", "app") });
+    const found = findEnvFiles({ home: join(dir, "home"), root: join(dir, "home", "work", "app") });
     expect(found.map((f) => f.slice(dir.length + 1))).toEqual([
       ".env",
       "home/.env",

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const wrap = async (command: string): Promise<string> => {
     if (!spec || !config) throw new Error("the sandbox helper was not initialized");
     // .env files are looked for at each command: one created since the last is hidden too.
-    const envFiles = await findEnvFiles({ home: spec.home, root: spec.root });
+    const envFiles = findEnvFiles({ home: spec.home, root: spec.root });
     const filesystem = {
       ...config.filesystem,
       denyRead: [
