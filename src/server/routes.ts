@@ -84,7 +84,13 @@ export function summary(hub: ThreadHub, info: ThreadInfo): Record<string, unknow
   const ch = hub.peek(info.threadId);
   const engine = hub.pool.get(info.threadId);
   const running = engine !== undefined && engine.status !== "closed" && !engine.idle;
-  const pending = ch?.pending.size ?? 0;
+  // An evicted (or not yet reopened) suspended thread: its parked requests, at least one.
+  const pending =
+    ch?.live === true
+      ? ch.pending.size
+      : info.status === "suspended"
+        ? Math.max(1, hub.parkedCount(info.threadId) ?? 1)
+        : 0;
   return {
     threadId: info.threadId,
     ...(info.title !== undefined ? { title: info.title } : {}),
