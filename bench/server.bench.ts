@@ -11,6 +11,7 @@ import { SimClient } from "../src/llm/sim/sim-client.ts";
 import type { ModelRequest } from "../src/llm/types.ts";
 import { createServer, type TaifengServer } from "../src/server/server.ts";
 import { percentile, round, writeResult } from "./lib.ts";
+import { parked } from "./server-parked.ts";
 
 const CLIENTS = new URL("./server-clients.ts", import.meta.url);
 
@@ -227,6 +228,8 @@ try {
   const cpu100 = await fanoutCpu(100, 2000);
   const replays = await replay(url, server, 10_000);
   const paints = await firstPaint(url);
+  const park = await parked(join(dir, "parked"), 500, 20);
+  if (!park.ranOnce) throw new Error("a parked thread's tool did not run exactly once");
   const paintFigures =
     typeof paints === "string"
       ? { console_first_paint_ms: paints }
@@ -244,19 +247,21 @@ try {
       threads_200_streaming_events_per_s: tp.eventsPerS,
       resume_replay_10k_events_ms: round(percentile(replays, 50), 1),
       ...paintFigures,
+      ...park.figures,
       target_sse_fanout_1000_lag_p99_ms: target,
       target_met: fan1000.p99 <= target,
     },
     {
       load_average: { before: loadBefore, after: loadavg().map((x) => round(x, 2)) },
       workload:
-        "One server process (Hono on @hono/node-server, JSONL store, SimClient). Fan-out: N SSE clients (?live=1) of one thread in 2 worker threads; a turn streams 100 assistant_text chunks 10 ms apart; lag = time the client parsed the frame - the event's ts (emit time, epoch ms, so up to 1 ms is rounding). Throughput: 200 threads, one SSE client each, every thread runs a turn of 50 chunks at once; event frames received by clients / wall time from the first submit to the last turn_completed. Replay: GET /events from the start of a thread with 10,000 transcript lines, until the last line frame (median of 7). First paint: first-contentful-paint of / in headless Chromium (median of 7).",
+        "One server process (Hono on @hono/node-server, JSONL store, SimClient). Fan-out: N SSE clients (?live=1) of one thread in 2 worker threads; a turn streams 100 assistant_text chunks 10 ms apart; lag = time the client parsed the frame - the event's ts (emit time, epoch ms, so up to 1 ms is rounding). Throughput: 200 threads, one SSE client each, every thread runs a turn of 50 chunks at once; event frames received by clients / wall time from the first submit to the last turn_completed. Replay: GET /events from the start of a thread with 10,000 transcript lines, until the last line frame (median of 7). First paint: first-contentful-paint of / in headless Chromium (median of 7). Parked: 500 threads each wait on an approval (a second server, same process); heap used after two forced GCs, relative to before the threads, with their engines live and after the server evicted them; then 20 approvals over HTTP to evicted threads, each timed from the POST to the tool having run (reopen, re-ask under the same id, answer); /metrics scraped 7 times.",
       samples: {
         fanout_1000: fan1000.samples,
         fanout_100: fan100.samples,
         throughput_frames: tp.frames,
         replay_ms: replays.map((x) => round(x, 1)),
         first_paint_ms: paints,
+        ...park.samples,
       },
       note: "fanout_*_server_us_per_event is the server's work alone (publish + one batched flush into in-memory sinks, no sockets, no clients): the part of the lag the server adds before the kernel and the clients. Ratios are from one run on a shared 2-core machine: compare sse_fanout_1000 with sse_fanout_100 (same run) rather than across runs.",
     },

@@ -61,6 +61,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
       ...(s.maxBodyBytes !== undefined ? { maxBodyBytes: s.maxBodyBytes } : {}),
       ...(s.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: s.rateLimitPerMinute } : {}),
       ...(s.drainMs !== undefined ? { drainMs: s.drainMs } : {}),
+      ...(s.evictSuspendedMs !== undefined ? { evictSuspendedMs: s.evictSuspendedMs } : {}),
     });
   } catch (err) {
     await setup.close();

@@ -67,6 +67,12 @@ export const ServerConfig = z.strictObject({
   rateLimitPerMinute: z.number().int().positive().optional(),
   /** Longest graceful shutdown waits for running turns before interrupting them, in ms. Default 30,000. */
   drainMs: z.number().int().nonnegative().optional(),
+  /**
+   * An engine that has waited on a person this long, unwatched, leaves memory (its request
+   * stays in the inbox; an answer, a message or a viewer reopens it), in ms. Default 60,000;
+   * -1 keeps such engines in memory.
+   */
+  evictSuspendedMs: z.number().int().min(-1).optional(),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 

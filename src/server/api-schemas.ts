@@ -1,6 +1,6 @@
 /** Request and response shapes of the HTTP API (zod), the source of `/openapi.json`. */
 import { z } from "zod";
-import { Op, Usage } from "../protocol/index.ts";
+import { Op, ResponseItem, Usage } from "../protocol/index.ts";
 
 /** `POST /v1/threads`. */
 export const CreateThreadBody = z.strictObject({
@@ -19,6 +19,21 @@ export const ForkBody = z.strictObject({
 
 /** `POST /v1/threads/{id}/ops`: any Op except `shutdown` (the server owns engine lifetimes). */
 export const OpBody = Op;
+
+/** `POST /v1/threads/{id}/fork`: the new thread. */
+export const ForkReply = z.object({
+  threadId: z.string(),
+  parentThreadId: z.string(),
+  /** Turns the fork starts with. */
+  turns: z.number().int(),
+});
+
+/** `GET /v1/threads/{id}/items`: the model's view of the history. */
+export const ItemsReply = z.object({
+  threadId: z.string(),
+  turns: z.number().int(),
+  items: z.array(ResponseItem),
+});
 
 /** The id of an accepted submission: its events carry it. */
 export const SubmissionReply = z.object({ threadId: z.string(), submissionId: z.string() });

@@ -244,6 +244,16 @@ export class ThreadHub {
     };
   }
 
+  /** Parked requests of a thread as the inbox last read them from its transcript, if it did. */
+  parkedCount(threadId: string): number | undefined {
+    return this.parked.get(threadId)?.rows.length;
+  }
+
+  /** Resolves when every eviction started so far has closed its engine. */
+  async evictionsSettled(): Promise<void> {
+    await Promise.allSettled([...this.evicting.values()]);
+  }
+
   /** True while the thread's engine is being evicted. */
   isEvicting(threadId: string): boolean {
     return this.evicting.has(threadId);

@@ -5,6 +5,8 @@ import {
   CreateThreadBody,
   ErrorReply,
   ForkBody,
+  ForkReply,
+  ItemsReply,
   OpBody,
   PendingApproval,
   SubmissionReply,
@@ -23,7 +25,10 @@ const errors = {
   "400": { description: "Malformed request", ...json("Error") },
   "401": { description: "Missing or wrong bearer token", ...json("Error") },
   "404": { description: "No such thread", ...json("Error") },
+  "413": { description: "Body over the size limit", ...json("Error") },
+  "415": { description: "Body not application/json", ...json("Error") },
   "429": { description: "Rate limit; see Retry-After", ...json("Error") },
+  "503": { description: "No engine free in time, or shutting down", ...json("Error") },
 };
 const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
 
@@ -37,6 +42,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
       schemas: {
         CreateThread: schema(CreateThreadBody),
         Fork: schema(ForkBody),
+        ForkReply: schema(ForkReply),
+        Items: schema(ItemsReply),
         Op: schema(OpBody),
         Submission: schema(SubmissionReply),
         Thread: schema(ThreadSummary),
@@ -85,7 +92,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: "The model's view of the history",
           parameters: [idParam],
-          responses: { "200": { description: "Items" }, ...errors },
+          responses: { "200": { description: "Items", ...json("Items") }, ...errors },
         },
       },
       "/v1/threads/{id}/ops": {
@@ -118,7 +125,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: "Fork at a turn",
           parameters: [idParam],
           requestBody: json("Fork"),
-          responses: { "201": { description: "The new thread" }, ...errors },
+          responses: { "201": { description: "The new thread", ...json("ForkReply") }, ...errors },
         },
       },
       "/v1/approvals": {
@@ -134,7 +141,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       "/healthz": { get: { summary: "Liveness", security: [], responses: { "200": { description: "ok" } } } },
-      "/metrics": { get: { summary: "Prometheus text", responses: { "200": { description: "metrics" } } } },
+      "/metrics": {
+        get: {
+          summary: "Prometheus text (0.0.4): the telemetry instruments and the server's gauges",
+          responses: { "200": { description: "metrics", content: { "text/plain": {} } } },
+        },
+      },
       "/openapi.json": {
         get: { summary: "This document", security: [], responses: { "200": { description: "OpenAPI 3.1" } } },
       },

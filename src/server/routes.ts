@@ -54,10 +54,14 @@ const ANSWER_WAIT_MS = 10_000;
  * A viewer arriving at a thread whose engine was evicted while it waited on a person reopens
  * it, so that the request is asked again live. A thread held by another process stays as is.
  */
-async function reopenIfParked(hub: ThreadHub, id: string): Promise<void> {
+async function reopenIfParked(
+  hub: ThreadHub,
+  id: string,
+  lines: readonly RolloutLine[] | undefined,
+): Promise<void> {
   const live = hub.pool.get(id);
   if (live && live.status !== "closed" && !hub.isEvicting(id)) return;
-  if (summarizeThread(await hub.store.read(id)).status !== "suspended") return;
+  if (summarizeThread(lines ?? (await hub.store.read(id))).status !== "suspended") return;
   try {
     await hub.engine(id);
   } catch {
@@ -84,7 +88,13 @@ export function summary(hub: ThreadHub, info: ThreadInfo): Record<string, unknow
   const ch = hub.peek(info.threadId);
   const engine = hub.pool.get(info.threadId);
   const running = engine !== undefined && engine.status !== "closed" && !engine.idle;
-  const pending = ch?.pending.size ?? 0;
+  // An evicted (or not yet reopened) suspended thread: its parked requests, at least one.
+  const pending =
+    ch?.live === true
+      ? ch.pending.size
+      : info.status === "suspended"
+        ? Math.max(1, hub.parkedCount(info.threadId) ?? 1)
+        : 0;
   return {
     threadId: info.threadId,
     ...(info.title !== undefined ? { title: info.title } : {}),
@@ -195,10 +205,10 @@ export function registerRoutes(app: Hono<ServerEnv>, hub: ThreadHub): void {
       throw new HttpError(400, "invalid_position", `"${raw.slice(0, 40)}" is not an event id (N or N.K)`);
     const release = hub.hold(id);
     try {
-      await reopenIfParked(hub, id);
       await streamThread(hub, id, c.env.outgoing, {
         after,
         live: c.req.query("live") === "1" && after === undefined,
+        beforeAttach: (lines) => reopenIfParked(hub, id, lines),
       });
     } finally {
       release();

@@ -24,7 +24,16 @@ export async function streamThread(
   hub: ThreadHub,
   threadId: string,
   res: ServerResponse,
-  start: { after: Position | undefined; live: boolean },
+  start: {
+    after: Position | undefined;
+    live: boolean;
+    /**
+     * Runs right before the viewer attaches to the live events, with the transcript as last
+     * read for the replay (undefined when none was read): the route reopens a parked thread
+     * here, so its re-asked request follows the replayed lines.
+     */
+    beforeAttach?: (lines: readonly RolloutLine[] | undefined) => Promise<void>;
+  },
 ): Promise<void> {
   // The body runs until the connection closes, unframed: frames are then written straight to
   // the socket, and one encoded Buffer serves every viewer of a batch.
@@ -49,9 +58,11 @@ export async function streamThread(
   });
   const ch = hub.channel(threadId);
   if (start.live) {
+    await start.beforeAttach?.(undefined);
     if (!closed) ch.attach(sink, ch.last ?? { line: 0, k: -1 });
     return;
   }
+  let read: RolloutLine[] | undefined;
   let cursor: Position = start.after ?? { line: 0, k: -1 };
   let transcriptEnd = -1;
   for (let rounds = 0; rounds < 4 && !closed; rounds++) {
@@ -59,6 +70,7 @@ export async function streamThread(
     if (first !== undefined && cursor.line >= first.line) break;
     if (first === undefined && transcriptEnd >= 0 && cursor.line >= transcriptEnd) break;
     const lines = await hub.store.read(threadId);
+    read = lines;
     transcriptEnd = lines.length;
     const now = ch.start;
     const through = now !== undefined ? Math.min(now.line, lines.length) : lines.length;
@@ -78,6 +90,8 @@ export async function streamThread(
       cursor = { line: now.line, k: -1 };
     } else if (through > cursor.line) cursor = { line: through, k: -1 };
   }
+  if (closed) return;
+  await start.beforeAttach?.(read);
   if (closed) return;
   const attached = ch.attach(sink, cursor);
   if ("linesThrough" in attached) {

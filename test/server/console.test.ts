@@ -55,7 +55,9 @@ describe.skipIf(!present)("the web console in Chromium", () => {
     await expect.poll(() => page.locator(".thread-link").count(), { timeout: 15_000 }).toBe(2);
     await expect
       // Most recently updated first: which of the two turns ends last depends on the machine.
-      .poll(async () => (await page.locator(".thread-link .title").allTextContents()).sort())
+      .poll(async () => (await page.locator(".thread-link .title").allTextContents()).sort(), {
+        timeout: 15_000,
+      })
       .toEqual(["first thread", "second thread"]);
     await page.screenshot({ path: join(SHOTS, "console-threads.png") });
 

@@ -69,7 +69,11 @@ describe("suspended engines are evicted and reopened on demand", () => {
       expect(rows.map((r) => r.kind)).toEqual(Array(THREADS).fill("permission"));
       expect(new Set(rows.map((r) => r.threadId))).toEqual(new Set(ids));
       for (const r of rows) expect(r.input?.command).toBe(`echo t${ids.indexOf(r.threadId)}`);
-      expect(await status(first.url, ids[0] as string)).toBe("suspended");
+      const parkedRow = (await (await api(first.url, `/v1/threads/${ids[0]}`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect([parkedRow.status, parkedRow.live, parkedRow.pendingRequests]).toEqual(["suspended", false, 1]);
       expect(ran).toEqual([]);
 
       // An answer from the API reopens that thread only; its tool runs once.

@@ -122,15 +122,22 @@ async function answer(request, op) {
 async function loadApprovals() {
   const data = await guarded(() => client.get("/v1/approvals"));
   if (!data) return;
+  const mine = forPerson(data.approvals);
   const list = $("approvals");
-  list.replaceChildren(...data.approvals.map((a) => approvalCard(a, answer)));
-  $("no-approvals").hidden = data.approvals.length > 0;
-  $("approval-count").textContent = data.approvals.length ? String(data.approvals.length) : "";
+  list.replaceChildren(...mine.map((a) => approvalCard(a, answer)));
+  $("no-approvals").hidden = mine.length > 0;
+  $("approval-count").textContent = mine.length ? String(mine.length) : "";
+}
+
+/** Requests a person answers: calls parked on child agents are answered by the runtime. */
+function forPerson(approvals) {
+  return approvals.filter((a) => a.awaiting !== "agents");
 }
 
 async function refreshApprovalCount() {
   const data = await guarded(() => client.get("/v1/approvals"));
-  if (data) $("approval-count").textContent = data.approvals.length ? String(data.approvals.length) : "";
+  const n = data ? forPerson(data.approvals).length : 0;
+  if (data) $("approval-count").textContent = n ? String(n) : "";
 }
 
 let chart;

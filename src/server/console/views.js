@@ -261,6 +261,7 @@ export class ThreadView {
         break;
       }
       case "user_input_requested":
+        if (m.awaiting === "agents") break; // the runtime answers it when the children finish
         this.add(
           approvalCard(
             { threadId: ev.threadId, kind: "user_input", requestId: m.requestId, question: m.question },
