@@ -1,10 +1,13 @@
 // The non-streaming fallback (a stream failing before output: one retry, then the request
 // without streaming) for every provider that has a non-streaming mode, through the official
 // SDKs against the local replay server.
+
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { useReplayServer } from "../../test/providers/expected.ts";
 import type { ReplayServer } from "../../test/providers/replay-server.ts";
+import { aiSdkModel } from "../llm/providers/ai-sdk.ts";
 import { createAnthropic } from "../llm/providers/anthropic.ts";
 import { createGemini } from "../llm/providers/gemini.ts";
 import { createOpenAIResponses } from "../llm/providers/openai-responses.ts";
@@ -171,6 +174,59 @@ describe("non-streaming fallback per provider (official SDKs, replay server)", (
     expect(of(events, "model_call_completed")[0]).toMatchObject({
       finishReason: "tool_calls",
       usage: { inputTokens: 15, outputTokens: 5 },
+    });
+    expect(of(events, "tool_call_completed")[0]).toMatchObject({
+      name: "get_weather",
+      output: "sunny in Paris",
+    });
+    expect(of(events, "turn_completed")).toHaveLength(1);
+  });
+
+  it("AI SDK bridge: doGenerate's content replayed as stream parts, tool call included", async () => {
+    const fail = status500({ error: { message: "boom", type: "server_error" } });
+    server.queue(fail, fail, {
+      kind: "status",
+      status: 200,
+      body: {
+        id: "chatcmpl-ns1",
+        object: "chat.completion",
+        model: "gpt-4.1-nano",
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: "assistant",
+              content: null,
+              tool_calls: [
+                {
+                  id: "call_ns",
+                  type: "function",
+                  function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+                },
+              ],
+            },
+            finish_reason: "tool_calls",
+          },
+        ],
+        usage: { prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 },
+      },
+    });
+    server.queue({ kind: "fixture", file: "openai__openai-text.chunks.txt", framing: "chat" });
+    const provider = createOpenAICompatible({
+      name: "compat",
+      baseURL: server.url,
+      apiKey: "k",
+      includeUsage: true,
+    });
+    const events = await turn(
+      aiSdkModel(provider.chatModel("gpt-4.1-nano")),
+      aiSdkModel(provider.chatModel("gpt-4.1-nano"), { streaming: false }),
+    );
+    expect(of(events, "model_recovery").map((r) => r.action)).toEqual(["stream_retry", "non_streaming"]);
+    expect(server.requests.map((r) => r.body.stream === true)).toEqual([true, true, false, true]);
+    expect(of(events, "model_call_completed")[0]).toMatchObject({
+      finishReason: "tool_calls",
+      usage: { inputTokens: 11, outputTokens: 6 },
     });
     expect(of(events, "tool_call_completed")[0]).toMatchObject({
       name: "get_weather",

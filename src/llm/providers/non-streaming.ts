@@ -3,6 +3,7 @@
  * without streaming (`streaming: false`, the recovery policy's fallback) replays its whole
  * response through the same translator, so both paths produce the same model events.
  */
+import type { LanguageModelV4StreamPart } from "@ai-sdk/provider";
 import type { AnthropicEvent } from "./anthropic-stream.ts";
 import type { ResponsesEvent } from "./openai-responses-stream.ts";
 import { DEFAULT_TIMEOUTS, type ProviderTimeouts } from "./runtime.ts";
@@ -117,4 +118,25 @@ export function responsesEvents(response: unknown): ResponsesEvent[] {
     response: r,
   });
   return events;
+}
+
+/**
+ * An AI SDK `doGenerate` result as the stream parts `doStream` would have sent: its response
+ * metadata, each text, reasoning and tool-call content part, and `finish` with the usage.
+ */
+export function aiSdkGenerateParts(result: unknown): LanguageModelV4StreamPart[] {
+  const r = obj(result);
+  const response = obj(r.response);
+  const parts: Obj[] = [{ type: "response-metadata", id: response.id, modelId: response.modelId }];
+  list(r.content).forEach((c, i) => {
+    const id = String(i);
+    const meta = c.providerMetadata !== undefined ? { providerMetadata: c.providerMetadata } : {};
+    if (c.type === "text")
+      parts.push({ type: "text-delta", id, delta: c.text }, { type: "text-end", id, ...meta });
+    else if (c.type === "reasoning")
+      parts.push({ type: "reasoning-delta", id, delta: c.text }, { type: "reasoning-end", id, ...meta });
+    else if (c.type === "tool-call") parts.push(c);
+  });
+  parts.push({ type: "finish", finishReason: r.finishReason, usage: r.usage });
+  return parts as unknown as LanguageModelV4StreamPart[];
 }
