@@ -10,6 +10,7 @@ import {
   ProxyTracerProvider,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   type Tracer,
   type TracerProvider,
@@ -108,6 +109,12 @@ export function splitModel(id: string): { provider: string; model: string } {
   return i < 0 ? { provider: id, model: id } : { provider: id.slice(0, i), model: id.slice(i + 1) };
 }
 
+/** A span's name and start options, built once per model, agent or tool and reused. */
+export interface SpanStart {
+  readonly name: string;
+  readonly options: SpanOptions;
+}
+
 /** What a SpanRecorder works with. */
 export interface SpanRecorderOptions {
   readonly tracerProvider: TracerProvider;
@@ -130,6 +137,7 @@ export class SpanRecorder {
   readonly threads = new Map<string, ThreadSpans>();
   /** Open `chat` spans of child skill engines, by the child's thread id (see otel-chat.ts). */
   readonly childChats = new Map<string, { readonly owner: ThreadSpans; readonly chat: ChatState }>();
+  private readonly starts = new Map<string, SpanStart>();
 
   constructor(options: SpanRecorderOptions, scope: string) {
     this.tracerProvider = options.tracerProvider;
@@ -139,6 +147,21 @@ export class SpanRecorder {
     this.capture = options.capture;
     this.agentName = options.agentName;
     this.parentContext = options.parentContext;
+  }
+
+  /**
+   * The name and options of a span start under `key`, built by `build` on first use. The SDK
+   * copies what it reads, so one object serves every span of that kind. Bounded: a host with
+   * unbounded model or tool names rebuilds now and then.
+   */
+  start(key: string, build: () => SpanStart): SpanStart {
+    let s = this.starts.get(key);
+    if (!s) {
+      if (this.starts.size >= 1024) this.starts.clear();
+      s = build();
+      this.starts.set(key, s);
+    }
+    return s;
   }
 
   /** Ends every open span (as unfinished) and forgets all threads; for a host shutting down. */
@@ -263,22 +286,26 @@ export class SpanRecorder {
       state.quiet = true;
       return;
     }
-    const { provider, model } = splitModel(modelId);
     // What a sampler may use; the rest is set when the turn ends (the SDK validates start
     // attributes twice).
-    const attributes: Record<string, string> = {
-      [ATTR.operationName]: OPERATION.invokeAgent,
-      [ATTR.providerName]: providerName(provider),
-      [ATTR.agentName]: this.agentName,
-      [ATTR.requestModel]: model,
-    };
+    const start = this.start(`turn\u0000${modelId}`, () => {
+      const { provider, model } = splitModel(modelId);
+      return {
+        name: `${OPERATION.invokeAgent} ${this.agentName}`,
+        options: {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            [ATTR.operationName]: OPERATION.invokeAgent,
+            [ATTR.providerName]: providerName(provider),
+            [ATTR.agentName]: this.agentName,
+            [ATTR.requestModel]: model,
+          },
+        },
+      };
+    });
     state.turnId = turnId;
     const parent = this.parent(state, threadId);
-    const span = this.tracer.startSpan(
-      `${OPERATION.invokeAgent} ${this.agentName}`,
-      { kind: SpanKind.INTERNAL, attributes },
-      parent,
-    );
+    const span = this.tracer.startSpan(start.name, start.options, parent);
     state.turn = span;
     state.quiet = !span.isRecording();
     state.turnCtx = state.quiet ? undefined : trace.setSpan(parent, span);
@@ -329,14 +356,14 @@ export class SpanRecorder {
       chat.calls ??= [];
       chat.calls.push({ id: callId, name, arguments: JSON.stringify(input) ?? "" });
     }
-    const span = this.tracer.startSpan(
-      `${OPERATION.executeTool} ${name}`,
-      {
+    const start = this.start(`tool\u0000${name}`, () => ({
+      name: `${OPERATION.executeTool} ${name}`,
+      options: {
         kind: SpanKind.INTERNAL,
         attributes: { [ATTR.operationName]: OPERATION.executeTool, [ATTR.toolName]: name },
       },
-      parent ?? this.parent(state, threadId),
-    );
+    }));
+    const span = this.tracer.startSpan(start.name, start.options, parent ?? this.parent(state, threadId));
     if (this.capture && span.isRecording())
       span.setAttribute(ATTR.toolCallArguments, redactedJson(input, this.redactor));
     state.tools ??= new Map();
