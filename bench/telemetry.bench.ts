@@ -6,7 +6,7 @@
 // SDK (the API's no-op providers), over no telemetry.
 // jsonl_sink_events_per_s: events through the sink dispatcher into a rotating JSONL file.
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
 import {
@@ -26,6 +26,7 @@ import { createSinks } from "../src/telemetry/sinks.ts";
 import { kernelModel, lookupTool, percentile, round, writeResult } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 10_000);
+const loadAtStart = loadavg()[0] ?? 0;
 const WARMUP = Number(process.env.WARMUP ?? 1_000);
 const ROUNDS = 10;
 
@@ -280,5 +281,6 @@ writeResult(
       jsonl_events_per_s: sinkRates.map((v) => Math.round(v)),
     },
     targets: { kernel_otel_on_vs_off: "<= 1.3", kernel_otel_installed_but_disabled_vs_off: "<= 1.03" },
+    load_average: { start_1min: round(loadAtStart, 2), end_1min: round(loadavg()[0] ?? 0, 2) },
   },
 );

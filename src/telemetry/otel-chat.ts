@@ -29,19 +29,21 @@ export function openChat(
   conversation: string,
   parent: Context,
 ): ChatState {
-  const { provider, model } = splitModel(modelId);
-  const span = r.tracer.startSpan(
-    `${OPERATION.chat} ${model}`,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        [ATTR.operationName]: OPERATION.chat,
-        [ATTR.providerName]: providerName(provider),
-        [ATTR.requestModel]: model,
+  const start = r.start(`chat\u0000${modelId}`, () => {
+    const { provider, model } = splitModel(modelId);
+    return {
+      name: `${OPERATION.chat} ${model}`,
+      options: {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR.operationName]: OPERATION.chat,
+          [ATTR.providerName]: providerName(provider),
+          [ATTR.requestModel]: model,
+        },
       },
-    },
-    parent,
-  );
+    };
+  });
+  const span = r.tracer.startSpan(start.name, start.options, parent);
   return {
     span,
     model: modelId,

@@ -32,81 +32,23 @@ import {
   startPermission,
   startSkill,
 } from "./otel-side-spans.ts";
+import {
+  type ChatState,
+  type RequestTarget,
+  type SpanStart,
+  splitModel,
+  type ThreadSpans,
+  type ToolSpan,
+  toolEndAttributes,
+  turnEndAttributes,
+} from "./otel-state.ts";
 import { ATTR, OPERATION, SPAN_EVENT } from "./semconv.ts";
 
-/** An open `chat` span and what it ends with. */
-export interface ChatState {
-  readonly span: Span;
-  readonly model: string;
-  /** The thread the call belongs to (a child skill's own thread for its calls). */
-  readonly conversation: string;
-  readonly step: number;
-  text: string;
-  calls: { id: string; name: string; arguments: string }[] | undefined;
-  /** From the stream's `finish` (the model wrapper sets them). */
-  responseId: string | undefined;
-  responseModel: string | undefined;
-}
-
-/** Where the model wrapper records a request's response id and model. */
-export interface RequestTarget {
-  readonly span: Span;
-  /** The call's chat state; undefined for a compaction request (its span takes them directly). */
-  readonly chat: ChatState | undefined;
-}
-
-/** An open `execute_tool` span. */
-export interface ToolSpan {
-  readonly span: Span;
-  readonly callId: string;
-  readonly conversation: string;
-}
-
-/** The attributes every `execute_tool` span ends with, however it ends. */
-function toolEndAttributes(tool: ToolSpan): Attributes {
-  return {
-    [ATTR.toolCallId]: tool.callId,
-    [ATTR.toolType]: "function",
-    [ATTR.conversationId]: tool.conversation,
-  };
-}
-
-/** The attributes every `invoke_agent` turn span ends with, however it ends. */
-function turnEndAttributes(state: ThreadSpans, threadId: string): Attributes {
-  const attrs: Attributes = { [ATTR.conversationId]: threadId };
-  if (state.turnId !== undefined) attrs[ATTR.turnId] = state.turnId;
-  return attrs;
-}
-
-/** What is open on one thread. */
-export interface ThreadSpans {
-  readonly threadId: string;
-  turn: Span | undefined;
-  turnId: string | undefined;
-  /** The turn's end attributes are set (endTurn ran). */
-  ended: boolean;
-  turnCtx: Context | undefined;
-  /**
-   * The turn's span is not recording (no SDK, or not sampled): its children are skipped, since
-   * under a parent-based sampler they would not record either. Metrics are still recorded.
-   */
-  quiet: boolean;
-  chat: ChatState | undefined;
-  compaction: Span | undefined;
-  tools: Map<string, ToolSpan> | undefined;
-  permissions: Map<string, Span> | undefined;
-  /** Open skill spans per root call id, innermost last. */
-  skills: Map<string, Span[]> | undefined;
-}
+export type { ChatState, RequestTarget, SpanStart, ThreadSpans, ToolSpan };
+export { splitModel };
 
 /** The provider a ProxyTracerProvider falls back to while no SDK is registered. */
 const NOOP_TRACING = new ProxyTracerProvider().getDelegate();
-
-/** The part of a model id before the colon, and the rest. */
-export function splitModel(id: string): { provider: string; model: string } {
-  const i = id.indexOf(":");
-  return i < 0 ? { provider: id, model: id } : { provider: id.slice(0, i), model: id.slice(i + 1) };
-}
 
 /** What a SpanRecorder works with. */
 export interface SpanRecorderOptions {
@@ -130,6 +72,7 @@ export class SpanRecorder {
   readonly threads = new Map<string, ThreadSpans>();
   /** Open `chat` spans of child skill engines, by the child's thread id (see otel-chat.ts). */
   readonly childChats = new Map<string, { readonly owner: ThreadSpans; readonly chat: ChatState }>();
+  private readonly starts = new Map<string, SpanStart>();
 
   constructor(options: SpanRecorderOptions, scope: string) {
     this.tracerProvider = options.tracerProvider;
@@ -139,6 +82,21 @@ export class SpanRecorder {
     this.capture = options.capture;
     this.agentName = options.agentName;
     this.parentContext = options.parentContext;
+  }
+
+  /**
+   * The name and options of a span start under `key`, built by `build` on first use. The SDK
+   * copies what it reads, so one object serves every span of that kind. Bounded: a host with
+   * unbounded model or tool names rebuilds now and then.
+   */
+  start(key: string, build: () => SpanStart): SpanStart {
+    let s = this.starts.get(key);
+    if (!s) {
+      if (this.starts.size >= 1024) this.starts.clear();
+      s = build();
+      this.starts.set(key, s);
+    }
+    return s;
   }
 
   /** Ends every open span (as unfinished) and forgets all threads; for a host shutting down. */
@@ -263,22 +221,26 @@ export class SpanRecorder {
       state.quiet = true;
       return;
     }
-    const { provider, model } = splitModel(modelId);
     // What a sampler may use; the rest is set when the turn ends (the SDK validates start
     // attributes twice).
-    const attributes: Record<string, string> = {
-      [ATTR.operationName]: OPERATION.invokeAgent,
-      [ATTR.providerName]: providerName(provider),
-      [ATTR.agentName]: this.agentName,
-      [ATTR.requestModel]: model,
-    };
+    const start = this.start(`turn\u0000${modelId}`, () => {
+      const { provider, model } = splitModel(modelId);
+      return {
+        name: `${OPERATION.invokeAgent} ${this.agentName}`,
+        options: {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            [ATTR.operationName]: OPERATION.invokeAgent,
+            [ATTR.providerName]: providerName(provider),
+            [ATTR.agentName]: this.agentName,
+            [ATTR.requestModel]: model,
+          },
+        },
+      };
+    });
     state.turnId = turnId;
     const parent = this.parent(state, threadId);
-    const span = this.tracer.startSpan(
-      `${OPERATION.invokeAgent} ${this.agentName}`,
-      { kind: SpanKind.INTERNAL, attributes },
-      parent,
-    );
+    const span = this.tracer.startSpan(start.name, start.options, parent);
     state.turn = span;
     state.quiet = !span.isRecording();
     state.turnCtx = state.quiet ? undefined : trace.setSpan(parent, span);
@@ -329,14 +291,14 @@ export class SpanRecorder {
       chat.calls ??= [];
       chat.calls.push({ id: callId, name, arguments: JSON.stringify(input) ?? "" });
     }
-    const span = this.tracer.startSpan(
-      `${OPERATION.executeTool} ${name}`,
-      {
+    const start = this.start(`tool\u0000${name}`, () => ({
+      name: `${OPERATION.executeTool} ${name}`,
+      options: {
         kind: SpanKind.INTERNAL,
         attributes: { [ATTR.operationName]: OPERATION.executeTool, [ATTR.toolName]: name },
       },
-      parent ?? this.parent(state, threadId),
-    );
+    }));
+    const span = this.tracer.startSpan(start.name, start.options, parent ?? this.parent(state, threadId));
     if (this.capture && span.isRecording())
       span.setAttribute(ATTR.toolCallArguments, redactedJson(input, this.redactor));
     state.tools ??= new Map();

@@ -11,6 +11,7 @@ import { classifyError } from "../classify.ts";
 import { modelError } from "../errors.ts";
 import type { FinishReason, ModelClient, ModelEvent, ModelRequest, StreamOptions } from "../types.ts";
 import { AI_SDK_DATA, aiSdkPrompt } from "./ai-sdk-prompt.ts";
+import { aiSdkGenerateParts, nonStreamingTimeouts, replay } from "./non-streaming.ts";
 import { type ProviderTimeouts, providerStream, type Translator } from "./runtime.ts";
 import { num, responseMeta, usageOf } from "./shared.ts";
 
@@ -22,6 +23,11 @@ export interface AiSdkOptions {
   readonly catalog?: ModelCatalog;
   /** Passed to every call as `providerOptions` (e.g. `{ anthropic: { thinking: {...} } }`). */
   readonly providerOptions?: LanguageModelV4CallOptions["providerOptions"];
+  /**
+   * `false` calls the model's `doGenerate` instead of `doStream` and replays the result as
+   * stream parts (the recovery policy's non-streaming fallback). Default true.
+   */
+  readonly streaming?: boolean;
 }
 
 type AnyModel = LanguageModelV4 | LanguageModelV3;
@@ -183,7 +189,7 @@ export function aiSdkModel(model: AnyModel, options: AiSdkOptions = {}): ModelCl
       return providerStream<LanguageModelV4StreamPart>({
         provider: id,
         signal: streamOptions?.signal,
-        timeouts: options.timeouts,
+        timeouts: options.streaming === false ? nonStreamingTimeouts(options.timeouts) : options.timeouts,
         prices,
         translator: aiSdkTranslator(id),
         open: async (signal) => {
@@ -215,6 +221,8 @@ export function aiSdkModel(model: AnyModel, options: AiSdkOptions = {}): ModelCl
           if (request.maxOutputTokens !== undefined) call.maxOutputTokens = request.maxOutputTokens;
           if (request.temperature !== undefined) call.temperature = request.temperature;
           if (options.providerOptions) call.providerOptions = options.providerOptions;
+          if (options.streaming === false)
+            return replay(aiSdkGenerateParts(await (model as LanguageModelV4).doGenerate(call)));
           const result = await (model as LanguageModelV4).doStream(call);
           return readStream(result.stream);
         },

@@ -1,9 +1,13 @@
 import type Anthropic from "@anthropic-ai/sdk";
-import type { MessageCreateParamsStreaming } from "@anthropic-ai/sdk/resources/messages";
+import type {
+  MessageCreateParamsNonStreaming,
+  MessageCreateParamsStreaming,
+} from "@anthropic-ai/sdk/resources/messages";
 import { ModelCatalog } from "../catalog.ts";
 import type { ModelClient, ModelRequest, StreamOptions } from "../types.ts";
 import { anthropicBody } from "./anthropic-request.ts";
 import { type AnthropicEvent, anthropicTranslator } from "./anthropic-stream.ts";
+import { anthropicMessageEvents, nonStreamingTimeouts, replay } from "./non-streaming.ts";
 import { loadSdk, providerStream } from "./runtime.ts";
 import type { CommonProviderOptions } from "./shared.ts";
 
@@ -21,6 +25,11 @@ export interface AnthropicOptions extends CommonProviderOptions {
    */
   readonly structuredOutput?: "native" | "prompt";
   readonly extraBody?: Record<string, unknown>;
+  /**
+   * `false` sends requests without streaming and replays the whole answer through the same
+   * translator (the recovery policy's non-streaming fallback). Default true.
+   */
+  readonly streaming?: boolean;
 }
 
 /**
@@ -44,17 +53,35 @@ export function anthropicClient(client: Anthropic, options: AnthropicOptions): M
         ...(options.thinking ? { thinking: options.thinking } : {}),
         ...(options.extraBody ? { extraBody: options.extraBody } : {}),
       });
+      const callOptions = (signal: AbortSignal) => ({
+        signal,
+        ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
+      });
+      const streaming = options.streaming !== false;
+      if (!streaming) body.stream = false;
       return providerStream<AnthropicEvent>({
         provider: id,
         signal: streamOptions?.signal,
-        timeouts: options.timeouts,
+        timeouts: streaming ? options.timeouts : nonStreamingTimeouts(options.timeouts),
         prices: info?.prices,
         translator: anthropicTranslator(id),
-        open: (signal) =>
-          client.messages.create(body as unknown as MessageCreateParamsStreaming, {
-            signal,
-            ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
-          }) as unknown as Promise<AsyncIterable<AnthropicEvent>>,
+        open: streaming
+          ? (signal) =>
+              client.messages.create(
+                body as unknown as MessageCreateParamsStreaming,
+                callOptions(signal),
+              ) as unknown as Promise<AsyncIterable<AnthropicEvent>>
+          : async (signal) =>
+              replay(
+                anthropicMessageEvents(
+                  await client.messages.create(body as unknown as MessageCreateParamsNonStreaming, {
+                    ...callOptions(signal),
+                    // Our own limits apply (the signal); without a timeout the SDK refuses
+                    // large max_tokens without streaming.
+                    timeout: nonStreamingTimeouts(options.timeouts).firstByteMs,
+                  }),
+                ),
+              ),
       });
     },
   };

@@ -3,6 +3,7 @@ import { ModelCatalog } from "../catalog.ts";
 import type { ModelClient, ModelRequest, StreamOptions } from "../types.ts";
 import { geminiParams } from "./gemini-request.ts";
 import { type GeminiChunk, geminiTranslator } from "./gemini-stream.ts";
+import { nonStreamingTimeouts, replay } from "./non-streaming.ts";
 import { loadSdk, providerStream } from "./runtime.ts";
 import type { CommonProviderOptions } from "./shared.ts";
 
@@ -12,6 +13,11 @@ export interface GeminiOptions extends CommonProviderOptions {
   readonly thinking?: Record<string, unknown>;
   /** Extra `config` fields for every request (safety settings, media resolution...). */
   readonly extraConfig?: Record<string, unknown>;
+  /**
+   * `false` sends requests without streaming and replays the whole answer through the same
+   * translator (the recovery policy's non-streaming fallback). Default true.
+   */
+  readonly streaming?: boolean;
 }
 
 /**
@@ -34,7 +40,7 @@ export function geminiClient(client: GoogleGenAI, options: GeminiOptions): Model
       return providerStream<GeminiChunk>({
         provider: id,
         signal: streamOptions?.signal,
-        timeouts: options.timeouts,
+        timeouts: options.streaming === false ? nonStreamingTimeouts(options.timeouts) : options.timeouts,
         prices: info?.prices,
         translator: geminiTranslator(id),
         open: async (signal) => {
@@ -53,10 +59,11 @@ export function geminiClient(client: GoogleGenAI, options: GeminiOptions): Model
               : { fetch: fetchFn },
           };
           try {
-            return (await client.models.generateContentStream({
-              ...params,
-              config,
-            } as unknown as GenerateContentParameters)) as unknown as AsyncIterable<GeminiChunk>;
+            const full = { ...params, config } as unknown as GenerateContentParameters;
+            // A whole response has the shape of a stream chunk: it is replayed as the only one.
+            if (options.streaming === false)
+              return replay([(await client.models.generateContent(full)) as unknown as GeminiChunk]);
+            return (await client.models.generateContentStream(full)) as unknown as AsyncIterable<GeminiChunk>;
           } catch (err) {
             if (failedHeaders && err instanceof Error && !("headers" in err)) {
               Object.assign(err, { headers: failedHeaders });

@@ -5,6 +5,7 @@ import type {
 } from "openai/resources/chat/completions";
 import { ModelCatalog } from "../catalog.ts";
 import type { ModelClient, ModelRequest, StreamOptions } from "../types.ts";
+import { nonStreamingTimeouts } from "./non-streaming.ts";
 import { type ChatDialect, COMPATIBLE_DIALECT, chatBody, OPENAI_DIALECT } from "./openai-chat-request.ts";
 import { type ChatChunk, chatTranslator } from "./openai-chat-stream.ts";
 import { loadSdk, providerStream } from "./runtime.ts";
@@ -69,7 +70,7 @@ export function openAIChatClient(client: OpenAI, options: OpenAIChatOptions): Mo
       return providerStream<ChatChunk>({
         provider: id,
         signal: streamOptions?.signal,
-        timeouts: options.timeouts,
+        timeouts: streaming ? options.timeouts : nonStreamingTimeouts(options.timeouts),
         prices,
         translator: chatTranslator(id),
         open: streaming

@@ -1,7 +1,11 @@
 import type OpenAI from "openai";
-import type { ResponseCreateParamsStreaming } from "openai/resources/responses/responses";
+import type {
+  ResponseCreateParamsNonStreaming,
+  ResponseCreateParamsStreaming,
+} from "openai/resources/responses/responses";
 import { ModelCatalog } from "../catalog.ts";
 import type { ModelClient, ModelRequest, StreamOptions } from "../types.ts";
+import { nonStreamingTimeouts, replay, responsesEvents } from "./non-streaming.ts";
 import { openAISdk } from "./openai-chat.ts";
 import { responsesBody } from "./openai-responses-request.ts";
 import { type ResponsesEvent, responsesTranslator } from "./openai-responses-stream.ts";
@@ -25,6 +29,11 @@ export interface OpenAIResponsesOptions extends CommonProviderOptions {
   /** Send tools as `strict: true`. Default false (arbitrary JSON Schemas are accepted). */
   readonly strictTools?: boolean;
   readonly extraBody?: Record<string, unknown>;
+  /**
+   * `false` sends requests without streaming and replays the whole answer through the same
+   * translator (the recovery policy's non-streaming fallback). Default true.
+   */
+  readonly streaming?: boolean;
 }
 
 const REASONING_NAME = /^(o\d|gpt-5|codex)/;
@@ -51,17 +60,33 @@ export function openAIResponsesClient(client: OpenAI, options: OpenAIResponsesOp
         ...(options.strictTools !== undefined ? { strictTools: options.strictTools } : {}),
         ...(options.extraBody ? { extraBody: options.extraBody } : {}),
       });
+      const callOptions = (signal: AbortSignal) => ({
+        signal,
+        ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
+      });
+      const streaming = options.streaming !== false;
+      if (!streaming) body.stream = false;
       return providerStream<ResponsesEvent>({
         provider: id,
         signal: streamOptions?.signal,
-        timeouts: options.timeouts,
+        timeouts: streaming ? options.timeouts : nonStreamingTimeouts(options.timeouts),
         prices: info?.prices,
         translator: responsesTranslator(id),
-        open: (signal) =>
-          client.responses.create(body as unknown as ResponseCreateParamsStreaming, {
-            signal,
-            ...(streamOptions?.headers ? { headers: streamOptions.headers } : {}),
-          }) as unknown as Promise<AsyncIterable<ResponsesEvent>>,
+        open: streaming
+          ? (signal) =>
+              client.responses.create(
+                body as unknown as ResponseCreateParamsStreaming,
+                callOptions(signal),
+              ) as unknown as Promise<AsyncIterable<ResponsesEvent>>
+          : async (signal) =>
+              replay(
+                responsesEvents(
+                  await client.responses.create(
+                    body as unknown as ResponseCreateParamsNonStreaming,
+                    callOptions(signal),
+                  ),
+                ),
+              ),
       });
     },
   };
