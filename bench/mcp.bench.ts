@@ -1,6 +1,7 @@
 // MCP client overhead: the same tool call on the bare SDK client and through Taifeng's MCP
 // layer, against the same stdio server script; listing 100 tools; prefix stability.
 // Run: npm run bench -- mcp
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
@@ -37,12 +38,24 @@ const ctx: ToolContext = {
 // 1. The same call, bare SDK client vs Taifeng's tool, interleaved so drift hits both alike.
 const bareMs: number[] = [];
 const taifengMs: number[] = [];
+// CPU time of this process (the client side; the server is a child) per kind of call: less
+// sensitive than wall time to other processes on a loaded machine.
+let bareCpu = 0;
+let taifengCpu = 0;
+const loadBefore = loadavg()[0] as number;
 for (let i = 0; i < WARMUP + ROUNDS; i++) {
+  const cpuA = process.cpuUsage();
   const a = performance.now();
   const r1 = await bare.callTool({ name: "ok", arguments: { text: "x" } });
   const b = performance.now();
+  const cpuB = process.cpuUsage();
   const r2 = (await tool.execute({ text: "x" }, ctx)) as { output: string };
   const c = performance.now();
+  const cpuC = process.cpuUsage();
+  if (i >= WARMUP) {
+    bareCpu += cpuB.user + cpuB.system - cpuA.user - cpuA.system;
+    taifengCpu += cpuC.user + cpuC.system - cpuB.user - cpuB.system;
+  }
   if ((r1.content[0] as { text: string }).text !== "ok: x" || r2.output !== "ok: x")
     throw new Error("bad answer");
   if (i >= WARMUP) {
@@ -138,9 +151,14 @@ writeResult(
     prefix_identical_after_relist: identical,
     target_added_ms_p50: 0.3,
     target_met: added <= 0.3,
+    stdio_call_cpu_us: round(bareCpu / ROUNDS, 1),
+    taifeng_call_cpu_us: round(taifengCpu / ROUNDS, 1),
+    taifeng_added_cpu_us: round((taifengCpu - bareCpu) / ROUNDS, 1),
+    load_average_1m_start: round(loadBefore, 2),
+    load_average_1m_end: round(loadavg()[0] as number, 2),
   },
   {
     workload: `${ROUNDS} calls of the fault server's \`ok\` tool over stdio, interleaved: bare @modelcontextprotocol/client (StdioClientTransport) vs Taifeng's MCP tool (its stdio transport, connection, timeout, result mapping); 300 whole engine turns each with the MCP tool and with an in-process twin; 50 tools/list walks of 101+ tools; one forced re-list with no change`,
-    note: "taifeng_added_ms_p50 = p50(Taifeng call) - p50(bare SDK call). engine_turn_* time whole turns (open engine, two model steps, the call); their difference is the server round trip plus Taifeng's MCP layer.",
+    note: "taifeng_added_ms_p50 = p50(Taifeng call) - p50(bare SDK call); *_cpu_us = this process's CPU time per call (user + system), taifeng_added_cpu_us their difference; load_average_1m at the start and end of the call loop. engine_turn_* time whole turns (open engine, two model steps, the call); their difference is the server round trip plus Taifeng's MCP layer.",
   },
 );

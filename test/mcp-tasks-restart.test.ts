@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { JsonlThreadStore } from "../src/conversation/jsonl-store.ts";
 import type { SimStepFn, SimStepInput } from "../src/llm/sim/script.ts";
 import { SimClient } from "../src/llm/sim/sim-client.ts";
+import type { ModelClient } from "../src/llm/types.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
 import { McpManager } from "../src/mcp/manager.ts";
 import { serveMcpHttp } from "../src/mcp/serve-http.ts";
@@ -91,6 +92,17 @@ async function resume(
   }
 }
 
+/** A model whose answers wait until `gate` resolves. */
+function gated(inner: ModelClient, gate: Promise<void>): ModelClient {
+  return {
+    id: inner.id,
+    async *stream(request, options) {
+      await gate;
+      yield* inner.stream(request, options);
+    },
+  };
+}
+
 /** Progress lines folded: a resumed call reports its task's status as it follows it. */
 function folded(lines: string[]): string[] {
   return lines.filter((l, i) => l !== "tool_call_progress" || lines[i - 1] !== "tool_call_progress");
@@ -101,15 +113,20 @@ describe("a task-backed MCP call survives a restart", () => {
     const dir = await mkdtemp(join(tmpdir(), "taifeng-mcp-task-restart-"));
     const skills = await SkillRuntime.open({ dirs: [join(ROOT, "examples/skills")] });
     const tasks = new McpTaskStore();
+    let open_ = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open_ = resolve;
+    });
     const served = await serveMcpHttp({
       port: 0,
       skills,
       tasks,
       engine: {
-        model: new SimClient({
-          script: [{ text: "Moon Pulls The Tides", delayMs: 1500 }],
-          onExhausted: "repeat_last",
-        }),
+        // The skill answers only once the test lets it (after the restart), whatever the load.
+        model: gated(
+          new SimClient({ script: [{ text: "Moon Pulls The Tides" }], onExhausted: "repeat_last" }),
+          gate,
+        ),
         cwd: ROOT,
       },
     });
@@ -124,8 +141,10 @@ describe("a task-backed MCP call survives a restart", () => {
     try {
       const first = await crashWhileParked(dir, "thr_task", open, "mcp__tf__headline", { input: "tides" });
       expect(first.question).toBe(`Waiting on MCP task ${first.taskId} (tool headline of server "tf")`);
+      expect(tasks.list().map((t) => t.status)).toEqual(["working"]);
       const second = await open();
       try {
+        open_();
         const lines = await resume(dir, "thr_task", second, "mcp__tf__headline", seen);
         expect(folded(lines)).toEqual([
           "turn_started",

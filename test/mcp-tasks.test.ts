@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Client, specTypeSchemas } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimStepFn, SimStepInput } from "../src/llm/sim/script.ts";
@@ -5,6 +8,7 @@ import { SimClient } from "../src/llm/sim/sim-client.ts";
 import { AgentEngine } from "../src/loop/engine.ts";
 import { McpManager } from "../src/mcp/manager.ts";
 import { type Event, toolOutputText } from "../src/protocol/index.ts";
+import { runCli } from "./helpers/cli-inprocess.ts";
 import { recorder, shape } from "./helpers/events.ts";
 import { driveTurn, waitFor } from "./helpers/hitl.ts";
 import { entries, nodeServer, serverScript, startEverythingHttp } from "./helpers/mcp.ts";
@@ -182,6 +186,32 @@ describe.each(["stdio", "http"])("MCP tasks against server-everything (%s)", (tr
       expect(status).toMatchObject({ status: "cancelled" });
     } finally {
       await engine.close();
+    }
+  }, 60_000);
+});
+
+describe("taifeng mcp call with a task-only tool", () => {
+  it("follows the task (status lines on stderr) and prints its result", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "taifeng-mcp-call-task-"));
+    try {
+      const config = join(dir, "mcp.json");
+      await writeFile(
+        config,
+        JSON.stringify({
+          mcpServers: { everything: nodeServer(serverScript("server-everything"), ["stdio"]) },
+        }),
+      );
+      const run = await runCli(
+        ["mcp", "call", "everything", "simulate-research-query", '{"topic":"kelp"}', "--mcp-config", config],
+        { cwd: dir, env: { HOME: dir, PATH: process.env.PATH } },
+      );
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain("# Research Report: kelp");
+      const lines = run.stderr.split("\n").filter((l) => l.startsWith("taifeng: task "));
+      expect(lines[0]).toMatch(/^taifeng: task \w+ working: Gathering sources\.\.\.$/);
+      expect(lines.at(-1)).toMatch(/^taifeng: task \w+ completed/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
 });

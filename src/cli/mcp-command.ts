@@ -161,10 +161,20 @@ export function registerMcpCommand(program: Command, io: CliIO, result: { code: 
     result.code = await withMcp(flags, io, async (m) => {
       if (!m.servers.has(server)) throw new UsageError(`no MCP server named "${server}"`);
       let res: Awaited<ReturnType<McpManager["call"]>>;
+      // Ctrl-C cancels the call (a task-backed call cancels its task on the server).
+      const ctrl = new AbortController();
+      const off = io.onInterrupt(() => ctrl.abort(new Error("interrupted")));
       try {
-        res = await m.call(server, tool, args as Record<string, unknown>);
+        res = await m.call(server, tool, args as Record<string, unknown>, ctrl.signal, (task) =>
+          io.stderr.write(
+            `taifeng: task ${task.taskId} ${task.status}${task.statusMessage ? `: ${task.statusMessage}` : ""}\n`,
+          ),
+        );
       } catch (err) {
+        if (ctrl.signal.aborted) return EXIT.interrupted;
         throw new UsageError(err instanceof Error ? err.message : String(err));
+      } finally {
+        off();
       }
       for (const block of res.content ?? [])
         io.stdout.write(block.type === "text" ? `${block.text}\n` : `${JSON.stringify(block)}\n`);

@@ -28,6 +28,20 @@ export { McpConnection, type McpServerState, McpUnavailableError } from "./conne
 export { McpManager, type McpManagerOptions, type McpServerStatus } from "./manager.ts";
 export { RESOURCE_TOOL_NAMES } from "./resources.ts";
 export { type McpHttpOptions, type McpHttpServer, mcpHttpHandler, serveMcpHttp } from "./serve-http.ts";
+export {
+  type McpServedTask,
+  type McpServedTaskStatus,
+  McpTaskStore,
+  type McpTaskStoreOptions,
+} from "./serve-tasks.ts";
 export { createMcpServer, type McpServeOptions } from "./server.ts";
 export { serverEnv } from "./stdio.ts";
+export {
+  fileTaskLedger,
+  type McpTaskLedger,
+  type McpTaskRef,
+  memoryTaskLedger,
+  taskKey,
+} from "./task-ledger.ts";
+export { McpTaskLostError, type McpTaskState } from "./tasks.ts";
 export { type McpTool, type McpToolOrigin, mcpToolName } from "./tools.ts";

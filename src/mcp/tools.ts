@@ -167,7 +167,9 @@ async function runCall(
   arm();
   try {
     const key = taskKey(ctx);
-    const resumed = await ledger.get(key);
+    // Only a tool that may run as a task can have started one before a restart.
+    const taskable = def.execution?.taskSupport === "optional" || def.execution?.taskSupport === "required";
+    const resumed = taskable ? await ledger.get(key) : undefined;
     const result =
       resumed || conn.taskSupport(def)
         ? await conn.callTask(
@@ -179,7 +181,7 @@ async function runCall(
         : await conn.callTool(def, input, scope, (p) =>
             ctx.progress({ server: conn.name, progress: p.progress, total: p.total, message: p.message }),
           );
-    await ledger.delete(key);
+    if (taskable) await ledger.delete(key);
     return await toToolOutput(conn.name, result, ctx);
   } catch (err) {
     if (timedOut)
