@@ -39,7 +39,7 @@ function helperAgent(): void {
   );
 }
 
-describe("taifeng run with child agents", { timeout: 60_000 }, () => {
+describe("taifeng run with child agents", { timeout: 180_000 }, () => {
   it("shows the children as an indented tree with their status, and threads ls --tree shows the same tree", async () => {
     helperAgent();
     const res = await runCli(["run", "-m", `sim:${join(dir, "root.json")}`, "do both parts"], {
