@@ -93,7 +93,10 @@ describe("taifeng run with child agents", { timeout: 180_000 }, () => {
 
   it("a child's approval shows as waiting in the tree; --non-interactive fail fails the run and stops the tree", async () => {
     helperAgent();
-    write("child.json", script([{ toolCalls: [{ name: "bash", arguments: { command: "echo hi > out.txt" } }] }]));
+    write(
+      "child.json",
+      script([{ toolCalls: [{ name: "bash", arguments: { command: "echo hi > out.txt" } }] }]),
+    );
     const res = await runCli(
       ["run", "--non-interactive", "fail", "-m", `sim:${join(dir, "root.json")}`, "go"],
       { cwd: dir, env },
@@ -103,7 +106,9 @@ describe("taifeng run with child agents", { timeout: 180_000 }, () => {
     expect(lines).toContain("  ? root/helper#1 waiting for approval: bash");
     expect(res.stderr).toMatch(/bash needs an approval .* --non-interactive fail is set: failing the turn/);
     // The tree was stopped from the root: no child is left running.
-    expect(res.stderr, res.stderr).toMatch(/agents:\n  root  idle\n    root\/helper#1  aborted .*\n    root\/helper#2  aborted/);
+    expect(res.stderr, res.stderr).toMatch(
+      /agents:\n {2}root {2}idle\n {4}root\/helper#1 {2}aborted .*\n {4}root\/helper#2 {2}aborted/,
+    );
   });
 
   it("--json tags the children's events with their agent path", async () => {
