@@ -73,7 +73,14 @@ describe("a persistent root's timers across kill -9", () => {
     const again: string[] = [];
     const store2 = new JsonlThreadStore({ dir });
     const engine2 = await AgentEngine.open({
-      model: new SimClient({ script: [(r) => (again.push(lastUserText(r)), { text: "?" })] }),
+      model: new SimClient({
+        script: [
+          (r) => {
+            again.push(lastUserText(r));
+            return { text: "?" };
+          },
+        ],
+      }),
       store: store2,
       threadId: "thr_timer_crash",
     });
