@@ -1,13 +1,19 @@
 /** The tree's event stream: every agent's events, tagged, to listeners and async iterators. */
 import type { TreeEvent } from "./types.ts";
 
+interface Stream {
+  buffer: TreeEvent[];
+  wake: (() => void) | undefined;
+  readonly keep: ((event: TreeEvent) => boolean) | undefined;
+}
+
 /**
  * Fans tree events out. Listeners run synchronously and must not throw (a throw is dropped);
  * streams buffer what their reader has not taken yet, from the moment they are opened.
  */
 export class EventFeed {
   private readonly listeners = new Set<(event: TreeEvent) => void>();
-  private readonly streams = new Set<{ buffer: TreeEvent[]; wake: (() => void) | undefined }>();
+  private readonly streams = new Set<Stream>();
   private closed = false;
 
   on(listener: (event: TreeEvent) => void): () => void {
@@ -24,13 +30,15 @@ export class EventFeed {
       }
     }
     for (const s of this.streams) {
+      if (s.keep && !s.keep(event)) continue;
       s.buffer.push(event);
       s.wake?.();
     }
   }
 
-  stream(): AsyncIterableIterator<TreeEvent> {
-    const s: { buffer: TreeEvent[]; wake: (() => void) | undefined } = { buffer: [], wake: undefined };
+  /** A stream of the events `keep` accepts (all when omitted), from now on. */
+  stream(keep?: (event: TreeEvent) => boolean): AsyncIterableIterator<TreeEvent> {
+    const s: Stream = { buffer: [], wake: undefined, keep };
     if (!this.closed) this.streams.add(s);
     const feed = this;
     const iterator: AsyncIterableIterator<TreeEvent> = {

@@ -16,6 +16,9 @@ import { SharedState } from "./state.ts";
 import type { AgentTreeOptions, SpawnRequest, SpawnResult } from "./tree.ts";
 import { type AgentDefinition, DEFAULT_LIMITS, isFinal, type ResolvedLimits } from "./types.ts";
 
+/** How long closing waits for agents being stopped to end their turn. */
+const STOP_GRACE_MS = 5_000;
+
 /** The tree's internals, shared with the agent tools. @internal */
 export class TreeState {
   readonly options: AgentTreeOptions;
@@ -328,6 +331,11 @@ export class TreeState {
   /** Closes every engine, children first. */
   async close(): Promise<void> {
     if (this.closing) return;
+    // Agents being stopped finish first (their interrupt is on its way): closed now, their cut
+    // turn would read as a shutdown, and a restart would continue work that was stopped.
+    const stopping = [...this.byId.values()].filter((n) => n.stopReason !== undefined && !isFinal(n.status));
+    if (stopping.length > 0)
+      await this.barriers.wait(stopping, "all", STOP_GRACE_MS, new AbortController().signal, () => false);
     this.closing = true;
     const nodes = [...this.byId.values()].sort((a, b) => b.depth - a.depth);
     for (const n of nodes) if (n.timer) clearTimeout(n.timer);

@@ -118,14 +118,22 @@ export class AgentTree {
     return new AgentTree(state, root);
   }
 
-  /** Every event of every agent from now on, tagged with its path; ends when the tree closes. */
-  events(): AsyncIterableIterator<TreeEvent> {
-    return this.state.feed.stream();
+  /**
+   * Every event of every agent from now on, tagged with its path; ends when the tree closes.
+   * With `agent` (a path): only that agent's and its descendants' events — also of a child
+   * not spawned yet, so a host can follow `root/researcher#1` before it exists.
+   */
+  events(agent?: string): AsyncIterableIterator<TreeEvent> {
+    return this.state.feed.stream(agent === undefined ? undefined : within(agent));
   }
 
-  /** Adds a synchronous observer of every agent's events; returns a remover. */
-  on(listener: (event: TreeEvent) => void): () => void {
-    return this.state.feed.on(listener);
+  /** Adds a synchronous observer of every agent's events (or of `agent`'s subtree); returns a remover. */
+  on(listener: (event: TreeEvent) => void, agent?: string): () => void {
+    if (agent === undefined) return this.state.feed.on(listener);
+    const keep = within(agent);
+    return this.state.feed.on((e) => {
+      if (keep(e)) listener(e);
+    });
   }
 
   /** One agent by path, or undefined. */
@@ -207,6 +215,11 @@ export class AgentTree {
   async close(): Promise<void> {
     await this.state.close();
   }
+}
+
+/** True for events of `agent` and of its descendants (paths below it). */
+function within(agent: string): (event: TreeEvent) => boolean {
+  return (e) => e.agent === agent || e.agent.startsWith(`${agent}/`);
 }
 
 export { childSystem } from "./agent-engine.ts";

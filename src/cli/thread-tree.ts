@@ -51,7 +51,7 @@ export function formatThreadForest(roots: readonly ThreadNode[]): string {
       `${prefix}${branch}${label}${t.threadId}  ${t.status}  ${t.turns} turn(s)  ${t.usage.inputTokens}/${t.usage.outputTokens} tokens${title ? `  ${title}` : ""}`.trimEnd(),
     );
     const next = top ? prefix : `${prefix}${last ? "   " : "│  "}`;
-    n.children.forEach((c, i) => walk(c, next, i === n.children.length - 1, false));
+    for (const [i, c] of n.children.entries()) walk(c, next, i === n.children.length - 1, false);
   };
   for (const r of roots) walk(r, "", true, true);
   return `${out.join("\n")}\n`;

@@ -32,6 +32,7 @@ export const EVENT_PERSISTENCE = {
   child_spawned: "persist",
   child_completed: "persist",
   peer_message: "persist",
+  wake_scheduled: "persist", // a persistent agent's timer survives a restart
   op_applied: "skip",
   op_rejected: "skip",
   thread_rewound: "skip", // recorded as a rollback line

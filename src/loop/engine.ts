@@ -19,9 +19,9 @@ import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from "../tool/output-limit.ts";
 import { Stragglers } from "../tool/stragglers.ts";
 import { compileOutput } from "./completion.ts";
 import { contextOptions, type EngineOptions } from "./engine-options.ts";
-import { EventHub, type EventListener } from "./event-hub.ts";
+import { EventHub, type EventListener, type ListenerEventMsg } from "./event-hub.ts";
 import { buildGuards, guardTools, runEngineHook, wrapsTools } from "./guards.ts";
-import { type EngineCore, emit, processQueued } from "./process.ts";
+import { type EngineCore, emit, emitDurable, processQueued } from "./process.ts";
 import { PendingRequests } from "./requests.ts";
 import { closeCrashedTurn, planResume, type ResumePlan } from "./resume.ts";
 import { engineTools } from "./tool-setup.ts";
@@ -256,6 +256,17 @@ export class AgentEngine {
       valid = parsed.data;
     }
     return this.accept(valid);
+  }
+
+  /**
+   * Records a notice in the thread (an engine-level event: a listener-kind message such as
+   * `wake_scheduled`), publishes it once the transcript is durable, and resolves then. For
+   * hosts that keep state in the transcript itself (persistent agents' timers).
+   */
+  async record(msg: ListenerEventMsg): Promise<void> {
+    if (this.core.status === "closed")
+      throw new TaifengError("engine_closed", `engine for thread ${this.threadId} is closed`);
+    await emitDurable(this.core, undefined, undefined, msg);
   }
 
   /** Gives a valid op its submission id and applies or queues it. */

@@ -10,7 +10,13 @@ export type EventListener = (event: Event, ctx: ListenerContext) => void;
 
 /** The events a listener may add: notices about the run, never turn lifecycle. */
 export type ListenerEventMsg = EventMsgOf<
-  "warning" | "budget_warning" | "error" | "child_spawned" | "child_completed" | "peer_message"
+  | "warning"
+  | "budget_warning"
+  | "error"
+  | "child_spawned"
+  | "child_completed"
+  | "peer_message"
+  | "wake_scheduled"
 >;
 
 /**

@@ -304,6 +304,20 @@ export const PeerMessage = z.object({
   text: z.string(),
 });
 
+/**
+ * A persistent agent's timer (`keepAlive`): set, or cancelled. Recorded in the agent's thread
+ * so the schedule survives a restart; a wake fired is the turn whose user message starts with
+ * `[wake <wakeId>]`.
+ */
+export const WakeScheduled = z.object({
+  type: z.literal("wake_scheduled"),
+  wakeId: z.string(),
+  /** When it is due, ms since the epoch. */
+  dueAt: z.number(),
+  text: z.string(),
+  cancelled: z.boolean().optional(),
+});
+
 /** A control op took effect (steer queued, interrupt delivered, approval recorded...). */
 export const OpApplied = z.object({ type: z.literal("op_applied"), op: z.string() });
 
@@ -438,6 +452,7 @@ export const EventMsg = z.discriminatedUnion("type", [
   ChildSpawned,
   ChildCompleted,
   PeerMessage,
+  WakeScheduled,
   OpApplied,
   OpRejected,
   ThreadRewound,

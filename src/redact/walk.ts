@@ -143,6 +143,7 @@ const EVENT_TEXT_FIELDS: { readonly [T in EventMsg["type"]]?: readonly string[] 
   user_input_requested: ["question", "options"],
   child_completed: ["text"],
   peer_message: ["text"],
+  wake_scheduled: ["text"],
   op_rejected: ["message"],
   warning: ["message"],
   error: ["error"],

@@ -39,7 +39,7 @@ function helperAgent(): void {
   );
 }
 
-describe("taifeng run with child agents", { timeout: 60_000 }, () => {
+describe("taifeng run with child agents", { timeout: 180_000 }, () => {
   it("shows the children as an indented tree with their status, and threads ls --tree shows the same tree", async () => {
     helperAgent();
     const res = await runCli(["run", "-m", `sim:${join(dir, "root.json")}`, "do both parts"], {
@@ -89,6 +89,26 @@ describe("taifeng run with child agents", { timeout: 60_000 }, () => {
       ["agent", "root/helper#1", rootThread],
       ["agent", "root/helper#2", rootThread],
     ]);
+  });
+
+  it("a child's approval shows as waiting in the tree; --non-interactive fail fails the run and stops the tree", async () => {
+    helperAgent();
+    write(
+      "child.json",
+      script([{ toolCalls: [{ name: "bash", arguments: { command: "echo hi > out.txt" } }] }]),
+    );
+    const res = await runCli(
+      ["run", "--non-interactive", "fail", "-m", `sim:${join(dir, "root.json")}`, "go"],
+      { cwd: dir, env },
+    );
+    expect(res.code).toBe(1);
+    const lines = res.stderr.split("\n");
+    expect(lines).toContain("  ? root/helper#1 waiting for approval: bash");
+    expect(res.stderr).toMatch(/bash needs an approval .* --non-interactive fail is set: failing the turn/);
+    // The tree was stopped from the root: no child is left running.
+    expect(res.stderr, res.stderr).toMatch(
+      /agents:\n {2}root {2}idle\n {4}root\/helper#1 {2}aborted .*\n {4}root\/helper#2 {2}aborted/,
+    );
   });
 
   it("--json tags the children's events with their agent path", async () => {

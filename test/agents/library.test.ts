@@ -326,7 +326,12 @@ describe("definitions and persistent roots", () => {
     const engine = await AgentEngine.open({ model });
     const root = keepAlive(engine);
     const woken = new Promise<void>((r) =>
-      engine.on((e) => e.msg.type === "turn_completed" && e.msg.text === "ok wake: check the queue" && r()),
+      engine.on(
+        (e) =>
+          e.msg.type === "turn_completed" &&
+          /^ok \[wake wk_\S+\] wake: check the queue$/.test(e.msg.text) &&
+          r(),
+      ),
     );
     await engine.submitAndWait("first task");
     root.wakeAfter(10, "wake: check the queue");

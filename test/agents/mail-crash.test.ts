@@ -108,7 +108,14 @@ describe("durable mailboxes across kill -9", () => {
 
     // A second restart delivers nothing again: the recipients' transcripts show the messages.
     const again: string[] = [];
-    const quiet = treeModel({ "*": [(r) => (again.push(lastUserText(r)), { text: "?" })] });
+    const quiet = treeModel({
+      "*": [
+        (r) => {
+          again.push(lastUserText(r));
+          return { text: "?" };
+        },
+      ],
+    });
     const reopened = await AgentTree.open({ model: quiet, ...crashTreeOptions(dir), limits: { maxLive: 2 } });
     await new Promise((r) => setTimeout(r, 300));
     expect(again).toEqual([]);
