@@ -26,6 +26,12 @@ function gitCommand(args: readonly string[]): { sub: string; rest: string[] } {
 
 /** Force pushes, remote deletions, hard resets, cleans, history rewrites. */
 export function gitDestructive(inv: Invocation, add: Add): void {
+  if (inv.name === "rm") {
+    // The repository itself: its whole history and every unpushed commit.
+    const gitDir = operands(inv.args).find((p) => /(^|\/)\.git\/?$/.test(p));
+    if (gitDir) add("git_destructive", "medium", `rm deletes the repository ${gitDir} and its history`);
+    return;
+  }
   if (inv.name !== "git") return;
   const { sub, rest } = gitCommand(inv.args);
   const opts = optionsOf(rest);

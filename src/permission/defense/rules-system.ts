@@ -146,6 +146,10 @@ export function destructive(inv: Invocation, add: Add): void {
   if (name === "mv") {
     const ops = operands(args);
     for (const source of ops.slice(0, -1)) {
+      if (isCredentialStore(source)) {
+        add("destructive_delete", "high", `moves the credentials ${cleanPath(source)} away`);
+        return;
+      }
       const what = describeTarget(source);
       if (what && (isRootPath(source) || isHomePath(source) || systemArea(source) !== undefined)) {
         add("destructive_delete", "high", `moves ${what} away`);

@@ -161,6 +161,11 @@ function optionFiles(name: string, args: readonly string[]): string[] {
       else if (a.startsWith("--output=")) file = a.slice(9);
       else if (/^-o./.test(a)) file = a.slice(2);
     } else if (name === "find" && /^-(fprint0?|fprintf|fls)$/.test(a)) file = next(i);
+    else if (name === "git") {
+      // `git diff --output=FILE` (diff, log, show, format-patch) writes the file.
+      if (a === "--output") file = next(i);
+      else if (a.startsWith("--output=")) file = a.slice(9);
+    }
     if (file && file !== "-") out.push(file);
   });
   return out;

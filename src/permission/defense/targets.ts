@@ -50,6 +50,13 @@ const SYSTEM_TREES = [
   "/System",
   "/Library",
   "/private/etc",
+  // Logs, package and service state: truncating or rewriting them tampers with the record.
+  "/var/log",
+  "/var/lib",
+  "/var/spool",
+  "/var/mail",
+  "/var/backups",
+  "/var/db",
 ];
 /** Directories that are dangerous to remove wholesale, though their contents are often fine. */
 const SYSTEM_ROOTS = [
@@ -132,7 +139,7 @@ export function isSecretPath(p: string): boolean {
 
 /** Files that run at login, shell start or boot (relative to a home directory, or absolute). */
 const STARTUP_IN_HOME =
-  /^(?:\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zshenv|zprofile|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile|xsession|inputrc)|\.config\/fish\/config\.fish|\.config\/(?:autostart|systemd)\/|\.ssh\/(?:authorized_keys2?|rc)$|Library\/LaunchAgents\/)/;
+  /^(?:\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zshenv|zprofile|zlogin|kshrc|cshrc|tcshrc|xinitrc|xprofile|xsession|inputrc)|\.config\/fish\/config\.fish|\.config\/(?:autostart|systemd)\/|\.ssh\/(?:authorized_keys2?|rc)$|Library\/LaunchAgents\/|\.local\/bin\/|bin\/)/;
 const STARTUP_SYSTEM =
   /^\/(?:etc\/(?:profile|bash\.bashrc|bashrc|zsh\/|zshrc|environment|rc\.local|init\.d\/|rc\d\.d\/|cron|anacrontab|systemd\/|ld\.so\.preload|update-motd\.d\/|xdg\/autostart\/)|var\/spool\/cron|(?:usr\/)?lib\/systemd\/|Library\/(?:LaunchAgents|LaunchDaemons)\/)/;
 
