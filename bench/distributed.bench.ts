@@ -152,7 +152,11 @@ function cpuOfNamed(name: string): number {
 
 /** Machine-wide busy and total CPU time (ms, all cores) from /proc/stat. */
 function machineCpu(): { busy: number; total: number } {
-  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   const total = f.reduce((a, b) => a + b, 0) * TICK_MS;
   const idle = ((f[3] ?? 0) + (f[4] ?? 0)) * TICK_MS;
   return { busy: total - idle, total };
@@ -397,7 +401,8 @@ async function main(): Promise<void> {
       workloads: {
         added_per_step: `${turns} turns one at a time after 10 warm-up, each a new thread: model step 1 calls a tool with an effect (appends a line), step 2 answers; simulator latency 0. Inline: AgentEngine.open on a JSONL store, submitAndWait, close. BullMQ: createThread (not timed), then submit (inbox row + job) until the outcome is read back (wait: Redis pub/sub wake-up, transcript read); one in-process worker. A job is a turn (ADR 1600), so the per-step figure is the per-turn difference divided by the turn's 2 model steps.`,
         throughput: `${threads} threads submitted at once, each one turn of 4 model steps (3 effect calls, then the answer), model latency 50 ms per step; worker processes with concurrency 32 each (36 PostgreSQL connections each); steps/s = model steps / wall time from the first submit to the last outcome read`,
-        per_step_jobs: "not built (ADR 2500): what one job per model step would add to every step, measured piecewise in this run: a chained BullMQ job (job n enqueues job n+1; p50 of add-to-start) plus rebuilding the engine from PostgreSQL and releasing it (AgentEngine.open + close on a warm store: lease, read, replay, unlock) on threads of 10 and 100 turns (p50 of 12 after 3 warm-up), and the cold 10,000-turn resume. Today a job runs a turn segment and pays the rebuild once per segment, not once per step.",
+        per_step_jobs:
+          "not built (ADR 2500): what one job per model step would add to every step, measured piecewise in this run: a chained BullMQ job (job n enqueues job n+1; p50 of add-to-start) plus rebuilding the engine from PostgreSQL and releasing it (AgentEngine.open + close on a warm store: lease, read, replay, unlock) on threads of 10 and 100 turns (p50 of 12 after 3 warm-up), and the cold 10,000-turn resume. Today a job runs a turn segment and pays the rebuild once per segment, not once per step.",
         resume: `a synthetic thread of ${QUICK ? 1000 : 10_000} turns (6 lines each, ~1.1 KB of items per turn; in PostgreSQL one row per turn, flushed turn by turn as the engine does), AgentEngine.open with a new store each time (lock, read, validate, replay), median of ${QUICK ? 3 : 5}; the JSONL store on the same lines in the same run for comparison`,
       },
       samples: {
