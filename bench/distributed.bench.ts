@@ -1,10 +1,11 @@
 // The distributed backend's costs: a turn through BullMQ + PostgreSQL against inline + JSONL,
 // throughput with one and two worker processes, resuming a 10,000-turn thread from PostgreSQL.
 // Needs Redis (REDIS_URL) and PostgreSQL (DATABASE_URL). `node bench/distributed.bench.ts [--quick]`.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -170,12 +171,32 @@ interface CpuSnap {
   machine: { busy: number; total: number };
 }
 
+/** CPU ms of each PostgreSQL backend serving this bench's database right now. */
+async function postgresBackends(): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  const { rows } = await client.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+  );
+  await client.end();
+  return new Map(rows.map((r) => [r.pid, procCpuMs(r.pid)]));
+}
+
+/** CPU ms the backends of `after` used since `before` (a backend new since then: all of it). */
+function backendsDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, ms] of after) sum += ms - (before.get(pid) ?? 0);
+  return sum;
+}
+
 function cpuSnap(pids: number[]): CpuSnap {
   const u = process.cpuUsage();
   return {
     workers: pids.reduce((a, pid) => a + procCpuMs(pid), 0),
     bench: (u.user + u.system) / 1000,
-    redis: cpuOfNamed("redis-server"),
+    redis: process.env.TAIFENG_BENCH_REDIS_PID
+      ? procCpuMs(Number(process.env.TAIFENG_BENCH_REDIS_PID))
+      : cpuOfNamed("redis-server"),
     postgres: cpuOfNamed("postgres"),
     machine: machineCpu(),
   };
@@ -196,12 +217,14 @@ async function throughput(workers: number, threads: number, effects: number) {
       ),
     );
     const before = await counters();
+    const pg0 = await postgresBackends();
     const cpu0 = cpuSnap(pids);
     const t0 = performance.now();
     const tickets = await Promise.all(ids.map((id) => h.backend.submit(id, `effect ${effects}`)));
     const outcomes = await Promise.all(tickets.map((t) => h.backend.wait(t, { pollMs: 2000 })));
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuSnap(pids);
+    const pg1 = await postgresBackends();
     const after = await counters();
     if (outcomes.some((o) => o.status !== "completed")) throw new Error("a turn did not complete");
     const steps = threads * (effects + 1);
@@ -212,12 +235,13 @@ async function throughput(workers: number, threads: number, effects: number) {
       pgCommitsPerStep: (after.pgCommits - before.pgCommits) / steps,
       redisCallsPerStep: (after.redisCalls - before.redisCalls) / steps,
       // CPU ms per model step: this run's worker processes and submitting process exactly;
-      // redis-server and postgres as machine-wide totals (other users of the shared services included).
+      // redis-server the bench's own (see ownRedis); postgres machine-wide (other users included).
       cpuMsPerStep: {
         workers: (cpu1.workers - cpu0.workers) / steps,
         submitter: (cpu1.bench - cpu0.bench) / steps,
-        redisServerWide: (cpu1.redis - cpu0.redis) / steps,
+        redis: (cpu1.redis - cpu0.redis) / steps,
         postgresServerWide: (cpu1.postgres - cpu0.postgres) / steps,
+        postgresOwnBackends: backendsDelta(pg0, pg1) / steps,
       },
       machineBusyFraction:
         (cpu1.machine.busy - cpu0.machine.busy) / Math.max(1, cpu1.machine.total - cpu0.machine.total),
@@ -374,8 +398,10 @@ async function main(): Promise<void> {
       redis_calls_per_step_throughput: round(two.redisCallsPerStep, 1),
       cpu_ms_per_step_workers_1_worker: round(one.cpuMsPerStep.workers, 2),
       cpu_ms_per_step_workers_2_workers: round(two.cpuMsPerStep.workers, 2),
-      cpu_ms_per_step_redis_server_wide: round(two.cpuMsPerStep.redisServerWide, 2),
+      cpu_ms_per_step_redis: round(two.cpuMsPerStep.redis, 2),
       cpu_ms_per_step_postgres_server_wide: round(two.cpuMsPerStep.postgresServerWide, 2),
+      cpu_ms_per_step_postgres_own_backends: round(two.cpuMsPerStep.postgresOwnBackends, 2),
+      cpu_ms_per_step_postgres_own_backends_1_worker: round(one.cpuMsPerStep.postgresOwnBackends, 2),
       cpu_ms_per_step_submitter: round(two.cpuMsPerStep.submitter, 2),
       machine_busy_fraction_1_worker: round(one.machineBusyFraction, 2),
       machine_busy_fraction_2_workers: round(two.machineBusyFraction, 2),
@@ -387,6 +413,12 @@ async function main(): Promise<void> {
     },
     {
       quick: QUICK,
+      redis_server:
+        process.env.TAIFENG_BENCH_REDIS_PID !== undefined
+          ? "the bench's own redis-server: Redis command counts and CPU are this bench's only"
+          : "the shared Redis: command counts and CPU include other users",
+      postgres_server:
+        "shared: transaction counts and CPU are database- and machine-wide, other users included",
       load_average: {
         note: "1/5/15-minute load averages of this 2-core machine, shared with other engineers; figures taken under load are slower",
         before: loadBefore,
@@ -416,5 +448,53 @@ async function main(): Promise<void> {
   );
 }
 
+/**
+ * Redis for this bench alone (a `redis-server` on a port of its own, no persistence), so its
+ * command counts and CPU time are this bench's only: the shared Redis also serves other
+ * sessions. `--shared-redis` uses REDIS_URL as is. PostgreSQL stays shared (its CPU figure is
+ * machine-wide, other users included).
+ */
+async function ownRedis(): Promise<number> {
+  const port = 20_000 + (process.pid % 20_000);
+  const server = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+  probe.on("error", () => {});
+  for (let i = 0; ; i++) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      break;
+    } catch {
+      if (i > 200) throw new Error("redis-server did not start");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  probe.disconnect();
+  // A database of its own too: transaction counts and backend CPU are then this bench's.
+  const database = `dist_bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const own = new URL(DATABASE_URL);
+  own.pathname = `/${database}`;
+  const run = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: "inherit",
+      env: { ...process.env, REDIS_URL: url, TAIFENG_BENCH_REDIS_PID: String(server.pid) },
+    },
+  );
+  server.kill("SIGKILL");
+  return run.status ?? 1;
+}
+
+if (process.env.TAIFENG_BENCH_REDIS_PID === undefined && !process.argv.includes("--shared-redis"))
+  process.exit(await ownRedis());
 await main();
 process.exit(0);

@@ -148,7 +148,7 @@ describe.runIf(svc.run)("BullMQ backend failure semantics", () => {
     expect(outcome).toEqual({
       status: "rejected",
       error:
-        "the thread's recipe cannot run: recipe names tool(s) this worker does not have: nope (registry has: effect, idem_effect, slow_effect)",
+        "the thread's recipe cannot run: recipe names tool(s) this worker does not have: nope (registry has: effect, idem_effect, slow_effect, delegate)",
     });
     const job = await h.backend.bullQueue.getJob(`${threadId}__1`);
     expect(await job?.getState()).toBe("failed");
