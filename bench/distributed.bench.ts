@@ -2,7 +2,7 @@
 // throughput with one and two worker processes, resuming a 10,000-turn thread from PostgreSQL.
 // Needs Redis (REDIS_URL) and PostgreSQL (DATABASE_URL). `node bench/distributed.bench.ts [--quick]`.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,7 @@ import { emptyUsage, type RolloutLine, textMessage } from "../src/protocol/index
 import { type Harness, harness } from "../test/backends/harness.ts";
 import { effectsModel, testRegistry } from "../test/backends/registry.ts";
 import { DATABASE_URL, REDIS_URL, uniqueName } from "../test/helpers/services.ts";
+import { backendsDelta, cpuSnap, postgresBackends } from "./distributed-cpu.ts";
 import { percentile, round, writeResult } from "./lib.ts";
 
 const QUICK = process.argv.includes("--quick");
@@ -128,80 +129,6 @@ async function counters(): Promise<{ pgCommits: number; redisCalls: number }> {
   return { pgCommits: Number(rows[0]?.xact_commit ?? 0), redisCalls };
 }
 
-const TICK_MS = 10; // USER_HZ 100 on Linux
-
-function procCpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU time (ms) of every process named `name` on this machine (other users' included). */
-function cpuOfNamed(name: string): number {
-  let sum = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === name) sum += procCpuMs(Number(entry));
-    } catch {}
-  }
-  return sum;
-}
-
-/** Machine-wide busy and total CPU time (ms, all cores) from /proc/stat. */
-function machineCpu(): { busy: number; total: number } {
-  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const total = f.reduce((a, b) => a + b, 0) * TICK_MS;
-  const idle = ((f[3] ?? 0) + (f[4] ?? 0)) * TICK_MS;
-  return { busy: total - idle, total };
-}
-
-interface CpuSnap {
-  workers: number;
-  bench: number;
-  redis: number;
-  postgres: number;
-  machine: { busy: number; total: number };
-}
-
-/** CPU ms of each PostgreSQL backend serving this bench's database right now. */
-async function postgresBackends(): Promise<Map<number, number>> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  const { rows } = await client.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-  );
-  await client.end();
-  return new Map(rows.map((r) => [r.pid, procCpuMs(r.pid)]));
-}
-
-/** CPU ms the backends of `after` used since `before` (a backend new since then: all of it). */
-function backendsDelta(before: Map<number, number>, after: Map<number, number>): number {
-  let sum = 0;
-  for (const [pid, ms] of after) sum += ms - (before.get(pid) ?? 0);
-  return sum;
-}
-
-function cpuSnap(pids: number[]): CpuSnap {
-  const u = process.cpuUsage();
-  return {
-    workers: pids.reduce((a, pid) => a + procCpuMs(pid), 0),
-    bench: (u.user + u.system) / 1000,
-    redis: process.env.TAIFENG_BENCH_REDIS_PID
-      ? procCpuMs(Number(process.env.TAIFENG_BENCH_REDIS_PID))
-      : cpuOfNamed("redis-server"),
-    postgres: cpuOfNamed("postgres"),
-    machine: machineCpu(),
-  };
-}
-
 /** Many threads at once on `workers` worker processes; model latency 50 ms per step. */
 async function throughput(workers: number, threads: number, effects: number) {
   const h = await harness();
@@ -217,14 +144,14 @@ async function throughput(workers: number, threads: number, effects: number) {
       ),
     );
     const before = await counters();
-    const pg0 = await postgresBackends();
+    const pg0 = await postgresBackends(DATABASE_URL);
     const cpu0 = cpuSnap(pids);
     const t0 = performance.now();
     const tickets = await Promise.all(ids.map((id) => h.backend.submit(id, `effect ${effects}`)));
     const outcomes = await Promise.all(tickets.map((t) => h.backend.wait(t, { pollMs: 2000 })));
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuSnap(pids);
-    const pg1 = await postgresBackends();
+    const pg1 = await postgresBackends(DATABASE_URL);
     const after = await counters();
     if (outcomes.some((o) => o.status !== "completed")) throw new Error("a turn did not complete");
     const steps = threads * (effects + 1);
@@ -462,19 +389,17 @@ async function ownRedis(): Promise<number> {
     { stdio: "ignore" },
   );
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1 });
-  probe.on("error", () => {});
   for (let i = 0; ; i++) {
     try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      if (i > 200) throw new Error("redis-server did not start");
-      await new Promise((r) => setTimeout(r, 50));
+      if (execFileSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).trim() === "PONG")
+        break;
+    } catch {}
+    if (i > 200) {
+      server.kill("SIGKILL");
+      throw new Error("redis-server did not start");
     }
+    await new Promise((r) => setTimeout(r, 50));
   }
-  probe.disconnect();
   // A database of its own too: transaction counts and backend CPU are then this bench's.
   const database = `dist_bench_${process.pid}`;
   const admin = new pg.Client({ connectionString: DATABASE_URL });
