@@ -412,10 +412,17 @@ async function ownRedis(): Promise<number> {
     [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
     {
       stdio: "inherit",
-      env: { ...process.env, REDIS_URL: url, TAIFENG_BENCH_REDIS_PID: String(server.pid) },
+      env: {
+        ...process.env,
+        REDIS_URL: url,
+        DATABASE_URL: own.href,
+        TAIFENG_BENCH_REDIS_PID: String(server.pid),
+      },
     },
   );
   server.kill("SIGKILL");
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
   return run.status ?? 1;
 }
 
