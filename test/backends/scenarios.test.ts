@@ -121,6 +121,22 @@ describe.runIf(svc.run)("BullMQ backend failure semantics", () => {
     expect(logLines(join(h.dir, "effects.log"))).toHaveLength(1);
   }, 60_000);
 
+  it("interrupt of a suspended turn (no worker holds it) goes through the inbox and aborts it", async () => {
+    h = await harness();
+    await h.spawnWorker();
+    const threadId = await h.backend.createThread({
+      recipe: { model: "sim:effects", tools: ["effect"], permissions: { ask: ["effect"] } },
+    });
+    const ticket = await h.backend.submit(threadId, "effect 1");
+    expect(await h.backend.wait(ticket)).toMatchObject({ status: "suspended" });
+    const queued = await h.backend.interrupt(threadId, "not now");
+    expect(queued).toBeDefined();
+    expect(await h.backend.wait(ticket, { throughSuspension: true })).toMatchObject({ status: "aborted" });
+    expect(logLines(join(h.dir, "effects.log"))).toEqual([]);
+    // A thread with nothing open is left alone.
+    expect(await h.backend.interrupt(threadId)).toBeUndefined();
+  }, 60_000);
+
   it("a poisoned recipe fails its turns with a clear error, once, without retries", async () => {
     h = await harness();
     await h.worker();
@@ -132,7 +148,7 @@ describe.runIf(svc.run)("BullMQ backend failure semantics", () => {
     expect(outcome).toEqual({
       status: "rejected",
       error:
-        "the thread's recipe cannot run: recipe names tool(s) this worker does not have: nope (registry has: effect, idem_effect, slow_effect)",
+        "the thread's recipe cannot run: recipe names tool(s) this worker does not have: nope (registry has: effect, idem_effect, slow_effect, delegate)",
     });
     const job = await h.backend.bullQueue.getJob(`${threadId}__1`);
     expect(await job?.getState()).toBe("failed");

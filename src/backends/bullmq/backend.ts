@@ -110,13 +110,23 @@ export class BullmqBackend {
     return { threadId, n };
   }
 
-  /** Interrupts the thread's running turn on whichever worker holds it (a no-op when none does). */
-  async interrupt(threadId: string, reason?: string): Promise<void> {
+  /**
+   * Interrupts the thread's turn. A running turn is interrupted on whichever worker holds it
+   * (the control channel). A turn suspended on a person or on child agents is held by no
+   * worker: the interrupt then goes through the inbox, and the worker that takes it resumes the
+   * turn only to abort it. A thread with no open turn is left alone. Returns the interrupt's
+   * ticket when it was queued.
+   */
+  async interrupt(threadId: string, reason?: string): Promise<Ticket | undefined> {
     await this.connect();
     await this.redis.publish(
       this.names.controlChannel,
       JSON.stringify({ threadId, type: "interrupt", reason }),
     );
+    if ((await this.store.status(threadId)) !== "suspended") return undefined;
+    const n = await this.inbox.push(threadId, { type: "interrupt", ...(reason ? { reason } : {}) });
+    await this.queue.add("thread", { threadId }, { jobId: jobId(threadId, n) });
+    return { threadId, n };
   }
 
   /** Where a submission stands now. */
