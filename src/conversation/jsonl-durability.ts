@@ -97,7 +97,7 @@ export class StoreDurability {
     this.undurable.add(threadId);
   }
 
-  stats(): JsonlStoreStats {
+  stats(): Omit<JsonlStoreStats, "directory"> {
     return {
       fds: this.budget.stats,
       wal: this.wal?.stats,

@@ -74,6 +74,8 @@ export interface JsonlStoreStats {
    * the directory fsync of new threads included), or at every flush without it.
    */
   readonly transcriptSyncs: number;
+  /** Write transactions and row writes of the SQLite directory (undefined with `index: false`). */
+  readonly directory?: { readonly transactions: number; readonly writes: number } | undefined;
   /** Closing threads released in groups (undefined without group commit). */
   readonly releases:
     | { readonly groups: number; readonly threads: number; readonly fsyncs: number }

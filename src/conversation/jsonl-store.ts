@@ -103,12 +103,12 @@ export class JsonlThreadStore implements ThreadStore {
     });
     const index = this.index;
     this.sessions = index && {
-      threadOf: async (sessionId, ttlMs) => this.directoryCall(() => index.sessionThread(sessionId, ttlMs)),
+      threadOf: (sessionId, ttlMs) => this.directoryCall(() => index.sessionThread(sessionId, ttlMs)),
       bind: async (sessionId, threadId) => {
         this.pathOf(threadId);
-        this.directoryCall(() => index.bindSession(sessionId, threadId));
+        await this.directoryCall(() => index.bindSession(sessionId, threadId));
       },
-      unbind: async (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
+      unbind: (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
     };
     try {
       makeDirectory(this.dir);
@@ -362,7 +362,7 @@ export class JsonlThreadStore implements ThreadStore {
 
   /** Counters of the descriptor budget and the write-ahead log. */
   stats(): JsonlStoreStats {
-    return this.files.stats();
+    return { ...this.files.stats(), directory: this.index?.stats };
   }
 
   /** Replays the write-ahead logs dead processes left in this directory (see StoreDurability.recover). */
@@ -374,9 +374,9 @@ export class JsonlThreadStore implements ThreadStore {
     return this.files.ready();
   }
 
-  private directoryCall<T>(fn: () => T): T {
+  private async directoryCall<T>(fn: () => T | Promise<T>): Promise<T> {
     try {
-      return fn();
+      return await fn();
     } catch (err) {
       throw new TaifengError(
         "store_error",
