@@ -100,6 +100,7 @@ export class JsonlThreadStore implements ThreadStore {
       dir: this.dir,
       maxBytesPerThread: options.maxArtifactBytes ?? 64 * 1024 * 1024,
       sync: this.durability !== "none",
+      slot: (label, fn) => this.budget.withSlot(label, fn),
     });
     const index = this.index;
     this.sessions = index && {
