@@ -146,6 +146,9 @@ if (statsAfterTurns) {
     (st?.transcriptSyncs ?? 0) + (st?.wal?.syncs ?? 0) + (st?.wal?.checkpointSyncs ?? 0);
   figures.close_fsyncs_per_1k_threads = round((allSyncs(statsAfterClose) - allSyncs(statsAfterTurns)) / k, 1);
   figures.budget_peak = statsAfterTurns.fds.peak;
+  figures.directory_transactions_per_1k_turns = round((statsAfterTurns.directory?.transactions ?? 0) / k, 1);
+  figures.directory_writes_per_1k_turns = round((statsAfterTurns.directory?.writes ?? 0) / k, 1);
+  figures.close_release_groups = statsAfterClose?.releases?.groups ?? 0;
   figures.emfile_retries = statsAfterTurns.fds.retries;
 }
 

@@ -12,11 +12,19 @@ import { round, writeResult } from "./lib.ts";
 
 const SESSIONS = Number(process.env.SESSIONS ?? 10_000);
 const RUNNER = join(dirname(fileURLToPath(import.meta.url)), "durable-scale-run.ts");
+const LONG = join(dirname(fileURLToPath(import.meta.url)), "durable-scale-long.ts");
+const LONG_THREADS = Number(process.env.LONG_THREADS ?? 1_000);
+const LONG_TURNS = Number(process.env.LONG_TURNS ?? 1_000);
 
 type Figures = Record<string, number | string | unknown[]>;
 
-function run(label: string, config: RunConfig, shell?: string): Figures {
-  const args = ["--expose-gc", RUNNER, JSON.stringify(config)];
+function run(
+  label: string,
+  config: RunConfig | Record<string, number>,
+  shell?: string,
+  runner = RUNNER,
+): Figures {
+  const args = ["--expose-gc", runner, JSON.stringify(config)];
   const res = shell
     ? spawnSync("sh", ["-c", `${shell} exec "$0" "$@"`, process.execPath, ...args], { encoding: "utf8" })
     : spawnSync(process.execPath, args, { encoding: "utf8" });
@@ -37,8 +45,16 @@ let turn = pending;
 let item = pending;
 let perFile = pending;
 let limited = pending;
+let long = pending;
 const none: Figures = { skipped: "not run" };
 // Results are written after every run, so an interrupted benchmark still leaves what it measured.
+long = run(
+  "long threads",
+  { threads: LONG_THREADS, turns: LONG_TURNS, checkpointEvery: 100 },
+  undefined,
+  LONG,
+);
+save();
 memory = run("memory", { store: "memory", sessions: SESSIONS });
 save();
 turn = run("jsonl turn", { store: "jsonl", durability: "turn", sessions: SESSIONS, reopen: true });
@@ -76,6 +92,9 @@ function save(): void {
       fsyncs_per_1k_turns_item: num(item, "fsyncs_per_1k_turns"),
       fsyncs_per_1k_turns_no_group_commit: num(perFile, "fsyncs_per_1k_turns"),
       close_fsyncs_per_1k_threads: num(turn, "close_fsyncs_per_1k_threads"),
+      close_release_groups: num(turn, "close_release_groups"),
+      directory_transactions_per_1k_turns: num(turn, "directory_transactions_per_1k_turns"),
+      directory_writes_per_1k_turns: num(turn, "directory_writes_per_1k_turns"),
       peak_open_fds: num(turn, "peak_open_fds"),
       peak_open_fds_memory: num(memory, "peak_open_fds"),
       [`sessions_${k}_turn_ulimit_1024_failed`]: num(limited, "failed_turns"),
@@ -84,6 +103,16 @@ function save(): void {
       locks_left_after_close: num(turn, "locks_left_after_close"),
       [`reopen_${k}_threads_ms`]: num(turn, "reopen_ms"),
       reopen_heap_kb_per_session: num(turn, "reopen_heap_kb_per_session"),
+      [`reopen_long_${LONG_THREADS}x${LONG_TURNS}_full_replay_ms`]: num(long, "full_replay_ms"),
+      [`reopen_long_${LONG_THREADS}x${LONG_TURNS}_checkpoint_ms`]: num(long, "checkpoint_resume_ms"),
+      reopen_long_full_replay_cpu_ms: num(long, "full_replay_cpu_ms"),
+      reopen_long_checkpoint_cpu_ms: num(long, "checkpoint_resume_cpu_ms"),
+      reopen_long_speedup_cpu: num(long, "resume_speedup_cpu"),
+      reopen_long_lines_read_full: num(long, "full_replay_lines_read"),
+      reopen_long_lines_read_checkpoint: num(long, "checkpoint_resume_lines_read"),
+      reopen_long_peak_heap_mb_full: num(long, "full_replay_peak_heap_mb"),
+      reopen_long_peak_heap_mb_checkpoint: num(long, "checkpoint_resume_peak_heap_mb"),
+      reopen_long_states_identical: (long.states_identical as unknown) === true ? 1 : 0,
       reopen_peak_open_fds: num(turn, "reopen_peak_open_fds"),
       heap_kb_per_idle_durable_session: num(turn, "heap_kb_per_idle_session"),
       heap_kb_per_idle_session_memory: num(memory, "heap_kb_per_idle_session"),
@@ -97,14 +126,25 @@ function save(): void {
         "fsyncs_per_1k_turns: fsyncs the turns waited for (write-ahead log batches; per-transcript fsyncs without group commit). " +
         "close_fsyncs_per_1k_threads: fsyncs done when the pool closes (each thread's transcript fsynced before its lock is released, plus log records). " +
         "peak_open_fds: /proc/self/fd sampled every 5 ms during the turns (whole process). reopen: a new store and pool on the same directory resume every thread at once. " +
-        "heap per idle session: heap after all turns (engines idle, still live) minus heap before creating them, after GC.",
+        "heap per idle session: heap after all turns (engines idle, still live) minus heap before creating them, after GC. " +
+        "close_fsyncs_per_1k_threads counts a syncfs (sync --file-system, one per release group) as one. " +
+        "directory_*: SQLite write transactions and row writes during the turns (session bindings and thread rows). " +
+        `reopen_long_*: ${LONG_THREADS} threads of ${LONG_TURNS} turns (6 lines each, a compaction checkpoint every 100 turns), reopened 16 at a time by store.open + replayRollout (full) and by store.resume (from the checkpoint), same files, one process; CPU ms of the process.`,
       targets: {
         [`sessions_${k}_turn_wall_vs_ideal`]: "<= 1.3",
         peak_open_fds: "<= 256",
         [`sessions_${k}_turn_ulimit_1024_failed`]: "0",
       },
       load_average_samples: load.map((l) => round(l, 2)),
-      runs: { memory, turn, item, none, turn_no_group_commit: perFile, turn_ulimit_1024: limited },
+      runs: {
+        long_threads: long,
+        memory,
+        turn,
+        item,
+        none,
+        turn_no_group_commit: perFile,
+        turn_ulimit_1024: limited,
+      },
     },
   );
 }

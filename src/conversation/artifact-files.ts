@@ -11,6 +11,11 @@ export interface ArtifactFilesOptions {
   readonly maxBytesPerThread: number;
   /** Fsync each artifact (and its directory) before its reference is handed out. */
   readonly sync: boolean;
+  /**
+   * Runs file work holding one descriptor of the store's budget (ADR 1300), so artifacts wait
+   * out EMFILE/ENFILE like transcripts do. Default: runs it directly.
+   */
+  readonly slot?: <T>(label: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 /** Same counting as the in-memory store: lines of the text. */
@@ -57,20 +62,10 @@ export class ThreadArtifactFiles implements ArtifactStore {
     const folder = this.folderOf(threadId);
     const path = join(folder, `${id}.txt`);
     try {
-      await mkdir(folder).catch(ignoreExisting);
-      if (!(await exists(path))) {
-        const temp = `${path}.${process.pid}.tmp`;
-        const handle = await open(temp, "w");
-        try {
-          await handle.writeFile(content, "utf8");
-          if (this.options.sync) await handle.datasync();
-        } finally {
-          await handle.close();
-        }
-        await rename(temp, path);
-        if (this.options.sync) await syncFolder(folder);
-      }
-      await this.enforceBudget(folder, id);
+      // Each step may be repeated from its start after EMFILE: the folder is fsynced every time.
+      await this.slot(path, () => this.write(folder, path, content));
+      if (this.options.sync) await this.slot(folder, () => syncFolder(folder));
+      await this.slot(folder, () => this.enforceBudget(folder, id));
     } catch (err) {
       throw new TaifengError(
         "store_error",
@@ -83,10 +78,31 @@ export class ThreadArtifactFiles implements ArtifactStore {
     return ref(id, content);
   }
 
+  private slot<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    return this.options.slot ? this.options.slot(label, fn) : fn();
+  }
+
+  /** Writes an artifact atomically unless it exists (one descriptor at a time; the caller fsyncs the folder). */
+  private async write(folder: string, path: string, content: string): Promise<void> {
+    await mkdir(folder).catch(ignoreExisting);
+    if (!(await exists(path))) {
+      const temp = `${path}.${process.pid}.tmp`;
+      const handle = await open(temp, "w");
+      try {
+        await handle.writeFile(content, "utf8");
+        if (this.options.sync) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, path);
+    }
+  }
+
   async read(threadId: string, id: string): Promise<string | undefined> {
     if (!ARTIFACT_ID.test(id)) return undefined;
     try {
-      return await readFile(join(this.folderOf(threadId), `${id}.txt`), "utf8");
+      const path = join(this.folderOf(threadId), `${id}.txt`);
+      return await this.slot(path, () => readFile(path, "utf8"));
     } catch {
       return undefined;
     }
@@ -100,7 +116,7 @@ export class ThreadArtifactFiles implements ArtifactStore {
   /** Gives a fork its source's artifacts (hard links: no copy of the bytes). */
   async copyThread(from: string, to: string): Promise<void> {
     const source = this.folderOf(from);
-    const names = await readdir(source).catch(() => [] as string[]);
+    const names = await this.slot(source, () => readdir(source)).catch(() => [] as string[]);
     if (names.length === 0) return;
     const target = this.folderOf(to);
     await mkdir(target).catch(ignoreExisting);

@@ -235,17 +235,28 @@ export class ThreadDirectory {
    * than `ttlMs` (when given) is dropped instead and undefined returned.
    */
   sessionThread(sessionId: string, now: number, ttlMs?: number): string | undefined {
-    const row = this.db
-      .prepare("SELECT thread_id, used_at FROM sessions WHERE session_id = ?")
-      .get(sessionId) as { thread_id: string; used_at: number } | undefined;
+    const row = this.sessionRow(sessionId);
     if (!row) return undefined;
-    if (ttlMs !== undefined && now - row.used_at > ttlMs) {
+    if (ttlMs !== undefined && now - row.usedAt > ttlMs) {
       this.unbindSession(sessionId);
       return undefined;
     }
+    this.touchSession(sessionId, now);
+    return row.threadId;
+  }
+
+  /** A session's binding, read without marking it used. */
+  sessionRow(sessionId: string): { readonly threadId: string; readonly usedAt: number } | undefined {
+    const row = this.db
+      .prepare("SELECT thread_id, used_at FROM sessions WHERE session_id = ?")
+      .get(sessionId) as { thread_id: string; used_at: number } | undefined;
+    return row && { threadId: row.thread_id, usedAt: row.used_at };
+  }
+
+  /** Marks a binding used at `now`. */
+  touchSession(sessionId: string, now: number): void {
     this.counted();
     this.db.prepare("UPDATE sessions SET used_at = ? WHERE session_id = ?").run(now, sessionId);
-    return row.thread_id;
   }
 
   /** Binds a session to a thread (replacing an earlier binding). */

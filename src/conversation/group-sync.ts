@@ -92,6 +92,9 @@ export class GroupSync {
           this.fsSyncs++;
           return resolve(true);
         }
+        // Out of descriptors or processes: this group goes file by file, the next tries again.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EMFILE" || code === "ENFILE" || code === "EAGAIN") return resolve(false);
         this.syncfsWorks = false;
         this.options.warn(
           `sync --file-system ${this.options.dir} failed (${String(stderr).trim() || err.message}); transcripts are fsynced one by one from now on`,

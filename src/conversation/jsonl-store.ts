@@ -5,13 +5,15 @@ import { describeError, isTaifengError, TaifengError } from "../errors.ts";
 import type { RolloutLine } from "../protocol/index.ts";
 import { ThreadArtifactFiles } from "./artifact-files.ts";
 import { decodeResumePoint, type ResumePoint, ThreadTracker } from "./checkpoint.ts";
-import { defaultMaxOpen, FdBudget, type FdBudgetStats } from "./fd-budget.ts";
-import { GroupSync, ReleaseBatch, type ReleaseRequest } from "./group-sync.ts";
-import { coalesced, syncDirectory, writeFully } from "./jsonl-files.ts";
+import type { FdBudget } from "./fd-budget.ts";
+import { StoreDurability } from "./jsonl-durability.ts";
+import { writeFully } from "./jsonl-files.ts";
 import { checkIdentity, type ReadForWrite, readForWrite } from "./jsonl-open.ts";
+import type { JsonlStoreOptions, JsonlStoreStats } from "./jsonl-options.ts";
+import { ThreadOwnership } from "./jsonl-ownership.ts";
 import { parseTranscript } from "./jsonl-reader.ts";
-import { type CommitInfo, JsonlWriter } from "./jsonl-writer.ts";
-import { acquireLock, currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
+import { JsonlWriter } from "./jsonl-writer.ts";
+import { currentProcess, type HeldLock, type ProcessIdentity } from "./lock-file.ts";
 import { makeDirectory } from "./make-dir.ts";
 import type {
   Durability,
@@ -25,85 +27,9 @@ import type {
 } from "./store.ts";
 import { type IndexReport, StoreIndex } from "./store-index.ts";
 import { queryThreads, summarizeThread, type ThreadInfo } from "./summary.ts";
-import { GroupCommitLog, type GroupCommitStats } from "./wal.ts";
-import { type RecoveryReport, recoverOrphans } from "./wal-recovery.ts";
+import type { RecoveryReport } from "./wal-recovery.ts";
 
-/** Options for a JsonlThreadStore. Only `dir` is required. */
-export interface JsonlStoreOptions {
-  /** Directory holding `<threadId>.jsonl` transcripts, their lock files and `index.sqlite`. Created if missing. */
-  readonly dir: string;
-  /** Default `turn`. See Durability. */
-  readonly durability?: Durability;
-  /** Longest time appended lines wait before a background write (modes `turn`, `none`). Default 25 ms. */
-  readonly batchDelayMs?: number;
-  /** Queued bytes that trigger a write at once. Default 256 KiB. */
-  readonly maxBatchBytes?: number;
-  /** Keep the SQLite thread directory up to date. Default true. */
-  readonly index?: boolean;
-  /**
-   * Rows of flushed threads are written to the directory in one transaction at most this
-   * often (and before every listing and on close). Default 200 ms.
-   */
-  readonly indexDelayMs?: number;
-  /**
-   * Most bytes of artifacts (full texts of capped tool outputs) kept per thread, beside its
-   * transcript in `<dir>/<threadId>.artifacts/`; the oldest go first. Default 64 MiB.
-   */
-  readonly maxArtifactBytes?: number;
-  /** Hears about problems that lose nothing: an index rebuilt, a row that could not be updated. */
-  readonly onWarning?: (message: string) => void;
-  /**
-   * Called whenever a thread's lines reach the durability the mode promises: fsynced under
-   * `turn` (at each flush) and `item` (after every batch), written to the OS under `none`.
-   * Lines counted here are acknowledged: they survive a crash (see the persistence guide).
-   */
-  readonly onCommitted?: (commit: CommitInfo) => void;
-  /**
-   * Durability `turn`/`item` through one process-level write-ahead log whose fsyncs are
-   * shared by every thread (group commit), instead of an fsync of each transcript. Default
-   * true. See docs/decisions/1301-group-commit-wal.md.
-   */
-  readonly groupCommit?: boolean;
-  /**
-   * Most file descriptors the store holds at once (transcripts are opened on demand and the
-   * least recently used idle one is closed). Default 128, or a quarter of `ulimit -n` when
-   * that is lower. See docs/decisions/1300-descriptor-budget.md.
-   */
-  readonly maxOpenFiles?: number;
-  /**
-   * How long an operation waits for a descriptor while nothing is freed (budget stuck), or
-   * while the process is out of them (`EMFILE`/`ENFILE`), before it fails with `store_error`
-   * (`details.reason: "descriptors_exhausted"`). Closing a thread always waits. Default 30 s.
-   */
-  readonly fdWaitMs?: number;
-  /**
-   * Writers closing together (a pool closing or evicting many sessions) make their
-   * transcripts durable as a group: from this many at once, with one syncfs(2) of the
-   * store's file system instead of an fdatasync each (Linux 5.8+, where syncfs reports
-   * write-back errors; `false` never). Default 64. See docs/decisions/2601-grouped-release.md.
-   */
-  readonly syncfsMin?: number | false;
-  /** A write-ahead log segment is checkpointed past this size. Default 32 MiB. */
-  readonly walCheckpointBytes?: number;
-  /** ... or at the latest this long after its first record. Default 5 s. */
-  readonly walCheckpointMs?: number;
-}
-
-/** Counters of a JsonlThreadStore (for benchmarks and diagnostics). */
-export interface JsonlStoreStats {
-  readonly fds: FdBudgetStats;
-  /** Undefined without group commit. */
-  readonly wal: GroupCommitStats | undefined;
-  /**
-   * Transcript fsyncs by writers: at close (group commit: grouped, a syncfs counting as one,
-   * the directory fsync of new threads included), or at every flush without it.
-   */
-  readonly transcriptSyncs: number;
-  /** Closing threads released in groups (undefined without group commit). */
-  readonly releases:
-    | { readonly groups: number; readonly threads: number; readonly fsyncs: number }
-    | undefined;
-}
+export type { JsonlStoreOptions, JsonlStoreStats } from "./jsonl-options.ts";
 
 const THREAD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const SUFFIX = ".jsonl";
@@ -128,18 +54,10 @@ export class JsonlThreadStore implements ThreadStore {
   private readonly options: JsonlStoreOptions;
   private readonly self: ProcessIdentity;
   private readonly writers = new Map<string, JsonlWriter>();
-  private readonly reserved = new Set<string>();
+  private readonly owners: ThreadOwnership;
   private readonly index: StoreIndex | undefined;
+  private readonly files: StoreDurability;
   private readonly budget: FdBudget;
-  private readonly wal: GroupCommitLog | undefined;
-  private readonly groupSync: GroupSync;
-  private readonly releases: ReleaseBatch | undefined;
-  /** Threads closed without their logged lines made durable in place (their segments must stay). */
-  private readonly undurable = new Set<string>();
-  private readonly syncStoreDir: () => Promise<void>;
-  private readonly syncWalDir: () => Promise<void>;
-  private recovery: Promise<RecoveryReport> | undefined;
-  private transcriptSyncs = 0;
   private closed = false;
   /** Session bindings in the SQLite directory; absent with `index: false`. */
   readonly sessions: SessionBindings | undefined;
@@ -151,34 +69,22 @@ export class JsonlThreadStore implements ThreadStore {
     this.dir = options.dir;
     this.durability = options.durability ?? "turn";
     this.self = currentProcess();
-    this.budget = new FdBudget({
-      maxOpen: options.maxOpenFiles ?? defaultMaxOpen(),
-      waitMs: options.fdWaitMs ?? 30_000,
-    });
-    // Directory fsyncs gate acknowledgements (a new log segment, a checkpoint): they go first.
-    this.syncStoreDir = coalesced(() => this.budget.withSlot(this.dir, () => syncDirectory(this.dir), true));
-    this.groupSync = new GroupSync({
-      dir: this.dir,
-      budget: this.budget,
-      syncfsMin: options.syncfsMin ?? 64,
+    this.files = new StoreDurability({
+      options,
+      durability: this.durability,
+      self: this.self,
+      threadId: THREAD_ID,
+      writerOf: (threadId) => this.writers.get(threadId),
       warn: (message) => this.warn(message),
     });
-    const walDir = join(this.dir, "wal");
-    this.syncWalDir = coalesced(() => this.budget.withSlot(walDir, () => syncDirectory(walDir), true));
-    this.wal =
-      this.durability === "none" || options.groupCommit === false
-        ? undefined
-        : new GroupCommitLog({
-            dir: this.dir,
-            self: this.self,
-            budget: this.budget,
-            checkpointBytes: options.walCheckpointBytes ?? 32 * 2 ** 20,
-            checkpointMs: options.walCheckpointMs ?? 5_000,
-            syncTranscripts: (threadIds) => this.syncTranscripts(threadIds),
-            syncDir: (path) => (path === this.dir ? this.syncStoreDir() : this.syncWalDir()),
-            warn: (message) => this.warn(message),
-          });
-    this.releases = this.wal && new ReleaseBatch(this.groupSync, this.wal, () => this.syncStoreDir());
+    this.budget = this.files.budget;
+    this.owners = new ThreadOwnership({
+      dir: this.dir,
+      self: this.self,
+      budget: this.budget,
+      isOpen: (threadId) => this.writers.has(threadId),
+      recover: () => this.recover(),
+    });
     this.index =
       options.index === false
         ? undefined
@@ -194,15 +100,16 @@ export class JsonlThreadStore implements ThreadStore {
       dir: this.dir,
       maxBytesPerThread: options.maxArtifactBytes ?? 64 * 1024 * 1024,
       sync: this.durability !== "none",
+      slot: (label, fn) => this.budget.withSlot(label, fn),
     });
     const index = this.index;
     this.sessions = index && {
-      threadOf: async (sessionId, ttlMs) => this.directoryCall(() => index.sessionThread(sessionId, ttlMs)),
+      threadOf: (sessionId, ttlMs) => this.directoryCall(() => index.sessionThread(sessionId, ttlMs)),
       bind: async (sessionId, threadId) => {
         this.pathOf(threadId);
-        this.directoryCall(() => index.bindSession(sessionId, threadId));
+        await this.directoryCall(() => index.bindSession(sessionId, threadId));
       },
-      unbind: async (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
+      unbind: (sessionId) => this.directoryCall(() => index.unbindSession(sessionId)),
     };
     try {
       makeDirectory(this.dir);
@@ -231,8 +138,8 @@ export class JsonlThreadStore implements ThreadStore {
   async create(meta: ThreadMeta): Promise<ThreadWriter> {
     const path = this.pathOf(meta.threadId);
     await this.ready();
-    return this.reserve(meta.threadId, async () => {
-      const lock = await this.lock(meta.threadId);
+    return this.owners.reserve(meta.threadId, async () => {
+      const lock = await this.owners.lock(meta.threadId);
       try {
         const line: RolloutLine = { ts: meta.createdAt, type: "thread_meta", payload: meta };
         const buf = Buffer.from(`${JSON.stringify(line)}\n`, "utf8");
@@ -286,8 +193,8 @@ export class JsonlThreadStore implements ThreadStore {
   ): Promise<{ read: ReadForWrite; writer: JsonlWriter }> {
     const path = this.pathOf(threadId);
     await this.ready();
-    return this.reserve(threadId, async () => {
-      const lock = await this.lock(threadId);
+    return this.owners.reserve(threadId, async () => {
+      const lock = await this.owners.lock(threadId);
       try {
         const recorded = decodeResumePoint(this.index?.resumePoint(threadId));
         const from = mode === "checkpoint" ? recorded : undefined;
@@ -364,11 +271,11 @@ export class JsonlThreadStore implements ThreadStore {
   async delete(threadId: string): Promise<void> {
     const path = this.pathOf(threadId);
     await this.ready();
-    await this.reserve(threadId, async () => {
-      const lock = await this.lock(threadId);
+    await this.owners.reserve(threadId, async () => {
+      const lock = await this.owners.lock(threadId);
       try {
         // Logged first, so a replay after a crash never brings back what was deleted.
-        if ((await this.exists(threadId)) && this.wal) await this.wal.deleted(threadId);
+        if ((await this.exists(threadId)) && this.files.wal) await this.files.wal.deleted(threadId);
         this.budget.forget(path);
         await unlink(path).catch((err: unknown) => {
           if (errno(err) === "ENOENT")
@@ -395,10 +302,9 @@ export class JsonlThreadStore implements ThreadStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.owners.close();
     const results = await Promise.allSettled([...this.writers.values()].map((w) => w.close()));
-    await this.recovery?.catch(() => {});
-    if (this.wal) results.push(...(await Promise.allSettled([this.wal.close()])));
-    this.budget.closeAll();
+    results.push(...(await this.files.close()));
     this.index?.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -422,27 +328,27 @@ export class JsonlThreadStore implements ThreadStore {
     point: ResumePoint | null | undefined,
   ): JsonlWriter {
     const { threadId, offset } = file;
-    const releases = this.releases;
+    const release = this.files.release;
     const writer = new JsonlWriter({
       ...file,
       lines: tracker.lines,
       budget: this.budget,
-      wal: this.wal,
-      ...(releases ? { release: (request: ReleaseRequest) => releases.release(request) } : {}),
+      wal: this.files.wal,
+      ...(release ? { release } : {}),
       durability: this.durability,
       batchDelayMs: this.options.batchDelayMs ?? 25,
       maxBatchBytes: this.options.maxBatchBytes ?? 256 * 1024,
       lock,
       tracker,
-      ...(file.firstLine && this.durability !== "none" ? { syncDirectory: () => this.syncStoreDir() } : {}),
+      ...(file.firstLine && this.durability !== "none"
+        ? { syncDirectory: () => this.files.syncStoreDir() }
+        : {}),
       onFlushed: (info, bytes, flushedPoint) => this.index?.queue(info, bytes, flushedPoint),
       onCommitted: this.options.onCommitted,
-      onSynced: () => {
-        this.transcriptSyncs++;
-      },
+      onSynced: () => this.files.countTranscriptSync(),
       onClosed: (durable) => {
         if (this.writers.get(threadId) === writer) this.writers.delete(threadId);
-        if (!durable) this.undurable.add(threadId);
+        if (!durable) this.files.closedUndurable(threadId);
       },
     });
     this.writers.set(threadId, writer);
@@ -457,109 +363,21 @@ export class JsonlThreadStore implements ThreadStore {
 
   /** Counters of the descriptor budget and the write-ahead log. */
   stats(): JsonlStoreStats {
-    return {
-      fds: this.budget.stats,
-      wal: this.wal?.stats,
-      transcriptSyncs: this.transcriptSyncs + (this.releases?.stats.fsyncs ?? 0),
-      releases: this.releases?.stats,
-    };
+    return { ...this.files.stats(), directory: this.index?.stats };
   }
 
-  /**
-   * Replays the write-ahead logs dead processes left in this directory (see wal-recovery.ts).
-   * Runs once before the store's first operation, and again whenever a thread's lock is
-   * taken over from a dead process.
-   */
+  /** Replays the write-ahead logs dead processes left in this directory (see StoreDurability.recover). */
   recover(): Promise<RecoveryReport> {
-    const previous = this.recovery?.catch(() => undefined) ?? Promise.resolve(undefined);
-    const run = previous.then(() =>
-      recoverOrphans({
-        dir: this.dir,
-        self: this.self,
-        budget: this.budget,
-        threadId: THREAD_ID,
-        syncDir: () => this.syncStoreDir(),
-        warn: (message) => this.warn(message),
-        waitMs: this.options.fdWaitMs ?? 30_000,
-      }),
-    );
-    this.recovery = run;
-    return run;
+    return this.files.recover();
   }
-
-  private started: Promise<unknown> | undefined;
 
   private ready(): Promise<unknown> {
-    this.started ??= this.recover().then((report) => {
-      if (report.repaired.length > 0)
-        this.warn(
-          `replayed the write-ahead log of a process that stopped: ${report.repaired.length} transcript(s) restored (${report.repaired.slice(0, 5).join(", ")})`,
-        );
-    });
-    return this.started;
+    return this.files.ready();
   }
 
-  /** Fsyncs the transcripts of open threads as a group, for a checkpoint of the log. */
-  private async syncTranscripts(threadIds: readonly string[]): Promise<{ fsyncs: number; failed: unknown }> {
-    for (const threadId of threadIds)
-      if (this.undurable.has(threadId))
-        return {
-          fsyncs: 0,
-          failed: new Error(`thread ${threadId} was closed without its lines made durable`),
-        };
-    // Released threads were fsynced when they closed (or deleted); what is written after
-    // `at` is read here may not be covered, so only `at` counts as durable in place.
-    const open = threadIds.flatMap((threadId) => {
-      const writer = this.writers.get(threadId);
-      return writer ? [{ writer, at: writer.bytesWritten }] : [];
-    });
-    const synced = await this.groupSync.syncFiles(open.map((o) => o.writer.path));
-    let failed: unknown;
-    open.forEach((o, i) => {
-      const err = synced.errors[i];
-      if (err === undefined) o.writer.syncedInPlace(o.at);
-      else if (errno(err) !== "ENOENT") failed ??= err;
-    });
-    return { fsyncs: synced.fsyncs, failed };
-  }
-
-  /** Runs `fn` with the thread reserved against a second writer in this process. */
-  private async reserve<T>(threadId: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new TaifengError("store_error", `the store for ${this.dir} is closed`);
-    if (this.writers.has(threadId) || this.reserved.has(threadId)) {
-      throw new TaifengError(
-        "thread_locked",
-        `thread ${threadId} is already open for writing in this process`,
-      );
-    }
-    this.reserved.add(threadId);
+  private async directoryCall<T>(fn: () => T | Promise<T>): Promise<T> {
     try {
       return await fn();
-    } finally {
-      this.reserved.delete(threadId);
-    }
-  }
-
-  private async lock(threadId: string): Promise<HeldLock> {
-    const path = join(this.dir, `${threadId}.lock`);
-    const lock = await this.budget.withSlot(`the lock of thread ${threadId}`, () =>
-      acquireLock(path, `thread ${threadId}`, this.self),
-    );
-    // The previous holder died: what it logged but had not fsynced in place is replayed first.
-    if (lock.tookOver) {
-      try {
-        await this.recover();
-      } catch (err) {
-        await lock.release();
-        throw err;
-      }
-    }
-    return lock;
-  }
-
-  private directoryCall<T>(fn: () => T): T {
-    try {
-      return fn();
     } catch (err) {
       throw new TaifengError(
         "store_error",

@@ -12,6 +12,16 @@ import type { ThreadMeta, ThreadWriter } from "./store.ts";
 import { summarizeThread } from "./summary.ts";
 import { forkThread } from "./thread-ops.ts";
 
+/** A JSONL store that remembers what each resume read (the engine's open path). */
+class CountingStore extends JsonlThreadStore {
+  readonly resumes: { lineCount: number; linesRead: number }[] = [];
+  override async resume(threadId: string) {
+    const resumed = await super.resume(threadId);
+    this.resumes.push({ lineCount: resumed.lineCount, linesRead: resumed.linesRead });
+    return resumed;
+  }
+}
+
 let dir: string;
 let stores: JsonlThreadStore[] = [];
 let warnings: string[] = [];
@@ -301,6 +311,40 @@ describe("resuming from the latest checkpoint", () => {
     const { resumed } = await resumeAndCheck(store, "thr_fork");
     expect(resumed.linesRead).toBeLessThan(resumed.lineCount);
     await resumed.writer.close();
+  });
+
+  it("is how an engine reopens a thread: from the checkpoint, with the history of a full replay", async () => {
+    const { AgentEngine } = await import("../loop/engine.ts");
+    const { SimClient } = await import("../llm/sim/sim-client.ts");
+    const seeded = makeStore();
+    const writer = await seeded.create(meta("thr_e"));
+    randomLines(writer, rng(11), 120, { ts: 2_000, n: 0 });
+    writer.append({
+      ts: 9_000,
+      type: "compacted",
+      payload: { strategy: "t", replacementHistory: [textMessage("user", "s")] },
+    });
+    writer.append({ ts: 9_001, type: "turn_context", payload: { turnId: "last" } });
+    writer.append({ ts: 9_002, type: "response_item", payload: textMessage("user", "after the checkpoint") });
+    writer.append({
+      ts: 9_003,
+      type: "event",
+      payload: { msg: { type: "turn_completed", steps: 1, usage: usage(1), durationMs: 1 } },
+    });
+    await writer.close();
+    await seeded.close();
+    const store = new CountingStore({ dir });
+    stores.push(store);
+    const engine = await AgentEngine.open({
+      store,
+      threadId: "thr_e",
+      model: new SimClient({ script: [{ text: "ok" }] }),
+    });
+    const full = replayRollout(await store.read("thr_e"));
+    expect(engine.items).toEqual(full.items);
+    expect(store.resumes).toEqual([{ lineCount: expect.any(Number), linesRead: 5 }]);
+    expect(store.resumes[0]?.lineCount).toBeGreaterThan(100);
+    await engine.close();
   });
 
   it("migrates a version 2 directory in place, keeping its session bindings", async () => {

@@ -40,6 +40,14 @@ export interface StoreIndexOptions {
   readonly live: (threadId: string) => LiveThread | undefined;
 }
 
+type SessionWrite =
+  | { readonly kind: "bind"; readonly sessionId: string; readonly threadId: string; readonly at: number }
+  | { readonly kind: "unbind"; readonly sessionId: string }
+  | { readonly kind: "touch"; readonly sessionId: string; readonly at: number };
+type QueuedSessionWrite = SessionWrite & {
+  readonly done?: { resolve: () => void; reject: (err: unknown) => void };
+};
+
 interface QueuedRow {
   readonly info: ThreadInfo;
   readonly bytes: number;
@@ -62,6 +70,10 @@ export class StoreIndex {
   private readonly pending = new Map<string, QueuedRow>();
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<IndexReport> | undefined;
+  private sessionWrites: QueuedSessionWrite[] = [];
+  /** Bindings queued and not yet written: a thread id, or null when unbound. */
+  private readonly boundNow = new Map<string, string | null>();
+  private sessionTimer: NodeJS.Immediate | undefined;
 
   constructor(options: StoreIndexOptions) {
     this.options = options;
@@ -124,20 +136,83 @@ export class StoreIndex {
   /** The thread was deleted: drops its row and its session bindings. */
   remove(threadId: string): void {
     this.pending.delete(threadId);
+    this.flushSessions(); // a binding queued to this thread goes with it
     this.safely(() => this.db().forget(threadId));
   }
 
-  /** A session's thread (see ThreadDirectory.sessionThread); storage failures throw. */
+  /**
+   * A session's thread, or undefined (none, or unused for longer than `ttlMs`: the binding is
+   * then dropped). Reads the directory (or a binding queued a moment ago); marking the binding
+   * used is queued with the other session writes. Storage failures throw.
+   */
   sessionThread(sessionId: string, ttlMs?: number): string | undefined {
-    return this.db().sessionThread(sessionId, Date.now(), ttlMs);
+    const now = Date.now();
+    const queued = this.boundNow.get(sessionId);
+    if (queued === null) return undefined;
+    if (queued !== undefined) {
+      this.sessionWrite({ kind: "touch", sessionId, at: now });
+      return queued;
+    }
+    const row = this.db().sessionRow(sessionId);
+    if (!row) return undefined;
+    if (ttlMs !== undefined && now - row.usedAt > ttlMs) {
+      void this.unbindSession(sessionId).catch(() => {});
+      return undefined;
+    }
+    this.sessionWrite({ kind: "touch", sessionId, at: now });
+    return row.threadId;
   }
 
-  bindSession(sessionId: string, threadId: string): void {
-    this.db().bindSession(sessionId, threadId, Date.now());
+  /**
+   * Binds a session to a thread. Session writes are grouped: those queued in the same tick
+   * are written in one transaction, and the promise resolves once it committed (rejects
+   * when it failed). A binding queued is already what `sessionThread` returns.
+   */
+  bindSession(sessionId: string, threadId: string): Promise<void> {
+    this.boundNow.set(sessionId, threadId);
+    return this.sessionWrite({ kind: "bind", sessionId, threadId, at: Date.now() });
   }
 
-  unbindSession(sessionId: string): void {
-    this.db().unbindSession(sessionId);
+  /** Drops a session's binding (grouped like bindSession). */
+  unbindSession(sessionId: string): Promise<void> {
+    this.boundNow.set(sessionId, null);
+    return this.sessionWrite({ kind: "unbind", sessionId });
+  }
+
+  /** Writes the queued session writes now, in one transaction. */
+  flushSessions(): void {
+    if (this.sessionTimer) clearImmediate(this.sessionTimer);
+    this.sessionTimer = undefined;
+    const writes = this.sessionWrites;
+    if (writes.length === 0) return;
+    this.sessionWrites = [];
+    this.boundNow.clear();
+    let failure: unknown;
+    try {
+      const db = this.db();
+      db.transaction(() => {
+        for (const w of writes) {
+          if (w.kind === "bind") db.bindSession(w.sessionId, w.threadId, w.at);
+          else if (w.kind === "unbind") db.unbindSession(w.sessionId);
+          else db.touchSession(w.sessionId, w.at);
+        }
+      });
+    } catch (err) {
+      failure = err;
+    }
+    for (const w of writes) {
+      if (failure === undefined) w.done?.resolve();
+      else w.done?.reject(failure);
+    }
+  }
+
+  private sessionWrite(write: SessionWrite): Promise<void> {
+    this.sessionTimer ??= setImmediate(() => this.flushSessions());
+    if (write.kind === "touch") {
+      this.sessionWrites.push(write);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.sessionWrites.push({ ...write, done: { resolve, reject } }));
   }
 
   /** Rows matching the query, after reconciling. */
@@ -170,6 +245,7 @@ export class StoreIndex {
 
   close(): void {
     this.flush();
+    this.flushSessions();
     this.directory?.close();
   }
 

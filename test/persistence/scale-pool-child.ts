@@ -19,6 +19,7 @@ export interface PoolChildConfig {
   readonly hold?: boolean;
   readonly maxOpenFiles?: number;
   readonly walCheckpointMs?: number;
+  readonly syncfsMin?: number | false;
 }
 
 /** One line of the child's stdout. */
@@ -27,7 +28,8 @@ export type PoolChildMessage =
   | { type: "ack"; threadId: string; turnId: string; hash: string }
   | { type: "failed"; threadId: string; end: string; error?: string }
   | { type: "done"; stats: ReturnType<JsonlThreadStore["stats"]>; maxOpen: number }
-  | { type: "holding" };
+  | { type: "holding" }
+  | { type: "closing" };
 
 function say(message: PoolChildMessage): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -38,6 +40,7 @@ const store = new JsonlThreadStore({
   dir: config.dir,
   ...(config.maxOpenFiles !== undefined ? { maxOpenFiles: config.maxOpenFiles } : {}),
   ...(config.walCheckpointMs !== undefined ? { walCheckpointMs: config.walCheckpointMs } : {}),
+  ...(config.syncfsMin !== undefined ? { syncfsMin: config.syncfsMin } : {}),
 });
 const lookup = defineTool({
   name: "lookup",
@@ -112,6 +115,7 @@ if (config.hold) {
   say({ type: "holding" });
   setInterval(() => {}, 60_000);
 } else {
+  say({ type: "closing" });
   await pool.close({ drainMs: 0 });
   await store.close();
 }
