@@ -69,7 +69,13 @@ function readsSecrets(inv: Invocation): string | undefined {
   }
   // `mv` takes the file away with it; `git diff --no-index` prints any two files.
   const gitReads = name === "git" && args.includes("--no-index");
-  if (READERS.test(name) || INTERPRETERS.test(name) || NETWORK_TOOLS.test(name) || name === "mv" || gitReads) {
+  if (
+    READERS.test(name) ||
+    INTERPRETERS.test(name) ||
+    NETWORK_TOOLS.test(name) ||
+    name === "mv" ||
+    gitReads
+  ) {
     const secret = pathArguments(inv).find(isSecretPath);
     if (secret) return secret;
   }
