@@ -111,9 +111,9 @@ function summarizeAll(): CompactionStrategy {
 function setup(strategy: Strategy, window: number): { context: ContextOptions; cap: false | undefined } {
   switch (strategy) {
     case "taifeng":
-      return { context: { contextWindow: window }, cap: undefined };
+      return { context: { contextWindow: window, boundaryTrims: true }, cap: undefined };
     case "economic":
-      return { context: { contextWindow: window, handoff: "economic" }, cap: undefined };
+      return { context: { contextWindow: window, handoff: "economic", boundaryTrims: true }, cap: undefined };
     case "naive":
       return {
         context: {

@@ -184,6 +184,7 @@ describe("compaction planned by the price of a cache miss", () => {
       tools: [readBig],
       context: {
         contextWindow: 100_000,
+        boundaryTrims: true,
         reserveOutputTokens: 0,
         cache: cacheProfile("anthropic", { minTokens: 256 }),
         trim: microcompact({ keepRecent: 2, minTokens: 200 }),

@@ -160,6 +160,7 @@ export class ContextManager {
       compactAt: this.options.compactAt,
       handoff: this.options.handoff ?? "planned",
       summaryTokens: 1_500,
+      boundaryTrims: this.options.boundaryTrims === true,
     });
     return this.planner;
   }

@@ -87,7 +87,9 @@ describe("CompactionPlanner", () => {
     // survives: the calls and the stubs of outputs 1..4 after the first cut (4,058 cached -
     // 3,936 removed, 107 tokens past the 15 kept) x (1.25 - 0.1). The next turn's 4 calls
     // would read the 4,920 tokens at 0.1: 1,968, more than 123.
-    const steps = session(planner(), 6, { trigger: (k) => (k % 4 === 1 ? "pre_sampling" : "mid_turn") });
+    const steps = session(planner({ boundaryTrims: true }), 6, {
+      trigger: (k) => (k % 4 === 1 ? "pre_sampling" : "mid_turn"),
+    });
     expect(steps.slice(0, 4).map((s) => s.decision)).toEqual(Array(4).fill(undefined));
     expect(steps[4]?.decision).toEqual({
       action: "trim",
@@ -103,10 +105,15 @@ describe("CompactionPlanner", () => {
   });
 
   it("makes no boundary trim before it has followed a call (a reopened thread may be asked about its last outputs)", () => {
-    const steps = session(planner(), 3, { trigger: () => "pre_sampling" });
+    const steps = session(planner({ boundaryTrims: true }), 3, { trigger: () => "pre_sampling" });
     // The first request: nothing followed yet, the working set (2 outputs) is kept.
     expect(steps[0]?.decision).toBeUndefined();
     expect(steps[1]?.decision).toMatchObject({ reason: "boundary", keepRecent: 0 });
+  });
+
+  it("makes no boundary trim unless asked (ADR 2702: resumed threads stay byte-identical)", () => {
+    const steps = session(planner(), 3, { trigger: () => "pre_sampling" });
+    expect(steps.map((s) => s.decision?.reason)).not.toContain("boundary");
   });
 
   it("trims a cold cache at once: a rewrite costs nothing when nothing is cached", () => {

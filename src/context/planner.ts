@@ -63,6 +63,12 @@ export interface PlannerSettings {
   readonly handoff: "forced" | "planned" | "economic";
   /** Summary tokens assumed before the thread made one. */
   readonly summaryTokens: number;
+  /**
+   * Trims at request boundaries that also stub the last turn's outputs (ADR 2700). Off by
+   * default: the planner's state lives in memory, so a thread resumed by a new process would
+   * trim at other requests than one that never stopped (ADR 2702).
+   */
+  readonly boundaryTrims?: boolean | undefined;
 }
 
 const EMA = 0.2;
@@ -225,7 +231,7 @@ export class CompactionPlanner {
     // too (all but the newest output): the window, not the price, then sets the schedule.
     // (Not before the planner has seen a call: a thread reopened by a new engine may be asked
     // about its last outputs, and nothing yet says what the coming turn will read.)
-    const boundary = trigger === "pre_sampling" && this.calls > 0;
+    const boundary = this.settings.boundaryTrims === true && trigger === "pre_sampling" && this.calls > 0;
     const kept = this.keptPrefix(head, calibration);
     const horizon = this.horizon();
     // `fresh`: removed tokens the provider has not cached yet (outputs of the current step).

@@ -82,7 +82,7 @@ describe("exactly-once after approval, across SIGKILL", () => {
     expect(await effects()).toEqual(["once"]);
     const onDisk = await new JsonlThreadStore({ dir, index: false }).read(ONCE_THREAD);
     // The decision reached the disk before the tool ran, although the store batches for a minute.
-    expect(events(onDisk)).toEqual(["permission_requested", "permission_resolved"]);
+    expect(events(onDisk)).toEqual(["model_call_completed", "permission_requested", "permission_resolved"]);
 
     const { engine, seen, done } = await restart();
     await done;
@@ -102,7 +102,7 @@ describe("exactly-once after approval, across SIGKILL", () => {
     await runChildUntilKilled("at_request");
     expect(await effects()).toEqual([]);
     const onDisk = await new JsonlThreadStore({ dir, index: false }).read(ONCE_THREAD);
-    expect(events(onDisk)).toEqual(["permission_requested"]);
+    expect(events(onDisk)).toEqual(["model_call_completed", "permission_requested"]);
     const asked = onDisk.find((l) => l.type === "event" && l.payload.msg.type === "permission_requested");
     const requestId =
       asked?.type === "event" && asked.payload.msg.type === "permission_requested"
@@ -122,7 +122,7 @@ describe("exactly-once after approval, across SIGKILL", () => {
   it("ask_user killed the moment it asks survives the kill: the restart asks the same question and the turn goes on with the answer (K7)", async () => {
     await runChildUntilKilled("at_question");
     const onDisk = await new JsonlThreadStore({ dir, index: false }).read(ONCE_THREAD);
-    expect(events(onDisk)).toEqual(["user_input_requested"]);
+    expect(events(onDisk)).toEqual(["model_call_completed", "user_input_requested"]);
     const asked = onDisk.find((l) => l.type === "event" && l.payload.msg.type === "user_input_requested");
 
     const { engine, seen, done } = await restart();
