@@ -304,7 +304,10 @@ describe("a turn waiting on a person survives a graceful shutdown", () => {
       durationMs: expect.any(Number),
     });
     const replayed = replayRollout(await store.read(threadId));
-    expect(replayed.openTurn?.events.map((m) => m.type)).toEqual(["model_call_completed", "permission_requested"]);
+    expect(replayed.openTurn?.events.map((m) => m.type)).toEqual([
+      "model_call_completed",
+      "permission_requested",
+    ]);
     expect(replayed.openTurn?.danglingCalls.map((c) => c.callId)).toEqual(["call_1_1"]);
 
     const ran: string[] = [];
