@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AgentTree, defineAgent } from "../../src/agents/index.ts";
+import type { ModelClient } from "../../src/llm/types.ts";
 import { agentShape, finalText, lastOutput, lastUserText, recordTree, treeModel } from "../helpers/agents.ts";
 
 const noDeltas = (s: string) => s !== "assistant_text";
@@ -157,6 +158,49 @@ describe("limits", () => {
       "tool_call_completed spawn_agent error",
       "turn_failed budget_exceeded",
     ]);
+    await spent.close();
+  });
+});
+
+describe("the tree's USD budget", () => {
+  it("charges every agent's model calls up the tree and stops the tree when the dollars are spent", async () => {
+    // The simulator has no prices: each of its calls is priced at $0.03 here, as a provider
+    // with a catalog entry would report it.
+    const sim = treeModel({
+      root: [
+        {
+          toolCalls: [spawn({ instructions: "i", task: "t", wait: true })],
+          usage: { inputTokens: 5, outputTokens: 1 },
+        },
+      ],
+      "*": [{ text: "never" }],
+    });
+    const priced: ModelClient = {
+      id: sim.id,
+      async *stream(request, opts) {
+        for await (const ev of sim.stream(request, opts))
+          yield ev.type === "usage" ? { ...ev, costUsd: 0.03 } : ev;
+      },
+    };
+    const spent = await AgentTree.open({
+      model: priced,
+      budget: { usd: 0.02 },
+      engine: { startToolsDuringStream: false },
+    });
+    const rec = recordTree(spent);
+    const root = await spent.root.submitAndWait("go");
+    expect(rec.of("root/inline#1")).toEqual([
+      "thread_opened",
+      "turn_started",
+      "user_message input",
+      "turn_failed budget_exceeded",
+    ]);
+    expect(agentShape(root).filter(noDeltas).slice(-3)).toEqual([
+      "child_completed root/inline#1 failed (budget_exceeded: the agent tree's budget is spent ($0.0300 of $0.02); the turn stopped before its next model call)",
+      "tool_call_completed spawn_agent error",
+      "turn_failed budget_exceeded",
+    ]);
+    expect(spent.usage.usd).toBeCloseTo(0.03, 6);
     await spent.close();
   });
 });
