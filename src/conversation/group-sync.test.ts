@@ -64,7 +64,9 @@ describe("releasing closing threads in groups", () => {
     expect(syncfsReportsErrors("23.0.0", "darwin")).toBe(false);
   });
 
-  it.runIf(syncfsReportsErrors())(
+  // Linux 5.8+ (syncfs reports write-back errors). Under CI=true on Linux it runs anyway, so an
+  // older kernel fails here instead of skipping the path the durability guarantee rests on.
+  it.runIf(syncfsReportsErrors() || (process.env.CI === "true" && process.platform === "linux"))(
     "closes 150 threads at once with a handful of fsyncs (one syncfs per group), releasing every lock",
     async () => {
       const store = makeStore();
