@@ -10,6 +10,7 @@
  * its arguments (`P`, `/usr/bin/P`, or a `-c`-style string starting with P), the call is
  * asked. It never allows anything, and it never turns a deny into less than an ask.
  */
+import { READ_ONLY_COMMANDS } from "./readonly-commands.ts";
 import type { PermissionRule } from "./rules.ts";
 import type { ShellCommand } from "./shell/index.ts";
 
@@ -17,56 +18,19 @@ import type { ShellCommand } from "./shell/index.ts";
  * Programs whose arguments are data, never a command they start (their launching forms,
  * like `git -c alias.x=!cmd` or `find -exec`, are unwrapped or made opaque by the analysis).
  */
-const INERT = new Set([
-  "cat",
-  "head",
-  "tail",
-  "wc",
-  "ls",
-  "tree",
-  "stat",
-  "file",
-  "du",
-  "df",
-  "pwd",
-  "echo",
-  "printf",
-  "grep",
-  "egrep",
-  "fgrep",
-  "rg",
+const INERT: ReadonlySet<string> = new Set([
+  // Read-only commands, except the pagers (`less` and `more` run `!cmd` typed at them).
+  ...[...READ_ONLY_COMMANDS].filter((name) => name !== "less" && name !== "more"),
   "ag",
-  "which",
   "whereis",
   "type",
   "man",
   "help",
   "whatis",
   "apropos",
-  "whoami",
-  "date",
-  "uname",
-  "basename",
-  "dirname",
-  "realpath",
-  "readlink",
-  "true",
-  "false",
-  "test",
-  "[",
   "[[",
-  "diff",
-  "cmp",
-  "jq",
   "yq",
-  "cut",
-  "tr",
-  "uniq",
   "sort",
-  "nl",
-  "md5sum",
-  "sha1sum",
-  "sha256sum",
   "git",
   "touch",
   "mkdir",

@@ -5,7 +5,8 @@ import type { ShellCommand } from "./shell/index.ts";
  * inspection through while everything else with possible side effects is refused. A
  * command not listed here counts as side-effecting; that errs on the safe side.
  */
-const READ_ONLY = new Set([
+/** Commands that only read (exported for the launcher check, which adds programs that write but never run their arguments). */
+export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set([
   "cat",
   "head",
   "tail",
@@ -60,7 +61,7 @@ export function isReadOnlyCommand(part: ShellCommand): boolean {
   if (part.opaque) return false;
   const [name, ...args] = part.argv.map((f) => (f.known ? f.text : undefined));
   if (name === undefined) return false;
-  if (READ_ONLY.has(name)) return true;
+  if (READ_ONLY_COMMANDS.has(name)) return true;
   if (name === "find") return args.every((a) => a !== undefined && !FIND_SIDE_EFFECTS.test(a));
   if (name === "sort") return args.every((a) => a !== undefined && !/^(-o|--output)/.test(a));
   if (name === "git") {
