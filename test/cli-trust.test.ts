@@ -230,6 +230,8 @@ describe("a repository's taifeng.config.json", { timeout: 60_000 }, () => {
   it("--trust applies the whole file", async () => {
     const res = await runCli(["run", "--trust", ...args().slice(1)], { cwd: repo, env });
     expect(await exists(join(repo, "pwned"))).toBe(true);
+    // The file's MCP servers start for taifeng run too once the folder is trusted.
+    expect(await exists(join(repo, "mcp-started"))).toBe(true);
     expect(res.stderr).not.toContain("is in a folder you have not trusted");
   });
 });

@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { isTaifengError } from "../errors.ts";
+import type { McpServerEntry } from "../mcp/config.ts";
 import type { McpManager } from "../mcp/manager.ts";
 import { defenseCommandCheck } from "../permission/defense/check.ts";
 import { homeOf } from "../permission/settings.ts";
@@ -50,6 +51,11 @@ export async function openMcp(
   projectRoot: string = io.cwd,
   /** Thread storage: MCP tasks calls started are recorded beside it (`mcp-tasks/`). */
   storageDir?: string,
+  /**
+   * Servers from the configuration file's `mcpServers` (already withheld there when the
+   * project folder is not trusted); a name the MCP files already use keeps their entry.
+   */
+  fromConfig: readonly McpServerEntry[] = [],
 ): Promise<McpManager | undefined> {
   const { loadMcpConfig } = await import("../mcp/config.ts").catch(() => ({ loadMcpConfig: undefined }));
   if (!loadMcpConfig) return undefined;
@@ -69,6 +75,14 @@ export async function openMcp(
     io.stderr.write(
       `taifeng: ${config.skippedProjectFile} was not loaded (MCP servers from a project start programs; the folder is not trusted: run taifeng run there to be asked, or pass --trust)\n`,
     );
+  const taken = new Set(config.servers.map((s) => s.name));
+  for (const entry of fromConfig)
+    if (taken.has(entry.name))
+      io.stderr.write(
+        `taifeng: MCP server ${entry.name} of the configuration file is ignored: an MCP configuration file already declares it\n`,
+      );
+  const extra = fromConfig.filter((e) => !taken.has(e.name));
+  if (extra.length > 0) config = { ...config, servers: [...config.servers, ...extra] };
   if (config.servers.length === 0) return undefined;
   const { manager } = await loadMcp();
   const taskLedger =

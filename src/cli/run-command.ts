@@ -121,7 +121,8 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
     interactive: given.nonInteractive === undefined && io.stdin.isTTY === true,
     file: given.config,
   });
-  const config = loadCliConfig(io, given.config, undefined, early.trusted).config;
+  const loaded = loadCliConfig(io, given.config, undefined, early.trusted);
+  const config = loaded.config;
   const flags = withConfig(given, config);
   const settings = runSettings(flags, io);
   const backend = flags.backend ?? config.backend?.type ?? "inline";
@@ -191,7 +192,14 @@ export async function runCommand(promptArg: string | undefined, given: RunFlags,
       decided: early.decided,
     });
     trusted = decision.trusted;
-    mcp = await openMcp(flags, io, trusted, decision.projectRoot, flags.storage ?? defaultStorageDir(io.env));
+    mcp = await openMcp(
+      flags,
+      io,
+      trusted,
+      decision.projectRoot,
+      flags.storage ?? defaultStorageDir(io.env),
+      loaded.mcpServers,
+    );
     const memory = flags.projectMemory === false ? undefined : openProjectMemory(io, decision.projectRoot);
     const prepareTurn = memory ? memory.prepareTurn(skills.prepareTurn) : skills.prepareTurn;
     prompt = await expandMcpPrompt(prompt, mcp);
