@@ -89,6 +89,24 @@ describe("MCP, Skill and other tools", () => {
     expect(() => policyOf(box, { cli: { allow: ["Bash()"] } })).toThrow(/empty specifier/);
   });
 
+  it("refuses a rule name that is a typo of one, so a deny rule cannot silently protect nothing", async () => {
+    for (const rule of ["Bahs(rm:*)", "BASH(rm:*)", "Reed(./.env)", "Edti"])
+      expect(() => policyOf(box, { cli: { deny: [rule] } }), rule).toThrow(/no rule is named .*did you mean/);
+    // Claude Code's names apply as the rules they stand for.
+    const write = await decide({ cli: { allow: ["Edit"], deny: ["Write(secret.txt)"] } }, toolFacts("Edit"), {
+      path: "secret.txt",
+    });
+    expect(write.decision).toBe("deny");
+    const grep = await decide({ cli: { deny: ["Grep(secret.txt)"] } }, toolFacts("Read"), {
+      path: "secret.txt",
+    });
+    expect(grep.decision).toBe("deny");
+    // A host's own tool name is its own business; Claude Code's other tools are accepted.
+    expect(() =>
+      policyOf(box, { cli: { deny: ["Deploy(prod)", "deploy", "Task", "WebSearch"] } }),
+    ).not.toThrow();
+  });
+
   it("matches skills by name, with arguments behind a word boundary", async () => {
     const skill = toolFacts("Skill");
     expect((await decide({ cli: { allow: ["Skill(deploy)"] } }, skill, { name: "deploy" })).decision).toBe(

@@ -1,3 +1,4 @@
+import { suggestKey } from "../config-keys.ts";
 import { compileDomainPattern, type DomainPattern } from "./domains.ts";
 import { compilePathPattern, type PathPattern } from "./paths.ts";
 import { compileWildcard, type WildcardPattern } from "./pattern.ts";
@@ -36,7 +37,34 @@ export interface PermissionRule {
 }
 
 const TOOL_PART = /^[A-Za-z0-9_*-]+$/;
-const ALIASES: Readonly<Record<string, string>> = { Network: "WebFetch" };
+const ALIASES: Readonly<Record<string, string>> = {
+  Network: "WebFetch",
+  // Claude Code's tool names, as its users write them: the same paths, the same rules.
+  Write: "Edit",
+  MultiEdit: "Edit",
+  NotebookEdit: "Edit",
+  Glob: "Read",
+  Grep: "Read",
+  LS: "Read",
+};
+
+/** Rule names with a meaning of their own (before aliases). */
+const RULE_NAMES = ["Bash", "Read", "Edit", "WebFetch", "Skill", ...Object.keys(ALIASES)];
+
+/** Claude Code tool names with no Taifeng counterpart: accepted (settings files are shared), matching nothing. */
+const FOREIGN_NAMES = new Set([
+  "Task",
+  "Agent",
+  "WebSearch",
+  "TodoWrite",
+  "TodoRead",
+  "ExitPlanMode",
+  "BashOutput",
+  "KillShell",
+  "KillBash",
+  "SlashCommand",
+  "NotebookRead",
+]);
 
 /** Rule names with a dedicated specifier syntax. */
 export const PATH_RULES = new Set(["Read", "Edit"]);
@@ -68,6 +96,16 @@ export function parseRule(
   if (!TOOL_PART.test(tool)) return { error: `"${text}": "${tool}" is not a tool name` };
   if (tool.includes("*") && !tool.startsWith("mcp__")) {
     return { error: `"${text}": wildcards in tool names are only allowed for mcp__ tools` };
+  }
+  // A capitalized name close to a rule name is a typo that would silently match nothing: a
+  // deny rule written `Bahs(rm:*)` or `BASH(rm:*)` must not leave rm allowed. (Host tools use
+  // their own names, e.g. `deploy`; built-in tools answer to `bash`, `read_file`...)
+  if (/^[A-Z]/.test(tool) && !RULE_NAMES.includes(tool) && !FOREIGN_NAMES.has(tool)) {
+    const near = suggestKey(tool, RULE_NAMES);
+    if (near !== undefined)
+      return {
+        error: `"${text}": no rule is named "${tool}"; did you mean "${near}"? (rule names are case-sensitive)`,
+      };
   }
   tool = ALIASES[tool] ?? tool;
   const specifier = compileSpecifier(tool, spec);
