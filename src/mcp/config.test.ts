@@ -52,7 +52,10 @@ describe(".mcp.json parsing", () => {
     [{ mcpServers: { s: { command: "" } } }, /server "s", field "command": /],
     [{ mcpServers: { s: { command: "x", args: "a b" } } }, /server "s", field "args": /],
     [{ mcpServers: { s: { command: "x", env: { A: 1 } } } }, /server "s", field "env.A": /],
-    [{ mcpServers: { s: { command: "x", comand: "y" } } }, /server "s".*unknown key: comand/],
+    [
+      { mcpServers: { s: { command: "x", comand: "y" } } },
+      /server "s": unknown key "comand"; did you mean "command"\?/,
+    ],
     [{ mcpServers: { s: { command: "x", timeoutMs: -5 } } }, /server "s", field "timeoutMs": /],
     [{ mcpServers: { s: { command: "x", startup: "later" } } }, /server "s", field "startup": /],
     [{ mcpServers: { s: { command: "x", protocol: "2026" } } }, /server "s", field "protocol": /],
@@ -66,7 +69,7 @@ describe(".mcp.json parsing", () => {
     [{ mcpServers: { s: { type: "http", url: "ftp://x/mcp" } } }, /server "s", field "url": /],
     [
       { mcpServers: { s: { type: "http", url: "http://x", command: "y" } } },
-      /server "s".*unknown key: command/,
+      /server "s": unknown key "command"; known keys: type, url/,
     ],
     [
       { mcpServers: { s: { type: "http", url: "http://x", headers: { A: "${NOPE}" } } } },

@@ -3,10 +3,12 @@
  * options. Parsing is strict: an unknown key, a wrong type or an unset `${VAR}` is an error
  * that names the file, the server and the field.
  */
+
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { unknownKeys } from "../config-keys.ts";
 import { describeError, TaifengError } from "../errors.ts";
 
 const NameList = z.array(z.string().min(1));
@@ -180,6 +182,10 @@ function parseServer(value: unknown, where: string): McpServerConfig {
       "invalid_config",
       `${where}: has a "url" but no "type": set "type": "http" (or "sse")`,
     );
+  // A misspelled key (`comand`) is named with the key it probably meant, before the schema
+  // would only say that `command` is missing.
+  const unknown = unknownKeys(input as Record<string, unknown>, Object.keys(schema.shape), "");
+  if (unknown[0] !== undefined) throw new TaifengError("invalid_config", `${where}: ${unknown[0]}`);
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
